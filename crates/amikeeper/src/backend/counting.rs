@@ -1,0 +1,188 @@
+//! [`CountingAws`]: a wrapper that records every call made through it.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, SsmApi};
+use crate::model::{
+    AutoScalingGroup, CreateImage, Image, ImageId, LaunchTemplate, LaunchTemplateRef,
+    LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, Region, Stack,
+    StackUpdate, UpdateStack,
+};
+
+/// The calls made through a [`CountingAws`], in order, as `service:Operation`.
+#[derive(Debug, Default)]
+pub struct CallLog {
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl CallLog {
+    fn record(&self, call: &'static str) {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
+    }
+
+    /// How many calls were made.
+    pub fn count(&self) -> usize {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Every call, in order.
+    pub fn calls(&self) -> Vec<&'static str> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Calls per operation.
+    pub fn by_operation(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for call in self.calls() {
+            *counts.entry(call).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Wraps any [`Aws`] and records each call (a call that fails still counts: AWS saw it).
+///
+/// Retries inside the wrapped backend are not counted separately: the count is of the
+/// operations amikeeper asked for.
+pub struct CountingAws<'a> {
+    inner: &'a dyn Aws,
+    log: CallLog,
+}
+
+impl<'a> CountingAws<'a> {
+    /// Wraps `inner`.
+    pub fn new(inner: &'a dyn Aws) -> Self {
+        Self { inner, log: CallLog::default() }
+    }
+
+    /// The calls made so far.
+    pub fn log(&self) -> &CallLog {
+        &self.log
+    }
+}
+
+#[async_trait]
+impl Ec2Api for CountingAws<'_> {
+    async fn describe_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<Option<Image>> {
+        self.log.record("ec2:DescribeImages");
+        self.inner.describe_image(region, image_id).await
+    }
+
+    async fn create_image(&self, region: &Region, request: &CreateImage) -> AwsResult<ImageId> {
+        self.log.record("ec2:CreateImage");
+        self.inner.create_image(region, request).await
+    }
+
+    async fn describe_launch_template(
+        &self,
+        region: &Region,
+        template: &LaunchTemplateRef,
+    ) -> AwsResult<Option<LaunchTemplate>> {
+        self.log.record("ec2:DescribeLaunchTemplates");
+        self.inner.describe_launch_template(region, template).await
+    }
+
+    async fn describe_launch_template_versions(
+        &self,
+        region: &Region,
+        template_id: &str,
+    ) -> AwsResult<Vec<LaunchTemplateVersion>> {
+        self.log.record("ec2:DescribeLaunchTemplateVersions");
+        self.inner.describe_launch_template_versions(region, template_id).await
+    }
+
+    async fn create_launch_template_version(
+        &self,
+        region: &Region,
+        template_id: &str,
+        source_version: i64,
+        image_id: &ImageId,
+        description: &str,
+    ) -> AwsResult<i64> {
+        self.log.record("ec2:CreateLaunchTemplateVersion");
+        self.inner
+            .create_launch_template_version(region, template_id, source_version, image_id, description)
+            .await
+    }
+
+    async fn set_default_launch_template_version(
+        &self,
+        region: &Region,
+        template_id: &str,
+        version: i64,
+    ) -> AwsResult<()> {
+        self.log.record("ec2:ModifyLaunchTemplate");
+        self.inner.set_default_launch_template_version(region, template_id, version).await
+    }
+
+    async fn delete_launch_template_versions(
+        &self,
+        region: &Region,
+        template_id: &str,
+        versions: &[i64],
+    ) -> AwsResult<Vec<(i64, String)>> {
+        self.log.record("ec2:DeleteLaunchTemplateVersions");
+        self.inner.delete_launch_template_versions(region, template_id, versions).await
+    }
+}
+
+#[async_trait]
+impl SsmApi for CountingAws<'_> {
+    async fn get_parameter(&self, region: &Region, name: &str) -> AwsResult<Option<Parameter>> {
+        self.log.record("ssm:GetParameter");
+        self.inner.get_parameter(region, name).await
+    }
+
+    async fn put_parameter(&self, region: &Region, request: &PutParameter) -> AwsResult<i64> {
+        self.log.record("ssm:PutParameter");
+        self.inner.put_parameter(region, request).await
+    }
+
+    async fn delete_parameter(&self, region: &Region, name: &str) -> AwsResult<()> {
+        self.log.record("ssm:DeleteParameter");
+        self.inner.delete_parameter(region, name).await
+    }
+}
+
+#[async_trait]
+impl AutoScalingApi for CountingAws<'_> {
+    async fn describe_auto_scaling_group(
+        &self,
+        region: &Region,
+        name: &str,
+    ) -> AwsResult<Option<AutoScalingGroup>> {
+        self.log.record("autoscaling:DescribeAutoScalingGroups");
+        self.inner.describe_auto_scaling_group(region, name).await
+    }
+
+    async fn describe_auto_scaling_groups(&self, region: &Region) -> AwsResult<Vec<AutoScalingGroup>> {
+        self.log.record("autoscaling:DescribeAutoScalingGroups");
+        self.inner.describe_auto_scaling_groups(region).await
+    }
+
+    async fn set_launch_template(
+        &self,
+        region: &Region,
+        group: &str,
+        template: &LaunchTemplateSpec,
+    ) -> AwsResult<()> {
+        self.log.record("autoscaling:UpdateAutoScalingGroup");
+        self.inner.set_launch_template(region, group, template).await
+    }
+}
+
+#[async_trait]
+impl CloudFormationApi for CountingAws<'_> {
+    async fn describe_stack(&self, region: &Region, name: &str) -> AwsResult<Option<Stack>> {
+        self.log.record("cloudformation:DescribeStacks");
+        self.inner.describe_stack(region, name).await
+    }
+
+    async fn update_stack(&self, region: &Region, request: &UpdateStack) -> AwsResult<StackUpdate> {
+        self.log.record("cloudformation:UpdateStack");
+        self.inner.update_stack(region, request).await
+    }
+}

@@ -1,0 +1,544 @@
+//! Configuration: which events to act on, which pointers to move, and the safety rails.
+//!
+//! The same schema loads from TOML ([`Config::from_toml`]) and JSON ([`Config::from_json`]).
+//! Every file is checked when it loads: unknown fields, unknown placeholders, names from tags
+//! without an allow-list, and targets that need an AMI on events that carry none are refused
+//! with a [`ConfigError`] that says where.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::EventKind;
+use crate::template::{NameTemplate, Placeholder};
+
+/// A malformed or inconsistent configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration {path}: {source}")]
+    Io {
+        /// The path given.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The text is not valid TOML or JSON for this schema.
+    #[error("invalid {format} configuration: {message}")]
+    Parse {
+        /// `TOML` or `JSON`.
+        format: &'static str,
+        /// What the parser said, with the line where it knows it.
+        message: String,
+    },
+    /// The configuration parses but does not make sense.
+    #[error("invalid configuration at {at}: {reason}")]
+    Invalid {
+        /// Where: e.g. `rules[0].targets[1].name`.
+        at: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+}
+
+fn invalid(at: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { at: at.into(), reason: reason.into() }
+}
+
+/// The whole configuration of a [`Keeper`](crate::keeper::Keeper).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Accounts whose events are handled; events from any other account are refused.
+    pub accounts: Vec<String>,
+    /// Prefixes that every name rendered from a tag value must start with.
+    #[serde(default)]
+    pub allowed_name_prefixes: Vec<String>,
+    /// How long to wait for a `pending` AMI before deferring.
+    #[serde(default)]
+    pub wait: WaitConfig,
+    /// The rules, each an event filter with the targets to move.
+    pub rules: Vec<Rule>,
+}
+
+/// How long to wait for a `pending` AMI to become `available`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WaitConfig {
+    /// Give up after this many seconds and report the targets deferred (0: do not wait; the
+    /// `EC2 AMI State Change` event finishes the job).
+    #[serde(default)]
+    pub timeout_seconds: u64,
+    /// Seconds between two `DescribeImages` while waiting.
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+fn default_poll_seconds() -> u64 {
+    15
+}
+
+impl Default for WaitConfig {
+    fn default() -> Self {
+        Self { timeout_seconds: 0, poll_seconds: default_poll_seconds() }
+    }
+}
+
+impl WaitConfig {
+    /// The timeout as a duration.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_seconds)
+    }
+
+    /// The poll interval as a duration (at least one second).
+    pub fn poll(&self) -> Duration {
+        Duration::from_secs(self.poll_seconds.max(1))
+    }
+}
+
+/// One rule: which events and images it takes, and the targets it moves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// A name for reports, `{rule}` and the `amikeeper:rule` tag of baked images.
+    pub name: String,
+    /// Event kinds the rule takes. Default: every event about an AMI, or `scheduled` for a
+    /// rule with `bake`.
+    #[serde(default)]
+    pub on: Vec<EventKind>,
+    /// Conditions on the image (or group, or schedule); all that are set must hold.
+    #[serde(default, rename = "match")]
+    pub matcher: Match,
+    /// For `scheduled` events: make an AMI from a builder instance first (seed 003).
+    #[serde(default)]
+    pub bake: Option<Bake>,
+    /// The pointers to move, in order.
+    pub targets: Vec<TargetConfig>,
+}
+
+impl Rule {
+    /// The event kinds this rule takes, defaults applied.
+    pub fn kinds(&self) -> Vec<EventKind> {
+        if !self.on.is_empty() {
+            self.on.clone()
+        } else if self.bake.is_some() {
+            vec![EventKind::Scheduled, EventKind::ImageStateChanged]
+        } else {
+            EventKind::ALL.into_iter().filter(EventKind::is_image_event).collect()
+        }
+    }
+}
+
+/// Conditions a rule puts on what an event is about. Unset conditions always hold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Match {
+    /// The image name starts with this (e.g. `AWSBackup_`).
+    #[serde(default)]
+    pub name_prefix: Option<String>,
+    /// The image description contains this (e.g. DLM's `EC2_BACKUP`, seed 002).
+    #[serde(default)]
+    pub description_contains: Option<String>,
+    /// The image has each of these tags, with any value.
+    #[serde(default)]
+    pub has_tags: Vec<String>,
+    /// The image has each of these tags with exactly this value.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The image id is one of these (a static mapping).
+    #[serde(default)]
+    pub image_ids: Vec<String>,
+    /// The image was made from one of these instances.
+    #[serde(default)]
+    pub instance_ids: Vec<String>,
+    /// For `asg_created`: the group name starts with this.
+    #[serde(default)]
+    pub asg_name_prefix: Option<String>,
+    /// For `scheduled`: the EventBridge rule that fired has this name.
+    #[serde(default)]
+    pub schedule_rule: Option<String>,
+}
+
+/// Make an AMI from a builder instance (seed 003), then move the rule's targets to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bake {
+    /// The builder instance.
+    pub instance_id: String,
+    /// The image name; `{date}` makes it unique per day. Default `{instance_id}_{date}`.
+    #[serde(default = "default_bake_name")]
+    pub name: NameTemplate,
+    /// The image description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Image without rebooting the instance (default true, as in seed 003).
+    #[serde(default = "default_true")]
+    pub no_reboot: bool,
+    /// Extra tags for the image (amikeeper adds `amikeeper:rule`).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn default_bake_name() -> NameTemplate {
+    NameTemplate::parse("{instance_id}_{date}").expect("valid default template")
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A pointer to move, as configured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TargetConfig {
+    /// An SSM parameter that holds the AMI id.
+    SsmParameter {
+        /// The parameter name, e.g. `/ami/web`, `{instance_id}` or `{tag:ImageIdParameterName}`.
+        name: NameTemplate,
+        /// Keep the value at version 1, for `{{resolve:ssm:NAME:1}}` (seed 000): the parameter is
+        /// re-created, and restored if the new value cannot be written.
+        #[serde(default)]
+        fixed_version: bool,
+        /// `aws:ec2:image` makes SSM check the value is an AMI id; default `text`.
+        #[serde(default)]
+        data_type: Option<String>,
+    },
+    /// A launch template: a new version from `$Latest` with the new AMI.
+    LaunchTemplate {
+        /// The template id (`lt-...`), may use placeholders such as `{launch_template_id}`.
+        #[serde(default)]
+        id: Option<NameTemplate>,
+        /// The template name.
+        #[serde(default)]
+        name: Option<NameTemplate>,
+        /// An SSM parameter whose value is the template id (seed 002).
+        #[serde(default)]
+        id_from_parameter: Option<NameTemplate>,
+        /// Make the new version the default (default true).
+        #[serde(default = "default_true")]
+        set_default: bool,
+        /// Keep this many newest versions and delete older ones; never the default, the
+        /// latest, or one an Auto Scaling group pins. Unset: delete nothing.
+        #[serde(default)]
+        keep_versions: Option<u32>,
+        /// Change the template even when a CloudFormation stack manages it.
+        #[serde(default)]
+        allow_stack_managed: bool,
+    },
+    /// An Auto Scaling group's launch template version.
+    AutoScalingGroup {
+        /// The group name, e.g. `{asg_name}` on `asg_created` (seed 002).
+        name: NameTemplate,
+        /// `$Latest`, `$Default` or a number. Unset: the newest version of the group's launch
+        /// template that launches the AMI (put a `launch_template` target before this one).
+        #[serde(default)]
+        version: Option<String>,
+        /// Change the group even when a CloudFormation stack manages it.
+        #[serde(default)]
+        allow_stack_managed: bool,
+    },
+    /// A CloudFormation stack parameter (seed 001, pattern 2).
+    StackParameter {
+        /// The stack name, e.g. `{tag:StackName}`.
+        stack: NameTemplate,
+        /// The parameter that holds the AMI id (default `ImageId`).
+        #[serde(default = "default_stack_parameter")]
+        parameter: String,
+        /// Capabilities to acknowledge, e.g. `CAPABILITY_NAMED_IAM`.
+        #[serde(default)]
+        capabilities: Vec<String>,
+    },
+}
+
+fn default_stack_parameter() -> String {
+    "ImageId".to_owned()
+}
+
+impl TargetConfig {
+    /// Whether this target needs an AMI from the event (all but a literal-version ASG target).
+    pub fn needs_image(&self) -> bool {
+        !matches!(self, Self::AutoScalingGroup { version: Some(_), .. })
+    }
+
+    /// The name templates this target uses, with the field each is in.
+    pub fn templates(&self) -> Vec<(&'static str, &NameTemplate)> {
+        match self {
+            Self::SsmParameter { name, .. } => vec![("name", name)],
+            Self::LaunchTemplate { id, name, id_from_parameter, .. } => [
+                ("id", id.as_ref()),
+                ("name", name.as_ref()),
+                ("id_from_parameter", id_from_parameter.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(field, t)| t.map(|t| (field, t)))
+            .collect(),
+            Self::AutoScalingGroup { name, .. } => vec![("name", name)],
+            Self::StackParameter { stack, .. } => vec![("stack", stack)],
+        }
+    }
+}
+
+const SUPPORTED_CAPABILITIES: [&str; 3] =
+    ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
+
+impl Config {
+    /// Loads a file: `.json` as JSON, anything else as TOML.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
+        if path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("json")) {
+            Self::from_json(&text)
+        } else {
+            Self::from_toml(&text)
+        }
+    }
+
+    /// Parses and checks TOML.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { format: "TOML", message: e.to_string() })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses and checks JSON (the same schema as TOML).
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = serde_json::from_str(text)
+            .map_err(|e| ConfigError::Parse { format: "JSON", message: e.to_string() })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what the schema alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.accounts.is_empty() {
+            return Err(invalid(
+                "accounts",
+                "list the account ids whose events amikeeper may act on, e.g. \
+                 accounts = [\"111122223333\"]; events from any other account are refused",
+            ));
+        }
+        for (i, account) in self.accounts.iter().enumerate() {
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(
+                    format!("accounts[{i}]"),
+                    format!("`{account}` is not a 12-digit AWS account id"),
+                ));
+            }
+        }
+        for (i, prefix) in self.allowed_name_prefixes.iter().enumerate() {
+            if prefix.is_empty() {
+                return Err(invalid(
+                    format!("allowed_name_prefixes[{i}]"),
+                    "an empty prefix would allow every name",
+                ));
+            }
+        }
+        if self.rules.is_empty() {
+            return Err(invalid("rules", "at least one rule is needed"));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (r, rule) in self.rules.iter().enumerate() {
+            let at = format!("rules[{r}]");
+            if rule.name.trim().is_empty() {
+                return Err(invalid(format!("{at}.name"), "a rule needs a name"));
+            }
+            if !names.insert(rule.name.as_str()) {
+                return Err(invalid(format!("{at}.name"), format!("duplicate rule name `{}`", rule.name)));
+            }
+            if rule.targets.is_empty() {
+                return Err(invalid(format!("{at}.targets"), "a rule needs at least one target"));
+            }
+            let kinds = rule.kinds();
+            if rule.bake.is_some() && !kinds.contains(&EventKind::Scheduled) {
+                return Err(invalid(format!("{at}.on"), "a rule with `bake` must take `scheduled` events"));
+            }
+            if let Some(bad) = kinds.iter().find(|k| **k == EventKind::SnapshotCreated) {
+                return Err(invalid(
+                    format!("{at}.on"),
+                    format!("`{bad}` events move no pointer; snapshot generations belong to retention"),
+                ));
+            }
+            let carries_no_image =
+                kinds.iter().any(|k| matches!(k, EventKind::AsgCreated) || (*k == EventKind::Scheduled && rule.bake.is_none()));
+            for (t, target) in rule.targets.iter().enumerate() {
+                let at = format!("{at}.targets[{t}]");
+                if carries_no_image && target.needs_image() {
+                    return Err(invalid(
+                        &at,
+                        "this target needs an AMI, but the rule takes events that carry none \
+                         (asg_created, or scheduled without bake); use an auto_scaling_group \
+                         target with a `version`, or narrow `on`",
+                    ));
+                }
+                for (field, template) in target.templates() {
+                    if template.uses_tags() && self.allowed_name_prefixes.is_empty() {
+                        return Err(invalid(
+                            format!("{at}.{field}"),
+                            format!(
+                                "`{template}` takes a name from a tag, so anyone who can tag an AMI \
+                                 could choose it: set allowed_name_prefixes (e.g. [\"/ami/\"])"
+                            ),
+                        ));
+                    }
+                    if template.placeholders().any(|p| *p == Placeholder::Date) && rule.bake.is_none() {
+                        return Err(invalid(format!("{at}.{field}"), "`{date}` is only for bake names"));
+                    }
+                }
+                match target {
+                    TargetConfig::LaunchTemplate { id, name, id_from_parameter, keep_versions, .. } => {
+                        let given = [id.is_some(), name.is_some(), id_from_parameter.is_some()]
+                            .into_iter()
+                            .filter(|b| *b)
+                            .count();
+                        if given != 1 {
+                            return Err(invalid(
+                                &at,
+                                "a launch_template target needs exactly one of `id`, `name`, `id_from_parameter`",
+                            ));
+                        }
+                        if *keep_versions == Some(0) {
+                            return Err(invalid(format!("{at}.keep_versions"), "keep at least 1 version"));
+                        }
+                    }
+                    TargetConfig::AutoScalingGroup { version: Some(version), .. } => {
+                        let ok = version == "$Latest"
+                            || version == "$Default"
+                            || version.parse::<u64>().is_ok_and(|n| n > 0);
+                        if !ok {
+                            return Err(invalid(
+                                format!("{at}.version"),
+                                format!("`{version}` is not `$Latest`, `$Default` or a version number"),
+                            ));
+                        }
+                    }
+                    TargetConfig::SsmParameter { data_type: Some(data_type), .. } => {
+                        if data_type != "text" && data_type != "aws:ec2:image" {
+                            return Err(invalid(
+                                format!("{at}.data_type"),
+                                format!("`{data_type}`: use `text` or `aws:ec2:image`"),
+                            ));
+                        }
+                    }
+                    TargetConfig::StackParameter { capabilities, parameter, .. } => {
+                        if parameter.is_empty() {
+                            return Err(invalid(format!("{at}.parameter"), "name the stack parameter"));
+                        }
+                        if let Some(bad) = capabilities.iter().find(|c| !SUPPORTED_CAPABILITIES.contains(&c.as_str())) {
+                            return Err(invalid(
+                                format!("{at}.capabilities"),
+                                format!("`{bad}`; CloudFormation knows {}", SUPPORTED_CAPABILITIES.join(", ")),
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether events from `account` may be acted on.
+    pub fn allows_account(&self, account: &str) -> bool {
+        self.accounts.iter().any(|a| a == account)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+        accounts = ["111122223333"]
+        [[rules]]
+        name = "web"
+        [[rules.targets]]
+        kind = "ssm_parameter"
+        name = "/ami/web"
+    "#;
+
+    #[test]
+    fn minimal_config_loads_with_defaults() {
+        let config = Config::from_toml(BASE).unwrap();
+        assert_eq!(config.wait, WaitConfig::default());
+        assert!(config.rules[0].kinds().contains(&EventKind::BackupJob));
+        assert!(!config.rules[0].kinds().contains(&EventKind::AsgCreated));
+    }
+
+    #[test]
+    fn json_uses_the_same_schema() {
+        let json = r#"{"accounts":["111122223333"],"rules":[{"name":"web",
+            "targets":[{"kind":"ssm_parameter","name":"/ami/web","fixed_version":true}]}]}"#;
+        let config = Config::from_json(json).unwrap();
+        assert!(matches!(config.rules[0].targets[0], TargetConfig::SsmParameter { fixed_version: true, .. }));
+    }
+
+    fn invalid_at(text: &str) -> String {
+        match Config::from_toml(text) {
+            Err(ConfigError::Invalid { at, .. }) => at,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tag_names_need_an_allow_list() {
+        let text = BASE.replace("\"/ami/web\"", "\"{tag:ImageIdParameterName}\"");
+        assert_eq!(invalid_at(&text), "rules[0].targets[0].name");
+        let allowed = format!("allowed_name_prefixes = [\"/ami/\"]\n{text}");
+        assert!(Config::from_toml(&allowed).is_ok());
+    }
+
+    #[test]
+    fn accounts_are_required_and_checked() {
+        assert_eq!(invalid_at(&BASE.replace("[\"111122223333\"]", "[]")), "accounts");
+        assert_eq!(invalid_at(&BASE.replace("111122223333", "12345")), "accounts[0]");
+    }
+
+    #[test]
+    fn unknown_fields_and_placeholders_are_parse_errors() {
+        let typo = BASE.replace("name = \"/ami/web\"", "nmae = \"/ami/web\"");
+        assert!(matches!(Config::from_toml(&typo), Err(ConfigError::Parse { .. })));
+        let placeholder = BASE.replace("/ami/web", "/ami/{instance}");
+        let err = Config::from_toml(&placeholder).unwrap_err().to_string();
+        assert!(err.contains("unknown placeholder `{instance}`"), "{err}");
+    }
+
+    #[test]
+    fn image_targets_are_refused_on_events_without_an_image() {
+        let text = BASE.replace("name = \"web\"", "name = \"web\"\non = [\"asg_created\"]");
+        assert_eq!(invalid_at(&text), "rules[0].targets[0]");
+    }
+
+    #[test]
+    fn launch_template_needs_exactly_one_reference() {
+        let text = r#"
+            accounts = ["111122223333"]
+            [[rules]]
+            name = "lt"
+            [[rules.targets]]
+            kind = "launch_template"
+            id = "lt-1"
+            name = "web"
+        "#;
+        assert_eq!(invalid_at(text), "rules[0].targets[0]");
+    }
+
+    #[test]
+    fn asg_versions_are_checked() {
+        let text = r#"
+            accounts = ["111122223333"]
+            [[rules]]
+            name = "asg"
+            on = ["asg_created"]
+            [[rules.targets]]
+            kind = "auto_scaling_group"
+            name = "{asg_name}"
+            version = "latest"
+        "#;
+        assert_eq!(invalid_at(text), "rules[0].targets[0].version");
+        assert!(Config::from_toml(&text.replace("\"latest\"", "\"$Latest\"")).is_ok());
+    }
+}

@@ -1,0 +1,110 @@
+//! The one error type of amikeeper, with a variant per kind of failure.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::ConfigError;
+use crate::events::EventError;
+
+/// Everything that can go wrong in amikeeper.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The event was malformed or of a kind amikeeper does not handle.
+    #[error(transparent)]
+    Event(#[from] EventError),
+    /// The configuration was malformed or inconsistent.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// A resource amikeeper was asked to act on does not exist.
+    #[error("{kind} `{name}` not found in {region}")]
+    NotFound {
+        /// What kind of resource: `SSM parameter`, `launch template`, ...
+        kind: &'static str,
+        /// Its name or id.
+        name: String,
+        /// The region looked in.
+        region: String,
+    },
+}
+
+impl Error {
+    /// Whether this is the caller's fault (bad event or configuration): the CLI exits 2.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, Self::Event(_) | Self::Config(_))
+    }
+}
+
+/// A shorthand for results with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of AWS failure happened; decides whether a retry may help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AwsErrorKind {
+    /// The request was throttled (`Throttling`, `RequestLimitExceeded`, ...): retry later.
+    Throttling,
+    /// The service failed (HTTP 5xx): retry may help.
+    Server,
+    /// No answer in time: retry may help.
+    Timeout,
+    /// The resource does not exist.
+    NotFound,
+    /// The service refused the request as it was made (validation, limits, permissions).
+    Client,
+}
+
+impl AwsErrorKind {
+    /// Whether a retry of the same request may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::Throttling | Self::Server | Self::Timeout)
+    }
+}
+
+/// A failed AWS call, with the service, the operation and AWS's own error code kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+pub struct AwsError {
+    /// The service, e.g. `ssm`.
+    pub service: String,
+    /// The operation, e.g. `PutParameter`.
+    pub operation: String,
+    /// AWS's error code, e.g. `ParameterNotFound` or `ThrottlingException`.
+    pub code: String,
+    /// AWS's message.
+    pub message: String,
+    /// The kind of failure.
+    pub kind: AwsErrorKind,
+}
+
+impl AwsError {
+    /// Builds an error.
+    pub fn new(
+        service: impl Into<String>,
+        operation: impl Into<String>,
+        kind: AwsErrorKind,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            service: service.into(),
+            operation: operation.into(),
+            code: code.into(),
+            message: message.into(),
+            kind,
+        }
+    }
+
+    /// Whether a retry of the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.kind.is_retryable()
+    }
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{} failed with {}: {}", self.service, self.operation, self.code, self.message)
+    }
+}

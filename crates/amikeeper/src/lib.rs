@@ -1,0 +1,46 @@
+//! amikeeper keeps every pointer to "the current AMI" right: SSM parameters, launch templates,
+//! Auto Scaling groups and CloudFormation stack parameters, in every region, driven by the
+//! events AWS emits when an AMI is made, copied or becomes available.
+//!
+//! The library is built on four traits:
+//! - [`EventParser`](events::EventParser): payload bytes to typed [`AmiEvent`](events::AmiEvent)s;
+//! - [`AmiResolver`](resolve::AmiResolver): an event to the image and the targets to update;
+//! - [`Publisher`](publish::Publisher): moves one target to the image, safely;
+//! - [`RetentionPolicy`](retain::RetentionPolicy): an inventory to a plan of what to delete.
+//!
+//! and on one trait per AWS service in [`backend`], implemented in memory by
+//! [`MemoryAws`](memory::MemoryAws) and over the AWS SDK by the `amikeeper-aws` crate.
+//!
+//! [`Keeper`](keeper::Keeper) puts them together:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use amikeeper::{Config, Keeper, MemoryAws};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let config = Config::from_toml(r#"
+//!     accounts = ["111122223333"]
+//!     [[rules]]
+//!     name = "web"
+//!     [rules.match]
+//!     name_prefix = "web-"
+//!     [[rules.targets]]
+//!     kind = "ssm_parameter"
+//!     name = "/ami/web"
+//! "#).unwrap();
+//! let aws = Arc::new(MemoryAws::new("111122223333"));
+//! let keeper = Keeper::new(config, aws);
+//! # });
+//! ```
+#![deny(missing_docs)]
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod model;
+
+pub use config::Config;
+pub use error::{AwsError, AwsErrorKind, Error, Result};
+pub use events::{AmiEvent, EventError, EventKind, EventParser};
+pub mod template;

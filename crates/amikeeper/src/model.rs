@@ -1,0 +1,334 @@
+//! Domain types shared by every module: images, regions, accounts, tags.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// Wraps a string.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+            /// The string form.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                Self(value)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An AMI id such as `ami-0123456789abcdef0`.
+    ImageId
+);
+id_type!(
+    /// An AWS region such as `ap-northeast-1`.
+    Region
+);
+id_type!(
+    /// A 12-digit AWS account id.
+    AccountId
+);
+
+/// Tags of a resource, by key.
+pub type Tags = BTreeMap<String, String>;
+
+/// The tag CloudFormation puts on every resource it creates.
+pub const STACK_NAME_TAG: &str = "aws:cloudformation:stack-name";
+
+/// The tag amikeeper puts on the images it bakes, naming the rule that baked them.
+pub const RULE_TAG: &str = "amikeeper:rule";
+
+/// The state of an AMI, as EC2 reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageState {
+    /// Being created; not usable yet.
+    Pending,
+    /// Ready to launch instances.
+    Available,
+    /// Creation failed.
+    Failed,
+    /// Deregistered (deleted).
+    Deregistered,
+    /// Disabled: cannot launch instances.
+    Disabled,
+    /// Any other state EC2 may report (`invalid`, `transient`, `error`).
+    Other,
+}
+
+impl ImageState {
+    /// Parses EC2's spelling of a state; unknown states map to [`ImageState::Other`].
+    pub fn parse(value: &str) -> Self {
+        match value.to_ascii_lowercase().as_str() {
+            "pending" => Self::Pending,
+            "available" => Self::Available,
+            "failed" => Self::Failed,
+            "deregistered" => Self::Deregistered,
+            "disabled" => Self::Disabled,
+            _ => Self::Other,
+        }
+    }
+
+    /// EC2's spelling of the state.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Available => "available",
+            Self::Failed => "failed",
+            Self::Deregistered => "deregistered",
+            Self::Disabled => "disabled",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for ImageState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An AMI as `DescribeImages` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    /// The image id.
+    pub id: ImageId,
+    /// The image name.
+    pub name: String,
+    /// The image description, if any.
+    pub description: Option<String>,
+    /// The image state.
+    pub state: ImageState,
+    /// When the image was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// The owning account.
+    pub owner: AccountId,
+    /// The image's tags.
+    pub tags: Tags,
+    /// The EBS snapshots backing the image.
+    pub snapshot_ids: Vec<String>,
+}
+
+impl Image {
+    /// The key that orders images by age: creation time, then id to break ties.
+    ///
+    /// EC2 reports creation times to the second, so two images made in the same second are
+    /// ordered by id. Every "is this newer" decision in amikeeper uses this key.
+    pub fn age_key(&self) -> (OffsetDateTime, &str) {
+        (self.created, self.id.as_str())
+    }
+
+    /// Whether `self` is strictly newer than `other`.
+    pub fn is_newer_than(&self, other: &Image) -> bool {
+        self.age_key() > other.age_key()
+    }
+}
+
+/// How a reference names a launch template.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LaunchTemplateRef {
+    /// By id, `lt-...`.
+    Id(String),
+    /// By name.
+    Name(String),
+}
+
+impl fmt::Display for LaunchTemplateRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(id) => f.write_str(id),
+            Self::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// A launch template, without its versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchTemplate {
+    /// `lt-...`.
+    pub id: String,
+    /// The template name.
+    pub name: String,
+    /// The default version number.
+    pub default_version: i64,
+    /// The latest version number.
+    pub latest_version: i64,
+    /// The template's tags.
+    pub tags: Tags,
+}
+
+/// One version of a launch template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchTemplateVersion {
+    /// The version number.
+    pub number: i64,
+    /// The AMI this version launches, if it sets one.
+    pub image_id: Option<ImageId>,
+    /// The version description.
+    pub description: Option<String>,
+    /// Whether this is the default version.
+    pub is_default: bool,
+}
+
+/// A launch template and version as an Auto Scaling group names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchTemplateSpec {
+    /// The template id.
+    pub id: String,
+    /// The version: a number, `$Latest` or `$Default`.
+    pub version: String,
+}
+
+/// An Auto Scaling group, as much of it as amikeeper reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoScalingGroup {
+    /// The group name.
+    pub name: String,
+    /// The launch template the group launches from, directly or in its mixed-instances policy.
+    pub launch_template: Option<LaunchTemplateSpec>,
+    /// Launch templates named by mixed-instances overrides.
+    pub override_launch_templates: Vec<LaunchTemplateSpec>,
+    /// The group's tags.
+    pub tags: Tags,
+}
+
+/// The SSM parameter types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ParameterType {
+    /// A plain string.
+    #[default]
+    String,
+    /// A comma-separated list.
+    StringList,
+    /// An encrypted string; its value is never logged.
+    SecureString,
+}
+
+/// An SSM parameter's current version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parameter {
+    /// The parameter name.
+    pub name: String,
+    /// The current value.
+    pub value: String,
+    /// The current version number (1 after creation).
+    pub version: i64,
+    /// The parameter type.
+    pub kind: ParameterType,
+    /// `text` or `aws:ec2:image`.
+    pub data_type: String,
+}
+
+/// A `PutParameter` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutParameter {
+    /// The parameter name.
+    pub name: String,
+    /// The value to store.
+    pub value: String,
+    /// The type to create it with.
+    pub kind: ParameterType,
+    /// `text` (the default) or `aws:ec2:image`.
+    pub data_type: Option<String>,
+    /// Replace an existing value.
+    pub overwrite: bool,
+    /// Description stored with the parameter.
+    pub description: Option<String>,
+}
+
+/// A CloudFormation stack, as much of it as amikeeper reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stack {
+    /// The stack name.
+    pub name: String,
+    /// The stack id (ARN).
+    pub id: String,
+    /// The stack status, e.g. `UPDATE_COMPLETE`.
+    pub status: String,
+    /// Parameter values by key.
+    pub parameters: BTreeMap<String, String>,
+}
+
+impl Stack {
+    /// Whether an operation is running on the stack (any `*_IN_PROGRESS` status).
+    pub fn is_busy(&self) -> bool {
+        self.status.ends_with("_IN_PROGRESS")
+    }
+}
+
+/// One parameter of an `UpdateStack` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StackParameterValue {
+    /// Keep the value the stack has.
+    UsePrevious,
+    /// Set this value.
+    Value(String),
+}
+
+/// An `UpdateStack` request that keeps the template (`UsePreviousTemplate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateStack {
+    /// The stack name or id.
+    pub name: String,
+    /// Every parameter of the stack, each new or `UsePreviousValue`.
+    pub parameters: Vec<(String, StackParameterValue)>,
+    /// Capabilities to acknowledge, e.g. `CAPABILITY_NAMED_IAM`.
+    pub capabilities: Vec<String>,
+}
+
+/// What `UpdateStack` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StackUpdate {
+    /// The update started; it finishes asynchronously.
+    Started {
+        /// The stack id.
+        stack_id: String,
+    },
+    /// CloudFormation said "No updates are to be performed".
+    NoChange,
+}
+
+/// A `CreateImage` request (seed 003: bake from a builder instance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateImage {
+    /// The instance to image.
+    pub instance_id: String,
+    /// The image name.
+    pub name: String,
+    /// The image description.
+    pub description: Option<String>,
+    /// Image without rebooting the instance.
+    pub no_reboot: bool,
+    /// Tags for the new image.
+    pub tags: Tags,
+}
