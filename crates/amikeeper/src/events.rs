@@ -149,12 +149,32 @@ pub trait EventParser: Send + Sync {
 }
 
 /// A payload amikeeper cannot turn into an event. Each variant says what was received.
+///
+/// Messages quote only short identifying strings from the payload (names, ids, codes), cut to
+/// 80 characters, never the payload itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
+    /// The payload is empty or only whitespace.
+    #[error("the event is empty: received no JSON, only whitespace or nothing")]
+    Empty,
+    /// The payload is larger than the limit (EventBridge's 256 KiB by default).
+    #[error("the event is too large: received {bytes} bytes, the limit is {limit} bytes")]
+    TooLarge {
+        /// The size received.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The payload nests arrays and objects deeper than the limit.
+    #[error("the event is nested too deeply: received JSON nested more than {limit} levels deep")]
+    TooDeep {
+        /// The limit, in levels of arrays and objects.
+        limit: usize,
+    },
     /// The payload is not JSON.
     #[error("the event is not valid JSON: {reason}")]
     NotJson {
-        /// What the JSON parser said.
+        /// What the JSON parser said, and where the text came from.
         reason: String,
     },
     /// The payload is JSON but of a shape or kind amikeeper does not handle.
@@ -170,8 +190,25 @@ pub enum EventError {
         event: String,
         /// The JSON path of the field, e.g. `detail.responseElements.imageId`.
         field: String,
-        /// What is wrong: `is missing`, `must be a string`, ...
+        /// What is wrong, with what was received: `is missing`, `must be a string, received a
+        /// number`, ...
         problem: String,
+    },
+    /// A CloudTrail record of a call that failed (`errorCode` is set): it made nothing.
+    #[error("CloudTrail {event_name} failed with error code `{error_code}`: the call made nothing to act on")]
+    FailedApiCall {
+        /// The CloudTrail `eventName`, e.g. `CreateImage`.
+        event_name: String,
+        /// The CloudTrail `errorCode`, e.g. `Client.InvalidInstanceID.NotFound`.
+        error_code: String,
+    },
+    /// One record of an SQS or SNS batch failed.
+    #[error("record {index} of the batch: {source}")]
+    InRecord {
+        /// The record's index in `Records`, from 0.
+        index: usize,
+        /// Why the record failed.
+        source: Box<EventError>,
     },
 }
 
@@ -180,3 +217,1153 @@ pub const SUPPORTED: &str = "EventBridge events (also inside SQS or SNS records)
     CloudTrail CreateImage, CopyImage, RegisterImage, CreateAutoScalingGroup; \
     AWS Backup `Backup Job State Change` and `Copy Job State Change`; `EC2 AMI State Change`; \
     `EBS Snapshot Notification`; `Scheduled Event`";
+
+/// The default payload size limit: EventBridge's maximum event size, 256 KiB.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// How deep arrays and objects may nest in a payload (and in each SQS body or SNS message).
+pub const MAX_DEPTH: usize = 64;
+
+/// How many characters of a received string an error message quotes.
+const QUOTE_CHARS: usize = 80;
+
+/// The [`EventParser`] for the payloads AWS delivers: EventBridge events, bare or in SQS and
+/// SNS records (see [`SUPPORTED`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandardEventParser {
+    max_bytes: usize,
+}
+
+impl Default for StandardEventParser {
+    fn default() -> Self {
+        Self {
+            max_bytes: MAX_PAYLOAD_BYTES,
+        }
+    }
+}
+
+impl StandardEventParser {
+    /// A parser with the default limits ([`MAX_PAYLOAD_BYTES`], [`MAX_DEPTH`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The same parser with another payload size limit (e.g. for large SQS batches).
+    pub fn with_max_bytes(self, max_bytes: usize) -> Self {
+        Self { max_bytes }
+    }
+
+    /// The payload size limit in bytes.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// Parses an already decoded payload, e.g. a dict handed over by a Lambda runtime.
+    ///
+    /// The same limits apply as to bytes: the value's compact JSON form must fit the size
+    /// limit, and it must not nest deeper than [`MAX_DEPTH`].
+    pub fn parse_value(&self, value: &serde_json::Value) -> Result<Vec<AmiEvent>, EventError> {
+        if value_depth_exceeds(value, MAX_DEPTH) {
+            return Err(EventError::TooDeep { limit: MAX_DEPTH });
+        }
+        let bytes = json_size(value);
+        if bytes > self.max_bytes {
+            return Err(EventError::TooLarge {
+                bytes,
+                limit: self.max_bytes,
+            });
+        }
+        self.parse_document(value)
+    }
+
+    /// Decodes bytes to JSON, enforcing the limits. `context` names where nested text came from.
+    fn decode(&self, bytes: &[u8], context: Option<&str>) -> Result<serde_json::Value, EventError> {
+        if bytes.len() > self.max_bytes {
+            return Err(EventError::TooLarge {
+                bytes: bytes.len(),
+                limit: self.max_bytes,
+            });
+        }
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        if bytes.trim_ascii().is_empty() {
+            return Err(EventError::Empty);
+        }
+        check_depth(bytes, MAX_DEPTH)?;
+        serde_json::from_slice(bytes).map_err(|error| EventError::NotJson {
+            reason: match context {
+                Some(context) => format!("{context}: {error}"),
+                None => error.to_string(),
+            },
+        })
+    }
+
+    /// The top level: a batch of records, or one event.
+    fn parse_document(&self, value: &serde_json::Value) -> Result<Vec<AmiEvent>, EventError> {
+        if let Some(records) = value.as_object().and_then(|object| object.get("Records")) {
+            return self.parse_batch(records);
+        }
+        self.parse_event(value, Layer::Top).map(|event| vec![event])
+    }
+
+    /// `Records` of an SQS or SNS batch.
+    fn parse_batch(&self, records: &serde_json::Value) -> Result<Vec<AmiEvent>, EventError> {
+        const BATCH: &str = "SQS or SNS batch";
+        let records = records.as_array().ok_or_else(|| EventError::BadField {
+            event: BATCH.into(),
+            field: "Records".into(),
+            problem: format!("must be an array, received {}", json_type(records)),
+        })?;
+        if records.is_empty() {
+            return Err(EventError::BadField {
+                event: BATCH.into(),
+                field: "Records".into(),
+                problem: "is empty: received a batch without records".into(),
+            });
+        }
+        records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| {
+                self.parse_record(index, record).map_err(|source| EventError::InRecord {
+                    index,
+                    source: Box::new(source),
+                })
+            })
+            .collect()
+    }
+
+    /// One record of a batch: SQS (`eventSource` `aws:sqs`) or SNS (`EventSource` `aws:sns`).
+    fn parse_record(&self, index: usize, record: &serde_json::Value) -> Result<AmiEvent, EventError> {
+        let Some(object) = record.as_object() else {
+            return Err(EventError::BadField {
+                event: "SQS or SNS batch".into(),
+                field: format!("Records[{index}]"),
+                problem: format!("must be an object, received {}", json_type(record)),
+            });
+        };
+        let source = object.get("eventSource").or_else(|| object.get("EventSource"));
+        match source {
+            Some(serde_json::Value::String(source)) if source == "aws:sqs" => {
+                let at = At::new("SQS record");
+                let body = at.req_str(record, "body")?;
+                let value = self.decode(body.as_bytes(), Some("the SQS message body"))?;
+                self.parse_event(&value, Layer::SqsBody)
+            }
+            Some(serde_json::Value::String(source)) if source == "aws:sns" => {
+                let at = At::new("SNS record");
+                at.req_obj(record, "Sns")?;
+                let message = at.req_str(record, "Sns.Message")?;
+                let value = self.decode(message.as_bytes(), Some("the SNS Message"))?;
+                self.parse_event(&value, Layer::SnsMessage)
+            }
+            Some(serde_json::Value::String(source)) => Err(EventError::Unsupported {
+                received: format!("a record from `{}`", quote(source)),
+            }),
+            Some(other) => Err(EventError::BadField {
+                event: "SQS or SNS batch".into(),
+                field: format!("Records[{index}].eventSource"),
+                problem: format!("must be a string, received {}", json_type(other)),
+            }),
+            None => Err(EventError::Unsupported {
+                received: format!("a record without `eventSource` ({})", describe_keys(object)),
+            }),
+        }
+    }
+
+    /// One event: an EventBridge event, or an SNS notification wrapping one.
+    fn parse_event(&self, value: &serde_json::Value, layer: Layer) -> Result<AmiEvent, EventError> {
+        let Some(object) = value.as_object() else {
+            return Err(EventError::Unsupported {
+                received: format!("a JSON {} {}", json_type_noun(value), layer.where_()),
+            });
+        };
+        if object.contains_key("Records") {
+            return Err(EventError::Unsupported {
+                received: format!("a batch (`Records`) {}", layer.where_()),
+            });
+        }
+        if object.contains_key("detail-type") || object.contains_key("source") {
+            return parse_eventbridge(value);
+        }
+        let looks_like_sns =
+            object.contains_key("Type") && (object.contains_key("Message") || object.contains_key("TopicArn"));
+        if looks_like_sns && layer != Layer::SnsMessage {
+            let at = At::new("SNS notification");
+            let kind = at.req_str(value, "Type")?;
+            if kind != "Notification" {
+                return Err(EventError::Unsupported {
+                    received: format!("an SNS message of Type `{}`", quote(kind)),
+                });
+            }
+            let message = at.req_str(value, "Message")?;
+            let inner = self.decode(message.as_bytes(), Some("the SNS Message"))?;
+            return self.parse_event(&inner, Layer::SnsMessage);
+        }
+        if looks_like_sns {
+            return Err(EventError::Unsupported {
+                received: format!("an SNS notification {}", layer.where_()),
+            });
+        }
+        Err(EventError::Unsupported {
+            received: format!("a JSON object {} ({})", layer.where_(), describe_keys(object)),
+        })
+    }
+}
+
+impl EventParser for StandardEventParser {
+    fn parse(&self, payload: &[u8]) -> Result<Vec<AmiEvent>, EventError> {
+        let value = self.decode(payload, None)?;
+        self.parse_document(&value)
+    }
+}
+
+/// Parses a payload with the [`StandardEventParser`]: one EventBridge event, or an SQS or SNS
+/// batch of them (one [`AmiEvent`] per record, in order).
+///
+/// ```
+/// use amikeeper::events::{parse_payload, EventError, EventKind};
+///
+/// let payload = br#"{
+///     "version": "0",
+///     "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+///     "detail-type": "EC2 AMI State Change",
+///     "source": "aws.ec2",
+///     "account": "111122223333",
+///     "time": "2024-05-01T05:14:09Z",
+///     "region": "ap-northeast-1",
+///     "resources": ["arn:aws:ec2:ap-northeast-1::image/ami-0123456789abcdef0"],
+///     "detail": {
+///         "RequestId": "4a4c9b9d-0000-4000-8000-000000000000",
+///         "ImageId": "ami-0123456789abcdef0",
+///         "State": "available",
+///         "ErrorMessage": ""
+///     }
+/// }"#;
+/// let events = parse_payload(payload).unwrap();
+/// assert_eq!(events[0].kind, EventKind::ImageStateChanged);
+/// assert_eq!(events[0].image_id.as_ref().unwrap().as_str(), "ami-0123456789abcdef0");
+/// assert_eq!(events[0].state.as_deref(), Some("available"));
+///
+/// let error = parse_payload(b"[]").unwrap_err();
+/// assert!(matches!(error, EventError::Unsupported { .. }));
+/// assert!(error.to_string().contains("a JSON array"));
+/// ```
+pub fn parse_payload(payload: &[u8]) -> Result<Vec<AmiEvent>, EventError> {
+    StandardEventParser::new().parse(payload)
+}
+
+/// Parses an already decoded payload with the [`StandardEventParser`] (see
+/// [`StandardEventParser::parse_value`]).
+pub fn parse_value(value: &serde_json::Value) -> Result<Vec<AmiEvent>, EventError> {
+    StandardEventParser::new().parse_value(value)
+}
+
+/// Where a JSON document sits, which decides the envelopes it may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    /// The payload itself.
+    Top,
+    /// The body of an SQS record: an EventBridge event or an SNS notification.
+    SqsBody,
+    /// The `Message` of an SNS notification: an EventBridge event.
+    SnsMessage,
+}
+
+impl Layer {
+    fn where_(self) -> &'static str {
+        match self {
+            Self::Top => "as the payload",
+            Self::SqsBody => "in an SQS message body",
+            Self::SnsMessage => "in an SNS Message",
+        }
+    }
+}
+
+/// A CloudTrail call amikeeper handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    CreateImage,
+    CopyImage,
+    RegisterImage,
+    CreateAutoScalingGroup,
+}
+
+impl Call {
+    fn parse(source: &str, event_name: &str) -> Option<Self> {
+        match (source, event_name) {
+            ("aws.ec2", "CreateImage") => Some(Self::CreateImage),
+            ("aws.ec2", "CopyImage") => Some(Self::CopyImage),
+            ("aws.ec2", "RegisterImage") => Some(Self::RegisterImage),
+            ("aws.autoscaling", "CreateAutoScalingGroup") => Some(Self::CreateAutoScalingGroup),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::CreateImage => "CreateImage",
+            Self::CopyImage => "CopyImage",
+            Self::RegisterImage => "RegisterImage",
+            Self::CreateAutoScalingGroup => "CreateAutoScalingGroup",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::CreateImage => "CloudTrail CreateImage",
+            Self::CopyImage => "CloudTrail CopyImage",
+            Self::RegisterImage => "CloudTrail RegisterImage",
+            Self::CreateAutoScalingGroup => "CloudTrail CreateAutoScalingGroup",
+        }
+    }
+}
+
+const CLOUDTRAIL: &str = "AWS API Call via CloudTrail";
+const BACKUP_JOB: &str = "AWS Backup Backup Job State Change";
+const COPY_JOB: &str = "AWS Backup Copy Job State Change";
+const AMI_STATE: &str = "EC2 AMI State Change";
+const SNAPSHOT: &str = "EBS Snapshot Notification";
+const SCHEDULED: &str = "Scheduled Event";
+
+/// An EventBridge event: dispatch on `source` and `detail-type`.
+fn parse_eventbridge(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
+    let at = At::new("EventBridge event");
+    let detail_type = at.req_str(v, "detail-type")?;
+    let source = at.req_str(v, "source")?;
+    match (source, detail_type) {
+        ("aws.ec2" | "aws.autoscaling", CLOUDTRAIL) => parse_cloudtrail(v, source),
+        ("aws.backup", "Backup Job State Change") => parse_backup_job(v),
+        ("aws.backup", "Copy Job State Change") => parse_copy_job(v),
+        ("aws.ec2", "EC2 AMI State Change") => parse_ami_state(v),
+        ("aws.ec2", "EBS Snapshot Notification") => parse_snapshot(v),
+        ("aws.events", "Scheduled Event") => parse_scheduled(v),
+        _ => Err(EventError::Unsupported {
+            received: format!("source `{}`, detail-type `{}`", quote(source), quote(detail_type)),
+        }),
+    }
+}
+
+/// The envelope fields every event carries.
+struct Envelope {
+    id: Option<String>,
+    region: Region,
+    account: AccountId,
+    time: OffsetDateTime,
+}
+
+impl Envelope {
+    fn read(at: &At<'_>, v: &serde_json::Value) -> Result<Self, EventError> {
+        let id = at.opt_str(v, "id")?.map(|id| at.event_id("id", id)).transpose()?;
+        let account = at.account("account", at.req_str(v, "account")?)?;
+        let region = at.region("region", at.req_str(v, "region")?)?;
+        let time = at.time("time", at.req_str(v, "time")?)?;
+        Ok(Self {
+            id,
+            region,
+            account,
+            time,
+        })
+    }
+
+    /// The event id, required.
+    fn require_id(&self, at: &At<'_>) -> Result<String, EventError> {
+        self.id.clone().ok_or_else(|| at.bad("id", "is missing"))
+    }
+
+    fn event(&self, kind: EventKind, event_id: String) -> AmiEvent {
+        AmiEvent {
+            kind,
+            image_id: None,
+            region: self.region.clone(),
+            account: self.account.clone(),
+            time: self.time,
+            event_id,
+            state: None,
+            instance_id: None,
+            image_name: None,
+            description: None,
+            source_image_id: None,
+            source_region: None,
+            asg_name: None,
+            launch_template_id: None,
+            launch_template_name: None,
+            launch_template_version: None,
+            snapshot_id: None,
+            volume_id: None,
+            rule_name: None,
+        }
+    }
+}
+
+fn parse_cloudtrail(v: &serde_json::Value, source: &str) -> Result<AmiEvent, EventError> {
+    let at = At::new("CloudTrail event");
+    at.req_obj(v, "detail")?;
+    let event_name = at.req_str(v, "detail.eventName")?;
+    let call = Call::parse(source, event_name).ok_or_else(|| EventError::Unsupported {
+        received: format!("CloudTrail `{}` (source `{}`)", quote(event_name), quote(source)),
+    })?;
+    let at = At::new(call.label());
+    if let Some(code) = at.opt_str(v, "detail.errorCode")? {
+        return Err(EventError::FailedApiCall {
+            event_name: call.name().into(),
+            error_code: quote(code),
+        });
+    }
+    let envelope = Envelope::read(&at, v)?;
+    let event_id = match &envelope.id {
+        Some(id) => id.clone(),
+        None => match at.opt_str(v, "detail.eventID")? {
+            Some(id) => at.event_id("detail.eventID", id)?,
+            None => return Err(at.bad("id", "is missing (and so is `detail.eventID`)")),
+        },
+    };
+    let aws_region = at
+        .opt_str(v, "detail.awsRegion")?
+        .map(|r| at.region("detail.awsRegion", r))
+        .transpose()?;
+
+    let kind = match call {
+        Call::CreateImage => EventKind::ImageCreated,
+        Call::CopyImage => EventKind::ImageCopied,
+        Call::RegisterImage => EventKind::ImageRegistered,
+        Call::CreateAutoScalingGroup => EventKind::AsgCreated,
+    };
+    let mut event = envelope.event(kind, event_id);
+    if call == Call::CreateAutoScalingGroup {
+        let params = "detail.requestParameters";
+        at.req_obj(v, params)?;
+        let name = at.req_str(v, "detail.requestParameters.autoScalingGroupName")?;
+        event.asg_name = Some(at.bounded("detail.requestParameters.autoScalingGroupName", name, 255)?);
+        let direct = "detail.requestParameters.launchTemplate";
+        let mixed = "detail.requestParameters.mixedInstancesPolicy.launchTemplate.launchTemplateSpecification";
+        let spec = if at.opt_obj(v, direct)?.is_some() {
+            Some(direct)
+        } else if at.opt_obj(v, mixed)?.is_some() {
+            Some(mixed)
+        } else {
+            None
+        };
+        if let Some(spec) = spec {
+            let id_path = format!("{spec}.launchTemplateId");
+            let name_path = format!("{spec}.launchTemplateName");
+            let version_path = format!("{spec}.version");
+            event.launch_template_id = at
+                .opt_str(v, &id_path)?
+                .map(|id| at.id(&id_path, id, IdKind::LaunchTemplate))
+                .transpose()?;
+            event.launch_template_name = at
+                .opt_str(v, &name_path)?
+                .map(|name| at.bounded(&name_path, name, 128))
+                .transpose()?;
+            event.launch_template_version = at
+                .opt_str(v, &version_path)?
+                .map(|version| at.bounded(&version_path, version, 32))
+                .transpose()?;
+            if event.launch_template_id.is_none() && event.launch_template_name.is_none() {
+                return Err(at.bad(&id_path, "is missing (and so is `launchTemplateName`)"));
+            }
+        }
+        return Ok(event);
+    }
+
+    // The image calls: the new image is in the response.
+    match at.lookup(v, "detail.responseElements")? {
+        None => {
+            return Err(at.bad(
+                "detail.responseElements",
+                "is missing or null: the record names no image",
+            ));
+        }
+        Some(value) if !value.is_object() => {
+            return Err(at.bad(
+                "detail.responseElements",
+                format!("must be an object, received {}", json_type(value)),
+            ));
+        }
+        Some(_) => {}
+    }
+    let image = at.req_str(v, "detail.responseElements.imageId")?;
+    event.image_id = Some(at.image_id("detail.responseElements.imageId", image)?);
+    at.opt_obj(v, "detail.requestParameters")?;
+    event.image_name = at.opt_string(v, "detail.requestParameters.name")?;
+    event.description = at.opt_string(v, "detail.requestParameters.description")?;
+    match call {
+        Call::CreateImage => {
+            let path = "detail.requestParameters.instanceId";
+            event.instance_id = at
+                .opt_str(v, path)?
+                .map(|id| at.id(path, id, IdKind::Instance))
+                .transpose()?;
+        }
+        Call::CopyImage => {
+            if let Some(region) = aws_region {
+                event.region = region;
+            }
+            let path = "detail.requestParameters.sourceRegion";
+            event.source_region = at.opt_str(v, path)?.map(|r| at.region(path, r)).transpose()?;
+            let path = "detail.requestParameters.sourceImageId";
+            event.source_image_id = at.opt_str(v, path)?.map(|id| at.image_id(path, id)).transpose()?;
+        }
+        Call::RegisterImage | Call::CreateAutoScalingGroup => {}
+    }
+    Ok(event)
+}
+
+fn parse_backup_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
+    let at = At::new(BACKUP_JOB);
+    let envelope = Envelope::read(&at, v)?;
+    let mut event = envelope.event(EventKind::BackupJob, envelope.require_id(&at)?);
+    at.req_obj(v, "detail")?;
+    event.state = Some(backup_state(&at, v)?);
+    at.opt_str(v, "detail.resourceType")?;
+    event.instance_id = instance_from_arn(&at, v, "detail.resourceArn")?;
+    event.image_id = match at.opt_str(v, "detail.recoveryPointArn")? {
+        Some(arn) => image_from_arn(&at, "detail.recoveryPointArn", arn)?.map(|(id, _)| id),
+        None => image_in_resources(&at, v)?,
+    };
+    Ok(event)
+}
+
+fn parse_copy_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
+    let at = At::new(COPY_JOB);
+    let envelope = Envelope::read(&at, v)?;
+    let mut event = envelope.event(EventKind::BackupCopyJob, envelope.require_id(&at)?);
+    at.req_obj(v, "detail")?;
+    event.state = Some(backup_state(&at, v)?);
+    at.opt_str(v, "detail.resourceType")?;
+    event.instance_id = instance_from_arn(&at, v, "detail.resourceArn")?;
+    event.source_region = Some(envelope.region.clone());
+
+    // The destination vault says where the copy goes, in which account.
+    let vault_path = "detail.destinationBackupVaultArn";
+    if let Some(vault) = at.opt_str(v, vault_path)? {
+        let arn = Arn::parse(vault).ok_or_else(|| at.bad(vault_path, not_an_arn(vault)))?;
+        if !arn.region.is_empty() {
+            event.region = at.region(vault_path, arn.region)?;
+        }
+        if !arn.account.is_empty() {
+            event.account = at.account(vault_path, arn.account)?;
+        }
+    }
+    // The destination recovery point, once the copy is done; `{}` before that.
+    let point_path = "detail.destinationRecoveryPointArn";
+    match at.lookup(v, point_path)? {
+        Some(serde_json::Value::String(arn)) if !arn.is_empty() => {
+            let parsed = Arn::parse(arn).ok_or_else(|| at.bad(point_path, not_an_arn(arn)))?;
+            if !parsed.region.is_empty() {
+                event.region = at.region(point_path, parsed.region)?;
+            }
+            event.image_id = image_from_arn(&at, point_path, arn)?.map(|(id, _)| id);
+        }
+        Some(serde_json::Value::String(_)) | None => {}
+        Some(serde_json::Value::Object(empty)) if empty.is_empty() => {}
+        Some(other) => {
+            return Err(at.bad(
+                point_path,
+                format!("must be an ARN string, received {}", json_type(other)),
+            ));
+        }
+    }
+    event.source_image_id = match at.opt_str(v, "detail.sourceRecoveryPointArn")? {
+        Some(arn) => image_from_arn(&at, "detail.sourceRecoveryPointArn", arn)?.map(|(id, _)| id),
+        None => image_in_resources(&at, v)?,
+    };
+    Ok(event)
+}
+
+fn parse_ami_state(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
+    let at = At::new(AMI_STATE);
+    let envelope = Envelope::read(&at, v)?;
+    let mut event = envelope.event(EventKind::ImageStateChanged, envelope.require_id(&at)?);
+    at.req_obj(v, "detail")?;
+    event.image_id = Some(at.image_id("detail.ImageId", at.req_str(v, "detail.ImageId")?)?);
+    event.state = Some(at.bounded("detail.State", at.req_str(v, "detail.State")?, 64)?);
+    Ok(event)
+}
+
+fn parse_snapshot(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
+    let at = At::new(SNAPSHOT);
+    at.req_obj(v, "detail")?;
+    let name = at.req_str(v, "detail.event")?;
+    if !matches!(name, "createSnapshot" | "createSnapshots" | "copySnapshot") {
+        return Err(EventError::Unsupported {
+            received: format!(
+                "EBS Snapshot Notification `{}` (supported: createSnapshot, createSnapshots, copySnapshot)",
+                quote(name)
+            ),
+        });
+    }
+    let envelope = Envelope::read(&at, v)?;
+    let mut event = envelope.event(EventKind::SnapshotCreated, envelope.require_id(&at)?);
+    event.state = Some(at.bounded("detail.result", at.req_str(v, "detail.result")?, 64)?);
+    let (snapshot, source) = match at.opt_str(v, "detail.snapshot_id")? {
+        Some(snapshot) => (
+            Some(("detail.snapshot_id".to_string(), snapshot)),
+            at.opt_str(v, "detail.source")?
+                .map(|s| ("detail.source".to_string(), s)),
+        ),
+        None => match at.lookup(v, "detail.snapshots")? {
+            // `createSnapshots`: one event for several volumes; name them when there is one.
+            Some(serde_json::Value::Array(items)) if items.len() == 1 => {
+                at.req_obj(v, "detail.snapshots.0")?;
+                let snapshot = at.opt_str(v, "detail.snapshots.0.snapshot_id")?;
+                let source = at.opt_str(v, "detail.snapshots.0.source")?;
+                (
+                    snapshot.map(|s| ("detail.snapshots[0].snapshot_id".to_string(), s)),
+                    source.map(|s| ("detail.snapshots[0].source".to_string(), s)),
+                )
+            }
+            Some(serde_json::Value::Array(_)) | None => (None, None),
+            Some(other) => {
+                return Err(at.bad(
+                    "detail.snapshots",
+                    format!("must be an array, received {}", json_type(other)),
+                ));
+            }
+        },
+    };
+    if let Some((path, arn)) = snapshot {
+        event.snapshot_id = Some(at.id(&path, last_segment(arn), IdKind::Snapshot)?);
+    }
+    if let Some((path, arn)) = source {
+        let id = last_segment(arn);
+        if id.starts_with("vol-") {
+            event.volume_id = Some(at.id(&path, id, IdKind::Volume)?);
+        } else if id.starts_with("snap-") {
+            // copySnapshot: the source is the snapshot copied from.
+            at.id(&path, id, IdKind::Snapshot)?;
+        } else {
+            return Err(at.bad(
+                &path,
+                format!("must be a volume or snapshot ARN, received `{}`", quote(arn)),
+            ));
+        }
+    }
+    Ok(event)
+}
+
+fn parse_scheduled(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
+    let at = At::new(SCHEDULED);
+    let envelope = Envelope::read(&at, v)?;
+    let mut event = envelope.event(EventKind::Scheduled, envelope.require_id(&at)?);
+    let Some(resources) = at.lookup(v, "resources")? else {
+        return Ok(event);
+    };
+    let resources = resources.as_array().ok_or_else(|| {
+        at.bad(
+            "resources",
+            format!("must be an array, received {}", json_type(resources)),
+        )
+    })?;
+    // A scheduled rule fires with its own ARN as the one resource.
+    if let Some(resource) = resources.first() {
+        let path = "resources[0]";
+        let arn = resource
+            .as_str()
+            .ok_or_else(|| at.bad(path, format!("must be a string, received {}", json_type(resource))))?;
+        let rule = Arn::parse(arn)
+            .filter(|arn| arn.service == "events")
+            .and_then(|arn| arn.resource.strip_prefix("rule/"))
+            .ok_or_else(|| {
+                at.bad(
+                    path,
+                    format!(
+                        "must be an EventBridge rule ARN (`arn:aws:events:REGION:ACCOUNT:rule/NAME`), received `{}`",
+                        quote(arn)
+                    ),
+                )
+            })?;
+        // `rule/NAME`, or `rule/BUS/NAME` for a rule on a custom bus.
+        let name = last_segment(rule);
+        if !is_rule_name(name) {
+            return Err(at.bad(
+                path,
+                format!(
+                    "must end in a rule name (letters, digits, `.`, `-`, `_`), received `{}`",
+                    quote(name)
+                ),
+            ));
+        }
+        event.rule_name = Some(name.to_string());
+    }
+    Ok(event)
+}
+
+/// AWS Backup reports `state` for jobs, `status` for some other events.
+fn backup_state(at: &At<'_>, v: &serde_json::Value) -> Result<String, EventError> {
+    let state = match at.opt_str(v, "detail.state")? {
+        Some(state) => state,
+        None => at
+            .opt_str(v, "detail.status")?
+            .ok_or_else(|| at.bad("detail.state", "is missing (and so is `detail.status`)"))?,
+    };
+    at.bounded("detail.state", state, 64)
+}
+
+/// The instance of `arn:aws:ec2:REGION:ACCOUNT:instance/i-...`; `None` for other resources.
+fn instance_from_arn(at: &At<'_>, v: &serde_json::Value, path: &str) -> Result<Option<String>, EventError> {
+    let Some(arn) = at.opt_str(v, path)? else {
+        return Ok(None);
+    };
+    let parsed = Arn::parse(arn).ok_or_else(|| at.bad(path, not_an_arn(arn)))?;
+    match (parsed.service, parsed.resource.strip_prefix("instance/")) {
+        ("ec2", Some(id)) => at.id(path, id, IdKind::Instance).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The image of `arn:aws:ec2:REGION::image/ami-...`, with the ARN's region; `None` for
+/// other recovery points (snapshots, vaults, other services).
+fn image_from_arn<'a>(at: &At<'_>, path: &str, arn: &'a str) -> Result<Option<(ImageId, &'a str)>, EventError> {
+    let parsed = Arn::parse(arn).ok_or_else(|| at.bad(path, not_an_arn(arn)))?;
+    match (parsed.service, parsed.resource.strip_prefix("image/")) {
+        ("ec2", Some(id)) => Ok(Some((at.image_id(path, id)?, parsed.region))),
+        _ => Ok(None),
+    }
+}
+
+/// The first EC2 image ARN in `resources`.
+fn image_in_resources(at: &At<'_>, v: &serde_json::Value) -> Result<Option<ImageId>, EventError> {
+    let Some(resources) = at.lookup(v, "resources")? else {
+        return Ok(None);
+    };
+    let resources = resources.as_array().ok_or_else(|| {
+        at.bad(
+            "resources",
+            format!("must be an array, received {}", json_type(resources)),
+        )
+    })?;
+    for (i, resource) in resources.iter().enumerate() {
+        let path = format!("resources[{i}]");
+        let arn = resource
+            .as_str()
+            .ok_or_else(|| at.bad(&path, format!("must be a string, received {}", json_type(resource))))?;
+        if let Some((id, _)) = image_from_arn(at, &path, arn)? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+fn not_an_arn(value: &str) -> String {
+    format!(
+        "must be an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`), received `{}`",
+        quote(value)
+    )
+}
+
+/// An ARN split into its parts; `resource` keeps any further `:` and `/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Arn<'a> {
+    service: &'a str,
+    region: &'a str,
+    account: &'a str,
+    resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    fn parse(value: &'a str) -> Option<Self> {
+        let mut parts = value.splitn(6, ':');
+        if parts.next()? != "arn" {
+            return None;
+        }
+        let partition = parts.next()?;
+        if !matches!(
+            partition,
+            "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-eusc"
+        ) {
+            return None;
+        }
+        let service = parts.next()?;
+        let region = parts.next()?;
+        let account = parts.next()?;
+        let resource = parts.next()?;
+        if service.is_empty() || resource.is_empty() {
+            return None;
+        }
+        Some(Self {
+            service,
+            region,
+            account,
+            resource,
+        })
+    }
+}
+
+/// The part after the last `/` (the whole string when there is none).
+fn last_segment(value: &str) -> &str {
+    value.rsplit('/').next().unwrap_or(value)
+}
+
+/// The kinds of EC2-style ids amikeeper checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdKind {
+    Image,
+    Instance,
+    Snapshot,
+    Volume,
+    LaunchTemplate,
+}
+
+impl IdKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Image => "ami-",
+            Self::Instance => "i-",
+            Self::Snapshot => "snap-",
+            Self::Volume => "vol-",
+            Self::LaunchTemplate => "lt-",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Image => "an AMI id",
+            Self::Instance => "an instance id",
+            Self::Snapshot => "a snapshot id",
+            Self::Volume => "a volume id",
+            Self::LaunchTemplate => "a launch template id",
+        }
+    }
+
+    /// `prefix` then 8 or 17 lowercase hex digits.
+    fn is_valid(self, value: &str) -> bool {
+        value.strip_prefix(self.prefix()).is_some_and(|hex| {
+            (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+    }
+}
+
+/// `us-east-1`, `ap-northeast-1`, `us-gov-west-1`, `cn-north-1`, `eusc-de-east-1`.
+fn is_region(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let [first, middle @ .., number] = parts.as_slice() else {
+        return false;
+    };
+    value.len() <= 32
+        && !middle.is_empty()
+        && (2..=4).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && middle
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && (1..=2).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_account(value: &str) -> bool {
+    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// EventBridge rule names: 1 to 64 of letters, digits, `.`, `-`, `_`.
+fn is_rule_name(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// Reads fields of one recognised event and makes errors naming it.
+struct At<'e> {
+    event: &'e str,
+}
+
+impl<'e> At<'e> {
+    fn new(event: &'e str) -> Self {
+        Self { event }
+    }
+
+    fn bad(&self, field: &str, problem: impl Into<String>) -> EventError {
+        EventError::BadField {
+            event: self.event.into(),
+            field: display_path(field),
+            problem: problem.into(),
+        }
+    }
+
+    /// The value at a dotted path (numeric parts index arrays). Missing or `null` is `None`;
+    /// a step through something that is not an object (or array) is an error.
+    fn lookup<'v>(&self, root: &'v serde_json::Value, path: &str) -> Result<Option<&'v serde_json::Value>, EventError> {
+        let mut current = root;
+        let mut walked = 0;
+        for part in path.split('.') {
+            let next = match current {
+                serde_json::Value::Object(object) => object.get(part),
+                serde_json::Value::Array(items) => match part.parse::<usize>() {
+                    Ok(index) => items.get(index),
+                    Err(_) => return Err(self.not_object(path, walked, current)),
+                },
+                serde_json::Value::Null => return Ok(None),
+                other => return Err(self.not_object(path, walked, other)),
+            };
+            match next {
+                None | Some(serde_json::Value::Null) => return Ok(None),
+                Some(value) => current = value,
+            }
+            walked += part.len() + 1;
+        }
+        Ok(Some(current))
+    }
+
+    fn not_object(&self, path: &str, walked: usize, value: &serde_json::Value) -> EventError {
+        let parent = path[..walked.saturating_sub(1)].to_string();
+        self.bad(&parent, format!("must be an object, received {}", json_type(value)))
+    }
+
+    /// A string field; missing, `null` or empty is `None`.
+    fn opt_str<'v>(&self, root: &'v serde_json::Value, path: &str) -> Result<Option<&'v str>, EventError> {
+        match self.lookup(root, path)? {
+            None => Ok(None),
+            Some(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(self.bad(path, format!("must be a string, received {}", json_type(other)))),
+        }
+    }
+
+    fn req_str<'v>(&self, root: &'v serde_json::Value, path: &str) -> Result<&'v str, EventError> {
+        match self.lookup(root, path)? {
+            None => Err(self.bad(path, "is missing")),
+            Some(serde_json::Value::String(s)) if s.is_empty() => Err(self.bad(path, "is empty")),
+            Some(serde_json::Value::String(s)) => Ok(s),
+            Some(other) => Err(self.bad(path, format!("must be a string, received {}", json_type(other)))),
+        }
+    }
+
+    /// An optional free-text field, kept as is (at most 1024 characters).
+    fn opt_string(&self, root: &serde_json::Value, path: &str) -> Result<Option<String>, EventError> {
+        self.opt_str(root, path)?
+            .map(|s| self.bounded(path, s, 1024))
+            .transpose()
+    }
+
+    fn opt_obj<'v>(
+        &self,
+        root: &'v serde_json::Value,
+        path: &str,
+    ) -> Result<Option<&'v serde_json::Map<String, serde_json::Value>>, EventError> {
+        match self.lookup(root, path)? {
+            None => Ok(None),
+            Some(serde_json::Value::Object(object)) => Ok(Some(object)),
+            Some(other) => Err(self.bad(path, format!("must be an object, received {}", json_type(other)))),
+        }
+    }
+
+    fn req_obj<'v>(
+        &self,
+        root: &'v serde_json::Value,
+        path: &str,
+    ) -> Result<&'v serde_json::Map<String, serde_json::Value>, EventError> {
+        self.opt_obj(root, path)?.ok_or_else(|| self.bad(path, "is missing"))
+    }
+
+    /// A string of at most `max` characters.
+    fn bounded(&self, path: &str, value: &str, max: usize) -> Result<String, EventError> {
+        let chars = value.chars().count();
+        if chars > max {
+            return Err(self.bad(
+                path,
+                format!("is too long: received {chars} characters, at most {max} allowed"),
+            ));
+        }
+        Ok(value.to_string())
+    }
+
+    fn id(&self, path: &str, value: &str, kind: IdKind) -> Result<String, EventError> {
+        if !kind.is_valid(value) {
+            return Err(self.bad(
+                path,
+                format!(
+                    "must be {} (`{}` and 8 or 17 lowercase hex digits), received `{}`",
+                    kind.noun(),
+                    kind.prefix(),
+                    quote(value)
+                ),
+            ));
+        }
+        Ok(value.to_string())
+    }
+
+    fn image_id(&self, path: &str, value: &str) -> Result<ImageId, EventError> {
+        self.id(path, value, IdKind::Image).map(ImageId)
+    }
+
+    fn region(&self, path: &str, value: &str) -> Result<Region, EventError> {
+        if !is_region(value) {
+            return Err(self.bad(
+                path,
+                format!("must be a region such as `us-east-1`, received `{}`", quote(value)),
+            ));
+        }
+        Ok(Region::new(value))
+    }
+
+    fn account(&self, path: &str, value: &str) -> Result<AccountId, EventError> {
+        if !is_account(value) {
+            return Err(self.bad(
+                path,
+                format!("must be a 12-digit account id, received `{}`", quote(value)),
+            ));
+        }
+        Ok(AccountId::new(value))
+    }
+
+    fn time(&self, path: &str, value: &str) -> Result<OffsetDateTime, EventError> {
+        OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| self.bad(path, format!("must be an RFC 3339 time, received `{}`", quote(value))))
+    }
+
+    fn event_id(&self, path: &str, value: &str) -> Result<String, EventError> {
+        if value.chars().any(char::is_control) {
+            return Err(self.bad(path, "must not contain control characters"));
+        }
+        self.bounded(path, value, 256)
+    }
+}
+
+/// `detail.snapshots.0.source` as `detail.snapshots[0].source`.
+fn display_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 2);
+    for (i, part) in path.split('.').enumerate() {
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(part);
+            out.push(']');
+        } else {
+            if i > 0 {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// A received string made safe to quote: at most [`QUOTE_CHARS`] characters, no control
+/// characters.
+fn quote(value: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in value.chars().enumerate() {
+        if i == QUOTE_CHARS {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { '?' } else { c });
+    }
+    out
+}
+
+/// `null`, `a string`, ... for messages.
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// `null`, `string`, ... after "a JSON".
+fn json_type_noun(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// The first few keys of an object, quoted, for messages about unknown shapes.
+fn describe_keys(object: &serde_json::Map<String, serde_json::Value>) -> String {
+    if object.is_empty() {
+        return "no keys".into();
+    }
+    let mut keys: Vec<String> = object.keys().take(6).map(|k| format!("`{}`", quote_short(k))).collect();
+    if object.len() > 6 {
+        keys.push(format!("and {} more", object.len() - 6));
+    }
+    format!("keys {}", keys.join(", "))
+}
+
+fn quote_short(value: &str) -> String {
+    let quoted = quote(value);
+    if quoted.chars().count() > 32 {
+        let mut cut: String = quoted.chars().take(32).collect();
+        cut.push('…');
+        cut
+    } else {
+        quoted
+    }
+}
+
+/// Fails when arrays and objects in `bytes` nest deeper than `limit`.
+///
+/// A linear scan that skips strings; it runs before deserialising, so no recursion ever goes
+/// deeper than the limit. On malformed JSON it may miscount, and the parser then reports it.
+fn check_depth(bytes: &[u8], limit: usize) -> Result<(), EventError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Err(EventError::TooDeep { limit });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether arrays and objects in `value` nest deeper than `limit` (iterative: no recursion).
+fn value_depth_exceeds(value: &serde_json::Value, limit: usize) -> bool {
+    let mut stack = vec![(value, 1usize)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match value {
+            serde_json::Value::Array(items) => Box::new(items.iter()),
+            serde_json::Value::Object(object) => Box::new(object.values()),
+            _ => continue,
+        };
+        if depth > limit {
+            return true;
+        }
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    false
+}
+
+/// The size of `value`'s compact JSON form.
+fn json_size(value: &serde_json::Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a `Value` to a writer that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}

@@ -38,9 +38,20 @@ pub mod backend;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod memory;
 pub mod model;
 
 pub use config::Config;
 pub use error::{AwsError, AwsErrorKind, Error, Result};
 pub use events::{AmiEvent, EventError, EventKind, EventParser};
+pub use memory::MemoryAws;
 pub mod template;
+pub mod keeper;
+pub mod publish;
+pub mod report;
+pub mod resolve;
+pub mod retain;
+pub mod samples;
+
+pub use keeper::{HandleOptions, Keeper};
+pub use report::{Report, RunStatus};

@@ -1,0 +1,326 @@
+//! [`Keeper`]: the pipeline from an event to moved pointers and a [`Report`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::{Aws, CountingAws, Ec2Api};
+use crate::config::{Config, WaitConfig};
+use crate::error::{AwsError, Error};
+use crate::events::{self, AmiEvent, EventError, EventKind};
+use crate::model::{CreateImage, Image, ImageState, RULE_TAG};
+use crate::publish::{Outcome, PublishContext, Publisher, Status, TargetId};
+use crate::report::{EventSummary, ImageSummary, Report, RunStatus, TargetReport};
+use crate::resolve::{AmiResolver, ConfigResolver, Resolution, ResolvedTarget, RuleTargets};
+use crate::template::Placeholder;
+
+/// Options for one run of [`Keeper::handle_with`].
+#[derive(Debug, Clone, Default)]
+pub struct HandleOptions {
+    /// Read and decide, but write nothing; the report says what would be done.
+    pub dry_run: bool,
+    /// Override the configuration's wait for pending AMIs.
+    pub wait: Option<WaitConfig>,
+}
+
+/// How often a target whose publish failed with a retryable AWS error (throttling, 5xx,
+/// timeout) is tried, in all. Publishing is idempotent and monotonic, so a retry is safe.
+const TARGET_ATTEMPTS: u32 = 3;
+
+/// Keeps the pointers of one configuration right.
+///
+/// Built from a [`Config`] and an AWS account (any [`Aws`]: the SDK backend, or
+/// [`MemoryAws`](crate::memory::MemoryAws) for tests and the demo).
+pub struct Keeper {
+    resolver: ConfigResolver,
+    aws: Arc<dyn Aws>,
+}
+
+impl Keeper {
+    /// A keeper for `config` acting on `aws`.
+    pub fn new(config: Config, aws: Arc<dyn Aws>) -> Self {
+        Self { resolver: ConfigResolver::new(config), aws }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        self.resolver.config()
+    }
+
+    /// Parses a payload (one event, or an SQS/SNS batch) and handles each event in order.
+    pub async fn handle_payload(&self, payload: &[u8], options: &HandleOptions) -> Result<Vec<Report>, EventError> {
+        let events = events::parse_payload(payload)?;
+        let mut reports = Vec::with_capacity(events.len());
+        for event in &events {
+            reports.push(self.handle_with(event, options).await);
+        }
+        Ok(reports)
+    }
+
+    /// Handles one event with default options.
+    pub async fn handle(&self, event: &AmiEvent) -> Report {
+        self.handle_with(event, &HandleOptions::default()).await
+    }
+
+    /// Handles one event: refuses other accounts, resolves the AMI and targets, waits for a
+    /// pending AMI (bounded), and publishes each target. Never panics; every decision is in
+    /// the report.
+    pub async fn handle_with(&self, event: &AmiEvent, options: &HandleOptions) -> Report {
+        let aws = CountingAws::new(self.aws.as_ref());
+        let mut report = Report {
+            event: EventSummary::from(event),
+            status: RunStatus::Ok,
+            reason: None,
+            image: None,
+            targets: Vec::new(),
+            dry_run: options.dry_run,
+            aws_calls: 0,
+            aws_calls_by_operation: Default::default(),
+        };
+        if !self.config().allows_account(event.account.as_str()) {
+            report.status = RunStatus::Refused;
+            report.reason = Some(format!(
+                "event from account {} refused: only {} are allowed (`accounts` in the configuration)",
+                event.account,
+                self.config().accounts.join(", ")
+            ));
+            tracing::warn!(account = %event.account, event_id = %event.event_id, "refused event from another account");
+            return report;
+        }
+        self.run(&aws, event, options, &mut report).await;
+        report.aws_calls = aws.log().count();
+        report.aws_calls_by_operation =
+            aws.log().by_operation().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
+        if report.reason.is_none() {
+            report.status = Report::status_of(&report.targets);
+        }
+        report
+    }
+
+    async fn run(&self, aws: &CountingAws<'_>, event: &AmiEvent, options: &HandleOptions, report: &mut Report) {
+        let resolution = match self.resolver.resolve(aws, event).await {
+            Ok(resolution) => resolution,
+            Err(error) => {
+                report.status = RunStatus::Failed;
+                report.reason = Some(error.to_string());
+                return;
+            }
+        };
+        match resolution {
+            Resolution::Ignore { reason } => {
+                tracing::info!(event_id = %event.event_id, %reason, "nothing to do");
+                report.status = RunStatus::Ignored;
+                report.reason = Some(reason);
+            }
+            Resolution::Publish { image, rules } => {
+                self.publish_all(aws, event, image, rules, options, report).await;
+            }
+            Resolution::Bake { rules } => {
+                for rule in rules {
+                    self.bake(aws, event, &rule, options, report).await;
+                }
+            }
+        }
+    }
+
+    async fn publish_all(
+        &self,
+        aws: &CountingAws<'_>,
+        event: &AmiEvent,
+        image: Option<Image>,
+        rules: Vec<RuleTargets>,
+        options: &HandleOptions,
+        report: &mut Report,
+    ) {
+        let image = match image {
+            Some(image) => match self.wait_until_available(aws, event, image, options).await {
+                Ok(image) => Some(image),
+                Err(error) => {
+                    report.status = RunStatus::Failed;
+                    report.reason = Some(error.to_string());
+                    return;
+                }
+            },
+            None => None,
+        };
+        report.image = image.as_ref().map(ImageSummary::from);
+        let not_ready = image.as_ref().filter(|i| i.state != ImageState::Available).map(|i| {
+            if i.state == ImageState::Pending {
+                Outcome::new(
+                    Status::Deferred,
+                    format!(
+                        "{} is still pending; the `EC2 AMI State Change` event (state available) finishes \
+                         this target, so route that event to amikeeper too",
+                        i.id
+                    ),
+                )
+            } else {
+                Outcome::new(Status::Skipped, format!("{} is {}, never published", i.id, i.state))
+            }
+        });
+        for RuleTargets { rule, targets } in rules {
+            for target in targets {
+                let entry = match target {
+                    ResolvedTarget::Refused { target, reason } => {
+                        tracing::warn!(%rule, %target, %reason, "target refused");
+                        entry(&rule, target, Outcome::new(Status::Refused, reason), None)
+                    }
+                    ResolvedTarget::Unresolved { target, reason } => {
+                        entry(&rule, target, Outcome::new(Status::Skipped, reason), None)
+                    }
+                    ResolvedTarget::Ready(publisher) => match &not_ready {
+                        Some(outcome) => entry(&rule, publisher.target(), outcome.clone(), None),
+                        None => {
+                            let ctx = PublishContext {
+                                aws,
+                                region: &event.region,
+                                image: image.as_ref(),
+                                dry_run: options.dry_run,
+                                event_id: &event.event_id,
+                            };
+                            publish_with_retry(publisher.as_ref(), &ctx, &rule).await
+                        }
+                    },
+                };
+                report.targets.push(entry);
+            }
+        }
+    }
+
+    async fn wait_until_available(
+        &self,
+        aws: &CountingAws<'_>,
+        event: &AmiEvent,
+        mut image: Image,
+        options: &HandleOptions,
+    ) -> Result<Image, Error> {
+        let wait = options.wait.unwrap_or(self.config().wait);
+        let deadline = tokio::time::Instant::now() + wait.timeout();
+        while image.state == ImageState::Pending {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            tokio::time::sleep(wait.poll().min(deadline - now)).await;
+            match aws.describe_image(&event.region, &image.id).await? {
+                Some(described) => image = described,
+                None => {
+                    return Err(Error::NotFound {
+                        kind: "AMI",
+                        name: image.id.to_string(),
+                        region: event.region.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(image)
+    }
+
+    async fn bake(&self, aws: &CountingAws<'_>, event: &AmiEvent, rule_name: &str, options: &HandleOptions, report: &mut Report) {
+        let Some(rule) = self.config().rules.iter().find(|r| r.name == rule_name) else { return };
+        let Some(bake) = &rule.bake else { return };
+        let date = event.time.date().to_string();
+        let name = bake
+            .name
+            .render(|p| match p {
+                Placeholder::InstanceId => Some(bake.instance_id.as_str()),
+                Placeholder::Date => Some(date.as_str()),
+                Placeholder::Rule => Some(rule.name.as_str()),
+                Placeholder::Region => Some(event.region.as_str()),
+                Placeholder::Account => Some(event.account.as_str()),
+                _ => None,
+            })
+            .unwrap_or_else(|_| format!("{}_{date}", bake.instance_id));
+        let target = TargetId { kind: "bake", name: bake.instance_id.clone() };
+        if options.dry_run {
+            report.targets.push(entry(
+                rule_name,
+                target,
+                Outcome::new(Status::Planned, format!("would create image `{name}` from {}", bake.instance_id)),
+                None,
+            ));
+            return;
+        }
+        let mut tags = bake.tags.clone();
+        tags.insert(RULE_TAG.to_owned(), rule.name.clone());
+        let request = CreateImage {
+            instance_id: bake.instance_id.clone(),
+            name: name.clone(),
+            description: bake.description.clone(),
+            no_reboot: bake.no_reboot,
+            tags,
+        };
+        let image_id = match aws.create_image(&event.region, &request).await {
+            Ok(id) => id,
+            Err(error) => {
+                report.targets.push(entry(rule_name, target, Outcome::new(Status::Failed, error.to_string()), Some(error)));
+                return;
+            }
+        };
+        report.targets.push(entry(
+            rule_name,
+            target,
+            Outcome::new(Status::Updated, format!("created image `{name}` from {}", bake.instance_id))
+                .moved(None::<String>, image_id.as_str()),
+            None,
+        ));
+        // The new image carries `amikeeper:rule`, so when it is still pending, its
+        // `EC2 AMI State Change` event resolves to this rule and finishes the job.
+        let created = AmiEvent {
+            kind: EventKind::ImageCreated,
+            image_id: Some(image_id.clone()),
+            instance_id: Some(bake.instance_id.clone()),
+            image_name: Some(name),
+            ..event.clone()
+        };
+        let image = match aws.describe_image(&event.region, &image_id).await {
+            Ok(Some(image)) => image,
+            Ok(None) => {
+                report.status = RunStatus::Failed;
+                report.reason = Some(format!("the new image {image_id} is not visible in {}", event.region));
+                return;
+            }
+            Err(error) => {
+                report.status = RunStatus::Failed;
+                report.reason = Some(error.to_string());
+                return;
+            }
+        };
+        let targets = self.resolver.targets(rule, &created, Some(&image));
+        let rules = vec![RuleTargets { rule: rule.name.clone(), targets }];
+        self.publish_all(aws, &created, Some(image), rules, options, report).await;
+    }
+}
+
+fn entry(rule: &str, target: TargetId, outcome: Outcome, error: Option<AwsError>) -> TargetReport {
+    TargetReport { rule: rule.to_owned(), target, outcome, error }
+}
+
+async fn publish_with_retry(publisher: &dyn Publisher, ctx: &PublishContext<'_>, rule: &str) -> TargetReport {
+    let target = publisher.target();
+    let mut attempt = 1;
+    loop {
+        match publisher.publish(ctx).await {
+            Ok(outcome) => {
+                tracing::info!(%rule, %target, status = %outcome.status, reason = %outcome.reason, "published");
+                return entry(rule, target, outcome, None);
+            }
+            Err(Error::Aws(error)) if error.is_retryable() && attempt < TARGET_ATTEMPTS => {
+                tracing::warn!(%rule, %target, %error, attempt, "retrying after a retryable AWS error");
+                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+                attempt += 1;
+            }
+            Err(error) => {
+                tracing::error!(%rule, %target, %error, "publish failed");
+                let aws_error = match &error {
+                    Error::Aws(e) => Some(e.clone()),
+                    _ => None,
+                };
+                let mut outcome = Outcome::new(Status::Failed, error.to_string());
+                if attempt > 1 {
+                    outcome = outcome.note(format!("failed after {attempt} attempts"));
+                }
+                return entry(rule, target, outcome, aws_error);
+            }
+        }
+    }
+}

@@ -1,0 +1,800 @@
+//! EC2 in memory: instances, images, snapshots and launch templates.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{aws_error, ops, IntoRegion, MemoryAws, World};
+use crate::backend::{AwsResult, Ec2Api};
+use crate::error::{AwsError, AwsErrorKind};
+use crate::model::{
+    CreateImage, Image, ImageId, ImageState, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion,
+    Region, Tags,
+};
+
+/// An image to seed with [`MemoryAws::add_image`]; build it with [`ImageSeed::new`] and the methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSeed {
+    /// The image id; `None` for a fresh one.
+    pub id: Option<ImageId>,
+    /// The image name.
+    pub name: String,
+    /// The image description.
+    pub description: Option<String>,
+    /// The state the image starts in (`available` unless told).
+    pub state: ImageState,
+    /// The image's tags.
+    pub tags: Tags,
+    /// The creation time; `None` for the next tick of the logical clock.
+    pub created: Option<OffsetDateTime>,
+    /// How many fresh EBS snapshots back the image (1 unless told).
+    pub snapshots: usize,
+}
+
+impl ImageSeed {
+    /// An available image named `name`, with no tags and one snapshot.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            id: None,
+            name: name.into(),
+            description: None,
+            state: ImageState::Available,
+            tags: Tags::new(),
+            created: None,
+            snapshots: 1,
+        }
+    }
+
+    /// Uses this image id instead of a fresh one.
+    pub fn id(mut self, id: impl Into<ImageId>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Adds a tag.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds tags.
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.tags.extend(tags);
+        self
+    }
+
+    /// Starts the image `pending`; it becomes available like a created one.
+    pub fn pending(self) -> Self {
+        self.state(ImageState::Pending)
+    }
+
+    /// Starts the image in `state`.
+    pub fn state(mut self, state: ImageState) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// Sets the creation time (the logical clock is left alone).
+    pub fn created(mut self, created: OffsetDateTime) -> Self {
+        self.created = Some(created);
+        self
+    }
+
+    /// Backs the image with `count` snapshots.
+    pub fn snapshots(mut self, count: usize) -> Self {
+        self.snapshots = count;
+        self
+    }
+}
+
+/// An image and how many more describes it stays `pending` for.
+#[derive(Debug, Clone)]
+pub(super) struct ImageRecord {
+    image: Image,
+    pending_describes_left: u32,
+}
+
+/// An EBS snapshot.
+#[derive(Debug, Clone)]
+pub(super) struct SnapshotRecord {
+    #[allow(dead_code)] // kept for the retention operations to come
+    created: OffsetDateTime,
+}
+
+/// A launch template and its versions.
+#[derive(Debug, Clone)]
+pub(super) struct TemplateRecord {
+    id: String,
+    name: String,
+    tags: Tags,
+    default_version: i64,
+    next_version: i64,
+    versions: BTreeMap<i64, TemplateVersionRecord>,
+}
+
+/// The data of one launch template version.
+#[derive(Debug, Clone)]
+struct TemplateVersionRecord {
+    image_id: Option<ImageId>,
+    description: Option<String>,
+}
+
+impl TemplateRecord {
+    fn summary(&self) -> LaunchTemplate {
+        LaunchTemplate {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            default_version: self.default_version,
+            latest_version: self.latest_version(),
+            tags: self.tags.clone(),
+        }
+    }
+
+    fn latest_version(&self) -> i64 {
+        self.versions.keys().next_back().copied().unwrap_or(self.default_version)
+    }
+
+    fn versions_newest_first(&self) -> Vec<LaunchTemplateVersion> {
+        self.versions
+            .iter()
+            .rev()
+            .map(|(&number, version)| LaunchTemplateVersion {
+                number,
+                image_id: version.image_id.clone(),
+                description: version.description.clone(),
+                is_default: number == self.default_version,
+            })
+            .collect()
+    }
+
+    /// Whether `version` names a version: `$Latest`, `$Default` or an existing number.
+    pub(super) fn has_version(&self, version: &str) -> bool {
+        match version {
+            "$Latest" | "$Default" => true,
+            number => number.parse::<i64>().is_ok_and(|number| self.versions.contains_key(&number)),
+        }
+    }
+}
+
+/// Whether `name` is a valid AMI name: 3 to 128 of letters, digits and `()[] ./-'@_`.
+fn valid_image_name(name: &str) -> bool {
+    (3..=128).contains(&name.chars().count())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c))
+}
+
+impl World {
+    /// Adds an image (and its snapshots) to `region`; panics on a duplicate id.
+    fn insert_image(&mut self, region: &Region, seed: ImageSeed) -> ImageId {
+        let id = match seed.id {
+            Some(id) => id,
+            None => ImageId::new(self.next_id("ami")),
+        };
+        let created = match seed.created {
+            Some(created) => created,
+            None => self.next_image_time(),
+        };
+        let snapshot_ids: Vec<String> = (0..seed.snapshots).map(|_| self.next_id("snap")).collect();
+        let pending_describes_left = self.pending_describes;
+        let image = Image {
+            id: id.clone(),
+            name: seed.name,
+            description: seed.description,
+            state: seed.state,
+            created,
+            owner: self.account.clone(),
+            tags: seed.tags,
+            snapshot_ids: snapshot_ids.clone(),
+        };
+        let state = self.region(region);
+        assert!(!state.images.contains_key(&id), "image {id} already exists in {region}");
+        for snapshot in snapshot_ids {
+            state.snapshots.insert(snapshot, SnapshotRecord { created });
+        }
+        state.images.insert(id.clone(), ImageRecord { image, pending_describes_left });
+        id
+    }
+
+    /// The template `id` of `region`, or EC2's error for operation `op`.
+    fn template_mut(&mut self, op: &str, region: &Region, id: &str) -> AwsResult<&mut TemplateRecord> {
+        check_template_id(op, id)?;
+        self.region(region).templates.get_mut(id).ok_or_else(|| {
+            aws_error(
+                op,
+                AwsErrorKind::NotFound,
+                "InvalidLaunchTemplateId.NotFound",
+                format!("The specified launch template, with template ID {id}, does not exist."),
+            )
+        })
+    }
+}
+
+fn check_template_id(op: &str, id: &str) -> AwsResult<()> {
+    if id.starts_with("lt-") {
+        Ok(())
+    } else {
+        Err(aws_error(
+            op,
+            AwsErrorKind::Client,
+            "InvalidLaunchTemplateId.Malformed",
+            format!("The specified ID for the launch template ({id}) is malformed."),
+        ))
+    }
+}
+
+fn version_not_found(op: &str, id: &str, version: i64) -> AwsError {
+    aws_error(
+        op,
+        AwsErrorKind::Client,
+        "InvalidLaunchTemplateId.VersionNotFound",
+        format!("Could not find launch template version {version} for launch template ID {id}."),
+    )
+}
+
+impl MemoryAws {
+    /// Adds an instance (id `instance_id`, or a fresh `i-...`) that `CreateImage` can image.
+    pub fn add_instance(&self, region: impl IntoRegion, instance_id: Option<&str>, tags: Tags) -> String {
+        let region = region.into_region();
+        self.with_world(|world| {
+            let id = match instance_id {
+                Some(id) => id.to_owned(),
+                None => world.next_id("i"),
+            };
+            world.region(&region).instances.insert(id.clone(), tags);
+            id
+        })
+    }
+
+    /// Adds an image as `seed` describes it; returns its id. Panics if the id is taken.
+    pub fn add_image(&self, region: impl IntoRegion, seed: ImageSeed) -> ImageId {
+        let region = region.into_region();
+        self.with_world(|world| world.insert_image(&region, seed))
+    }
+
+    /// The image as it is now, deregistered ones included; no describe countdown.
+    pub fn image(&self, region: impl IntoRegion, id: &ImageId) -> Option<Image> {
+        let region = region.into_region();
+        self.with_world(|world| world.region(&region).images.get(id).map(|record| record.image.clone()))
+    }
+
+    /// Every image of the region, deregistered ones included, oldest first.
+    pub fn images(&self, region: impl IntoRegion) -> Vec<Image> {
+        let region = region.into_region();
+        let mut images: Vec<Image> = self.with_world(|world| {
+            world.region(&region).images.values().map(|record| record.image.clone()).collect()
+        });
+        images.sort_by(|a, b| a.age_key().cmp(&b.age_key()));
+        images
+    }
+
+    /// Sets an image's state (`pending` restarts its describe countdown). Panics if unknown.
+    pub fn set_image_state(&self, region: impl IntoRegion, id: &ImageId, state: ImageState) {
+        let region = region.into_region();
+        self.with_world(|world| {
+            let countdown = world.pending_describes;
+            let record = world.region(&region).images.get_mut(id);
+            let record = record.unwrap_or_else(|| panic!("no image {id} in {region}"));
+            record.image.state = state;
+            record.pending_describes_left = countdown;
+        });
+    }
+
+    /// How many describes a new pending image stays `pending` for before it is `available`.
+    pub fn set_pending_describes(&self, describes: u32) {
+        self.with_world(|world| world.pending_describes = describes);
+    }
+
+    /// Makes every pending image of every region available now.
+    pub fn complete_pending_images(&self) {
+        self.with_world(|world| {
+            for state in world.regions.values_mut() {
+                for record in state.images.values_mut() {
+                    if record.image.state == ImageState::Pending {
+                        record.image.state = ImageState::Available;
+                    }
+                }
+            }
+        });
+    }
+
+    /// `DeregisterImage` (recorded and faulted like a trait call): the image disappears from
+    /// describes; its snapshots stay.
+    pub fn deregister_image(&self, region: impl IntoRegion, id: &ImageId) -> AwsResult<()> {
+        let region = region.into_region();
+        self.call(ops::DEREGISTER_IMAGE, |world| {
+            check_image_id(ops::DEREGISTER_IMAGE, id)?;
+            match world.region(&region).images.get_mut(id) {
+                Some(record) if record.image.state != ImageState::Deregistered => {
+                    record.image.state = ImageState::Deregistered;
+                    Ok(())
+                }
+                _ => Err(aws_error(
+                    ops::DEREGISTER_IMAGE,
+                    AwsErrorKind::NotFound,
+                    "InvalidAMIID.NotFound",
+                    format!("The image id '[{id}]' does not exist"),
+                )),
+            }
+        })
+    }
+
+    /// The ids of the region's snapshots, in order.
+    pub fn snapshots(&self, region: impl IntoRegion) -> Vec<String> {
+        let region = region.into_region();
+        self.with_world(|world| world.region(&region).snapshots.keys().cloned().collect())
+    }
+
+    /// `DeleteSnapshot` (recorded and faulted like a trait call); refused while an image that
+    /// is not deregistered uses the snapshot.
+    pub fn delete_snapshot(&self, region: impl IntoRegion, snapshot_id: &str) -> AwsResult<()> {
+        let region = region.into_region();
+        let op = ops::DELETE_SNAPSHOT;
+        self.call(op, |world| {
+            let state = world.region(&region);
+            if !state.snapshots.contains_key(snapshot_id) {
+                return Err(aws_error(
+                    op,
+                    AwsErrorKind::NotFound,
+                    "InvalidSnapshot.NotFound",
+                    format!("The snapshot '{snapshot_id}' does not exist."),
+                ));
+            }
+            let user = state.images.values().find(|record| {
+                record.image.state != ImageState::Deregistered
+                    && record.image.snapshot_ids.iter().any(|id| id == snapshot_id)
+            });
+            if let Some(user) = user {
+                return Err(aws_error(
+                    op,
+                    AwsErrorKind::Client,
+                    "InvalidSnapshot.InUse",
+                    format!("The snapshot {snapshot_id} is currently in use by {}", user.image.id),
+                ));
+            }
+            state.snapshots.remove(snapshot_id);
+            Ok(())
+        })
+    }
+
+    /// Creates a launch template whose version 1 (default and latest) launches `image_id`.
+    /// Panics if the region has a template of that name.
+    pub fn create_launch_template(
+        &self,
+        region: impl IntoRegion,
+        name: impl Into<String>,
+        image_id: Option<ImageId>,
+        tags: Tags,
+    ) -> LaunchTemplate {
+        let region = region.into_region();
+        let name = name.into();
+        self.with_world(|world| {
+            let id = world.next_id("lt");
+            let state = world.region(&region);
+            let taken = state.templates.values().any(|template| template.name == name);
+            assert!(!taken, "launch template {name} already exists in {region}");
+            let record = TemplateRecord {
+                id: id.clone(),
+                name,
+                tags,
+                default_version: 1,
+                next_version: 2,
+                versions: BTreeMap::from([(1, TemplateVersionRecord { image_id, description: None })]),
+            };
+            let summary = record.summary();
+            state.templates.insert(id, record);
+            summary
+        })
+    }
+
+    /// The launch template `id`, if the region has it.
+    pub fn launch_template(&self, region: impl IntoRegion, id: &str) -> Option<LaunchTemplate> {
+        let region = region.into_region();
+        self.with_world(|world| world.region(&region).templates.get(id).map(TemplateRecord::summary))
+    }
+
+    /// Every version of the launch template `id`, newest first (empty if it does not exist).
+    pub fn launch_template_versions(&self, region: impl IntoRegion, id: &str) -> Vec<LaunchTemplateVersion> {
+        let region = region.into_region();
+        self.with_world(|world| {
+            world.region(&region).templates.get(id).map(TemplateRecord::versions_newest_first).unwrap_or_default()
+        })
+    }
+}
+
+fn check_image_id(op: &str, id: &ImageId) -> AwsResult<()> {
+    if id.as_str().starts_with("ami-") {
+        Ok(())
+    } else {
+        Err(aws_error(
+            op,
+            AwsErrorKind::Client,
+            "InvalidAMIID.Malformed",
+            format!("Invalid id: \"{id}\" (expecting \"ami-...\")"),
+        ))
+    }
+}
+
+#[async_trait]
+impl Ec2Api for MemoryAws {
+    async fn describe_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<Option<Image>> {
+        self.call(ops::DESCRIBE_IMAGES, |world| {
+            check_image_id(ops::DESCRIBE_IMAGES, image_id)?;
+            let Some(record) = world.region(region).images.get_mut(image_id) else {
+                return Ok(None);
+            };
+            match record.image.state {
+                ImageState::Deregistered => return Ok(None),
+                ImageState::Pending if record.pending_describes_left == 0 => {
+                    record.image.state = ImageState::Available;
+                }
+                ImageState::Pending => record.pending_describes_left -= 1,
+                _ => {}
+            }
+            Ok(Some(record.image.clone()))
+        })
+    }
+
+    async fn create_image(&self, region: &Region, request: &CreateImage) -> AwsResult<ImageId> {
+        let op = ops::CREATE_IMAGE;
+        self.call(op, |world| {
+            let instance = &request.instance_id;
+            if !instance.starts_with("i-") {
+                let message = format!("Invalid id: \"{instance}\" (expecting \"i-...\")");
+                return Err(aws_error(op, AwsErrorKind::Client, "InvalidInstanceID.Malformed", message));
+            }
+            let state = world.region(region);
+            if !state.instances.contains_key(instance) {
+                let message = format!("The instance ID '{instance}' does not exist");
+                return Err(aws_error(op, AwsErrorKind::NotFound, "InvalidInstanceID.NotFound", message));
+            }
+            if !valid_image_name(&request.name) {
+                return Err(aws_error(
+                    op,
+                    AwsErrorKind::Client,
+                    "InvalidAMIName.Malformed",
+                    format!(
+                        "AMI name {} is invalid: use 3 to 128 letters, numbers, spaces and ()[]./-'@_",
+                        request.name
+                    ),
+                ));
+            }
+            let taken = state.images.values().find(|record| {
+                record.image.name == request.name && record.image.state != ImageState::Deregistered
+            });
+            if let Some(taken) = taken {
+                return Err(aws_error(
+                    op,
+                    AwsErrorKind::Client,
+                    "InvalidAMIName.Duplicate",
+                    format!("AMI name {} is already in use by AMI {}", request.name, taken.image.id),
+                ));
+            }
+            let seed = ImageSeed {
+                id: None,
+                name: request.name.clone(),
+                description: request.description.clone(),
+                state: ImageState::Pending,
+                tags: request.tags.clone(),
+                created: None,
+                snapshots: 1,
+            };
+            Ok(world.insert_image(region, seed))
+        })
+    }
+
+    async fn describe_launch_template(
+        &self,
+        region: &Region,
+        template: &LaunchTemplateRef,
+    ) -> AwsResult<Option<LaunchTemplate>> {
+        let op = ops::DESCRIBE_LAUNCH_TEMPLATES;
+        self.call(op, |world| {
+            let templates = &world.region(region).templates;
+            Ok(match template {
+                LaunchTemplateRef::Id(id) => {
+                    check_template_id(op, id)?;
+                    templates.get(id).map(TemplateRecord::summary)
+                }
+                LaunchTemplateRef::Name(name) => {
+                    templates.values().find(|template| &template.name == name).map(TemplateRecord::summary)
+                }
+            })
+        })
+    }
+
+    async fn describe_launch_template_versions(
+        &self,
+        region: &Region,
+        template_id: &str,
+    ) -> AwsResult<Vec<LaunchTemplateVersion>> {
+        let op = ops::DESCRIBE_LAUNCH_TEMPLATE_VERSIONS;
+        self.call(op, |world| Ok(world.template_mut(op, region, template_id)?.versions_newest_first()))
+    }
+
+    async fn create_launch_template_version(
+        &self,
+        region: &Region,
+        template_id: &str,
+        source_version: i64,
+        image_id: &ImageId,
+        description: &str,
+    ) -> AwsResult<i64> {
+        let op = ops::CREATE_LAUNCH_TEMPLATE_VERSION;
+        self.call(op, |world| {
+            let template = world.template_mut(op, region, template_id)?;
+            let source = template.versions.get(&source_version);
+            let mut version = source.cloned().ok_or_else(|| version_not_found(op, template_id, source_version))?;
+            version.image_id = Some(image_id.clone());
+            version.description = (!description.is_empty()).then(|| description.to_owned());
+            let number = template.next_version;
+            template.next_version += 1;
+            template.versions.insert(number, version);
+            Ok(number)
+        })
+    }
+
+    async fn set_default_launch_template_version(
+        &self,
+        region: &Region,
+        template_id: &str,
+        version: i64,
+    ) -> AwsResult<()> {
+        let op = ops::MODIFY_LAUNCH_TEMPLATE;
+        self.call(op, |world| {
+            let template = world.template_mut(op, region, template_id)?;
+            if !template.versions.contains_key(&version) {
+                return Err(version_not_found(op, template_id, version));
+            }
+            template.default_version = version;
+            Ok(())
+        })
+    }
+
+    async fn delete_launch_template_versions(
+        &self,
+        region: &Region,
+        template_id: &str,
+        versions: &[i64],
+    ) -> AwsResult<Vec<(i64, String)>> {
+        let op = ops::DELETE_LAUNCH_TEMPLATE_VERSIONS;
+        self.call(op, |world| {
+            let template = world.template_mut(op, region, template_id)?;
+            let mut refused = Vec::new();
+            for &version in versions {
+                if version == template.default_version {
+                    refused.push((version, "Cannot delete the default version".to_owned()));
+                } else if template.versions.remove(&version).is_none() {
+                    refused.push((version, "The specified launch template version does not exist.".to_owned()));
+                }
+            }
+            Ok(refused)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{Fault, FaultKind};
+
+    const ACCOUNT: &str = "111122223333";
+
+    fn region() -> Region {
+        Region::from("eu-west-1")
+    }
+
+    fn create(instance: &str, name: &str) -> CreateImage {
+        CreateImage {
+            instance_id: instance.into(),
+            name: name.into(),
+            description: Some("baked".into()),
+            no_reboot: true,
+            tags: Tags::from([("amikeeper:rule".to_owned(), "web".to_owned())]),
+        }
+    }
+
+    async fn state(aws: &MemoryAws, id: &ImageId) -> Option<ImageState> {
+        aws.describe_image(&region(), id).await.unwrap().map(|image| image.state)
+    }
+
+    #[tokio::test]
+    async fn created_images_are_pending_then_available() {
+        let aws = MemoryAws::new(ACCOUNT);
+        let instance = aws.add_instance(region(), None, Tags::new());
+        let id = aws.create_image(&region(), &create(&instance, "web-1")).await.unwrap();
+        let image = aws.image(region(), &id).unwrap();
+        assert_eq!(image.state, ImageState::Pending);
+        assert_eq!(image.tags["amikeeper:rule"], "web");
+        assert_eq!(image.description.as_deref(), Some("baked"));
+        assert_eq!(image.owner.as_str(), ACCOUNT);
+        assert_eq!(image.snapshot_ids.len(), 1);
+        assert_eq!(aws.snapshots(region()), image.snapshot_ids);
+
+        assert_eq!(state(&aws, &id).await, Some(ImageState::Pending));
+        assert_eq!(state(&aws, &id).await, Some(ImageState::Available));
+        assert_eq!(state(&aws, &id).await, Some(ImageState::Available));
+    }
+
+    #[tokio::test]
+    async fn pending_describes_are_settable_and_seeds_can_be_pending() {
+        let aws = MemoryAws::new(ACCOUNT);
+        aws.set_pending_describes(3);
+        let id = aws.add_image(region(), ImageSeed::new("web-1").pending());
+        for _ in 0..3 {
+            assert_eq!(state(&aws, &id).await, Some(ImageState::Pending));
+        }
+        assert_eq!(state(&aws, &id).await, Some(ImageState::Available));
+
+        aws.set_pending_describes(0);
+        let now = aws.add_image(region(), ImageSeed::new("web-2").pending());
+        assert_eq!(state(&aws, &now).await, Some(ImageState::Available));
+
+        aws.set_pending_describes(5);
+        let later = aws.add_image(region(), ImageSeed::new("web-3").pending());
+        aws.set_image_state(region(), &id, ImageState::Pending);
+        aws.complete_pending_images();
+        assert_eq!(state(&aws, &later).await, Some(ImageState::Available));
+        assert_eq!(state(&aws, &id).await, Some(ImageState::Available));
+    }
+
+    #[tokio::test]
+    async fn a_faulted_describe_does_not_count_down() {
+        let aws = MemoryAws::new(ACCOUNT);
+        let id = aws.add_image(region(), ImageSeed::new("web-1").pending());
+        aws.inject(Fault::on("ec2:DescribeImages", FaultKind::Throttling));
+        assert!(aws.describe_image(&region(), &id).await.is_err());
+        assert_eq!(state(&aws, &id).await, Some(ImageState::Pending));
+        assert_eq!(state(&aws, &id).await, Some(ImageState::Available));
+    }
+
+    #[tokio::test]
+    async fn create_image_wants_a_known_instance_and_a_free_valid_name() {
+        let aws = MemoryAws::new(ACCOUNT);
+        let err = aws.create_image(&region(), &create("i-0123456789abcdef0", "web-1")).await.unwrap_err();
+        assert_eq!((err.code.as_str(), err.kind), ("InvalidInstanceID.NotFound", AwsErrorKind::NotFound));
+        assert_eq!((err.service.as_str(), err.operation.as_str()), ("ec2", "CreateImage"));
+
+        let instance = aws.add_instance(region(), Some("i-0123456789abcdef0"), Tags::new());
+        // The instance is in eu-west-1 only.
+        let elsewhere = aws.create_image(&Region::from("us-east-1"), &create(&instance, "web-1")).await;
+        assert_eq!(elsewhere.unwrap_err().code, "InvalidInstanceID.NotFound");
+
+        let first = aws.create_image(&region(), &create(&instance, "web-1")).await.unwrap();
+        let err = aws.create_image(&region(), &create(&instance, "web-1")).await.unwrap_err();
+        assert_eq!((err.code.as_str(), err.kind), ("InvalidAMIName.Duplicate", AwsErrorKind::Client));
+        let err = aws.create_image(&region(), &create(&instance, "x!")).await.unwrap_err();
+        assert_eq!(err.code, "InvalidAMIName.Malformed");
+
+        // Deregistering frees the name.
+        aws.deregister_image(region(), &first).unwrap();
+        let second = aws.create_image(&region(), &create(&instance, "web-1")).await.unwrap();
+        assert_ne!(first, second);
+        assert!(aws.image(region(), &second).unwrap().created > aws.image(region(), &first).unwrap().created);
+    }
+
+    #[tokio::test]
+    async fn unknown_images_describe_as_none_and_malformed_ids_fail() {
+        let aws = MemoryAws::new(ACCOUNT);
+        assert_eq!(aws.describe_image(&region(), &ImageId::from("ami-0123456789abcdef0")).await.unwrap(), None);
+        let err = aws.describe_image(&region(), &ImageId::from("lt-1")).await.unwrap_err();
+        assert_eq!((err.code.as_str(), err.kind), ("InvalidAMIID.Malformed", AwsErrorKind::Client));
+    }
+
+    #[tokio::test]
+    async fn deregistered_images_no_longer_describe() {
+        let aws = MemoryAws::new(ACCOUNT);
+        let id = aws.add_image(region(), ImageSeed::new("web-1").id("ami-0123456789abcdef0").tag("a", "b"));
+        assert_eq!(id.as_str(), "ami-0123456789abcdef0");
+        aws.deregister_image(region(), &id).unwrap();
+        assert_eq!(aws.describe_image(&region(), &id).await.unwrap(), None);
+        assert_eq!(aws.image(region(), &id).unwrap().state, ImageState::Deregistered);
+        let again = aws.deregister_image(region(), &id).unwrap_err();
+        assert_eq!((again.code.as_str(), again.kind), ("InvalidAMIID.NotFound", AwsErrorKind::NotFound));
+        assert_eq!(aws.calls(), vec!["ec2:DeregisterImage", "ec2:DescribeImages", "ec2:DeregisterImage"]);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_in_use_cannot_be_deleted() {
+        let aws = MemoryAws::new(ACCOUNT);
+        let id = aws.add_image(region(), ImageSeed::new("web-1").snapshots(2));
+        let snapshots = aws.image(region(), &id).unwrap().snapshot_ids;
+        assert_eq!(snapshots.len(), 2);
+        let err = aws.delete_snapshot(region(), &snapshots[0]).unwrap_err();
+        assert_eq!((err.code.as_str(), err.kind), ("InvalidSnapshot.InUse", AwsErrorKind::Client));
+        assert!(err.message.contains(id.as_str()));
+        assert_eq!(aws.snapshots(region()).len(), 2);
+
+        aws.inject(Fault::on("ec2:DeregisterImage", FaultKind::ServerError));
+        assert!(aws.deregister_image(region(), &id).is_err());
+        assert!(aws.delete_snapshot(region(), &snapshots[0]).is_err(), "the faulted deregister did nothing");
+
+        aws.deregister_image(region(), &id).unwrap();
+        aws.delete_snapshot(region(), &snapshots[0]).unwrap();
+        assert_eq!(aws.snapshots(region()), vec![snapshots[1].clone()]);
+        let err = aws.delete_snapshot(region(), &snapshots[0]).unwrap_err();
+        assert_eq!((err.code.as_str(), err.kind), ("InvalidSnapshot.NotFound", AwsErrorKind::NotFound));
+    }
+
+    #[tokio::test]
+    async fn launch_templates_describe_by_id_or_name() {
+        let aws = MemoryAws::new(ACCOUNT);
+        let image = ImageId::from("ami-00000000000000001");
+        let template = aws.create_launch_template(region(), "web", Some(image.clone()), Tags::new());
+        assert!(template.id.starts_with("lt-"));
+        assert_eq!((template.default_version, template.latest_version), (1, 1));
+        let describe = |template: LaunchTemplateRef| {
+            let aws = &aws;
+            async move { aws.describe_launch_template(&region(), &template).await.unwrap() }
+        };
+        assert_eq!(describe(LaunchTemplateRef::Id(template.id.clone())).await, Some(template.clone()));
+        assert_eq!(describe(LaunchTemplateRef::Name("web".into())).await, Some(template.clone()));
+        assert_eq!(describe(LaunchTemplateRef::Name("db".into())).await, None);
+        assert_eq!(describe(LaunchTemplateRef::Id("lt-0".into())).await, None);
+        let versions = aws.describe_launch_template_versions(&region(), &template.id).await.unwrap();
+        assert_eq!(versions.len(), 1);
+        assert_eq!(versions[0].image_id, Some(image));
+        assert!(versions[0].is_default);
+    }
+
+    #[tokio::test]
+    async fn new_versions_copy_their_source_and_come_newest_first() {
+        let aws = MemoryAws::new(ACCOUNT);
+        let template = aws.create_launch_template(region(), "web", None, Tags::new());
+        let (r, id) = (region(), template.id.as_str());
+        let first = ImageId::from("ami-00000000000000001");
+        let second = ImageId::from("ami-00000000000000002");
+        assert_eq!(aws.create_launch_template_version(&r, id, 1, &first, "one").await.unwrap(), 2);
+        assert_eq!(aws.create_launch_template_version(&r, id, 2, &second, "").await.unwrap(), 3);
+        let versions = aws.describe_launch_template_versions(&r, id).await.unwrap();
+        let numbers: Vec<i64> = versions.iter().map(|version| version.number).collect();
+        assert_eq!(numbers, vec![3, 2, 1]);
+        assert_eq!(versions[0].image_id, Some(second));
+        assert_eq!(versions[0].description, None);
+        assert_eq!(versions[1].description.as_deref(), Some("one"));
+        assert_eq!(aws.launch_template(&r, id).unwrap().latest_version, 3);
+        assert_eq!(aws.launch_template(&r, id).unwrap().default_version, 1);
+        assert_eq!(aws.launch_template_versions(&r, id), versions);
+
+        let err = aws.create_launch_template_version(&r, id, 9, &first, "x").await.unwrap_err();
+        assert_eq!(err.code, "InvalidLaunchTemplateId.VersionNotFound");
+        let err = aws.create_launch_template_version(&r, "lt-00000000000000099", 1, &first, "x").await;
+        let err = err.unwrap_err();
+        assert_eq!((err.code.as_str(), err.kind), ("InvalidLaunchTemplateId.NotFound", AwsErrorKind::NotFound));
+        let err = aws.create_launch_template_version(&r, "web", 1, &first, "x").await.unwrap_err();
+        assert_eq!(err.code, "InvalidLaunchTemplateId.Malformed");
+    }
+
+    #[tokio::test]
+    async fn the_default_version_cannot_be_deleted() {
+        let aws = MemoryAws::new(ACCOUNT);
+        let template = aws.create_launch_template(region(), "web", None, Tags::new());
+        let (r, id) = (region(), template.id.as_str());
+        let image = ImageId::from("ami-00000000000000001");
+        for _ in 0..3 {
+            aws.create_launch_template_version(&r, id, 1, &image, "").await.unwrap();
+        }
+        aws.set_default_launch_template_version(&r, id, 3).await.unwrap();
+        let err = aws.set_default_launch_template_version(&r, id, 7).await.unwrap_err();
+        assert_eq!(err.code, "InvalidLaunchTemplateId.VersionNotFound");
+        assert_eq!(aws.launch_template(&r, id).unwrap().default_version, 3);
+
+        let refused = aws.delete_launch_template_versions(&r, id, &[1, 3, 4, 9]).await.unwrap();
+        assert_eq!(
+            refused,
+            vec![
+                (3, "Cannot delete the default version".to_owned()),
+                (9, "The specified launch template version does not exist.".to_owned()),
+            ]
+        );
+        let numbers: Vec<i64> = aws.launch_template_versions(&r, id).iter().map(|v| v.number).collect();
+        assert_eq!(numbers, vec![3, 2]);
+        // Numbers are not reused.
+        assert_eq!(aws.create_launch_template_version(&r, id, 2, &image, "").await.unwrap(), 5);
+    }
+}

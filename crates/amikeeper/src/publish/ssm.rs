@@ -1,0 +1,142 @@
+//! [`SsmParameterPublisher`]: an SSM parameter that holds the AMI id.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{guard_monotonic, Outcome, PublishContext, Publisher, Status, TargetId};
+use crate::error::{AwsError, Result};
+use crate::model::{Parameter, ParameterType, PutParameter};
+
+/// How many times the fixed-version mode tries to put the previous value back after the new
+/// value could not be written.
+const RESTORE_ATTEMPTS: u32 = 5;
+
+/// Writes the AMI id into an SSM parameter.
+///
+/// In the default mode the parameter is overwritten, making a new version. In fixed-version
+/// mode (for `{{resolve:ssm:NAME:1}}`, seed 000) the parameter is deleted and re-created so
+/// the new value is version 1; if the new value cannot be written, the previous value is
+/// written back, so the parameter is never left missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsmParameterPublisher {
+    /// The parameter name.
+    pub name: String,
+    /// Keep the value at version 1.
+    pub fixed_version: bool,
+    /// `aws:ec2:image` or `text`; `None` keeps SSM's default (`text`).
+    pub data_type: Option<String>,
+}
+
+impl SsmParameterPublisher {
+    /// A publisher that overwrites `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), fixed_version: false, data_type: None }
+    }
+
+    fn put_request(&self, value: &str, existing: Option<&Parameter>, overwrite: bool) -> PutParameter {
+        PutParameter {
+            name: self.name.clone(),
+            value: value.to_owned(),
+            kind: existing.map(|p| p.kind).unwrap_or(ParameterType::String),
+            data_type: self
+                .data_type
+                .clone()
+                .or_else(|| existing.map(|p| p.data_type.clone()).filter(|d| d != "text")),
+            overwrite,
+            description: None,
+        }
+    }
+
+    async fn replace_at_version_one(
+        &self,
+        ctx: &PublishContext<'_>,
+        existing: &Parameter,
+        value: &str,
+    ) -> Result<Outcome> {
+        ctx.aws.delete_parameter(ctx.region, &self.name).await?;
+        let put_error = match ctx.aws.put_parameter(ctx.region, &self.put_request(value, Some(existing), false)).await
+        {
+            Ok(version) => {
+                return Ok(Outcome::new(
+                    Status::Updated,
+                    format!("re-created at version {version} (fixed-version mode)"),
+                )
+                .moved(Some(existing.value.clone()), value));
+            }
+            Err(error) => error,
+        };
+        // The parameter is missing now: put the previous value back before reporting.
+        let restore = PutParameter { data_type: Some(existing.data_type.clone()), ..self.put_request(&existing.value, Some(existing), false) };
+        let mut last: Option<AwsError> = None;
+        for attempt in 0..RESTORE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            match ctx.aws.put_parameter(ctx.region, &restore).await {
+                Ok(_) => {
+                    return Err(AwsError {
+                        message: format!(
+                            "{}; the previous value {} was restored at version 1, so the parameter is not missing",
+                            put_error.message, existing.value
+                        ),
+                        ..put_error
+                    }
+                    .into());
+                }
+                Err(error) => last = Some(error),
+            }
+        }
+        let last = last.map(|e| e.to_string()).unwrap_or_default();
+        Err(AwsError {
+            message: format!(
+                "{}; restoring the previous value {} also failed ({last}): the parameter is MISSING",
+                put_error.message, existing.value
+            ),
+            ..put_error
+        }
+        .into())
+    }
+}
+
+#[async_trait]
+impl Publisher for SsmParameterPublisher {
+    fn target(&self) -> TargetId {
+        TargetId { kind: "ssm_parameter", name: self.name.clone() }
+    }
+
+    async fn publish(&self, ctx: &PublishContext<'_>) -> Result<Outcome> {
+        let image = ctx.require_image()?;
+        let value = image.id.as_str();
+        let existing = ctx.aws.get_parameter(ctx.region, &self.name).await?;
+        if let Some(existing) = &existing {
+            if let Some(stop) = guard_monotonic(ctx, Some(&existing.value), image).await? {
+                let stale_version = self.fixed_version && existing.value == value && existing.version != 1;
+                if !stale_version {
+                    return Ok(stop);
+                }
+            }
+        }
+        let from = existing.as_ref().map(|p| p.value.clone());
+        if ctx.dry_run {
+            let how = match (&existing, self.fixed_version) {
+                (None, _) => "would create it",
+                (Some(_), true) => "would re-create it at version 1",
+                (Some(_), false) => "would overwrite it",
+            };
+            return Ok(Outcome::new(Status::Planned, how).moved(from, value));
+        }
+        match existing {
+            Some(existing) if self.fixed_version => self.replace_at_version_one(ctx, &existing, value).await,
+            existing => {
+                let overwrite = existing.is_some();
+                let version = ctx
+                    .aws
+                    .put_parameter(ctx.region, &self.put_request(value, existing.as_ref(), overwrite))
+                    .await?;
+                let what = if overwrite { "overwritten" } else { "created" };
+                Ok(Outcome::new(Status::Updated, format!("{what}, now version {version}")).moved(from, value))
+            }
+        }
+    }
+}

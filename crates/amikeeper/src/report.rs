@@ -1,0 +1,140 @@
+//! Reports: what a run did, skipped, deferred or failed, why, and how many AWS calls it made.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::AwsError;
+use crate::events::{AmiEvent, EventKind};
+use crate::model::{Image, ImageState};
+use crate::publish::{Outcome, Status, TargetId};
+
+/// The overall result of handling one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every target is where it should be (updated, unchanged, or skipped on purpose).
+    Ok,
+    /// Some target waits for a later event; none failed.
+    Deferred,
+    /// At least one target failed; the others are reported as they went.
+    Failed,
+    /// Nothing to do: no rule matches, or the event is not one that moves pointers.
+    Ignored,
+    /// The event was refused (another account); nothing was read or written.
+    Refused,
+}
+
+/// The event a report is about, in brief.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventSummary {
+    /// The event kind.
+    pub kind: EventKind,
+    /// The event id.
+    pub event_id: String,
+    /// Where the work happens.
+    pub region: String,
+    /// The account the event came from.
+    pub account: String,
+    /// The AMI the event names, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+}
+
+impl From<&AmiEvent> for EventSummary {
+    fn from(event: &AmiEvent) -> Self {
+        Self {
+            kind: event.kind,
+            event_id: event.event_id.clone(),
+            region: event.region.to_string(),
+            account: event.account.to_string(),
+            image_id: event.image_id.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+/// The AMI a report is about, as EC2 described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageSummary {
+    /// The image id.
+    pub id: String,
+    /// The image name.
+    pub name: String,
+    /// The state when last described.
+    pub state: ImageState,
+    /// Creation time, RFC 3339.
+    pub created: String,
+}
+
+impl From<&Image> for ImageSummary {
+    fn from(image: &Image) -> Self {
+        Self {
+            id: image.id.to_string(),
+            name: image.name.clone(),
+            state: image.state,
+            created: crate::publish::rfc3339(image.created),
+        }
+    }
+}
+
+/// What happened to one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetReport {
+    /// The rule the target belongs to.
+    pub rule: String,
+    /// The target.
+    #[serde(flatten)]
+    pub target: TargetId,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// The AWS error, when the target failed on one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<AwsError>,
+}
+
+/// The report of one handled event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The event.
+    pub event: EventSummary,
+    /// The overall result.
+    pub status: RunStatus,
+    /// Why, for `ignored` and `refused`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The AMI, when one was looked up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSummary>,
+    /// One entry per target, in rule and target order.
+    pub targets: Vec<TargetReport>,
+    /// Whether this was a dry run (nothing written).
+    pub dry_run: bool,
+    /// How many AWS calls the run made.
+    pub aws_calls: usize,
+    /// Those calls per operation, e.g. `ssm:PutParameter`.
+    pub aws_calls_by_operation: BTreeMap<String, usize>,
+}
+
+impl Report {
+    /// The overall status from the targets' statuses.
+    pub fn status_of(targets: &[TargetReport]) -> RunStatus {
+        if targets.iter().any(|t| t.outcome.status == Status::Failed) {
+            RunStatus::Failed
+        } else if targets.iter().any(|t| t.outcome.status == Status::Deferred) {
+            RunStatus::Deferred
+        } else {
+            RunStatus::Ok
+        }
+    }
+
+    /// The targets with a given status.
+    pub fn with_status(&self, status: Status) -> impl Iterator<Item = &TargetReport> {
+        self.targets.iter().filter(move |t| t.outcome.status == status)
+    }
+
+    /// Whether AWS work failed (the CLI exits 1).
+    pub fn failed(&self) -> bool {
+        self.status == RunStatus::Failed
+    }
+}

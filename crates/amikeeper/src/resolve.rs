@@ -1,0 +1,448 @@
+//! Resolution: from an event to the AMI it is about and the publishers to run.
+
+use async_trait::async_trait;
+
+use crate::backend::Aws;
+use crate::config::{Config, Match, Rule, TargetConfig};
+use crate::error::{Error, Result};
+use crate::events::{AmiEvent, EventKind};
+use crate::model::{Image, ImageState, LaunchTemplateRef, RULE_TAG};
+use crate::publish::{
+    AutoScalingGroupPublisher, LaunchTemplateLocator, LaunchTemplatePublisher, Publisher,
+    SsmParameterPublisher, StackParameterPublisher, TargetId,
+};
+use crate::template::{NameTemplate, Placeholder};
+
+/// A target that resolved to a publisher, or was refused while resolving.
+pub enum ResolvedTarget {
+    /// Ready to publish.
+    Ready(Box<dyn Publisher>),
+    /// Its name could not be made or is not allowed; nothing is written.
+    Refused {
+        /// The target as far as known.
+        target: TargetId,
+        /// Why.
+        reason: String,
+    },
+    /// Its name needs a value this event does not have.
+    Unresolved {
+        /// The target as far as known.
+        target: TargetId,
+        /// Which value is missing.
+        reason: String,
+    },
+}
+
+/// The targets of one matching rule.
+pub struct RuleTargets {
+    /// The rule's name.
+    pub rule: String,
+    /// Its targets, in order.
+    pub targets: Vec<ResolvedTarget>,
+}
+
+/// What an event asks for.
+pub enum Resolution {
+    /// Nothing to do, and why (no rule matches, a backup job that is not complete, ...).
+    Ignore {
+        /// Why nothing is done.
+        reason: String,
+    },
+    /// Move these targets to `image` (`None` for events that carry no AMI).
+    Publish {
+        /// The AMI as EC2 describes it now.
+        image: Option<Image>,
+        /// The matching rules and their targets.
+        rules: Vec<RuleTargets>,
+    },
+    /// Bake an AMI first (scheduled events of rules with `bake`).
+    Bake {
+        /// The rules whose `bake` runs.
+        rules: Vec<String>,
+    },
+}
+
+/// Finds the AMI an event is about and the targets to move.
+#[async_trait]
+pub trait AmiResolver: Send + Sync {
+    /// Resolves `event`, reading what it needs (the image and its tags) through `aws`.
+    async fn resolve(&self, aws: &dyn Aws, event: &AmiEvent) -> Result<Resolution>;
+}
+
+/// The resolver driven by a [`Config`]: rules match event kinds and image attributes, targets
+/// are rendered from name templates and checked.
+#[derive(Debug, Clone)]
+pub struct ConfigResolver {
+    config: Config,
+}
+
+impl ConfigResolver {
+    /// A resolver for `config`.
+    pub fn new(config: Config) -> Self {
+        Self { config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The targets of `rule` for this event and image, names rendered and checked.
+    pub fn targets(&self, rule: &Rule, event: &AmiEvent, image: Option<&Image>) -> Vec<ResolvedTarget> {
+        let values = Values { rule, event, image };
+        rule.targets.iter().map(|target| self.resolve_target(target, &values)).collect()
+    }
+
+    fn resolve_target(&self, target: &TargetConfig, values: &Values<'_>) -> ResolvedTarget {
+        let prefixes = &self.config.allowed_name_prefixes;
+        let render = |template: &NameTemplate, kind: NameKind| -> Result<String, (String, bool)> {
+            let name = values.render(template).map_err(|e| (e.to_string(), false))?;
+            check_name(kind, &name, template.uses_tags(), prefixes).map_err(|reason| {
+                (format!("`{name}` (from `{template}`) refused: {reason}"), true)
+            })?;
+            Ok(name)
+        };
+        let fail = |kind: &'static str, template: &NameTemplate, (reason, refused): (String, bool)| {
+            let target = TargetId { kind, name: template.to_string() };
+            if refused {
+                ResolvedTarget::Refused { target, reason }
+            } else {
+                ResolvedTarget::Unresolved { target, reason }
+            }
+        };
+        match target {
+            TargetConfig::SsmParameter { name, fixed_version, data_type } => {
+                match render(name, NameKind::Parameter) {
+                    Ok(rendered) => ResolvedTarget::Ready(Box::new(SsmParameterPublisher {
+                        name: rendered,
+                        fixed_version: *fixed_version,
+                        data_type: data_type.clone(),
+                    })),
+                    Err(e) => fail("ssm_parameter", name, e),
+                }
+            }
+            TargetConfig::LaunchTemplate {
+                id,
+                name,
+                id_from_parameter,
+                set_default,
+                keep_versions,
+                allow_stack_managed,
+            } => {
+                let located = if let Some(t) = id {
+                    render(t, NameKind::LaunchTemplateId)
+                        .map(|v| LaunchTemplateLocator::Direct(LaunchTemplateRef::Id(v)))
+                        .map_err(|e| (t, e))
+                } else if let Some(t) = name {
+                    render(t, NameKind::LaunchTemplateName)
+                        .map(|v| LaunchTemplateLocator::Direct(LaunchTemplateRef::Name(v)))
+                        .map_err(|e| (t, e))
+                } else if let Some(t) = id_from_parameter {
+                    render(t, NameKind::Parameter)
+                        .map(LaunchTemplateLocator::IdFromParameter)
+                        .map_err(|e| (t, e))
+                } else {
+                    unreachable!("validated: a launch template target has one reference")
+                };
+                match located {
+                    Ok(template) => ResolvedTarget::Ready(Box::new(LaunchTemplatePublisher {
+                        template,
+                        set_default: *set_default,
+                        keep_versions: *keep_versions,
+                        allow_stack_managed: *allow_stack_managed,
+                    })),
+                    Err((t, e)) => fail("launch_template", t, e),
+                }
+            }
+            TargetConfig::AutoScalingGroup { name, version, allow_stack_managed } => {
+                match render(name, NameKind::AutoScalingGroup) {
+                    Ok(rendered) => ResolvedTarget::Ready(Box::new(AutoScalingGroupPublisher {
+                        name: rendered,
+                        version: version.clone(),
+                        launch_template_id: values.event.launch_template_id.clone(),
+                        allow_stack_managed: *allow_stack_managed,
+                    })),
+                    Err(e) => fail("auto_scaling_group", name, e),
+                }
+            }
+            TargetConfig::StackParameter { stack, parameter, capabilities } => {
+                match render(stack, NameKind::Stack) {
+                    Ok(rendered) => ResolvedTarget::Ready(Box::new(StackParameterPublisher {
+                        stack: rendered,
+                        parameter: parameter.clone(),
+                        capabilities: capabilities.clone(),
+                    })),
+                    Err(e) => fail("stack_parameter", stack, e),
+                }
+            }
+        }
+    }
+
+    fn rules_for<'a>(&'a self, event: &'a AmiEvent) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.config.rules.iter().filter(move |rule| rule.kinds().contains(&event.kind))
+    }
+}
+
+#[async_trait]
+impl AmiResolver for ConfigResolver {
+    async fn resolve(&self, aws: &dyn Aws, event: &AmiEvent) -> Result<Resolution> {
+        let ignore = |reason: String| Ok(Resolution::Ignore { reason });
+        match event.kind {
+            EventKind::SnapshotCreated => {
+                return ignore("snapshot events move no pointer; snapshot generations are kept by retention".into())
+            }
+            EventKind::Scheduled => {
+                let rules: Vec<String> = self
+                    .rules_for(event)
+                    .filter(|rule| rule.bake.is_some() && schedule_matches(&rule.matcher, event))
+                    .map(|rule| rule.name.clone())
+                    .collect();
+                if rules.is_empty() {
+                    return ignore(format!(
+                        "no rule with `bake` takes the schedule `{}`",
+                        event.rule_name.as_deref().unwrap_or("?")
+                    ));
+                }
+                return Ok(Resolution::Bake { rules });
+            }
+            EventKind::AsgCreated => {
+                let rules: Vec<RuleTargets> = self
+                    .rules_for(event)
+                    .filter(|rule| asg_matches(&rule.matcher, event))
+                    .map(|rule| RuleTargets { rule: rule.name.clone(), targets: self.targets(rule, event, None) })
+                    .collect();
+                if rules.is_empty() {
+                    return ignore(format!(
+                        "no rule takes asg_created for group `{}`",
+                        event.asg_name.as_deref().unwrap_or("?")
+                    ));
+                }
+                return Ok(Resolution::Publish { image: None, rules });
+            }
+            _ => {}
+        }
+        if let Some(state) = &event.state {
+            let done = match event.kind {
+                EventKind::BackupJob | EventKind::BackupCopyJob => state.eq_ignore_ascii_case("COMPLETED"),
+                EventKind::ImageStateChanged => state.eq_ignore_ascii_case("available"),
+                _ => true,
+            };
+            if !done {
+                return ignore(format!("{} in state `{state}`; amikeeper acts when it completes", event.kind));
+            }
+        }
+        let Some(image_id) = &event.image_id else {
+            return ignore(format!("this {} event names no AMI (not an EC2 backup?)", event.kind));
+        };
+        let image = aws.describe_image(&event.region, image_id).await?.ok_or_else(|| Error::NotFound {
+            kind: "AMI",
+            name: image_id.to_string(),
+            region: event.region.to_string(),
+        })?;
+        if matches!(image.state, ImageState::Deregistered) {
+            return ignore(format!("{} is deregistered", image.id));
+        }
+        let rules: Vec<RuleTargets> = self
+            .rules_for(event)
+            .filter(|rule| image_matches(rule, event, &image))
+            .map(|rule| RuleTargets { rule: rule.name.clone(), targets: self.targets(rule, event, Some(&image)) })
+            .collect();
+        if rules.is_empty() {
+            return ignore(format!(
+                "no rule matches {} (name `{}`, tags: {})",
+                image.id,
+                truncate(&image.name, 80),
+                image.tags.keys().map(|k| truncate(k, 40)).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Ok(Resolution::Publish { image: Some(image), rules })
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
+}
+
+fn schedule_matches(matcher: &Match, event: &AmiEvent) -> bool {
+    matcher.schedule_rule.as_ref().is_none_or(|want| event.rule_name.as_ref() == Some(want))
+}
+
+fn asg_matches(matcher: &Match, event: &AmiEvent) -> bool {
+    matcher
+        .asg_name_prefix
+        .as_ref()
+        .is_none_or(|prefix| event.asg_name.as_deref().is_some_and(|name| name.starts_with(prefix.as_str())))
+}
+
+/// The instance an image was made from: the event's, or the one in an AWS Backup image name
+/// (`AwsBackup_<instanceId>_...`, seed 000).
+pub fn instance_id_of<'a>(event: &'a AmiEvent, image: Option<&'a Image>) -> Option<&'a str> {
+    if let Some(id) = event.instance_id.as_deref() {
+        return Some(id);
+    }
+    let name = image.map(|i| i.name.as_str()).or(event.image_name.as_deref())?;
+    let (prefix, rest) = name.split_once('_')?;
+    if !prefix.eq_ignore_ascii_case("awsbackup") {
+        return None;
+    }
+    let candidate = rest.split('_').next()?;
+    let hex = candidate.strip_prefix("i-")?;
+    (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(candidate)
+}
+
+fn image_matches(rule: &Rule, event: &AmiEvent, image: &Image) -> bool {
+    let m = &rule.matcher;
+    if rule.bake.is_some() && image.tags.get(RULE_TAG) != Some(&rule.name) {
+        return false;
+    }
+    let description = image.description.as_deref().or(event.description.as_deref()).unwrap_or("");
+    m.name_prefix.as_ref().is_none_or(|p| image.name.starts_with(p.as_str()))
+        && m.description_contains.as_ref().is_none_or(|d| description.contains(d.as_str()))
+        && m.has_tags.iter().all(|k| image.tags.contains_key(k))
+        && m.tags.iter().all(|(k, v)| image.tags.get(k) == Some(v))
+        && (m.image_ids.is_empty() || m.image_ids.iter().any(|id| id == image.id.as_str()))
+        && (m.instance_ids.is_empty()
+            || instance_id_of(event, Some(image)).is_some_and(|id| m.instance_ids.iter().any(|want| want == id)))
+}
+
+struct Values<'a> {
+    rule: &'a Rule,
+    event: &'a AmiEvent,
+    image: Option<&'a Image>,
+}
+
+impl Values<'_> {
+    /// Renders a target name. `{date}` has no value here: the configuration allows it only in
+    /// bake names, which the keeper renders.
+    fn render(&self, template: &NameTemplate) -> Result<String, crate::template::MissingValue> {
+        template.render(|placeholder| match placeholder {
+            Placeholder::ImageId => {
+                self.image.map(|i| i.id.as_str()).or(self.event.image_id.as_ref().map(|i| i.as_str()))
+            }
+            Placeholder::ImageName => self.image.map(|i| i.name.as_str()).or(self.event.image_name.as_deref()),
+            Placeholder::InstanceId => instance_id_of(self.event, self.image),
+            Placeholder::Region => Some(self.event.region.as_str()),
+            Placeholder::Account => Some(self.event.account.as_str()),
+            Placeholder::AsgName => self.event.asg_name.as_deref(),
+            Placeholder::LaunchTemplateId => self.event.launch_template_id.as_deref(),
+            Placeholder::Rule => Some(self.rule.name.as_str()),
+            Placeholder::Tag(key) => self.image.and_then(|i| i.tags.get(key)).map(String::as_str),
+            Placeholder::Date => None,
+        })
+    }
+}
+
+/// The kinds of names amikeeper writes to, each with AWS's own rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// An SSM parameter name.
+    Parameter,
+    /// A launch template id.
+    LaunchTemplateId,
+    /// A launch template name.
+    LaunchTemplateName,
+    /// An Auto Scaling group name.
+    AutoScalingGroup,
+    /// A CloudFormation stack name.
+    Stack,
+}
+
+/// Checks a rendered name: AWS's syntax for its kind, no path tricks, and, when any of it came
+/// from a tag, one of the allowed prefixes.
+pub fn check_name(kind: NameKind, name: &str, from_tag: bool, allowed_prefixes: &[String]) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("empty name".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("control characters".into());
+    }
+    if from_tag && !allowed_prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+        return Err(format!("a name from a tag must start with one of: {}", allowed_prefixes.join(", ")));
+    }
+    match kind {
+        NameKind::Parameter => {
+            if name.len() > 1011 {
+                return Err("longer than SSM allows".into());
+            }
+            if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b)) {
+                return Err("SSM names use only a-z, A-Z, 0-9, `_`, `.`, `-` and `/`".into());
+            }
+            if name.split('/').any(|segment| segment == ".." || segment == ".") || name.contains("//") {
+                return Err("path segments `.`, `..` and empty ones are not allowed".into());
+            }
+            if name.contains('/') && !name.starts_with('/') {
+                return Err("a hierarchical SSM name starts with `/`".into());
+            }
+            let first = name.trim_start_matches('/').to_ascii_lowercase();
+            if first.starts_with("aws") || first.starts_with("ssm") {
+                return Err("names beginning with `aws` or `ssm` are reserved by AWS".into());
+            }
+        }
+        NameKind::LaunchTemplateId => {
+            let ok = name.strip_prefix("lt-").is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !ok {
+                return Err("not a launch template id (`lt-` and hex digits)".into());
+            }
+        }
+        NameKind::LaunchTemplateName => {
+            if name.len() < 3 || name.len() > 128 {
+                return Err("launch template names have 3 to 128 characters".into());
+            }
+            if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"().-/_".contains(&b)) || name.contains("..") {
+                return Err("launch template names use a-z, A-Z, 0-9 and ( ) . - / _".into());
+            }
+        }
+        NameKind::AutoScalingGroup => {
+            if name.len() > 255 {
+                return Err("Auto Scaling group names have at most 255 characters".into());
+            }
+            if name.contains(':') {
+                return Err("a group name (not an ARN) is expected".into());
+            }
+        }
+        NameKind::Stack => {
+            let mut bytes = name.bytes();
+            let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+            if !first_ok || name.len() > 128 || !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err("stack names start with a letter and use a-z, A-Z, 0-9 and `-`".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefixes() -> Vec<String> {
+        vec!["/ami/".into()]
+    }
+
+    #[test]
+    fn tag_names_outside_the_allow_list_are_refused() {
+        for hostile in ["/aws/service/ami", "/ami/../aws/x", "/other/web", "/ami//x", "ami/web", "/ami/./x"] {
+            assert!(check_name(NameKind::Parameter, hostile, true, &prefixes()).is_err(), "{hostile}");
+        }
+        assert!(check_name(NameKind::Parameter, "/ami/web", true, &prefixes()).is_ok());
+    }
+
+    #[test]
+    fn reserved_ssm_prefixes_are_refused_even_from_config() {
+        assert!(check_name(NameKind::Parameter, "/aws/x", false, &[]).is_err());
+        assert!(check_name(NameKind::Parameter, "ssm-thing", false, &[]).is_err());
+        assert!(check_name(NameKind::Parameter, "i-0123456789abcdef0", false, &[]).is_ok());
+    }
+
+    #[test]
+    fn stack_and_template_syntax() {
+        assert!(check_name(NameKind::Stack, "web-stack", false, &[]).is_ok());
+        assert!(check_name(NameKind::Stack, "1web", false, &[]).is_err());
+        assert!(check_name(NameKind::LaunchTemplateId, "lt-0abc", false, &[]).is_ok());
+        assert!(check_name(NameKind::LaunchTemplateId, "lt-xyz", false, &[]).is_err());
+    }
+}
