@@ -1367,3 +1367,179 @@ fn json_size(value: &serde_json::Value) -> usize {
     let _ = serde_json::to_writer(&mut counter, value);
     counter.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal_event() -> AmiEvent {
+        AmiEvent {
+            kind: EventKind::ImageCreated,
+            image_id: Some(ImageId::new("ami-0123456789abcdef0")),
+            region: Region::new("ap-northeast-1"),
+            account: AccountId::new("111122223333"),
+            time: time::macros::datetime!(2024-05-01 05:10:22 UTC),
+            event_id: "6f1c3b0e-2a8d-4b7e-9c51-3e0d4a7b2f10".into(),
+            state: None,
+            instance_id: None,
+            image_name: None,
+            description: None,
+            source_image_id: None,
+            source_region: None,
+            asg_name: None,
+            launch_template_id: None,
+            launch_template_name: None,
+            launch_template_version: None,
+            snapshot_id: None,
+            volume_id: None,
+            rule_name: None,
+        }
+    }
+
+    #[test]
+    fn serialises_snake_case_kind_and_omits_none_fields() {
+        let event = minimal_event();
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "kind": "image_created",
+                "image_id": "ami-0123456789abcdef0",
+                "region": "ap-northeast-1",
+                "account": "111122223333",
+                "time": "2024-05-01T05:10:22Z",
+                "event_id": "6f1c3b0e-2a8d-4b7e-9c51-3e0d4a7b2f10"
+            })
+        );
+        let back: AmiEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
+
+        for kind in EventKind::ALL {
+            let event = AmiEvent {
+                kind,
+                ..minimal_event()
+            };
+            assert_eq!(serde_json::to_value(&event).unwrap()["kind"], kind.as_str());
+        }
+    }
+
+    #[test]
+    fn depth_scan_counts_only_structure_outside_strings() {
+        assert!(check_depth(b"[[[]]]", 3).is_ok());
+        assert_eq!(check_depth(b"[[[[]]]]", 3), Err(EventError::TooDeep { limit: 3 }));
+        assert!(check_depth(br#"{"a": "[[[[[[{{{{", "b": "\"[[[[["}"#, 1).is_ok());
+        assert!(check_depth(br#"["\\", [[]]]"#, 3).is_ok());
+        assert!(check_depth(br#"["\\", [[[]]]]"#, 3).is_err());
+        // Unbalanced closers never underflow.
+        assert!(check_depth(b"]]]]}}}[", 1).is_ok());
+    }
+
+    #[test]
+    fn value_depth_matches_the_byte_scan() {
+        let value: serde_json::Value = serde_json::from_str(r#"{"a": [{"b": [1]}], "c": "[[[["}"#).unwrap();
+        assert!(!value_depth_exceeds(&value, 4));
+        assert!(value_depth_exceeds(&value, 3));
+        assert!(check_depth(value.to_string().as_bytes(), 4).is_ok());
+        assert!(check_depth(value.to_string().as_bytes(), 3).is_err());
+        assert!(!value_depth_exceeds(&serde_json::json!("scalar"), 0));
+    }
+
+    #[test]
+    fn ids_regions_and_accounts() {
+        assert!(IdKind::Image.is_valid("ami-0123456789abcdef0"));
+        assert!(IdKind::Image.is_valid("ami-12345678"));
+        assert!(!IdKind::Image.is_valid("ami-123456789"));
+        assert!(!IdKind::Image.is_valid("ami-0123456789ABCDEF0"));
+        assert!(!IdKind::Image.is_valid("ami-0123456789abcdefg"));
+        assert!(!IdKind::Image.is_valid("i-0123456789abcdef0"));
+        assert!(IdKind::Instance.is_valid("i-0123456789abcdef0"));
+        assert!(IdKind::Snapshot.is_valid("snap-0123456789abcdef0"));
+        assert!(IdKind::Volume.is_valid("vol-0123456789abcdef0"));
+        assert!(IdKind::LaunchTemplate.is_valid("lt-0123456789abcdef0"));
+        assert!(!IdKind::LaunchTemplate.is_valid("lt-"));
+
+        for region in [
+            "us-east-1",
+            "ap-northeast-1",
+            "ap-southeast-1",
+            "us-gov-west-1",
+            "cn-north-1",
+            "eusc-de-east-1",
+        ] {
+            assert!(is_region(region), "{region}");
+        }
+        for region in [
+            "",
+            "us",
+            "us-east",
+            "US-EAST-1",
+            "us-east-x",
+            "us--1",
+            "us-east-100",
+            "tokyo",
+            "-east-1",
+        ] {
+            assert!(!is_region(region), "{region}");
+        }
+        assert!(is_account("111122223333"));
+        assert!(!is_account("11112222333"));
+        assert!(!is_account("11112222333a"));
+        assert!(is_rule_name("amikeeper-weekly_bake.v2"));
+        assert!(!is_rule_name("has space"));
+    }
+
+    #[test]
+    fn arns() {
+        let arn = Arn::parse("arn:aws:ec2:ap-northeast-1::image/ami-0123456789abcdef0").unwrap();
+        assert_eq!((arn.service, arn.region, arn.account), ("ec2", "ap-northeast-1", ""));
+        assert_eq!(arn.resource, "image/ami-0123456789abcdef0");
+        let arn = Arn::parse("arn:aws:backup:us-west-2:111122223333:backup-vault:aws/efs/vault").unwrap();
+        assert_eq!(arn.resource, "backup-vault:aws/efs/vault");
+        assert!(Arn::parse("arn:aws-cn:ec2:cn-north-1::image/ami-12345678").is_some());
+        assert!(Arn::parse("arn:gcp:ec2:us-east-1::image/ami-12345678").is_none());
+        assert!(Arn::parse("ami-0123456789abcdef0").is_none());
+        assert!(Arn::parse("arn:aws:ec2:us-east-1").is_none());
+        assert_eq!(
+            last_segment("arn:aws:ec2::us-west-2:snapshot/snap-01234567"),
+            "snap-01234567"
+        );
+        assert_eq!(last_segment("no-slash"), "no-slash");
+    }
+
+    #[test]
+    fn quoting_cuts_long_strings_and_control_characters() {
+        assert_eq!(quote("short"), "short");
+        assert_eq!(quote("a\nb\u{0}c"), "a?b?c");
+        let long = "é".repeat(200);
+        let quoted = quote(&long);
+        assert_eq!(quoted.chars().count(), QUOTE_CHARS + 1);
+        assert!(quoted.ends_with('…'));
+        assert_eq!(display_path("detail.snapshots.0.source"), "detail.snapshots[0].source");
+        assert_eq!(display_path("Records"), "Records");
+    }
+
+    #[test]
+    fn lookup_reports_the_field_that_is_not_an_object() {
+        let at = At::new("test");
+        let value = serde_json::json!({"detail": "text", "n": null, "list": [{"x": "y"}]});
+        let error = at.lookup(&value, "detail.requestParameters.instanceId").unwrap_err();
+        assert_eq!(
+            error,
+            EventError::BadField {
+                event: "test".into(),
+                field: "detail".into(),
+                problem: "must be an object, received a string".into()
+            }
+        );
+        assert_eq!(at.lookup(&value, "n.deeper").unwrap(), None);
+        assert_eq!(at.lookup(&value, "missing.deeper").unwrap(), None);
+        assert_eq!(at.opt_str(&value, "list.0.x").unwrap(), Some("y"));
+        assert!(at.lookup(&value, "list.key").is_err());
+    }
+
+    #[test]
+    fn json_size_is_the_compact_length() {
+        let value = serde_json::json!({"a": [1, 2], "b": "c"});
+        assert_eq!(json_size(&value), value.to_string().len());
+    }
+}

@@ -52,7 +52,8 @@ impl MemoryAws {
                 world.account,
                 &serial[serial.len() - 12..]
             );
-            let stack = Stack { name: name.clone(), id, status: "CREATE_COMPLETE".into(), parameters: parameters.clone() };
+            let stack =
+                Stack { name: name.clone(), id, status: "CREATE_COMPLETE".into(), parameters: parameters.clone() };
             let stacks = &mut world.region(&region).stacks;
             assert!(!stacks.contains_key(&name), "stack {name} already exists in {region}");
             stacks.insert(name, StackRecord { stack: stack.clone(), history: vec![parameters] });

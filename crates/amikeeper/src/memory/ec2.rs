@@ -9,8 +9,7 @@ use super::{aws_error, ops, IntoRegion, MemoryAws, World};
 use crate::backend::{AwsResult, Ec2Api};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{
-    CreateImage, Image, ImageId, ImageState, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion,
-    Region, Tags,
+    CreateImage, Image, ImageId, ImageState, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region, Tags,
 };
 
 /// An image to seed with [`MemoryAws::add_image`]; build it with [`ImageSeed::new`] and the methods.
@@ -266,9 +265,8 @@ impl MemoryAws {
     /// Every image of the region, deregistered ones included, oldest first.
     pub fn images(&self, region: impl IntoRegion) -> Vec<Image> {
         let region = region.into_region();
-        let mut images: Vec<Image> = self.with_world(|world| {
-            world.region(&region).images.values().map(|record| record.image.clone()).collect()
-        });
+        let mut images: Vec<Image> =
+            self.with_world(|world| world.region(&region).images.values().map(|record| record.image.clone()).collect());
         images.sort_by(|a, b| a.age_key().cmp(&b.age_key()));
         images
     }
@@ -464,9 +462,10 @@ impl Ec2Api for MemoryAws {
                     ),
                 ));
             }
-            let taken = state.images.values().find(|record| {
-                record.image.name == request.name && record.image.state != ImageState::Deregistered
-            });
+            let taken = state
+                .images
+                .values()
+                .find(|record| record.image.name == request.name && record.image.state != ImageState::Deregistered);
             if let Some(taken) = taken {
                 return Err(aws_error(
                     op,

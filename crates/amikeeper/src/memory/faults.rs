@@ -174,9 +174,7 @@ mod tests {
     use super::*;
     use crate::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
     use crate::memory::{ImageSeed, MemoryAws};
-    use crate::model::{
-        ImageId, ParameterType, PutParameter, Region, StackParameterValue, UpdateStack,
-    };
+    use crate::model::{ImageId, ParameterType, PutParameter, Region, StackParameterValue, UpdateStack};
 
     fn put(name: &str, value: &str) -> PutParameter {
         PutParameter {

@@ -26,8 +26,8 @@
 //!   have, with `ValidationError` as Auto Scaling does.
 //! - **CloudFormation** refuses to update a stack that is busy or in a state that cannot be
 //!   updated, wants every parameter named (a value or `UsePreviousValue`) and refuses unknown
-//!   ones, and answers "no updates are to be performed" ([`StackUpdate::NoChange`]) when nothing
-//!   changes.
+//!   ones, and answers "no updates are to be performed"
+//!   ([`StackUpdate::NoChange`](crate::model::StackUpdate::NoChange)) when nothing changes.
 //! - **Faults**: scripted ([`MemoryAws::inject`]) or seeded-random
 //!   ([`MemoryAws::inject_random`]) throttling, server errors and timeouts, with each service's
 //!   error code (`RequestLimitExceeded` for EC2, `ThrottlingException` for SSM, `Throttling`
@@ -68,8 +68,6 @@ pub use faults::{Fault, FaultKind};
 
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{AccountId, AutoScalingGroup, ImageId, Region, Tags};
-#[cfg(doc)]
-use crate::model::StackUpdate;
 use faults::FaultPlan;
 
 /// The time the logical clock of a new [`MemoryAws`] starts at: 2026-01-01T00:00:00Z.

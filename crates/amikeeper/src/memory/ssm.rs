@@ -75,7 +75,9 @@ fn check_name(op: &str, name: &str) -> AwsResult<()> {
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c)) {
         return Err(validation(
             op,
-            format!("Parameter name {name} is invalid: it may consist only of letters, numbers and the symbols .-_ and /"),
+            format!(
+                "Parameter name {name} is invalid: it may consist only of letters, numbers and the symbols .-_ and /"
+            ),
         ));
     }
     if name.contains('/') {
@@ -100,9 +102,9 @@ fn check_name(op: &str, name: &str) -> AwsResult<()> {
 
 /// Whether `value` looks like an AMI id: `ami-` and 8 or 17 hex digits.
 fn looks_like_image_id(value: &str) -> bool {
-    value.strip_prefix("ami-").is_some_and(|hex| {
-        matches!(hex.len(), 8 | 17) && hex.chars().all(|c| c.is_ascii_hexdigit())
-    })
+    value
+        .strip_prefix("ami-")
+        .is_some_and(|hex| matches!(hex.len(), 8 | 17) && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Checks a `PutParameter` request's value, type and data type; returns the data type.
@@ -118,7 +120,10 @@ fn check_value(op: &str, request: &PutParameter) -> AwsResult<String> {
         "text" => Ok("text".to_owned()),
         EC2_IMAGE => {
             if request.kind != ParameterType::String {
-                return Err(validation(op, format!("The data type {EC2_IMAGE} is supported only for String parameters.")));
+                return Err(validation(
+                    op,
+                    format!("The data type {EC2_IMAGE} is supported only for String parameters."),
+                ));
             }
             if !looks_like_image_id(value) {
                 return Err(validation(
@@ -128,7 +133,10 @@ fn check_value(op: &str, request: &PutParameter) -> AwsResult<String> {
             }
             Ok(EC2_IMAGE.to_owned())
         }
-        other => Err(validation(op, format!("The data type {other} is not supported. Supported data types are text and {EC2_IMAGE}."))),
+        other => Err(validation(
+            op,
+            format!("The data type {other} is not supported. Supported data types are text and {EC2_IMAGE}."),
+        )),
     }
 }
 
@@ -163,8 +171,8 @@ impl MemoryAws {
         self.with_world(|world| put(&mut world.region(&region).parameters, &request))
     }
 
-    /// `LabelParameterVersion`: puts `label` on one version (moving it off any other version),
-    /// which keeps that version from being dropped when the history is full.
+    /// `LabelParameterVersion` (not recorded nor faulted): puts `label` on one version, moving
+    /// it off any other; a labelled version is never dropped to make room for a new one.
     pub fn label_parameter_version(
         &self,
         region: impl IntoRegion,
@@ -203,10 +211,7 @@ impl MemoryAws {
 }
 
 /// `PutParameter` on the parameters of one region.
-fn put(
-    parameters: &mut std::collections::BTreeMap<String, ParameterRecord>,
-    request: &PutParameter,
-) -> AwsResult<i64> {
+fn put(parameters: &mut std::collections::BTreeMap<String, ParameterRecord>, request: &PutParameter) -> AwsResult<i64> {
     let op = ops::PUT_PARAMETER;
     check_name(op, &request.name)?;
     let data_type = check_value(op, request)?;
@@ -215,7 +220,11 @@ fn put(
             kind: request.kind,
             data_type,
             description: request.description.clone(),
-            versions: VecDeque::from([ParameterVersion { version: 1, value: request.value.clone(), labels: Vec::new() }]),
+            versions: VecDeque::from([ParameterVersion {
+                version: 1,
+                value: request.value.clone(),
+                labels: Vec::new(),
+            }]),
             next_version: 2,
         };
         parameters.insert(request.name.clone(), record);

@@ -1,0 +1,482 @@
+//! [`SdkAws`], its builder, and the cache of one SDK client per (service, region).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use amikeeper::model::Region;
+use amikeeper::{AwsError, AwsErrorKind};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+
+/// How many times a call is tried in all, by default: the first try and four retries.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// How long to wait for a TCP + TLS connection, by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one attempt of a call may take, by default.
+pub const DEFAULT_OPERATION_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a call may take in all, retries and their back-off included, by default.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The SDK's retry strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RetryMode {
+    /// Exponential back-off with jitter, and a retry quota per client (the SDK's `standard`).
+    #[default]
+    Standard,
+    /// `standard` plus a client-side rate limiter that slows every call of a client down once
+    /// the service throttles it (the SDK's `adaptive`).
+    Adaptive,
+}
+
+impl RetryMode {
+    /// The mode's name: `standard` or `adaptive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Adaptive => "adaptive",
+        }
+    }
+}
+
+impl fmt::Display for RetryMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error of parsing a [`RetryMode`] that is neither `standard` nor `adaptive`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseRetryModeError(String);
+
+impl fmt::Display for ParseRetryModeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown retry mode `{}`: expected `standard` or `adaptive`", self.0)
+    }
+}
+
+impl std::error::Error for ParseRetryModeError {}
+
+impl FromStr for RetryMode {
+    type Err = ParseRetryModeError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.to_ascii_lowercase().as_str() {
+            "standard" => Ok(Self::Standard),
+            "adaptive" => Ok(Self::Adaptive),
+            _ => Err(ParseRetryModeError(value.to_owned())),
+        }
+    }
+}
+
+type Customize = Box<dyn FnOnce(ConfigLoader) -> ConfigLoader + Send>;
+
+/// Builds an [`SdkAws`]; made by [`SdkAws::builder`].
+///
+/// Every setting is optional; see the [crate docs](crate) for what each default is and why.
+pub struct SdkAwsBuilder {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+    retry_mode: RetryMode,
+    max_attempts: u32,
+    connect_timeout: Duration,
+    operation_attempt_timeout: Duration,
+    operation_timeout: Duration,
+    customize: Option<Customize>,
+}
+
+impl Default for SdkAwsBuilder {
+    fn default() -> Self {
+        Self {
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            retry_mode: RetryMode::Standard,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            operation_attempt_timeout: DEFAULT_OPERATION_ATTEMPT_TIMEOUT,
+            operation_timeout: DEFAULT_OPERATION_TIMEOUT,
+            customize: None,
+        }
+    }
+}
+
+impl fmt::Debug for SdkAwsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SdkAwsBuilder")
+            .field("region", &self.region)
+            .field("profile", &self.profile)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("retry_mode", &self.retry_mode)
+            .field("max_attempts", &self.max_attempts)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("operation_attempt_timeout", &self.operation_attempt_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("customize", &self.customize.is_some())
+            .finish()
+    }
+}
+
+impl SdkAwsBuilder {
+    /// The region for calls whose region is empty (normally every call names its region, from
+    /// the event). `None`: the SDK's region chain (`AWS_REGION`, `AWS_DEFAULT_REGION`, the
+    /// profile's `region`, instance metadata).
+    pub fn region(mut self, region: Option<String>) -> Self {
+        self.region = region;
+        self
+    }
+
+    /// The shared config/credentials profile to use. `None`: `AWS_PROFILE`, else `default`.
+    pub fn profile(mut self, profile: Option<String>) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Send every call of every service to this URL (LocalStack, moto, a VPC endpoint).
+    ///
+    /// It wins over `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` and the profile's
+    /// `endpoint_url`. `None`: those, else the service's regional endpoint.
+    pub fn endpoint_url(mut self, endpoint_url: Option<String>) -> Self {
+        self.endpoint_url = endpoint_url;
+        self
+    }
+
+    /// The retry strategy; [`RetryMode::Standard`] by default.
+    pub fn retry_mode(mut self, mode: RetryMode) -> Self {
+        self.retry_mode = mode;
+        self
+    }
+
+    /// How many times a call is tried in all, the first try included
+    /// ([`DEFAULT_MAX_ATTEMPTS`] by default; 0 counts as 1).
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// How long to wait for a connection ([`DEFAULT_CONNECT_TIMEOUT`] by default).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one attempt may take ([`DEFAULT_OPERATION_ATTEMPT_TIMEOUT`] by default).
+    pub fn operation_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_attempt_timeout = timeout;
+        self
+    }
+
+    /// How long a call may take in all, retries included ([`DEFAULT_OPERATION_TIMEOUT`] by
+    /// default).
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// Gives the last word on the `aws-config` loader, after every other setting: to set an
+    /// HTTP client, a credentials provider, an app name... Tests use it to stub HTTP.
+    pub fn customize(mut self, customize: impl FnOnce(ConfigLoader) -> ConfigLoader + Send + 'static) -> Self {
+        self.customize = Some(Box::new(customize));
+        self
+    }
+
+    /// The retry configuration these settings give.
+    pub fn retry_config(&self) -> RetryConfig {
+        let config = match self.retry_mode {
+            RetryMode::Standard => RetryConfig::standard(),
+            RetryMode::Adaptive => RetryConfig::adaptive(),
+        };
+        config.with_max_attempts(self.max_attempts.max(1))
+    }
+
+    /// The timeout configuration these settings give.
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.operation_attempt_timeout)
+            .operation_timeout(self.operation_timeout)
+            .build()
+    }
+
+    /// Loads the shared configuration (region, credentials chain, endpoint) once.
+    ///
+    /// Credentials are not fetched here but on the first call, and then cached and refreshed by
+    /// the SDK; so this does not fail: a missing credential shows as an error of the first call.
+    pub async fn load(self) -> SdkAws {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(self.retry_config())
+            .timeout_config(self.timeout_config());
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &self.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(endpoint_url) = &self.endpoint_url {
+            loader = loader.endpoint_url(endpoint_url);
+        }
+        if let Some(customize) = self.customize {
+            loader = customize(loader);
+        }
+        let config = loader.load().await;
+        tracing::debug!(
+            default_region = ?config.region().map(|r| r.as_ref()),
+            endpoint_url = ?config.endpoint_url(),
+            profile = ?self.profile,
+            retry_mode = %self.retry_mode,
+            max_attempts = self.max_attempts.max(1),
+            "loaded AWS configuration"
+        );
+        SdkAws::with_endpoint(config, self.endpoint_url)
+    }
+}
+
+/// Lazily made SDK clients of one service, one per region.
+struct Clients<C> {
+    by_region: Mutex<HashMap<String, C>>,
+}
+
+impl<C: Clone> Clients<C> {
+    fn new() -> Self {
+        Self { by_region: Mutex::new(HashMap::new()) }
+    }
+
+    /// The client of `region`, made by `make` on first use. SDK clients are an `Arc` inside:
+    /// the clone shares the connection pool, credentials cache and retry state.
+    fn get(&self, region: &str, make: impl FnOnce() -> C) -> C {
+        let mut by_region = self.by_region.lock().unwrap_or_else(PoisonError::into_inner);
+        by_region.entry(region.to_owned()).or_insert_with(make).clone()
+    }
+
+    fn regions(&self) -> Vec<String> {
+        let by_region = self.by_region.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut regions: Vec<_> = by_region.keys().cloned().collect();
+        regions.sort();
+        regions
+    }
+}
+
+struct Inner {
+    config: SdkConfig,
+    /// The endpoint URL set explicitly, forced on every client so that it wins over
+    /// `AWS_ENDPOINT_URL_<SERVICE>` (which the SDK would otherwise prefer).
+    endpoint_url: Option<String>,
+    ec2: Clients<aws_sdk_ec2::Client>,
+    ssm: Clients<aws_sdk_ssm::Client>,
+    autoscaling: Clients<aws_sdk_autoscaling::Client>,
+    cloudformation: Clients<aws_sdk_cloudformation::Client>,
+}
+
+/// amikeeper's four backend traits ([`Ec2Api`](amikeeper::backend::Ec2Api),
+/// [`SsmApi`](amikeeper::backend::SsmApi), [`AutoScalingApi`](amikeeper::backend::AutoScalingApi),
+/// [`CloudFormationApi`](amikeeper::backend::CloudFormationApi)) over the AWS SDK for Rust.
+///
+/// Made by [`SdkAws::builder`] (or [`SdkAws::from_sdk_config`]). Each call goes to the region
+/// it names, through one SDK client per (service, region), made on first use and kept. Cloning
+/// is cheap and shares the clients.
+#[derive(Clone)]
+pub struct SdkAws {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for SdkAws {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SdkAws")
+            .field("default_region", &self.default_region())
+            .field("endpoint_url", &self.inner.config.endpoint_url())
+            .field("ec2_regions", &self.inner.ec2.regions())
+            .field("ssm_regions", &self.inner.ssm.regions())
+            .field("autoscaling_regions", &self.inner.autoscaling.regions())
+            .field("cloudformation_regions", &self.inner.cloudformation.regions())
+            .finish()
+    }
+}
+
+macro_rules! client_getter {
+    ($(#[$doc:meta])* $name:ident, $krate:ident, $service:literal) => {
+        $(#[$doc])*
+        pub fn $name(&self, region: &Region) -> Result<$krate::Client, AwsError> {
+            let region = self.region_name(region, $service)?;
+            Ok(self.inner.$name.get(&region, || {
+                let mut config = $krate::config::Builder::from(&self.inner.config)
+                    .region($krate::config::Region::new(region.clone()));
+                if let Some(endpoint_url) = &self.inner.endpoint_url {
+                    config = config.endpoint_url(endpoint_url);
+                }
+                tracing::debug!(service = $service, %region, "made an SDK client");
+                $krate::Client::from_conf(config.build())
+            }))
+        }
+    };
+}
+
+impl SdkAws {
+    /// A builder with the defaults described in the [crate docs](crate).
+    pub fn builder() -> SdkAwsBuilder {
+        SdkAwsBuilder::default()
+    }
+
+    /// An `SdkAws` over an already loaded configuration, used as it is (its retry, timeouts,
+    /// credentials, endpoint and HTTP client); its region is the default region.
+    pub fn from_sdk_config(config: SdkConfig) -> Self {
+        Self::with_endpoint(config, None)
+    }
+
+    fn with_endpoint(config: SdkConfig, endpoint_url: Option<String>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                endpoint_url,
+                ec2: Clients::new(),
+                ssm: Clients::new(),
+                autoscaling: Clients::new(),
+                cloudformation: Clients::new(),
+            }),
+        }
+    }
+
+    /// The shared configuration every client is made from.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.inner.config
+    }
+
+    /// The region used for calls whose region is empty, if any.
+    pub fn default_region(&self) -> Option<&str> {
+        self.inner.config.region().map(|region| region.as_ref())
+    }
+
+    /// The region a call goes to: its own, else the default.
+    fn region_name(&self, region: &Region, service: &str) -> Result<String, AwsError> {
+        let name = region.as_str().trim();
+        if !name.is_empty() {
+            return Ok(name.to_owned());
+        }
+        self.default_region().map(str::to_owned).ok_or_else(|| {
+            AwsError::new(
+                service,
+                "ResolveRegion",
+                AwsErrorKind::Client,
+                "MissingRegion",
+                "the call names no region and no default region is configured \
+                 (set --region, AWS_REGION or the profile's region)",
+            )
+        })
+    }
+
+    client_getter!(
+        /// The EC2 client of `region` (the default region if `region` is empty).
+        ec2, aws_sdk_ec2, "ec2"
+    );
+    client_getter!(
+        /// The SSM client of `region` (the default region if `region` is empty).
+        ssm, aws_sdk_ssm, "ssm"
+    );
+    client_getter!(
+        /// The Auto Scaling client of `region` (the default region if `region` is empty).
+        autoscaling, aws_sdk_autoscaling, "autoscaling"
+    );
+    client_getter!(
+        /// The CloudFormation client of `region` (the default region if `region` is empty).
+        cloudformation, aws_sdk_cloudformation, "cloudformation"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::Region as SdkRegion;
+
+    fn config(region: Option<&'static str>) -> SdkConfig {
+        let mut builder = SdkConfig::builder().behavior_version(BehaviorVersion::latest());
+        if let Some(region) = region {
+            builder = builder.region(SdkRegion::new(region));
+        }
+        builder.build()
+    }
+
+    #[test]
+    fn one_client_per_service_and_region_made_once() {
+        let aws = SdkAws::from_sdk_config(config(Some("us-east-1")));
+        let tokyo = Region::new("ap-northeast-1");
+        let singapore = Region::new("ap-southeast-1");
+        let a = aws.ec2(&tokyo).unwrap();
+        let b = aws.ec2(&tokyo).unwrap();
+        let c = aws.ec2(&singapore).unwrap();
+        assert_eq!(a.config().region().unwrap().as_ref(), "ap-northeast-1");
+        assert_eq!(b.config().region().unwrap().as_ref(), "ap-northeast-1");
+        assert_eq!(c.config().region().unwrap().as_ref(), "ap-southeast-1");
+        assert_eq!(aws.inner.ec2.regions(), ["ap-northeast-1", "ap-southeast-1"]);
+        assert!(aws.inner.ssm.regions().is_empty());
+        aws.ssm(&singapore).unwrap();
+        aws.autoscaling(&singapore).unwrap();
+        aws.cloudformation(&singapore).unwrap();
+        assert_eq!(aws.inner.ssm.regions(), ["ap-southeast-1"]);
+        assert_eq!(aws.inner.autoscaling.regions(), ["ap-southeast-1"]);
+        assert_eq!(aws.inner.cloudformation.regions(), ["ap-southeast-1"]);
+    }
+
+    #[test]
+    fn empty_region_uses_the_default() {
+        let aws = SdkAws::from_sdk_config(config(Some("eu-west-1")));
+        let client = aws.ssm(&Region::new("")).unwrap();
+        assert_eq!(client.config().region().unwrap().as_ref(), "eu-west-1");
+        assert_eq!(aws.default_region(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn empty_region_without_default_is_an_error() {
+        let aws = SdkAws::from_sdk_config(config(None));
+        let error = aws.cloudformation(&Region::new("")).unwrap_err();
+        assert_eq!(error.service, "cloudformation");
+        assert_eq!(error.code, "MissingRegion");
+        assert_eq!(error.kind, AwsErrorKind::Client);
+        // A named region needs no default.
+        assert!(aws.cloudformation(&Region::new("us-west-2")).is_ok());
+    }
+
+    #[test]
+    fn builder_defaults() {
+        let builder = SdkAws::builder();
+        let retry = builder.retry_config();
+        assert_eq!(retry.mode(), aws_config::retry::RetryMode::Standard);
+        assert_eq!(retry.max_attempts(), 5);
+        let timeouts = builder.timeout_config();
+        assert_eq!(timeouts.connect_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(Duration::from_secs(20)));
+        assert_eq!(timeouts.operation_timeout(), Some(Duration::from_secs(60)));
+
+        let builder = SdkAws::builder().retry_mode(RetryMode::Adaptive).max_attempts(0);
+        assert_eq!(builder.retry_config().mode(), aws_config::retry::RetryMode::Adaptive);
+        assert_eq!(builder.retry_config().max_attempts(), 1);
+    }
+
+    #[test]
+    fn retry_mode_parses() {
+        assert_eq!("standard".parse(), Ok(RetryMode::Standard));
+        assert_eq!("Adaptive".parse(), Ok(RetryMode::Adaptive));
+        assert!("legacy".parse::<RetryMode>().is_err());
+        assert_eq!(RetryMode::Adaptive.to_string(), "adaptive");
+    }
+
+    #[tokio::test]
+    async fn load_uses_the_builder_settings() {
+        let aws = SdkAws::builder()
+            .region(Some("ap-southeast-1".to_owned()))
+            .endpoint_url(Some("http://localhost:5000".to_owned()))
+            .max_attempts(3)
+            .customize(|loader| loader.empty_test_environment().test_credentials())
+            .load()
+            .await;
+        assert_eq!(aws.default_region(), Some("ap-southeast-1"));
+        let config = aws.sdk_config();
+        assert_eq!(config.endpoint_url(), Some("http://localhost:5000"));
+        assert_eq!(config.retry_config().unwrap().max_attempts(), 3);
+        assert_eq!(config.timeout_config().unwrap().operation_timeout(), Some(Duration::from_secs(60)));
+        let ec2 = aws.ec2(&Region::new("")).unwrap();
+        assert_eq!(ec2.config().region().unwrap().as_ref(), "ap-southeast-1");
+    }
+}

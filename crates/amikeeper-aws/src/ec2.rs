@@ -1,0 +1,429 @@
+//! [`Ec2Api`] over `aws-sdk-ec2`: images and launch templates.
+
+use amikeeper::backend::{AwsResult, Ec2Api};
+use amikeeper::model::{
+    AccountId, CreateImage, Image, ImageId, ImageState, LaunchTemplate, LaunchTemplateRef,
+    LaunchTemplateVersion, Region, Tags,
+};
+use amikeeper::AwsError;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{self as ec2, RequestLaunchTemplateData, ResourceType, TagSpecification};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::error::{from_sdk_error, invalid_response};
+use crate::SdkAws;
+
+const SERVICE: &str = "ec2";
+
+/// `DeleteLaunchTemplateVersions` takes at most this many versions per call.
+const DELETE_VERSIONS_BATCH: usize = 200;
+
+/// Codes for which `describe_image` answers `None`: the image does not exist or cannot.
+const IMAGE_NOT_FOUND_CODES: &[&str] = &["InvalidAMIID.NotFound", "InvalidAMIID.Malformed", "InvalidAMIID.Unavailable"];
+
+/// Codes for which `describe_launch_template` answers `None`.
+const TEMPLATE_NOT_FOUND_CODES: &[&str] = &[
+    "InvalidLaunchTemplateId.NotFound",
+    "InvalidLaunchTemplateId.Malformed",
+    "InvalidLaunchTemplateName.NotFoundException",
+    "InvalidLaunchTemplateName.MalformedException",
+];
+
+fn map_err<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |error| from_sdk_error(SERVICE, operation, error)
+}
+
+fn tags(tags: &[ec2::Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
+        .collect()
+}
+
+/// An SDK image to amikeeper's; fails when the image has no id or no readable creation date
+/// (an image of unknown age must not be ordered, nor deleted as "old").
+pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
+    let id = image
+        .image_id()
+        .ok_or_else(|| invalid_response(SERVICE, "DescribeImages", "an image without ImageId"))?;
+    let created = image.creation_date().ok_or_else(|| {
+        invalid_response(SERVICE, "DescribeImages", format!("image {id} has no CreationDate"))
+    })?;
+    let created = OffsetDateTime::parse(created, &Rfc3339).map_err(|error| {
+        invalid_response(
+            SERVICE,
+            "DescribeImages",
+            format!("image {id} has an unreadable CreationDate `{created}`: {error}"),
+        )
+    })?;
+    Ok(Image {
+        id: ImageId::new(id),
+        name: image.name().unwrap_or_default().to_owned(),
+        description: image.description().map(str::to_owned),
+        state: image.state().map_or(ImageState::Other, |state| ImageState::parse(state.as_str())),
+        created,
+        owner: AccountId::new(image.owner_id().unwrap_or_default()),
+        tags: tags(image.tags()),
+        snapshot_ids: image
+            .block_device_mappings()
+            .iter()
+            .filter_map(|mapping| mapping.ebs()?.snapshot_id())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+pub(crate) fn launch_template_from_sdk(template: &ec2::LaunchTemplate) -> AwsResult<LaunchTemplate> {
+    let id = template.launch_template_id().ok_or_else(|| {
+        invalid_response(SERVICE, "DescribeLaunchTemplates", "a launch template without LaunchTemplateId")
+    })?;
+    Ok(LaunchTemplate {
+        id: id.to_owned(),
+        name: template.launch_template_name().unwrap_or_default().to_owned(),
+        default_version: template.default_version_number().unwrap_or_default(),
+        latest_version: template.latest_version_number().unwrap_or_default(),
+        tags: tags(template.tags()),
+    })
+}
+
+pub(crate) fn launch_template_version_from_sdk(version: &ec2::LaunchTemplateVersion) -> AwsResult<LaunchTemplateVersion> {
+    let number = version.version_number().ok_or_else(|| {
+        invalid_response(SERVICE, "DescribeLaunchTemplateVersions", "a version without VersionNumber")
+    })?;
+    Ok(LaunchTemplateVersion {
+        number,
+        image_id: version.launch_template_data().and_then(|data| data.image_id()).map(ImageId::new),
+        description: version.version_description().map(str::to_owned),
+        is_default: version.default_version().unwrap_or(false),
+    })
+}
+
+/// The versions EC2 refused to delete, as `(version, "code: message")`.
+pub(crate) fn refused_versions(items: &[ec2::DeleteLaunchTemplateVersionsResponseErrorItem]) -> Vec<(i64, String)> {
+    items
+        .iter()
+        .map(|item| {
+            let error = item.response_error();
+            let code = error.and_then(|e| e.code()).map_or("Unknown", |code| code.as_str());
+            let message = error.and_then(|e| e.message()).unwrap_or_default();
+            (item.version_number().unwrap_or_default(), format!("{code}: {message}"))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Ec2Api for SdkAws {
+    async fn describe_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<Option<Image>> {
+        let client = self.ec2(region)?;
+        let result = client
+            .describe_images()
+            .image_ids(image_id.as_str())
+            // Disabled images are left out unless asked for; amikeeper must see them to skip them.
+            .include_disabled(true)
+            .include_deprecated(true)
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(error) if error.code().is_some_and(|code| IMAGE_NOT_FOUND_CODES.contains(&code)) => {
+                tracing::debug!(%region, %image_id, code = ?error.code(), "image not found");
+                return Ok(None);
+            }
+            Err(error) => return Err(from_sdk_error(SERVICE, "DescribeImages", error)),
+        };
+        output
+            .images()
+            .iter()
+            .find(|image| image.image_id() == Some(image_id.as_str()))
+            .map(image_from_sdk)
+            .transpose()
+    }
+
+    async fn create_image(&self, region: &Region, request: &CreateImage) -> AwsResult<ImageId> {
+        let client = self.ec2(region)?;
+        let mut call = client
+            .create_image()
+            .instance_id(&request.instance_id)
+            .name(&request.name)
+            .set_description(request.description.clone())
+            .no_reboot(request.no_reboot);
+        if !request.tags.is_empty() {
+            let tags = request.tags.iter().map(|(key, value)| ec2::Tag::builder().key(key).value(value).build());
+            call = call.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Image)
+                    .set_tags(Some(tags.collect()))
+                    .build(),
+            );
+        }
+        let output = call.send().await.map_err(map_err("CreateImage"))?;
+        let image_id = output
+            .image_id()
+            .ok_or_else(|| invalid_response(SERVICE, "CreateImage", "no ImageId in the response"))?;
+        tracing::info!(%region, instance_id = %request.instance_id, %image_id, "created image");
+        Ok(ImageId::new(image_id))
+    }
+
+    async fn describe_launch_template(
+        &self,
+        region: &Region,
+        template: &LaunchTemplateRef,
+    ) -> AwsResult<Option<LaunchTemplate>> {
+        let client = self.ec2(region)?;
+        let call = client.describe_launch_templates();
+        let call = match template {
+            LaunchTemplateRef::Id(id) => call.launch_template_ids(id),
+            LaunchTemplateRef::Name(name) => call.launch_template_names(name),
+        };
+        let output = match call.send().await {
+            Ok(output) => output,
+            Err(error) if error.code().is_some_and(|code| TEMPLATE_NOT_FOUND_CODES.contains(&code)) => {
+                tracing::debug!(%region, %template, code = ?error.code(), "launch template not found");
+                return Ok(None);
+            }
+            Err(error) => return Err(from_sdk_error(SERVICE, "DescribeLaunchTemplates", error)),
+        };
+        output.launch_templates().first().map(launch_template_from_sdk).transpose()
+    }
+
+    async fn describe_launch_template_versions(
+        &self,
+        region: &Region,
+        template_id: &str,
+    ) -> AwsResult<Vec<LaunchTemplateVersion>> {
+        let client = self.ec2(region)?;
+        let versions = client
+            .describe_launch_template_versions()
+            .launch_template_id(template_id)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(map_err("DescribeLaunchTemplateVersions"))?;
+        let mut versions = versions
+            .iter()
+            .map(launch_template_version_from_sdk)
+            .collect::<AwsResult<Vec<_>>>()?;
+        versions.sort_by(|a, b| b.number.cmp(&a.number));
+        Ok(versions)
+    }
+
+    async fn create_launch_template_version(
+        &self,
+        region: &Region,
+        template_id: &str,
+        source_version: i64,
+        image_id: &ImageId,
+        description: &str,
+    ) -> AwsResult<i64> {
+        let client = self.ec2(region)?;
+        let output = client
+            .create_launch_template_version()
+            .launch_template_id(template_id)
+            .source_version(source_version.to_string())
+            .version_description(description)
+            .launch_template_data(RequestLaunchTemplateData::builder().image_id(image_id.as_str()).build())
+            .send()
+            .await
+            .map_err(map_err("CreateLaunchTemplateVersion"))?;
+        if let Some(warning) = output.warning() {
+            for error in warning.errors() {
+                tracing::warn!(
+                    %region, template_id, code = ?error.code(), message = ?error.message(),
+                    "EC2 warned about the new launch template version"
+                );
+            }
+        }
+        let version = output
+            .launch_template_version()
+            .and_then(|version| version.version_number())
+            .ok_or_else(|| {
+                invalid_response(SERVICE, "CreateLaunchTemplateVersion", "no VersionNumber in the response")
+            })?;
+        tracing::info!(%region, template_id, source_version, version, %image_id, "created launch template version");
+        Ok(version)
+    }
+
+    async fn set_default_launch_template_version(
+        &self,
+        region: &Region,
+        template_id: &str,
+        version: i64,
+    ) -> AwsResult<()> {
+        let client = self.ec2(region)?;
+        client
+            .modify_launch_template()
+            .launch_template_id(template_id)
+            .default_version(version.to_string())
+            .send()
+            .await
+            .map_err(map_err("ModifyLaunchTemplate"))?;
+        tracing::info!(%region, template_id, version, "set the default launch template version");
+        Ok(())
+    }
+
+    async fn delete_launch_template_versions(
+        &self,
+        region: &Region,
+        template_id: &str,
+        versions: &[i64],
+    ) -> AwsResult<Vec<(i64, String)>> {
+        let client = self.ec2(region)?;
+        let mut refused = Vec::new();
+        for batch in versions.chunks(DELETE_VERSIONS_BATCH) {
+            let output = client
+                .delete_launch_template_versions()
+                .launch_template_id(template_id)
+                .set_versions(Some(batch.iter().map(i64::to_string).collect()))
+                .send()
+                .await
+                .map_err(map_err("DeleteLaunchTemplateVersions"))?;
+            refused.extend(refused_versions(output.unsuccessfully_deleted_launch_template_versions()));
+        }
+        tracing::info!(%region, template_id, asked = versions.len(), refused = refused.len(), "deleted launch template versions");
+        Ok(refused)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn image_maps_every_field() {
+        let sdk = ec2::Image::builder()
+            .image_id("ami-0123456789abcdef0")
+            .name("web-2024-01-02")
+            .description("web server")
+            .state(ec2::ImageState::Available)
+            .creation_date("2024-01-02T03:04:05.000Z")
+            .owner_id("111122223333")
+            .tags(ec2::Tag::builder().key("amikeeper:rule").value("web").build())
+            .tags(ec2::Tag::builder().key("Name").value("web").build())
+            .block_device_mappings(
+                ec2::BlockDeviceMapping::builder()
+                    .device_name("/dev/xvda")
+                    .ebs(ec2::EbsBlockDevice::builder().snapshot_id("snap-1").build())
+                    .build(),
+            )
+            .block_device_mappings(ec2::BlockDeviceMapping::builder().device_name("/dev/sdb").virtual_name("ephemeral0").build())
+            .block_device_mappings(
+                ec2::BlockDeviceMapping::builder()
+                    .device_name("/dev/sdc")
+                    .ebs(ec2::EbsBlockDevice::builder().snapshot_id("snap-2").build())
+                    .build(),
+            )
+            .build();
+        let image = image_from_sdk(&sdk).unwrap();
+        assert_eq!(image.id.as_str(), "ami-0123456789abcdef0");
+        assert_eq!(image.name, "web-2024-01-02");
+        assert_eq!(image.description.as_deref(), Some("web server"));
+        assert_eq!(image.state, ImageState::Available);
+        assert_eq!(image.created, datetime!(2024-01-02 03:04:05 UTC));
+        assert_eq!(image.owner.as_str(), "111122223333");
+        assert_eq!(image.tags.get("amikeeper:rule").map(String::as_str), Some("web"));
+        assert_eq!(image.tags.len(), 2);
+        assert_eq!(image.snapshot_ids, ["snap-1", "snap-2"]);
+    }
+
+    #[test]
+    fn image_states() {
+        for (sdk, state) in [
+            (ec2::ImageState::Pending, ImageState::Pending),
+            (ec2::ImageState::Failed, ImageState::Failed),
+            (ec2::ImageState::Deregistered, ImageState::Deregistered),
+            (ec2::ImageState::Disabled, ImageState::Disabled),
+            (ec2::ImageState::Error, ImageState::Other),
+            (ec2::ImageState::from("something-new"), ImageState::Other),
+        ] {
+            let image = ec2::Image::builder().image_id("ami-1").state(sdk).creation_date("2024-01-02T03:04:05Z").build();
+            assert_eq!(image_from_sdk(&image).unwrap().state, state);
+        }
+        let no_state = ec2::Image::builder().image_id("ami-1").creation_date("2024-01-02T03:04:05Z").build();
+        assert_eq!(image_from_sdk(&no_state).unwrap().state, ImageState::Other);
+    }
+
+    #[test]
+    fn image_creation_date_keeps_fractions_and_offsets() {
+        let image = ec2::Image::builder().image_id("ami-1").creation_date("2024-01-02T03:04:05.123+09:00").build();
+        let created = image_from_sdk(&image).unwrap().created;
+        assert_eq!(created, datetime!(2024-01-02 03:04:05.123 +09:00));
+    }
+
+    #[test]
+    fn image_without_a_readable_date_is_an_error() {
+        let missing = ec2::Image::builder().image_id("ami-1").build();
+        let error = image_from_sdk(&missing).unwrap_err();
+        assert_eq!((error.code.as_str(), error.operation.as_str()), ("InvalidResponse", "DescribeImages"));
+        let garbled = ec2::Image::builder().image_id("ami-1").creation_date("yesterday").build();
+        assert!(image_from_sdk(&garbled).unwrap_err().message.contains("yesterday"));
+    }
+
+    #[test]
+    fn launch_template_and_versions() {
+        let sdk = ec2::LaunchTemplate::builder()
+            .launch_template_id("lt-1")
+            .launch_template_name("web")
+            .default_version_number(3)
+            .latest_version_number(5)
+            .tags(ec2::Tag::builder().key("team").value("web").build())
+            .build();
+        let template = launch_template_from_sdk(&sdk).unwrap();
+        assert_eq!(
+            template,
+            LaunchTemplate {
+                id: "lt-1".into(),
+                name: "web".into(),
+                default_version: 3,
+                latest_version: 5,
+                tags: [("team".to_owned(), "web".to_owned())].into(),
+            }
+        );
+
+        let version = ec2::LaunchTemplateVersion::builder()
+            .launch_template_id("lt-1")
+            .version_number(4)
+            .version_description("amikeeper: ami-2")
+            .default_version(true)
+            .launch_template_data(ec2::ResponseLaunchTemplateData::builder().image_id("ami-2").build())
+            .build();
+        assert_eq!(
+            launch_template_version_from_sdk(&version).unwrap(),
+            LaunchTemplateVersion {
+                number: 4,
+                image_id: Some(ImageId::new("ami-2")),
+                description: Some("amikeeper: ami-2".into()),
+                is_default: true,
+            }
+        );
+        let bare = ec2::LaunchTemplateVersion::builder().version_number(1).build();
+        let bare = launch_template_version_from_sdk(&bare).unwrap();
+        assert_eq!((bare.image_id, bare.is_default), (None, false));
+    }
+
+    #[test]
+    fn refused_versions_say_code_and_message() {
+        let items = [ec2::DeleteLaunchTemplateVersionsResponseErrorItem::builder()
+            .launch_template_id("lt-1")
+            .version_number(3)
+            .response_error(
+                ec2::ResponseError::builder()
+                    .code(ec2::LaunchTemplateErrorCode::LaunchTemplateVersionDoesNotExist)
+                    .message("version 3 does not exist")
+                    .build(),
+            )
+            .build()];
+        assert_eq!(
+            refused_versions(&items),
+            [(3, "launchTemplateVersionDoesNotExist: version 3 does not exist".to_owned())]
+        );
+    }
+}

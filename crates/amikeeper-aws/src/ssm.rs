@@ -1,0 +1,124 @@
+//! [`SsmApi`] over `aws-sdk-ssm`: Parameter Store. Values are never logged.
+
+use amikeeper::backend::{AwsResult, SsmApi};
+use amikeeper::model::{Parameter, ParameterType, PutParameter, Region};
+use async_trait::async_trait;
+use aws_sdk_ssm::types as ssm;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::{from_sdk_error, invalid_response};
+use crate::SdkAws;
+
+const SERVICE: &str = "ssm";
+
+pub(crate) fn parameter_type_to_sdk(kind: ParameterType) -> ssm::ParameterType {
+    match kind {
+        ParameterType::String => ssm::ParameterType::String,
+        ParameterType::StringList => ssm::ParameterType::StringList,
+        ParameterType::SecureString => ssm::ParameterType::SecureString,
+    }
+}
+
+/// SSM's parameter type to amikeeper's; an unknown type is treated as `SecureString`, so that
+/// its value is never logged.
+pub(crate) fn parameter_type_from_sdk(kind: Option<&ssm::ParameterType>) -> ParameterType {
+    match kind {
+        Some(ssm::ParameterType::String) | None => ParameterType::String,
+        Some(ssm::ParameterType::StringList) => ParameterType::StringList,
+        Some(_) => ParameterType::SecureString,
+    }
+}
+
+pub(crate) fn parameter_from_sdk(parameter: &ssm::Parameter) -> AwsResult<Parameter> {
+    let name = parameter
+        .name()
+        .ok_or_else(|| invalid_response(SERVICE, "GetParameter", "a parameter without Name"))?;
+    Ok(Parameter {
+        name: name.to_owned(),
+        value: parameter.value().unwrap_or_default().to_owned(),
+        version: parameter.version(),
+        kind: parameter_type_from_sdk(parameter.r#type()),
+        data_type: parameter.data_type().unwrap_or("text").to_owned(),
+    })
+}
+
+#[async_trait]
+impl SsmApi for SdkAws {
+    async fn get_parameter(&self, region: &Region, name: &str) -> AwsResult<Option<Parameter>> {
+        let client = self.ssm(region)?;
+        match client.get_parameter().name(name).with_decryption(true).send().await {
+            Ok(output) => output.parameter().map(parameter_from_sdk).transpose(),
+            Err(error) if error.code() == Some("ParameterNotFound") => {
+                tracing::debug!(%region, name, "parameter not found");
+                Ok(None)
+            }
+            Err(error) => Err(from_sdk_error(SERVICE, "GetParameter", error)),
+        }
+    }
+
+    async fn put_parameter(&self, region: &Region, request: &PutParameter) -> AwsResult<i64> {
+        let client = self.ssm(region)?;
+        let output = client
+            .put_parameter()
+            .name(&request.name)
+            .value(&request.value)
+            .r#type(parameter_type_to_sdk(request.kind))
+            .set_data_type(request.data_type.clone())
+            .overwrite(request.overwrite)
+            .set_description(request.description.clone())
+            .send()
+            .await
+            .map_err(|error| from_sdk_error(SERVICE, "PutParameter", error))?;
+        // The value is deliberately not logged: it may be a SecureString.
+        tracing::info!(%region, name = %request.name, version = output.version(), "put parameter");
+        Ok(output.version())
+    }
+
+    async fn delete_parameter(&self, region: &Region, name: &str) -> AwsResult<()> {
+        let client = self.ssm(region)?;
+        client
+            .delete_parameter()
+            .name(name)
+            .send()
+            .await
+            .map_err(|error| from_sdk_error(SERVICE, "DeleteParameter", error))?;
+        tracing::info!(%region, name, "deleted parameter");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_maps_every_field() {
+        let sdk = ssm::Parameter::builder()
+            .name("/ami/web")
+            .value("ami-1")
+            .version(7)
+            .r#type(ssm::ParameterType::String)
+            .data_type("aws:ec2:image")
+            .build();
+        assert_eq!(
+            parameter_from_sdk(&sdk).unwrap(),
+            Parameter {
+                name: "/ami/web".into(),
+                value: "ami-1".into(),
+                version: 7,
+                kind: ParameterType::String,
+                data_type: "aws:ec2:image".into(),
+            }
+        );
+        let bare = ssm::Parameter::builder().name("/x").build();
+        assert_eq!(parameter_from_sdk(&bare).unwrap().data_type, "text");
+    }
+
+    #[test]
+    fn parameter_types_round_trip() {
+        for kind in [ParameterType::String, ParameterType::StringList, ParameterType::SecureString] {
+            assert_eq!(parameter_type_from_sdk(Some(&parameter_type_to_sdk(kind))), kind);
+        }
+        assert_eq!(parameter_type_from_sdk(Some(&ssm::ParameterType::from("Future"))), ParameterType::SecureString);
+    }
+}

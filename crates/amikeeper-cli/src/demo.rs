@@ -1,0 +1,321 @@
+//! `amikeeper demo`: every seed flow on an in-memory AWS account, told step by step.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use amikeeper::events::parse_payload;
+use amikeeper::memory::ImageSeed;
+use amikeeper::model::{LaunchTemplateSpec, Tags, STACK_NAME_TAG};
+use amikeeper::samples::Origin;
+use amikeeper::{Config, Keeper, MemoryAws, Report};
+use serde_json::Value;
+
+const ACCOUNT: &str = "111122223333";
+const TOKYO: &str = "ap-northeast-1";
+const SINGAPORE: &str = "ap-southeast-1";
+const BACKUP_INSTANCE: &str = "i-0a1b2c3d4e5f60718";
+const BUILDER: &str = "i-0b0b0b0b0b0b0b0b0";
+
+/// The configuration the demo runs with: one rule per seed flow.
+pub const DEMO_CONFIG: &str = r#"
+accounts = ["111122223333"]
+allowed_name_prefixes = ["/ami/", "solution"]
+
+[wait]
+timeout_seconds = 0
+
+# Seed 000: AWS Backup's AMI, in a parameter named after the instance, always at version 1.
+[[rules]]
+name = "seed-000-backup-to-parameter"
+on = ["image_created", "image_copied", "image_state_changed"]
+[rules.match]
+name_prefix = "AWSBackup_"
+[[rules.targets]]
+kind = "ssm_parameter"
+name = "{instance_id}"
+fixed_version = true
+
+# Seed 001 (1): the parameter named by the AMI's tag.
+[[rules]]
+name = "seed-001-parameter-from-tag"
+on = ["backup_job"]
+[rules.match]
+has_tags = ["ImageIdParameterName"]
+[[rules.targets]]
+kind = "ssm_parameter"
+name = "{tag:ImageIdParameterName}"
+data_type = "aws:ec2:image"
+
+# Seed 001 (2): the stack named by the AMI's tag.
+[[rules]]
+name = "seed-001-stack-from-tag"
+on = ["backup_job"]
+[rules.match]
+has_tags = ["StackName"]
+[[rules.targets]]
+kind = "stack_parameter"
+stack = "{tag:StackName}"
+parameter = "ImageId"
+capabilities = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+# Seed 002 (1): a group CloudFormation created goes to $Latest.
+[[rules]]
+name = "seed-002-asg-to-latest"
+on = ["asg_created"]
+[[rules.targets]]
+kind = "auto_scaling_group"
+name = "{asg_name}"
+version = "$Latest"
+allow_stack_managed = true
+
+# Seed 002 (2): DLM's EC2_BACKUP image becomes the default launch template version.
+[[rules]]
+name = "seed-002-dlm-to-launch-template"
+on = ["image_created", "image_state_changed"]
+[rules.match]
+description_contains = "EC2_BACKUP"
+[[rules.targets]]
+kind = "launch_template"
+id_from_parameter = "/app/launch-template-id"
+keep_versions = 3
+allow_stack_managed = true
+
+# Seed 003: bake the builder instance nightly, then move the template and the group.
+[[rules]]
+name = "seed-003-nightly-bake"
+[rules.match]
+schedule_rule = "nightly-ami"
+[rules.bake]
+instance_id = "i-0b0b0b0b0b0b0b0b0"
+[[rules.targets]]
+kind = "launch_template"
+name = "web"
+[[rules.targets]]
+kind = "auto_scaling_group"
+name = "web-asg"
+"#;
+
+struct Demo {
+    aws: Arc<MemoryAws>,
+    keeper: Keeper,
+    json: bool,
+    events: usize,
+}
+
+impl Demo {
+    async fn send(&mut self, what: &str, payload: Value) -> Result<Report, String> {
+        self.events += 1;
+        println!("  event: {what}");
+        let events = parse_payload(payload.to_string().as_bytes()).map_err(|e| e.to_string())?;
+        let mut last = None;
+        for event in &events {
+            let report = self.keeper.handle(event).await;
+            print_report(&report);
+            if self.json {
+                println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+            }
+            last = Some(report);
+        }
+        last.ok_or_else(|| "empty payload".to_owned())
+    }
+
+    fn check(&self, what: &str, ok: bool) -> Result<(), String> {
+        if ok {
+            println!("  state: {what}");
+            Ok(())
+        } else {
+            Err(format!("demo check failed: {what}"))
+        }
+    }
+}
+
+fn print_report(report: &Report) {
+    let status = serde_json::to_value(report.status).ok().and_then(|v| v.as_str().map(str::to_owned));
+    let status = status.unwrap_or_default();
+    match &report.reason {
+        Some(reason) => println!("    {status}: {reason}"),
+        None if report.aws_calls == 1 => println!("    {status} (1 AWS call)"),
+        None => println!("    {status} ({} AWS calls)", report.aws_calls),
+    }
+    for target in &report.targets {
+        let moved = match (&target.outcome.from, &target.outcome.to) {
+            (Some(from), Some(to)) if from != to => format!(": {from} -> {to}"),
+            (None, Some(to)) => format!(": -> {to}"),
+            _ => String::new(),
+        };
+        println!(
+            "    - {:<9} {}{moved}\n                {}",
+            target.outcome.status.as_str(),
+            target.target,
+            target.outcome.reason
+        );
+        for note in &target.outcome.notes {
+            println!("                {note}");
+        }
+    }
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Runs the demo; `Err` names the first expectation that did not hold.
+pub async fn run(json: bool) -> Result<(), String> {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let config = Config::from_toml(DEMO_CONFIG).map_err(|e| e.to_string())?;
+    let keeper = Keeper::new(config, aws.clone());
+    let mut demo = Demo { aws, keeper, json, events: 0 };
+    println!("amikeeper demo: every seed flow on an in-memory AWS account ({ACCOUNT})\n");
+    seed_000(&mut demo).await?;
+    seed_001(&mut demo).await?;
+    seed_002(&mut demo).await?;
+    seed_003(&mut demo).await?;
+    safety(&mut demo).await?;
+    println!("\n{} events handled; every check held.", demo.events);
+    Ok(())
+}
+
+async fn seed_000(demo: &mut Demo) -> Result<(), String> {
+    println!("== Seed 000: AWS Backup AMI -> SSM parameter `{BACKUP_INSTANCE}` at version 1, Tokyo and DR Singapore");
+    let aws = demo.aws.clone();
+    let old = aws.add_image(TOKYO, ImageSeed::new(format!("AWSBackup_{BACKUP_INSTANCE}_previous")));
+    aws.set_parameter(TOKYO, BACKUP_INSTANCE, old.as_str()).map_err(|e| e.to_string())?;
+    let name = format!("AWSBackup_{BACKUP_INSTANCE}_7f3e2a");
+    let new = aws.add_image(TOKYO, ImageSeed::new(&name).pending());
+    let tokyo = Origin::new(ACCOUNT, TOKYO, "000-create");
+    demo.send("CloudTrail CreateImage (the AMI is still pending)", tokyo.create_image(new.as_str(), BACKUP_INSTANCE, &name, "AWS Backup")).await?;
+    let value = aws.parameter(TOKYO, BACKUP_INSTANCE).map(|p| p.value);
+    demo.check("the parameter still names the previous AMI: a pending AMI is never published", value.as_deref() == Some(old.as_str()))?;
+    let tokyo = Origin::new(ACCOUNT, TOKYO, "000-available");
+    demo.send("EC2 AMI State Change: available", tokyo.image_state_change(new.as_str(), "available")).await?;
+    let parameter = aws.parameter(TOKYO, BACKUP_INSTANCE);
+    demo.check(
+        "Tokyo parameter names the new AMI at version 1 ({{resolve:ssm:NAME:1}} keeps working)",
+        parameter.is_some_and(|p| p.value == new.as_str() && p.version == 1),
+    )?;
+    let copy = aws.add_image(SINGAPORE, ImageSeed::new(&name));
+    let dr = Origin::new(ACCOUNT, SINGAPORE, "000-copy");
+    demo.send("CloudTrail CopyImage in ap-southeast-1", dr.copy_image(copy.as_str(), new.as_str(), TOKYO, &name)).await?;
+    let parameter = aws.parameter(SINGAPORE, BACKUP_INSTANCE);
+    demo.check("Singapore parameter names the copy: the region came from the event", parameter.is_some_and(|p| p.value == copy.as_str()))?;
+    println!();
+    Ok(())
+}
+
+async fn seed_001(demo: &mut Demo) -> Result<(), String> {
+    println!("== Seed 001: AWS Backup job COMPLETED -> the parameter or stack named by the AMI's tags");
+    let aws = demo.aws.clone();
+    let old = aws.add_image(TOKYO, ImageSeed::new("web-previous"));
+    aws.set_parameter(TOKYO, "/ami/web", old.as_str()).map_err(|e| e.to_string())?;
+    aws.create_stack(
+        TOKYO,
+        "solution2",
+        BTreeMap::from([("ImageId".to_owned(), old.to_string()), ("InstanceType".to_owned(), "t2.small".to_owned())]),
+    );
+    let new = aws.add_image(
+        TOKYO,
+        ImageSeed::new("AwsBackup_web_1").tag("ImageIdParameterName", "/ami/web").tag("StackName", "solution2"),
+    );
+    let origin = Origin::new(ACCOUNT, TOKYO, "001-backup");
+    let event = origin.backup_job(new.as_str(), "i-0123456789abcdef0", "COMPLETED");
+    demo.send("Backup Job State Change: COMPLETED", event.clone()).await?;
+    demo.check("/ami/web names the new AMI", aws.parameter(TOKYO, "/ami/web").is_some_and(|p| p.value == new.as_str()))?;
+    let stack = aws.stack(TOKYO, "solution2");
+    demo.check(
+        "stack solution2 has ImageId = the new AMI, InstanceType kept (UsePreviousValue)",
+        stack.is_some_and(|s| s.parameters["ImageId"] == new.as_str() && s.parameters["InstanceType"] == "t2.small"),
+    )?;
+    demo.send("the same event, delivered twice", event).await?;
+    demo.check("no second version: /ami/web is at version 2", aws.parameter(TOKYO, "/ami/web").is_some_and(|p| p.version == 2))?;
+    println!();
+    Ok(())
+}
+
+async fn seed_002(demo: &mut Demo) -> Result<(), String> {
+    println!("== Seed 002: CloudFormation's ASG -> $Latest; DLM's EC2_BACKUP AMI -> launch template default, keep 3");
+    let aws = demo.aws.clone();
+    let base = aws.add_image(TOKYO, ImageSeed::new("app-base"));
+    let stack_tags = tags(&[(STACK_NAME_TAG, "app")]);
+    let template = aws.create_launch_template(TOKYO, "app", Some(base), stack_tags.clone());
+    aws.set_parameter(TOKYO, "/app/launch-template-id", &template.id).map_err(|e| e.to_string())?;
+    aws.create_auto_scaling_group(
+        TOKYO,
+        "app-asg",
+        LaunchTemplateSpec { id: template.id.clone(), version: "1".into() },
+        stack_tags,
+    );
+    let origin = Origin::new(ACCOUNT, TOKYO, "002-asg");
+    demo.send("CloudTrail CreateAutoScalingGroup", origin.create_auto_scaling_group("app-asg", &template.id, "1")).await?;
+    let group = aws.auto_scaling_group(TOKYO, "app-asg");
+    demo.check(
+        "app-asg launches from $Latest",
+        group.and_then(|g| g.launch_template).is_some_and(|t| t.version == "$Latest"),
+    )?;
+    for day in 1..=4 {
+        let description = format!("Created for policy: policy-0abc schedule: daily EC2_BACKUP day {day}");
+        let image = aws.add_image(TOKYO, ImageSeed::new(format!("app-dlm-{day}")).description(&description));
+        let origin = Origin::new(ACCOUNT, TOKYO, &format!("002-dlm-{day}"));
+        let event = origin.create_image(image.as_str(), "i-0123456789abcdef0", &format!("app-dlm-{day}"), &description);
+        demo.send(&format!("CloudTrail CreateImage by DLM, day {day}"), event).await?;
+    }
+    let versions = aws.launch_template_versions(TOKYO, &template.id);
+    let lt = aws.launch_template(TOKYO, &template.id);
+    demo.check(
+        "launch template: version 5 is the default, only the 3 newest versions remain",
+        versions.len() == 3 && lt.is_some_and(|t| t.default_version == 5),
+    )?;
+    println!();
+    Ok(())
+}
+
+async fn seed_003(demo: &mut Demo) -> Result<(), String> {
+    println!("== Seed 003: a nightly schedule bakes the builder instance, then moves the launch template and the ASG");
+    let aws = demo.aws.clone();
+    aws.add_instance(TOKYO, Some(BUILDER), tags(&[("Name", "builder")]));
+    let base = aws.add_image(TOKYO, ImageSeed::new("web-base"));
+    let template = aws.create_launch_template(TOKYO, "web", Some(base), Tags::new());
+    aws.create_auto_scaling_group(
+        TOKYO,
+        "web-asg",
+        LaunchTemplateSpec { id: template.id.clone(), version: "1".into() },
+        Tags::new(),
+    );
+    let origin = Origin::new(ACCOUNT, TOKYO, "003-schedule");
+    let report = demo.send("Scheduled Event from rule nightly-ami", origin.scheduled("nightly-ami")).await?;
+    let baked = report.targets.first().and_then(|t| t.outcome.to.clone()).ok_or("no image was baked")?;
+    let origin = Origin::new(ACCOUNT, TOKYO, "003-available");
+    demo.send("EC2 AMI State Change: available", origin.image_state_change(&baked, "available")).await?;
+    let group = aws.auto_scaling_group(TOKYO, "web-asg");
+    demo.check(
+        "web-asg launches from version 2, which launches the baked AMI",
+        group.and_then(|g| g.launch_template).is_some_and(|t| t.version == "2"),
+    )?;
+    println!();
+    Ok(())
+}
+
+async fn safety(demo: &mut Demo) -> Result<(), String> {
+    println!("== What the hand-written Lambdas get wrong, refused");
+    let aws = demo.aws.clone();
+    let seed = ImageSeed::new("web-older").tag("ImageIdParameterName", "/ami/web").created(amikeeper::memory::EPOCH);
+    let older = aws.add_image(TOKYO, seed);
+    let current = aws.parameter(TOKYO, "/ami/web").map(|p| p.value);
+    let origin = Origin::new(ACCOUNT, TOKYO, "late");
+    demo.send(
+        "a late Backup event for an AMI older than the one published",
+        origin.backup_job(older.as_str(), "i-0123456789abcdef0", "COMPLETED"),
+    )
+    .await?;
+    demo.check("/ami/web did not move back", aws.parameter(TOKYO, "/ami/web").map(|p| p.value) == current)?;
+    let hostile = aws.add_image(TOKYO, ImageSeed::new("evil").tag("ImageIdParameterName", "/prod/db/password"));
+    let origin = Origin::new(ACCOUNT, TOKYO, "hostile");
+    demo.send(
+        "an AMI whose tag names /prod/db/password",
+        origin.backup_job(hostile.as_str(), "i-0123456789abcdef0", "COMPLETED"),
+    )
+    .await?;
+    demo.check("/prod/db/password untouched", aws.parameter(TOKYO, "/prod/db/password").is_none())?;
+    let foreign = Origin::new("999999999999", TOKYO, "foreign");
+    demo.send("an event from account 999999999999", foreign.backup_job(hostile.as_str(), "i-0123456789abcdef0", "COMPLETED")).await?;
+    Ok(())
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of the repository: formatting, lints, unit, integration and doc tests.
+# Installs nothing globally; builds go to $CARGO_TARGET_DIR (default: a cache outside the clone,
+# so repeated runs on one machine reuse builds; a fresh machine simply builds from scratch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/amikeeper/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit, integration, doc tests)"
+cargo test --workspace --locked
+
+step "the README's demo command runs"
+cargo run --quiet --locked -p amikeeper-cli -- demo >/dev/null
+
+step "all tests passed"
