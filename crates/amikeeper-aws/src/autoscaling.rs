@@ -172,10 +172,8 @@ impl AutoScalingApi for SdkAws {
                 format!("AutoScalingGroup name not found - {group}"),
             ));
         };
-        let spec = LaunchTemplateSpecification::builder()
-            .launch_template_id(&template.id)
-            .version(&template.version)
-            .build();
+        let spec =
+            LaunchTemplateSpecification::builder().launch_template_id(&template.id).version(&template.version).build();
         let client = self.autoscaling(region)?;
         let call = client.update_auto_scaling_group().auto_scaling_group_name(group);
         let call = if current.mixed_instances {
@@ -253,7 +251,8 @@ mod tests {
                     .build(),
             )
             .build();
-        let group = asg::AutoScalingGroup::builder().auto_scaling_group_name("mixed").mixed_instances_policy(policy).build();
+        let group =
+            asg::AutoScalingGroup::builder().auto_scaling_group_name("mixed").mixed_instances_policy(policy).build();
         let raw = raw_group(&group);
         assert!(raw.mixed_instances);
         assert_eq!(raw.launch_template, Some(by_id("lt-1", "$Latest")));
@@ -265,7 +264,8 @@ mod tests {
 
     #[test]
     fn group_with_a_launch_configuration() {
-        let group = asg::AutoScalingGroup::builder().auto_scaling_group_name("old").launch_configuration_name("lc").build();
+        let group =
+            asg::AutoScalingGroup::builder().auto_scaling_group_name("old").launch_configuration_name("lc").build();
         let raw = raw_group(&group);
         assert_eq!((raw.launch_template, raw.overrides.len(), raw.mixed_instances), (None, 0, false));
     }

@@ -231,7 +231,7 @@ impl SdkAwsBuilder {
             max_attempts = self.max_attempts.max(1),
             "loaded AWS configuration"
         );
-        SdkAws::with_endpoint(config, self.endpoint_url)
+        SdkAws::from_sdk_config(config)
     }
 }
 
@@ -262,9 +262,6 @@ impl<C: Clone> Clients<C> {
 
 struct Inner {
     config: SdkConfig,
-    /// The endpoint URL set explicitly, forced on every client so that it wins over
-    /// `AWS_ENDPOINT_URL_<SERVICE>` (which the SDK would otherwise prefer).
-    endpoint_url: Option<String>,
     ec2: Clients<aws_sdk_ec2::Client>,
     ssm: Clients<aws_sdk_ssm::Client>,
     autoscaling: Clients<aws_sdk_autoscaling::Client>,
@@ -302,11 +299,8 @@ macro_rules! client_getter {
         pub fn $name(&self, region: &Region) -> Result<$krate::Client, AwsError> {
             let region = self.region_name(region, $service)?;
             Ok(self.inner.$name.get(&region, || {
-                let mut config = $krate::config::Builder::from(&self.inner.config)
+                let config = $krate::config::Builder::from(&self.inner.config)
                     .region($krate::config::Region::new(region.clone()));
-                if let Some(endpoint_url) = &self.inner.endpoint_url {
-                    config = config.endpoint_url(endpoint_url);
-                }
                 tracing::debug!(service = $service, %region, "made an SDK client");
                 $krate::Client::from_conf(config.build())
             }))
@@ -323,14 +317,9 @@ impl SdkAws {
     /// An `SdkAws` over an already loaded configuration, used as it is (its retry, timeouts,
     /// credentials, endpoint and HTTP client); its region is the default region.
     pub fn from_sdk_config(config: SdkConfig) -> Self {
-        Self::with_endpoint(config, None)
-    }
-
-    fn with_endpoint(config: SdkConfig, endpoint_url: Option<String>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config,
-                endpoint_url,
                 ec2: Clients::new(),
                 ssm: Clients::new(),
                 autoscaling: Clients::new(),

@@ -15,9 +15,8 @@ const SERVICE: &str = "cloudformation";
 const NO_UPDATES: &str = "No updates are to be performed";
 
 pub(crate) fn stack_from_sdk(stack: &cfn::Stack) -> AwsResult<Stack> {
-    let name = stack
-        .stack_name()
-        .ok_or_else(|| invalid_response(SERVICE, "DescribeStacks", "a stack without StackName"))?;
+    let name =
+        stack.stack_name().ok_or_else(|| invalid_response(SERVICE, "DescribeStacks", "a stack without StackName"))?;
     Ok(Stack {
         name: name.to_owned(),
         id: stack.stack_id().unwrap_or_default().to_owned(),
@@ -26,7 +25,10 @@ pub(crate) fn stack_from_sdk(stack: &cfn::Stack) -> AwsResult<Stack> {
             .parameters()
             .iter()
             .filter_map(|parameter| {
-                Some((parameter.parameter_key()?.to_owned(), parameter.parameter_value().unwrap_or_default().to_owned()))
+                Some((
+                    parameter.parameter_key()?.to_owned(),
+                    parameter.parameter_value().unwrap_or_default().to_owned(),
+                ))
             })
             .collect(),
     })

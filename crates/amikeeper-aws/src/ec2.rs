@@ -2,8 +2,8 @@
 
 use amikeeper::backend::{AwsResult, Ec2Api};
 use amikeeper::model::{
-    AccountId, CreateImage, Image, ImageId, ImageState, LaunchTemplate, LaunchTemplateRef,
-    LaunchTemplateVersion, Region, Tags,
+    AccountId, CreateImage, Image, ImageId, ImageState, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion,
+    Region, Tags,
 };
 use amikeeper::AwsError;
 use async_trait::async_trait;
@@ -41,20 +41,16 @@ where
 }
 
 fn tags(tags: &[ec2::Tag]) -> Tags {
-    tags.iter()
-        .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
-        .collect()
+    tags.iter().filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned()))).collect()
 }
 
 /// An SDK image to amikeeper's; fails when the image has no id or no readable creation date
 /// (an image of unknown age must not be ordered, nor deleted as "old").
 pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
-    let id = image
-        .image_id()
-        .ok_or_else(|| invalid_response(SERVICE, "DescribeImages", "an image without ImageId"))?;
-    let created = image.creation_date().ok_or_else(|| {
-        invalid_response(SERVICE, "DescribeImages", format!("image {id} has no CreationDate"))
-    })?;
+    let id = image.image_id().ok_or_else(|| invalid_response(SERVICE, "DescribeImages", "an image without ImageId"))?;
+    let created = image
+        .creation_date()
+        .ok_or_else(|| invalid_response(SERVICE, "DescribeImages", format!("image {id} has no CreationDate")))?;
     let created = OffsetDateTime::parse(created, &Rfc3339).map_err(|error| {
         invalid_response(
             SERVICE,
@@ -92,7 +88,9 @@ pub(crate) fn launch_template_from_sdk(template: &ec2::LaunchTemplate) -> AwsRes
     })
 }
 
-pub(crate) fn launch_template_version_from_sdk(version: &ec2::LaunchTemplateVersion) -> AwsResult<LaunchTemplateVersion> {
+pub(crate) fn launch_template_version_from_sdk(
+    version: &ec2::LaunchTemplateVersion,
+) -> AwsResult<LaunchTemplateVersion> {
     let number = version.version_number().ok_or_else(|| {
         invalid_response(SERVICE, "DescribeLaunchTemplateVersions", "a version without VersionNumber")
     })?;
@@ -137,12 +135,7 @@ impl Ec2Api for SdkAws {
             }
             Err(error) => return Err(from_sdk_error(SERVICE, "DescribeImages", error)),
         };
-        output
-            .images()
-            .iter()
-            .find(|image| image.image_id() == Some(image_id.as_str()))
-            .map(image_from_sdk)
-            .transpose()
+        output.images().iter().find(|image| image.image_id() == Some(image_id.as_str())).map(image_from_sdk).transpose()
     }
 
     async fn create_image(&self, region: &Region, request: &CreateImage) -> AwsResult<ImageId> {
@@ -156,16 +149,12 @@ impl Ec2Api for SdkAws {
         if !request.tags.is_empty() {
             let tags = request.tags.iter().map(|(key, value)| ec2::Tag::builder().key(key).value(value).build());
             call = call.tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Image)
-                    .set_tags(Some(tags.collect()))
-                    .build(),
+                TagSpecification::builder().resource_type(ResourceType::Image).set_tags(Some(tags.collect())).build(),
             );
         }
         let output = call.send().await.map_err(map_err("CreateImage"))?;
-        let image_id = output
-            .image_id()
-            .ok_or_else(|| invalid_response(SERVICE, "CreateImage", "no ImageId in the response"))?;
+        let image_id =
+            output.image_id().ok_or_else(|| invalid_response(SERVICE, "CreateImage", "no ImageId in the response"))?;
         tracing::info!(%region, instance_id = %request.instance_id, %image_id, "created image");
         Ok(ImageId::new(image_id))
     }
@@ -207,10 +196,7 @@ impl Ec2Api for SdkAws {
             .try_collect()
             .await
             .map_err(map_err("DescribeLaunchTemplateVersions"))?;
-        let mut versions = versions
-            .iter()
-            .map(launch_template_version_from_sdk)
-            .collect::<AwsResult<Vec<_>>>()?;
+        let mut versions = versions.iter().map(launch_template_version_from_sdk).collect::<AwsResult<Vec<_>>>()?;
         versions.sort_by(|a, b| b.number.cmp(&a.number));
         Ok(versions)
     }
@@ -241,10 +227,8 @@ impl Ec2Api for SdkAws {
                 );
             }
         }
-        let version = output
-            .launch_template_version()
-            .and_then(|version| version.version_number())
-            .ok_or_else(|| {
+        let version =
+            output.launch_template_version().and_then(|version| version.version_number()).ok_or_else(|| {
                 invalid_response(SERVICE, "CreateLaunchTemplateVersion", "no VersionNumber in the response")
             })?;
         tracing::info!(%region, template_id, source_version, version, %image_id, "created launch template version");
@@ -314,7 +298,9 @@ mod tests {
                     .ebs(ec2::EbsBlockDevice::builder().snapshot_id("snap-1").build())
                     .build(),
             )
-            .block_device_mappings(ec2::BlockDeviceMapping::builder().device_name("/dev/sdb").virtual_name("ephemeral0").build())
+            .block_device_mappings(
+                ec2::BlockDeviceMapping::builder().device_name("/dev/sdb").virtual_name("ephemeral0").build(),
+            )
             .block_device_mappings(
                 ec2::BlockDeviceMapping::builder()
                     .device_name("/dev/sdc")
@@ -344,7 +330,8 @@ mod tests {
             (ec2::ImageState::Error, ImageState::Other),
             (ec2::ImageState::from("something-new"), ImageState::Other),
         ] {
-            let image = ec2::Image::builder().image_id("ami-1").state(sdk).creation_date("2024-01-02T03:04:05Z").build();
+            let image =
+                ec2::Image::builder().image_id("ami-1").state(sdk).creation_date("2024-01-02T03:04:05Z").build();
             assert_eq!(image_from_sdk(&image).unwrap().state, state);
         }
         let no_state = ec2::Image::builder().image_id("ami-1").creation_date("2024-01-02T03:04:05Z").build();

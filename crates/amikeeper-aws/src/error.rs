@@ -25,9 +25,9 @@ use std::error::Error as StdError;
 use amikeeper::{AwsError, AwsErrorKind};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::retry::ErrorKind as RetryErrorKind;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::ErrorKind as RetryErrorKind;
 
 /// Error codes AWS uses for throttling, across the services amikeeper calls.
 ///
@@ -138,16 +138,10 @@ where
             (kind, "DispatchFailure".to_owned(), context)
         }
         SdkError::ResponseError(_) => {
-            let kind = if status.is_some_and(|s| s >= 500) {
-                AwsErrorKind::Server
-            } else {
-                AwsErrorKind::Client
-            };
+            let kind = if status.is_some_and(|s| s >= 500) { AwsErrorKind::Server } else { AwsErrorKind::Client };
             (kind, "ResponseError".to_owned(), context)
         }
-        SdkError::ConstructionFailure(_) => {
-            (AwsErrorKind::Client, "ConstructionFailure".to_owned(), context)
-        }
+        SdkError::ConstructionFailure(_) => (AwsErrorKind::Client, "ConstructionFailure".to_owned(), context),
         // `SdkError` is non-exhaustive.
         _ => (AwsErrorKind::Client, "Unknown".to_owned(), context),
     };
@@ -196,7 +190,13 @@ mod tests {
 
     #[test]
     fn throttling_codes_are_throttling() {
-        for code in ["Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "RequestThrottled"] {
+        for code in [
+            "Throttling",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "TooManyRequestsException",
+            "RequestThrottled",
+        ] {
             let error = map(ec2_error(400, code, "slow down"));
             assert_eq!(error.kind, AwsErrorKind::Throttling, "{code}");
             assert!(error.is_retryable());
@@ -227,10 +227,8 @@ mod tests {
 
     #[test]
     fn missing_code_is_unknown_and_message_falls_back_to_the_error() {
-        let error = map(SdkError::service_error(
-            DescribeImagesError::generic(ErrorMetadata::builder().build()),
-            response(400),
-        ));
+        let error =
+            map(SdkError::service_error(DescribeImagesError::generic(ErrorMetadata::builder().build()), response(400)));
         assert_eq!(error.code, "Unknown");
         assert_eq!(error.kind, AwsErrorKind::Client);
         assert!(!error.message.is_empty());

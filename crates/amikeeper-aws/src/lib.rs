@@ -45,11 +45,9 @@
 //! By default each service's regional endpoint. `aws-config` honours `AWS_ENDPOINT_URL` (all
 //! services), `AWS_ENDPOINT_URL_<SERVICE>` (`AWS_ENDPOINT_URL_EC2`, `_SSM`, `_AUTO_SCALING`,
 //! `_CLOUDFORMATION`, preferred over the global one) and the profile's `endpoint_url`, unless
-//! `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`: nothing here needs doing for them (this crate's
-//! `tests/endpoint.rs` checks the global variable). [`endpoint_url`](SdkAwsBuilder::endpoint_url)
-//! wins over all of those: it is set on every service client, because the SDK would otherwise
-//! let `AWS_ENDPOINT_URL_<SERVICE>` and even `AWS_ENDPOINT_URL` override a URL set on the shared
-//! configuration.
+//! `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`: nothing here needs doing for them.
+//! [`endpoint_url`](SdkAwsBuilder::endpoint_url), set on the shared configuration, wins over all
+//! of those. This crate's `tests/endpoint.rs` checks each of these rules.
 //!
 //! # Retries and timeouts
 //!

@@ -30,9 +30,7 @@ pub(crate) fn parameter_type_from_sdk(kind: Option<&ssm::ParameterType>) -> Para
 }
 
 pub(crate) fn parameter_from_sdk(parameter: &ssm::Parameter) -> AwsResult<Parameter> {
-    let name = parameter
-        .name()
-        .ok_or_else(|| invalid_response(SERVICE, "GetParameter", "a parameter without Name"))?;
+    let name = parameter.name().ok_or_else(|| invalid_response(SERVICE, "GetParameter", "a parameter without Name"))?;
     Ok(Parameter {
         name: name.to_owned(),
         value: parameter.value().unwrap_or_default().to_owned(),

@@ -15,10 +15,7 @@ async fn recording(endpoint_url: Option<&str>) -> (SdkAws, Arc<Mutex<Vec<String>
     let log = uris.clone();
     let http = infallible_client_fn(move |request: http::Request<SdkBody>| {
         log.lock().unwrap().push(request.uri().to_string());
-        http::Response::builder()
-            .status(400)
-            .body(r#"{"__type":"ParameterNotFound","message":""}"#)
-            .unwrap()
+        http::Response::builder().status(400).body(r#"{"__type":"ParameterNotFound","message":""}"#).unwrap()
     });
     let aws = SdkAws::builder()
         .region(Some("us-east-1".to_owned()))

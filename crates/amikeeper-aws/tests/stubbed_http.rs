@@ -25,7 +25,9 @@ struct Seen {
 type Handler = dyn Fn(&Seen, usize) -> (u16, String) + Send + Sync;
 
 /// An `SdkAws` whose every call is answered by `handler(request, index of the request)`.
-async fn stubbed(handler: impl Fn(&Seen, usize) -> (u16, String) + Send + Sync + 'static) -> (SdkAws, Arc<Mutex<Vec<Seen>>>) {
+async fn stubbed(
+    handler: impl Fn(&Seen, usize) -> (u16, String) + Send + Sync + 'static,
+) -> (SdkAws, Arc<Mutex<Vec<Seen>>>) {
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let log = seen.clone();
     let handler: Arc<Handler> = Arc::new(handler);
@@ -33,11 +35,7 @@ async fn stubbed(handler: impl Fn(&Seen, usize) -> (u16, String) + Send + Sync +
         let body = String::from_utf8(request.body().bytes().unwrap_or_default().to_vec()).unwrap();
         let action = match request.headers().get("x-amz-target") {
             Some(target) => target.to_str().unwrap().to_owned(),
-            None => body
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("Action="))
-                .unwrap_or_default()
-                .to_owned(),
+            None => body.split('&').find_map(|pair| pair.strip_prefix("Action=")).unwrap_or_default().to_owned(),
         };
         let request = Seen { host: request.uri().host().unwrap_or_default().to_owned(), action, body };
         let index = {
@@ -155,10 +153,7 @@ async fn launch_template_versions_all_pages_newest_first() {
     .await;
     let versions = aws.describe_launch_template_versions(&singapore(), "lt-1").await.unwrap();
     let numbers: Vec<_> = versions.iter().map(|v| (v.number, v.image_id.clone().map(|i| i.0), v.is_default)).collect();
-    assert_eq!(
-        numbers,
-        [(3, None, false), (2, Some("ami-2".to_owned()), true), (1, Some("ami-1".to_owned()), false)]
-    );
+    assert_eq!(numbers, [(3, None, false), (2, Some("ami-2".to_owned()), true), (1, Some("ami-1".to_owned()), false)]);
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
 
@@ -331,7 +326,10 @@ async fn update_stack_started_and_failed() {
                     .to_owned(),
             )
         } else {
-            query_error("ValidationError", "Stack:arn:stack/web/1 is in UPDATE_IN_PROGRESS state and can not be updated.")
+            query_error(
+                "ValidationError",
+                "Stack:arn:stack/web/1 is in UPDATE_IN_PROGRESS state and can not be updated.",
+            )
         }
     })
     .await;
@@ -361,7 +359,10 @@ async fn ssm_parameters() {
     .await;
     assert_eq!(aws.get_parameter(&singapore(), "/missing").await.unwrap(), None);
     let parameter = aws.get_parameter(&singapore(), "/ami/web").await.unwrap().unwrap();
-    assert_eq!((parameter.value.as_str(), parameter.version, parameter.data_type.as_str()), ("ami-1", 4, "aws:ec2:image"));
+    assert_eq!(
+        (parameter.value.as_str(), parameter.version, parameter.data_type.as_str()),
+        ("ami-1", 4, "aws:ec2:image")
+    );
     let version = aws
         .put_parameter(
             &singapore(),

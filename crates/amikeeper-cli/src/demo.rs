@@ -183,9 +183,16 @@ async fn seed_000(demo: &mut Demo) -> Result<(), String> {
     let name = format!("AWSBackup_{BACKUP_INSTANCE}_7f3e2a");
     let new = aws.add_image(TOKYO, ImageSeed::new(&name).pending());
     let tokyo = Origin::new(ACCOUNT, TOKYO, "000-create");
-    demo.send("CloudTrail CreateImage (the AMI is still pending)", tokyo.create_image(new.as_str(), BACKUP_INSTANCE, &name, "AWS Backup")).await?;
+    demo.send(
+        "CloudTrail CreateImage (the AMI is still pending)",
+        tokyo.create_image(new.as_str(), BACKUP_INSTANCE, &name, "AWS Backup"),
+    )
+    .await?;
     let value = aws.parameter(TOKYO, BACKUP_INSTANCE).map(|p| p.value);
-    demo.check("the parameter still names the previous AMI: a pending AMI is never published", value.as_deref() == Some(old.as_str()))?;
+    demo.check(
+        "the parameter still names the previous AMI: a pending AMI is never published",
+        value.as_deref() == Some(old.as_str()),
+    )?;
     let tokyo = Origin::new(ACCOUNT, TOKYO, "000-available");
     demo.send("EC2 AMI State Change: available", tokyo.image_state_change(new.as_str(), "available")).await?;
     let parameter = aws.parameter(TOKYO, BACKUP_INSTANCE);
@@ -195,9 +202,13 @@ async fn seed_000(demo: &mut Demo) -> Result<(), String> {
     )?;
     let copy = aws.add_image(SINGAPORE, ImageSeed::new(&name));
     let dr = Origin::new(ACCOUNT, SINGAPORE, "000-copy");
-    demo.send("CloudTrail CopyImage in ap-southeast-1", dr.copy_image(copy.as_str(), new.as_str(), TOKYO, &name)).await?;
+    demo.send("CloudTrail CopyImage in ap-southeast-1", dr.copy_image(copy.as_str(), new.as_str(), TOKYO, &name))
+        .await?;
     let parameter = aws.parameter(SINGAPORE, BACKUP_INSTANCE);
-    demo.check("Singapore parameter names the copy: the region came from the event", parameter.is_some_and(|p| p.value == copy.as_str()))?;
+    demo.check(
+        "Singapore parameter names the copy: the region came from the event",
+        parameter.is_some_and(|p| p.value == copy.as_str()),
+    )?;
     println!();
     Ok(())
 }
@@ -219,14 +230,20 @@ async fn seed_001(demo: &mut Demo) -> Result<(), String> {
     let origin = Origin::new(ACCOUNT, TOKYO, "001-backup");
     let event = origin.backup_job(new.as_str(), "i-0123456789abcdef0", "COMPLETED");
     demo.send("Backup Job State Change: COMPLETED", event.clone()).await?;
-    demo.check("/ami/web names the new AMI", aws.parameter(TOKYO, "/ami/web").is_some_and(|p| p.value == new.as_str()))?;
+    demo.check(
+        "/ami/web names the new AMI",
+        aws.parameter(TOKYO, "/ami/web").is_some_and(|p| p.value == new.as_str()),
+    )?;
     let stack = aws.stack(TOKYO, "solution2");
     demo.check(
         "stack solution2 has ImageId = the new AMI, InstanceType kept (UsePreviousValue)",
         stack.is_some_and(|s| s.parameters["ImageId"] == new.as_str() && s.parameters["InstanceType"] == "t2.small"),
     )?;
     demo.send("the same event, delivered twice", event).await?;
-    demo.check("no second version: /ami/web is at version 2", aws.parameter(TOKYO, "/ami/web").is_some_and(|p| p.version == 2))?;
+    demo.check(
+        "no second version: /ami/web is at version 2",
+        aws.parameter(TOKYO, "/ami/web").is_some_and(|p| p.version == 2),
+    )?;
     println!();
     Ok(())
 }
@@ -245,7 +262,8 @@ async fn seed_002(demo: &mut Demo) -> Result<(), String> {
         stack_tags,
     );
     let origin = Origin::new(ACCOUNT, TOKYO, "002-asg");
-    demo.send("CloudTrail CreateAutoScalingGroup", origin.create_auto_scaling_group("app-asg", &template.id, "1")).await?;
+    demo.send("CloudTrail CreateAutoScalingGroup", origin.create_auto_scaling_group("app-asg", &template.id, "1"))
+        .await?;
     let group = aws.auto_scaling_group(TOKYO, "app-asg");
     demo.check(
         "app-asg launches from $Latest",
@@ -316,6 +334,10 @@ async fn safety(demo: &mut Demo) -> Result<(), String> {
     .await?;
     demo.check("/prod/db/password untouched", aws.parameter(TOKYO, "/prod/db/password").is_none())?;
     let foreign = Origin::new("999999999999", TOKYO, "foreign");
-    demo.send("an event from account 999999999999", foreign.backup_job(hostile.as_str(), "i-0123456789abcdef0", "COMPLETED")).await?;
+    demo.send(
+        "an event from account 999999999999",
+        foreign.backup_job(hostile.as_str(), "i-0123456789abcdef0", "COMPLETED"),
+    )
+    .await?;
     Ok(())
 }

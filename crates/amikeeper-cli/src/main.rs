@@ -114,7 +114,9 @@ async fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Parse { event } => parse(&event),
         Command::Handle { config, dry_run, wait, aws, event } => handle(&config, dry_run, wait, &aws, &event).await,
-        Command::Demo { json } => demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(|message| Failure { code: 1, message }),
+        Command::Demo { json } => {
+            demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(|message| Failure { code: 1, message })
+        }
     };
     match result {
         Ok(code) => code,
@@ -136,11 +138,8 @@ fn read_input(path: &PathBuf) -> Result<Vec<u8>, Failure> {
 }
 
 fn print_json<T: serde::Serialize>(items: &[T]) -> Result<(), Failure> {
-    let text = if items.len() == 1 {
-        serde_json::to_string_pretty(&items[0])
-    } else {
-        serde_json::to_string_pretty(items)
-    };
+    let text =
+        if items.len() == 1 { serde_json::to_string_pretty(&items[0]) } else { serde_json::to_string_pretty(items) };
     let text = text.map_err(|e| Failure { code: 1, message: format!("cannot write JSON: {e}") })?;
     println!("{text}");
     Ok(())
@@ -171,10 +170,8 @@ async fn handle(
         .load()
         .await;
     let keeper = Keeper::new(config.clone(), Arc::new(aws));
-    let options = HandleOptions {
-        dry_run,
-        wait: wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..config.wait }),
-    };
+    let options =
+        HandleOptions { dry_run, wait: wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..config.wait }) };
     let reports = keeper.handle_payload(&payload, &options).await.map_err(bad_input)?;
     print_json(&reports)?;
     Ok(if reports.iter().any(|r| r.failed()) { ExitCode::from(1) } else { ExitCode::SUCCESS })

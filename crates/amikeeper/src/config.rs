@@ -266,22 +266,19 @@ impl TargetConfig {
     pub fn templates(&self) -> Vec<(&'static str, &NameTemplate)> {
         match self {
             Self::SsmParameter { name, .. } => vec![("name", name)],
-            Self::LaunchTemplate { id, name, id_from_parameter, .. } => [
-                ("id", id.as_ref()),
-                ("name", name.as_ref()),
-                ("id_from_parameter", id_from_parameter.as_ref()),
-            ]
-            .into_iter()
-            .filter_map(|(field, t)| t.map(|t| (field, t)))
-            .collect(),
+            Self::LaunchTemplate { id, name, id_from_parameter, .. } => {
+                [("id", id.as_ref()), ("name", name.as_ref()), ("id_from_parameter", id_from_parameter.as_ref())]
+                    .into_iter()
+                    .filter_map(|(field, t)| t.map(|t| (field, t)))
+                    .collect()
+            }
             Self::AutoScalingGroup { name, .. } => vec![("name", name)],
             Self::StackParameter { stack, .. } => vec![("stack", stack)],
         }
     }
 }
 
-const SUPPORTED_CAPABILITIES: [&str; 3] =
-    ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
+const SUPPORTED_CAPABILITIES: [&str; 3] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
 
 impl Config {
     /// Loads a file: `.json` as JSON, anything else as TOML.
@@ -298,16 +295,16 @@ impl Config {
 
     /// Parses and checks TOML.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { format: "TOML", message: e.to_string() })?;
+        let config: Self =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { format: "TOML", message: e.to_string() })?;
         config.validate()?;
         Ok(config)
     }
 
     /// Parses and checks JSON (the same schema as TOML).
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let config: Self = serde_json::from_str(text)
-            .map_err(|e| ConfigError::Parse { format: "JSON", message: e.to_string() })?;
+        let config: Self =
+            serde_json::from_str(text).map_err(|e| ConfigError::Parse { format: "JSON", message: e.to_string() })?;
         config.validate()?;
         Ok(config)
     }
@@ -323,18 +320,12 @@ impl Config {
         }
         for (i, account) in self.accounts.iter().enumerate() {
             if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid(
-                    format!("accounts[{i}]"),
-                    format!("`{account}` is not a 12-digit AWS account id"),
-                ));
+                return Err(invalid(format!("accounts[{i}]"), format!("`{account}` is not a 12-digit AWS account id")));
             }
         }
         for (i, prefix) in self.allowed_name_prefixes.iter().enumerate() {
             if prefix.is_empty() {
-                return Err(invalid(
-                    format!("allowed_name_prefixes[{i}]"),
-                    "an empty prefix would allow every name",
-                ));
+                return Err(invalid(format!("allowed_name_prefixes[{i}]"), "an empty prefix would allow every name"));
             }
         }
         if self.rules.is_empty() {
@@ -362,8 +353,9 @@ impl Config {
                     format!("`{bad}` events move no pointer; snapshot generations belong to retention"),
                 ));
             }
-            let carries_no_image =
-                kinds.iter().any(|k| matches!(k, EventKind::AsgCreated) || (*k == EventKind::Scheduled && rule.bake.is_none()));
+            let carries_no_image = kinds
+                .iter()
+                .any(|k| matches!(k, EventKind::AsgCreated) || (*k == EventKind::Scheduled && rule.bake.is_none()));
             for (t, target) in rule.targets.iter().enumerate() {
                 let at = format!("{at}.targets[{t}]");
                 if carries_no_image && target.needs_image() {
@@ -415,13 +407,13 @@ impl Config {
                             ));
                         }
                     }
-                    TargetConfig::SsmParameter { data_type: Some(data_type), .. } => {
-                        if data_type != "text" && data_type != "aws:ec2:image" {
-                            return Err(invalid(
-                                format!("{at}.data_type"),
-                                format!("`{data_type}`: use `text` or `aws:ec2:image`"),
-                            ));
-                        }
+                    TargetConfig::SsmParameter { data_type: Some(data_type), .. }
+                        if data_type != "text" && data_type != "aws:ec2:image" =>
+                    {
+                        return Err(invalid(
+                            format!("{at}.data_type"),
+                            format!("`{data_type}`: use `text` or `aws:ec2:image`"),
+                        ));
                     }
                     TargetConfig::StackParameter { capabilities, parameter, .. } => {
                         if parameter.is_empty() {

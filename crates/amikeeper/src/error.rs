@@ -88,13 +88,7 @@ impl AwsError {
         code: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Self {
-            service: service.into(),
-            operation: operation.into(),
-            code: code.into(),
-            message: message.into(),
-            kind,
-        }
+        Self { service: service.into(), operation: operation.into(), code: code.into(), message: message.into(), kind }
     }
 
     /// Whether a retry of the same request may succeed.

@@ -236,9 +236,7 @@ pub struct StandardEventParser {
 
 impl Default for StandardEventParser {
     fn default() -> Self {
-        Self {
-            max_bytes: MAX_PAYLOAD_BYTES,
-        }
+        Self { max_bytes: MAX_PAYLOAD_BYTES }
     }
 }
 
@@ -268,10 +266,7 @@ impl StandardEventParser {
         }
         let bytes = json_size(value);
         if bytes > self.max_bytes {
-            return Err(EventError::TooLarge {
-                bytes,
-                limit: self.max_bytes,
-            });
+            return Err(EventError::TooLarge { bytes, limit: self.max_bytes });
         }
         self.parse_document(value)
     }
@@ -279,10 +274,7 @@ impl StandardEventParser {
     /// Decodes bytes to JSON, enforcing the limits. `context` names where nested text came from.
     fn decode(&self, bytes: &[u8], context: Option<&str>) -> Result<serde_json::Value, EventError> {
         if bytes.len() > self.max_bytes {
-            return Err(EventError::TooLarge {
-                bytes: bytes.len(),
-                limit: self.max_bytes,
-            });
+            return Err(EventError::TooLarge { bytes: bytes.len(), limit: self.max_bytes });
         }
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         if bytes.trim_ascii().is_empty() {
@@ -324,10 +316,8 @@ impl StandardEventParser {
             .iter()
             .enumerate()
             .map(|(index, record)| {
-                self.parse_record(index, record).map_err(|source| EventError::InRecord {
-                    index,
-                    source: Box::new(source),
-                })
+                self.parse_record(index, record)
+                    .map_err(|source| EventError::InRecord { index, source: Box::new(source) })
             })
             .collect()
     }
@@ -356,9 +346,9 @@ impl StandardEventParser {
                 let value = self.decode(message.as_bytes(), Some("the SNS Message"))?;
                 self.parse_event(&value, Layer::SnsMessage)
             }
-            Some(serde_json::Value::String(source)) => Err(EventError::Unsupported {
-                received: format!("a record from `{}`", quote(source)),
-            }),
+            Some(serde_json::Value::String(source)) => {
+                Err(EventError::Unsupported { received: format!("a record from `{}`", quote(source)) })
+            }
             Some(other) => Err(EventError::BadField {
                 event: "SQS or SNS batch".into(),
                 field: format!("Records[{index}].eventSource"),
@@ -378,9 +368,7 @@ impl StandardEventParser {
             });
         };
         if object.contains_key("Records") {
-            return Err(EventError::Unsupported {
-                received: format!("a batch (`Records`) {}", layer.where_()),
-            });
+            return Err(EventError::Unsupported { received: format!("a batch (`Records`) {}", layer.where_()) });
         }
         if object.contains_key("detail-type") || object.contains_key("source") {
             return parse_eventbridge(value);
@@ -391,18 +379,14 @@ impl StandardEventParser {
             let at = At::new("SNS notification");
             let kind = at.req_str(value, "Type")?;
             if kind != "Notification" {
-                return Err(EventError::Unsupported {
-                    received: format!("an SNS message of Type `{}`", quote(kind)),
-                });
+                return Err(EventError::Unsupported { received: format!("an SNS message of Type `{}`", quote(kind)) });
             }
             let message = at.req_str(value, "Message")?;
             let inner = self.decode(message.as_bytes(), Some("the SNS Message"))?;
             return self.parse_event(&inner, Layer::SnsMessage);
         }
         if looks_like_sns {
-            return Err(EventError::Unsupported {
-                received: format!("an SNS notification {}", layer.where_()),
-            });
+            return Err(EventError::Unsupported { received: format!("an SNS notification {}", layer.where_()) });
         }
         Err(EventError::Unsupported {
             received: format!("a JSON object {} ({})", layer.where_(), describe_keys(object)),
@@ -557,12 +541,7 @@ impl Envelope {
         let account = at.account("account", at.req_str(v, "account")?)?;
         let region = at.region("region", at.req_str(v, "region")?)?;
         let time = at.time("time", at.req_str(v, "time")?)?;
-        Ok(Self {
-            id,
-            region,
-            account,
-            time,
-        })
+        Ok(Self { id, region, account, time })
     }
 
     /// The event id, required.
@@ -604,10 +583,7 @@ fn parse_cloudtrail(v: &serde_json::Value, source: &str) -> Result<AmiEvent, Eve
     })?;
     let at = At::new(call.label());
     if let Some(code) = at.opt_str(v, "detail.errorCode")? {
-        return Err(EventError::FailedApiCall {
-            event_name: call.name().into(),
-            error_code: quote(code),
-        });
+        return Err(EventError::FailedApiCall { event_name: call.name().into(), error_code: quote(code) });
     }
     let envelope = Envelope::read(&at, v)?;
     let event_id = match &envelope.id {
@@ -617,10 +593,7 @@ fn parse_cloudtrail(v: &serde_json::Value, source: &str) -> Result<AmiEvent, Eve
             None => return Err(at.bad("id", "is missing (and so is `detail.eventID`)")),
         },
     };
-    let aws_region = at
-        .opt_str(v, "detail.awsRegion")?
-        .map(|r| at.region("detail.awsRegion", r))
-        .transpose()?;
+    let aws_region = at.opt_str(v, "detail.awsRegion")?.map(|r| at.region("detail.awsRegion", r)).transpose()?;
 
     let kind = match call {
         Call::CreateImage => EventKind::ImageCreated,
@@ -647,18 +620,12 @@ fn parse_cloudtrail(v: &serde_json::Value, source: &str) -> Result<AmiEvent, Eve
             let id_path = format!("{spec}.launchTemplateId");
             let name_path = format!("{spec}.launchTemplateName");
             let version_path = format!("{spec}.version");
-            event.launch_template_id = at
-                .opt_str(v, &id_path)?
-                .map(|id| at.id(&id_path, id, IdKind::LaunchTemplate))
-                .transpose()?;
-            event.launch_template_name = at
-                .opt_str(v, &name_path)?
-                .map(|name| at.bounded(&name_path, name, 128))
-                .transpose()?;
-            event.launch_template_version = at
-                .opt_str(v, &version_path)?
-                .map(|version| at.bounded(&version_path, version, 32))
-                .transpose()?;
+            event.launch_template_id =
+                at.opt_str(v, &id_path)?.map(|id| at.id(&id_path, id, IdKind::LaunchTemplate)).transpose()?;
+            event.launch_template_name =
+                at.opt_str(v, &name_path)?.map(|name| at.bounded(&name_path, name, 128)).transpose()?;
+            event.launch_template_version =
+                at.opt_str(v, &version_path)?.map(|version| at.bounded(&version_path, version, 32)).transpose()?;
             if event.launch_template_id.is_none() && event.launch_template_name.is_none() {
                 return Err(at.bad(&id_path, "is missing (and so is `launchTemplateName`)"));
             }
@@ -669,16 +636,10 @@ fn parse_cloudtrail(v: &serde_json::Value, source: &str) -> Result<AmiEvent, Eve
     // The image calls: the new image is in the response.
     match at.lookup(v, "detail.responseElements")? {
         None => {
-            return Err(at.bad(
-                "detail.responseElements",
-                "is missing or null: the record names no image",
-            ));
+            return Err(at.bad("detail.responseElements", "is missing or null: the record names no image"));
         }
         Some(value) if !value.is_object() => {
-            return Err(at.bad(
-                "detail.responseElements",
-                format!("must be an object, received {}", json_type(value)),
-            ));
+            return Err(at.bad("detail.responseElements", format!("must be an object, received {}", json_type(value))));
         }
         Some(_) => {}
     }
@@ -690,10 +651,7 @@ fn parse_cloudtrail(v: &serde_json::Value, source: &str) -> Result<AmiEvent, Eve
     match call {
         Call::CreateImage => {
             let path = "detail.requestParameters.instanceId";
-            event.instance_id = at
-                .opt_str(v, path)?
-                .map(|id| at.id(path, id, IdKind::Instance))
-                .transpose()?;
+            event.instance_id = at.opt_str(v, path)?.map(|id| at.id(path, id, IdKind::Instance)).transpose()?;
         }
         Call::CopyImage => {
             if let Some(region) = aws_region {
@@ -758,10 +716,7 @@ fn parse_copy_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
         Some(serde_json::Value::String(_)) | None => {}
         Some(serde_json::Value::Object(empty)) if empty.is_empty() => {}
         Some(other) => {
-            return Err(at.bad(
-                point_path,
-                format!("must be an ARN string, received {}", json_type(other)),
-            ));
+            return Err(at.bad(point_path, format!("must be an ARN string, received {}", json_type(other))));
         }
     }
     event.source_image_id = match at.opt_str(v, "detail.sourceRecoveryPointArn")? {
@@ -799,8 +754,7 @@ fn parse_snapshot(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
     let (snapshot, source) = match at.opt_str(v, "detail.snapshot_id")? {
         Some(snapshot) => (
             Some(("detail.snapshot_id".to_string(), snapshot)),
-            at.opt_str(v, "detail.source")?
-                .map(|s| ("detail.source".to_string(), s)),
+            at.opt_str(v, "detail.source")?.map(|s| ("detail.source".to_string(), s)),
         ),
         None => match at.lookup(v, "detail.snapshots")? {
             // `createSnapshots`: one event for several volumes; name them when there is one.
@@ -815,10 +769,7 @@ fn parse_snapshot(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
             }
             Some(serde_json::Value::Array(_)) | None => (None, None),
             Some(other) => {
-                return Err(at.bad(
-                    "detail.snapshots",
-                    format!("must be an array, received {}", json_type(other)),
-                ));
+                return Err(at.bad("detail.snapshots", format!("must be an array, received {}", json_type(other))));
             }
         },
     };
@@ -833,10 +784,7 @@ fn parse_snapshot(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
             // copySnapshot: the source is the snapshot copied from.
             at.id(&path, id, IdKind::Snapshot)?;
         } else {
-            return Err(at.bad(
-                &path,
-                format!("must be a volume or snapshot ARN, received `{}`", quote(arn)),
-            ));
+            return Err(at.bad(&path, format!("must be a volume or snapshot ARN, received `{}`", quote(arn))));
         }
     }
     Ok(event)
@@ -849,12 +797,9 @@ fn parse_scheduled(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
     let Some(resources) = at.lookup(v, "resources")? else {
         return Ok(event);
     };
-    let resources = resources.as_array().ok_or_else(|| {
-        at.bad(
-            "resources",
-            format!("must be an array, received {}", json_type(resources)),
-        )
-    })?;
+    let resources = resources
+        .as_array()
+        .ok_or_else(|| at.bad("resources", format!("must be an array, received {}", json_type(resources))))?;
     // A scheduled rule fires with its own ARN as the one resource.
     if let Some(resource) = resources.first() {
         let path = "resources[0]";
@@ -878,10 +823,7 @@ fn parse_scheduled(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
         if !is_rule_name(name) {
             return Err(at.bad(
                 path,
-                format!(
-                    "must end in a rule name (letters, digits, `.`, `-`, `_`), received `{}`",
-                    quote(name)
-                ),
+                format!("must end in a rule name (letters, digits, `.`, `-`, `_`), received `{}`", quote(name)),
             ));
         }
         event.rule_name = Some(name.to_string());
@@ -927,12 +869,9 @@ fn image_in_resources(at: &At<'_>, v: &serde_json::Value) -> Result<Option<Image
     let Some(resources) = at.lookup(v, "resources")? else {
         return Ok(None);
     };
-    let resources = resources.as_array().ok_or_else(|| {
-        at.bad(
-            "resources",
-            format!("must be an array, received {}", json_type(resources)),
-        )
-    })?;
+    let resources = resources
+        .as_array()
+        .ok_or_else(|| at.bad("resources", format!("must be an array, received {}", json_type(resources))))?;
     for (i, resource) in resources.iter().enumerate() {
         let path = format!("resources[{i}]");
         let arn = resource
@@ -946,10 +885,7 @@ fn image_in_resources(at: &At<'_>, v: &serde_json::Value) -> Result<Option<Image
 }
 
 fn not_an_arn(value: &str) -> String {
-    format!(
-        "must be an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`), received `{}`",
-        quote(value)
-    )
+    format!("must be an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`), received `{}`", quote(value))
 }
 
 /// An ARN split into its parts; `resource` keeps any further `:` and `/`.
@@ -968,10 +904,7 @@ impl<'a> Arn<'a> {
             return None;
         }
         let partition = parts.next()?;
-        if !matches!(
-            partition,
-            "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-eusc"
-        ) {
+        if !matches!(partition, "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-eusc") {
             return None;
         }
         let service = parts.next()?;
@@ -981,12 +914,7 @@ impl<'a> Arn<'a> {
         if service.is_empty() || resource.is_empty() {
             return None;
         }
-        Some(Self {
-            service,
-            region,
-            account,
-            resource,
-        })
+        Some(Self { service, region, account, resource })
     }
 }
 
@@ -1044,9 +972,7 @@ fn is_region(value: &str) -> bool {
         && !middle.is_empty()
         && (2..=4).contains(&first.len())
         && first.bytes().all(|b| b.is_ascii_lowercase())
-        && middle
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && middle.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
         && (1..=2).contains(&number.len())
         && number.bytes().all(|b| b.is_ascii_digit())
 }
@@ -1058,9 +984,7 @@ fn is_account(value: &str) -> bool {
 /// EventBridge rule names: 1 to 64 of letters, digits, `.`, `-`, `_`.
 fn is_rule_name(value: &str) -> bool {
     (1..=64).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// Reads fields of one recognised event and makes errors naming it.
@@ -1074,11 +998,7 @@ impl<'e> At<'e> {
     }
 
     fn bad(&self, field: &str, problem: impl Into<String>) -> EventError {
-        EventError::BadField {
-            event: self.event.into(),
-            field: display_path(field),
-            problem: problem.into(),
-        }
+        EventError::BadField { event: self.event.into(), field: display_path(field), problem: problem.into() }
     }
 
     /// The value at a dotted path (numeric parts index arrays). Missing or `null` is `None`;
@@ -1131,9 +1051,7 @@ impl<'e> At<'e> {
 
     /// An optional free-text field, kept as is (at most 1024 characters).
     fn opt_string(&self, root: &serde_json::Value, path: &str) -> Result<Option<String>, EventError> {
-        self.opt_str(root, path)?
-            .map(|s| self.bounded(path, s, 1024))
-            .transpose()
+        self.opt_str(root, path)?.map(|s| self.bounded(path, s, 1024)).transpose()
     }
 
     fn opt_obj<'v>(
@@ -1160,10 +1078,7 @@ impl<'e> At<'e> {
     fn bounded(&self, path: &str, value: &str, max: usize) -> Result<String, EventError> {
         let chars = value.chars().count();
         if chars > max {
-            return Err(self.bad(
-                path,
-                format!("is too long: received {chars} characters, at most {max} allowed"),
-            ));
+            return Err(self.bad(path, format!("is too long: received {chars} characters, at most {max} allowed")));
         }
         Ok(value.to_string())
     }
@@ -1189,20 +1104,14 @@ impl<'e> At<'e> {
 
     fn region(&self, path: &str, value: &str) -> Result<Region, EventError> {
         if !is_region(value) {
-            return Err(self.bad(
-                path,
-                format!("must be a region such as `us-east-1`, received `{}`", quote(value)),
-            ));
+            return Err(self.bad(path, format!("must be a region such as `us-east-1`, received `{}`", quote(value))));
         }
         Ok(Region::new(value))
     }
 
     fn account(&self, path: &str, value: &str) -> Result<AccountId, EventError> {
         if !is_account(value) {
-            return Err(self.bad(
-                path,
-                format!("must be a 12-digit account id, received `{}`", quote(value)),
-            ));
+            return Err(self.bad(path, format!("must be a 12-digit account id, received `{}`", quote(value))));
         }
         Ok(AccountId::new(value))
     }
@@ -1415,10 +1324,7 @@ mod tests {
         assert_eq!(back, event);
 
         for kind in EventKind::ALL {
-            let event = AmiEvent {
-                kind,
-                ..minimal_event()
-            };
+            let event = AmiEvent { kind, ..minimal_event() };
             assert_eq!(serde_json::to_value(&event).unwrap()["kind"], kind.as_str());
         }
     }
@@ -1458,27 +1364,11 @@ mod tests {
         assert!(IdKind::LaunchTemplate.is_valid("lt-0123456789abcdef0"));
         assert!(!IdKind::LaunchTemplate.is_valid("lt-"));
 
-        for region in [
-            "us-east-1",
-            "ap-northeast-1",
-            "ap-southeast-1",
-            "us-gov-west-1",
-            "cn-north-1",
-            "eusc-de-east-1",
-        ] {
+        for region in ["us-east-1", "ap-northeast-1", "ap-southeast-1", "us-gov-west-1", "cn-north-1", "eusc-de-east-1"]
+        {
             assert!(is_region(region), "{region}");
         }
-        for region in [
-            "",
-            "us",
-            "us-east",
-            "US-EAST-1",
-            "us-east-x",
-            "us--1",
-            "us-east-100",
-            "tokyo",
-            "-east-1",
-        ] {
+        for region in ["", "us", "us-east", "US-EAST-1", "us-east-x", "us--1", "us-east-100", "tokyo", "-east-1"] {
             assert!(!is_region(region), "{region}");
         }
         assert!(is_account("111122223333"));
@@ -1499,10 +1389,7 @@ mod tests {
         assert!(Arn::parse("arn:gcp:ec2:us-east-1::image/ami-12345678").is_none());
         assert!(Arn::parse("ami-0123456789abcdef0").is_none());
         assert!(Arn::parse("arn:aws:ec2:us-east-1").is_none());
-        assert_eq!(
-            last_segment("arn:aws:ec2::us-west-2:snapshot/snap-01234567"),
-            "snap-01234567"
-        );
+        assert_eq!(last_segment("arn:aws:ec2::us-west-2:snapshot/snap-01234567"), "snap-01234567");
         assert_eq!(last_segment("no-slash"), "no-slash");
     }
 

@@ -215,8 +215,17 @@ impl Keeper {
         Ok(image)
     }
 
-    async fn bake(&self, aws: &CountingAws<'_>, event: &AmiEvent, rule_name: &str, options: &HandleOptions, report: &mut Report) {
-        let Some(rule) = self.config().rules.iter().find(|r| r.name == rule_name) else { return };
+    async fn bake(
+        &self,
+        aws: &CountingAws<'_>,
+        event: &AmiEvent,
+        rule_name: &str,
+        options: &HandleOptions,
+        report: &mut Report,
+    ) {
+        let Some(rule) = self.config().rules.iter().find(|r| r.name == rule_name) else {
+            return;
+        };
         let Some(bake) = &rule.bake else { return };
         let date = event.time.date().to_string();
         let name = bake
@@ -252,7 +261,12 @@ impl Keeper {
         let image_id = match aws.create_image(&event.region, &request).await {
             Ok(id) => id,
             Err(error) => {
-                report.targets.push(entry(rule_name, target, Outcome::new(Status::Failed, error.to_string()), Some(error)));
+                report.targets.push(entry(
+                    rule_name,
+                    target,
+                    Outcome::new(Status::Failed, error.to_string()),
+                    Some(error),
+                ));
                 return;
             }
         };

@@ -43,15 +43,15 @@ pub mod model;
 
 pub use config::Config;
 pub use error::{AwsError, AwsErrorKind, Error, Result};
-pub use events::{AmiEvent, EventError, EventKind, EventParser};
+pub use events::{parse_payload, AmiEvent, EventError, EventKind, EventParser, StandardEventParser};
 pub use memory::MemoryAws;
-pub mod template;
 pub mod keeper;
 pub mod publish;
 pub mod report;
 pub mod resolve;
 pub mod retain;
 pub mod samples;
+pub mod template;
 
 pub use keeper::{HandleOptions, Keeper};
 pub use report::{Report, RunStatus};

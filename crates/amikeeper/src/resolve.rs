@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::events::{AmiEvent, EventKind};
 use crate::model::{Image, ImageState, LaunchTemplateRef, RULE_TAG};
 use crate::publish::{
-    AutoScalingGroupPublisher, LaunchTemplateLocator, LaunchTemplatePublisher, Publisher,
-    SsmParameterPublisher, StackParameterPublisher, TargetId,
+    AutoScalingGroupPublisher, LaunchTemplateLocator, LaunchTemplatePublisher, Publisher, SsmParameterPublisher,
+    StackParameterPublisher, TargetId,
 };
 use crate::template::{NameTemplate, Placeholder};
 
@@ -97,9 +97,8 @@ impl ConfigResolver {
         let prefixes = &self.config.allowed_name_prefixes;
         let render = |template: &NameTemplate, kind: NameKind| -> Result<String, (String, bool)> {
             let name = values.render(template).map_err(|e| (e.to_string(), false))?;
-            check_name(kind, &name, template.uses_tags(), prefixes).map_err(|reason| {
-                (format!("`{name}` (from `{template}`) refused: {reason}"), true)
-            })?;
+            check_name(kind, &name, template.uses_tags(), prefixes)
+                .map_err(|reason| (format!("`{name}` (from `{template}`) refused: {reason}"), true))?;
             Ok(name)
         };
         let fail = |kind: &'static str, template: &NameTemplate, (reason, refused): (String, bool)| {
@@ -111,16 +110,14 @@ impl ConfigResolver {
             }
         };
         match target {
-            TargetConfig::SsmParameter { name, fixed_version, data_type } => {
-                match render(name, NameKind::Parameter) {
-                    Ok(rendered) => ResolvedTarget::Ready(Box::new(SsmParameterPublisher {
-                        name: rendered,
-                        fixed_version: *fixed_version,
-                        data_type: data_type.clone(),
-                    })),
-                    Err(e) => fail("ssm_parameter", name, e),
-                }
-            }
+            TargetConfig::SsmParameter { name, fixed_version, data_type } => match render(name, NameKind::Parameter) {
+                Ok(rendered) => ResolvedTarget::Ready(Box::new(SsmParameterPublisher {
+                    name: rendered,
+                    fixed_version: *fixed_version,
+                    data_type: data_type.clone(),
+                })),
+                Err(e) => fail("ssm_parameter", name, e),
+            },
             TargetConfig::LaunchTemplate {
                 id,
                 name,
@@ -138,9 +135,7 @@ impl ConfigResolver {
                         .map(|v| LaunchTemplateLocator::Direct(LaunchTemplateRef::Name(v)))
                         .map_err(|e| (t, e))
                 } else if let Some(t) = id_from_parameter {
-                    render(t, NameKind::Parameter)
-                        .map(LaunchTemplateLocator::IdFromParameter)
-                        .map_err(|e| (t, e))
+                    render(t, NameKind::Parameter).map(LaunchTemplateLocator::IdFromParameter).map_err(|e| (t, e))
                 } else {
                     unreachable!("validated: a launch template target has one reference")
                 };
@@ -165,16 +160,14 @@ impl ConfigResolver {
                     Err(e) => fail("auto_scaling_group", name, e),
                 }
             }
-            TargetConfig::StackParameter { stack, parameter, capabilities } => {
-                match render(stack, NameKind::Stack) {
-                    Ok(rendered) => ResolvedTarget::Ready(Box::new(StackParameterPublisher {
-                        stack: rendered,
-                        parameter: parameter.clone(),
-                        capabilities: capabilities.clone(),
-                    })),
-                    Err(e) => fail("stack_parameter", stack, e),
-                }
-            }
+            TargetConfig::StackParameter { stack, parameter, capabilities } => match render(stack, NameKind::Stack) {
+                Ok(rendered) => ResolvedTarget::Ready(Box::new(StackParameterPublisher {
+                    stack: rendered,
+                    parameter: parameter.clone(),
+                    capabilities: capabilities.clone(),
+                })),
+                Err(e) => fail("stack_parameter", stack, e),
+            },
         }
     }
 
@@ -383,7 +376,9 @@ pub fn check_name(kind: NameKind, name: &str, from_tag: bool, allowed_prefixes: 
             }
         }
         NameKind::LaunchTemplateId => {
-            let ok = name.strip_prefix("lt-").is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+            let ok = name
+                .strip_prefix("lt-")
+                .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
             if !ok {
                 return Err("not a launch template id (`lt-` and hex digits)".into());
             }

@@ -129,7 +129,12 @@ mod tests {
     fn keeps_newest_per_group_and_anything_in_use() {
         let inventory = Inventory {
             region: None,
-            images: vec![image("ami-1", "web", 1), image("ami-2", "web", 2), image("ami-3", "web", 3), image("ami-4", "db", 4)],
+            images: vec![
+                image("ami-1", "web", 1),
+                image("ami-2", "web", 2),
+                image("ami-3", "web", 3),
+                image("ami-4", "db", 4),
+            ],
             in_use: [(ImageId::new("ami-1"), vec!["ssm:/ami/web".to_owned()])].into(),
         };
         let policy = KeepNewest { group_tag: "Role".into(), keep: 1 };

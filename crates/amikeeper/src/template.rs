@@ -170,22 +170,14 @@ impl NameTemplate {
     }
 
     /// Renders the template with `lookup`.
-    pub fn render<'a>(
-        &self,
-        lookup: impl Fn(&Placeholder) -> Option<&'a str>,
-    ) -> Result<String, MissingValue> {
+    pub fn render<'a>(&self, lookup: impl Fn(&Placeholder) -> Option<&'a str>) -> Result<String, MissingValue> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
                 Part::Value(placeholder) => match lookup(placeholder) {
                     Some(value) if !value.is_empty() => out.push_str(value),
-                    _ => {
-                        return Err(MissingValue {
-                            template: self.source.clone(),
-                            placeholder: placeholder.clone(),
-                        })
-                    }
+                    _ => return Err(MissingValue { template: self.source.clone(), placeholder: placeholder.clone() }),
                 },
             }
         }

@@ -27,11 +27,7 @@ fn parse_fixture(name: &str) -> Vec<AmiEvent> {
     let from_value = parse_value(&fixture_value(name)).unwrap_or_else(|e| panic!("{name} as a value: {e}"));
     assert_eq!(from_bytes, from_value, "{name}: bytes and value disagree");
     let parser: &dyn EventParser = &StandardEventParser::new();
-    assert_eq!(
-        parser.parse(&fixture(name)).unwrap(),
-        from_bytes,
-        "{name}: trait and function disagree"
-    );
+    assert_eq!(parser.parse(&fixture(name)).unwrap(), from_bytes, "{name}: trait and function disagree");
     from_bytes
 }
 
@@ -85,12 +81,8 @@ fn s(value: &str) -> Option<String> {
 #[test]
 fn cloudtrail_create_image_by_aws_backup() {
     let event = parse_one("cloudtrail_create_image_backup.json");
-    let mut want = base(
-        EventKind::ImageCreated,
-        "ap-northeast-1",
-        "2024-05-01T05:10:22Z",
-        "6f1c3b0e-2a8d-4b7e-9c51-3e0d4a7b2f10",
-    );
+    let mut want =
+        base(EventKind::ImageCreated, "ap-northeast-1", "2024-05-01T05:10:22Z", "6f1c3b0e-2a8d-4b7e-9c51-3e0d4a7b2f10");
     want.image_id = ami("ami-0123456789abcdef0");
     want.instance_id = s("i-0123456789abcdef0");
     want.image_name = s("AWSBackup_i-0123456789abcdef0_7A1E2D3C-4B5A-6978-8F9E-0D1C2B3A4F5E");
@@ -101,12 +93,8 @@ fn cloudtrail_create_image_by_aws_backup() {
 #[test]
 fn cloudtrail_create_image_by_dlm() {
     let event = parse_one("cloudtrail_create_image_dlm.json");
-    let mut want = base(
-        EventKind::ImageCreated,
-        "ap-northeast-1",
-        "2024-05-02T03:00:41Z",
-        "b2e4d6f8-1a3c-4e5f-8a7b-9c0d1e2f3a4b",
-    );
+    let mut want =
+        base(EventKind::ImageCreated, "ap-northeast-1", "2024-05-02T03:00:41Z", "b2e4d6f8-1a3c-4e5f-8a7b-9c0d1e2f3a4b");
     want.image_id = ami("ami-0fedcba9876543210");
     want.instance_id = s("i-0a1b2c3d4e5f67890");
     want.image_name = s("web-i-0a1b2c3d4e5f67890-2024-05-02-0300");
@@ -118,12 +106,8 @@ fn cloudtrail_create_image_by_dlm() {
 #[test]
 fn cloudtrail_copy_image_to_dr_region() {
     let event = parse_one("cloudtrail_copy_image.json");
-    let mut want = base(
-        EventKind::ImageCopied,
-        "ap-southeast-1",
-        "2024-05-01T05:31:07Z",
-        "e1d2c3b4-a5f6-4789-8abc-def012345678",
-    );
+    let mut want =
+        base(EventKind::ImageCopied, "ap-southeast-1", "2024-05-01T05:31:07Z", "e1d2c3b4-a5f6-4789-8abc-def012345678");
     want.image_id = ami("ami-0aaabbbcccddd0001");
     want.image_name = s("web-2024-05-01-dr");
     want.description = s("DR copy of ami-0123456789abcdef0 from ap-northeast-1");
@@ -137,19 +121,11 @@ fn cloudtrail_copy_image_region_is_aws_region_over_envelope() {
     let mut value = fixture_value("cloudtrail_copy_image.json");
     value["region"] = json!("ap-northeast-1");
     let event = &parse_value(&value).unwrap()[0];
-    assert_eq!(
-        event.region.as_str(),
-        "ap-southeast-1",
-        "detail.awsRegion is the destination"
-    );
+    assert_eq!(event.region.as_str(), "ap-southeast-1", "detail.awsRegion is the destination");
 
     value["detail"].as_object_mut().unwrap().remove("awsRegion");
     let event = &parse_value(&value).unwrap()[0];
-    assert_eq!(
-        event.region.as_str(),
-        "ap-northeast-1",
-        "falls back to the envelope region"
-    );
+    assert_eq!(event.region.as_str(), "ap-northeast-1", "falls back to the envelope region");
 }
 
 #[test]
@@ -170,12 +146,8 @@ fn cloudtrail_register_image() {
 #[test]
 fn cloudtrail_create_auto_scaling_group() {
     let event = parse_one("cloudtrail_create_asg.json");
-    let mut want = base(
-        EventKind::AsgCreated,
-        "ap-northeast-1",
-        "2024-05-02T09:45:33Z",
-        "a0b1c2d3-e4f5-4a6b-8c7d-e8f9a0b1c2d3",
-    );
+    let mut want =
+        base(EventKind::AsgCreated, "ap-northeast-1", "2024-05-02T09:45:33Z", "a0b1c2d3-e4f5-4a6b-8c7d-e8f9a0b1c2d3");
     want.asg_name = s("web-asg-20240502");
     want.launch_template_id = s("lt-0123456789abcdef0");
     want.launch_template_version = s("$Latest");
@@ -225,12 +197,8 @@ fn cloudtrail_without_envelope_id_uses_cloudtrail_event_id() {
 #[test]
 fn backup_job_completed() {
     let event = parse_one("backup_job_completed.json");
-    let mut want = base(
-        EventKind::BackupJob,
-        "ap-northeast-1",
-        "2024-05-01T05:41:17Z",
-        "dafac799-9b88-4134-a6b7-fef4d54a134f",
-    );
+    let mut want =
+        base(EventKind::BackupJob, "ap-northeast-1", "2024-05-01T05:41:17Z", "dafac799-9b88-4134-a6b7-fef4d54a134f");
     want.image_id = ami("ami-0123456789abcdef0");
     want.instance_id = s("i-0123456789abcdef0");
     want.state = s("COMPLETED");
@@ -304,11 +272,7 @@ fn backup_copy_job_failed_has_no_destination_image() {
     value["detail"]["destinationRecoveryPointArn"] = json!({});
     let event = &parse_value(&value).unwrap()[0];
     assert_eq!(event.image_id, None);
-    assert_eq!(
-        event.region.as_str(),
-        "ap-southeast-1",
-        "the destination vault's region"
-    );
+    assert_eq!(event.region.as_str(), "ap-southeast-1", "the destination vault's region");
     assert_eq!(event.source_region.as_ref().unwrap().as_str(), "ap-northeast-1");
     assert_eq!(event.state.as_deref(), Some("FAILED"));
 }
@@ -372,12 +336,8 @@ fn ebs_copy_snapshot_and_create_snapshots() {
 #[test]
 fn scheduled_event() {
     let event = parse_one("scheduled_event.json");
-    let mut want = base(
-        EventKind::Scheduled,
-        "ap-northeast-1",
-        "2024-05-05T18:00:00Z",
-        "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-    );
+    let mut want =
+        base(EventKind::Scheduled, "ap-northeast-1", "2024-05-05T18:00:00Z", "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa");
     want.rule_name = s("amikeeper-weekly-bake");
     assert_eq!(event, want);
 }
@@ -386,10 +346,7 @@ fn scheduled_event() {
 fn scheduled_event_on_a_custom_bus_and_without_resources() {
     let mut value = fixture_value("scheduled_event.json");
     value["resources"] = json!(["arn:aws:events:ap-northeast-1:111122223333:rule/ops-bus/nightly_bake"]);
-    assert_eq!(
-        parse_value(&value).unwrap()[0].rule_name.as_deref(),
-        Some("nightly_bake")
-    );
+    assert_eq!(parse_value(&value).unwrap()[0].rule_name.as_deref(), Some("nightly_bake"));
 
     value["resources"] = json!([]);
     assert_eq!(parse_value(&value).unwrap()[0].rule_name, None);
@@ -407,12 +364,8 @@ fn sqs_batch_gives_one_event_per_record_in_order() {
     );
     first.image_id = ami("ami-0123456789abcdef0");
     first.state = s("available");
-    let mut second = base(
-        EventKind::BackupJob,
-        "ap-northeast-1",
-        "2024-05-01T05:41:17Z",
-        "dafac799-9b88-4134-a6b7-fef4d54a134f",
-    );
+    let mut second =
+        base(EventKind::BackupJob, "ap-northeast-1", "2024-05-01T05:41:17Z", "dafac799-9b88-4134-a6b7-fef4d54a134f");
     second.image_id = ami("ami-0123456789abcdef0");
     second.instance_id = s("i-0123456789abcdef0");
     second.state = s("COMPLETED");
@@ -425,12 +378,8 @@ fn sqs_batch_gives_one_event_per_record_in_order() {
 #[test]
 fn sns_record_wraps_an_eventbridge_event() {
     let event = parse_one("sns_record.json");
-    let mut want = base(
-        EventKind::ImageCreated,
-        "ap-northeast-1",
-        "2024-05-02T03:00:41Z",
-        "b2e4d6f8-1a3c-4e5f-8a7b-9c0d1e2f3a4b",
-    );
+    let mut want =
+        base(EventKind::ImageCreated, "ap-northeast-1", "2024-05-02T03:00:41Z", "b2e4d6f8-1a3c-4e5f-8a7b-9c0d1e2f3a4b");
     want.image_id = ami("ami-0fedcba9876543210");
     want.instance_id = s("i-0a1b2c3d4e5f67890");
     want.image_name = s("web-i-0a1b2c3d4e5f67890-2024-05-02-0300");
@@ -441,12 +390,8 @@ fn sns_record_wraps_an_eventbridge_event() {
 #[test]
 fn sqs_record_with_sns_notification_body() {
     let event = parse_one("sqs_sns_record.json");
-    let mut want = base(
-        EventKind::ImageCopied,
-        "ap-southeast-1",
-        "2024-05-01T05:31:07Z",
-        "e1d2c3b4-a5f6-4789-8abc-def012345678",
-    );
+    let mut want =
+        base(EventKind::ImageCopied, "ap-southeast-1", "2024-05-01T05:31:07Z", "e1d2c3b4-a5f6-4789-8abc-def012345678");
     want.image_id = ami("ami-0aaabbbcccddd0001");
     want.image_name = s("web-2024-05-01-dr");
     want.description = s("DR copy of ami-0123456789abcdef0 from ap-northeast-1");
@@ -461,18 +406,12 @@ fn bare_sns_notification_and_raw_sqs_body_are_accepted() {
     // An SNS notification delivered to an HTTPS endpoint: the payload is the notification.
     let records = fixture_value("sqs_sns_record.json");
     let body = records["Records"][0]["body"].as_str().unwrap();
-    assert_eq!(
-        parse_payload(body.as_bytes()).unwrap(),
-        vec![parse_one("cloudtrail_copy_image.json")]
-    );
+    assert_eq!(parse_payload(body.as_bytes()).unwrap(), vec![parse_one("cloudtrail_copy_image.json")]);
 
     // SNS to SQS with raw message delivery: the body is the EventBridge event itself.
     let mut batch = fixture_value("sqs_sns_record.json");
     batch["Records"][0]["body"] = json!(String::from_utf8(fixture("cloudtrail_copy_image.json")).unwrap());
-    assert_eq!(
-        parse_value(&batch).unwrap(),
-        vec![parse_one("cloudtrail_copy_image.json")]
-    );
+    assert_eq!(parse_value(&batch).unwrap(), vec![parse_one("cloudtrail_copy_image.json")]);
 }
 
 #[test]
@@ -480,17 +419,11 @@ fn unknown_extra_fields_are_fine_and_bom_is_skipped() {
     let mut value = fixture_value("ami_state_change_available.json");
     value["surprise"] = json!({"nested": [1, 2, 3]});
     value["detail"]["NewField"] = json!(true);
-    assert_eq!(
-        parse_value(&value).unwrap(),
-        vec![parse_one("ami_state_change_available.json")]
-    );
+    assert_eq!(parse_value(&value).unwrap(), vec![parse_one("ami_state_change_available.json")]);
 
     let mut with_bom = b"\xEF\xBB\xBF".to_vec();
     with_bom.extend(fixture("ami_state_change_available.json"));
-    assert_eq!(
-        parse_payload(&with_bom).unwrap(),
-        vec![parse_one("ami_state_change_available.json")]
-    );
+    assert_eq!(parse_payload(&with_bom).unwrap(), vec![parse_one("ami_state_change_available.json")]);
 }
 
 #[test]
@@ -509,10 +442,7 @@ fn every_fixture_serialises_with_snake_case_kinds() {
         let event = parse_one(name);
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["kind"], kind, "{name}");
-        assert!(
-            json.as_object().unwrap().values().all(|v| !v.is_null()),
-            "{name}: no nulls"
-        );
+        assert!(json.as_object().unwrap().values().all(|v| !v.is_null()), "{name}: no nulls");
         let back: AmiEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event, "{name}: round trip");
     }
@@ -569,12 +499,7 @@ struct Case {
 }
 
 fn case(name: &'static str, payload: impl Into<Vec<u8>>, want: Want, mentions: &[&'static str]) -> Case {
-    Case {
-        name,
-        payload: payload.into(),
-        want,
-        mentions: mentions.to_vec(),
-    }
+    Case { name, payload: payload.into(), want, mentions: mentions.to_vec() }
 }
 
 /// A fixture changed by `edit`, as bytes.
@@ -587,11 +512,7 @@ fn edited(name: &str, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
 /// Sets the value at a JSON pointer (the parent must exist).
 fn set(value: &mut Value, pointer: &str, new: Value) {
     let (parent, key) = pointer.rsplit_once('/').unwrap();
-    let parent = if parent.is_empty() {
-        &mut *value
-    } else {
-        value.pointer_mut(parent).unwrap()
-    };
+    let parent = if parent.is_empty() { &mut *value } else { value.pointer_mut(parent).unwrap() };
     match parent {
         Value::Object(object) => {
             object.insert(key.to_string(), new);
@@ -604,16 +525,8 @@ fn set(value: &mut Value, pointer: &str, new: Value) {
 /// Removes the value at a JSON pointer.
 fn remove(value: &mut Value, pointer: &str) {
     let (parent, key) = pointer.rsplit_once('/').unwrap();
-    let parent = if parent.is_empty() {
-        &mut *value
-    } else {
-        value.pointer_mut(parent).unwrap()
-    };
-    parent
-        .as_object_mut()
-        .unwrap()
-        .remove(key)
-        .unwrap_or_else(|| panic!("no {pointer}"));
+    let parent = if parent.is_empty() { &mut *value } else { value.pointer_mut(parent).unwrap() };
+    parent.as_object_mut().unwrap().remove(key).unwrap_or_else(|| panic!("no {pointer}"));
 }
 
 fn with_set(name: &str, pointer: &'static str, new: Value) -> Vec<u8> {
@@ -654,44 +567,19 @@ fn cases() -> Vec<Case> {
     let unsupported_s3 = r#"{"version":"0","id":"x","detail-type":"Object Created","source":"aws.s3","account":"111122223333","time":"2024-05-01T00:00:00Z","region":"ap-northeast-1","resources":[],"detail":{}}"#;
     vec![
         // Not JSON, or not an object.
-        case(
-            "not JSON",
-            "this is not json",
-            NotJson,
-            &["not valid JSON", "line 1 column"],
-        ),
+        case("not JSON", "this is not json", NotJson, &["not valid JSON", "line 1 column"]),
         case("empty input", "", Empty, &["empty", "received no JSON"]),
         case("only whitespace", " \n\t\r\n ", Empty, &["empty"]),
-        case(
-            "truncated JSON",
-            r#"{"version": "0", "id": "#,
-            NotJson,
-            &["not valid JSON", "EOF"],
-        ),
-        case(
-            "trailing garbage",
-            r#"{"a": 1} extra"#,
-            NotJson,
-            &["trailing characters"],
-        ),
-        case(
-            "invalid UTF-8",
-            b"{\"source\": \"\xff\xfe\"}".to_vec(),
-            NotJson,
-            &["not valid JSON"],
-        ),
+        case("truncated JSON", r#"{"version": "0", "id": "#, NotJson, &["not valid JSON", "EOF"]),
+        case("trailing garbage", r#"{"a": 1} extra"#, NotJson, &["trailing characters"]),
+        case("invalid UTF-8", b"{\"source\": \"\xff\xfe\"}".to_vec(), NotJson, &["not valid JSON"]),
         case("JSON array", "[]", Unsupported, &["a JSON array as the payload"]),
         case("JSON string", r#""CreateImage""#, Unsupported, &["a JSON string"]),
         case("JSON number", "42", Unsupported, &["a JSON number"]),
         case("JSON null", "null", Unsupported, &["a JSON null"]),
         case("JSON boolean", "true", Unsupported, &["a JSON boolean"]),
         case("empty object", "{}", Unsupported, &["no keys"]),
-        case(
-            "object of unknown shape",
-            r#"{"hello": 1, "world": 2}"#,
-            Unsupported,
-            &["`hello`", "`world`"],
-        ),
+        case("object of unknown shape", r#"{"hello": 1, "world": 2}"#, Unsupported, &["`hello`", "`world`"]),
         // The EventBridge envelope.
         case(
             "missing detail-type",
@@ -699,12 +587,7 @@ fn cases() -> Vec<Case> {
             Field("detail-type"),
             &["EventBridge event", "is missing"],
         ),
-        case(
-            "missing source",
-            without(AMI_STATE, "/source"),
-            Field("source"),
-            &["`source`", "is missing"],
-        ),
+        case("missing source", without(AMI_STATE, "/source"), Field("source"), &["`source`", "is missing"]),
         case(
             "detail-type a number",
             with_set(AMI_STATE, "/detail-type", json!(7)),
@@ -719,11 +602,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "unknown detail-type",
-            with_set(
-                AMI_STATE,
-                "/detail-type",
-                json!("EC2 Instance State-change Notification"),
-            ),
+            with_set(AMI_STATE, "/detail-type", json!("EC2 Instance State-change Notification")),
             Unsupported,
             &["source `aws.ec2`", "EC2 Instance State-change Notification"],
         ),
@@ -751,54 +630,19 @@ fn cases() -> Vec<Case> {
             Field("account"),
             &["Backup Job State Change", "is missing"],
         ),
-        case(
-            "bad time",
-            with_set(AMI_STATE, "/time", json!("yesterday")),
-            Field("time"),
-            &["RFC 3339", "`yesterday`"],
-        ),
+        case("bad time", with_set(AMI_STATE, "/time", json!("yesterday")), Field("time"), &["RFC 3339", "`yesterday`"]),
         case(
             "time without offset",
             with_set(AMI_STATE, "/time", json!("2024-05-01 05:14:09")),
             Field("time"),
             &["`2024-05-01 05:14:09`"],
         ),
-        case(
-            "missing time",
-            without(SNAPSHOT, "/time"),
-            Field("time"),
-            &["EBS Snapshot Notification", "is missing"],
-        ),
-        case(
-            "missing region",
-            without(AMI_STATE, "/region"),
-            Field("region"),
-            &["`region`", "is missing"],
-        ),
-        case(
-            "bad region",
-            with_set(AMI_STATE, "/region", json!("Tokyo")),
-            Field("region"),
-            &["`Tokyo`"],
-        ),
-        case(
-            "missing id",
-            without(AMI_STATE, "/id"),
-            Field("id"),
-            &["`id`", "is missing"],
-        ),
-        case(
-            "id an object",
-            with_set(SCHEDULED, "/id", json!({})),
-            Field("id"),
-            &["received an object"],
-        ),
-        case(
-            "missing detail",
-            without(AMI_STATE, "/detail"),
-            Field("detail"),
-            &["`detail`", "is missing"],
-        ),
+        case("missing time", without(SNAPSHOT, "/time"), Field("time"), &["EBS Snapshot Notification", "is missing"]),
+        case("missing region", without(AMI_STATE, "/region"), Field("region"), &["`region`", "is missing"]),
+        case("bad region", with_set(AMI_STATE, "/region", json!("Tokyo")), Field("region"), &["`Tokyo`"]),
+        case("missing id", without(AMI_STATE, "/id"), Field("id"), &["`id`", "is missing"]),
+        case("id an object", with_set(SCHEDULED, "/id", json!({})), Field("id"), &["received an object"]),
+        case("missing detail", without(AMI_STATE, "/detail"), Field("detail"), &["`detail`", "is missing"]),
         case(
             "detail a string",
             with_set(AMI_STATE, "/detail", json!("available")),
@@ -858,11 +702,7 @@ fn cases() -> Vec<Case> {
             "CreateImage failed",
             edited(CREATE_IMAGE, |v| {
                 set(v, "/detail/errorCode", json!("Client.InvalidInstanceID.NotFound"));
-                set(
-                    v,
-                    "/detail/errorMessage",
-                    json!("The instance ID 'i-0123456789abcdef0' does not exist"),
-                );
+                set(v, "/detail/errorMessage", json!("The instance ID 'i-0123456789abcdef0' does not exist"));
                 set(v, "/detail/responseElements", Value::Null);
             }),
             Failed("CreateImage"),
@@ -888,11 +728,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "image id in capitals",
-            with_set(
-                CREATE_IMAGE,
-                "/detail/responseElements/imageId",
-                json!("ami-0123456789ABCDEF0"),
-            ),
+            with_set(CREATE_IMAGE, "/detail/responseElements/imageId", json!("ami-0123456789ABCDEF0")),
             Field("detail.responseElements.imageId"),
             &["`ami-0123456789ABCDEF0`"],
         ),
@@ -910,11 +746,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "bad instance id",
-            with_set(
-                CREATE_IMAGE,
-                "/detail/requestParameters/instanceId",
-                json!("instance-1"),
-            ),
+            with_set(CREATE_IMAGE, "/detail/requestParameters/instanceId", json!("instance-1")),
             Field("detail.requestParameters.instanceId"),
             &["an instance id", "`instance-1`"],
         ),
@@ -938,11 +770,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "CopyImage bad sourceImageId",
-            with_set(
-                COPY_IMAGE,
-                "/detail/requestParameters/sourceImageId",
-                json!("snap-0123456789abcdef0"),
-            ),
+            with_set(COPY_IMAGE, "/detail/requestParameters/sourceImageId", json!("snap-0123456789abcdef0")),
             Field("detail.requestParameters.sourceImageId"),
             &["`snap-0123456789abcdef0`"],
         ),
@@ -960,11 +788,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "ASG bad launch template id",
-            with_set(
-                ASG,
-                "/detail/requestParameters/launchTemplate/launchTemplateId",
-                json!("lt-nope"),
-            ),
+            with_set(ASG, "/detail/requestParameters/launchTemplate/launchTemplateId", json!("lt-nope")),
             Field("detail.requestParameters.launchTemplate.launchTemplateId"),
             &["a launch template id", "`lt-nope`"],
         ),
@@ -989,21 +813,13 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "backup job bad recovery point",
-            with_set(
-                BACKUP,
-                "/resources/0",
-                json!("arn:aws:ec2:ap-northeast-1::image/not-an-ami"),
-            ),
+            with_set(BACKUP, "/resources/0", json!("arn:aws:ec2:ap-northeast-1::image/not-an-ami")),
             Field("resources[0]"),
             &["`not-an-ami`"],
         ),
         case(
             "backup job resources a string",
-            with_set(
-                BACKUP,
-                "/resources",
-                json!("arn:aws:ec2:ap-northeast-1::image/ami-0123456789abcdef0"),
-            ),
+            with_set(BACKUP, "/resources", json!("arn:aws:ec2:ap-northeast-1::image/ami-0123456789abcdef0")),
             Field("resources"),
             &["must be an array, received a string"],
         ),
@@ -1015,11 +831,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "backup job bad instance in resourceArn",
-            with_set(
-                BACKUP,
-                "/detail/resourceArn",
-                json!("arn:aws:ec2:ap-northeast-1:111122223333:instance/web-1"),
-            ),
+            with_set(BACKUP, "/detail/resourceArn", json!("arn:aws:ec2:ap-northeast-1:111122223333:instance/web-1")),
             Field("detail.resourceArn"),
             &["`web-1`"],
         ),
@@ -1062,19 +874,10 @@ fn cases() -> Vec<Case> {
             Field("detail.ImageId"),
             &["received a number"],
         ),
-        case(
-            "AMI state without State",
-            without(AMI_STATE, "/detail/State"),
-            Field("detail.State"),
-            &["is missing"],
-        ),
+        case("AMI state without State", without(AMI_STATE, "/detail/State"), Field("detail.State"), &["is missing"]),
         case(
             "snapshot bad id",
-            with_set(
-                SNAPSHOT,
-                "/detail/snapshot_id",
-                json!("arn:aws:ec2::ap-northeast-1:snapshot/snap-XYZ"),
-            ),
+            with_set(SNAPSHOT, "/detail/snapshot_id", json!("arn:aws:ec2::ap-northeast-1:snapshot/snap-XYZ")),
             Field("detail.snapshot_id"),
             &["a snapshot id", "`snap-XYZ`"],
         ),
@@ -1088,12 +891,7 @@ fn cases() -> Vec<Case> {
             Field("detail.source"),
             &["volume or snapshot ARN"],
         ),
-        case(
-            "snapshot without result",
-            without(SNAPSHOT, "/detail/result"),
-            Field("detail.result"),
-            &["is missing"],
-        ),
+        case("snapshot without result", without(SNAPSHOT, "/detail/result"), Field("detail.result"), &["is missing"]),
         case(
             "shareSnapshot",
             with_set(SNAPSHOT, "/detail/event", json!("shareSnapshot")),
@@ -1102,27 +900,13 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "scheduled with a non-rule ARN",
-            with_set(
-                SCHEDULED,
-                "/resources/0",
-                json!("arn:aws:sns:ap-northeast-1:111122223333:topic"),
-            ),
+            with_set(SCHEDULED, "/resources/0", json!("arn:aws:sns:ap-northeast-1:111122223333:topic")),
             Field("resources[0]"),
             &["EventBridge rule ARN", "arn:aws:sns"],
         ),
         // Batches.
-        case(
-            "empty Records",
-            r#"{"Records": []}"#,
-            Field("Records"),
-            &["received a batch without records"],
-        ),
-        case(
-            "Records an object",
-            r#"{"Records": {}}"#,
-            Field("Records"),
-            &["must be an array, received an object"],
-        ),
+        case("empty Records", r#"{"Records": []}"#, Field("Records"), &["received a batch without records"]),
+        case("Records an object", r#"{"Records": {}}"#, Field("Records"), &["must be an array, received an object"]),
         case(
             "record a string",
             r#"{"Records": ["hello"]}"#,
@@ -1147,12 +931,7 @@ fn cases() -> Vec<Case> {
             rec(0, NotJson),
             &["record 0", "SQS message body"],
         ),
-        case(
-            "SQS record with empty body",
-            sqs_body(""),
-            rec(0, Field("body")),
-            &["SQS record", "is empty"],
-        ),
+        case("SQS record with empty body", sqs_body(""), rec(0, Field("body")), &["SQS record", "is empty"]),
         case(
             "SQS record with unsupported body",
             sqs_body(unsupported_s3),
@@ -1206,9 +985,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "SNS record with non-JSON Message",
-            edited("sns_record.json", |v| {
-                v["Records"][0]["Sns"]["Message"] = json!("{oops")
-            }),
+            edited("sns_record.json", |v| v["Records"][0]["Sns"]["Message"] = json!("{oops")),
             rec(0, NotJson),
             &["SNS Message"],
         ),
@@ -1237,20 +1014,11 @@ fn cases() -> Vec<Case> {
             TooLarge,
             &["too large", "received 262159 bytes", "262144"],
         ),
-        case(
-            "too deep",
-            nested_arrays(MAX_DEPTH + 1),
-            TooDeep,
-            &["nested more than 64 levels"],
-        ),
+        case("too deep", nested_arrays(MAX_DEPTH + 1), TooDeep, &["nested more than 64 levels"]),
         case("far too deep for serde", nested_arrays(5000), TooDeep, &["64"]),
         case(
             "deep object inside detail",
-            with_set(
-                AMI_STATE,
-                "/detail/x",
-                serde_json::from_slice(&nested_arrays(63)).unwrap(),
-            ),
+            with_set(AMI_STATE, "/detail/x", serde_json::from_slice(&nested_arrays(63)).unwrap()),
             TooDeep,
             &["64"],
         ),
@@ -1260,12 +1028,7 @@ fn cases() -> Vec<Case> {
             rec(0, TooDeep),
             &["record 0", "64"],
         ),
-        case(
-            "exactly the depth limit is parsed",
-            nested_arrays(MAX_DEPTH),
-            Unsupported,
-            &["a JSON array"],
-        ),
+        case("exactly the depth limit is parsed", nested_arrays(MAX_DEPTH), Unsupported, &["a JSON array"]),
     ]
 }
 
@@ -1284,17 +1047,11 @@ fn malformed_and_unsupported_payloads() {
                 }
                 for mention in &case.mentions {
                     if !message.contains(mention) {
-                        failures.push(format!(
-                            "{}: message does not mention {mention:?}: {message}",
-                            case.name
-                        ));
+                        failures.push(format!("{}: message does not mention {mention:?}: {message}", case.name));
                     }
                 }
                 if matches!(innermost(&error), EventError::Unsupported { .. }) && !message.contains(SUPPORTED) {
-                    failures.push(format!(
-                        "{}: an unsupported event's message lists what is supported",
-                        case.name
-                    ));
+                    failures.push(format!("{}: an unsupported event's message lists what is supported", case.name));
                 }
                 if message.len() > 1200 {
                     failures.push(format!("{}: message of {} bytes", case.name, message.len()));
@@ -1302,12 +1059,7 @@ fn malformed_and_unsupported_payloads() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
 fn innermost(error: &EventError) -> &EventError {
@@ -1324,12 +1076,7 @@ fn malformed_values_fail_the_same_way() {
             continue; // Not JSON, too deep for serde: there is no value to hand over.
         };
         let error = parse_value(&value).expect_err(case.name);
-        assert!(
-            case.want.matches(&error),
-            "{}: want {:?}, got {error:?}",
-            case.name,
-            case.want
-        );
+        assert!(case.want.matches(&error), "{}: want {:?}, got {error:?}", case.name, case.want);
     }
 }
 
@@ -1339,10 +1086,7 @@ fn parse_value_enforces_the_limits() {
     for _ in 0..MAX_DEPTH + 1 {
         deep = json!([deep]);
     }
-    assert_eq!(
-        parse_value(&deep).unwrap_err(),
-        EventError::TooDeep { limit: MAX_DEPTH }
-    );
+    assert_eq!(parse_value(&deep).unwrap_err(), EventError::TooDeep { limit: MAX_DEPTH });
 
     let mut value = fixture_value(AMI_STATE);
     value["padding"] = json!("x".repeat(MAX_PAYLOAD_BYTES));
@@ -1355,13 +1099,7 @@ fn size_limit_is_configurable() {
     let payload = fixture("sqs_batch.json");
     let parser = StandardEventParser::new().with_max_bytes(1024);
     assert_eq!(parser.max_bytes(), 1024);
-    assert_eq!(
-        parser.parse(&payload).unwrap_err(),
-        EventError::TooLarge {
-            bytes: payload.len(),
-            limit: 1024
-        }
-    );
+    assert_eq!(parser.parse(&payload).unwrap_err(), EventError::TooLarge { bytes: payload.len(), limit: 1024 });
     let parser = StandardEventParser::new().with_max_bytes(MAX_PAYLOAD_BYTES * 4);
     assert_eq!(parser.parse(&payload).unwrap().len(), 2);
     assert_eq!(StandardEventParser::default().max_bytes(), MAX_PAYLOAD_BYTES);
@@ -1372,11 +1110,7 @@ fn messages_quote_short_strings_only_and_never_the_payload() {
     let secret = "SECRET-db-password-hunter2";
     let payload = edited(CREATE_IMAGE, |v| {
         set(v, "/detail/requestParameters/description", json!(secret));
-        set(
-            v,
-            "/detail/responseElements/imageId",
-            json!(format!("ami-{}", "f".repeat(500))),
-        );
+        set(v, "/detail/responseElements/imageId", json!(format!("ami-{}", "f".repeat(500))));
     });
     let message = parse_payload(&payload).unwrap_err().to_string();
     assert!(!message.contains(secret), "{message}");
@@ -1387,17 +1121,10 @@ fn messages_quote_short_strings_only_and_never_the_payload() {
     let message = parse_payload(unknown.as_bytes()).unwrap_err().to_string();
     assert!(message.len() < 200 + SUPPORTED.len(), "{message}");
 
-    let message = parse_payload(format!(r#"{{"password": "{secret}"}}"#).as_bytes())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        message.contains("`password`") && !message.contains(secret),
-        "keys only: {message}"
-    );
+    let message = parse_payload(format!(r#"{{"password": "{secret}"}}"#).as_bytes()).unwrap_err().to_string();
+    assert!(message.contains("`password`") && !message.contains(secret), "keys only: {message}");
 
-    let message = parse_payload(format!("{secret} is not json").as_bytes())
-        .unwrap_err()
-        .to_string();
+    let message = parse_payload(format!("{secret} is not json").as_bytes()).unwrap_err().to_string();
     assert!(!message.contains(secret), "{message}");
 }
 
@@ -1405,14 +1132,10 @@ fn messages_quote_short_strings_only_and_never_the_payload() {
 fn record_errors_name_the_index_and_chain_the_cause() {
     let payload = edited("sqs_batch.json", |v| v["Records"][1]["body"] = json!("nope"));
     let error = parse_payload(&payload).unwrap_err();
-    let EventError::InRecord { index, source } = &error else {
-        panic!("{error:?}")
-    };
+    let EventError::InRecord { index, source } = &error else { panic!("{error:?}") };
     assert_eq!(*index, 1);
     assert!(matches!(**source, EventError::NotJson { .. }));
-    assert!(error
-        .to_string()
-        .starts_with("record 1 of the batch: the event is not valid JSON"));
+    assert!(error.to_string().starts_with("record 1 of the batch: the event is not valid JSON"));
     let cause = std::error::Error::source(&error).expect("a source");
     assert_eq!(cause.to_string(), source.to_string());
 }

@@ -96,7 +96,8 @@ async fn fixed_version_put_failure_restores_the_previous_value() {
     let new = aws.add_image(TOKYO, ImageSeed::new(format!("AWSBackup_{instance}_b")));
     let image = aws.image(TOKYO, &new).unwrap();
     let region = TOKYO.into();
-    let ctx = PublishContext { aws: aws.as_ref(), region: &region, image: Some(&image), dry_run: false, event_id: "e1" };
+    let ctx =
+        PublishContext { aws: aws.as_ref(), region: &region, image: Some(&image), dry_run: false, event_id: "e1" };
     let publisher = SsmParameterPublisher { name: instance.into(), fixed_version: true, data_type: None };
 
     // The parameter is deleted, the new value's put fails: the old value goes back.
@@ -469,4 +470,33 @@ async fn a_failed_image_is_never_published() {
     let report = handle(&keeper(SEED_001, &aws), event).await;
     assert_eq!(statuses(&report), [Status::Skipped], "{report:#?}");
     assert!(aws.parameter(TOKYO, "/ami/web").is_none());
+}
+
+#[tokio::test]
+async fn malformed_payloads_are_refused_before_any_aws_call() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let keeper = keeper(SEED_001, &aws);
+    let valid = tokyo("v").backup_job("ami-0123456789abcdef0", "i-0123456789abcdef0", "COMPLETED");
+    let mut no_detail = valid.clone();
+    no_detail.as_object_mut().unwrap().remove("detail-type");
+    let mut foreign_shape = valid.clone();
+    foreign_shape["source"] = "aws.s3".into();
+    foreign_shape["detail-type"] = "Object Created".into();
+    let payloads = [
+        String::new(),
+        "not json".into(),
+        "[]".into(),
+        "null".into(),
+        r#"{"Records":[]}"#.into(),
+        r#"{"Records":[{"eventSource":"aws:sqs","body":"nope"}]}"#.into(),
+        no_detail.to_string(),
+        foreign_shape.to_string(),
+        "[".repeat(100_000),
+        format!("\"{}\"", "x".repeat(300_000)),
+    ];
+    for payload in payloads {
+        let result = keeper.handle_payload(payload.as_bytes(), &HandleOptions::default()).await;
+        assert!(result.is_err(), "{:.60}", payload);
+    }
+    assert!(aws.calls().is_empty(), "{:?}", aws.calls());
 }

@@ -7,9 +7,8 @@ use async_trait::async_trait;
 
 use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, SsmApi};
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, LaunchTemplate, LaunchTemplateRef,
-    LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, Region, Stack,
-    StackUpdate, UpdateStack,
+    AutoScalingGroup, CreateImage, Image, ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
+    LaunchTemplateVersion, Parameter, PutParameter, Region, Stack, StackUpdate, UpdateStack,
 };
 
 /// The calls made through a [`CountingAws`], in order, as `service:Operation`.
@@ -103,9 +102,7 @@ impl Ec2Api for CountingAws<'_> {
         description: &str,
     ) -> AwsResult<i64> {
         self.log.record("ec2:CreateLaunchTemplateVersion");
-        self.inner
-            .create_launch_template_version(region, template_id, source_version, image_id, description)
-            .await
+        self.inner.create_launch_template_version(region, template_id, source_version, image_id, description).await
     }
 
     async fn set_default_launch_template_version(
@@ -149,11 +146,7 @@ impl SsmApi for CountingAws<'_> {
 
 #[async_trait]
 impl AutoScalingApi for CountingAws<'_> {
-    async fn describe_auto_scaling_group(
-        &self,
-        region: &Region,
-        name: &str,
-    ) -> AwsResult<Option<AutoScalingGroup>> {
+    async fn describe_auto_scaling_group(&self, region: &Region, name: &str) -> AwsResult<Option<AutoScalingGroup>> {
         self.log.record("autoscaling:DescribeAutoScalingGroups");
         self.inner.describe_auto_scaling_group(region, name).await
     }
@@ -163,12 +156,7 @@ impl AutoScalingApi for CountingAws<'_> {
         self.inner.describe_auto_scaling_groups(region).await
     }
 
-    async fn set_launch_template(
-        &self,
-        region: &Region,
-        group: &str,
-        template: &LaunchTemplateSpec,
-    ) -> AwsResult<()> {
+    async fn set_launch_template(&self, region: &Region, group: &str, template: &LaunchTemplateSpec) -> AwsResult<()> {
         self.log.record("autoscaling:UpdateAutoScalingGroup");
         self.inner.set_launch_template(region, group, template).await
     }

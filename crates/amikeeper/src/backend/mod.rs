@@ -15,9 +15,8 @@ pub use counting::{CallLog, CountingAws};
 
 use crate::error::AwsError;
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, LaunchTemplate, LaunchTemplateRef,
-    LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, Region, Stack,
-    StackUpdate, UpdateStack,
+    AutoScalingGroup, CreateImage, Image, ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
+    LaunchTemplateVersion, Parameter, PutParameter, Region, Stack, StackUpdate, UpdateStack,
 };
 
 /// A result of a backend call.
@@ -94,22 +93,13 @@ pub trait SsmApi: Send + Sync {
 #[async_trait]
 pub trait AutoScalingApi: Send + Sync {
     /// `DescribeAutoScalingGroups` for one group; `None` when it does not exist.
-    async fn describe_auto_scaling_group(
-        &self,
-        region: &Region,
-        name: &str,
-    ) -> AwsResult<Option<AutoScalingGroup>>;
+    async fn describe_auto_scaling_group(&self, region: &Region, name: &str) -> AwsResult<Option<AutoScalingGroup>>;
 
     /// `DescribeAutoScalingGroups` for every group of the region (all pages).
     async fn describe_auto_scaling_groups(&self, region: &Region) -> AwsResult<Vec<AutoScalingGroup>>;
 
     /// `UpdateAutoScalingGroup`: launch from this launch template and version.
-    async fn set_launch_template(
-        &self,
-        region: &Region,
-        group: &str,
-        template: &LaunchTemplateSpec,
-    ) -> AwsResult<()>;
+    async fn set_launch_template(&self, region: &Region, group: &str, template: &LaunchTemplateSpec) -> AwsResult<()>;
 }
 
 /// AWS CloudFormation.

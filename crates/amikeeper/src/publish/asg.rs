@@ -55,7 +55,8 @@ impl Publisher for AutoScalingGroupPublisher {
             None => {
                 let image = ctx.require_image()?;
                 let versions = ctx.aws.describe_launch_template_versions(ctx.region, &template_id).await?;
-                let Some(target) = versions.iter().filter(|v| v.image_id.as_ref() == Some(&image.id)).map(|v| v.number).max()
+                let Some(target) =
+                    versions.iter().filter(|v| v.image_id.as_ref() == Some(&image.id)).map(|v| v.number).max()
                 else {
                     return Ok(Outcome::new(
                         Status::Deferred,
@@ -82,9 +83,7 @@ impl Publisher for AutoScalingGroupPublisher {
                         )
                         .moved(from.clone(), from.clone().unwrap_or_default()));
                     }
-                    if let Some(stop) =
-                        guard_monotonic(ctx, current_image.map(|i| i.as_str()), image).await?
-                    {
+                    if let Some(stop) = guard_monotonic(ctx, current_image.map(|i| i.as_str()), image).await? {
                         return Ok(stop);
                     }
                 }

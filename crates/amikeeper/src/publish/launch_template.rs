@@ -108,11 +108,8 @@ impl LaunchTemplatePublisher {
         }
         let refused = ctx.aws.delete_launch_template_versions(ctx.region, &template.id, &doomed).await?;
         let mut notes = Vec::new();
-        let deleted: Vec<String> = doomed
-            .iter()
-            .filter(|n| !refused.iter().any(|(r, _)| r == *n))
-            .map(|n| n.to_string())
-            .collect();
+        let deleted: Vec<String> =
+            doomed.iter().filter(|n| !refused.iter().any(|(r, _)| r == *n)).map(|n| n.to_string()).collect();
         if !deleted.is_empty() {
             notes.push(format!("pruned versions {}", deleted.join(", ")));
         }
@@ -174,7 +171,13 @@ impl Publisher for LaunchTemplatePublisher {
             let description = format!("amikeeper: {} (event {})", image.id, ctx.event_id);
             let number = ctx
                 .aws
-                .create_launch_template_version(ctx.region, &template.id, template.latest_version, &image.id, &description)
+                .create_launch_template_version(
+                    ctx.region,
+                    &template.id,
+                    template.latest_version,
+                    &image.id,
+                    &description,
+                )
                 .await?;
             (number, format!("created version {number} from version {}", template.latest_version))
         };
@@ -184,8 +187,7 @@ impl Publisher for LaunchTemplatePublisher {
                 reason.push_str(", made it the default");
             }
         }
-        let mut outcome =
-            Outcome::new(Status::Updated, reason).moved(from, format!("{} (version {number})", image.id));
+        let mut outcome = Outcome::new(Status::Updated, reason).moved(from, format!("{} (version {number})", image.id));
         if let Some(keep) = self.keep_versions {
             let mut all = versions.clone();
             if !all.iter().any(|v| v.number == number) {

@@ -137,10 +137,12 @@ pub struct PublishContext<'a> {
 impl<'a> PublishContext<'a> {
     /// The image, or an error for publishers that need one.
     pub fn require_image(&self) -> Result<&'a Image> {
-        self.image.ok_or_else(|| Error::Config(crate::config::ConfigError::Invalid {
-            at: "target".into(),
-            reason: "this target needs an AMI and the event carries none".into(),
-        }))
+        self.image.ok_or_else(|| {
+            Error::Config(crate::config::ConfigError::Invalid {
+                at: "target".into(),
+                reason: "this target needs an AMI and the event carries none".into(),
+            })
+        })
     }
 }
 

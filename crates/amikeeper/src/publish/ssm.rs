@@ -39,10 +39,7 @@ impl SsmParameterPublisher {
             name: self.name.clone(),
             value: value.to_owned(),
             kind: existing.map(|p| p.kind).unwrap_or(ParameterType::String),
-            data_type: self
-                .data_type
-                .clone()
-                .or_else(|| existing.map(|p| p.data_type.clone()).filter(|d| d != "text")),
+            data_type: self.data_type.clone().or_else(|| existing.map(|p| p.data_type.clone()).filter(|d| d != "text")),
             overwrite,
             description: None,
         }
@@ -55,8 +52,7 @@ impl SsmParameterPublisher {
         value: &str,
     ) -> Result<Outcome> {
         ctx.aws.delete_parameter(ctx.region, &self.name).await?;
-        let put_error = match ctx.aws.put_parameter(ctx.region, &self.put_request(value, Some(existing), false)).await
-        {
+        let put_error = match ctx.aws.put_parameter(ctx.region, &self.put_request(value, Some(existing), false)).await {
             Ok(version) => {
                 return Ok(Outcome::new(
                     Status::Updated,
@@ -67,7 +63,10 @@ impl SsmParameterPublisher {
             Err(error) => error,
         };
         // The parameter is missing now: put the previous value back before reporting.
-        let restore = PutParameter { data_type: Some(existing.data_type.clone()), ..self.put_request(&existing.value, Some(existing), false) };
+        let restore = PutParameter {
+            data_type: Some(existing.data_type.clone()),
+            ..self.put_request(&existing.value, Some(existing), false)
+        };
         let mut last: Option<AwsError> = None;
         for attempt in 0..RESTORE_ATTEMPTS {
             if attempt > 0 {
@@ -130,10 +129,8 @@ impl Publisher for SsmParameterPublisher {
             Some(existing) if self.fixed_version => self.replace_at_version_one(ctx, &existing, value).await,
             existing => {
                 let overwrite = existing.is_some();
-                let version = ctx
-                    .aws
-                    .put_parameter(ctx.region, &self.put_request(value, existing.as_ref(), overwrite))
-                    .await?;
+                let version =
+                    ctx.aws.put_parameter(ctx.region, &self.put_request(value, existing.as_ref(), overwrite)).await?;
                 let what = if overwrite { "overwritten" } else { "created" };
                 Ok(Outcome::new(Status::Updated, format!("{what}, now version {version}")).moved(from, value))
             }

@@ -71,16 +71,17 @@ impl Publisher for StackParameterPublisher {
                 (key.clone(), value)
             })
             .collect();
-        let request =
-            UpdateStack { name: stack.name.clone(), parameters, capabilities: self.capabilities.clone() };
+        let request = UpdateStack { name: stack.name.clone(), parameters, capabilities: self.capabilities.clone() };
         match ctx.aws.update_stack(ctx.region, &request).await? {
             StackUpdate::Started { stack_id } => Ok(Outcome::new(
                 Status::Updated,
                 format!("stack update started ({stack_id}); CloudFormation finishes it"),
             )
             .moved(Some(current.clone()), image.id.as_str())),
-            StackUpdate::NoChange => Ok(Outcome::new(Status::Unchanged, "CloudFormation: no updates are to be performed")
-                .moved(Some(current.clone()), image.id.as_str())),
+            StackUpdate::NoChange => {
+                Ok(Outcome::new(Status::Unchanged, "CloudFormation: no updates are to be performed")
+                    .moved(Some(current.clone()), image.id.as_str()))
+            }
         }
     }
 }
