@@ -197,7 +197,7 @@ impl Ec2Api for SdkAws {
             .await
             .map_err(map_err("DescribeLaunchTemplateVersions"))?;
         let mut versions = versions.iter().map(launch_template_version_from_sdk).collect::<AwsResult<Vec<_>>>()?;
-        versions.sort_by(|a, b| b.number.cmp(&a.number));
+        versions.sort_by_key(|version| std::cmp::Reverse(version.number));
         Ok(versions)
     }
 
