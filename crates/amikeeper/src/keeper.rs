@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Aws, CountingAws, Ec2Api};
-use crate::config::{Config, WaitConfig};
+use crate::config::{Config, ConfigError, WaitConfig};
 use crate::error::{AwsError, Error};
 use crate::events::{self, AmiEvent, EventError, EventKind};
 use crate::model::{CreateImage, Image, ImageState, RULE_TAG};
@@ -39,6 +39,11 @@ impl Keeper {
     /// A keeper for `config` acting on `aws`.
     pub fn new(config: Config, aws: Arc<dyn Aws>) -> Self {
         Self { resolver: ConfigResolver::new(config), aws }
+    }
+
+    /// A keeper for the configuration in `path` (TOML, or JSON for `.json`) acting on `aws`.
+    pub fn from_file(path: impl AsRef<std::path::Path>, aws: Arc<dyn Aws>) -> Result<Self, ConfigError> {
+        Ok(Self::new(Config::from_file(path)?, aws))
     }
 
     /// The configuration.

@@ -36,6 +36,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod conformance;
 pub mod error;
 pub mod events;
 pub mod memory;

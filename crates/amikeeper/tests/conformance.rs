@@ -1,0 +1,39 @@
+//! The backend conformance suite on `MemoryAws` (the same scenarios run on the SDK backend
+//! against moto in `amikeeper-aws`).
+
+use amikeeper::conformance::{self, MemoryFixture};
+
+#[tokio::test]
+async fn seed_000_backup_to_fixed_version_parameter() {
+    conformance::seed_000_backup_to_fixed_version_parameter(&MemoryFixture::new()).await;
+}
+
+#[tokio::test]
+async fn seed_001_parameter_from_tag() {
+    conformance::seed_001_parameter_from_tag(&MemoryFixture::new()).await;
+}
+
+#[tokio::test]
+async fn seed_001_stack_from_tag() {
+    conformance::seed_001_stack_from_tag(&MemoryFixture::new()).await;
+}
+
+#[tokio::test]
+async fn seed_002_asg_created_to_latest() {
+    conformance::seed_002_asg_created_to_latest(&MemoryFixture::new()).await;
+}
+
+#[tokio::test]
+async fn seed_002_dlm_to_launch_template() {
+    conformance::seed_002_dlm_to_launch_template(&MemoryFixture::new()).await;
+}
+
+#[tokio::test]
+async fn seed_003_scheduled_bake() {
+    conformance::seed_003_scheduled_bake(&MemoryFixture::new()).await;
+}
+
+#[tokio::test]
+async fn refusals_write_nothing() {
+    conformance::refusals_write_nothing(&MemoryFixture::new()).await;
+}
