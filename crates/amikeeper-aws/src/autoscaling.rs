@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use amikeeper::backend::{AutoScalingApi, AwsResult, Ec2Api};
 use amikeeper::model::{AutoScalingGroup, LaunchTemplateRef, LaunchTemplateSpec, Region, Tags};
-use amikeeper::{AwsError, AwsErrorKind};
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{self as asg, LaunchTemplateSpecification, MixedInstancesPolicy};
 
@@ -89,6 +88,7 @@ impl SdkAws {
                 name: group.name,
                 launch_template,
                 override_launch_templates,
+                mixed_instances_policy: group.mixed_instances,
                 tags: group.tags,
             });
         }
@@ -159,24 +159,23 @@ impl AutoScalingApi for SdkAws {
     }
 
     /// `UpdateAutoScalingGroup`. A group with a mixed-instances policy cannot take a top-level
-    /// `LaunchTemplate`, so for such a group (found with one `DescribeAutoScalingGroups` first)
-    /// the template is set in `MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification`,
-    /// leaving the policy's overrides and instances distribution as they are.
-    async fn set_launch_template(&self, region: &Region, group: &str, template: &LaunchTemplateSpec) -> AwsResult<()> {
-        let Some(current) = self.describe_raw_group(region, group).await? else {
-            return Err(AwsError::new(
-                SERVICE,
-                "UpdateAutoScalingGroup",
-                AwsErrorKind::NotFound,
-                "ValidationError",
-                format!("AutoScalingGroup name not found - {group}"),
-            ));
-        };
+    /// `LaunchTemplate`, so for such a group the template is set in
+    /// `MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification`, leaving the policy's
+    /// overrides and instances distribution as they are. The group comes as described, so no
+    /// second describe is needed.
+    async fn set_launch_template(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroup,
+        template: &LaunchTemplateSpec,
+    ) -> AwsResult<()> {
+        let mixed_instances = group.mixed_instances_policy;
+        let group = group.name.as_str();
         let spec =
             LaunchTemplateSpecification::builder().launch_template_id(&template.id).version(&template.version).build();
         let client = self.autoscaling(region)?;
         let call = client.update_auto_scaling_group().auto_scaling_group_name(group);
-        let call = if current.mixed_instances {
+        let call = if mixed_instances {
             call.mixed_instances_policy(
                 MixedInstancesPolicy::builder()
                     .launch_template(asg::LaunchTemplate::builder().launch_template_specification(spec).build())
@@ -188,7 +187,7 @@ impl AutoScalingApi for SdkAws {
         call.send().await.map_err(|error| from_sdk_error(SERVICE, "UpdateAutoScalingGroup", error))?;
         tracing::info!(
             %region, group, template = %template.id, version = %template.version,
-            mixed_instances = current.mixed_instances, "set the group's launch template"
+            mixed_instances, "set the group's launch template"
         );
         Ok(())
     }

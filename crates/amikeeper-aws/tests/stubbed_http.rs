@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use amikeeper::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
 use amikeeper::model::{
-    ImageId, ImageState, LaunchTemplateSpec, Region, StackParameterValue, StackUpdate, UpdateStack,
+    AutoScalingGroup, ImageId, ImageState, LaunchTemplateSpec, Region, StackParameterValue, StackUpdate, UpdateStack,
 };
 use amikeeper::AwsErrorKind;
 use amikeeper_aws::SdkAws;
@@ -269,14 +269,25 @@ async fn set_launch_template_plain_and_mixed() {
     })
     .await;
     let spec = LaunchTemplateSpec { id: "lt-1".into(), version: "7".into() };
-    aws.set_launch_template(&singapore(), "web", &spec).await.unwrap();
-    aws.set_launch_template(&singapore(), "batch", &spec).await.unwrap();
+    let group = |name: &str, mixed_instances_policy: bool| AutoScalingGroup {
+        name: name.into(),
+        launch_template: None,
+        override_launch_templates: Vec::new(),
+        mixed_instances_policy,
+        tags: Default::default(),
+    };
+    let (web, batch) = (group("web", false), group("batch", true));
+    aws.set_launch_template(&singapore(), &web, &spec).await.unwrap();
+    aws.set_launch_template(&singapore(), &batch, &spec).await.unwrap();
     let seen = seen.lock().unwrap();
-    let plain = &seen[1].body;
+    // Exactly one call per update: no hidden describe.
+    let actions: Vec<&str> = seen.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["UpdateAutoScalingGroup", "UpdateAutoScalingGroup"]);
+    let plain = &seen[0].body;
     assert!(plain.contains("LaunchTemplate.LaunchTemplateId=lt-1"), "{plain}");
     assert!(plain.contains("LaunchTemplate.Version=7"), "{plain}");
     assert!(!plain.contains("MixedInstancesPolicy"), "{plain}");
-    let mixed = &seen[3].body;
+    let mixed = &seen[1].body;
     assert!(
         mixed.contains("MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId=lt-1"),
         "{mixed}"

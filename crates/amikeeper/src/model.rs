@@ -218,6 +218,10 @@ pub struct AutoScalingGroup {
     pub launch_template: Option<LaunchTemplateSpec>,
     /// Launch templates named by mixed-instances overrides.
     pub override_launch_templates: Vec<LaunchTemplateSpec>,
+    /// Whether the group launches through a mixed-instances policy (its launch template is
+    /// then set inside the policy).
+    #[serde(default)]
+    pub mixed_instances_policy: bool,
     /// The group's tags.
     pub tags: Tags,
 }

@@ -156,7 +156,12 @@ impl AutoScalingApi for CountingAws<'_> {
         self.inner.describe_auto_scaling_groups(region).await
     }
 
-    async fn set_launch_template(&self, region: &Region, group: &str, template: &LaunchTemplateSpec) -> AwsResult<()> {
+    async fn set_launch_template(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroup,
+        template: &LaunchTemplateSpec,
+    ) -> AwsResult<()> {
         self.log.record("autoscaling:UpdateAutoScalingGroup");
         self.inner.set_launch_template(region, group, template).await
     }

@@ -98,8 +98,15 @@ pub trait AutoScalingApi: Send + Sync {
     /// `DescribeAutoScalingGroups` for every group of the region (all pages).
     async fn describe_auto_scaling_groups(&self, region: &Region) -> AwsResult<Vec<AutoScalingGroup>>;
 
-    /// `UpdateAutoScalingGroup`: launch from this launch template and version.
-    async fn set_launch_template(&self, region: &Region, group: &str, template: &LaunchTemplateSpec) -> AwsResult<()>;
+    /// `UpdateAutoScalingGroup`: launch from this launch template and version. `group` is the
+    /// group as described, so the call can set the template where the group keeps it (at the
+    /// top level, or in its mixed-instances policy) without describing it again.
+    async fn set_launch_template(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroup,
+        template: &LaunchTemplateSpec,
+    ) -> AwsResult<()>;
 }
 
 /// AWS CloudFormation.

@@ -27,6 +27,7 @@ impl MemoryAws {
             name: name.clone(),
             launch_template: Some(template),
             override_launch_templates: Vec::new(),
+            mixed_instances_policy: false,
             tags,
         };
         self.with_world(|world| {
@@ -48,8 +49,9 @@ impl MemoryAws {
         let region = region.into_region();
         self.with_world(|world| {
             let found = world.region(&region).groups.get_mut(group);
-            found.unwrap_or_else(|| panic!("no Auto Scaling group {group} in {region}")).override_launch_templates =
-                overrides;
+            let found = found.unwrap_or_else(|| panic!("no Auto Scaling group {group} in {region}"));
+            found.override_launch_templates = overrides;
+            found.mixed_instances_policy = true;
         });
     }
 
@@ -72,7 +74,13 @@ impl AutoScalingApi for MemoryAws {
         })
     }
 
-    async fn set_launch_template(&self, region: &Region, group: &str, template: &LaunchTemplateSpec) -> AwsResult<()> {
+    async fn set_launch_template(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroup,
+        template: &LaunchTemplateSpec,
+    ) -> AwsResult<()> {
+        let group = group.name.as_str();
         self.call(ops::UPDATE_AUTO_SCALING_GROUP, |world| {
             let state = world.region(region);
             if !state.groups.contains_key(group) {
@@ -137,6 +145,16 @@ mod tests {
         assert_eq!(aws.call_count("autoscaling:DescribeAutoScalingGroups"), 4);
     }
 
+    fn named(name: &str) -> AutoScalingGroup {
+        AutoScalingGroup {
+            name: name.into(),
+            launch_template: None,
+            override_launch_templates: Vec::new(),
+            mixed_instances_policy: false,
+            tags: Tags::new(),
+        }
+    }
+
     #[tokio::test]
     async fn set_launch_template_checks_the_template_and_version() {
         let aws = MemoryAws::new("111122223333");
@@ -148,20 +166,22 @@ mod tests {
         aws.create_auto_scaling_group(region(), "web", spec(&template.id, "1"), Tags::new());
 
         for version in ["2", "$Latest", "$Default", "1"] {
-            aws.set_launch_template(&region(), "web", &spec(&template.id, version)).await.unwrap();
+            aws.set_launch_template(&region(), &named("web"), &spec(&template.id, version)).await.unwrap();
             let group = aws.auto_scaling_group(region(), "web").unwrap();
             assert_eq!(group.launch_template, Some(spec(&template.id, version)));
         }
         for version in ["3", "latest", ""] {
-            let err = aws.set_launch_template(&region(), "web", &spec(&template.id, version)).await.unwrap_err();
+            let err =
+                aws.set_launch_template(&region(), &named("web"), &spec(&template.id, version)).await.unwrap_err();
             assert_eq!((err.code.as_str(), err.kind), ("ValidationError", AwsErrorKind::Client), "{version}");
         }
-        let err = aws.set_launch_template(&region(), "web", &spec("lt-00000000000000099", "1")).await.unwrap_err();
+        let err =
+            aws.set_launch_template(&region(), &named("web"), &spec("lt-00000000000000099", "1")).await.unwrap_err();
         assert_eq!(err.code, "ValidationError");
         assert!(err.message.contains("does not exist"));
         assert_eq!(aws.auto_scaling_group(region(), "web").unwrap().launch_template, Some(spec(&template.id, "1")));
 
-        let err = aws.set_launch_template(&region(), "db", &spec(&template.id, "1")).await.unwrap_err();
+        let err = aws.set_launch_template(&region(), &named("db"), &spec(&template.id, "1")).await.unwrap_err();
         assert_eq!((err.code.as_str(), err.kind), ("ValidationError", AwsErrorKind::NotFound));
         assert!(err.message.starts_with("AutoScalingGroup name not found"));
         assert_eq!((err.service.as_str(), err.operation.as_str()), ("autoscaling", "UpdateAutoScalingGroup"));

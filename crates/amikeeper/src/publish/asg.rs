@@ -100,7 +100,7 @@ impl Publisher for AutoScalingGroupPublisher {
         if ctx.dry_run {
             return Ok(Outcome::new(Status::Planned, format!("would launch from {to}")).moved(from, to));
         }
-        ctx.aws.set_launch_template(ctx.region, &group.name, &spec).await?;
+        ctx.aws.set_launch_template(ctx.region, &group, &spec).await?;
         Ok(Outcome::new(Status::Updated, format!("now launches from {to}")).moved(from, to))
     }
 }
