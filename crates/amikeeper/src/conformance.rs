@@ -146,12 +146,16 @@ pub async fn seed_000_backup_to_fixed_version_parameter(f: &dyn Fixture) {
     let report = run(f, &config, main.create_image(new.as_str(), &instance, &name, "AWS Backup")).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
     assert_eq!(f.parameter(MAIN_REGION, &instance).await, Some((new.to_string(), 1)));
+    // DescribeImages, GetParameter, DescribeImages (current), DeleteParameter, PutParameter.
+    assert_eq!(report.aws_calls, 5, "{:?}", report.aws_calls_by_operation);
 
     let copy = f.image(DR_REGION, ImageSpec::named(&name)).await;
     let dr = Origin::new(&f.account(), DR_REGION, "c000-dr");
     let report = run(f, &config, dr.copy_image(copy.as_str(), new.as_str(), MAIN_REGION, &name)).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
     assert_eq!(f.parameter(DR_REGION, &instance).await, Some((copy.to_string(), 1)));
+    // DescribeImages, GetParameter (not there yet), PutParameter.
+    assert_eq!(report.aws_calls, 3, "{:?}", report.aws_calls_by_operation);
     assert_eq!(f.parameter(MAIN_REGION, &instance).await, Some((new.to_string(), 1)), "main region untouched");
 }
 
@@ -217,6 +221,8 @@ pub async fn seed_001_stack_from_tag(f: &dyn Fixture) {
     let parameters = f.stack_parameters(MAIN_REGION, "conformance-app").await;
     assert_eq!(parameters.get("ImageId").map(String::as_str), Some(new.as_str()));
     assert_eq!(parameters.get("InstanceType").map(String::as_str), Some("t3.small"));
+    // DescribeImages, DescribeStacks, DescribeImages (current), UpdateStack.
+    assert_eq!(report.aws_calls, 4, "{:?}", report.aws_calls_by_operation);
     let report = run(f, &config, event).await;
     assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
 }
@@ -245,6 +251,8 @@ pub async fn seed_002_asg_created_to_latest(f: &dyn Fixture) {
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
     let spec = f.group_template(MAIN_REGION, "c002-asg").await.expect("group has a launch template");
     assert_eq!((spec.id.as_str(), spec.version.as_str()), (template.as_str(), "$Latest"));
+    // DescribeAutoScalingGroups, UpdateAutoScalingGroup.
+    assert_eq!(report.aws_calls, 2, "{:?}", report.aws_calls_by_operation);
     let report = run(f, &config, event).await;
     assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
 }
@@ -283,6 +291,9 @@ pub async fn seed_002_dlm_to_launch_template(f: &dyn Fixture) {
     let state = f.template_state(MAIN_REGION, &template).await;
     assert_eq!((state.default_version, state.latest_version), (2, 2), "{state:?}");
     assert_eq!(state.versions.first(), Some(&(2, Some(image.clone()))));
+    // DescribeImages, GetParameter, DescribeLaunchTemplates, DescribeLaunchTemplateVersions,
+    // DescribeImages (current), CreateLaunchTemplateVersion, ModifyLaunchTemplate.
+    assert_eq!(report.aws_calls, 7, "{:?}", report.aws_calls_by_operation);
     let report = run(f, &config, event).await;
     assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
     assert_eq!(f.template_state(MAIN_REGION, &template).await.latest_version, 2);
@@ -326,6 +337,25 @@ pub async fn seed_003_scheduled_bake(f: &dyn Fixture) {
     assert_eq!(state.versions.first(), Some(&(2, Some(baked))), "{state:?}");
     let spec = f.group_template(MAIN_REGION, "c003-web-asg").await.expect("group has a launch template");
     assert_eq!(spec.version, "2");
+    // Every call but the polls of the pending AMI, whose number depends on the backend.
+    let writes: Vec<(&str, usize)> = report
+        .aws_calls_by_operation
+        .iter()
+        .filter(|(op, _)| op.as_str() != "ec2:DescribeImages")
+        .map(|(op, n)| (op.as_str(), *n))
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            ("autoscaling:DescribeAutoScalingGroups", 1),
+            ("autoscaling:UpdateAutoScalingGroup", 1),
+            ("ec2:CreateImage", 1),
+            ("ec2:CreateLaunchTemplateVersion", 1),
+            ("ec2:DescribeLaunchTemplateVersions", 2),
+            ("ec2:DescribeLaunchTemplates", 1),
+            ("ec2:ModifyLaunchTemplate", 1),
+        ]
+    );
 }
 
 /// Safety: events from another account and tags naming parameters outside the allow-list
@@ -337,6 +367,7 @@ pub async fn refusals_write_nothing(f: &dyn Fixture) {
     let origin = Origin::new(&f.account(), MAIN_REGION, "c-hostile");
     let report = run(f, &config, origin.backup_job(hostile.as_str(), "i-0123456789abcdef0", "COMPLETED")).await;
     assert_eq!(statuses(&report), [Status::Refused], "{report:#?}");
+    assert_eq!(report.aws_calls, 1, "only the DescribeImages that read the tag");
     assert_eq!(f.parameter(MAIN_REGION, "/prod/db/password").await, None);
 
     let foreign = Origin::new("999999999999", MAIN_REGION, "c-foreign");
