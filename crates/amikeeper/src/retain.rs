@@ -1,36 +1,192 @@
-//! Retention: from an inventory of AMIs to a plan of what to delete, as a pure function.
+//! Retention: from an inventory of AMIs to a plan of what to retire, as a pure function.
 //!
 //! A plan is decided first and acted on second. [`RetentionPolicy::plan`] depends only on the
 //! inventory, the policy and the time, so the same inputs always give the same plan, and every
-//! decision carries its reason. Nothing in use is ever planned for deletion.
+//! decision carries its reason. Nothing in use, excluded, too young or among the newest of its
+//! group is ever planned for retirement.
 
-use std::collections::{BTreeMap, BTreeSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::fmt;
+use std::sync::Arc;
 
-use serde::Serialize;
-use time::OffsetDateTime;
+use serde::{Serialize, Serializer};
+use time::{Duration, OffsetDateTime};
 
-use crate::model::{Image, ImageId, Region};
+use crate::model::{Image, ImageId, ImageState};
+
+/// Something that names an AMI, which makes the AMI in use.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Usage {
+    /// An SSM parameter holds the AMI id.
+    SsmParameter {
+        /// The parameter name.
+        name: String,
+    },
+    /// A launch template version launches the AMI.
+    LaunchTemplateVersion {
+        /// The template id.
+        id: String,
+        /// The version number.
+        version: i64,
+    },
+    /// An Auto Scaling group launches the AMI (through its launch template version).
+    AutoScalingGroup {
+        /// The group name.
+        name: String,
+    },
+    /// An instance (in any state) was launched from the AMI.
+    Instance {
+        /// The instance id.
+        id: String,
+    },
+    /// A CloudFormation stack parameter holds the AMI id.
+    StackParameter {
+        /// The stack name.
+        stack: String,
+        /// The parameter key.
+        parameter: String,
+    },
+}
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SsmParameter { name } => write!(f, "SSM parameter {name}"),
+            Self::LaunchTemplateVersion { id, version } => write!(f, "launch template {id} version {version}"),
+            Self::AutoScalingGroup { name } => write!(f, "Auto Scaling group {name}"),
+            Self::Instance { id } => write!(f, "instance {id}"),
+            Self::StackParameter { stack, parameter } => write!(f, "stack {stack} parameter {parameter}"),
+        }
+    }
+}
+
+/// What uses each image (a hash map with a fast hasher: planning looks up every image).
+pub type Usages = FxHashMap<ImageId, Vec<Usage>>;
 
 /// What one account and region holds, as far as retention needs it.
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
-    /// The region inventoried.
-    pub region: Option<Region>,
     /// Self-owned images.
     pub images: Vec<Image>,
-    /// Images something uses, each with who uses it (a parameter, a launch template version,
-    /// a group, an instance, a stack).
-    pub in_use: BTreeMap<ImageId, Vec<String>>,
+    /// What uses each image; images not in the map are used by nothing.
+    pub usages: Usages,
 }
 
-/// What to do with one image.
+/// How images are put into groups; each group keeps its own newest images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupBy {
+    /// By the value of a tag; images without the tag are not judged.
+    Tag(String),
+    /// By the first of these prefixes the name starts with; other images are not judged.
+    NamePrefix(Vec<String>),
+}
+
+impl GroupBy {
+    fn group_of<'a>(&'a self, image: &'a Image) -> Option<&'a str> {
+        match self {
+            Self::Tag(key) => image.tags.get(key).map(String::as_str),
+            Self::NamePrefix(prefixes) => {
+                prefixes.iter().find(|prefix| image.name.starts_with(prefix.as_str())).map(String::as_str)
+            }
+        }
+    }
+}
+
+/// What to do with an image the policy retires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Retire {
+    /// Deregister it and delete its snapshots (unless another image uses them).
+    #[default]
+    Delete,
+    /// Mark it deprecated (`EnableImageDeprecation`); it stays usable.
+    Deprecate,
+    /// Disable it (`DisableImage`): it cannot launch instances, and can be enabled again.
+    Disable,
+}
+
+/// The decision for one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Leave it.
     Keep,
-    /// Deregister it and delete the snapshots no other image uses.
-    Delete,
+    /// Retire it this way.
+    Retire(Retire),
+}
+
+/// Why an image is kept or retired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Something uses it.
+    InUse(Vec<Usage>),
+    /// It carries the exclusion tag.
+    Excluded(String),
+    /// It is younger than the minimum age.
+    TooYoung {
+        /// The minimum age, in days.
+        min_age_days: i64,
+    },
+    /// It is not `available` (pending, failed, ...): retention leaves it alone.
+    NotAvailable(ImageState),
+    /// It is among the newest of its group.
+    AmongNewest {
+        /// Its rank in the group, 1 for the newest.
+        rank: usize,
+        /// How many the group keeps.
+        keep: usize,
+    },
+    /// It is older than the newest `keep` of its group.
+    BeyondNewest {
+        /// Its rank in the group, 1 for the newest.
+        rank: usize,
+        /// How many the group keeps.
+        keep: usize,
+    },
+    /// It is older than the maximum age.
+    TooOld {
+        /// The maximum age, in days.
+        max_age_days: i64,
+    },
+    /// Younger than the maximum age and within no count limit: nothing retires it.
+    NoRuleRetires,
+    /// It would be retired, but the run already retires as many images as it may.
+    DeletionCapReached {
+        /// The most retirements per run.
+        cap: usize,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InUse(usages) => {
+                f.write_str("in use by ")?;
+                for (i, usage) in usages.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{usage}")?;
+                }
+                Ok(())
+            }
+            Self::Excluded(tag) => write!(f, "carries the exclusion tag {tag}"),
+            Self::TooYoung { min_age_days } => write!(f, "younger than {min_age_days} days"),
+            Self::NotAvailable(state) => write!(f, "{state}, not available"),
+            Self::AmongNewest { rank, keep } => write!(f, "newest #{rank} of its group, which keeps {keep}"),
+            Self::BeyondNewest { rank, keep } => write!(f, "#{rank} of its group, which keeps the newest {keep}"),
+            Self::TooOld { max_age_days } => write!(f, "older than {max_age_days} days"),
+            Self::NoRuleRetires => f.write_str("no rule retires it"),
+            Self::DeletionCapReached { cap } => write!(f, "this run already retires {cap}, its maximum"),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// One decision of a plan.
@@ -39,108 +195,293 @@ pub struct Decision {
     /// The image.
     pub image_id: ImageId,
     /// The group it was judged in.
-    pub group: String,
+    pub group: Arc<str>,
     /// What to do.
     pub action: Action,
     /// Why.
-    pub reason: String,
+    pub reason: Reason,
 }
 
-/// A retention plan: one decision per inventoried image, in a stable order.
+/// What to do with one snapshot of a retired image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotDecision {
+    /// The snapshot.
+    pub snapshot_id: String,
+    /// The image it belongs to.
+    pub image_id: ImageId,
+    /// Delete it with its image, or keep it because another image uses it too.
+    pub delete: bool,
+    /// The image that still uses it, when kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_with: Option<ImageId>,
+}
+
+/// A retention plan: one decision per grouped image, in a stable order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
-    /// The decisions, ordered by group, then newest first.
+    /// The decisions, by group name, then newest first.
     pub decisions: Vec<Decision>,
+    /// The snapshots of the images to delete.
+    pub snapshots: Vec<SnapshotDecision>,
 }
 
 impl Plan {
-    /// The images planned for deletion.
-    pub fn deletions(&self) -> impl Iterator<Item = &Decision> {
-        self.decisions.iter().filter(|d| d.action == Action::Delete)
+    /// The decisions that retire an image.
+    pub fn retirements(&self) -> impl Iterator<Item = &Decision> {
+        self.decisions.iter().filter(|d| matches!(d.action, Action::Retire(_)))
     }
 }
 
 /// Decides what to keep.
 pub trait RetentionPolicy: Send + Sync {
-    /// The plan for `inventory` at time `now`. Must be deterministic and must never plan to
-    /// delete an image listed in `inventory.in_use`.
+    /// The plan for `inventory` at time `now`. Must be deterministic and must never retire an
+    /// image that `inventory.usages` lists.
     fn plan(&self, inventory: &Inventory, now: OffsetDateTime) -> Plan;
 }
 
-/// Keeps the `keep` newest images per value of a tag (images without the tag are not judged)
-/// and any image in use.
+/// The configurable policy: group images, keep the newest of each group, never touch what is
+/// in use, excluded or young, and retire the rest, at most so many per run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeepNewest {
-    /// The tag whose value groups images, e.g. `Role`.
-    pub group_tag: String,
-    /// How many of the newest images to keep per group.
-    pub keep: usize,
+pub struct ImagePolicy {
+    /// How images are grouped.
+    pub group_by: GroupBy,
+    /// Keep this many newest images per group (at least 1 when only `max_age` is set).
+    pub keep_newest: Option<usize>,
+    /// Keep images younger than this.
+    pub min_age: Duration,
+    /// Retire images older than this (never the group's newest `keep_newest`, or its newest).
+    pub max_age: Option<Duration>,
+    /// Keep images that carry this tag, whatever its value.
+    pub exclude_tag: Option<String>,
+    /// Retire at most this many images per run, the oldest first.
+    pub max_retirements: Option<usize>,
+    /// What retiring means.
+    pub retire: Retire,
 }
 
-impl RetentionPolicy for KeepNewest {
-    fn plan(&self, inventory: &Inventory, _now: OffsetDateTime) -> Plan {
-        let mut groups: BTreeMap<&str, Vec<&Image>> = BTreeMap::new();
-        for image in &inventory.images {
-            if let Some(value) = image.tags.get(&self.group_tag) {
-                groups.entry(value).or_default().push(image);
-            }
+impl ImagePolicy {
+    /// Keep the `keep` newest images per value of tag `key`; nothing else set.
+    pub fn keep_newest_by_tag(key: impl Into<String>, keep: usize) -> Self {
+        Self {
+            group_by: GroupBy::Tag(key.into()),
+            keep_newest: Some(keep),
+            min_age: Duration::ZERO,
+            max_age: None,
+            exclude_tag: None,
+            max_retirements: None,
+            retire: Retire::Delete,
         }
-        let mut decisions = Vec::with_capacity(inventory.images.len());
-        let mut seen = BTreeSet::new();
-        for (group, mut images) in groups {
-            images.sort_by(|a, b| b.age_key().cmp(&a.age_key()));
-            for (rank, image) in images.into_iter().enumerate() {
-                if !seen.insert(&image.id) {
-                    continue;
-                }
-                let (action, reason) = if let Some(users) = inventory.in_use.get(&image.id) {
-                    (Action::Keep, format!("in use by {}", users.join(", ")))
-                } else if rank < self.keep {
-                    (Action::Keep, format!("one of the {} newest in its group", self.keep))
-                } else {
-                    (Action::Delete, format!("older than the {} newest in its group", self.keep))
-                };
-                decisions.push(Decision { image_id: image.id.clone(), group: group.to_owned(), action, reason });
-            }
-        }
-        Plan { decisions }
     }
+
+    /// How many of each group's newest images are always kept.
+    pub fn floor(&self) -> usize {
+        self.keep_newest.unwrap_or(usize::from(self.max_age.is_some()))
+    }
+}
+
+impl RetentionPolicy for ImagePolicy {
+    fn plan(&self, inventory: &Inventory, now: OffsetDateTime) -> Plan {
+        let images = &inventory.images;
+        // Work on indices and precomputed age keys: planning a million images must stay well
+        // under a second.
+        let mut groups: FxHashMap<&str, Vec<(i128, &str, usize)>> = FxHashMap::default();
+        for (index, image) in images.iter().enumerate() {
+            if let Some(group) = self.group_by.group_of(image) {
+                let key = (image.created.unix_timestamp_nanos(), image.id.as_str(), index);
+                groups.entry(group).or_default().push(key);
+            }
+        }
+        let mut names: Vec<&str> = groups.keys().copied().collect();
+        names.sort_unstable();
+        let floor = self.floor();
+        let mut decisions = Vec::with_capacity(images.len());
+        let mut decided = Vec::with_capacity(images.len());
+        let mut candidates = Vec::new();
+        for name in names {
+            let group: Arc<str> = Arc::from(name);
+            let mut members = groups.remove(name).unwrap_or_default();
+            // Newest first: by creation time, then id (EC2 dates have one-second resolution).
+            members.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+            members.dedup_by(|a, b| a.1 == b.1);
+            for (position, &(_, _, index)) in members.iter().enumerate() {
+                let image = &images[index];
+                let reason = self.judge(inventory, image, position + 1, floor, now);
+                let action = match reason {
+                    Reason::BeyondNewest { .. } | Reason::TooOld { .. } => {
+                        candidates.push(decisions.len());
+                        Action::Retire(self.retire)
+                    }
+                    _ => Action::Keep,
+                };
+                decisions.push(Decision { image_id: image.id.clone(), group: group.clone(), action, reason });
+                decided.push(index);
+            }
+        }
+        if let Some(cap) = self.max_retirements.filter(|cap| candidates.len() > *cap) {
+            let key = |position: usize| {
+                let image = &images[decided[position]];
+                (image.created.unix_timestamp_nanos(), image.id.as_str())
+            };
+            candidates.sort_by(|&a, &b| key(a).cmp(&key(b)));
+            for &position in &candidates[cap..] {
+                decisions[position].action = Action::Keep;
+                decisions[position].reason = Reason::DeletionCapReached { cap };
+            }
+        }
+        let snapshots =
+            if self.retire == Retire::Delete { snapshot_plan(images, &decisions, &decided) } else { Vec::new() };
+        Plan { decisions, snapshots }
+    }
+}
+
+impl ImagePolicy {
+    fn judge(&self, inventory: &Inventory, image: &Image, rank: usize, floor: usize, now: OffsetDateTime) -> Reason {
+        if let Some(usages) = inventory.usages.get(&image.id).filter(|u| !u.is_empty()) {
+            return Reason::InUse(usages.clone());
+        }
+        if let Some(tag) = self.exclude_tag.as_ref().filter(|tag| image.tags.contains_key(*tag)) {
+            return Reason::Excluded(tag.clone());
+        }
+        if image.state != ImageState::Available {
+            return Reason::NotAvailable(image.state);
+        }
+        if rank <= floor {
+            return Reason::AmongNewest { rank, keep: floor };
+        }
+        let age = now - image.created;
+        if age < self.min_age {
+            return Reason::TooYoung { min_age_days: self.min_age.whole_days() };
+        }
+        if let Some(keep) = self.keep_newest {
+            if rank > keep {
+                return Reason::BeyondNewest { rank, keep };
+            }
+        }
+        match self.max_age {
+            Some(max_age) if age > max_age => Reason::TooOld { max_age_days: max_age.whole_days() },
+            _ => Reason::NoRuleRetires,
+        }
+    }
+}
+
+/// The snapshots of the images to delete: each goes with its image unless an image that
+/// stays uses it too. `decided[i]` is the index in `images` of `decisions[i]`.
+fn snapshot_plan(images: &[Image], decisions: &[Decision], decided: &[usize]) -> Vec<SnapshotDecision> {
+    let mut deleted = vec![false; images.len()];
+    for (decision, &index) in decisions.iter().zip(decided) {
+        deleted[index] = decision.action == Action::Retire(Retire::Delete);
+    }
+    // Snapshots of the images that stay, each with the smallest id among its users, so the
+    // plan does not depend on the inventory's order.
+    let mut kept_users: FxHashMap<&str, &ImageId> = FxHashMap::default();
+    for (image, _) in images.iter().zip(&deleted).filter(|(_, deleted)| !**deleted) {
+        for snapshot in &image.snapshot_ids {
+            let user = kept_users.entry(snapshot.as_str()).or_insert(&image.id);
+            if image.id < **user {
+                *user = &image.id;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut seen = FxHashSet::with_capacity_and_hasher(decided.len(), Default::default());
+    for &index in decided.iter().filter(|&&index| deleted[index]) {
+        let image = &images[index];
+        for snapshot in &image.snapshot_ids {
+            if !seen.insert(snapshot.as_str()) {
+                continue;
+            }
+            let shared_with = kept_users.get(snapshot.as_str()).map(|id| (*id).clone());
+            out.push(SnapshotDecision {
+                snapshot_id: snapshot.clone(),
+                image_id: image.id.clone(),
+                delete: shared_with.is_none(),
+                shared_with,
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AccountId, ImageState};
+    use crate::model::AccountId;
 
-    fn image(id: &str, role: &str, second: i64) -> Image {
+    fn image(id: &str, role: &str, day: i64) -> Image {
         Image {
             id: ImageId::new(id),
-            name: id.to_owned(),
+            name: format!("{role}-{id}"),
             description: None,
             state: ImageState::Available,
-            created: OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(second),
+            created: OffsetDateTime::UNIX_EPOCH + Duration::days(day),
             owner: AccountId::new("111122223333"),
             tags: [("Role".to_owned(), role.to_owned())].into(),
-            snapshot_ids: vec![],
+            snapshot_ids: vec![format!("snap-{id}")],
         }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + Duration::days(100)
+    }
+
+    fn retired(plan: &Plan) -> Vec<&str> {
+        plan.retirements().map(|d| d.image_id.as_str()).collect()
     }
 
     #[test]
     fn keeps_newest_per_group_and_anything_in_use() {
         let inventory = Inventory {
-            region: None,
             images: vec![
                 image("ami-1", "web", 1),
                 image("ami-2", "web", 2),
                 image("ami-3", "web", 3),
                 image("ami-4", "db", 4),
             ],
-            in_use: [(ImageId::new("ami-1"), vec!["ssm:/ami/web".to_owned()])].into(),
+            usages: [(ImageId::new("ami-1"), vec![Usage::SsmParameter { name: "/ami/web".into() }])]
+                .into_iter()
+                .collect(),
         };
-        let policy = KeepNewest { group_tag: "Role".into(), keep: 1 };
-        let plan = policy.plan(&inventory, OffsetDateTime::UNIX_EPOCH);
-        let deleted: Vec<_> = plan.deletions().map(|d| d.image_id.as_str()).collect();
-        assert_eq!(deleted, vec!["ami-2"]);
-        assert_eq!(plan, policy.plan(&inventory, OffsetDateTime::UNIX_EPOCH), "deterministic");
+        let policy = ImagePolicy::keep_newest_by_tag("Role", 1);
+        let plan = policy.plan(&inventory, now());
+        assert_eq!(retired(&plan), ["ami-2"]);
+        let kept = plan.decisions.iter().find(|d| d.image_id.as_str() == "ami-1").unwrap();
+        assert_eq!(kept.reason.to_string(), "in use by SSM parameter /ami/web");
+        assert_eq!(plan, policy.plan(&inventory, now()), "deterministic");
+        assert_eq!(plan.snapshots.len(), 1);
+        assert!(plan.snapshots[0].delete);
+    }
+
+    #[test]
+    fn a_snapshot_another_image_uses_is_kept() {
+        let mut old = image("ami-1", "web", 1);
+        let new = image("ami-2", "web", 2);
+        old.snapshot_ids.push("snap-ami-2".into());
+        let inventory = Inventory { images: vec![old, new], usages: Usages::default() };
+        let plan = ImagePolicy::keep_newest_by_tag("Role", 1).plan(&inventory, now());
+        let shared = plan.snapshots.iter().find(|s| s.snapshot_id == "snap-ami-2").unwrap();
+        assert!(!shared.delete);
+        assert_eq!(shared.shared_with.as_ref().map(ImageId::as_str), Some("ami-2"));
+    }
+
+    #[test]
+    fn min_age_max_age_exclusion_and_cap() {
+        let mut images: Vec<Image> = (1..=6).map(|d| image(&format!("ami-{d}"), "web", d * 15)).collect();
+        images[0].tags.insert("amikeeper:keep".into(), "yes".into());
+        let inventory = Inventory { images, usages: Usages::default() };
+        let policy = ImagePolicy {
+            group_by: GroupBy::NamePrefix(vec!["web-".into()]),
+            keep_newest: None,
+            min_age: Duration::days(20),
+            max_age: Some(Duration::days(50)),
+            exclude_tag: Some("amikeeper:keep".into()),
+            max_retirements: Some(1),
+            retire: Retire::Deprecate,
+        };
+        let plan = policy.plan(&inventory, now());
+        // Ages: ami-1 85 d (excluded), ami-2 70 d, ami-3 55 d, ami-4 40 d, ami-5 25 d, ami-6 10 d (newest).
+        assert_eq!(retired(&plan), ["ami-2"], "{plan:#?}");
+        let capped = plan.decisions.iter().find(|d| d.image_id.as_str() == "ami-3").unwrap();
+        assert_eq!(capped.reason, Reason::DeletionCapReached { cap: 1 });
+        assert!(plan.snapshots.is_empty(), "deprecation keeps snapshots");
     }
 }
