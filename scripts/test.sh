@@ -11,13 +11,20 @@ mkdir -p "$CARGO_TARGET_DIR"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+step "Python test tools (.venv: pinned moto_server, the AWS emulator the SDK backend is tested against)"
+./scripts/setup-python.sh
+# The moto tests (crates/amikeeper-aws/tests/moto.rs, crates/amikeeper-cli/tests/moto.rs) use this
+# emulator, and fail rather than skip when it is missing.
+export AMIKEEPER_MOTO_SERVER="$PWD/.venv/bin/moto_server"
+export AMIKEEPER_REQUIRE_MOTO=1
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (unit, integration, doc tests; the CLI tests run \`amikeeper demo\`)"
+step "cargo test (unit, integration, doc tests; the CLI tests run \`amikeeper demo\`; the SDK backend against moto)"
 cargo test --workspace --locked
 
 step "all tests passed"

@@ -18,7 +18,9 @@
 //!
 //! Errors that are not service errors carry the SDK variant's name as their code
 //! (`TimeoutError`, `DispatchFailure`, `ResponseError`, `ConstructionFailure`) and the whole
-//! chain of causes as their message.
+//! chain of causes as their message. A service error whose body is no AWS error document (an
+//! HTML page from a proxy, an emulator's crash) has the code `Unknown` and a one-line message
+//! with the HTTP status, why the body could not be read, and the body's first 200 characters.
 
 use std::error::Error as StdError;
 
@@ -118,7 +120,10 @@ where
         SdkError::ServiceError(service_error) => {
             let err = service_error.err();
             let code = err.code().unwrap_or("Unknown").to_owned();
-            let message = err.message().map(str::to_owned).unwrap_or(context);
+            let message = match err.message() {
+                Some(message) => message.to_owned(),
+                None => unreadable_error_message(err, service_error.raw()),
+            };
             (classify(service, &code, &message, status), code, message)
         }
         SdkError::TimeoutError(_) => (AwsErrorKind::Timeout, "TimeoutError".to_owned(), context),
@@ -146,6 +151,31 @@ where
         _ => (AwsErrorKind::Client, "Unknown".to_owned(), context),
     };
     AwsError::new(service, operation, kind, code, message)
+}
+
+/// How many characters of an unreadable error response's body a message quotes.
+const BODY_EXCERPT_CHARS: usize = 200;
+
+/// The message of a service error without one (its body was not an AWS error document, e.g.
+/// an HTML page from a proxy or an emulator's crash): the HTTP status, the parse error's
+/// chain of causes, and the start of the body, on one line.
+fn unreadable_error_message(error: &(dyn StdError + 'static), response: &HttpResponse) -> String {
+    let mut causes = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let mut message =
+        format!("HTTP {} with no AWS error in the body ({})", response.status().as_u16(), causes.join(": "));
+    let body = response.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+    let body = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !body.is_empty() {
+        let excerpt: String = body.chars().take(BODY_EXCERPT_CHARS).collect();
+        let ellipsis = if excerpt.len() < body.len() { "..." } else { "" };
+        message.push_str(&format!(": {excerpt}{ellipsis}"));
+    }
+    message
 }
 
 /// An [`AwsError`] for a response that lacks something amikeeper needs (no image id, an
@@ -231,7 +261,28 @@ mod tests {
             map(SdkError::service_error(DescribeImagesError::generic(ErrorMetadata::builder().build()), response(400)));
         assert_eq!(error.code, "Unknown");
         assert_eq!(error.kind, AwsErrorKind::Client);
-        assert!(!error.message.is_empty());
+        assert!(error.message.starts_with("HTTP 400 with no AWS error in the body"), "{}", error.message);
+    }
+
+    #[test]
+    fn an_unreadable_error_body_is_quoted_briefly() {
+        let page = format!("<!doctype html>\n<title>500 Internal Server Error</title>\n{}", "x".repeat(500));
+        let raw = HttpResponse::new(StatusCode::try_from(500).unwrap(), SdkBody::from(page));
+        let error = map(SdkError::service_error(
+            DescribeImagesError::unhandled(std::io::Error::other("error parsing XML: no root element")),
+            raw,
+        ));
+        assert_eq!((error.code.as_str(), error.kind), ("Unknown", AwsErrorKind::Server));
+        assert!(
+            error.message.starts_with(
+                "HTTP 500 with no AWS error in the body (unhandled error: error parsing XML: no root element): \
+                 <!doctype html> <title>500 Internal Server Error</title> xxx"
+            ),
+            "{}",
+            error.message
+        );
+        assert!(error.message.ends_with("x..."), "{}", error.message);
+        assert!(error.message.len() < 400, "{}", error.message);
     }
 
     #[test]

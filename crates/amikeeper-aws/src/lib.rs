@@ -84,6 +84,13 @@
 //!
 //! HTTPS is hyper 1 with rustls (the SDK's `default-https-client`, aws-lc-rs crypto) and the
 //! platform's root certificates; no OpenSSL.
+//!
+//! # Testing
+//!
+//! The feature `test-util` adds `testing`: `MotoServer`, a private `moto_server` (an AWS
+//! emulator) per test on loopback, and `MotoFixture`, the core's conformance fixture over it.
+//! This crate's `tests/moto.rs` runs every conformance scenario and the error mapping against
+//! it; `scripts/setup-python.sh` installs the pinned moto into the clone's `.venv`.
 #![deny(missing_docs)]
 
 mod autoscaling;
@@ -92,6 +99,8 @@ mod cloudformation;
 mod ec2;
 pub mod error;
 mod ssm;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use client::{
     ParseRetryModeError, RetryMode, SdkAws, SdkAwsBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,

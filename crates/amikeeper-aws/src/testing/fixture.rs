@@ -1,0 +1,417 @@
+//! [`MotoFixture`]: the conformance fixture over `moto_server`, set up and read with the raw
+//! AWS SDK clients.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use amikeeper::backend::Aws;
+use amikeeper::conformance::{Fixture, ImageSpec, TemplateState};
+use amikeeper::model::{ImageId, LaunchTemplateSpec};
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
+use aws_sdk_cloudformation::types::{Parameter as StackParameter, StackStatus};
+use aws_sdk_ec2::types::{RequestLaunchTemplateData, ResourceType, Tag, TagSpecification};
+use aws_sdk_ssm::types::ParameterType;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
+
+use super::server::{MotoServer, MOTO_ACCOUNT_ID};
+use crate::SdkAws;
+
+/// The instance type of the instances the fixture runs.
+pub const FIXTURE_INSTANCE_TYPE: &str = "t3.micro";
+
+/// AMIs moto knows in every region (from its bundled `amis.json`); the first one moto
+/// describes is what the fixture's instances run. When none is known, any AMI owned by
+/// `amazon` is used.
+const KNOWN_AMIS: &[&str] = &["ami-760aaa0f", "ami-03cf127a"];
+
+/// How long a stack may take to reach a stable status.
+const STACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct State {
+    /// The AMI instances run, per region.
+    base_ami: HashMap<String, String>,
+    /// The instance images are made from, per region.
+    builder: HashMap<String, String>,
+}
+
+/// amikeeper's conformance [`Fixture`] over a [`MotoServer`].
+///
+/// The backend under test is an [`SdkAws`] pointed at the server. Setting up and reading
+/// state goes through the raw SDK clients (`aws-sdk-ec2`, `-ssm`, `-autoscaling`,
+/// `-cloudformation`), made from the same shared configuration but never through this crate's
+/// backend code.
+///
+/// Notes on moto: images are `available` as soon as `CreateImage` returns, and their
+/// `CreationDate` has one-second resolution, so [`image`](Fixture::image) returns only once
+/// the clock has passed the image's second: every image made later, by the fixture or by the
+/// backend, is strictly newer.
+pub struct MotoFixture {
+    aws: Arc<SdkAws>,
+    config: SdkConfig,
+    state: Mutex<State>,
+}
+
+impl MotoFixture {
+    /// A fixture over `server`, whose backend's default region is
+    /// [`MAIN_REGION`](amikeeper::conformance::MAIN_REGION).
+    pub async fn new(server: &MotoServer) -> Self {
+        Self::with_backend(server.sdk_aws(amikeeper::conformance::MAIN_REGION).await)
+    }
+
+    /// A fixture whose backend is `aws`; the raw clients are made from its configuration.
+    pub fn with_backend(aws: SdkAws) -> Self {
+        let config = aws.sdk_config().clone();
+        Self { aws: Arc::new(aws), config, state: Mutex::new(State::default()) }
+    }
+
+    /// The backend under test.
+    pub fn sdk_aws(&self) -> &Arc<SdkAws> {
+        &self.aws
+    }
+
+    /// A raw EC2 client of `region`.
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let config = aws_sdk_ec2::config::Builder::from(&self.config)
+            .region(aws_sdk_ec2::config::Region::new(region.to_owned()));
+        aws_sdk_ec2::Client::from_conf(config.build())
+    }
+
+    /// A raw SSM client of `region`.
+    pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
+        let config = aws_sdk_ssm::config::Builder::from(&self.config)
+            .region(aws_sdk_ssm::config::Region::new(region.to_owned()));
+        aws_sdk_ssm::Client::from_conf(config.build())
+    }
+
+    /// A raw Auto Scaling client of `region`.
+    pub fn autoscaling(&self, region: &str) -> aws_sdk_autoscaling::Client {
+        let config = aws_sdk_autoscaling::config::Builder::from(&self.config)
+            .region(aws_sdk_autoscaling::config::Region::new(region.to_owned()));
+        aws_sdk_autoscaling::Client::from_conf(config.build())
+    }
+
+    /// A raw CloudFormation client of `region`.
+    pub fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client {
+        let config = aws_sdk_cloudformation::config::Builder::from(&self.config)
+            .region(aws_sdk_cloudformation::config::Region::new(region.to_owned()));
+        aws_sdk_cloudformation::Client::from_conf(config.build())
+    }
+
+    /// A new version of launch template `id` (from `$Latest`) launching `image`; its number.
+    pub async fn launch_template_version(&self, region: &str, id: &str, image: &ImageId) -> i64 {
+        let output = self
+            .ec2(region)
+            .create_launch_template_version()
+            .launch_template_id(id)
+            .source_version("$Latest")
+            .launch_template_data(RequestLaunchTemplateData::builder().image_id(image.as_str()).build())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateLaunchTemplateVersion {id}: {e:?}"));
+        output.launch_template_version().and_then(|v| v.version_number()).expect("a version number")
+    }
+
+    /// The AMI the fixture's instances run in `region`.
+    async fn base_ami(&self, region: &str) -> String {
+        if let Some(ami) = self.state.lock().await.base_ami.get(region) {
+            return ami.clone();
+        }
+        let ec2 = self.ec2(region);
+        let known = ec2
+            .describe_images()
+            .set_image_ids(Some(KNOWN_AMIS.iter().map(|id| (*id).to_owned()).collect()))
+            .send()
+            .await
+            .ok()
+            .and_then(|output| output.images().iter().find_map(|image| image.image_id().map(str::to_owned)));
+        let ami = match known {
+            Some(ami) => ami,
+            None => {
+                let output = ec2
+                    .describe_images()
+                    .owners("amazon")
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("DescribeImages (owner amazon) in {region}: {e:?}"));
+                let mut ids: Vec<&str> = output.images().iter().filter_map(|image| image.image_id()).collect();
+                ids.sort_unstable();
+                ids.first().unwrap_or_else(|| panic!("moto knows no AMI in {region}")).to_string()
+            }
+        };
+        self.state.lock().await.base_ami.insert(region.to_owned(), ami.clone());
+        ami
+    }
+
+    /// The instance the fixture makes images from in `region`.
+    async fn builder_instance(&self, region: &str) -> String {
+        if let Some(instance) = self.state.lock().await.builder.get(region) {
+            return instance.clone();
+        }
+        let instance = self.instance(region).await;
+        self.state.lock().await.builder.insert(region.to_owned(), instance.clone());
+        instance
+    }
+
+    async fn describe_stack(&self, region: &str, name: &str) -> Option<aws_sdk_cloudformation::types::Stack> {
+        match self.cloudformation(region).describe_stacks().stack_name(name).send().await {
+            Ok(output) => output.stacks().first().cloned(),
+            Err(error) => {
+                let message = format!("{error:?}");
+                assert!(message.contains("does not exist"), "DescribeStacks {name} in {region}: {message}");
+                None
+            }
+        }
+    }
+}
+
+/// Sleeps until the wall clock is past the second `created` falls in.
+async fn wait_for_next_second(created: OffsetDateTime) {
+    let next = created.replace_nanosecond(0).expect("0 ns is valid") + Duration::from_secs(1);
+    let now = OffsetDateTime::now_utc();
+    if now < next {
+        let wait = Duration::try_from(next - now).unwrap_or_default() + Duration::from_millis(20);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// A template declaring each parameter as a `String`, with one resource moto can create: an
+/// SSM parameter holding `ImageId` (or the first parameter).
+fn stack_template(name: &str, parameters: &BTreeMap<String, String>) -> String {
+    for key in parameters.keys() {
+        assert!(key.chars().all(|c| c.is_ascii_alphanumeric()), "stack parameter `{key}` is not alphanumeric");
+    }
+    let declared: Vec<String> = parameters.keys().map(|key| format!(r#""{key}": {{"Type": "String"}}"#)).collect();
+    let value = match parameters.keys().find(|key| *key == "ImageId").or_else(|| parameters.keys().next()) {
+        Some(key) => format!(r#"{{"Ref": "{key}"}}"#),
+        None => r#""none""#.to_owned(),
+    };
+    format!(
+        r#"{{
+  "AWSTemplateFormatVersion": "2010-09-09",
+  "Parameters": {{{}}},
+  "Resources": {{
+    "Pointer": {{
+      "Type": "AWS::SSM::Parameter",
+      "Properties": {{"Name": "/amikeeper-fixture/stack/{name}", "Type": "String", "Value": {value}}}
+    }}
+  }}
+}}"#,
+        declared.join(", ")
+    )
+}
+
+#[async_trait]
+impl Fixture for MotoFixture {
+    fn account(&self) -> String {
+        MOTO_ACCOUNT_ID.to_owned()
+    }
+
+    fn aws(&self) -> Arc<dyn Aws> {
+        self.aws.clone()
+    }
+
+    async fn instance(&self, region: &str) -> String {
+        let ami = self.base_ami(region).await;
+        let output = self
+            .ec2(region)
+            .run_instances()
+            .image_id(&ami)
+            .instance_type(aws_sdk_ec2::types::InstanceType::from(FIXTURE_INSTANCE_TYPE))
+            .min_count(1)
+            .max_count(1)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("RunInstances {ami} in {region}: {e:?}"));
+        output.instances().first().and_then(|i| i.instance_id()).expect("RunInstances returns the instance").to_owned()
+    }
+
+    async fn image(&self, region: &str, spec: ImageSpec) -> ImageId {
+        let instance = self.builder_instance(region).await;
+        let ec2 = self.ec2(region);
+        let mut call = ec2.create_image().instance_id(&instance).name(&spec.name).set_description(spec.description);
+        if !spec.tags.is_empty() {
+            let tags = spec.tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
+            call = call.tag_specifications(
+                TagSpecification::builder().resource_type(ResourceType::Image).set_tags(Some(tags)).build(),
+            );
+        }
+        let output = call.send().await.unwrap_or_else(|e| panic!("CreateImage {} in {region}: {e:?}", spec.name));
+        let id = output.image_id().expect("CreateImage returns the image id").to_owned();
+        let described = ec2
+            .describe_images()
+            .image_ids(&id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeImages {id} in {region}: {e:?}"));
+        let image = described.images().first().unwrap_or_else(|| panic!("moto does not describe its image {id}"));
+        assert_eq!(image.state().map(|s| s.as_str()), Some("available"), "{image:?}");
+        let created = image.creation_date().unwrap_or_else(|| panic!("image {id} has no CreationDate"));
+        let created = OffsetDateTime::parse(created, &Rfc3339)
+            .unwrap_or_else(|e| panic!("image {id} has an unreadable CreationDate {created}: {e}"));
+        wait_for_next_second(created).await;
+        ImageId::new(id)
+    }
+
+    async fn set_parameter(&self, region: &str, name: &str, value: &str) {
+        self.ssm(region)
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutParameter {name} in {region}: {e:?}"));
+    }
+
+    async fn parameter(&self, region: &str, name: &str) -> Option<(String, i64)> {
+        match self.ssm(region).get_parameter().name(name).send().await {
+            Ok(output) => {
+                let parameter = output.parameter().expect("GetParameter returns the parameter");
+                Some((parameter.value().unwrap_or_default().to_owned(), parameter.version()))
+            }
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => None,
+            Err(error) => panic!("GetParameter {name} in {region}: {error:?}"),
+        }
+    }
+
+    async fn launch_template(&self, region: &str, name: &str, image: &ImageId) -> String {
+        let output = self
+            .ec2(region)
+            .create_launch_template()
+            .launch_template_name(name)
+            .launch_template_data(RequestLaunchTemplateData::builder().image_id(image.as_str()).build())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateLaunchTemplate {name} in {region}: {e:?}"));
+        output.launch_template().and_then(|t| t.launch_template_id()).expect("a launch template id").to_owned()
+    }
+
+    async fn template_state(&self, region: &str, id: &str) -> TemplateState {
+        let ec2 = self.ec2(region);
+        let templates = ec2
+            .describe_launch_templates()
+            .launch_template_ids(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeLaunchTemplates {id} in {region}: {e:?}"));
+        let template = templates.launch_templates().first().unwrap_or_else(|| panic!("no launch template {id}"));
+        let versions = ec2
+            .describe_launch_template_versions()
+            .launch_template_id(id)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeLaunchTemplateVersions {id} in {region}: {e:?}"));
+        let mut versions: Vec<(i64, Option<ImageId>)> = versions
+            .iter()
+            .map(|v| {
+                let image = v.launch_template_data().and_then(|data| data.image_id()).map(ImageId::new);
+                (v.version_number().expect("a version number"), image)
+            })
+            .collect();
+        versions.sort_by_key(|version| std::cmp::Reverse(version.0));
+        TemplateState {
+            default_version: template.default_version_number().expect("a default version"),
+            latest_version: template.latest_version_number().expect("a latest version"),
+            versions,
+        }
+    }
+
+    async fn auto_scaling_group(&self, region: &str, name: &str, template: LaunchTemplateSpec) {
+        self.autoscaling(region)
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id(&template.id)
+                    .version(&template.version)
+                    .build(),
+            )
+            .min_size(0)
+            .max_size(1)
+            .availability_zones(format!("{region}a"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateAutoScalingGroup {name} in {region}: {e:?}"));
+    }
+
+    async fn group_template(&self, region: &str, name: &str) -> Option<LaunchTemplateSpec> {
+        let output = self
+            .autoscaling(region)
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeAutoScalingGroups {name} in {region}: {e:?}"));
+        let group = output.auto_scaling_groups().iter().find(|g| g.auto_scaling_group_name() == Some(name))?;
+        let spec = group.launch_template()?;
+        Some(LaunchTemplateSpec {
+            id: spec.launch_template_id()?.to_owned(),
+            version: spec.version().unwrap_or("$Default").to_owned(),
+        })
+    }
+
+    async fn stack(&self, region: &str, name: &str, parameters: BTreeMap<String, String>) {
+        let template = stack_template(name, &parameters);
+        let parameters = parameters
+            .iter()
+            .map(|(key, value)| StackParameter::builder().parameter_key(key).parameter_value(value).build())
+            .collect();
+        self.cloudformation(region)
+            .create_stack()
+            .stack_name(name)
+            .template_body(template)
+            .set_parameters(Some(parameters))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateStack {name} in {region}: {e:?}"));
+        let deadline = tokio::time::Instant::now() + STACK_TIMEOUT;
+        loop {
+            let stack = self.describe_stack(region, name).await;
+            let status = stack.as_ref().and_then(|s| s.stack_status()).cloned();
+            match status {
+                Some(StackStatus::CreateComplete) => return,
+                Some(StackStatus::CreateInProgress) | None if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                _ => panic!("stack {name} in {region} did not reach CREATE_COMPLETE: {stack:?}"),
+            }
+        }
+    }
+
+    async fn stack_parameters(&self, region: &str, name: &str) -> BTreeMap<String, String> {
+        let Some(stack) = self.describe_stack(region, name).await else { return BTreeMap::new() };
+        stack
+            .parameters()
+            .iter()
+            .filter_map(|p| Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned())))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_template_declares_every_parameter() {
+        let parameters =
+            BTreeMap::from([("ImageId".to_owned(), "ami-1".to_owned()), ("InstanceType".to_owned(), "t3".to_owned())]);
+        let template = stack_template("app", &parameters);
+        assert!(
+            template.contains(r#""ImageId": {"Type": "String"}, "InstanceType": {"Type": "String"}"#),
+            "{template}"
+        );
+        assert!(template.contains(r#""Value": {"Ref": "ImageId"}"#), "{template}");
+        assert!(stack_template("empty", &BTreeMap::new()).contains(r#""Value": "none""#));
+    }
+}

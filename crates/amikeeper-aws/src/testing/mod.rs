@@ -1,0 +1,32 @@
+//! Testing against `moto_server`, an AWS emulator, on loopback (feature `test-util`).
+//!
+//! [`MotoServer`] runs one private `moto_server` per test on a free port of 127.0.0.1 and
+//! hands out [`SdkAws`](crate::SdkAws) backends pointed at it; [`MotoFixture`] is
+//! amikeeper's conformance [`Fixture`](amikeeper::conformance::Fixture) over it, which sets up
+//! and reads state with the raw AWS SDK clients, never through this crate's backend code.
+//!
+//! ```no_run
+//! use amikeeper::conformance;
+//! use amikeeper_aws::testing::{MotoFixture, MotoServer};
+//!
+//! # async fn test() {
+//! // `None` (and a "skipped" line on stderr) when moto is not installed, unless
+//! // AMIKEEPER_REQUIRE_MOTO=1, in which case it panics.
+//! let Some(moto) = MotoServer::start() else { return };
+//! let fixture = MotoFixture::new(&moto).await;
+//! conformance::seed_001_parameter_from_tag(&fixture).await;
+//! # }
+//! ```
+//!
+//! # Finding moto
+//!
+//! `AMIKEEPER_MOTO_SERVER` names the `moto_server` executable; unset, `moto_server` is looked
+//! up on `PATH`. `scripts/setup-python.sh` installs the pinned version into the clone's `.venv`,
+//! and `scripts/test.sh` sets `AMIKEEPER_MOTO_SERVER=$PWD/.venv/bin/moto_server` and
+//! `AMIKEEPER_REQUIRE_MOTO=1`, so that a missing emulator fails the run instead of skipping.
+
+mod fixture;
+mod server;
+
+pub use fixture::{MotoFixture, FIXTURE_INSTANCE_TYPE};
+pub use server::{MotoServer, MOTO_ACCOUNT_ID, MOTO_SERVER_ENV, REQUIRE_MOTO_ENV};

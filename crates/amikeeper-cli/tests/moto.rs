@@ -1,0 +1,117 @@
+//! `amikeeper handle` as a user runs it, against `moto_server` on loopback (seed 001's
+//! parameter-from-tag flow): exit code, JSON report, and the parameter as the SDK reads it.
+//!
+//! Without moto installed the test prints `skipped: moto not installed ...` and passes, unless
+//! `AMIKEEPER_REQUIRE_MOTO=1` (as `scripts/test.sh` sets). Install with `scripts/setup-python.sh`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use amikeeper::conformance::{Fixture, ImageSpec, MAIN_REGION};
+use amikeeper::samples::Origin;
+use amikeeper_aws::testing::{MotoFixture, MotoServer};
+
+/// `amikeeper handle --config CONFIG --endpoint-url URL --region ap-northeast-1 [--dry-run] EVENT`
+/// with test credentials and nothing else from the environment or `~/.aws`.
+fn handle(moto: &MotoServer, config: &Path, event: &Path, dry_run: bool) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_amikeeper"));
+    command.arg("handle").arg("--config").arg(config);
+    command.args(["--endpoint-url", &moto.endpoint(), "--region", MAIN_REGION]);
+    if dry_run {
+        command.arg("--dry-run");
+    }
+    command.arg(event);
+    for key in [
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_SSM",
+        "AWS_ENDPOINT_URL_EC2",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "RUST_LOG",
+    ] {
+        command.env_remove(key);
+    }
+    command
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/amikeeper-test/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/amikeeper-test/credentials");
+    command.output().expect("the binary runs")
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("amikeeper-cli-moto-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn report(out: &Output) -> serde_json::Value {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{stderr}\nstdout:\n{}", String::from_utf8_lossy(&out.stdout));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is no JSON report ({e}); stderr:\n{stderr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handle_moves_the_parameter_a_backup_image_tag_names() {
+    let Some(moto) = MotoServer::start() else { return };
+    let fixture = MotoFixture::new(&moto).await;
+    let account = fixture.account();
+
+    let old = fixture.image(MAIN_REGION, ImageSpec::named("cli-old")).await;
+    fixture.set_parameter(MAIN_REGION, "/ami/web", old.as_str()).await;
+    let new = fixture.image(MAIN_REGION, ImageSpec::named("cli-new").tag("ImageIdParameterName", "/ami/web")).await;
+
+    let dir = temp_dir();
+    let config = dir.join("amikeeper.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+accounts = ["{account}"]
+allowed_name_prefixes = ["/ami/"]
+
+[[rules]]
+name = "parameter-from-tag"
+on = ["backup_job"]
+[rules.match]
+has_tags = ["ImageIdParameterName"]
+[[rules.targets]]
+kind = "ssm_parameter"
+name = "{{tag:ImageIdParameterName}}"
+"#
+        ),
+    )
+    .unwrap();
+    let event = dir.join("backup-job.json");
+    let payload =
+        Origin::new(&account, MAIN_REGION, "cli-moto").backup_job(new.as_str(), "i-0123456789abcdef0", "COMPLETED");
+    std::fs::write(&event, payload.to_string()).unwrap();
+
+    // A dry run plans the move and writes nothing.
+    let planned = report(&handle(&moto, &config, &event, true));
+    assert_eq!(planned["dry_run"], true, "{planned:#}");
+    assert_eq!(planned["status"], "ok", "{planned:#}");
+    assert_eq!(planned["targets"][0]["status"], "planned", "{planned:#}");
+    assert_eq!(fixture.parameter(MAIN_REGION, "/ami/web").await, Some((old.to_string(), 1)));
+
+    // The real run moves it, in four calls.
+    let done = report(&handle(&moto, &config, &event, false));
+    assert_eq!(done["status"], "ok", "{done:#}");
+    assert_eq!(done["targets"][0]["status"], "updated", "{done:#}");
+    assert_eq!(done["targets"][0]["to"], new.as_str(), "{done:#}");
+    assert_eq!(done["aws_calls"], 4, "{done:#}");
+    assert_eq!(fixture.parameter(MAIN_REGION, "/ami/web").await, Some((new.to_string(), 2)));
+
+    // The same event again changes nothing.
+    let again = report(&handle(&moto, &config, &event, false));
+    assert_eq!(again["targets"][0]["status"], "unchanged", "{again:#}");
+    assert_eq!(fixture.parameter(MAIN_REGION, "/ami/web").await, Some((new.to_string(), 2)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
