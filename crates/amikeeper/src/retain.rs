@@ -5,7 +5,7 @@
 //! decision carries its reason. Nothing in use, excluded, too young or among the newest of its
 //! group is ever planned for retirement.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -221,7 +221,7 @@ pub struct SnapshotDecision {
 pub struct Plan {
     /// The decisions, by group name, then newest first.
     pub decisions: Vec<Decision>,
-    /// The snapshots of the images to delete.
+    /// The snapshots of the images to delete, in the inventory's order.
     pub snapshots: Vec<SnapshotDecision>,
 }
 
@@ -281,55 +281,87 @@ impl ImagePolicy {
 
 impl RetentionPolicy for ImagePolicy {
     fn plan(&self, inventory: &Inventory, now: OffsetDateTime) -> Plan {
+        // Planning a million images must stay well under a second, so every pass that reads
+        // the images reads them in memory order, and the sorting works on compact keys.
         let images = &inventory.images;
-        // Work on indices and precomputed age keys: planning a million images must stay well
-        // under a second.
-        let mut groups: FxHashMap<&str, Vec<(i128, &str, usize)>> = FxHashMap::default();
-        for (index, image) in images.iter().enumerate() {
-            if let Some(group) = self.group_by.group_of(image) {
-                let key = (image.created.unix_timestamp_nanos(), image.id.as_str(), index);
-                groups.entry(group).or_default().push(key);
-            }
-        }
-        let mut names: Vec<&str> = groups.keys().copied().collect();
-        names.sort_unstable();
         let floor = self.floor();
-        let mut decisions = Vec::with_capacity(images.len());
-        let mut decided = Vec::with_capacity(images.len());
-        let mut candidates = Vec::new();
-        for name in names {
-            let group: Arc<str> = Arc::from(name);
-            let mut members = groups.remove(name).unwrap_or_default();
-            // Newest first: by creation time, then id (EC2 dates have one-second resolution).
-            members.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
-            members.dedup_by(|a, b| a.1 == b.1);
-            for (position, &(_, _, index)) in members.iter().enumerate() {
-                let image = &images[index];
-                let reason = self.judge(inventory, image, position + 1, floor, now);
-                let action = match reason {
-                    Reason::BeyondNewest { .. } | Reason::TooOld { .. } => {
-                        candidates.push(decisions.len());
-                        Action::Retire(self.retire)
-                    }
-                    _ => Action::Keep,
-                };
-                decisions.push(Decision { image_id: image.id.clone(), group: group.clone(), action, reason });
-                decided.push(index);
+
+        // Pass 1, in memory order: each image's group and age key.
+        let mut group_of: Vec<u32> = vec![u32::MAX; images.len()];
+        let mut group_names: Vec<&str> = Vec::new();
+        let mut group_ids: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut members: Vec<Vec<(i128, &str, u32)>> = Vec::new();
+        for (index, image) in images.iter().enumerate() {
+            let Some(name) = self.group_by.group_of(image) else { continue };
+            let id = *group_ids.entry(name).or_insert_with(|| {
+                group_names.push(name);
+                members.push(Vec::new());
+                (group_names.len() - 1) as u32
+            });
+            group_of[index] = id;
+            members[id as usize].push((image.created.unix_timestamp_nanos(), image.id.as_str(), index as u32));
+        }
+
+        // Rank within each group, newest first: by creation time, then id (EC2 dates have
+        // one-second resolution). A duplicate id is judged once.
+        let mut rank: Vec<u32> = vec![0; images.len()];
+        for group in &mut members {
+            group.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+            group.dedup_by(|a, b| a.1 == b.1);
+            for (position, &(_, _, index)) in group.iter().enumerate() {
+                rank[index as usize] = position as u32 + 1;
             }
         }
-        if let Some(cap) = self.max_retirements.filter(|cap| candidates.len() > *cap) {
-            let key = |position: usize| {
-                let image = &images[decided[position]];
-                (image.created.unix_timestamp_nanos(), image.id.as_str())
+
+        // Pass 2, in memory order: the decisions.
+        let arcs: Vec<Arc<str>> = group_names.iter().map(|name| Arc::from(*name)).collect();
+        let mut slots: Vec<Option<Decision>> = Vec::with_capacity(images.len());
+        for (index, image) in images.iter().enumerate() {
+            if rank[index] == 0 {
+                slots.push(None);
+                continue;
+            }
+            let reason = self.judge(inventory, image, rank[index] as usize, floor, now);
+            let action = match reason {
+                Reason::BeyondNewest { .. } | Reason::TooOld { .. } => Action::Retire(self.retire),
+                _ => Action::Keep,
             };
-            candidates.sort_by(|&a, &b| key(a).cmp(&key(b)));
-            for &position in &candidates[cap..] {
-                decisions[position].action = Action::Keep;
-                decisions[position].reason = Reason::DeletionCapReached { cap };
+            let group = arcs[group_of[index] as usize].clone();
+            slots.push(Some(Decision { image_id: image.id.clone(), group, action, reason }));
+        }
+
+        // The cap: the oldest candidates first.
+        if let Some(cap) = self.max_retirements {
+            let mut candidates: Vec<(i128, &str, u32)> = members
+                .iter()
+                .flatten()
+                .filter(|(_, _, index)| {
+                    slots[*index as usize].as_ref().is_some_and(|d| matches!(d.action, Action::Retire(_)))
+                })
+                .copied()
+                .collect();
+            if candidates.len() > cap {
+                candidates.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                for &(_, _, index) in &candidates[cap..] {
+                    if let Some(decision) = slots[index as usize].as_mut() {
+                        decision.action = Action::Keep;
+                        decision.reason = Reason::DeletionCapReached { cap };
+                    }
+                }
             }
         }
-        let snapshots =
-            if self.retire == Retire::Delete { snapshot_plan(images, &decisions, &decided) } else { Vec::new() };
+
+        let snapshots = if self.retire == Retire::Delete { snapshot_plan(images, &slots) } else { Vec::new() };
+
+        // The decisions in plan order: by group name, then newest first.
+        let mut order: Vec<u32> = (0..group_names.len() as u32).collect();
+        order.sort_unstable_by_key(|&id| group_names[id as usize]);
+        let mut decisions = Vec::with_capacity(images.len());
+        for id in order {
+            for &(_, _, index) in &members[id as usize] {
+                decisions.extend(slots[index as usize].take());
+            }
+        }
         Plan { decisions, snapshots }
     }
 }
@@ -365,16 +397,17 @@ impl ImagePolicy {
 }
 
 /// The snapshots of the images to delete: each goes with its image unless an image that
-/// stays uses it too. `decided[i]` is the index in `images` of `decisions[i]`.
-fn snapshot_plan(images: &[Image], decisions: &[Decision], decided: &[usize]) -> Vec<SnapshotDecision> {
-    let mut deleted = vec![false; images.len()];
-    for (decision, &index) in decisions.iter().zip(decided) {
-        deleted[index] = decision.action == Action::Retire(Retire::Delete);
-    }
-    // Snapshots of the images that stay, each with the smallest id among its users, so the
-    // plan does not depend on the inventory's order.
+/// stays uses it too. `slots[i]` is the decision for `images[i]`, if it was judged.
+///
+/// Read in memory order; where two deleted images share a snapshot, the smallest image id is
+/// named, so which image a snapshot goes with does not depend on the inventory's order.
+fn snapshot_plan(images: &[Image], slots: &[Option<Decision>]) -> Vec<SnapshotDecision> {
+    let deleted = |index: usize| slots[index].as_ref().is_some_and(|d| d.action == Action::Retire(Retire::Delete));
     let mut kept_users: FxHashMap<&str, &ImageId> = FxHashMap::default();
-    for (image, _) in images.iter().zip(&deleted).filter(|(_, deleted)| !**deleted) {
+    for (index, image) in images.iter().enumerate() {
+        if deleted(index) {
+            continue;
+        }
         for snapshot in &image.snapshot_ids {
             let user = kept_users.entry(snapshot.as_str()).or_insert(&image.id);
             if image.id < **user {
@@ -382,14 +415,21 @@ fn snapshot_plan(images: &[Image], decisions: &[Decision], decided: &[usize]) ->
             }
         }
     }
-    let mut out = Vec::new();
-    let mut seen = FxHashSet::with_capacity_and_hasher(decided.len(), Default::default());
-    for &index in decided.iter().filter(|&&index| deleted[index]) {
-        let image = &images[index];
+    let deletions = slots.iter().flatten().filter(|d| d.action == Action::Retire(Retire::Delete)).count();
+    let mut out: Vec<SnapshotDecision> = Vec::with_capacity(deletions);
+    let mut seen: FxHashMap<&str, usize> = FxHashMap::with_capacity_and_hasher(deletions, Default::default());
+    for (index, image) in images.iter().enumerate() {
+        if !deleted(index) {
+            continue;
+        }
         for snapshot in &image.snapshot_ids {
-            if !seen.insert(snapshot.as_str()) {
+            if let Some(&position) = seen.get(snapshot.as_str()) {
+                if image.id < out[position].image_id {
+                    out[position].image_id = image.id.clone();
+                }
                 continue;
             }
+            seen.insert(snapshot.as_str(), out.len());
             let shared_with = kept_users.get(snapshot.as_str()).map(|id| (*id).clone());
             out.push(SnapshotDecision {
                 snapshot_id: snapshot.clone(),
