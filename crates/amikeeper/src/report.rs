@@ -21,7 +21,8 @@ pub enum RunStatus {
     Failed,
     /// Nothing to do: no rule matches, or the event is not one that moves pointers.
     Ignored,
-    /// The event was refused (another account); nothing was read or written.
+    /// Refused for safety: the whole event (another account: nothing was read or written), or
+    /// a target (a name outside the allow-list, a stack-managed resource), none having failed.
     Refused,
 }
 
@@ -121,6 +122,8 @@ impl Report {
     pub fn status_of(targets: &[TargetReport]) -> RunStatus {
         if targets.iter().any(|t| t.outcome.status == Status::Failed) {
             RunStatus::Failed
+        } else if targets.iter().any(|t| t.outcome.status == Status::Refused) {
+            RunStatus::Refused
         } else if targets.iter().any(|t| t.outcome.status == Status::Deferred) {
             RunStatus::Deferred
         } else {

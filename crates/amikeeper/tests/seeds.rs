@@ -210,6 +210,7 @@ async fn a_tag_naming_a_parameter_outside_the_allow_list_is_refused() {
         let event = tokyo("e1").backup_job(new.as_str(), "i-0123456789abcdef0", "COMPLETED");
         let report = handle(&keeper(SEED_001, &aws), event).await;
         assert_eq!(statuses(&report), [Status::Refused], "{hostile}: {report:#?}");
+        assert_eq!(report.status, RunStatus::Refused);
         assert!(aws.parameter(TOKYO, hostile).is_none());
         assert_eq!(aws.call_count("ssm:PutParameter"), 0);
     }
