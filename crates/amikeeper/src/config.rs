@@ -347,6 +347,30 @@ impl Config {
             if rule.bake.is_some() && !kinds.contains(&EventKind::Scheduled) {
                 return Err(invalid(format!("{at}.on"), "a rule with `bake` must take `scheduled` events"));
             }
+            if let Some(bake) = &rule.bake {
+                let known = [
+                    Placeholder::InstanceId,
+                    Placeholder::Date,
+                    Placeholder::Rule,
+                    Placeholder::Region,
+                    Placeholder::Account,
+                ];
+                if let Some(bad) = bake.name.placeholders().find(|p| !known.contains(p)) {
+                    return Err(invalid(
+                        format!("{at}.bake.name"),
+                        format!(
+                            "{bad} has no value before the image exists; bake names may use {{instance_id}}, \
+                             {{date}}, {{rule}}, {{region}} and {{account}}"
+                        ),
+                    ));
+                }
+                if !bake.instance_id.starts_with("i-") {
+                    return Err(invalid(
+                        format!("{at}.bake.instance_id"),
+                        format!("`{}` is not an instance id", bake.instance_id),
+                    ));
+                }
+            }
             if let Some(bad) = kinds.iter().find(|k| **k == EventKind::SnapshotCreated) {
                 return Err(invalid(
                     format!("{at}.on"),
@@ -516,6 +540,25 @@ mod tests {
             name = "web"
         "#;
         assert_eq!(invalid_at(text), "rules[0].targets[0]");
+    }
+
+    #[test]
+    fn bake_names_use_only_values_known_before_the_image() {
+        let text = r#"
+            accounts = ["111122223333"]
+            [[rules]]
+            name = "bake"
+            [rules.bake]
+            instance_id = "i-0123456789abcdef0"
+            name = "{tag:Role}-{date}"
+            [[rules.targets]]
+            kind = "launch_template"
+            name = "web"
+        "#;
+        assert_eq!(invalid_at(text), "rules[0].bake.name");
+        assert!(Config::from_toml(&text.replace("{tag:Role}-{date}", "web-{date}-{rule}")).is_ok());
+        let bad_instance = text.replace("{tag:Role}-{date}", "web-{date}").replace("i-0123456789abcdef0", "builder");
+        assert_eq!(invalid_at(&bad_instance), "rules[0].bake.instance_id");
     }
 
     #[test]

@@ -243,6 +243,7 @@ impl Keeper {
                 Placeholder::Account => Some(event.account.as_str()),
                 _ => None,
             })
+            // The configuration allows only the placeholders filled here.
             .unwrap_or_else(|_| format!("{}_{date}", bake.instance_id));
         let target = TargetId { kind: "bake", name: bake.instance_id.clone() };
         if options.dry_run {
