@@ -139,6 +139,33 @@ pub struct AmiEvent {
     pub rule_name: Option<String>,
 }
 
+impl AmiEvent {
+    /// An event with the envelope's fields set and every other field `None`.
+    pub fn new(kind: EventKind, region: Region, account: AccountId, time: OffsetDateTime, event_id: String) -> Self {
+        Self {
+            kind,
+            image_id: None,
+            region,
+            account,
+            time,
+            event_id,
+            state: None,
+            instance_id: None,
+            image_name: None,
+            description: None,
+            source_image_id: None,
+            source_region: None,
+            asg_name: None,
+            launch_template_id: None,
+            launch_template_name: None,
+            launch_template_version: None,
+            snapshot_id: None,
+            volume_id: None,
+            rule_name: None,
+        }
+    }
+}
+
 /// Turns raw payloads into events.
 pub trait EventParser: Send + Sync {
     /// Parses a payload: one EventBridge event, or an SQS or SNS batch of them.
@@ -550,27 +577,7 @@ impl Envelope {
     }
 
     fn event(&self, kind: EventKind, event_id: String) -> AmiEvent {
-        AmiEvent {
-            kind,
-            image_id: None,
-            region: self.region.clone(),
-            account: self.account.clone(),
-            time: self.time,
-            event_id,
-            state: None,
-            instance_id: None,
-            image_name: None,
-            description: None,
-            source_image_id: None,
-            source_region: None,
-            asg_name: None,
-            launch_template_id: None,
-            launch_template_name: None,
-            launch_template_version: None,
-            snapshot_id: None,
-            volume_id: None,
-            rule_name: None,
-        }
+        AmiEvent::new(kind, self.region.clone(), self.account.clone(), self.time, event_id)
     }
 }
 
@@ -1283,25 +1290,14 @@ mod tests {
 
     fn minimal_event() -> AmiEvent {
         AmiEvent {
-            kind: EventKind::ImageCreated,
             image_id: Some(ImageId::new("ami-0123456789abcdef0")),
-            region: Region::new("ap-northeast-1"),
-            account: AccountId::new("111122223333"),
-            time: time::macros::datetime!(2024-05-01 05:10:22 UTC),
-            event_id: "6f1c3b0e-2a8d-4b7e-9c51-3e0d4a7b2f10".into(),
-            state: None,
-            instance_id: None,
-            image_name: None,
-            description: None,
-            source_image_id: None,
-            source_region: None,
-            asg_name: None,
-            launch_template_id: None,
-            launch_template_name: None,
-            launch_template_version: None,
-            snapshot_id: None,
-            volume_id: None,
-            rule_name: None,
+            ..AmiEvent::new(
+                EventKind::ImageCreated,
+                Region::new("ap-northeast-1"),
+                AccountId::new("111122223333"),
+                time::macros::datetime!(2024-05-01 05:10:22 UTC),
+                "6f1c3b0e-2a8d-4b7e-9c51-3e0d4a7b2f10".into(),
+            )
         }
     }
 

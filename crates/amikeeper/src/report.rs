@@ -131,11 +131,6 @@ impl Report {
         }
     }
 
-    /// The targets with a given status.
-    pub fn with_status(&self, status: Status) -> impl Iterator<Item = &TargetReport> {
-        self.targets.iter().filter(move |t| t.outcome.status == status)
-    }
-
     /// Whether AWS work failed (the CLI exits 1).
     pub fn failed(&self) -> bool {
         self.status == RunStatus::Failed

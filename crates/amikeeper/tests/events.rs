@@ -43,27 +43,7 @@ fn at(text: &str) -> OffsetDateTime {
 
 /// An event with the envelope fields set and every other field `None`.
 fn base(kind: EventKind, region: &str, time: &str, event_id: &str) -> AmiEvent {
-    AmiEvent {
-        kind,
-        image_id: None,
-        region: Region::new(region),
-        account: AccountId::new(ACCOUNT),
-        time: at(time),
-        event_id: event_id.to_string(),
-        state: None,
-        instance_id: None,
-        image_name: None,
-        description: None,
-        source_image_id: None,
-        source_region: None,
-        asg_name: None,
-        launch_template_id: None,
-        launch_template_name: None,
-        launch_template_version: None,
-        snapshot_id: None,
-        volume_id: None,
-        rule_name: None,
-    }
+    AmiEvent::new(kind, Region::new(region), AccountId::new(ACCOUNT), at(time), event_id.to_string())
 }
 
 fn ami(id: &str) -> Option<ImageId> {
