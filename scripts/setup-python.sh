@@ -4,7 +4,10 @@
 # against). Installs nothing outside the clone. Idempotent: when .venv already holds exactly
 # these pins, it returns at once.
 #
-#   scripts/setup-python.sh            # then: export AMIKEEPER_MOTO_SERVER="$PWD/.venv/bin/moto_server"
+#   scripts/setup-python.sh            # then: export AMIKEEPER_MOTO_SERVER="$PWD/scripts/moto-server"
+#
+# scripts/moto-server runs this .venv's moto_server with the EC2 operations moto lacks added
+# (scripts/moto_ext.py); the tests need it, not the bare .venv/bin/moto_server.
 #
 # PYTHON picks the interpreter (default: python3.11 if present, else python3; 3.9 or newer).
 set -euo pipefail

@@ -15,7 +15,7 @@ step "Python test tools (.venv: pinned moto_server, the AWS emulator the SDK bac
 ./scripts/setup-python.sh
 # The moto tests (crates/amikeeper-aws/tests/moto.rs, crates/amikeeper-cli/tests/moto.rs) use this
 # emulator, and fail rather than skip when it is missing.
-export AMIKEEPER_MOTO_SERVER="$PWD/.venv/bin/moto_server"
+export AMIKEEPER_MOTO_SERVER="$PWD/scripts/moto-server"
 export AMIKEEPER_REQUIRE_MOTO=1
 
 step "cargo fmt --check"

@@ -90,6 +90,21 @@ impl CloudFormationApi for SdkAws {
             }
         }
     }
+
+    async fn describe_stacks(&self, region: &Region) -> AwsResult<Vec<Stack>> {
+        let client = self.cloudformation(region)?;
+        let stacks = client
+            .describe_stacks()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| from_sdk_error(SERVICE, "DescribeStacks", error))?;
+        let stacks = stacks.iter().map(stack_from_sdk).collect::<AwsResult<Vec<_>>>()?;
+        tracing::debug!(%region, stacks = stacks.len(), "described stacks");
+        Ok(stacks)
+    }
 }
 
 #[cfg(test)]

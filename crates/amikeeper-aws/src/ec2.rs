@@ -1,13 +1,13 @@
-//! [`Ec2Api`] over `aws-sdk-ec2`: images and launch templates.
+//! [`Ec2Api`] over `aws-sdk-ec2`: images, snapshots, volumes, instances and launch templates.
 
 use amikeeper::backend::{AwsResult, Ec2Api};
 use amikeeper::model::{
-    AccountId, CreateImage, Image, ImageId, ImageState, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion,
-    Region, Tags,
+    AccountId, CreateImage, Image, ImageId, ImageState, Instance, LaunchTemplate, LaunchTemplateRef,
+    LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
 };
-use amikeeper::AwsError;
+use amikeeper::{AwsError, AwsErrorKind};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{self as ec2, RequestLaunchTemplateData, ResourceType, TagSpecification};
+use aws_sdk_ec2::types::{self as ec2, Filter, RequestLaunchTemplateData, ResourceType, TagSpecification};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -33,11 +33,47 @@ const TEMPLATE_NOT_FOUND_CODES: &[&str] = &[
     "InvalidLaunchTemplateName.MalformedException",
 ];
 
+/// Codes that say an image is gone: unknown, or deregistered (`Unavailable`). The generic
+/// mapping calls `InvalidAMIID.Unavailable` a client error; for the image operations of the
+/// sweep it means the work is already done, so they map it to [`AwsErrorKind::NotFound`].
+const IMAGE_GONE_CODES: &[&str] = &["InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"];
+
+/// The states `describe_instances` asks for: every state but `terminated`.
+const LIVE_INSTANCE_STATES: &[&str] = &["pending", "running", "shutting-down", "stopping", "stopped"];
+
+/// `CreateTags` takes at most this many resources per call.
+const CREATE_TAGS_BATCH: usize = 1000;
+
 fn map_err<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     move |error| from_sdk_error(SERVICE, operation, error)
+}
+
+/// Like [`map_err`], but an image that is gone (even deregistered) is
+/// [`AwsErrorKind::NotFound`].
+fn map_image_err<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |error| {
+        let mut error = from_sdk_error(SERVICE, operation, error);
+        if IMAGE_GONE_CODES.contains(&error.code.as_str()) {
+            error.kind = AwsErrorKind::NotFound;
+        }
+        error
+    }
+}
+
+/// An SDK timestamp as an [`OffsetDateTime`] (`None` when out of range).
+fn datetime_from_sdk(value: &aws_smithy_types::DateTime) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(value.as_nanos()).ok()
+}
+
+/// An [`OffsetDateTime`] as an SDK timestamp (whole seconds and nanoseconds).
+fn datetime_to_sdk(value: OffsetDateTime) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs_and_nanos(value.unix_timestamp(), value.nanosecond())
 }
 
 fn tags(tags: &[ec2::Tag]) -> Tags {
@@ -72,7 +108,97 @@ pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
             .filter_map(|mapping| mapping.ebs()?.snapshot_id())
             .map(str::to_owned)
             .collect(),
+        deprecated_at: deprecation_time(id, image.deprecation_time()),
     })
+}
+
+/// An image's `DeprecationTime`, read tolerantly: `None` when absent or unreadable (with a
+/// warning), so that one odd value does not hide the image.
+fn deprecation_time(image_id: &str, value: Option<&str>) -> Option<OffsetDateTime> {
+    let value = value?.trim();
+    if value.is_empty() {
+        return None;
+    }
+    match OffsetDateTime::parse(value, &Rfc3339) {
+        Ok(time) => Some(time),
+        Err(error) => {
+            tracing::warn!(image_id, value, %error, "ignoring an unreadable DeprecationTime");
+            None
+        }
+    }
+}
+
+/// An SDK snapshot to amikeeper's; fails when it has no id or no start time (a snapshot of
+/// unknown age must not be deleted as "old").
+pub(crate) fn snapshot_from_sdk(snapshot: &ec2::Snapshot) -> AwsResult<Snapshot> {
+    let id = snapshot
+        .snapshot_id()
+        .ok_or_else(|| invalid_response(SERVICE, "DescribeSnapshots", "a snapshot without SnapshotId"))?;
+    let started = snapshot
+        .start_time()
+        .and_then(datetime_from_sdk)
+        .ok_or_else(|| invalid_response(SERVICE, "DescribeSnapshots", format!("snapshot {id} has no StartTime")))?;
+    Ok(Snapshot {
+        id: id.to_owned(),
+        volume_id: snapshot.volume_id().map(str::to_owned),
+        state: snapshot.state().map_or(SnapshotState::Other, |state| SnapshotState::parse(state.as_str())),
+        started,
+        description: snapshot.description().map(str::to_owned),
+        tags: tags(snapshot.tags()),
+    })
+}
+
+pub(crate) fn volume_from_sdk(volume: &ec2::Volume) -> AwsResult<Volume> {
+    let id =
+        volume.volume_id().ok_or_else(|| invalid_response(SERVICE, "DescribeVolumes", "a volume without VolumeId"))?;
+    Ok(Volume {
+        id: id.to_owned(),
+        instance_ids: volume
+            .attachments()
+            .iter()
+            .filter_map(|attachment| attachment.instance_id())
+            .map(str::to_owned)
+            .collect(),
+        tags: tags(volume.tags()),
+    })
+}
+
+/// An SDK instance to amikeeper's; `None` for a terminated instance or one without an AMI
+/// (it keeps no image in use).
+pub(crate) fn instance_from_sdk(instance: &ec2::Instance) -> AwsResult<Option<Instance>> {
+    let id = instance
+        .instance_id()
+        .ok_or_else(|| invalid_response(SERVICE, "DescribeInstances", "an instance without InstanceId"))?;
+    let state = instance.state().and_then(|state| state.name()).map(|name| name.as_str().to_owned());
+    if state.as_deref() == Some("terminated") {
+        return Ok(None);
+    }
+    let Some(image_id) = instance.image_id().filter(|image| !image.is_empty()) else {
+        tracing::warn!(instance_id = id, "an instance without ImageId");
+        return Ok(None);
+    };
+    Ok(Some(Instance { id: id.to_owned(), image_id: ImageId::new(image_id), state: state.unwrap_or_default() }))
+}
+
+/// The snapshots `DeregisterImage` reports deleted (`ReturnCode` `success`); the others are
+/// logged.
+pub(crate) fn deleted_snapshots(image_id: &ImageId, results: &[ec2::DeleteSnapshotReturnCode]) -> Vec<String> {
+    let mut deleted = Vec::new();
+    for result in results {
+        let Some(snapshot_id) = result.snapshot_id() else { continue };
+        match result.return_code() {
+            Some(ec2::SnapshotReturnCodes::Success) => deleted.push(snapshot_id.to_owned()),
+            code => tracing::warn!(
+                %image_id, snapshot_id, code = ?code.map(|code| code.as_str()),
+                "EC2 kept a snapshot of the deregistered image"
+            ),
+        }
+    }
+    deleted
+}
+
+fn tag_list(tags: &Tags) -> Vec<ec2::Tag> {
+    tags.iter().map(|(key, value)| ec2::Tag::builder().key(key).value(value).build()).collect()
 }
 
 pub(crate) fn launch_template_from_sdk(template: &ec2::LaunchTemplate) -> AwsResult<LaunchTemplate> {
@@ -147,9 +273,11 @@ impl Ec2Api for SdkAws {
             .set_description(request.description.clone())
             .no_reboot(request.no_reboot);
         if !request.tags.is_empty() {
-            let tags = request.tags.iter().map(|(key, value)| ec2::Tag::builder().key(key).value(value).build());
             call = call.tag_specifications(
-                TagSpecification::builder().resource_type(ResourceType::Image).set_tags(Some(tags.collect())).build(),
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Image)
+                    .set_tags(Some(tag_list(&request.tags)))
+                    .build(),
             );
         }
         let output = call.send().await.map_err(map_err("CreateImage"))?;
@@ -274,6 +402,152 @@ impl Ec2Api for SdkAws {
         tracing::info!(%region, template_id, asked = versions.len(), refused = refused.len(), "deleted launch template versions");
         Ok(refused)
     }
+
+    async fn describe_own_images(&self, region: &Region) -> AwsResult<Vec<Image>> {
+        let client = self.ec2(region)?;
+        let images = client
+            .describe_images()
+            .owners("self")
+            .include_deprecated(true)
+            .include_disabled(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(map_err("DescribeImages"))?;
+        let images = images.iter().map(image_from_sdk).collect::<AwsResult<Vec<_>>>()?;
+        tracing::debug!(%region, images = images.len(), "described own images");
+        Ok(images)
+    }
+
+    async fn describe_own_snapshots(&self, region: &Region) -> AwsResult<Vec<Snapshot>> {
+        let client = self.ec2(region)?;
+        let snapshots = client
+            .describe_snapshots()
+            .owner_ids("self")
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(map_err("DescribeSnapshots"))?;
+        let snapshots = snapshots.iter().map(snapshot_from_sdk).collect::<AwsResult<Vec<_>>>()?;
+        tracing::debug!(%region, snapshots = snapshots.len(), "described own snapshots");
+        Ok(snapshots)
+    }
+
+    async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>> {
+        let client = self.ec2(region)?;
+        let volumes = client
+            .describe_volumes()
+            .filters(Filter::builder().name("tag-key").values(tag_key).build())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(map_err("DescribeVolumes"))?;
+        volumes.iter().map(volume_from_sdk).collect()
+    }
+
+    async fn describe_instances(&self, region: &Region) -> AwsResult<Vec<Instance>> {
+        let client = self.ec2(region)?;
+        let states = LIVE_INSTANCE_STATES.iter().map(|state| (*state).to_owned()).collect();
+        let reservations = client
+            .describe_instances()
+            .filters(Filter::builder().name("instance-state-name").set_values(Some(states)).build())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(map_err("DescribeInstances"))?;
+        let mut instances = Vec::new();
+        for reservation in &reservations {
+            for instance in reservation.instances() {
+                instances.extend(instance_from_sdk(instance)?);
+            }
+        }
+        Ok(instances)
+    }
+
+    async fn describe_launch_templates(&self, region: &Region) -> AwsResult<Vec<LaunchTemplate>> {
+        let client = self.ec2(region)?;
+        let templates = client
+            .describe_launch_templates()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(map_err("DescribeLaunchTemplates"))?;
+        templates.iter().map(launch_template_from_sdk).collect()
+    }
+
+    async fn deregister_image(
+        &self,
+        region: &Region,
+        image_id: &ImageId,
+        delete_snapshots: bool,
+    ) -> AwsResult<Vec<String>> {
+        let client = self.ec2(region)?;
+        let mut call = client.deregister_image().image_id(image_id.as_str());
+        if delete_snapshots {
+            call = call.delete_associated_snapshots(true);
+        }
+        let output = call.send().await.map_err(map_image_err("DeregisterImage"))?;
+        let deleted = deleted_snapshots(image_id, output.delete_snapshot_results());
+        tracing::info!(%region, %image_id, delete_snapshots, ?deleted, "deregistered image");
+        Ok(deleted)
+    }
+
+    async fn delete_snapshot(&self, region: &Region, snapshot_id: &str) -> AwsResult<()> {
+        let client = self.ec2(region)?;
+        // `InvalidSnapshot.NotFound` maps to `NotFound`; `InvalidSnapshot.InUse` (an image
+        // still uses it) stays a client error.
+        client.delete_snapshot().snapshot_id(snapshot_id).send().await.map_err(map_err("DeleteSnapshot"))?;
+        tracing::info!(%region, snapshot_id, "deleted snapshot");
+        Ok(())
+    }
+
+    async fn enable_image_deprecation(&self, region: &Region, image_id: &ImageId, at: OffsetDateTime) -> AwsResult<()> {
+        let client = self.ec2(region)?;
+        client
+            .enable_image_deprecation()
+            .image_id(image_id.as_str())
+            .deprecate_at(datetime_to_sdk(at))
+            .send()
+            .await
+            .map_err(map_image_err("EnableImageDeprecation"))?;
+        tracing::info!(%region, %image_id, %at, "enabled image deprecation");
+        Ok(())
+    }
+
+    async fn disable_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<()> {
+        let client = self.ec2(region)?;
+        client.disable_image().image_id(image_id.as_str()).send().await.map_err(map_image_err("DisableImage"))?;
+        tracing::info!(%region, %image_id, "disabled image");
+        Ok(())
+    }
+
+    async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()> {
+        if resource_ids.is_empty() || tags.is_empty() {
+            return Ok(());
+        }
+        let client = self.ec2(region)?;
+        for batch in resource_ids.chunks(CREATE_TAGS_BATCH) {
+            client
+                .create_tags()
+                .set_resources(Some(batch.to_vec()))
+                .set_tags(Some(tag_list(tags)))
+                .send()
+                .await
+                .map_err(map_err("CreateTags"))?;
+        }
+        tracing::info!(%region, resources = resource_ids.len(), tags = tags.len(), "tagged resources");
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -318,6 +592,114 @@ mod tests {
         assert_eq!(image.tags.get("amikeeper:rule").map(String::as_str), Some("web"));
         assert_eq!(image.tags.len(), 2);
         assert_eq!(image.snapshot_ids, ["snap-1", "snap-2"]);
+        assert_eq!(image.deprecated_at, None);
+    }
+
+    #[test]
+    fn image_deprecation_time_is_read_tolerantly() {
+        let image = |deprecation: &str| {
+            let sdk = ec2::Image::builder()
+                .image_id("ami-1")
+                .creation_date("2024-01-02T03:04:05Z")
+                .deprecation_time(deprecation)
+                .build();
+            image_from_sdk(&sdk).unwrap().deprecated_at
+        };
+        assert_eq!(image("2025-03-04T05:06:00.000Z"), Some(datetime!(2025-03-04 05:06 UTC)));
+        assert_eq!(image("2025-03-04T05:06:00Z"), Some(datetime!(2025-03-04 05:06 UTC)));
+        assert_eq!(image(""), None);
+        assert_eq!(image("next tuesday"), None);
+    }
+
+    #[test]
+    fn snapshot_maps_every_field() {
+        let sdk = ec2::Snapshot::builder()
+            .snapshot_id("snap-1")
+            .volume_id("vol-1")
+            .state(ec2::SnapshotState::Completed)
+            .start_time(aws_smithy_types::DateTime::from_secs(1_704_164_645))
+            .description("Created by CreateImage(i-1) for ami-1")
+            .tags(ec2::Tag::builder().key("team").value("web").build())
+            .build();
+        let snapshot = snapshot_from_sdk(&sdk).unwrap();
+        assert_eq!(
+            snapshot,
+            Snapshot {
+                id: "snap-1".into(),
+                volume_id: Some("vol-1".into()),
+                state: SnapshotState::Completed,
+                started: datetime!(2024-01-02 03:04:05 UTC),
+                description: Some("Created by CreateImage(i-1) for ami-1".into()),
+                tags: [("team".to_owned(), "web".to_owned())].into(),
+            }
+        );
+        for (sdk, state) in [
+            (ec2::SnapshotState::Pending, SnapshotState::Pending),
+            (ec2::SnapshotState::Error, SnapshotState::Error),
+            (ec2::SnapshotState::Recoverable, SnapshotState::Other),
+        ] {
+            let snapshot = ec2::Snapshot::builder()
+                .snapshot_id("snap-1")
+                .state(sdk)
+                .start_time(aws_smithy_types::DateTime::from_secs(0))
+                .build();
+            assert_eq!(snapshot_from_sdk(&snapshot).unwrap().state, state);
+        }
+        let ageless = ec2::Snapshot::builder().snapshot_id("snap-1").build();
+        let error = snapshot_from_sdk(&ageless).unwrap_err();
+        assert_eq!((error.code.as_str(), error.operation.as_str()), ("InvalidResponse", "DescribeSnapshots"));
+    }
+
+    #[test]
+    fn volumes_and_instances() {
+        let volume = ec2::Volume::builder()
+            .volume_id("vol-1")
+            .attachments(ec2::VolumeAttachment::builder().instance_id("i-1").build())
+            .tags(ec2::Tag::builder().key("amikeeper:keep").value("").build())
+            .build();
+        assert_eq!(
+            volume_from_sdk(&volume).unwrap(),
+            Volume {
+                id: "vol-1".into(),
+                instance_ids: vec!["i-1".into()],
+                tags: [("amikeeper:keep".to_owned(), String::new())].into()
+            }
+        );
+        let instance = |state: ec2::InstanceStateName, image: Option<&str>| {
+            let sdk = ec2::Instance::builder()
+                .instance_id("i-1")
+                .set_image_id(image.map(str::to_owned))
+                .state(ec2::InstanceState::builder().name(state).build())
+                .build();
+            instance_from_sdk(&sdk).unwrap()
+        };
+        assert_eq!(
+            instance(ec2::InstanceStateName::Stopped, Some("ami-1")),
+            Some(Instance { id: "i-1".into(), image_id: ImageId::new("ami-1"), state: "stopped".into() })
+        );
+        assert_eq!(instance(ec2::InstanceStateName::Terminated, Some("ami-1")), None);
+        assert_eq!(instance(ec2::InstanceStateName::Running, None), None);
+    }
+
+    #[test]
+    fn only_successfully_deleted_snapshots_count() {
+        let result = |id: &str, code: ec2::SnapshotReturnCodes| {
+            ec2::DeleteSnapshotReturnCode::builder().snapshot_id(id).return_code(code).build()
+        };
+        let results = [
+            result("snap-1", ec2::SnapshotReturnCodes::Success),
+            result("snap-2", ec2::SnapshotReturnCodes::WarnSkipped),
+            result("snap-3", ec2::SnapshotReturnCodes::ErrorCodeClientError),
+        ];
+        assert_eq!(deleted_snapshots(&ImageId::new("ami-1"), &results), ["snap-1"]);
+    }
+
+    #[test]
+    fn datetimes_round_trip_through_the_sdk() {
+        let at = datetime!(2025-03-04 05:06:07.5 UTC);
+        let sdk = datetime_to_sdk(at);
+        assert_eq!(sdk.secs(), at.unix_timestamp());
+        assert_eq!(datetime_from_sdk(&sdk), Some(at));
     }
 
     #[test]

@@ -83,6 +83,25 @@ impl SsmApi for SdkAws {
         tracing::info!(%region, name, "deleted parameter");
         Ok(())
     }
+
+    async fn get_parameters_by_path(&self, region: &Region, path: &str) -> AwsResult<Vec<Parameter>> {
+        let client = self.ssm(region)?;
+        // The SDK has no item paginator for this operation: collect the pages.
+        let pages = client
+            .get_parameters_by_path()
+            .path(path)
+            .recursive(true)
+            .with_decryption(true)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| from_sdk_error(SERVICE, "GetParametersByPath", error))?;
+        let parameters =
+            pages.iter().flat_map(|page| page.parameters()).map(parameter_from_sdk).collect::<AwsResult<Vec<_>>>()?;
+        tracing::debug!(%region, path, parameters = parameters.len(), "got parameters by path");
+        Ok(parameters)
+    }
 }
 
 #[cfg(test)]

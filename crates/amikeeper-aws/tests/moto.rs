@@ -4,16 +4,24 @@
 //! Each test starts its own `moto_server` (so tests run in parallel). Without moto installed
 //! the tests print `skipped: moto not installed ...` and pass, unless `AMIKEEPER_REQUIRE_MOTO=1`
 //! (as `scripts/test.sh` sets), which makes them fail. Install with `scripts/setup-python.sh`.
+//!
+//! The retention operations need `scripts/moto-server` (moto plus `DeleteLaunchTemplateVersions`,
+//! `EnableImageDeprecation`, `DeregisterImage`'s `DeleteAssociatedSnapshots`, ...; see
+//! `scripts/moto_ext.py`): set `AMIKEEPER_MOTO_SERVER=$PWD/scripts/moto-server`, as the script does.
 
 use std::collections::BTreeMap;
 
 use amikeeper::backend::{CloudFormationApi, Ec2Api, SsmApi};
 use amikeeper::conformance::{self, Fixture, ImageSpec, MAIN_REGION};
-use amikeeper::model::{ImageId, ParameterType, PutParameter, Region, StackParameterValue, StackUpdate, UpdateStack};
+use amikeeper::model::{
+    ImageId, ImageState, ParameterType, PutParameter, Region, SnapshotState, StackParameterValue, StackUpdate,
+    UpdateStack,
+};
 use amikeeper::publish::Status;
 use amikeeper::samples::Origin;
 use amikeeper::{AwsErrorKind, Config, HandleOptions, Keeper};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
+use time::OffsetDateTime;
 
 /// A server and a fixture over it; `None` when moto is not installed (and not required).
 async fn moto() -> Option<(MotoServer, MotoFixture)> {
@@ -167,11 +175,11 @@ async fn stacks_update_without_change_and_unknown_stacks() {
     assert_eq!((error.operation.as_str(), error.kind), ("UpdateStack", AwsErrorKind::NotFound), "{error:?}");
 }
 
-/// moto does not implement `DeleteLaunchTemplateVersions`: it answers HTTP 500 with an HTML
-/// page. The backend maps that to a typed server error, and the launch template publisher still
-/// reports the update, with a note that pruning failed.
+/// `DeleteLaunchTemplateVersions` (added to moto by `scripts/moto-server`): the launch template
+/// publisher updates the template and prunes the versions it no longer keeps; EC2 refuses the
+/// default version and unknown versions, one by one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pruning_launch_template_versions_fails_on_moto_but_the_update_stands() {
+async fn pruning_launch_template_versions() {
     let Some((_moto, fixture)) = moto().await else { return };
     let aws = fixture.sdk_aws();
     let base = fixture.image(MAIN_REGION, ImageSpec::named("prune-base")).await;
@@ -181,15 +189,11 @@ async fn pruning_launch_template_versions_fails_on_moto_but_the_update_stands() 
     }
     assert_eq!(fixture.template_state(MAIN_REGION, &template).await.latest_version, 3);
 
-    let error = aws.delete_launch_template_versions(&main_region(), &template, &[1]).await.unwrap_err();
-    assert_eq!(
-        (error.service.as_str(), error.operation.as_str(), error.code.as_str(), error.kind),
-        ("ec2", "DeleteLaunchTemplateVersions", "Unknown", AwsErrorKind::Server),
-        "{error:?}"
-    );
-    assert!(error.is_retryable(), "{error:?}");
-    assert!(error.message.starts_with("HTTP 500 with no AWS error in the body"), "{}", error.message);
-    assert!(error.message.contains("500 Internal Server Error"), "{}", error.message);
+    // Version 1 is the default: refused, like the unknown version 9; nothing is deleted.
+    let refused = aws.delete_launch_template_versions(&main_region(), &template, &[1, 9]).await.unwrap();
+    let codes: Vec<_> = refused.iter().map(|(version, why)| (*version, why.split(':').next().unwrap())).collect();
+    assert_eq!(codes, [(1, "unexpectedError"), (9, "launchTemplateVersionDoesNotExist")], "{refused:?}");
+    assert_eq!(fixture.template_state(MAIN_REGION, &template).await.versions.len(), 3);
 
     let image = fixture.image(MAIN_REGION, ImageSpec::named("prune-new").description("EC2_BACKUP")).await;
     let config = Config::from_toml(&format!(
@@ -217,14 +221,218 @@ async fn pruning_launch_template_versions_fails_on_moto_but_the_update_stands() 
     let target = &reports[0].targets[0];
     assert_eq!(target.outcome.status, Status::Updated, "{:#?}", reports[0]);
     assert!(
-        target.outcome.notes.iter().any(
-            |note| note.starts_with("pruning old versions failed") && note.contains("DeleteLaunchTemplateVersions")
-        ),
+        !target.outcome.notes.iter().any(|note| note.starts_with("pruning old versions failed")),
         "{:#?}",
         target.outcome.notes
     );
     let state = fixture.template_state(MAIN_REGION, &template).await;
     assert_eq!((state.default_version, state.latest_version), (4, 4), "{state:?}");
-    assert_eq!(state.versions.len(), 4, "nothing was pruned: {state:?}");
-    assert_eq!(state.versions.first(), Some(&(4, Some(image))));
+    assert_eq!(state.versions, [(4, Some(image.clone()))], "only the newest version is kept: {state:?}");
+
+    // Version numbers are not reused after a deletion.
+    assert_eq!(fixture.launch_template_version(MAIN_REGION, &template, &image).await, 5);
+}
+
+fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect()
+}
+
+/// The inventory listings: own images (not moto's Amazon AMIs) with their snapshots, own
+/// snapshots, volumes by tag key, live instances, every launch template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_listings() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    let aws = fixture.sdk_aws();
+    let region = main_region();
+    let builder = fixture.instance(MAIN_REGION).await;
+    let images =
+        fixture.images_from(MAIN_REGION, &builder, "inventory-web", &tags(&[("amikeeper:rule", "web")]), 2).await;
+
+    let own = aws.describe_own_images(&region).await.unwrap();
+    let own_ids: Vec<_> = own.iter().map(|image| image.id.clone()).collect();
+    assert_eq!(own_ids.len(), 2, "only the account's images: {own_ids:?}");
+    for image in &images {
+        assert!(own_ids.contains(image), "{image} not in {own_ids:?}");
+    }
+    let first = own.iter().find(|image| image.id == images[0]).unwrap();
+    assert_eq!(first.name, "inventory-web-1");
+    assert_eq!(first.tags.get("amikeeper:rule").map(String::as_str), Some("web"));
+    assert_eq!(first.owner.as_str(), fixture.account());
+    assert_eq!(first.deprecated_at, None);
+    assert_eq!(first.snapshot_ids.len(), 1, "{first:?}");
+    assert!(own[0].created < own[1].created || own[1].created < own[0].created);
+
+    let volume = fixture.volume(MAIN_REGION, &tags(&[("amikeeper:keep", "yes")])).await;
+    let untagged = fixture.volume(MAIN_REGION, &BTreeMap::new()).await;
+    let manual = fixture.snapshot(MAIN_REGION, &volume, "manual backup", &tags(&[("team", "db")])).await;
+    let snapshots = aws.describe_own_snapshots(&region).await.unwrap();
+    let mut snapshot_ids: Vec<_> = snapshots.iter().map(|snapshot| snapshot.id.clone()).collect();
+    snapshot_ids.sort();
+    let mut expected: Vec<_> = own.iter().flat_map(|image| image.snapshot_ids.clone()).collect();
+    expected.push(manual.clone());
+    expected.sort();
+    assert_eq!(snapshot_ids, expected, "own snapshots only");
+    let manual = snapshots.iter().find(|snapshot| snapshot.id == manual).unwrap();
+    assert_eq!(manual.volume_id.as_deref(), Some(volume.as_str()));
+    assert_eq!(manual.description.as_deref(), Some("manual backup"));
+    assert_eq!(manual.state, SnapshotState::Completed);
+    assert_eq!(manual.tags.get("team").map(String::as_str), Some("db"));
+
+    let instance = fixture.instance_of(MAIN_REGION, Some(&images[0])).await;
+    fixture.attach_volume(MAIN_REGION, &volume, &instance, "/dev/sdf").await;
+    let volumes = aws.describe_volumes_tagged(&region, "amikeeper:keep").await.unwrap();
+    assert_eq!(volumes.len(), 1, "{volumes:?} (untagged {untagged} left out)");
+    assert_eq!((volumes[0].id.as_str(), volumes[0].instance_ids.clone()), (volume.as_str(), vec![instance.clone()]));
+    assert_eq!(volumes[0].tags.get("amikeeper:keep").map(String::as_str), Some("yes"));
+
+    let stopped = fixture.instance_of(MAIN_REGION, Some(&images[1])).await;
+    fixture.stop_instance(MAIN_REGION, &stopped).await;
+    let terminated = fixture.instance_of(MAIN_REGION, Some(&images[1])).await;
+    fixture.terminate_instance(MAIN_REGION, &terminated).await;
+    let instances = aws.describe_instances(&region).await.unwrap();
+    let by_id: BTreeMap<_, _> =
+        instances.iter().map(|i| (i.id.as_str(), (i.image_id.as_str(), i.state.as_str()))).collect();
+    assert_eq!(by_id.get(instance.as_str()), Some(&(images[0].as_str(), "running")), "{by_id:?}");
+    assert_eq!(by_id.get(stopped.as_str()), Some(&(images[1].as_str(), "stopped")), "{by_id:?}");
+    assert!(!by_id.contains_key(terminated.as_str()), "{by_id:?}");
+    assert!(by_id.contains_key(builder.as_str()), "{by_id:?}");
+
+    let web = fixture.launch_template_with_versions(MAIN_REGION, "inventory-web", &images, 2).await;
+    let batch = fixture.launch_template(MAIN_REGION, "inventory-batch", &images[0]).await;
+    let mut templates = aws.describe_launch_templates(&region).await.unwrap();
+    templates.sort_by(|a, b| a.name.cmp(&b.name));
+    let templates: Vec<_> =
+        templates.iter().map(|t| (t.id.as_str(), t.name.as_str(), t.default_version, t.latest_version)).collect();
+    assert_eq!(templates, [(batch.as_str(), "inventory-batch", 1, 1), (web.as_str(), "inventory-web", 2, 2)]);
+}
+
+/// `DeregisterImage` with `DeleteAssociatedSnapshots` (honoured by `scripts/moto-server`), and
+/// `DeleteSnapshot`: what is gone maps to `NotFound`, a snapshot an image uses is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deregister_and_delete_snapshots() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    let aws = fixture.sdk_aws();
+    let region = main_region();
+    let with = fixture.image(MAIN_REGION, ImageSpec::named("deregister-with")).await;
+    let without = fixture.image(MAIN_REGION, ImageSpec::named("deregister-without")).await;
+    let snapshots_of = |image: &ImageId| {
+        let image = image.clone();
+        let fixture = &fixture;
+        async move {
+            let described = fixture.raw_image(MAIN_REGION, image.as_str()).await.expect("the image exists");
+            described
+                .block_device_mappings()
+                .iter()
+                .filter_map(|m| m.ebs()?.snapshot_id().map(str::to_owned))
+                .collect::<Vec<_>>()
+        }
+    };
+    let with_snapshots = snapshots_of(&with).await;
+    let without_snapshots = snapshots_of(&without).await;
+    assert_eq!((with_snapshots.len(), without_snapshots.len()), (1, 1));
+
+    // A snapshot an image uses cannot be deleted.
+    let in_use = aws.delete_snapshot(&region, &without_snapshots[0]).await.unwrap_err();
+    assert_eq!((in_use.code.as_str(), in_use.kind), ("InvalidSnapshot.InUse", AwsErrorKind::Client), "{in_use:?}");
+
+    let deleted = aws.deregister_image(&region, &with, true).await.unwrap();
+    assert_eq!(deleted, with_snapshots);
+    assert!(fixture.raw_image(MAIN_REGION, with.as_str()).await.is_none());
+    let left = fixture.snapshot_ids(MAIN_REGION).await;
+    assert!(!left.contains(&with_snapshots[0]), "{left:?}");
+
+    assert!(aws.deregister_image(&region, &without, false).await.unwrap().is_empty());
+    assert!(fixture.snapshot_ids(MAIN_REGION).await.contains(&without_snapshots[0]), "the snapshot is kept");
+    // Deregistered already: EC2 says `InvalidAMIID.Unavailable`, which the sweep takes as done.
+    let again = aws.deregister_image(&region, &without, true).await.unwrap_err();
+    assert_eq!((again.code.as_str(), again.kind), ("InvalidAMIID.Unavailable", AwsErrorKind::NotFound), "{again:?}");
+    let unknown = aws.deregister_image(&region, &ImageId::new("ami-0123456789abcdef0"), true).await.unwrap_err();
+    assert_eq!(unknown.kind, AwsErrorKind::NotFound, "{unknown:?}");
+
+    aws.delete_snapshot(&region, &without_snapshots[0]).await.unwrap();
+    assert!(!fixture.snapshot_ids(MAIN_REGION).await.contains(&without_snapshots[0]));
+    let gone = aws.delete_snapshot(&region, &without_snapshots[0]).await.unwrap_err();
+    assert_eq!((gone.code.as_str(), gone.kind), ("InvalidSnapshot.NotFound", AwsErrorKind::NotFound), "{gone:?}");
+}
+
+/// `EnableImageDeprecation` (added by `scripts/moto-server`) and `DisableImage`, as
+/// `describe_own_images` and `describe_image` then see them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deprecate_and_disable_images() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    let aws = fixture.sdk_aws();
+    let region = main_region();
+    let deprecated = fixture.image(MAIN_REGION, ImageSpec::named("deprecate-me")).await;
+    let disabled = fixture.image(MAIN_REGION, ImageSpec::named("disable-me")).await;
+
+    // EC2 rounds to the minute: ask for a whole minute.
+    let at =
+        (OffsetDateTime::now_utc() + time::Duration::days(2)).replace_second(0).unwrap().replace_nanosecond(0).unwrap();
+    aws.enable_image_deprecation(&region, &deprecated, at).await.unwrap();
+    aws.disable_image(&region, &disabled).await.unwrap();
+
+    let own = aws.describe_own_images(&region).await.unwrap();
+    let find = |id: &ImageId| own.iter().find(|image| &image.id == id).unwrap_or_else(|| panic!("{id} in {own:?}"));
+    assert_eq!(find(&deprecated).deprecated_at, Some(at));
+    assert_eq!(find(&deprecated).state, ImageState::Available);
+    assert_eq!(find(&disabled).state, ImageState::Disabled, "listed with IncludeDisabled");
+    assert_eq!(find(&disabled).deprecated_at, None);
+    let described = aws.describe_image(&region, &deprecated).await.unwrap().unwrap();
+    assert_eq!(described.deprecated_at, Some(at));
+
+    // EC2 refuses a deprecation time in the past, and images that are gone.
+    let past = aws.enable_image_deprecation(&region, &deprecated, OffsetDateTime::now_utc() - time::Duration::days(1));
+    let past = past.await.unwrap_err();
+    assert_eq!((past.code.as_str(), past.kind), ("InvalidParameterValue", AwsErrorKind::Client), "{past:?}");
+    let unknown = ImageId::new("ami-0123456789abcdef0");
+    let error = aws.enable_image_deprecation(&region, &unknown, at).await.unwrap_err();
+    assert_eq!(error.kind, AwsErrorKind::NotFound, "{error:?}");
+    let error = aws.disable_image(&region, &unknown).await.unwrap_err();
+    assert_eq!(error.kind, AwsErrorKind::NotFound, "{error:?}");
+}
+
+/// `CreateTags` on images and snapshots at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_images_and_snapshots() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    let aws = fixture.sdk_aws();
+    let image = fixture.image(MAIN_REGION, ImageSpec::named("tag-me").tag("team", "web")).await;
+    let snapshot = aws.describe_image(&main_region(), &image).await.unwrap().unwrap().snapshot_ids[0].clone();
+    let marks = tags(&[("amikeeper:expires", "2030-01-01"), ("amikeeper:rule", "web")]);
+    aws.create_tags(&main_region(), &[image.to_string(), snapshot.clone()], &marks).await.unwrap();
+    let image_tags = fixture.resource_tags(MAIN_REGION, image.as_str()).await;
+    assert_eq!(image_tags, tags(&[("amikeeper:expires", "2030-01-01"), ("amikeeper:rule", "web"), ("team", "web")]));
+    assert_eq!(fixture.resource_tags(MAIN_REGION, &snapshot).await, marks);
+    // Nothing to tag: no call.
+    aws.create_tags(&main_region(), &[], &marks).await.unwrap();
+}
+
+/// `GetParametersByPath` (recursive, decrypted) and every stack of the region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_by_path_and_every_stack() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    let aws = fixture.sdk_aws();
+    fixture.set_parameter(MAIN_REGION, "/amis/web", "ami-1").await;
+    fixture.set_parameter(MAIN_REGION, "/amis/batch/current", "ami-2").await;
+    fixture.put_parameter(MAIN_REGION, "/amis/secret", "ami-3", aws_sdk_ssm::types::ParameterType::SecureString).await;
+    fixture.set_parameter(MAIN_REGION, "/other/web", "ami-4").await;
+    let mut parameters = aws.get_parameters_by_path(&main_region(), "/amis").await.unwrap();
+    parameters.sort_by(|a, b| a.name.cmp(&b.name));
+    let parameters: Vec<_> = parameters.iter().map(|p| (p.name.as_str(), p.value.as_str(), p.kind)).collect();
+    assert_eq!(
+        parameters,
+        [
+            ("/amis/batch/current", "ami-2", ParameterType::String),
+            ("/amis/secret", "ami-3", ParameterType::SecureString),
+            ("/amis/web", "ami-1", ParameterType::String),
+        ]
+    );
+
+    fixture.stack(MAIN_REGION, "every-web", BTreeMap::from([("ImageId".to_owned(), "ami-1".to_owned())])).await;
+    fixture.stack(MAIN_REGION, "every-batch", BTreeMap::from([("ImageId".to_owned(), "ami-2".to_owned())])).await;
+    let mut stacks = aws.describe_stacks(&main_region()).await.unwrap();
+    stacks.sort_by(|a, b| a.name.cmp(&b.name));
+    let stacks: Vec<_> =
+        stacks.iter().map(|s| (s.name.as_str(), s.parameters.get("ImageId").map(String::as_str))).collect();
+    assert_eq!(stacks, [("every-batch", Some("ami-2")), ("every-web", Some("ami-1"))]);
 }

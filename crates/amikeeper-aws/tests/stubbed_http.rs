@@ -6,12 +6,14 @@ use std::sync::{Arc, Mutex};
 
 use amikeeper::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
 use amikeeper::model::{
-    AutoScalingGroup, ImageId, ImageState, LaunchTemplateSpec, Region, StackParameterValue, StackUpdate, UpdateStack,
+    AutoScalingGroup, ImageId, ImageState, Instance, LaunchTemplateSpec, Region, Snapshot, SnapshotState,
+    StackParameterValue, StackUpdate, UpdateStack, Volume,
 };
 use amikeeper::AwsErrorKind;
 use amikeeper_aws::SdkAws;
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use aws_smithy_types::body::SdkBody;
+use time::macros::datetime;
 
 /// One request as the stub saw it.
 #[derive(Debug, Clone)]
@@ -396,4 +398,267 @@ async fn ssm_parameters() {
     for part in [r#""Overwrite":true"#, r#""DataType":"aws:ec2:image""#, r#""Type":"String""#] {
         assert!(put.contains(part), "{part} not in {put}");
     }
+}
+
+fn ec2_ok(action: &str, inner: &str) -> (u16, String) {
+    (200, format!("<{action}Response xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId>{inner}</{action}Response>"))
+}
+
+#[tokio::test]
+async fn own_images_over_pages_with_deprecation_and_snapshots() {
+    let (aws, seen) = stubbed(|request, _| {
+        if request.body.contains("NextToken=p2") {
+            ec2_ok(
+                "DescribeImages",
+                "<imagesSet><item><imageId>ami-2</imageId><name>web-2</name><imageState>disabled</imageState>\
+                 <creationDate>2024-02-01T00:00:00.000Z</creationDate><imageOwnerId>111122223333</imageOwnerId>\
+                 <deprecationTime>not a date</deprecationTime></item></imagesSet>",
+            )
+        } else {
+            ec2_ok(
+                "DescribeImages",
+                "<imagesSet><item><imageId>ami-1</imageId><name>web-1</name><imageState>available</imageState>\
+                 <creationDate>2024-01-02T03:04:05.000Z</creationDate><imageOwnerId>111122223333</imageOwnerId>\
+                 <deprecationTime>2025-03-04T05:06:00.000Z</deprecationTime>\
+                 <blockDeviceMapping>\
+                   <item><deviceName>/dev/xvda</deviceName><ebs><snapshotId>snap-1</snapshotId><volumeSize>8</volumeSize></ebs></item>\
+                   <item><deviceName>/dev/sdb</deviceName><virtualName>ephemeral0</virtualName></item>\
+                   <item><deviceName>/dev/sdc</deviceName><ebs><snapshotId>snap-2</snapshotId></ebs></item>\
+                 </blockDeviceMapping></item></imagesSet><nextToken>p2</nextToken>",
+            )
+        }
+    })
+    .await;
+    let images = aws.describe_own_images(&singapore()).await.unwrap();
+    assert_eq!(images.len(), 2);
+    assert_eq!(images[0].id.as_str(), "ami-1");
+    assert_eq!(images[0].snapshot_ids, ["snap-1", "snap-2"]);
+    assert_eq!(images[0].deprecated_at, Some(datetime!(2025-03-04 05:06 UTC)));
+    assert_eq!((images[1].state, images[1].deprecated_at), (ImageState::Disabled, None));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    for part in ["Action=DescribeImages", "Owner.1=self", "IncludeDeprecated=true", "IncludeDisabled=true"] {
+        assert!(seen[0].body.contains(part), "{part} not in {}", seen[0].body);
+    }
+}
+
+#[tokio::test]
+async fn own_snapshots_over_pages() {
+    let (aws, seen) = stubbed(|request, _| {
+        let (item, next) = if request.body.contains("NextToken=p2") {
+            ("<item><snapshotId>snap-2</snapshotId><status>pending</status><startTime>2024-02-01T00:00:00.000Z</startTime></item>", "")
+        } else {
+            (
+                "<item><snapshotId>snap-1</snapshotId><volumeId>vol-1</volumeId><status>completed</status>\
+                 <startTime>2024-01-02T03:04:05.000Z</startTime><description>Created by CreateImage(i-1) for ami-1</description>\
+                 <ownerId>111122223333</ownerId><tagSet><item><key>team</key><value>web</value></item></tagSet></item>",
+                "<nextToken>p2</nextToken>",
+            )
+        };
+        ec2_ok("DescribeSnapshots", &format!("<snapshotSet>{item}</snapshotSet>{next}"))
+    })
+    .await;
+    let snapshots = aws.describe_own_snapshots(&singapore()).await.unwrap();
+    assert_eq!(
+        snapshots[0],
+        Snapshot {
+            id: "snap-1".into(),
+            volume_id: Some("vol-1".into()),
+            state: SnapshotState::Completed,
+            started: datetime!(2024-01-02 03:04:05 UTC),
+            description: Some("Created by CreateImage(i-1) for ami-1".into()),
+            tags: [("team".to_owned(), "web".to_owned())].into(),
+        }
+    );
+    assert_eq!((snapshots[1].id.as_str(), snapshots[1].state), ("snap-2", SnapshotState::Pending));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[0].body.contains("Owner.1=self"), "{}", seen[0].body);
+}
+
+#[tokio::test]
+async fn instances_skip_terminated_and_ask_for_live_states() {
+    let (aws, seen) = stubbed(|request, _| {
+        let reservation = if request.body.contains("NextToken=p2") {
+            "<item><reservationId>r-2</reservationId><instancesSet>\
+             <item><instanceId>i-3</instanceId><imageId>ami-3</imageId><instanceState><code>48</code><name>terminated</name></instanceState></item>\
+             </instancesSet></item>"
+        } else {
+            "<item><reservationId>r-1</reservationId><instancesSet>\
+             <item><instanceId>i-1</instanceId><imageId>ami-1</imageId><instanceState><code>16</code><name>running</name></instanceState></item>\
+             <item><instanceId>i-2</instanceId><imageId>ami-2</imageId><instanceState><code>80</code><name>stopped</name></instanceState></item>\
+             </instancesSet></item>"
+        };
+        let next = if request.body.contains("NextToken") { "" } else { "<nextToken>p2</nextToken>" };
+        ec2_ok("DescribeInstances", &format!("<reservationSet>{reservation}</reservationSet>{next}"))
+    })
+    .await;
+    let instances = aws.describe_instances(&singapore()).await.unwrap();
+    assert_eq!(
+        instances,
+        [
+            Instance { id: "i-1".into(), image_id: ImageId::new("ami-1"), state: "running".into() },
+            Instance { id: "i-2".into(), image_id: ImageId::new("ami-2"), state: "stopped".into() },
+        ]
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    let body = &seen[0].body;
+    assert!(body.contains("Filter.1.Name=instance-state-name"), "{body}");
+    for (index, state) in ["pending", "running", "shutting-down", "stopping", "stopped"].iter().enumerate() {
+        let part = format!("Filter.1.Value.{}={state}", index + 1);
+        assert!(body.contains(&part), "{part} not in {body}");
+    }
+    assert!(!body.contains("terminated"), "{body}");
+}
+
+#[tokio::test]
+async fn volumes_by_tag_key_and_every_launch_template() {
+    let (aws, seen) = stubbed(|request, _| match request.action.as_str() {
+        "DescribeVolumes" => ec2_ok(
+            "DescribeVolumes",
+            "<volumeSet><item><volumeId>vol-1</volumeId><status>in-use</status>\
+             <attachmentSet><item><volumeId>vol-1</volumeId><instanceId>i-1</instanceId><status>attached</status></item></attachmentSet>\
+             <tagSet><item><key>amikeeper:ami</key><value>ami-1</value></item></tagSet></item></volumeSet>",
+        ),
+        "DescribeLaunchTemplates" if request.body.contains("NextToken=p2") => ec2_ok(
+            "DescribeLaunchTemplates",
+            "<launchTemplates><item><launchTemplateId>lt-2</launchTemplateId><launchTemplateName>batch</launchTemplateName>\
+             <defaultVersionNumber>2</defaultVersionNumber><latestVersionNumber>4</latestVersionNumber></item></launchTemplates>",
+        ),
+        "DescribeLaunchTemplates" => ec2_ok(
+            "DescribeLaunchTemplates",
+            "<launchTemplates><item><launchTemplateId>lt-1</launchTemplateId><launchTemplateName>web</launchTemplateName>\
+             <defaultVersionNumber>1</defaultVersionNumber><latestVersionNumber>1</latestVersionNumber></item></launchTemplates>\
+             <nextToken>p2</nextToken>",
+        ),
+        other => panic!("unexpected {other}"),
+    })
+    .await;
+    let volumes = aws.describe_volumes_tagged(&singapore(), "amikeeper:ami").await.unwrap();
+    assert_eq!(
+        volumes,
+        [Volume {
+            id: "vol-1".into(),
+            instance_ids: vec!["i-1".into()],
+            tags: [("amikeeper:ami".to_owned(), "ami-1".to_owned())].into(),
+        }]
+    );
+    let templates = aws.describe_launch_templates(&singapore()).await.unwrap();
+    let ids: Vec<_> = templates.iter().map(|t| (t.id.as_str(), t.default_version, t.latest_version)).collect();
+    assert_eq!(ids, [("lt-1", 1, 1), ("lt-2", 2, 4)]);
+    let seen = seen.lock().unwrap();
+    assert!(seen[0].body.contains("Filter.1.Name=tag-key"), "{}", seen[0].body);
+    assert!(seen[0].body.contains("Filter.1.Value.1=amikeeper%3Aami"), "{}", seen[0].body);
+    assert_eq!(seen.len(), 3);
+}
+
+#[tokio::test]
+async fn deregister_reports_the_snapshots_ec2_deleted() {
+    let (aws, seen) = stubbed(|request, index| match (request.action.as_str(), index) {
+        ("DeregisterImage", 0) => ec2_ok(
+            "DeregisterImage",
+            "<return>true</return><deleteSnapshotResultSet>\
+             <item><snapshotId>snap-1</snapshotId><returnCode>success</returnCode></item>\
+             <item><snapshotId>snap-2</snapshotId><returnCode>skipped</returnCode></item>\
+             </deleteSnapshotResultSet>",
+        ),
+        ("DeregisterImage", 1) => ec2_ok("DeregisterImage", "<return>true</return>"),
+        ("DeregisterImage", _) => {
+            ec2_error("InvalidAMIID.Unavailable", "The image id '[ami-1]' is no longer available")
+        }
+        ("DeleteSnapshot", _) => ec2_error("InvalidSnapshot.NotFound", ""),
+        (other, _) => panic!("unexpected {other}"),
+    })
+    .await;
+    let image = ImageId::new("ami-1");
+    assert_eq!(aws.deregister_image(&singapore(), &image, true).await.unwrap(), ["snap-1"]);
+    assert!(aws.deregister_image(&singapore(), &image, false).await.unwrap().is_empty());
+    let gone = aws.deregister_image(&singapore(), &image, true).await.unwrap_err();
+    assert_eq!(
+        (gone.operation.as_str(), gone.code.as_str(), gone.kind),
+        ("DeregisterImage", "InvalidAMIID.Unavailable", AwsErrorKind::NotFound)
+    );
+    let gone = aws.delete_snapshot(&singapore(), "snap-1").await.unwrap_err();
+    assert_eq!(
+        (gone.operation.as_str(), gone.code.as_str(), gone.kind),
+        ("DeleteSnapshot", "InvalidSnapshot.NotFound", AwsErrorKind::NotFound)
+    );
+    let seen = seen.lock().unwrap();
+    assert!(seen[0].body.contains("DeleteAssociatedSnapshots=true"), "{}", seen[0].body);
+    assert!(seen[0].body.contains("ImageId=ami-1"), "{}", seen[0].body);
+    assert!(!seen[1].body.contains("DeleteAssociatedSnapshots"), "{}", seen[1].body);
+    assert!(seen[3].body.contains("SnapshotId=snap-1"), "{}", seen[3].body);
+}
+
+#[tokio::test]
+async fn deprecate_disable_and_tag() {
+    let (aws, seen) = stubbed(|request, _| match request.action.as_str() {
+        "EnableImageDeprecation" => ec2_ok("EnableImageDeprecation", "<return>true</return>"),
+        "DisableImage" => ec2_ok("DisableImage", "<return>true</return>"),
+        "CreateTags" => ec2_ok("CreateTags", "<return>true</return>"),
+        other => panic!("unexpected {other}"),
+    })
+    .await;
+    let image = ImageId::new("ami-1");
+    aws.enable_image_deprecation(&singapore(), &image, datetime!(2025-03-04 05:06:07 UTC)).await.unwrap();
+    aws.disable_image(&singapore(), &image).await.unwrap();
+    let tags = [("amikeeper:expires".to_owned(), "2025-03-04".to_owned())].into();
+    aws.create_tags(&singapore(), &["ami-1".to_owned(), "snap-1".to_owned()], &tags).await.unwrap();
+    let seen = seen.lock().unwrap();
+    let actions: Vec<_> = seen.iter().map(|s| s.action.as_str()).collect();
+    assert_eq!(actions, ["EnableImageDeprecation", "DisableImage", "CreateTags"]);
+    assert!(seen[0].body.contains("DeprecateAt=2025-03-04T05%3A06%3A07Z"), "{}", seen[0].body);
+    for part in ["ResourceId.1=ami-1", "ResourceId.2=snap-1", "Tag.1.Key=amikeeper%3Aexpires", "Tag.1.Value=2025-03-04"]
+    {
+        assert!(seen[2].body.contains(part), "{part} not in {}", seen[2].body);
+    }
+}
+
+#[tokio::test]
+async fn parameters_by_path_and_every_stack_over_pages() {
+    let (aws, seen) = stubbed(|request, _| match request.action.as_str() {
+        "AmazonSSM.GetParametersByPath" if request.body.contains("\"NextToken\":\"p2\"") => (
+            200,
+            r#"{"Parameters":[{"Name":"/ami/batch","Value":"ami-2","Version":1,"Type":"String","DataType":"text"}]}"#
+                .to_owned(),
+        ),
+        "AmazonSSM.GetParametersByPath" => (
+            200,
+            r#"{"Parameters":[{"Name":"/ami/web","Value":"ami-1","Version":3,"Type":"String","DataType":"aws:ec2:image"}],"NextToken":"p2"}"#
+                .to_owned(),
+        ),
+        "DescribeStacks" => {
+            let (member, next) = if request.body.contains("NextToken=p2") {
+                ("<member><StackName>batch</StackName><StackStatus>UPDATE_COMPLETE</StackStatus></member>", "")
+            } else {
+                (
+                    "<member><StackName>web</StackName><StackId>arn:stack/web/1</StackId><StackStatus>CREATE_COMPLETE</StackStatus>\
+                     <Parameters><member><ParameterKey>ImageId</ParameterKey><ParameterValue>ami-1</ParameterValue></member></Parameters></member>",
+                    "<NextToken>p2</NextToken>",
+                )
+            };
+            (
+                200,
+                format!(
+                    "<DescribeStacksResponse><DescribeStacksResult><Stacks>{member}</Stacks>{next}</DescribeStacksResult>\
+                     <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeStacksResponse>"
+                ),
+            )
+        }
+        other => panic!("unexpected {other}"),
+    })
+    .await;
+    let parameters = aws.get_parameters_by_path(&singapore(), "/ami").await.unwrap();
+    let names: Vec<_> = parameters.iter().map(|p| (p.name.as_str(), p.value.as_str(), p.version)).collect();
+    assert_eq!(names, [("/ami/web", "ami-1", 3), ("/ami/batch", "ami-2", 1)]);
+    let stacks = aws.describe_stacks(&singapore()).await.unwrap();
+    let stacks: Vec<_> = stacks.iter().map(|s| (s.name.as_str(), s.parameters.get("ImageId").cloned())).collect();
+    assert_eq!(stacks, [("web", Some("ami-1".to_owned())), ("batch", None)]);
+    let seen = seen.lock().unwrap();
+    for part in [r#""Path":"/ami""#, r#""Recursive":true"#, r#""WithDecryption":true"#] {
+        assert!(seen[0].body.contains(part), "{part} not in {}", seen[0].body);
+    }
+    assert_eq!(seen.len(), 4);
+    assert!(!seen[2].body.contains("StackName"), "{}", seen[2].body);
 }

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use amikeeper::config::WaitConfig;
 use amikeeper::events::parse_payload;
+use amikeeper::model::Region;
+use amikeeper::retain::{Progress, SweepOptions};
 use amikeeper::{Config, HandleOptions, Keeper};
 use clap::{Args, Parser, Subcommand};
 
@@ -61,6 +63,18 @@ enum Command {
         aws: AwsArgs,
         /// The payload file, or `-` for stdin.
         event: PathBuf,
+    },
+    /// Sweep old AMIs, snapshots and launch template versions of one region as the
+    /// configuration's [retention] says. Without --apply it only prints the plan.
+    Sweep {
+        /// The configuration file (TOML, or JSON if it ends in .json), with a [retention] section.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Act on the plan (deregister, delete, deprecate, tag); without it nothing is changed.
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Run every seed flow on an in-memory AWS account and show what happened (no AWS needed).
     Demo {
@@ -114,6 +128,7 @@ async fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Parse { event } => parse(&event),
         Command::Handle { config, dry_run, wait, aws, event } => handle(&config, dry_run, wait, &aws, &event).await,
+        Command::Sweep { config, apply, aws } => sweep(&config, apply, &aws).await,
         Command::Demo { json } => {
             demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(|message| Failure { code: 1, message })
         }
@@ -152,6 +167,57 @@ fn parse(event: &PathBuf) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn load_aws(args: &AwsArgs) -> amikeeper_aws::SdkAws {
+    amikeeper_aws::SdkAws::builder()
+        .region(args.region.clone())
+        .profile(args.profile.clone())
+        .endpoint_url(args.endpoint_url.clone())
+        .load()
+        .await
+}
+
+async fn sweep(config: &PathBuf, apply: bool, aws_args: &AwsArgs) -> Result<ExitCode, Failure> {
+    let config = Config::from_file(config).map_err(bad_input)?;
+    if config.retention.is_none() {
+        return Err(bad_input("the configuration has no [retention] section: nothing to sweep"));
+    }
+    let aws = load_aws(aws_args).await;
+    let Some(region) = aws.default_region().map(Region::from) else {
+        return Err(bad_input("no region: pass --region, or set AWS_REGION or a profile's region"));
+    };
+    let keeper = Keeper::new(config, Arc::new(aws));
+    let options = SweepOptions { apply, now: None };
+    let bar = progress_bar(apply);
+    let progress = |p: Progress| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
+        }
+    };
+    let report = keeper.sweep_with_progress(&region, &options, &progress).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = report.map_err(|error| Failure { code: 1, message: error.to_string() })?;
+    print_json(std::slice::from_ref(&report))?;
+    Ok(if report.summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// A progress bar on stderr when it is a terminal and there is something to act on.
+fn progress_bar(apply: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !apply || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    let style = indicatif::ProgressStyle::with_template("{spinner} sweeping [{bar:40}] {pos}/{len} ({eta} left)")
+        .map(|style| style.progress_chars("=> "));
+    if let Ok(style) = style {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
 async fn handle(
     config: &PathBuf,
     dry_run: bool,
@@ -163,12 +229,7 @@ async fn handle(
     let payload = read_input(event)?;
     // Parse before touching AWS: bad input exits 2 with no call made.
     parse_payload(&payload).map_err(bad_input)?;
-    let aws = amikeeper_aws::SdkAws::builder()
-        .region(aws_args.region.clone())
-        .profile(aws_args.profile.clone())
-        .endpoint_url(aws_args.endpoint_url.clone())
-        .load()
-        .await;
+    let aws = load_aws(aws_args).await;
     let keeper = Keeper::new(config.clone(), Arc::new(aws));
     let options =
         HandleOptions { dry_run, wait: wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..config.wait }) };

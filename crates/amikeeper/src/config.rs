@@ -43,6 +43,66 @@ pub enum ConfigError {
     },
 }
 
+impl Config {
+    fn validate_retention(&self, retention: &RetentionConfig) -> Result<(), ConfigError> {
+        if retention.concurrency == 0 || retention.concurrency > 64 {
+            return Err(invalid("retention.concurrency", "use 1 to 64 requests in flight"));
+        }
+        if retention.max_requests_per_second == Some(0) {
+            return Err(invalid("retention.max_requests_per_second", "use at least 1, or leave it out"));
+        }
+        for (i, path) in retention.parameter_paths.iter().enumerate() {
+            if !path.starts_with('/') {
+                return Err(invalid(format!("retention.parameter_paths[{i}]"), format!("`{path}` must start with /")));
+            }
+        }
+        if retention.images.is_empty() && retention.launch_templates.is_none() && retention.snapshots.is_none() {
+            return Err(invalid(
+                "retention",
+                "say what to sweep: [[retention.images]], [retention.launch_templates] or [retention.snapshots]",
+            ));
+        }
+        for (i, policy) in retention.images.iter().enumerate() {
+            let at = format!("retention.images[{i}]");
+            if policy.keep_newest.is_none() && policy.max_age_days.is_none() {
+                return Err(invalid(
+                    &at,
+                    "set keep_newest or max_age_days (or both); without either nothing would be retired",
+                ));
+            }
+            match &policy.group_by {
+                GroupByConfig::Tag(key) if key.is_empty() => {
+                    return Err(invalid(format!("{at}.group_by.tag"), "name the tag"));
+                }
+                GroupByConfig::NamePrefix(prefixes) if prefixes.is_empty() || prefixes.iter().any(String::is_empty) => {
+                    return Err(invalid(format!("{at}.group_by.name_prefix"), "list one or more non-empty prefixes"));
+                }
+                GroupByConfig::NamePattern(pattern) => {
+                    if let Err(err) = regex::Regex::new(pattern) {
+                        return Err(invalid(format!("{at}.group_by.name_pattern"), err.to_string()));
+                    }
+                }
+                _ => {}
+            }
+            if policy.max_age_days.is_some_and(|max| max < policy.min_age_days) {
+                return Err(invalid(format!("{at}.max_age_days"), "max_age_days is below min_age_days"));
+            }
+            if policy.max_retirements == Some(0) {
+                return Err(invalid(format!("{at}.max_retirements"), "0 would retire nothing; leave it out"));
+            }
+        }
+        if let Some(snapshots) = &retention.snapshots {
+            if snapshots.generations_tag.is_none() && !snapshots.delete_orphans {
+                return Err(invalid(
+                    "retention.snapshots",
+                    "set generations_tag (e.g. \"Daily_Gens\") or delete_orphans = true",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn invalid(at: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { at: at.into(), reason: reason.into() }
 }
@@ -60,7 +120,125 @@ pub struct Config {
     #[serde(default)]
     pub wait: WaitConfig,
     /// The rules, each an event filter with the targets to move.
+    #[serde(default)]
     pub rules: Vec<Rule>,
+    /// What `sweep` keeps and retires; `None` when the configuration sweeps nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionConfig>,
+}
+
+/// `[retention]`: the sweep of old AMIs, snapshots and launch template versions.
+///
+/// Nothing in use is ever retired: an AMI an SSM parameter (see `parameter_paths`), a launch
+/// template version, an Auto Scaling group, an instance (any state but terminated) or a
+/// CloudFormation stack parameter names.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// At most this many AWS requests in flight at once (default 8).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// At most this many AWS requests a second (default: no fixed limit; the sweep still slows
+    /// down by itself when AWS throttles it).
+    #[serde(default)]
+    pub max_requests_per_second: Option<u32>,
+    /// SSM parameter paths (recursive) whose values count as in use, besides every fixed-name
+    /// `ssm_parameter` target of the rules (e.g. `["/ami/"]`).
+    #[serde(default)]
+    pub parameter_paths: Vec<String>,
+    /// Image policies; an image is judged by the first policy whose grouping selects it.
+    #[serde(default)]
+    pub images: Vec<ImagePolicyConfig>,
+    /// Launch template versions to keep.
+    #[serde(default)]
+    pub launch_templates: Option<LaunchTemplateRetention>,
+    /// Snapshot generations and orphans.
+    #[serde(default)]
+    pub snapshots: Option<SnapshotRetention>,
+}
+
+fn default_concurrency() -> usize {
+    8
+}
+
+/// `[[retention.images]]`: one image policy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ImagePolicyConfig {
+    /// A label for reports (default `images[<index>]`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How images are grouped; images the grouping does not select are not judged.
+    pub group_by: GroupByConfig,
+    /// Keep this many newest images per group.
+    #[serde(default)]
+    pub keep_newest: Option<usize>,
+    /// Keep images younger than this many days (default 0).
+    #[serde(default)]
+    pub min_age_days: u32,
+    /// Retire images older than this many days (never a group's newest).
+    #[serde(default)]
+    pub max_age_days: Option<u32>,
+    /// Keep images that carry this tag, with any value (default `amikeeper:keep`).
+    #[serde(default = "default_exclude_tag")]
+    pub exclude_tag: String,
+    /// Retire at most this many images a run, the oldest first.
+    #[serde(default)]
+    pub max_retirements: Option<usize>,
+    /// What retiring means: `delete` (deregister, and delete the snapshots no other image
+    /// uses), `deprecate` or `disable`. Default `delete`.
+    #[serde(default)]
+    pub retire: crate::retain::Retire,
+}
+
+fn default_exclude_tag() -> String {
+    crate::retain::KEEP_TAG.to_owned()
+}
+
+/// How a policy groups images.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum GroupByConfig {
+    /// By the value of this tag: `{ tag = "Role" }`.
+    Tag(String),
+    /// By the first of these name prefixes: `{ name_prefix = ["web-", "db-"] }`.
+    NamePrefix(Vec<String>),
+    /// By a regular expression on the name: the first capture group, or the whole match.
+    NamePattern(String),
+}
+
+/// `[retention.launch_templates]`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchTemplateRetention {
+    /// Keep this many newest versions of every template, besides the default version, the
+    /// latest version and any version an Auto Scaling group names.
+    pub keep_versions: usize,
+}
+
+/// `[retention.snapshots]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotRetention {
+    /// Volumes with this tag keep as many newest completed snapshots as its value says
+    /// (seed 004's `Daily_Gens = 7`).
+    #[serde(default)]
+    pub generations_tag: Option<String>,
+    /// The tag put on the snapshots a volume keeps, valued with the volume id (default
+    /// `amikeeper:volume`).
+    #[serde(default = "default_generation_tag")]
+    pub tag_kept_with: String,
+    /// Delete snapshots that no AMI uses and no generations tag manages (default false: they
+    /// are only reported).
+    #[serde(default)]
+    pub delete_orphans: bool,
+    /// Keep snapshots that carry this tag (default `amikeeper:keep`).
+    #[serde(default = "default_exclude_tag")]
+    pub exclude_tag: String,
+}
+
+fn default_generation_tag() -> String {
+    "amikeeper:volume".to_owned()
 }
 
 /// How long to wait for a `pending` AMI to become `available`.
@@ -328,8 +506,11 @@ impl Config {
                 return Err(invalid(format!("allowed_name_prefixes[{i}]"), "an empty prefix would allow every name"));
             }
         }
-        if self.rules.is_empty() {
-            return Err(invalid("rules", "at least one rule is needed"));
+        if self.rules.is_empty() && self.retention.is_none() {
+            return Err(invalid("rules", "at least one rule (or a [retention] section) is needed"));
+        }
+        if let Some(retention) = &self.retention {
+            self.validate_retention(retention)?;
         }
         let mut names = std::collections::BTreeSet::new();
         for (r, rule) in self.rules.iter().enumerate() {

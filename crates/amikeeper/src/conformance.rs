@@ -10,16 +10,17 @@
 //! The suite runs on [`MemoryAws`] in this crate's tests and on the SDK backend against
 //! `moto_server` in `amikeeper-aws`'s tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::backend::Aws;
-use crate::memory::{ImageSeed, MemoryAws};
-use crate::model::{ImageId, LaunchTemplateSpec, Tags};
+use crate::backend::{Aws, Ec2Api, FaultyAws};
+use crate::memory::{Fault, FaultKind, ImageSeed, MemoryAws};
+use crate::model::{ImageId, ImageState, LaunchTemplateSpec, Region, SnapshotState, Tags};
 use crate::publish::Status;
 use crate::report::{Report, RunStatus};
+use crate::retain::{ItemStatus, SweepOptions, SweepReport};
 use crate::samples::Origin;
 use crate::{Config, HandleOptions, Keeper};
 
@@ -375,6 +376,256 @@ pub async fn refusals_write_nothing(f: &dyn Fixture) {
     assert_eq!((report.status, report.aws_calls), (RunStatus::Refused, 0), "{report:#?}");
 }
 
+/// An image as the fixture reads it, for retention scenarios.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFacts {
+    /// The image id.
+    pub id: ImageId,
+    /// The image name.
+    pub name: String,
+    /// The snapshots backing it.
+    pub snapshot_ids: Vec<String>,
+    /// Whether a deprecation time is set.
+    pub deprecated: bool,
+    /// Whether it is disabled.
+    pub disabled: bool,
+}
+
+/// A [`Fixture`] that can also set up and read what retention sweeps: instances launched from
+/// images, launch template versions, volumes and their snapshots.
+#[async_trait]
+pub trait SweepFixture: Fixture {
+    /// A running instance launched from `image`.
+    async fn launch_instance(&self, region: &str, image: &ImageId) -> String;
+    /// Stops an instance.
+    async fn stop_instance(&self, region: &str, instance: &str);
+    /// A new version of a template (from its latest) launching `image`, made the default
+    /// when `default`; returns its number.
+    async fn template_version(&self, region: &str, template: &str, image: &ImageId, default: bool) -> i64;
+    /// An EBS volume with these tags.
+    async fn volume(&self, region: &str, tags: Tags) -> String;
+    /// A completed snapshot of `volume` with these tags, newer than any snapshot before it.
+    async fn volume_snapshot(&self, region: &str, volume: &str, tags: Tags) -> String;
+    /// Every self-owned image that is not deregistered, disabled ones included.
+    async fn own_images(&self, region: &str) -> Vec<ImageFacts>;
+    /// Every self-owned snapshot and its tags.
+    async fn own_snapshots(&self, region: &str) -> BTreeMap<String, Tags>;
+}
+
+fn sweep_config(account: &str, body: &str) -> Config {
+    Config::from_toml(&config(account, body)).expect("scenario configuration is valid")
+}
+
+async fn sweep(f: &dyn SweepFixture, config: &Config, apply: bool) -> SweepReport {
+    sweep_on(f.aws(), config, apply).await
+}
+
+async fn sweep_on(aws: Arc<dyn Aws>, config: &Config, apply: bool) -> SweepReport {
+    let keeper = Keeper::new(config.clone(), aws);
+    let options = SweepOptions { apply, now: None };
+    keeper.sweep(&Region::from(MAIN_REGION), &options).await.expect("the inventory is readable")
+}
+
+fn ids(facts: &[ImageFacts]) -> Vec<&str> {
+    let mut ids: Vec<&str> = facts.iter().map(|f| f.id.as_str()).collect();
+    ids.sort_unstable();
+    ids
+}
+
+fn only_reads(report: &SweepReport) -> bool {
+    report.aws_calls_by_operation.keys().all(|op| op.contains(":Describe") || op.contains(":Get"))
+}
+
+const KEEP_TWO_PER_ROLE: &str = r#"
+[retention]
+concurrency = 4
+parameter_paths = ["/ami/"]
+[[retention.images]]
+group_by = { tag = "Role" }
+keep_newest = 2
+[retention.launch_templates]
+keep_versions = 1
+"#;
+
+/// The world of the image sweeps: two groups of images, with an image in use through each kind
+/// of pointer, and one excluded by tag.
+struct SweepWorld {
+    web: Vec<ImageId>,
+    db: Vec<ImageId>,
+    template: String,
+}
+
+async fn sweep_world(f: &dyn SweepFixture) -> SweepWorld {
+    let r = MAIN_REGION;
+    let mut web = Vec::new();
+    for i in 1..=6 {
+        web.push(f.image(r, ImageSpec::named(format!("sweep-web-{i}")).tag("Role", "web")).await);
+    }
+    let mut db = Vec::new();
+    for i in 0..=4 {
+        let mut spec = ImageSpec::named(format!("sweep-db-{i}")).tag("Role", "db");
+        if i == 2 {
+            spec = spec.tag("amikeeper:keep", "yes");
+        }
+        db.push(f.image(r, spec).await);
+    }
+    // web-1: an SSM parameter; web-2: a stopped instance; web-3..6: template versions 1..4
+    // (default 4); web-4: the version an Auto Scaling group pins; db-1: a stack parameter.
+    f.set_parameter(r, "/ami/web/previous", web[0].as_str()).await;
+    let instance = f.launch_instance(r, &web[1]).await;
+    f.stop_instance(r, &instance).await;
+    let template = f.launch_template(r, "sweep-web", &web[2]).await;
+    for (i, image) in web[3..].iter().enumerate() {
+        let version = f.template_version(r, &template, image, i == 2).await;
+        assert_eq!(version, i as i64 + 2);
+    }
+    f.auto_scaling_group(r, "sweep-web", LaunchTemplateSpec { id: template.clone(), version: "2".into() }).await;
+    f.stack(r, "sweep-db", [("ImageId".to_owned(), db[1].to_string())].into()).await;
+    SweepWorld { web, db, template }
+}
+
+/// Retention: a dry run only reads; applying retires exactly the images nothing uses beyond
+/// each group's newest two (and their snapshots), and the launch template versions beyond the
+/// newest, the default and the pinned one; a second sweep has nothing to do.
+pub async fn sweep_keeps_what_is_in_use(f: &dyn SweepFixture) {
+    let world = sweep_world(f).await;
+    let config = sweep_config(&f.account(), KEEP_TWO_PER_ROLE);
+    let before = f.own_images(MAIN_REGION).await;
+    let snapshots_before = f.own_snapshots(MAIN_REGION).await;
+
+    let dry = sweep(f, &config, false).await;
+    assert!(!dry.applied && dry.results.is_empty());
+    assert!(only_reads(&dry), "a plan writes nothing: {:?}", dry.aws_calls_by_operation);
+    let planned: Vec<&str> = dry.plan.retirements().map(|d| d.image_id.as_str()).collect();
+    assert_eq!(planned, [world.db[0].as_str(), world.web[2].as_str()], "{:#?}", dry.plan.images);
+    let versions: Vec<i64> = dry.plan.launch_template_versions.iter().map(|v| v.version).collect();
+    assert_eq!(versions, [3, 1]);
+    let reason = |id: &ImageId| {
+        dry.plan.images.iter().find(|d| &d.image_id == id).map(|d| d.reason.to_string()).unwrap_or_default()
+    };
+    assert_eq!(reason(&world.web[0]), "in use by SSM parameter /ami/web/previous");
+    assert!(reason(&world.web[1]).starts_with("in use by instance i-"), "{}", reason(&world.web[1]));
+    assert!(reason(&world.web[3]).contains("Auto Scaling group sweep-web"), "{}", reason(&world.web[3]));
+    assert_eq!(reason(&world.db[1]), "in use by stack sweep-db parameter ImageId");
+    assert_eq!(reason(&world.db[2]), "carries the exclusion tag amikeeper:keep");
+    assert_eq!(f.own_images(MAIN_REGION).await, before, "the dry run changed nothing");
+
+    let applied = sweep(f, &config, true).await;
+    assert_eq!(applied.status, "ok", "{:#?}", applied.results);
+    assert_eq!(applied.summary.images_retired, 2);
+    assert_eq!(applied.summary.launch_template_versions_deleted, 2);
+    assert_eq!(applied.summary.snapshots_deleted, 2, "{:#?}", applied.results);
+    // Inventory: DescribeImages, DescribeSnapshots, DescribeInstances, DescribeLaunchTemplates,
+    // DescribeLaunchTemplateVersions, DescribeAutoScalingGroups, DescribeStacks,
+    // GetParametersByPath; then DeleteLaunchTemplateVersions and two DeregisterImage (each
+    // deleting its snapshot with DeleteAssociatedSnapshots).
+    assert_eq!(applied.aws_calls, 11, "{:?}", applied.aws_calls_by_operation);
+
+    let after = f.own_images(MAIN_REGION).await;
+    let mut expected: Vec<&str> =
+        ids(&before).into_iter().filter(|id| *id != world.db[0].as_str() && *id != world.web[2].as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(ids(&after), expected);
+    let gone: Vec<&String> =
+        before.iter().filter(|i| i.id == world.db[0] || i.id == world.web[2]).flat_map(|i| &i.snapshot_ids).collect();
+    let snapshots_after = f.own_snapshots(MAIN_REGION).await;
+    assert_eq!(gone.len(), 2);
+    for snapshot in &gone {
+        assert!(snapshots_before.contains_key(*snapshot) && !snapshots_after.contains_key(*snapshot));
+    }
+    assert_eq!(snapshots_after.len(), snapshots_before.len() - 2);
+    let template = f.template_state(MAIN_REGION, &world.template).await;
+    let numbers: Vec<i64> = template.versions.iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [4, 2]);
+
+    let again = sweep(f, &config, true).await;
+    assert_eq!(again.plan.retirements().count(), 0, "{:#?}", again.plan.images);
+    assert!(again.plan.launch_template_versions.is_empty());
+    assert!(again.results.is_empty() && only_reads(&again), "converged: {:?}", again.aws_calls_by_operation);
+}
+
+/// Retention under failures: one image cannot be deregistered (every attempt fails), deletes
+/// are throttled, and one answer is lost after the deletion took effect. The sweep does the
+/// rest, reports the failure and skips that image's snapshot; the next sweep finishes the job.
+pub async fn sweep_converges_after_failures(f: &dyn SweepFixture) {
+    let world = sweep_world(f).await;
+    // One call at a time, so that the faults hit the calls in plan order: db-0 first.
+    let config = sweep_config(&f.account(), &KEEP_TWO_PER_ROLE.replace("concurrency = 4", "concurrency = 1"));
+    let faulty = Arc::new(FaultyAws::new(f.aws()));
+    faulty.inject(Fault::on("ec2:DeleteLaunchTemplateVersions", FaultKind::TimeoutAfterEffect));
+    faulty.inject(Fault::on("ec2:DeregisterImage", FaultKind::ServerError).times(crate::retain::ATTEMPTS));
+    faulty.inject(Fault::on("ec2:DeregisterImage", FaultKind::Throttling).times(2));
+
+    let first = sweep_on(faulty.clone(), &config, true).await;
+    assert_eq!(first.status, "failed");
+    assert_eq!(first.summary.failed, 1, "{:#?}", first.results);
+    assert_eq!(first.summary.skipped, 1, "the failed image's snapshot waits: {:#?}", first.results);
+    assert_eq!(first.summary.images_retired, 1);
+    assert_eq!(first.summary.launch_template_versions_deleted, 2, "a lost answer, then already gone");
+    assert!(first.summary.throttled >= 2);
+    assert_eq!(faulty.pending_faults(), 0);
+    let failed = first.results.iter().find(|r| r.status == ItemStatus::Failed).expect("one failure");
+    assert_eq!((failed.action, failed.resource.as_str()), ("deregister_image", world.db[0].as_str()));
+    assert_eq!(failed.attempts, crate::retain::ATTEMPTS);
+    assert!(f.own_images(MAIN_REGION).await.iter().any(|i| i.id == world.db[0]));
+
+    let second = sweep_on(faulty.clone(), &config, true).await;
+    assert_eq!(second.status, "ok", "{:#?}", second.results);
+    assert_eq!(second.summary.images_retired, 1, "only the image that failed is left");
+    let after = f.own_images(MAIN_REGION).await;
+    assert!(after.iter().all(|i| i.id != world.db[0] && i.id != world.web[2]));
+    assert_eq!(after.len(), world.web.len() + world.db.len() - 2);
+
+    let third = sweep_on(faulty, &config, true).await;
+    assert!(third.results.is_empty() && third.plan.retirements().count() == 0, "converged");
+}
+
+const GENERATIONS: &str = r#"
+[retention]
+[retention.snapshots]
+generations_tag = "Daily_Gens"
+"#;
+
+/// Seed 004: a volume tagged `Daily_Gens=3` keeps its three newest completed snapshots (and
+/// tags them with the volume), the older ones go unless excluded; a snapshot of an untagged
+/// volume is only reported as an orphan; a second sweep changes nothing.
+pub async fn seed_004_snapshot_generations(f: &dyn SweepFixture) {
+    let r = MAIN_REGION;
+    let volume = f.volume(r, [("Daily_Gens".to_owned(), "3".to_owned())].into()).await;
+    let other = f.volume(r, Tags::new()).await;
+    let orphan = f.volume_snapshot(r, &other, Tags::new()).await;
+    let mut snapshots = Vec::new();
+    for i in 0..6 {
+        let tags = if i == 0 { [("amikeeper:keep".to_owned(), "audit".to_owned())].into() } else { Tags::new() };
+        snapshots.push(f.volume_snapshot(r, &volume, tags).await);
+    }
+    let config = sweep_config(&f.account(), GENERATIONS);
+
+    let report = sweep(f, &config, true).await;
+    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    let deleted: BTreeSet<&str> =
+        report.plan.snapshot_generations.iter().filter(|g| g.delete).map(|g| g.snapshot_id.as_str()).collect();
+    assert_eq!(deleted, [snapshots[1].as_str(), snapshots[2].as_str()].into());
+    let orphans: Vec<&str> = report.plan.orphans.iter().map(|o| o.snapshot_id.as_str()).collect();
+    assert!(orphans.contains(&orphan.as_str()), "{orphans:?}");
+    assert!(report.plan.orphans.iter().all(|o| !o.delete), "orphans are only reported");
+    assert_eq!(report.summary.snapshots_deleted, 2);
+    assert_eq!(report.summary.snapshots_tagged, 3);
+
+    let now = f.own_snapshots(r).await;
+    assert!(now.contains_key(&orphan) && now.contains_key(&snapshots[0]));
+    for gone in &snapshots[1..3] {
+        assert!(!now.contains_key(gone), "{gone} deleted");
+    }
+    for kept in &snapshots[3..] {
+        assert_eq!(now[kept].get("amikeeper:volume"), Some(&volume), "{kept} tagged");
+    }
+    assert!(!now[&snapshots[0]].contains_key("amikeeper:volume"), "the excluded one is not managed");
+
+    let again = sweep(f, &config, true).await;
+    assert!(again.results.is_empty() && only_reads(&again), "converged: {:#?}", again.results);
+}
+
 /// A [`Fixture`] over [`MemoryAws`].
 pub struct MemoryFixture {
     aws: Arc<MemoryAws>,
@@ -453,5 +704,57 @@ impl Fixture for MemoryFixture {
 
     async fn stack_parameters(&self, region: &str, name: &str) -> BTreeMap<String, String> {
         self.aws.stack(region, name).map(|s| s.parameters).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl SweepFixture for MemoryFixture {
+    async fn launch_instance(&self, region: &str, image: &ImageId) -> String {
+        self.aws.launch_instance(region, image, Tags::new())
+    }
+
+    async fn stop_instance(&self, region: &str, instance: &str) {
+        self.aws.set_instance_state(region, instance, "stopped");
+    }
+
+    async fn template_version(&self, region: &str, template: &str, image: &ImageId, default: bool) -> i64 {
+        let region = Region::from(region);
+        let latest = self.aws.launch_template(&region, template).expect("template exists").latest_version;
+        let version = self.aws.create_launch_template_version(&region, template, latest, image, "").await.unwrap();
+        if default {
+            self.aws.set_default_launch_template_version(&region, template, version).await.unwrap();
+        }
+        version
+    }
+
+    async fn volume(&self, region: &str, tags: Tags) -> String {
+        self.aws.add_volume(region, tags, None)
+    }
+
+    async fn volume_snapshot(&self, region: &str, volume: &str, tags: Tags) -> String {
+        self.aws.advance(time::Duration::SECOND);
+        let id = self.aws.add_snapshot(region, volume, self.aws.now(), SnapshotState::Completed);
+        if !tags.is_empty() {
+            self.aws.create_tags(&Region::from(region), std::slice::from_ref(&id), &tags).await.unwrap();
+        }
+        id
+    }
+
+    async fn own_images(&self, region: &str) -> Vec<ImageFacts> {
+        let images = self.aws.images(region).into_iter().filter(|i| i.state != ImageState::Deregistered);
+        images
+            .map(|i| ImageFacts {
+                deprecated: i.deprecated_at.is_some(),
+                disabled: i.state == ImageState::Disabled,
+                id: i.id,
+                name: i.name,
+                snapshot_ids: i.snapshot_ids,
+            })
+            .collect()
+    }
+
+    async fn own_snapshots(&self, region: &str) -> BTreeMap<String, Tags> {
+        let ids = self.aws.snapshots(region);
+        ids.into_iter().filter_map(|id| self.aws.snapshot(region, &id).map(|s| (id, s.tags))).collect()
     }
 }

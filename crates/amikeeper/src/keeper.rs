@@ -7,10 +7,11 @@ use crate::backend::{Aws, CountingAws, Ec2Api};
 use crate::config::{Config, ConfigError, WaitConfig};
 use crate::error::{AwsError, Error};
 use crate::events::{self, AmiEvent, EventError, EventKind};
-use crate::model::{CreateImage, Image, ImageState, RULE_TAG};
+use crate::model::{CreateImage, Image, ImageState, Region, RULE_TAG};
 use crate::publish::{Outcome, PublishContext, Publisher, Status, TargetId};
 use crate::report::{EventSummary, ImageSummary, Report, RunStatus, TargetReport};
 use crate::resolve::{AmiResolver, ConfigResolver, Resolution, ResolvedTarget, RuleTargets};
+use crate::retain::{Progress, SweepOptions, SweepReport, Sweeper};
 use crate::template::Placeholder;
 
 /// Options for one run of [`Keeper::handle_with`].
@@ -49,6 +50,37 @@ impl Keeper {
     /// The configuration.
     pub fn config(&self) -> &Config {
         self.resolver.config()
+    }
+
+    /// Sweeps `region` as the configuration's `[retention]` says: gathers the inventory, plans,
+    /// and with `options.apply` acts on the plan. The report counts every AWS call.
+    ///
+    /// Fails with [`Error::Config`] when the configuration has no `[retention]`, and with
+    /// [`Error::Aws`] when the inventory cannot be read (then nothing was changed). Failed
+    /// actions do not fail the sweep: they are in the report, and the next sweep retries them.
+    pub async fn sweep(&self, region: &Region, options: &SweepOptions) -> Result<SweepReport, Error> {
+        self.sweep_with_progress(region, options, &|_| {}).await
+    }
+
+    /// [`sweep`](Self::sweep), calling `progress` after each action.
+    pub async fn sweep_with_progress(
+        &self,
+        region: &Region,
+        options: &SweepOptions,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<SweepReport, Error> {
+        if self.config().retention.is_none() {
+            return Err(Error::Config(ConfigError::Invalid {
+                at: "retention".into(),
+                reason: "the configuration has no [retention] section: nothing to sweep".into(),
+            }));
+        }
+        let aws = CountingAws::new(self.aws.as_ref());
+        let mut report = Sweeper::new(&aws, self.config()).with_progress(progress).sweep(region, options).await?;
+        report.aws_calls = aws.log().count();
+        report.aws_calls_by_operation =
+            aws.log().by_operation().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
+        Ok(report)
     }
 
     /// Parses a payload (one event, or an SQS/SNS batch) and handles each event in order.

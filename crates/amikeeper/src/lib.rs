@@ -56,3 +56,4 @@ pub mod template;
 
 pub use keeper::{HandleOptions, Keeper};
 pub use report::{Report, RunStatus};
+pub use retain::{SweepOptions, SweepReport};

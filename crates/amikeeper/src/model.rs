@@ -136,6 +136,9 @@ pub struct Image {
     pub tags: Tags,
     /// The EBS snapshots backing the image.
     pub snapshot_ids: Vec<String>,
+    /// When the image is (or was) deprecated, if a deprecation time is set.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub deprecated_at: Option<OffsetDateTime>,
 }
 
 impl Image {
@@ -335,4 +338,70 @@ pub struct CreateImage {
     pub no_reboot: bool,
     /// Tags for the new image.
     pub tags: Tags,
+}
+
+/// The state of an EBS snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotState {
+    /// Still being copied to S3.
+    Pending,
+    /// Complete and usable.
+    Completed,
+    /// Failed.
+    Error,
+    /// Any other state EC2 may report (`recoverable`, `recovering`).
+    Other,
+}
+
+impl SnapshotState {
+    /// Parses EC2's spelling of a state; unknown states map to [`SnapshotState::Other`].
+    pub fn parse(value: &str) -> Self {
+        match value.to_ascii_lowercase().as_str() {
+            "pending" => Self::Pending,
+            "completed" => Self::Completed,
+            "error" => Self::Error,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// An EBS snapshot owned by the account, as `DescribeSnapshots` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// `snap-...`.
+    pub id: String,
+    /// The volume it was taken from (EC2 reports `vol-ffffffff` for copies; kept as given).
+    pub volume_id: Option<String>,
+    /// The snapshot state.
+    pub state: SnapshotState,
+    /// When the snapshot was started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started: OffsetDateTime,
+    /// The snapshot description.
+    pub description: Option<String>,
+    /// The snapshot's tags.
+    pub tags: Tags,
+}
+
+/// An EBS volume, as much of it as retention reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    /// `vol-...`.
+    pub id: String,
+    /// The instances the volume is attached to.
+    pub instance_ids: Vec<String>,
+    /// The volume's tags.
+    pub tags: Tags,
+}
+
+/// An instance, as much of it as retention reads: which AMI it was launched from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    /// `i-...`.
+    pub id: String,
+    /// The AMI it was launched from.
+    pub image_id: ImageId,
+    /// Its state (`running`, `stopped`, ...).
+    pub state: String,
 }

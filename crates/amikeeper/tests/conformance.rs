@@ -37,3 +37,18 @@ async fn seed_003_scheduled_bake() {
 async fn refusals_write_nothing() {
     conformance::refusals_write_nothing(&MemoryFixture::new()).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn sweep_keeps_what_is_in_use() {
+    conformance::sweep_keeps_what_is_in_use(&MemoryFixture::new()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn sweep_converges_after_failures() {
+    conformance::sweep_converges_after_failures(&MemoryFixture::new()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn seed_004_snapshot_generations() {
+    conformance::seed_004_snapshot_generations(&MemoryFixture::new()).await;
+}

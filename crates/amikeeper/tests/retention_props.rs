@@ -90,6 +90,7 @@ fn inventory(cases: &[ImageCase]) -> Inventory {
                 owner: AccountId::new("111122223333"),
                 tags,
                 snapshot_ids: vec![format!("snap-{i}")],
+                deprecated_at: None,
             }
         })
         .collect();

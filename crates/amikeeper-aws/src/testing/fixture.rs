@@ -14,6 +14,7 @@ use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
 use aws_sdk_cloudformation::types::{Parameter as StackParameter, StackStatus};
 use aws_sdk_ec2::types::{RequestLaunchTemplateData, ResourceType, Tag, TagSpecification};
 use aws_sdk_ssm::types::ParameterType;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
@@ -117,6 +118,217 @@ impl MotoFixture {
         output.launch_template_version().and_then(|v| v.version_number()).expect("a version number")
     }
 
+    /// An `available` image of `instance`, strictly newer than every earlier image (this
+    /// returns once the clock has passed the image's `CreationDate` second).
+    pub async fn image_from(&self, region: &str, instance: &str, spec: ImageSpec) -> ImageId {
+        let ec2 = self.ec2(region);
+        let mut call = ec2.create_image().instance_id(instance).name(&spec.name).set_description(spec.description);
+        if !spec.tags.is_empty() {
+            call = call.tag_specifications(tag_specification(ResourceType::Image, &spec.tags));
+        }
+        let output = call.send().await.unwrap_or_else(|e| panic!("CreateImage {} in {region}: {e:?}", spec.name));
+        let id = output.image_id().expect("CreateImage returns the image id").to_owned();
+        let image =
+            self.raw_image(region, &id).await.unwrap_or_else(|| panic!("moto does not describe its image {id}"));
+        assert_eq!(image.state().map(|s| s.as_str()), Some("available"), "{image:?}");
+        let created = image.creation_date().unwrap_or_else(|| panic!("image {id} has no CreationDate"));
+        let created = OffsetDateTime::parse(created, &Rfc3339)
+            .unwrap_or_else(|e| panic!("image {id} has an unreadable CreationDate {created}: {e}"));
+        wait_for_next_second(created).await;
+        ImageId::new(id)
+    }
+
+    /// `count` images of `instance`, oldest first, named `{name}-1`, `{name}-2`, ... and
+    /// tagged with `tags`.
+    pub async fn images_from(
+        &self,
+        region: &str,
+        instance: &str,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+        count: usize,
+    ) -> Vec<ImageId> {
+        let mut images = Vec::with_capacity(count);
+        for index in 1..=count {
+            let mut spec = ImageSpec::named(format!("{name}-{index}"));
+            for (key, value) in tags {
+                spec = spec.tag(key, value);
+            }
+            images.push(self.image_from(region, instance, spec).await);
+        }
+        images
+    }
+
+    /// An instance of `region` launched from `image` (the fixture's base AMI when `None`).
+    pub async fn instance_of(&self, region: &str, image: Option<&ImageId>) -> String {
+        let ami = match image {
+            Some(image) => image.as_str().to_owned(),
+            None => self.base_ami(region).await,
+        };
+        let output = self
+            .ec2(region)
+            .run_instances()
+            .image_id(&ami)
+            .instance_type(aws_sdk_ec2::types::InstanceType::from(FIXTURE_INSTANCE_TYPE))
+            .min_count(1)
+            .max_count(1)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("RunInstances {ami} in {region}: {e:?}"));
+        output.instances().first().and_then(|i| i.instance_id()).expect("RunInstances returns the instance").to_owned()
+    }
+
+    /// Stops an instance (moto stops it at once).
+    pub async fn stop_instance(&self, region: &str, instance: &str) {
+        self.ec2(region)
+            .stop_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("StopInstances {instance} in {region}: {e:?}"));
+    }
+
+    /// Terminates an instance (moto terminates it at once).
+    pub async fn terminate_instance(&self, region: &str, instance: &str) {
+        self.ec2(region)
+            .terminate_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("TerminateInstances {instance} in {region}: {e:?}"));
+    }
+
+    /// An 8 GiB volume in the region's first zone, tagged with `tags`; its id.
+    pub async fn volume(&self, region: &str, tags: &BTreeMap<String, String>) -> String {
+        let mut call = self.ec2(region).create_volume().availability_zone(format!("{region}a")).size(8);
+        if !tags.is_empty() {
+            call = call.tag_specifications(tag_specification(ResourceType::Volume, tags));
+        }
+        let output = call.send().await.unwrap_or_else(|e| panic!("CreateVolume in {region}: {e:?}"));
+        output.volume_id().expect("CreateVolume returns the volume id").to_owned()
+    }
+
+    /// Attaches a volume to an instance as `device` (e.g. `/dev/sdf`).
+    pub async fn attach_volume(&self, region: &str, volume: &str, instance: &str, device: &str) {
+        self.ec2(region)
+            .attach_volume()
+            .volume_id(volume)
+            .instance_id(instance)
+            .device(device)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("AttachVolume {volume} to {instance} in {region}: {e:?}"));
+    }
+
+    /// A snapshot of `volume` with this description and tags; its id.
+    pub async fn snapshot(
+        &self,
+        region: &str,
+        volume: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> String {
+        let mut call = self.ec2(region).create_snapshot().volume_id(volume).description(description);
+        if !tags.is_empty() {
+            call = call.tag_specifications(tag_specification(ResourceType::Snapshot, tags));
+        }
+        let output = call.send().await.unwrap_or_else(|e| panic!("CreateSnapshot of {volume} in {region}: {e:?}"));
+        output.snapshot_id().expect("CreateSnapshot returns the snapshot id").to_owned()
+    }
+
+    /// A launch template whose version `n` launches `images[n - 1]`, with `default_version`
+    /// as its default; its id.
+    pub async fn launch_template_with_versions(
+        &self,
+        region: &str,
+        name: &str,
+        images: &[ImageId],
+        default_version: i64,
+    ) -> String {
+        let (first, rest) = images.split_first().expect("a launch template needs at least one image");
+        let id = self.launch_template(region, name, first).await;
+        for image in rest {
+            self.launch_template_version(region, &id, image).await;
+        }
+        self.set_default_version(region, &id, default_version).await;
+        id
+    }
+
+    /// Sets a launch template's default version.
+    pub async fn set_default_version(&self, region: &str, id: &str, version: i64) {
+        self.ec2(region)
+            .modify_launch_template()
+            .launch_template_id(id)
+            .default_version(version.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ModifyLaunchTemplate {id} default {version} in {region}: {e:?}"));
+    }
+
+    /// An image as EC2 describes it (disabled and deprecated ones included); `None` when it
+    /// is unknown or deregistered.
+    pub async fn raw_image(&self, region: &str, id: &str) -> Option<aws_sdk_ec2::types::Image> {
+        let result = self
+            .ec2(region)
+            .describe_images()
+            .image_ids(id)
+            .include_disabled(true)
+            .include_deprecated(true)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.images().iter().find(|image| image.image_id() == Some(id)).cloned(),
+            Err(error) if error.code() == Some("InvalidAMIID.NotFound") => None,
+            Err(error) => panic!("DescribeImages {id} in {region}: {error:?}"),
+        }
+    }
+
+    /// The ids of the account's snapshots in `region`, sorted.
+    pub async fn snapshot_ids(&self, region: &str) -> Vec<String> {
+        let snapshots = self
+            .ec2(region)
+            .describe_snapshots()
+            .owner_ids("self")
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeSnapshots in {region}: {e:?}"));
+        let mut ids: Vec<String> = snapshots.iter().filter_map(|s| s.snapshot_id().map(str::to_owned)).collect();
+        ids.sort();
+        ids
+    }
+
+    /// The tags of an EC2 resource (image, snapshot, volume, ...).
+    pub async fn resource_tags(&self, region: &str, id: &str) -> BTreeMap<String, String> {
+        let output = self
+            .ec2(region)
+            .describe_tags()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("resource-id").values(id).build())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeTags {id} in {region}: {e:?}"));
+        output
+            .tags()
+            .iter()
+            .filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned())))
+            .collect()
+    }
+
+    /// Puts a parameter of any type (overwriting).
+    pub async fn put_parameter(&self, region: &str, name: &str, value: &str, kind: ParameterType) {
+        self.ssm(region)
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(kind)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutParameter {name} in {region}: {e:?}"));
+    }
+
     /// The AMI the fixture's instances run in `region`.
     async fn base_ami(&self, region: &str) -> String {
         if let Some(ami) = self.state.lock().await.base_ami.get(region) {
@@ -170,6 +382,11 @@ impl MotoFixture {
     }
 }
 
+fn tag_specification(resource: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+    let tags = tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
+    TagSpecification::builder().resource_type(resource).set_tags(Some(tags)).build()
+}
+
 /// Sleeps until the wall clock is past the second `created` falls in.
 async fn wait_for_next_second(created: OffsetDateTime) {
     let next = created.replace_nanosecond(0).expect("0 ns is valid") + Duration::from_secs(1);
@@ -217,45 +434,12 @@ impl Fixture for MotoFixture {
     }
 
     async fn instance(&self, region: &str) -> String {
-        let ami = self.base_ami(region).await;
-        let output = self
-            .ec2(region)
-            .run_instances()
-            .image_id(&ami)
-            .instance_type(aws_sdk_ec2::types::InstanceType::from(FIXTURE_INSTANCE_TYPE))
-            .min_count(1)
-            .max_count(1)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("RunInstances {ami} in {region}: {e:?}"));
-        output.instances().first().and_then(|i| i.instance_id()).expect("RunInstances returns the instance").to_owned()
+        self.instance_of(region, None).await
     }
 
     async fn image(&self, region: &str, spec: ImageSpec) -> ImageId {
         let instance = self.builder_instance(region).await;
-        let ec2 = self.ec2(region);
-        let mut call = ec2.create_image().instance_id(&instance).name(&spec.name).set_description(spec.description);
-        if !spec.tags.is_empty() {
-            let tags = spec.tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
-            call = call.tag_specifications(
-                TagSpecification::builder().resource_type(ResourceType::Image).set_tags(Some(tags)).build(),
-            );
-        }
-        let output = call.send().await.unwrap_or_else(|e| panic!("CreateImage {} in {region}: {e:?}", spec.name));
-        let id = output.image_id().expect("CreateImage returns the image id").to_owned();
-        let described = ec2
-            .describe_images()
-            .image_ids(&id)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("DescribeImages {id} in {region}: {e:?}"));
-        let image = described.images().first().unwrap_or_else(|| panic!("moto does not describe its image {id}"));
-        assert_eq!(image.state().map(|s| s.as_str()), Some("available"), "{image:?}");
-        let created = image.creation_date().unwrap_or_else(|| panic!("image {id} has no CreationDate"));
-        let created = OffsetDateTime::parse(created, &Rfc3339)
-            .unwrap_or_else(|e| panic!("image {id} has an unreadable CreationDate {created}: {e}"));
-        wait_for_next_second(created).await;
-        ImageId::new(id)
+        self.image_from(region, &instance, spec).await
     }
 
     async fn set_parameter(&self, region: &str, name: &str, value: &str) {

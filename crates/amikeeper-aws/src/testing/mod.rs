@@ -22,8 +22,15 @@
 //!
 //! `AMIKEEPER_MOTO_SERVER` names the `moto_server` executable; unset, `moto_server` is looked
 //! up on `PATH`. `scripts/setup-python.sh` installs the pinned version into the clone's `.venv`,
-//! and `scripts/test.sh` sets `AMIKEEPER_MOTO_SERVER=$PWD/.venv/bin/moto_server` and
+//! and `scripts/test.sh` sets `AMIKEEPER_MOTO_SERVER=$PWD/scripts/moto-server` and
 //! `AMIKEEPER_REQUIRE_MOTO=1`, so that a missing emulator fails the run instead of skipping.
+//!
+//! `scripts/moto-server` is the pinned `moto_server` (same command line, run with the `.venv`'s
+//! Python) plus the EC2 operations the retention sweep needs and moto lacks or gets wrong
+//! (`DeleteLaunchTemplateVersions`, `EnableImageDeprecation`, `DisableImageDeprecation`,
+//! `DeregisterImage` with `DeleteAssociatedSnapshots`, `DescribeImages`' `IncludeDisabled`,
+//! `DescribeSnapshots`' `OwnerIds`); `scripts/moto_ext.py` says how each follows EC2. Plain
+//! `moto_server` still runs the publish tests, but not the retention ones.
 
 mod fixture;
 mod server;

@@ -77,7 +77,7 @@ impl MotoServer {
             };
             let hint = format!(
                 "moto not installed ({looked}); run scripts/setup-python.sh and set \
-                 {MOTO_SERVER_ENV}=$PWD/.venv/bin/moto_server"
+                 {MOTO_SERVER_ENV}=$PWD/scripts/moto-server"
             );
             if Self::required() {
                 panic!("{hint} ({REQUIRE_MOTO_ENV}=1 requires it)");

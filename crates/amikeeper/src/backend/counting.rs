@@ -6,9 +6,11 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, SsmApi};
+use time::OffsetDateTime;
+
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
-    LaunchTemplateVersion, Parameter, PutParameter, Region, Stack, StackUpdate, UpdateStack,
+    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
+    LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// The calls made through a [`CountingAws`], in order, as `service:Operation`.
@@ -124,6 +126,61 @@ impl Ec2Api for CountingAws<'_> {
         self.log.record("ec2:DeleteLaunchTemplateVersions");
         self.inner.delete_launch_template_versions(region, template_id, versions).await
     }
+
+    async fn describe_own_images(&self, region: &Region) -> AwsResult<Vec<Image>> {
+        self.log.record("ec2:DescribeImages");
+        self.inner.describe_own_images(region).await
+    }
+
+    async fn describe_own_snapshots(&self, region: &Region) -> AwsResult<Vec<Snapshot>> {
+        self.log.record("ec2:DescribeSnapshots");
+        self.inner.describe_own_snapshots(region).await
+    }
+
+    async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>> {
+        self.log.record("ec2:DescribeVolumes");
+        self.inner.describe_volumes_tagged(region, tag_key).await
+    }
+
+    async fn describe_instances(&self, region: &Region) -> AwsResult<Vec<Instance>> {
+        self.log.record("ec2:DescribeInstances");
+        self.inner.describe_instances(region).await
+    }
+
+    async fn describe_launch_templates(&self, region: &Region) -> AwsResult<Vec<LaunchTemplate>> {
+        self.log.record("ec2:DescribeLaunchTemplates");
+        self.inner.describe_launch_templates(region).await
+    }
+
+    async fn deregister_image(
+        &self,
+        region: &Region,
+        image_id: &ImageId,
+        delete_snapshots: bool,
+    ) -> AwsResult<Vec<String>> {
+        self.log.record("ec2:DeregisterImage");
+        self.inner.deregister_image(region, image_id, delete_snapshots).await
+    }
+
+    async fn delete_snapshot(&self, region: &Region, snapshot_id: &str) -> AwsResult<()> {
+        self.log.record("ec2:DeleteSnapshot");
+        self.inner.delete_snapshot(region, snapshot_id).await
+    }
+
+    async fn enable_image_deprecation(&self, region: &Region, image_id: &ImageId, at: OffsetDateTime) -> AwsResult<()> {
+        self.log.record("ec2:EnableImageDeprecation");
+        self.inner.enable_image_deprecation(region, image_id, at).await
+    }
+
+    async fn disable_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<()> {
+        self.log.record("ec2:DisableImage");
+        self.inner.disable_image(region, image_id).await
+    }
+
+    async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()> {
+        self.log.record("ec2:CreateTags");
+        self.inner.create_tags(region, resource_ids, tags).await
+    }
 }
 
 #[async_trait]
@@ -141,6 +198,11 @@ impl SsmApi for CountingAws<'_> {
     async fn delete_parameter(&self, region: &Region, name: &str) -> AwsResult<()> {
         self.log.record("ssm:DeleteParameter");
         self.inner.delete_parameter(region, name).await
+    }
+
+    async fn get_parameters_by_path(&self, region: &Region, path: &str) -> AwsResult<Vec<Parameter>> {
+        self.log.record("ssm:GetParametersByPath");
+        self.inner.get_parameters_by_path(region, path).await
     }
 }
 
@@ -177,5 +239,10 @@ impl CloudFormationApi for CountingAws<'_> {
     async fn update_stack(&self, region: &Region, request: &UpdateStack) -> AwsResult<StackUpdate> {
         self.log.record("cloudformation:UpdateStack");
         self.inner.update_stack(region, request).await
+    }
+
+    async fn describe_stacks(&self, region: &Region) -> AwsResult<Vec<Stack>> {
+        self.log.record("cloudformation:DescribeStacks");
+        self.inner.describe_stacks(region).await
     }
 }

@@ -8,15 +8,19 @@
 //! and `MockCloudFormationApi`.
 
 mod counting;
+mod faulty;
 
 use async_trait::async_trait;
 
 pub use counting::{CallLog, CountingAws};
+pub use faulty::FaultyAws;
 
 use crate::error::AwsError;
+use time::OffsetDateTime;
+
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
-    LaunchTemplateVersion, Parameter, PutParameter, Region, Stack, StackUpdate, UpdateStack,
+    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
+    LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// A result of a backend call.
@@ -72,6 +76,42 @@ pub trait Ec2Api: Send + Sync {
         template_id: &str,
         versions: &[i64],
     ) -> AwsResult<Vec<(i64, String)>>;
+
+    /// `DescribeImages` with `Owners=self`, including deprecated and disabled images (all pages).
+    async fn describe_own_images(&self, region: &Region) -> AwsResult<Vec<Image>>;
+
+    /// `DescribeSnapshots` with `OwnerIds=self` (all pages).
+    async fn describe_own_snapshots(&self, region: &Region) -> AwsResult<Vec<Snapshot>>;
+
+    /// `DescribeVolumes` filtered on `tag-key` (all pages).
+    async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>>;
+
+    /// `DescribeInstances` for every instance that is not terminated (all pages).
+    async fn describe_instances(&self, region: &Region) -> AwsResult<Vec<Instance>>;
+
+    /// `DescribeLaunchTemplates` for every template of the region (all pages).
+    async fn describe_launch_templates(&self, region: &Region) -> AwsResult<Vec<LaunchTemplate>>;
+
+    /// `DeregisterImage`, with `DeleteAssociatedSnapshots` when `delete_snapshots`. Returns
+    /// the snapshots EC2 reports it deleted; EC2 keeps any snapshot another image uses.
+    async fn deregister_image(
+        &self,
+        region: &Region,
+        image_id: &ImageId,
+        delete_snapshots: bool,
+    ) -> AwsResult<Vec<String>>;
+
+    /// `DeleteSnapshot`.
+    async fn delete_snapshot(&self, region: &Region, snapshot_id: &str) -> AwsResult<()>;
+
+    /// `EnableImageDeprecation`: the image is deprecated from `at` on.
+    async fn enable_image_deprecation(&self, region: &Region, image_id: &ImageId, at: OffsetDateTime) -> AwsResult<()>;
+
+    /// `DisableImage`.
+    async fn disable_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<()>;
+
+    /// `CreateTags` on up to 1,000 resources at once.
+    async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()>;
 }
 
 /// AWS Systems Manager Parameter Store.
@@ -86,6 +126,9 @@ pub trait SsmApi: Send + Sync {
 
     /// `DeleteParameter`.
     async fn delete_parameter(&self, region: &Region, name: &str) -> AwsResult<()>;
+
+    /// `GetParametersByPath`, recursive and decrypted (all pages).
+    async fn get_parameters_by_path(&self, region: &Region, path: &str) -> AwsResult<Vec<Parameter>>;
 }
 
 /// Amazon EC2 Auto Scaling.
@@ -118,6 +161,9 @@ pub trait CloudFormationApi: Send + Sync {
 
     /// `UpdateStack` with `UsePreviousTemplate`.
     async fn update_stack(&self, region: &Region, request: &UpdateStack) -> AwsResult<StackUpdate>;
+
+    /// `DescribeStacks` for every stack of the region (all pages).
+    async fn describe_stacks(&self, region: &Region) -> AwsResult<Vec<Stack>>;
 }
 
 /// Every service amikeeper uses; implemented for anything that implements the four traits.

@@ -94,6 +94,13 @@ impl CloudFormationApi for MemoryAws {
         })
     }
 
+    async fn describe_stacks(&self, region: &Region) -> AwsResult<Vec<Stack>> {
+        self.call(ops::DESCRIBE_STACKS, |world| {
+            let stacks = world.region(region).stacks.values();
+            Ok(stacks.filter(|record| record.stack.status != "DELETE_COMPLETE").map(|r| r.stack.clone()).collect())
+        })
+    }
+
     async fn update_stack(&self, region: &Region, request: &UpdateStack) -> AwsResult<StackUpdate> {
         let op = ops::UPDATE_STACK;
         self.call(op, |world| {

@@ -9,7 +9,8 @@ use super::{aws_error, ops, IntoRegion, MemoryAws, World};
 use crate::backend::{AwsResult, Ec2Api};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{
-    CreateImage, Image, ImageId, ImageState, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region, Tags,
+    CreateImage, Image, ImageId, ImageState, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion,
+    Region, Snapshot, SnapshotState, Tags, Volume,
 };
 
 /// An image to seed with [`MemoryAws::add_image`]; build it with [`ImageSeed::new`] and the methods.
@@ -103,8 +104,39 @@ pub(super) struct ImageRecord {
 /// An EBS snapshot.
 #[derive(Debug, Clone)]
 pub(super) struct SnapshotRecord {
-    #[allow(dead_code)] // kept for the retention operations to come
-    created: OffsetDateTime,
+    volume_id: Option<String>,
+    state: SnapshotState,
+    started: OffsetDateTime,
+    description: Option<String>,
+    tags: Tags,
+}
+
+impl SnapshotRecord {
+    fn describe(&self, id: &str) -> Snapshot {
+        Snapshot {
+            id: id.to_owned(),
+            volume_id: self.volume_id.clone(),
+            state: self.state,
+            started: self.started,
+            description: self.description.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// An instance: the image it was launched from, its state and tags.
+#[derive(Debug, Clone)]
+pub(super) struct InstanceRecord {
+    image_id: Option<ImageId>,
+    state: String,
+    tags: Tags,
+}
+
+/// An EBS volume: the instances it is attached to and its tags.
+#[derive(Debug, Clone)]
+pub(super) struct VolumeRecord {
+    instance_ids: Vec<String>,
+    tags: Tags,
 }
 
 /// A launch template and its versions.
@@ -190,11 +222,19 @@ impl World {
             owner: self.account.clone(),
             tags: seed.tags,
             snapshot_ids: snapshot_ids.clone(),
+            deprecated_at: None,
         };
         let state = self.region(region);
         assert!(!state.images.contains_key(&id), "image {id} already exists in {region}");
         for snapshot in snapshot_ids {
-            state.snapshots.insert(snapshot, SnapshotRecord { created });
+            let record = SnapshotRecord {
+                volume_id: None,
+                state: SnapshotState::Completed,
+                started: created,
+                description: Some(format!("Created by CreateImage for {id}")),
+                tags: Tags::new(),
+            };
+            state.snapshots.insert(snapshot, record);
         }
         state.images.insert(id.clone(), ImageRecord { image, pending_describes_left });
         id
@@ -245,9 +285,73 @@ impl MemoryAws {
                 Some(id) => id.to_owned(),
                 None => world.next_id("i"),
             };
-            world.region(&region).instances.insert(id.clone(), tags);
+            let record = InstanceRecord { image_id: None, state: "running".to_owned(), tags };
+            world.region(&region).instances.insert(id.clone(), record);
             id
         })
+    }
+
+    /// Launches a running instance from `image_id`; returns its id. Panics if the region has
+    /// no such image.
+    pub fn launch_instance(&self, region: impl IntoRegion, image_id: &ImageId, tags: Tags) -> String {
+        let region = region.into_region();
+        self.with_world(|world| {
+            let id = world.next_id("i");
+            let state = world.region(&region);
+            assert!(state.images.contains_key(image_id), "no image {image_id} in {region}");
+            let record = InstanceRecord { image_id: Some(image_id.clone()), state: "running".to_owned(), tags };
+            state.instances.insert(id.clone(), record);
+            id
+        })
+    }
+
+    /// Sets an instance's state (`running`, `stopped`, `terminated`, ...). Panics if unknown.
+    pub fn set_instance_state(&self, region: impl IntoRegion, instance_id: &str, state: &str) {
+        let region = region.into_region();
+        self.with_world(|world| {
+            let record = world.region(&region).instances.get_mut(instance_id);
+            record.unwrap_or_else(|| panic!("no instance {instance_id} in {region}")).state = state.to_owned();
+        });
+    }
+
+    /// Adds an EBS volume with these tags, attached to `instance_id` if given; returns its id.
+    pub fn add_volume(&self, region: impl IntoRegion, tags: Tags, instance_id: Option<&str>) -> String {
+        let region = region.into_region();
+        self.with_world(|world| {
+            let id = world.next_id("vol");
+            let instance_ids = instance_id.map(str::to_owned).into_iter().collect();
+            world.region(&region).volumes.insert(id.clone(), VolumeRecord { instance_ids, tags });
+            id
+        })
+    }
+
+    /// Adds a snapshot of `volume_id` in `state`, started at `started`; returns its id.
+    pub fn add_snapshot(
+        &self,
+        region: impl IntoRegion,
+        volume_id: &str,
+        started: OffsetDateTime,
+        state: SnapshotState,
+    ) -> String {
+        let region = region.into_region();
+        self.with_world(|world| {
+            let id = world.next_id("snap");
+            let record = SnapshotRecord {
+                volume_id: Some(volume_id.to_owned()),
+                state,
+                started,
+                description: None,
+                tags: Tags::new(),
+            };
+            world.region(&region).snapshots.insert(id.clone(), record);
+            id
+        })
+    }
+
+    /// The snapshot as it is now, if the region has it.
+    pub fn snapshot(&self, region: impl IntoRegion, snapshot_id: &str) -> Option<Snapshot> {
+        let region = region.into_region();
+        self.with_world(|world| world.region(&region).snapshots.get(snapshot_id).map(|r| r.describe(snapshot_id)))
     }
 
     /// Adds an image as `seed` describes it; returns its id. Panics if the id is taken.
@@ -301,63 +405,10 @@ impl MemoryAws {
         });
     }
 
-    /// `DeregisterImage` (recorded and faulted like a trait call): the image disappears from
-    /// describes; its snapshots stay.
-    pub fn deregister_image(&self, region: impl IntoRegion, id: &ImageId) -> AwsResult<()> {
-        let region = region.into_region();
-        self.call(ops::DEREGISTER_IMAGE, |world| {
-            check_image_id(ops::DEREGISTER_IMAGE, id)?;
-            match world.region(&region).images.get_mut(id) {
-                Some(record) if record.image.state != ImageState::Deregistered => {
-                    record.image.state = ImageState::Deregistered;
-                    Ok(())
-                }
-                _ => Err(aws_error(
-                    ops::DEREGISTER_IMAGE,
-                    AwsErrorKind::NotFound,
-                    "InvalidAMIID.NotFound",
-                    format!("The image id '[{id}]' does not exist"),
-                )),
-            }
-        })
-    }
-
     /// The ids of the region's snapshots, in order.
     pub fn snapshots(&self, region: impl IntoRegion) -> Vec<String> {
         let region = region.into_region();
         self.with_world(|world| world.region(&region).snapshots.keys().cloned().collect())
-    }
-
-    /// `DeleteSnapshot` (recorded and faulted like a trait call); refused while an image that
-    /// is not deregistered uses the snapshot.
-    pub fn delete_snapshot(&self, region: impl IntoRegion, snapshot_id: &str) -> AwsResult<()> {
-        let region = region.into_region();
-        let op = ops::DELETE_SNAPSHOT;
-        self.call(op, |world| {
-            let state = world.region(&region);
-            if !state.snapshots.contains_key(snapshot_id) {
-                return Err(aws_error(
-                    op,
-                    AwsErrorKind::NotFound,
-                    "InvalidSnapshot.NotFound",
-                    format!("The snapshot '{snapshot_id}' does not exist."),
-                ));
-            }
-            let user = state.images.values().find(|record| {
-                record.image.state != ImageState::Deregistered
-                    && record.image.snapshot_ids.iter().any(|id| id == snapshot_id)
-            });
-            if let Some(user) = user {
-                return Err(aws_error(
-                    op,
-                    AwsErrorKind::Client,
-                    "InvalidSnapshot.InUse",
-                    format!("The snapshot {snapshot_id} is currently in use by {}", user.image.id),
-                ));
-            }
-            state.snapshots.remove(snapshot_id);
-            Ok(())
-        })
     }
 
     /// Creates a launch template whose version 1 (default and latest) launches `image_id`.
@@ -447,7 +498,7 @@ impl Ec2Api for MemoryAws {
                 return Err(aws_error(op, AwsErrorKind::Client, "InvalidInstanceID.Malformed", message));
             }
             let state = world.region(region);
-            if !state.instances.contains_key(instance) {
+            if state.instances.get(instance).is_none_or(|record| record.state == "terminated") {
                 let message = format!("The instance ID '{instance}' does not exist");
                 return Err(aws_error(op, AwsErrorKind::NotFound, "InvalidInstanceID.NotFound", message));
             }
@@ -575,6 +626,215 @@ impl Ec2Api for MemoryAws {
             Ok(refused)
         })
     }
+
+    async fn describe_own_images(&self, region: &Region) -> AwsResult<Vec<Image>> {
+        self.call(ops::DESCRIBE_IMAGES, |world| {
+            let images = world.region(region).images.values();
+            Ok(images.filter(|r| r.image.state != ImageState::Deregistered).map(|r| r.image.clone()).collect())
+        })
+    }
+
+    async fn describe_own_snapshots(&self, region: &Region) -> AwsResult<Vec<Snapshot>> {
+        self.call(ops::DESCRIBE_SNAPSHOTS, |world| {
+            Ok(world.region(region).snapshots.iter().map(|(id, record)| record.describe(id)).collect())
+        })
+    }
+
+    async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>> {
+        self.call(ops::DESCRIBE_VOLUMES, |world| {
+            let volumes = world.region(region).volumes.iter().filter(|(_, record)| record.tags.contains_key(tag_key));
+            Ok(volumes
+                .map(|(id, record)| Volume {
+                    id: id.clone(),
+                    instance_ids: record.instance_ids.clone(),
+                    tags: record.tags.clone(),
+                })
+                .collect())
+        })
+    }
+
+    async fn describe_instances(&self, region: &Region) -> AwsResult<Vec<Instance>> {
+        self.call(ops::DESCRIBE_INSTANCES, |world| {
+            let instances = world.region(region).instances.iter().filter(|(_, record)| record.state != "terminated");
+            Ok(instances
+                .filter_map(|(id, record)| {
+                    let image_id = record.image_id.clone()?;
+                    Some(Instance { id: id.clone(), image_id, state: record.state.clone() })
+                })
+                .collect())
+        })
+    }
+
+    async fn describe_launch_templates(&self, region: &Region) -> AwsResult<Vec<LaunchTemplate>> {
+        self.call(ops::DESCRIBE_LAUNCH_TEMPLATES, |world| {
+            Ok(world.region(region).templates.values().map(TemplateRecord::summary).collect())
+        })
+    }
+
+    async fn deregister_image(
+        &self,
+        region: &Region,
+        image_id: &ImageId,
+        delete_snapshots: bool,
+    ) -> AwsResult<Vec<String>> {
+        let op = ops::DEREGISTER_IMAGE;
+        self.call(op, |world| {
+            check_image_id(op, image_id)?;
+            let state = world.region(region);
+            let snapshots = match state.images.get_mut(image_id) {
+                Some(record) if record.image.state != ImageState::Deregistered => {
+                    record.image.state = ImageState::Deregistered;
+                    record.image.snapshot_ids.clone()
+                }
+                _ => return Err(image_not_found(op, image_id)),
+            };
+            let mut deleted = Vec::new();
+            if delete_snapshots {
+                for snapshot in snapshots {
+                    // EC2 keeps a snapshot another image still uses.
+                    if snapshot_user(state, &snapshot).is_none() && state.snapshots.remove(&snapshot).is_some() {
+                        deleted.push(snapshot);
+                    }
+                }
+            }
+            Ok(deleted)
+        })
+    }
+
+    async fn delete_snapshot(&self, region: &Region, snapshot_id: &str) -> AwsResult<()> {
+        let op = ops::DELETE_SNAPSHOT;
+        self.call(op, |world| {
+            let state = world.region(region);
+            if !state.snapshots.contains_key(snapshot_id) {
+                return Err(aws_error(
+                    op,
+                    AwsErrorKind::NotFound,
+                    "InvalidSnapshot.NotFound",
+                    format!("The snapshot '{snapshot_id}' does not exist."),
+                ));
+            }
+            if let Some(user) = snapshot_user(state, snapshot_id) {
+                return Err(aws_error(
+                    op,
+                    AwsErrorKind::Client,
+                    "InvalidSnapshot.InUse",
+                    format!("The snapshot {snapshot_id} is currently in use by {user}"),
+                ));
+            }
+            state.snapshots.remove(snapshot_id);
+            Ok(())
+        })
+    }
+
+    async fn enable_image_deprecation(&self, region: &Region, image_id: &ImageId, at: OffsetDateTime) -> AwsResult<()> {
+        let op = ops::ENABLE_IMAGE_DEPRECATION;
+        self.call(op, |world| {
+            check_image_id(op, image_id)?;
+            if at < world.now {
+                let message = "You can't specify a date in the past for the deprecation time.";
+                return Err(aws_error(op, AwsErrorKind::Client, "InvalidParameterValue", message));
+            }
+            match world.region(region).images.get_mut(image_id) {
+                Some(record) if record.image.state != ImageState::Deregistered => {
+                    record.image.deprecated_at = Some(at.replace_nanosecond(0).unwrap_or(at));
+                    Ok(())
+                }
+                _ => Err(image_not_found(op, image_id)),
+            }
+        })
+    }
+
+    async fn disable_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<()> {
+        let op = ops::DISABLE_IMAGE;
+        self.call(op, |world| {
+            check_image_id(op, image_id)?;
+            match world.region(region).images.get_mut(image_id) {
+                Some(record) if matches!(record.image.state, ImageState::Available | ImageState::Disabled) => {
+                    record.image.state = ImageState::Disabled;
+                    Ok(())
+                }
+                Some(record) if record.image.state != ImageState::Deregistered => Err(aws_error(
+                    op,
+                    AwsErrorKind::Client,
+                    "IncorrectState",
+                    format!("Image {image_id} is {}; only an available image can be disabled.", record.image.state),
+                )),
+                _ => Err(image_not_found(op, image_id)),
+            }
+        })
+    }
+
+    async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()> {
+        let op = ops::CREATE_TAGS;
+        self.call(op, |world| {
+            let state = world.region(region);
+            // All or nothing, as EC2 does: check every id first.
+            for id in resource_ids {
+                let known = if id.starts_with("snap-") {
+                    state.snapshots.contains_key(id)
+                } else if id.starts_with("ami-") {
+                    state
+                        .images
+                        .get(&ImageId::new(id.clone()))
+                        .is_some_and(|r| r.image.state != ImageState::Deregistered)
+                } else if id.starts_with("vol-") {
+                    state.volumes.contains_key(id)
+                } else if id.starts_with("i-") {
+                    state.instances.contains_key(id)
+                } else {
+                    let message = format!("Invalid id: \"{id}\"");
+                    return Err(aws_error(op, AwsErrorKind::Client, "InvalidID", message));
+                };
+                if !known {
+                    let kind = id.split('-').next().unwrap_or("resource");
+                    let code = match kind {
+                        "snap" => "InvalidSnapshot.NotFound",
+                        "ami" => "InvalidAMIID.NotFound",
+                        "vol" => "InvalidVolume.NotFound",
+                        _ => "InvalidInstanceID.NotFound",
+                    };
+                    let message = format!("The ID '{id}' does not exist");
+                    return Err(aws_error(op, AwsErrorKind::NotFound, code, message));
+                }
+            }
+            for id in resource_ids {
+                let target = if id.starts_with("snap-") {
+                    state.snapshots.get_mut(id).map(|r| &mut r.tags)
+                } else if id.starts_with("ami-") {
+                    state.images.get_mut(&ImageId::new(id.clone())).map(|r| &mut r.image.tags)
+                } else if id.starts_with("vol-") {
+                    state.volumes.get_mut(id).map(|r| &mut r.tags)
+                } else {
+                    state.instances.get_mut(id).map(|r| &mut r.tags)
+                };
+                if let Some(target) = target {
+                    target.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+fn image_not_found(op: &str, image_id: &ImageId) -> AwsError {
+    aws_error(
+        op,
+        AwsErrorKind::NotFound,
+        "InvalidAMIID.NotFound",
+        format!("The image id '[{image_id}]' does not exist"),
+    )
+}
+
+/// The image (not deregistered) that uses `snapshot_id`, if any.
+fn snapshot_user<'a>(state: &'a super::RegionState, snapshot_id: &str) -> Option<&'a ImageId> {
+    state
+        .images
+        .values()
+        .find(|record| {
+            record.image.state != ImageState::Deregistered
+                && record.image.snapshot_ids.iter().any(|id| id == snapshot_id)
+        })
+        .map(|record| &record.image.id)
 }
 
 #[cfg(test)]
@@ -671,7 +931,7 @@ mod tests {
         assert_eq!(err.code, "InvalidAMIName.Malformed");
 
         // Deregistering frees the name.
-        aws.deregister_image(region(), &first).unwrap();
+        aws.deregister_image(&region(), &first, false).await.unwrap();
         let second = aws.create_image(&region(), &create(&instance, "web-1")).await.unwrap();
         assert_ne!(first, second);
         assert!(aws.image(region(), &second).unwrap().created > aws.image(region(), &first).unwrap().created);
@@ -690,10 +950,10 @@ mod tests {
         let aws = MemoryAws::new(ACCOUNT);
         let id = aws.add_image(region(), ImageSeed::new("web-1").id("ami-0123456789abcdef0").tag("a", "b"));
         assert_eq!(id.as_str(), "ami-0123456789abcdef0");
-        aws.deregister_image(region(), &id).unwrap();
+        aws.deregister_image(&region(), &id, false).await.unwrap();
         assert_eq!(aws.describe_image(&region(), &id).await.unwrap(), None);
         assert_eq!(aws.image(region(), &id).unwrap().state, ImageState::Deregistered);
-        let again = aws.deregister_image(region(), &id).unwrap_err();
+        let again = aws.deregister_image(&region(), &id, false).await.unwrap_err();
         assert_eq!((again.code.as_str(), again.kind), ("InvalidAMIID.NotFound", AwsErrorKind::NotFound));
         assert_eq!(aws.calls(), vec!["ec2:DeregisterImage", "ec2:DescribeImages", "ec2:DeregisterImage"]);
     }
@@ -704,19 +964,19 @@ mod tests {
         let id = aws.add_image(region(), ImageSeed::new("web-1").snapshots(2));
         let snapshots = aws.image(region(), &id).unwrap().snapshot_ids;
         assert_eq!(snapshots.len(), 2);
-        let err = aws.delete_snapshot(region(), &snapshots[0]).unwrap_err();
+        let err = aws.delete_snapshot(&region(), &snapshots[0]).await.unwrap_err();
         assert_eq!((err.code.as_str(), err.kind), ("InvalidSnapshot.InUse", AwsErrorKind::Client));
         assert!(err.message.contains(id.as_str()));
         assert_eq!(aws.snapshots(region()).len(), 2);
 
         aws.inject(Fault::on("ec2:DeregisterImage", FaultKind::ServerError));
-        assert!(aws.deregister_image(region(), &id).is_err());
-        assert!(aws.delete_snapshot(region(), &snapshots[0]).is_err(), "the faulted deregister did nothing");
+        assert!(aws.deregister_image(&region(), &id, true).await.is_err());
+        assert!(aws.delete_snapshot(&region(), &snapshots[0]).await.is_err(), "the faulted deregister did nothing");
 
-        aws.deregister_image(region(), &id).unwrap();
-        aws.delete_snapshot(region(), &snapshots[0]).unwrap();
+        aws.deregister_image(&region(), &id, false).await.unwrap();
+        aws.delete_snapshot(&region(), &snapshots[0]).await.unwrap();
         assert_eq!(aws.snapshots(region()), vec![snapshots[1].clone()]);
-        let err = aws.delete_snapshot(region(), &snapshots[0]).unwrap_err();
+        let err = aws.delete_snapshot(&region(), &snapshots[0]).await.unwrap_err();
         assert_eq!((err.code.as_str(), err.kind), ("InvalidSnapshot.NotFound", AwsErrorKind::NotFound));
     }
 

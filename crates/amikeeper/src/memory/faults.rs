@@ -87,35 +87,35 @@ struct RandomFaults {
 
 /// The faults still to come: a queue of scripted ones, then maybe random ones.
 #[derive(Debug, Default)]
-pub(super) struct FaultPlan {
+pub(crate) struct FaultPlan {
     queue: Vec<Fault>,
     random: Option<RandomFaults>,
 }
 
 impl FaultPlan {
-    pub(super) fn push(&mut self, fault: Fault) {
+    pub(crate) fn push(&mut self, fault: Fault) {
         if fault.times > 0 {
             self.queue.push(fault);
         }
     }
 
-    pub(super) fn set_random(&mut self, seed: u64, probability: f64, kinds: &[FaultKind]) {
+    pub(crate) fn set_random(&mut self, seed: u64, probability: f64, kinds: &[FaultKind]) {
         let kinds = if kinds.is_empty() { FaultKind::DEFAULT_RANDOM.to_vec() } else { kinds.to_vec() };
         let probability = if probability.is_nan() { 0.0 } else { probability.clamp(0.0, 1.0) };
         self.random = Some(RandomFaults { rng: SplitMix64(seed), probability, kinds });
     }
 
-    pub(super) fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.queue.clear();
         self.random = None;
     }
 
-    pub(super) fn remaining(&self) -> u32 {
+    pub(crate) fn remaining(&self) -> u32 {
         self.queue.iter().map(|fault| fault.times).sum()
     }
 
     /// The fault, if any, that hits this call of `operation`; consumes it.
-    pub(super) fn next_fault(&mut self, operation: &str) -> Option<FaultKind> {
+    pub(crate) fn next_fault(&mut self, operation: &str) -> Option<FaultKind> {
         if let Some(index) = self.queue.iter().position(|fault| fault.matches(operation)) {
             let fault = &mut self.queue[index];
             let kind = fault.kind;
@@ -136,7 +136,7 @@ impl FaultPlan {
 }
 
 /// The error a fault of `kind` makes operation `op` (`service:Operation`) fail with.
-pub(super) fn fault_error(op: &str, kind: FaultKind) -> AwsError {
+pub(crate) fn fault_error(op: &str, kind: FaultKind) -> AwsError {
     let service = op.split_once(':').map_or(op, |(service, _)| service);
     match kind {
         FaultKind::Throttling => {

@@ -45,16 +45,16 @@
 //!   after describes rather than after time passes, and `aws:ec2:image` parameters are not
 //!   checked against the images that exist.
 //! - A launch template version holds only an image id and a description; instances hold only
-//!   tags; stacks have parameters but no template or resources.
+//!   their image, state and tags; volumes only their tags and attachments; stacks have
+//!   parameters but no template or resources.
 //! - The inherent helpers that set up a scenario (`add_image`, `create_stack`, ...) are neither
 //!   recorded nor faulted; they panic on misuse (a duplicate id, an unknown resource) because
-//!   such a test is wrong. [`MemoryAws::deregister_image`] and [`MemoryAws::delete_snapshot`]
-//!   stand for EC2 operations and are recorded and faulted like the trait calls.
+//!   such a test is wrong.
 
 mod autoscaling;
 mod cloudformation;
 mod ec2;
-mod faults;
+pub(crate) mod faults;
 mod ssm;
 
 use std::collections::BTreeMap;
@@ -67,7 +67,7 @@ pub use ec2::ImageSeed;
 pub use faults::{Fault, FaultKind};
 
 use crate::error::{AwsError, AwsErrorKind};
-use crate::model::{AccountId, AutoScalingGroup, ImageId, Region, Tags};
+use crate::model::{AccountId, AutoScalingGroup, ImageId, Region};
 use faults::FaultPlan;
 
 /// The time the logical clock of a new [`MemoryAws`] starts at: 2026-01-01T00:00:00Z.
@@ -140,7 +140,8 @@ struct World {
 /// The resources of one region.
 #[derive(Debug, Default)]
 struct RegionState {
-    instances: BTreeMap<String, Tags>,
+    instances: BTreeMap<String, ec2::InstanceRecord>,
+    volumes: BTreeMap<String, ec2::VolumeRecord>,
     images: BTreeMap<ImageId, ec2::ImageRecord>,
     snapshots: BTreeMap<String, ec2::SnapshotRecord>,
     templates: BTreeMap<String, ec2::TemplateRecord>,
@@ -296,7 +297,14 @@ mod ops {
     pub const CREATE_LAUNCH_TEMPLATE_VERSION: &str = "ec2:CreateLaunchTemplateVersion";
     pub const MODIFY_LAUNCH_TEMPLATE: &str = "ec2:ModifyLaunchTemplate";
     pub const DELETE_LAUNCH_TEMPLATE_VERSIONS: &str = "ec2:DeleteLaunchTemplateVersions";
+    pub const DESCRIBE_SNAPSHOTS: &str = "ec2:DescribeSnapshots";
+    pub const DESCRIBE_VOLUMES: &str = "ec2:DescribeVolumes";
+    pub const DESCRIBE_INSTANCES: &str = "ec2:DescribeInstances";
+    pub const ENABLE_IMAGE_DEPRECATION: &str = "ec2:EnableImageDeprecation";
+    pub const DISABLE_IMAGE: &str = "ec2:DisableImage";
+    pub const CREATE_TAGS: &str = "ec2:CreateTags";
     pub const GET_PARAMETER: &str = "ssm:GetParameter";
+    pub const GET_PARAMETERS_BY_PATH: &str = "ssm:GetParametersByPath";
     pub const PUT_PARAMETER: &str = "ssm:PutParameter";
     pub const DELETE_PARAMETER: &str = "ssm:DeleteParameter";
     pub const DESCRIBE_AUTO_SCALING_GROUPS: &str = "autoscaling:DescribeAutoScalingGroups";
@@ -311,7 +319,7 @@ mod tests {
 
     use super::*;
     use crate::backend::{Aws, Ec2Api, SsmApi};
-    use crate::model::{ImageState, ParameterType, PutParameter};
+    use crate::model::{ImageState, ParameterType, PutParameter, Tags};
 
     fn assert_send_sync<T: Send + Sync>() {}
 

@@ -282,6 +282,23 @@ impl SsmApi for MemoryAws {
             None => Err(not_found(ops::DELETE_PARAMETER, name)),
         })
     }
+
+    async fn get_parameters_by_path(&self, region: &Region, path: &str) -> AwsResult<Vec<Parameter>> {
+        let op = ops::GET_PARAMETERS_BY_PATH;
+        self.call(op, |world| {
+            if !path.starts_with('/') {
+                return Err(validation(op, format!("The parameter path {path} must begin with a forward slash (/).")));
+            }
+            let prefix = if path.ends_with('/') { path.to_owned() } else { format!("{path}/") };
+            Ok(world
+                .region(region)
+                .parameters
+                .iter()
+                .filter(|(name, _)| name.starts_with(&prefix))
+                .filter_map(|(name, record)| record.current(name))
+                .collect())
+        })
+    }
 }
 
 #[cfg(test)]

@@ -5,14 +5,29 @@
 //! decision carries its reason. Nothing in use, excluded, too young or among the newest of its
 //! group is ever planned for retirement.
 
+mod inventory;
+mod pace;
+mod sweep;
+
 use rustc_hash::FxHashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use time::{Duration, OffsetDateTime};
 
 use crate::model::{Image, ImageId, ImageState};
+
+pub use inventory::{gather, parameter_sources, Gathered};
+pub use pace::ATTEMPTS;
+pub use sweep::{
+    plan_sweep, ItemResult, ItemStatus, OrphanSnapshot, Progress, SnapshotGeneration, SweepOptions, SweepPlan,
+    SweepReport, SweepSummary, Sweeper, VersionDeletion,
+};
+
+/// The tag that keeps an AMI or snapshot from every retention policy, whatever its value
+/// (the default exclusion tag).
+pub const KEEP_TAG: &str = "amikeeper:keep";
 
 /// Something that names an AMI, which makes the AMI in use.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -74,27 +89,48 @@ pub struct Inventory {
 }
 
 /// How images are put into groups; each group keeps its own newest images.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum GroupBy {
     /// By the value of a tag; images without the tag are not judged.
     Tag(String),
     /// By the first of these prefixes the name starts with; other images are not judged.
     NamePrefix(Vec<String>),
+    /// By a regular expression on the name: the group is the first capture group, or the whole
+    /// match when the pattern has none; images it does not match are not judged.
+    NamePattern(regex::Regex),
 }
 
+impl PartialEq for GroupBy {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Tag(a), Self::Tag(b)) => a == b,
+            (Self::NamePrefix(a), Self::NamePrefix(b)) => a == b,
+            (Self::NamePattern(a), Self::NamePattern(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for GroupBy {}
+
 impl GroupBy {
-    fn group_of<'a>(&'a self, image: &'a Image) -> Option<&'a str> {
+    /// The group `image` belongs to, or `None` when this grouping does not select it.
+    pub fn group_of<'a>(&'a self, image: &'a Image) -> Option<&'a str> {
         match self {
             Self::Tag(key) => image.tags.get(key).map(String::as_str),
             Self::NamePrefix(prefixes) => {
                 prefixes.iter().find(|prefix| image.name.starts_with(prefix.as_str())).map(String::as_str)
+            }
+            Self::NamePattern(pattern) => {
+                let captures = pattern.captures(&image.name)?;
+                captures.get(1).or_else(|| captures.get(0)).map(|m| m.as_str())
             }
         }
     }
 }
 
 /// What to do with an image the policy retires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Retire {
     /// Deregister it and delete its snapshots (unless another image uses them).
@@ -130,6 +166,8 @@ pub enum Reason {
     },
     /// It is not `available` (pending, failed, ...): retention leaves it alone.
     NotAvailable(ImageState),
+    /// It is already retired the way the policy retires (deprecated or disabled).
+    AlreadyRetired(Retire),
     /// It is among the newest of its group.
     AmongNewest {
         /// Its rank in the group, 1 for the newest.
@@ -174,6 +212,9 @@ impl fmt::Display for Reason {
             Self::Excluded(tag) => write!(f, "carries the exclusion tag {tag}"),
             Self::TooYoung { min_age_days } => write!(f, "younger than {min_age_days} days"),
             Self::NotAvailable(state) => write!(f, "{state}, not available"),
+            Self::AlreadyRetired(Retire::Deprecate) => f.write_str("already deprecated"),
+            Self::AlreadyRetired(Retire::Disable) => f.write_str("already disabled"),
+            Self::AlreadyRetired(Retire::Delete) => f.write_str("already deregistered"),
             Self::AmongNewest { rank, keep } => write!(f, "newest #{rank} of its group, which keeps {keep}"),
             Self::BeyondNewest { rank, keep } => write!(f, "#{rank} of its group, which keeps the newest {keep}"),
             Self::TooOld { max_age_days } => write!(f, "older than {max_age_days} days"),
@@ -374,11 +415,22 @@ impl ImagePolicy {
         if let Some(tag) = self.exclude_tag.as_ref().filter(|tag| image.tags.contains_key(*tag)) {
             return Reason::Excluded(tag.clone());
         }
-        if image.state != ImageState::Available {
+        // Disabled images may still be deleted; pending, failed and odd states are left alone.
+        if !matches!(image.state, ImageState::Available | ImageState::Disabled) {
             return Reason::NotAvailable(image.state);
         }
         if rank <= floor {
             return Reason::AmongNewest { rank, keep: floor };
+        }
+        let already = match self.retire {
+            Retire::Delete => false,
+            // EC2 takes deprecation times from a minute ahead, so a sweep schedules it then;
+            // one scheduled within the hour counts as done.
+            Retire::Deprecate => image.deprecated_at.is_some_and(|at| at <= now + Duration::HOUR),
+            Retire::Disable => image.state == ImageState::Disabled,
+        };
+        if already {
+            return Reason::AlreadyRetired(self.retire);
         }
         let age = now - image.created;
         if age < self.min_age {
@@ -401,7 +453,7 @@ impl ImagePolicy {
 ///
 /// Read in memory order; where two deleted images share a snapshot, the smallest image id is
 /// named, so which image a snapshot goes with does not depend on the inventory's order.
-fn snapshot_plan(images: &[Image], slots: &[Option<Decision>]) -> Vec<SnapshotDecision> {
+pub(crate) fn snapshot_plan(images: &[Image], slots: &[Option<Decision>]) -> Vec<SnapshotDecision> {
     let deleted = |index: usize| slots[index].as_ref().is_some_and(|d| d.action == Action::Retire(Retire::Delete));
     let mut kept_users: FxHashMap<&str, &ImageId> = FxHashMap::default();
     for (index, image) in images.iter().enumerate() {
@@ -457,6 +509,7 @@ mod tests {
             owner: AccountId::new("111122223333"),
             tags: [("Role".to_owned(), role.to_owned())].into(),
             snapshot_ids: vec![format!("snap-{id}")],
+            deprecated_at: None,
         }
     }
 

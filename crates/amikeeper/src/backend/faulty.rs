@@ -1,0 +1,241 @@
+//! [`FaultyAws`]: a wrapper that makes calls to any backend fail, for chaos tests.
+//!
+//! It takes the same faults as [`MemoryAws`](crate::memory::MemoryAws) (scripted with
+//! [`Fault`], or seeded-random), so a scenario written for the in-memory account can inject the
+//! same failures into the SDK backend against an emulator.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, SsmApi};
+use crate::memory::faults::{fault_error, FaultPlan};
+use crate::memory::{Fault, FaultKind};
+use crate::model::{
+    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
+    LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+};
+
+/// Wraps any [`Aws`] and fails the calls the injected faults hit. A faulted call does not
+/// reach the wrapped backend, except [`FaultKind::TimeoutAfterEffect`], which reaches it and
+/// then loses the answer.
+pub struct FaultyAws {
+    inner: Arc<dyn Aws>,
+    faults: Mutex<FaultPlan>,
+}
+
+impl FaultyAws {
+    /// Wraps `inner`, with no faults yet.
+    pub fn new(inner: Arc<dyn Aws>) -> Self {
+        Self { inner, faults: Mutex::new(FaultPlan::default()) }
+    }
+
+    fn plan(&self) -> std::sync::MutexGuard<'_, FaultPlan> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a scripted fault.
+    pub fn inject(&self, fault: Fault) {
+        self.plan().push(fault);
+    }
+
+    /// Fails each call not hit by a queued fault with `probability`, with one of `kinds`.
+    pub fn inject_random(&self, seed: u64, probability: f64, kinds: &[FaultKind]) {
+        self.plan().set_random(seed, probability, kinds);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.plan().clear();
+    }
+
+    /// How many faulted calls the queued faults still have in store.
+    pub fn pending_faults(&self) -> u32 {
+        self.plan().remaining()
+    }
+
+    async fn run<T, F, Fut>(&self, op: &'static str, call: F) -> AwsResult<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = AwsResult<T>>,
+    {
+        let fault = self.plan().next_fault(op);
+        match fault {
+            None => call().await,
+            Some(FaultKind::TimeoutAfterEffect) => {
+                let _ = call().await;
+                Err(fault_error(op, FaultKind::TimeoutAfterEffect))
+            }
+            Some(kind) => Err(fault_error(op, kind)),
+        }
+    }
+}
+
+#[async_trait]
+impl Ec2Api for FaultyAws {
+    async fn describe_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<Option<Image>> {
+        self.run("ec2:DescribeImages", || self.inner.describe_image(region, image_id)).await
+    }
+
+    async fn create_image(&self, region: &Region, request: &CreateImage) -> AwsResult<ImageId> {
+        self.run("ec2:CreateImage", || self.inner.create_image(region, request)).await
+    }
+
+    async fn describe_launch_template(
+        &self,
+        region: &Region,
+        template: &LaunchTemplateRef,
+    ) -> AwsResult<Option<LaunchTemplate>> {
+        self.run("ec2:DescribeLaunchTemplates", || self.inner.describe_launch_template(region, template)).await
+    }
+
+    async fn describe_launch_template_versions(
+        &self,
+        region: &Region,
+        template_id: &str,
+    ) -> AwsResult<Vec<LaunchTemplateVersion>> {
+        self.run("ec2:DescribeLaunchTemplateVersions", || {
+            self.inner.describe_launch_template_versions(region, template_id)
+        })
+        .await
+    }
+
+    async fn create_launch_template_version(
+        &self,
+        region: &Region,
+        template_id: &str,
+        source_version: i64,
+        image_id: &ImageId,
+        description: &str,
+    ) -> AwsResult<i64> {
+        self.run("ec2:CreateLaunchTemplateVersion", || {
+            self.inner.create_launch_template_version(region, template_id, source_version, image_id, description)
+        })
+        .await
+    }
+
+    async fn set_default_launch_template_version(
+        &self,
+        region: &Region,
+        template_id: &str,
+        version: i64,
+    ) -> AwsResult<()> {
+        self.run("ec2:ModifyLaunchTemplate", || {
+            self.inner.set_default_launch_template_version(region, template_id, version)
+        })
+        .await
+    }
+
+    async fn delete_launch_template_versions(
+        &self,
+        region: &Region,
+        template_id: &str,
+        versions: &[i64],
+    ) -> AwsResult<Vec<(i64, String)>> {
+        self.run("ec2:DeleteLaunchTemplateVersions", || {
+            self.inner.delete_launch_template_versions(region, template_id, versions)
+        })
+        .await
+    }
+
+    async fn describe_own_images(&self, region: &Region) -> AwsResult<Vec<Image>> {
+        self.run("ec2:DescribeImages", || self.inner.describe_own_images(region)).await
+    }
+
+    async fn describe_own_snapshots(&self, region: &Region) -> AwsResult<Vec<Snapshot>> {
+        self.run("ec2:DescribeSnapshots", || self.inner.describe_own_snapshots(region)).await
+    }
+
+    async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>> {
+        self.run("ec2:DescribeVolumes", || self.inner.describe_volumes_tagged(region, tag_key)).await
+    }
+
+    async fn describe_instances(&self, region: &Region) -> AwsResult<Vec<Instance>> {
+        self.run("ec2:DescribeInstances", || self.inner.describe_instances(region)).await
+    }
+
+    async fn describe_launch_templates(&self, region: &Region) -> AwsResult<Vec<LaunchTemplate>> {
+        self.run("ec2:DescribeLaunchTemplates", || self.inner.describe_launch_templates(region)).await
+    }
+
+    async fn deregister_image(
+        &self,
+        region: &Region,
+        image_id: &ImageId,
+        delete_snapshots: bool,
+    ) -> AwsResult<Vec<String>> {
+        self.run("ec2:DeregisterImage", || self.inner.deregister_image(region, image_id, delete_snapshots)).await
+    }
+
+    async fn delete_snapshot(&self, region: &Region, snapshot_id: &str) -> AwsResult<()> {
+        self.run("ec2:DeleteSnapshot", || self.inner.delete_snapshot(region, snapshot_id)).await
+    }
+
+    async fn enable_image_deprecation(&self, region: &Region, image_id: &ImageId, at: OffsetDateTime) -> AwsResult<()> {
+        self.run("ec2:EnableImageDeprecation", || self.inner.enable_image_deprecation(region, image_id, at)).await
+    }
+
+    async fn disable_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<()> {
+        self.run("ec2:DisableImage", || self.inner.disable_image(region, image_id)).await
+    }
+
+    async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()> {
+        self.run("ec2:CreateTags", || self.inner.create_tags(region, resource_ids, tags)).await
+    }
+}
+
+#[async_trait]
+impl SsmApi for FaultyAws {
+    async fn get_parameter(&self, region: &Region, name: &str) -> AwsResult<Option<Parameter>> {
+        self.run("ssm:GetParameter", || self.inner.get_parameter(region, name)).await
+    }
+
+    async fn put_parameter(&self, region: &Region, request: &PutParameter) -> AwsResult<i64> {
+        self.run("ssm:PutParameter", || self.inner.put_parameter(region, request)).await
+    }
+
+    async fn delete_parameter(&self, region: &Region, name: &str) -> AwsResult<()> {
+        self.run("ssm:DeleteParameter", || self.inner.delete_parameter(region, name)).await
+    }
+
+    async fn get_parameters_by_path(&self, region: &Region, path: &str) -> AwsResult<Vec<Parameter>> {
+        self.run("ssm:GetParametersByPath", || self.inner.get_parameters_by_path(region, path)).await
+    }
+}
+
+#[async_trait]
+impl AutoScalingApi for FaultyAws {
+    async fn describe_auto_scaling_group(&self, region: &Region, name: &str) -> AwsResult<Option<AutoScalingGroup>> {
+        self.run("autoscaling:DescribeAutoScalingGroups", || self.inner.describe_auto_scaling_group(region, name)).await
+    }
+
+    async fn describe_auto_scaling_groups(&self, region: &Region) -> AwsResult<Vec<AutoScalingGroup>> {
+        self.run("autoscaling:DescribeAutoScalingGroups", || self.inner.describe_auto_scaling_groups(region)).await
+    }
+
+    async fn set_launch_template(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroup,
+        template: &LaunchTemplateSpec,
+    ) -> AwsResult<()> {
+        self.run("autoscaling:UpdateAutoScalingGroup", || self.inner.set_launch_template(region, group, template)).await
+    }
+}
+
+#[async_trait]
+impl CloudFormationApi for FaultyAws {
+    async fn describe_stack(&self, region: &Region, name: &str) -> AwsResult<Option<Stack>> {
+        self.run("cloudformation:DescribeStacks", || self.inner.describe_stack(region, name)).await
+    }
+
+    async fn update_stack(&self, region: &Region, request: &UpdateStack) -> AwsResult<StackUpdate> {
+        self.run("cloudformation:UpdateStack", || self.inner.update_stack(region, request)).await
+    }
+
+    async fn describe_stacks(&self, region: &Region) -> AwsResult<Vec<Stack>> {
+        self.run("cloudformation:DescribeStacks", || self.inner.describe_stacks(region)).await
+    }
+}

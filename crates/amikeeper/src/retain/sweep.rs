@@ -1,0 +1,805 @@
+//! The sweep: gather the inventory of a region, plan (a pure function), then act on the plan.
+//!
+//! [`plan_sweep`] decides, from what was gathered, the configuration and the time:
+//! - which launch template versions to delete (never the default, the latest, or a version an
+//!   Auto Scaling group names; always keeping the newest `keep_versions`);
+//! - what uses each AMI: the launch template versions that stay, the Auto Scaling groups (the
+//!   version each names), the instances that are not terminated, the SSM parameters and the
+//!   stack parameters whose values hold its id;
+//! - which AMIs each image policy retires, and which of their snapshots go with them;
+//! - which snapshots of volumes tagged with the generations tag to keep, tag or delete;
+//! - which snapshots no AMI uses (orphans; deleted only when asked).
+//!
+//! [`Sweeper`] acts on the plan: launch template versions first, then images (an image whose
+//! launch template version could not be deleted is skipped), then snapshots. Calls run at most
+//! `concurrency` at once, are paced (and slow down when AWS throttles), are retried on
+//! retryable errors, and one failure never stops the rest. Every item is reported. A second run
+//! converges: what is gone is not planned again, and "not found" counts as done.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+use super::inventory::{gather_paced, Gathered};
+use super::pace::Pacer;
+use super::{
+    snapshot_plan, Action, Decision, GroupBy, ImagePolicy, Inventory, Retire, SnapshotDecision, Usage, Usages,
+};
+use crate::backend::Aws;
+use crate::config::{Config, GroupByConfig, ImagePolicyConfig, RetentionConfig};
+use crate::error::{AwsError, AwsErrorKind};
+use crate::model::{Image, ImageId, Region, SnapshotState, Tags};
+use crate::retain::RetentionPolicy;
+
+/// Options for one sweep.
+#[derive(Debug, Clone, Default)]
+pub struct SweepOptions {
+    /// Act on the plan; without it the sweep only plans.
+    pub apply: bool,
+    /// The time to plan at (default: now). Ages are measured from it.
+    pub now: Option<OffsetDateTime>,
+}
+
+/// A launch template version the plan deletes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionDeletion {
+    /// The template id.
+    pub template_id: String,
+    /// The template name.
+    pub template_name: String,
+    /// The version number.
+    pub version: i64,
+    /// The AMI the version launches, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<ImageId>,
+}
+
+/// The decision for one snapshot of a volume managed by the generations tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotGeneration {
+    /// The volume.
+    pub volume_id: String,
+    /// The snapshot.
+    pub snapshot_id: String,
+    /// Its rank among the volume's completed snapshots, 1 for the newest.
+    pub rank: usize,
+    /// How many the volume keeps.
+    pub keep: usize,
+    /// Delete it.
+    pub delete: bool,
+    /// Tag it (a kept snapshot that lacks the tag).
+    pub tag: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// A snapshot no AMI uses and no generations tag manages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrphanSnapshot {
+    /// The snapshot.
+    pub snapshot_id: String,
+    /// The volume it was taken from, if EC2 says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_id: Option<String>,
+    /// When it was started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started: OffsetDateTime,
+    /// Delete it (`delete_orphans`, and no exclusion tag).
+    pub delete: bool,
+}
+
+/// What a sweep of one region decided; a pure function of the inventory, the configuration
+/// and the time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SweepPlan {
+    /// The region.
+    pub region: Region,
+    /// The time the plan was made for.
+    #[serde(with = "time::serde::rfc3339")]
+    pub now: OffsetDateTime,
+    /// One decision per image a policy judged, by policy, then group, then newest first.
+    pub images: Vec<Decision>,
+    /// The snapshots of the images the plan deletes.
+    pub image_snapshots: Vec<SnapshotDecision>,
+    /// The launch template versions to delete.
+    pub launch_template_versions: Vec<VersionDeletion>,
+    /// The snapshots of volumes with the generations tag.
+    pub snapshot_generations: Vec<SnapshotGeneration>,
+    /// Snapshots no AMI uses.
+    pub orphans: Vec<OrphanSnapshot>,
+    /// What could not be checked or understood.
+    pub warnings: Vec<String>,
+}
+
+impl SweepPlan {
+    /// The image decisions that retire an image.
+    pub fn retirements(&self) -> impl Iterator<Item = &Decision> {
+        self.images.iter().filter(|d| matches!(d.action, Action::Retire(_)))
+    }
+}
+
+/// What happened to one item when the plan was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Done.
+    Done,
+    /// Already gone (AWS says it does not exist): nothing left to do.
+    AlreadyGone,
+    /// Not attempted, because something it depends on failed.
+    Skipped,
+    /// Failed; a later run tries again.
+    Failed,
+}
+
+/// The result of one action of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemResult {
+    /// The resource: an AMI, snapshot or launch template id.
+    pub resource: String,
+    /// The action: `deregister_image`, `deprecate_image`, `disable_image`,
+    /// `delete_snapshot`, `delete_launch_template_version`, `tag_snapshots`.
+    pub action: &'static str,
+    /// The version, for launch template versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// What happened.
+    pub status: ItemStatus,
+    /// How many attempts it took.
+    pub attempts: u32,
+    /// Why it failed or was skipped, or how it was done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Counts of a sweep.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepSummary {
+    /// Images some policy judged.
+    pub images_judged: usize,
+    /// Images the plan retires.
+    pub images_planned: usize,
+    /// Images retired (deregistered, deprecated or disabled) or found already gone.
+    pub images_retired: usize,
+    /// Snapshots the plan deletes (with images, beyond generations, orphans).
+    pub snapshots_planned: usize,
+    /// Snapshots deleted or found already gone.
+    pub snapshots_deleted: usize,
+    /// Launch template versions the plan deletes.
+    pub launch_template_versions_planned: usize,
+    /// Launch template versions deleted.
+    pub launch_template_versions_deleted: usize,
+    /// Snapshots tagged with the volume they keep a generation of.
+    pub snapshots_tagged: usize,
+    /// Snapshots no AMI uses.
+    pub orphans: usize,
+    /// Actions that failed.
+    pub failed: usize,
+    /// Actions skipped because something they depend on failed.
+    pub skipped: usize,
+    /// Calls AWS throttled (each was retried).
+    pub throttled: u64,
+}
+
+/// The report of one sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepReport {
+    /// Whether the plan was acted on.
+    pub applied: bool,
+    /// `ok`, or `failed` when any action failed (the rest were still done).
+    pub status: &'static str,
+    /// Counts.
+    pub summary: SweepSummary,
+    /// The plan.
+    pub plan: SweepPlan,
+    /// One result per action, when applied.
+    pub results: Vec<ItemResult>,
+    /// AWS calls made (inventory and actions).
+    pub aws_calls: usize,
+    /// AWS calls per operation.
+    pub aws_calls_by_operation: BTreeMap<String, usize>,
+}
+
+/// How far a sweep is: `done` of `total` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Actions finished.
+    pub done: usize,
+    /// Actions in the plan.
+    pub total: usize,
+}
+
+fn ami_ids() -> &'static regex::Regex {
+    static AMI: OnceLock<regex::Regex> = OnceLock::new();
+    AMI.get_or_init(|| regex::Regex::new(r"\bami-[0-9a-f]{8,17}\b").expect("valid pattern"))
+}
+
+/// The [`ImagePolicy`] a `[[retention.images]]` entry describes.
+pub fn image_policy(config: &ImagePolicyConfig) -> Result<ImagePolicy, regex::Error> {
+    let group_by = match &config.group_by {
+        GroupByConfig::Tag(key) => GroupBy::Tag(key.clone()),
+        GroupByConfig::NamePrefix(prefixes) => GroupBy::NamePrefix(prefixes.clone()),
+        GroupByConfig::NamePattern(pattern) => GroupBy::NamePattern(regex::Regex::new(pattern)?),
+    };
+    Ok(ImagePolicy {
+        group_by,
+        keep_newest: config.keep_newest,
+        min_age: Duration::days(i64::from(config.min_age_days)),
+        max_age: config.max_age_days.map(|days| Duration::days(i64::from(days))),
+        exclude_tag: Some(config.exclude_tag.clone()),
+        max_retirements: config.max_retirements,
+        retire: config.retire,
+    })
+}
+
+/// The version number `version` (`$Latest`, `$Default` or a number) names in a template.
+fn version_number(version: &str, default: i64, latest: i64) -> Option<i64> {
+    match version {
+        "$Latest" => Some(latest),
+        "$Default" => Some(default),
+        number => number.parse().ok(),
+    }
+}
+
+/// Plans a sweep of what was gathered in `region`, at `now`. Pure: the same inputs give the
+/// same plan.
+pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: OffsetDateTime) -> SweepPlan {
+    let default_retention = RetentionConfig {
+        concurrency: 1,
+        max_requests_per_second: None,
+        parameter_paths: Vec::new(),
+        images: Vec::new(),
+        launch_templates: None,
+        snapshots: None,
+    };
+    let retention = config.retention.as_ref().unwrap_or(&default_retention);
+    let mut warnings = gathered.warnings.clone();
+
+    // Launch template versions: what Auto Scaling groups name, then what to delete.
+    let templates: HashMap<&str, _> = gathered.launch_templates.iter().map(|(t, v)| (t.id.as_str(), (t, v))).collect();
+    let mut usages = Usages::default();
+    let mut named_by_groups: BTreeSet<(&str, i64)> = BTreeSet::new();
+    for group in &gathered.auto_scaling_groups {
+        for spec in group.launch_template.iter().chain(&group.override_launch_templates) {
+            let Some((template, versions)) = templates.get(spec.id.as_str()) else {
+                warnings.push(format!(
+                    "Auto Scaling group {} names launch template {}, which was not found",
+                    group.name, spec.id
+                ));
+                continue;
+            };
+            let Some(number) = version_number(&spec.version, template.default_version, template.latest_version) else {
+                warnings.push(format!("Auto Scaling group {} names version `{}`", group.name, spec.version));
+                continue;
+            };
+            named_by_groups.insert((template.id.as_str(), number));
+            if let Some(image) = versions.iter().find(|v| v.number == number).and_then(|v| v.image_id.clone()) {
+                usages.entry(image).or_default().push(Usage::AutoScalingGroup { name: group.name.clone() });
+            }
+        }
+    }
+    let mut version_deletions = Vec::new();
+    for (template, versions) in &gathered.launch_templates {
+        let mut newest_first: Vec<_> = versions.iter().collect();
+        newest_first.sort_by_key(|version| std::cmp::Reverse(version.number));
+        for (position, version) in newest_first.iter().enumerate() {
+            let protected = version.number == template.default_version
+                || version.number == template.latest_version
+                || version.is_default
+                || named_by_groups.contains(&(template.id.as_str(), version.number));
+            let kept = match retention.launch_templates {
+                Some(policy) => protected || position < policy.keep_versions,
+                None => true,
+            };
+            if kept {
+                if let Some(image) = &version.image_id {
+                    let usage = Usage::LaunchTemplateVersion { id: template.id.clone(), version: version.number };
+                    usages.entry(image.clone()).or_default().push(usage);
+                }
+            } else {
+                version_deletions.push(VersionDeletion {
+                    template_id: template.id.clone(),
+                    template_name: template.name.clone(),
+                    version: version.number,
+                    image_id: version.image_id.clone(),
+                });
+            }
+        }
+    }
+
+    // Everything else that names an AMI.
+    for instance in &gathered.instances {
+        usages.entry(instance.image_id.clone()).or_default().push(Usage::Instance { id: instance.id.clone() });
+    }
+    for parameter in &gathered.parameters {
+        for found in ami_ids().find_iter(&parameter.value) {
+            let usage = Usage::SsmParameter { name: parameter.name.clone() };
+            usages.entry(ImageId::new(found.as_str())).or_default().push(usage);
+        }
+    }
+    for stack in &gathered.stacks {
+        for (key, value) in &stack.parameters {
+            for found in ami_ids().find_iter(value) {
+                let usage = Usage::StackParameter { stack: stack.name.clone(), parameter: key.clone() };
+                usages.entry(ImageId::new(found.as_str())).or_default().push(usage);
+            }
+        }
+    }
+    for list in usages.values_mut() {
+        list.sort_by_key(|usage| usage.to_string());
+        list.dedup();
+    }
+
+    // Images: each policy judges the images no earlier policy selected.
+    let mut policies = Vec::new();
+    for (i, config) in retention.images.iter().enumerate() {
+        match image_policy(config) {
+            Ok(policy) => policies.push(policy),
+            Err(error) => warnings.push(format!("retention.images[{i}] is skipped: {error}")),
+        }
+    }
+    let mut decisions: Vec<Decision> = Vec::new();
+    let mut judged: HashMap<ImageId, usize> = HashMap::new();
+    let mut inventory = Inventory { images: Vec::new(), usages };
+    for (i, policy) in policies.iter().enumerate() {
+        inventory.images = gathered
+            .images
+            .iter()
+            .filter(|image| policies[..i].iter().all(|earlier| earlier.group_by.group_of(image).is_none()))
+            .cloned()
+            .collect();
+        for decision in policy.plan(&inventory, now).decisions {
+            judged.insert(decision.image_id.clone(), decisions.len());
+            decisions.push(decision);
+        }
+    }
+    let slots: Vec<Option<Decision>> =
+        gathered.images.iter().map(|image| judged.get(&image.id).map(|&i| decisions[i].clone())).collect();
+    let image_snapshots = snapshot_plan(&gathered.images, &slots);
+
+    // Snapshots: generations of tagged volumes, then orphans.
+    let used_by_images: HashMap<&str, &ImageId> = gathered
+        .images
+        .iter()
+        .flat_map(|image| image.snapshot_ids.iter().map(move |s| (s.as_str(), &image.id)))
+        .collect();
+    let snapshot_config = retention.snapshots.as_ref();
+    let exclude = snapshot_config.map_or(super::KEEP_TAG, |s| s.exclude_tag.as_str());
+    let mut snapshot_generations = Vec::new();
+    let mut managed_volumes: BTreeSet<&str> = BTreeSet::new();
+    if let Some(tag) = snapshot_config.and_then(|s| s.generations_tag.as_deref()) {
+        let tag_key = snapshot_config.map_or("amikeeper:volume", |s| s.tag_kept_with.as_str());
+        let mut volumes: Vec<_> = gathered.volumes.iter().collect();
+        volumes.sort_by(|a, b| a.id.cmp(&b.id));
+        for volume in volumes {
+            let Some(value) = volume.tags.get(tag) else { continue };
+            let keep = match value.trim().parse::<usize>() {
+                Ok(keep) if keep > 0 => keep,
+                _ => {
+                    warnings.push(format!(
+                        "volume {} has {tag}=`{value}`, not a number of generations (1 or more); its snapshots are left alone",
+                        volume.id
+                    ));
+                    continue;
+                }
+            };
+            managed_volumes.insert(volume.id.as_str());
+            let mut snapshots: Vec<_> = gathered
+                .snapshots
+                .iter()
+                .filter(|s| s.volume_id.as_deref() == Some(volume.id.as_str()) && s.state == SnapshotState::Completed)
+                .collect();
+            snapshots.sort_by(|a, b| (b.started, &b.id).cmp(&(a.started, &a.id)));
+            for (position, snapshot) in snapshots.iter().enumerate() {
+                let rank = position + 1;
+                let (delete, reason) = if rank <= keep {
+                    (false, format!("newest #{rank} of volume {}, which keeps {keep}", volume.id))
+                } else if let Some(image) = used_by_images.get(snapshot.id.as_str()) {
+                    (false, format!("used by image {image}"))
+                } else if snapshot.tags.contains_key(exclude) {
+                    (false, format!("carries the exclusion tag {exclude}"))
+                } else {
+                    (true, format!("#{rank} of volume {}, which keeps the newest {keep}", volume.id))
+                };
+                let tag = rank <= keep && snapshot.tags.get(tag_key) != Some(&volume.id);
+                snapshot_generations.push(SnapshotGeneration {
+                    volume_id: volume.id.clone(),
+                    snapshot_id: snapshot.id.clone(),
+                    rank,
+                    keep,
+                    delete,
+                    tag,
+                    reason,
+                });
+            }
+        }
+    }
+    let delete_orphans = snapshot_config.is_some_and(|s| s.delete_orphans);
+    let mut orphans: Vec<OrphanSnapshot> = gathered
+        .snapshots
+        .iter()
+        .filter(|s| s.state == SnapshotState::Completed && !used_by_images.contains_key(s.id.as_str()))
+        .filter(|s| !s.volume_id.as_deref().is_some_and(|v| managed_volumes.contains(v)))
+        .map(|s| OrphanSnapshot {
+            snapshot_id: s.id.clone(),
+            volume_id: s.volume_id.clone(),
+            started: s.started,
+            delete: delete_orphans && !s.tags.contains_key(exclude),
+        })
+        .collect();
+    orphans.sort_by(|a, b| a.snapshot_id.cmp(&b.snapshot_id));
+
+    SweepPlan {
+        region: region.clone(),
+        now,
+        images: decisions,
+        image_snapshots,
+        launch_template_versions: version_deletions,
+        snapshot_generations,
+        orphans,
+        warnings,
+    }
+}
+
+/// Runs sweeps of one configuration against one account.
+pub struct Sweeper<'a> {
+    aws: &'a dyn Aws,
+    config: &'a Config,
+    progress: Option<&'a (dyn Fn(Progress) + Send + Sync)>,
+}
+
+impl<'a> Sweeper<'a> {
+    /// A sweeper for `config` acting on `aws`.
+    pub fn new(aws: &'a dyn Aws, config: &'a Config) -> Self {
+        Self { aws, config, progress: None }
+    }
+
+    /// Calls `progress` after each action (for a progress bar).
+    pub fn with_progress(mut self, progress: &'a (dyn Fn(Progress) + Send + Sync)) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    fn retention(&self) -> (usize, Option<u32>) {
+        self.config.retention.as_ref().map_or((8, None), |r| (r.concurrency.max(1), r.max_requests_per_second))
+    }
+
+    /// Gathers, plans and (with `options.apply`) acts. Fails only when the inventory cannot be
+    /// read (then nothing was done); failed actions are in the report.
+    pub async fn sweep(&self, region: &Region, options: &SweepOptions) -> Result<SweepReport, AwsError> {
+        let (concurrency, max_rps) = self.retention();
+        let pacer = Pacer::new(max_rps);
+        let gathered = gather_paced(self.aws, self.config, region, &pacer, concurrency).await?;
+        let now = options.now.unwrap_or_else(OffsetDateTime::now_utc);
+        let plan = plan_sweep(self.config, &gathered, region, now);
+        let mut summary = SweepSummary {
+            images_judged: plan.images.len(),
+            images_planned: plan.retirements().count(),
+            snapshots_planned: plan.image_snapshots.iter().filter(|s| s.delete).count()
+                + plan.snapshot_generations.iter().filter(|g| g.delete).count()
+                + plan.orphans.iter().filter(|o| o.delete).count(),
+            launch_template_versions_planned: plan.launch_template_versions.len(),
+            orphans: plan.orphans.len(),
+            ..SweepSummary::default()
+        };
+        let mut results = Vec::new();
+        if options.apply {
+            let tag_key =
+                self.config.retention.as_ref().and_then(|r| r.snapshots.as_ref()).map(|s| s.tag_kept_with.clone());
+            let mut run = Apply {
+                aws: self.aws,
+                pacer: &pacer,
+                concurrency,
+                progress: self.progress,
+                tag_key: tag_key.unwrap_or_else(|| "amikeeper:volume".to_owned()),
+                done: 0,
+                total: 0,
+            };
+            results = run.apply(&plan, &gathered.images).await;
+        }
+        for result in &results {
+            let done = matches!(result.status, ItemStatus::Done | ItemStatus::AlreadyGone);
+            match (result.action, result.status) {
+                (_, ItemStatus::Failed) => summary.failed += 1,
+                (_, ItemStatus::Skipped) => summary.skipped += 1,
+                ("deregister_image" | "deprecate_image" | "disable_image", _) if done => summary.images_retired += 1,
+                ("delete_snapshot", _) if done => summary.snapshots_deleted += 1,
+                ("delete_launch_template_version", _) if done => summary.launch_template_versions_deleted += 1,
+                _ => {}
+            }
+        }
+        summary.snapshots_tagged = results
+            .iter()
+            .filter(|r| r.action == "tag_snapshots" && r.status == ItemStatus::Done)
+            .map(|r| r.detail.as_deref().and_then(|d| d.split(' ').next()?.parse::<usize>().ok()).unwrap_or(0))
+            .sum();
+        summary.throttled = pacer.throttled();
+        Ok(SweepReport {
+            applied: options.apply,
+            status: if summary.failed == 0 { "ok" } else { "failed" },
+            summary,
+            plan,
+            results,
+            aws_calls: 0,
+            aws_calls_by_operation: BTreeMap::new(),
+        })
+    }
+}
+
+/// The deprecation time for a sweep at `now`: the start of the next minute after `now`, as
+/// EC2 takes only future times and rounds them to the minute.
+fn deprecation_time(now: OffsetDateTime) -> OffsetDateTime {
+    let minute = now.replace_second(0).and_then(|t| t.replace_nanosecond(0)).unwrap_or(now);
+    minute + Duration::minutes(1)
+}
+
+/// One application of a plan.
+struct Apply<'a> {
+    aws: &'a dyn Aws,
+    pacer: &'a Pacer,
+    concurrency: usize,
+    progress: Option<&'a (dyn Fn(Progress) + Send + Sync)>,
+    tag_key: String,
+    done: usize,
+    total: usize,
+}
+
+fn result(
+    resource: impl Into<String>,
+    action: &'static str,
+    outcome: Result<Option<String>, AwsError>,
+    attempts: u32,
+) -> ItemResult {
+    let (status, detail) = match outcome {
+        Ok(detail) => (ItemStatus::Done, detail),
+        Err(error) if error.kind == AwsErrorKind::NotFound => (ItemStatus::AlreadyGone, Some(error.to_string())),
+        Err(error) => (ItemStatus::Failed, Some(error.to_string())),
+    };
+    ItemResult { resource: resource.into(), action, version: None, status, attempts, detail }
+}
+
+fn skipped(resource: impl Into<String>, action: &'static str, why: String) -> ItemResult {
+    ItemResult {
+        resource: resource.into(),
+        action,
+        version: None,
+        status: ItemStatus::Skipped,
+        attempts: 0,
+        detail: Some(why),
+    }
+}
+
+impl Apply<'_> {
+    fn tick(&mut self, n: usize) {
+        self.done += n;
+        if let Some(progress) = self.progress {
+            progress(Progress { done: self.done, total: self.total });
+        }
+    }
+
+    async fn apply(&mut self, plan: &SweepPlan, images: &[Image]) -> Vec<ItemResult> {
+        let planned_at = std::time::Instant::now();
+        let region = &plan.region;
+        let (aws, pacer) = (self.aws, self.pacer);
+        let retirements: Vec<&Decision> = plan.retirements().collect();
+        let late_snapshots: Vec<&SnapshotDecision> = plan.image_snapshots.iter().filter(|s| s.delete).collect();
+        let generation_deletes: Vec<&SnapshotGeneration> =
+            plan.snapshot_generations.iter().filter(|g| g.delete).collect();
+        let orphan_deletes: Vec<&OrphanSnapshot> = plan.orphans.iter().filter(|o| o.delete).collect();
+        let mut to_tag: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for generation in plan.snapshot_generations.iter().filter(|g| g.tag) {
+            to_tag.entry(generation.volume_id.as_str()).or_default().push(generation.snapshot_id.clone());
+        }
+        self.total = plan.launch_template_versions.len()
+            + retirements.len()
+            + late_snapshots.len()
+            + generation_deletes.len()
+            + orphan_deletes.len()
+            + to_tag.len();
+        let mut results = Vec::with_capacity(self.total);
+
+        // 1. Launch template versions, up to 200 a call per template.
+        let mut by_template: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for deletion in &plan.launch_template_versions {
+            by_template.entry(deletion.template_id.as_str()).or_default().push(deletion.version);
+        }
+        let chunks: Vec<(&str, &[i64])> =
+            by_template.iter().flat_map(|(id, versions)| versions.chunks(200).map(move |chunk| (*id, chunk))).collect();
+        let mut outcomes = stream::iter(chunks)
+            .map(|(id, versions)| async move {
+                let (outcome, attempts) =
+                    pacer.retry(|| aws.delete_launch_template_versions(region, id, versions)).await;
+                (id, versions, outcome, attempts)
+            })
+            .buffer_unordered(self.concurrency);
+        let mut failed_versions: BTreeSet<(String, i64)> = BTreeSet::new();
+        while let Some((id, versions, outcome, attempts)) = outcomes.next().await {
+            for &version in versions {
+                let outcome = match &outcome {
+                    Ok(refused) => match refused.iter().find(|(v, _)| *v == version) {
+                        Some((_, why)) if why.contains("does not exist") => Err(AwsError::new(
+                            "ec2",
+                            "DeleteLaunchTemplateVersions",
+                            AwsErrorKind::NotFound,
+                            "InvalidLaunchTemplateId.VersionNotFound",
+                            why.clone(),
+                        )),
+                        Some((_, why)) => Err(AwsError::new(
+                            "ec2",
+                            "DeleteLaunchTemplateVersions",
+                            AwsErrorKind::Client,
+                            "UnsuccessfullyDeleted",
+                            why.clone(),
+                        )),
+                        None => Ok(None),
+                    },
+                    Err(error) => Err(error.clone()),
+                };
+                let mut item = result(id, "delete_launch_template_version", outcome, attempts);
+                item.version = Some(version);
+                if item.status == ItemStatus::Failed {
+                    failed_versions.insert((id.to_owned(), version));
+                }
+                results.push(item);
+            }
+            drop(outcome);
+            self.tick(versions.len());
+        }
+        drop(outcomes);
+        let blocked: HashMap<&ImageId, String> = plan
+            .launch_template_versions
+            .iter()
+            .filter(|d| failed_versions.contains(&(d.template_id.clone(), d.version)))
+            .filter_map(|d| {
+                Some((d.image_id.as_ref()?, format!("launch template {} version {}", d.template_id, d.version)))
+            })
+            .collect();
+
+        // 2. Images.
+        let mut retired_ok: BTreeSet<ImageId> = BTreeSet::new();
+        let mut outcomes = stream::iter(retirements)
+            .map(|decision| {
+                let blocked_by = blocked.get(&decision.image_id).cloned();
+                async move {
+                    let id = &decision.image_id;
+                    let Action::Retire(how) = decision.action else { unreachable!("only retirements") };
+                    let action = match how {
+                        Retire::Delete => "deregister_image",
+                        Retire::Deprecate => "deprecate_image",
+                        Retire::Disable => "disable_image",
+                    };
+                    if let Some(blocker) = blocked_by {
+                        return (
+                            skipped(id.as_str(), action, format!("{blocker} still launches it: not deleted")),
+                            Vec::new(),
+                        );
+                    }
+                    let (outcome, attempts, deleted) = match how {
+                        Retire::Delete => {
+                            let (outcome, attempts) = pacer.retry(|| aws.deregister_image(region, id, true)).await;
+                            match outcome {
+                                Ok(deleted) => {
+                                    let detail = (!deleted.is_empty())
+                                        .then(|| format!("snapshots deleted with it: {}", deleted.join(", ")));
+                                    (Ok(detail), attempts, deleted)
+                                }
+                                Err(error) => (Err(error), attempts, Vec::new()),
+                            }
+                        }
+                        Retire::Deprecate => {
+                            // EC2 refuses a time in the past: deprecate from the minute after now
+                            // (the plan's time, plus the time the sweep has taken since).
+                            let elapsed = Duration::try_from(planned_at.elapsed()).unwrap_or(Duration::ZERO);
+                            let at = deprecation_time(plan.now + elapsed);
+                            let (outcome, attempts) =
+                                pacer.retry(|| aws.enable_image_deprecation(region, id, at)).await;
+                            (outcome.map(|()| None), attempts, Vec::new())
+                        }
+                        Retire::Disable => {
+                            let (outcome, attempts) = pacer.retry(|| aws.disable_image(region, id)).await;
+                            (outcome.map(|()| None), attempts, Vec::new())
+                        }
+                    };
+                    (result(id.as_str(), action, outcome, attempts), deleted)
+                }
+            })
+            .buffer_unordered(self.concurrency);
+        let mut deleted_with_images: BTreeSet<String> = BTreeSet::new();
+        while let Some((item, deleted)) = outcomes.next().await {
+            if matches!(item.status, ItemStatus::Done | ItemStatus::AlreadyGone) && item.action == "deregister_image" {
+                retired_ok.insert(ImageId::new(item.resource.clone()));
+            }
+            deleted_with_images.extend(deleted);
+            results.push(item);
+            self.tick(1);
+        }
+        drop(outcomes);
+
+        // 3. The images' snapshots EC2 did not delete with them; only once every image that
+        //    used a snapshot is gone.
+        let users: HashMap<&str, Vec<&ImageId>> = {
+            let mut users: HashMap<&str, Vec<&ImageId>> = HashMap::new();
+            for image in images {
+                for snapshot in &image.snapshot_ids {
+                    users.entry(snapshot.as_str()).or_default().push(&image.id);
+                }
+            }
+            users
+        };
+        let mut snapshot_jobs: Vec<(String, Option<String>)> = Vec::new();
+        for snapshot in late_snapshots {
+            if deleted_with_images.contains(&snapshot.snapshot_id) {
+                results.push(ItemResult {
+                    resource: snapshot.snapshot_id.clone(),
+                    action: "delete_snapshot",
+                    version: None,
+                    status: ItemStatus::Done,
+                    attempts: 0,
+                    detail: Some(format!("deleted with image {}", snapshot.image_id)),
+                });
+                self.tick(1);
+                continue;
+            }
+            let pending: Vec<&&ImageId> = users
+                .get(snapshot.snapshot_id.as_str())
+                .map(|u| u.iter().filter(|id| !retired_ok.contains(**id)).collect())
+                .unwrap_or_default();
+            if let Some(image) = pending.first() {
+                results.push(skipped(
+                    snapshot.snapshot_id.as_str(),
+                    "delete_snapshot",
+                    format!("image {image} was not deregistered"),
+                ));
+                self.tick(1);
+                continue;
+            }
+            snapshot_jobs.push((snapshot.snapshot_id.clone(), None));
+        }
+        for generation in generation_deletes {
+            snapshot_jobs.push((generation.snapshot_id.clone(), Some(generation.reason.clone())));
+        }
+        for orphan in orphan_deletes {
+            snapshot_jobs.push((orphan.snapshot_id.clone(), Some("used by no image".to_owned())));
+        }
+        let mut outcomes = stream::iter(snapshot_jobs)
+            .map(|(id, detail)| async move {
+                let (outcome, attempts) = pacer.retry(|| aws.delete_snapshot(region, &id)).await;
+                result(id, "delete_snapshot", outcome.map(|()| detail), attempts)
+            })
+            .buffer_unordered(self.concurrency);
+        while let Some(item) = outcomes.next().await {
+            results.push(item);
+            self.tick(1);
+        }
+        drop(outcomes);
+
+        // 4. Tags on the snapshots volumes keep.
+        let tag_key = self.tag_key.clone();
+        let mut outcomes = stream::iter(to_tag)
+            .map(|(volume, snapshots)| {
+                let tag_key = tag_key.clone();
+                async move {
+                    let tags: Tags = [(tag_key, volume.to_owned())].into();
+                    let mut last = (Ok(()), 0);
+                    for chunk in snapshots.chunks(1000) {
+                        last = pacer.retry(|| aws.create_tags(region, chunk, &tags)).await;
+                        if last.0.is_err() {
+                            break;
+                        }
+                    }
+                    let (outcome, attempts) = last;
+                    let detail = format!("{} snapshots: {}", snapshots.len(), snapshots.join(", "));
+                    result(volume, "tag_snapshots", outcome.map(|()| Some(detail)), attempts)
+                }
+            })
+            .buffer_unordered(self.concurrency);
+        while let Some(item) = outcomes.next().await {
+            results.push(item);
+            self.tick(1);
+        }
+        results
+    }
+}

@@ -1,0 +1,152 @@
+//! Sweeps on `MemoryAws` beyond the conformance scenarios: deprecating and disabling instead of
+//! deleting, ages, the cap, orphans, and what the sweep refuses.
+
+use std::sync::Arc;
+
+use amikeeper::memory::ImageSeed;
+use amikeeper::model::{ImageId, ImageState, Region, SnapshotState, Tags};
+use amikeeper::{Config, Error, Keeper, MemoryAws, SweepOptions};
+use time::Duration;
+
+const ACCOUNT: &str = "111122223333";
+const REGION: &str = "eu-west-1";
+
+fn keeper(aws: &Arc<MemoryAws>, retention: &str) -> Keeper {
+    let config = Config::from_toml(&format!("accounts = [\"{ACCOUNT}\"]\n{retention}")).expect("valid config");
+    Keeper::new(config, aws.clone())
+}
+
+fn web_images(aws: &MemoryAws, count: usize) -> Vec<ImageId> {
+    (0..count)
+        .map(|i| {
+            aws.advance(Duration::days(10));
+            aws.add_image(REGION, ImageSeed::new(format!("web-{i}")).tag("Role", "web"))
+        })
+        .collect()
+}
+
+async fn sweep(keeper: &Keeper, aws: &MemoryAws, apply: bool) -> amikeeper::SweepReport {
+    let options = SweepOptions { apply, now: Some(aws.now()) };
+    keeper.sweep(&Region::from(REGION), &options).await.expect("sweep runs")
+}
+
+#[tokio::test(start_paused = true)]
+async fn deprecating_and_disabling_converge() {
+    for retire in ["deprecate", "disable"] {
+        let aws = Arc::new(MemoryAws::new(ACCOUNT));
+        let images = web_images(&aws, 4);
+        let keeper = keeper(
+            &aws,
+            &format!("[retention]\n[[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 1\nretire = \"{retire}\""),
+        );
+        let report = sweep(&keeper, &aws, true).await;
+        assert_eq!(report.status, "ok", "{:#?}", report.results);
+        assert_eq!(report.summary.images_retired, 3, "{retire}");
+        assert_eq!(report.summary.snapshots_planned, 0, "{retire} keeps snapshots");
+        for (i, id) in images.iter().enumerate() {
+            let image = aws.image(REGION, id).unwrap();
+            let retired = match retire {
+                "deprecate" => image.deprecated_at.is_some(),
+                _ => image.state == ImageState::Disabled,
+            };
+            assert_eq!(retired, i < 3, "{retire} {id}");
+            assert_ne!(image.state, ImageState::Deregistered);
+        }
+        let again = sweep(&keeper, &aws, true).await;
+        assert!(again.results.is_empty(), "{retire} converged: {:#?}", again.plan.images);
+        let reasons: Vec<String> = again.plan.images.iter().map(|d| d.reason.to_string()).collect();
+        assert_eq!(reasons.iter().filter(|r| r.starts_with("already")).count(), 3, "{reasons:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ages_and_the_cap_bound_what_one_run_retires() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    // Six images, ten days apart: the newest is 0 days old, the oldest 50.
+    let images = web_images(&aws, 6);
+    let keeper = keeper(
+        &aws,
+        r#"
+        [retention]
+        [[retention.images]]
+        group_by = { name_prefix = ["web-"] }
+        min_age_days = 15
+        max_age_days = 25
+        max_retirements = 2
+        "#,
+    );
+    let report = sweep(&keeper, &aws, true).await;
+    // Older than 25 days: web-0 (50), web-1 (40), web-2 (30); the cap takes the two oldest.
+    let retired: Vec<&str> = report.plan.retirements().map(|d| d.image_id.as_str()).collect();
+    assert_eq!(retired, [images[1].as_str(), images[0].as_str()]);
+    assert_eq!(report.summary.images_retired, 2);
+    let capped = report.plan.images.iter().find(|d| d.image_id == images[2]).unwrap();
+    assert_eq!(capped.reason.to_string(), "this run already retires 2, its maximum");
+    let young = report.plan.images.iter().find(|d| d.image_id == images[4]).unwrap();
+    assert_eq!(young.reason.to_string(), "younger than 15 days");
+
+    let next = sweep(&keeper, &aws, true).await;
+    let retired: Vec<&str> = next.plan.retirements().map(|d| d.image_id.as_str()).collect();
+    assert_eq!(retired, [images[2].as_str()], "the next run takes the rest");
+}
+
+#[tokio::test(start_paused = true)]
+async fn orphans_are_deleted_only_when_asked_and_never_when_excluded() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let image = aws.add_image(REGION, ImageSeed::new("web-0"));
+    let volume = aws.add_volume(REGION, Tags::new(), None);
+    let orphan = aws.add_snapshot(REGION, &volume, aws.now(), SnapshotState::Completed);
+    let kept = aws.add_snapshot(REGION, &volume, aws.now(), SnapshotState::Completed);
+    let pending = aws.add_snapshot(REGION, &volume, aws.now(), SnapshotState::Pending);
+    let tags: Tags = [("amikeeper:keep".to_owned(), "legal hold".to_owned())].into();
+    amikeeper::backend::Ec2Api::create_tags(aws.as_ref(), &Region::from(REGION), std::slice::from_ref(&kept), &tags)
+        .await
+        .unwrap();
+
+    let report_only = keeper(&aws, "[retention]\n[retention.snapshots]\ngenerations_tag = \"Daily_Gens\"");
+    let report = sweep(&report_only, &aws, true).await;
+    let orphans: Vec<&str> = report.plan.orphans.iter().map(|o| o.snapshot_id.as_str()).collect();
+    assert_eq!(orphans, [orphan.as_str(), kept.as_str()], "pending snapshots and the image's are not orphans");
+    assert!(report.results.is_empty());
+
+    let deleting = keeper(&aws, "[retention]\n[retention.snapshots]\ndelete_orphans = true");
+    let report = sweep(&deleting, &aws, true).await;
+    assert_eq!(report.summary.snapshots_deleted, 1, "{:#?}", report.results);
+    let left = aws.snapshots(REGION);
+    assert!(!left.contains(&orphan) && left.contains(&kept) && left.contains(&pending));
+    let image_snapshot = &aws.image(REGION, &image).unwrap().snapshot_ids[0];
+    assert!(left.contains(image_snapshot));
+}
+
+#[tokio::test]
+async fn a_configuration_without_retention_is_refused() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let config = Config::from_toml(
+        r#"
+        accounts = ["111122223333"]
+        [[rules]]
+        name = "web"
+        [[rules.targets]]
+        kind = "ssm_parameter"
+        name = "/ami/web"
+        "#,
+    )
+    .unwrap();
+    let keeper = Keeper::new(config, aws.clone());
+    let error = keeper.sweep(&Region::from(REGION), &SweepOptions::default()).await.unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error}");
+    assert!(aws.calls().is_empty());
+
+    for (bad, at) in [
+        ("[retention]", "retention"),
+        ("[retention]\n[[retention.images]]\ngroup_by = { tag = \"Role\" }", "retention.images[0]"),
+        ("[retention]\nconcurrency = 0\n[retention.launch_templates]\nkeep_versions = 2", "retention.concurrency"),
+        (
+            "[retention]\n[[retention.images]]\ngroup_by = { name_pattern = \"(\" }\nkeep_newest = 1",
+            "retention.images[0].group_by.name_pattern",
+        ),
+    ] {
+        let error = Config::from_toml(&format!("accounts = [\"{ACCOUNT}\"]\n{bad}")).unwrap_err().to_string();
+        assert!(error.contains(at), "{bad}: {error}");
+    }
+}

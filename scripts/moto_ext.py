@@ -1,0 +1,418 @@
+"""moto_server with the EC2 operations amikeeper's retention needs and moto 5.2.5 lacks.
+
+Run through scripts/moto-server (same command line as moto_server: `-H HOST -p PORT`). It imports
+moto, patches its EC2 model and response classes as listed below, then runs moto's own server
+main. Everything else is moto as pinned in scripts/requirements-test.txt. Each patch follows the
+EC2 API reference, so that tests against it assert what real EC2 does, not what moto happens to do.
+
+Added (moto 5.2.5 answers HTTP 500 "not implemented" for these):
+
+* DeleteLaunchTemplateVersions: deletes the given versions of a launch template (by id or name).
+  The default version is refused (in UnsuccessfullyDeletedLaunchTemplateVersionSet with code
+  `unexpectedError`: the API's LaunchTemplateErrorCode enum has no dedicated code for it), as
+  are unknown versions (`launchTemplateVersionDoesNotExist`); an unknown template refuses every
+  version (`launchTemplateIdDoesNotExist` / `launchTemplateNameDoesNotExist`, or
+  `launchTemplateIdMalformed` for an id not starting with `lt-`). More than 200 versions is an
+  InvalidParameterValue error. Version numbers are never reused: to make deletion possible,
+  LaunchTemplate's versions are looked up by number instead of by list position (moto's
+  get_version, default_version, create_version and the MinVersion/MaxVersion range of
+  DescribeLaunchTemplateVersions are replaced accordingly), and LatestVersionNumber is the
+  highest version left.
+* EnableImageDeprecation: sets the image's DeprecationTime, which DescribeImages then reports
+  (`deprecationTime`, `YYYY-MM-DDTHH:MM:SS.000Z`). As EC2 does, seconds are rounded to the
+  nearest minute, a time in the past (or more than 10 years ahead) is an InvalidParameterValue
+  error, only the owner may deprecate its image (else AuthFailure), an unknown image is
+  InvalidAMIID.NotFound and a deregistered one InvalidAMIID.Unavailable.
+* DisableImageDeprecation: clears DeprecationTime (same errors).
+
+Changed (moto 5.2.5 has them but differs from EC2 in a way the retention tests would notice):
+
+* DeregisterImage: honours DeleteAssociatedSnapshots. After the image is deregistered, each
+  snapshot of its block device mappings is deleted unless another image still uses it, and
+  DeleteSnapshotResultSet reports each one: `success`, `skipped` (another image uses it) or
+  `client-error` (it could not be deleted, e.g. it is already gone). Without the flag the
+  response is as before (no result set, snapshots kept).
+* DescribeImages: honours IncludeDisabled (disabled images are left out unless it is true) and
+  IncludeDeprecated (images of other accounts whose deprecation time has passed are left out
+  unless it is true or their ids were asked for; the owner always sees its own, as in EC2).
+* DescribeSnapshots: honours OwnerIds (`self` or account ids; moto 5.2.5 ignores it, so
+  `OwnerIds=self` also listed the snapshots of moto's Amazon-owned default AMIs).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.ec2.exceptions import (
+    EC2ClientError,
+    InvalidAMIIdError,
+    InvalidLaunchTemplateVersionNotFound,
+    InvalidParameterValue,
+    UnvailableAMIIdError,
+)
+from moto.ec2.models.amis import Ami, AmiBackend
+from moto.ec2.models.elastic_block_store import EBSBackend
+from moto.ec2.models.launch_templates import (
+    LaunchTemplate,
+    LaunchTemplateBackend,
+    LaunchTemplateVersion,
+)
+from moto.ec2.responses import EC2Response
+
+# DeleteLaunchTemplateVersions takes at most this many versions.
+MAX_DELETE_VERSIONS = 200
+# EnableImageDeprecation accepts DeprecateAt at most this far ahead.
+MAX_DEPRECATION_AHEAD = _dt.timedelta(days=3652)
+# How EC2 prints DeprecationTime.
+DEPRECATION_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.000Z"
+
+
+# --- launch template versions by number -------------------------------------------------------
+
+
+def _next_version_number(self: LaunchTemplate) -> int:
+    # The highest number ever given, kept across deletions (numbers are never reused).
+    highest = max([v.number for v in self.versions] + [getattr(self, "_highest_version", 0)])
+    return highest + 1
+
+
+def _create_version(self: LaunchTemplate, data: dict[str, Any], description: str) -> LaunchTemplateVersion:
+    number = _next_version_number(self)
+    version = LaunchTemplateVersion(self, number, data, description)
+    self.versions.append(version)
+    self._highest_version = number
+    return version
+
+
+def _find_version(self: LaunchTemplate, number: int) -> LaunchTemplateVersion | None:
+    return next((v for v in self.versions if v.number == number), None)
+
+
+def _get_version(self: LaunchTemplate, num: Any) -> LaunchTemplateVersion:
+    text = str(num).lower()
+    if text == "$latest":
+        return self.latest_version()
+    if text == "$default":
+        return self.default_version()
+    try:
+        number = int(num)
+    except (TypeError, ValueError):
+        raise InvalidLaunchTemplateVersionNotFound(template_id=self.id, version=num)
+    version = _find_version(self, number)
+    if version is None:
+        raise InvalidLaunchTemplateVersionNotFound(template_id=self.id, version=num)
+    return version
+
+
+def _default_version(self: LaunchTemplate) -> LaunchTemplateVersion:
+    version = _find_version(self, self.default_version_number)
+    assert version is not None, "the default version is never deleted"
+    return version
+
+
+def _latest_version(self: LaunchTemplate) -> LaunchTemplateVersion:
+    return max(self.versions, key=lambda v: v.number)
+
+
+LaunchTemplate.create_version = _create_version  # type: ignore[method-assign]
+LaunchTemplate.get_version = _get_version  # type: ignore[method-assign]
+LaunchTemplate.default_version = _default_version  # type: ignore[method-assign]
+LaunchTemplate.latest_version = _latest_version  # type: ignore[method-assign]
+
+_original_describe_versions = LaunchTemplateBackend.describe_launch_template_versions
+
+
+def _describe_launch_template_versions(
+    self: Any,
+    template_name: str,
+    template_id: str,
+    versions: list[str],
+    min_version: int,
+    max_version: int,
+    max_results: int,
+) -> list[tuple[LaunchTemplate, LaunchTemplateVersion]]:
+    # moto slices its version list by position for MinVersion/MaxVersion; by number here.
+    if versions or not (min_version or max_version) or not (template_name or template_id):
+        return _original_describe_versions(
+            self, template_name, template_id, versions, min_version, max_version, max_results
+        )
+    if template_name:
+        template = self.get_launch_template_by_name(template_name)
+    else:
+        template = self.get_launch_template(template_id)
+    selected = [
+        (template, v)
+        for v in sorted(template.versions, key=lambda v: v.number)
+        if (not min_version or v.number >= min_version) and (not max_version or v.number <= max_version)
+    ]
+    return selected[:max_results]
+
+
+LaunchTemplateBackend.describe_launch_template_versions = _describe_launch_template_versions  # type: ignore[method-assign]
+
+
+def _delete_launch_template_versions(self: EC2Response) -> ActionResult:
+    template_id = self._get_param("LaunchTemplateId")
+    template_name = self._get_param("LaunchTemplateName")
+    versions = self._get_param("Versions", [])
+    self.error_on_dryrun()
+    if bool(template_id) == bool(template_name):
+        raise EC2ClientError(
+            "MissingParameter",
+            "The request must contain exactly one of LaunchTemplateId or LaunchTemplateName",
+        )
+    if not versions:
+        raise EC2ClientError("MissingParameter", "The request must contain the parameter LaunchTemplateVersion")
+    if len(versions) > MAX_DELETE_VERSIONS:
+        raise InvalidParameterValue(
+            f"You can specify up to {MAX_DELETE_VERSIONS} launch template versions in a single request"
+        )
+    numbers = []
+    for version in versions:
+        try:
+            numbers.append(int(version))
+        except (TypeError, ValueError):
+            raise InvalidParameterValue(f"Invalid launch template version number: {version}")
+
+    backend = self.ec2_backend
+    template = None
+    if template_id:
+        template = backend.launch_templates.get(template_id)
+    else:
+        known = backend.launch_template_name_to_ids.get(template_name)
+        template = backend.launch_templates.get(known) if known else None
+
+    succeeded: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+
+    def refuse(number: int, code: str, message: str) -> None:
+        failed.append(
+            {
+                "LaunchTemplateId": template.id if template else template_id,
+                "LaunchTemplateName": template.name if template else template_name,
+                "VersionNumber": number,
+                "ResponseError": {"Code": code, "Message": message},
+            }
+        )
+
+    for number in numbers:
+        if template is None:
+            if template_id and not str(template_id).startswith("lt-"):
+                refuse(number, "launchTemplateIdMalformed", f"The launch template ID '{template_id}' is malformed.")
+            elif template_id:
+                refuse(
+                    number,
+                    "launchTemplateIdDoesNotExist",
+                    f"The specified launch template, with template ID {template_id}, does not exist.",
+                )
+            else:
+                refuse(
+                    number,
+                    "launchTemplateNameDoesNotExist",
+                    f"The specified launch template, with template name {template_name}, does not exist.",
+                )
+            continue
+        version = _find_version(template, number)
+        if version is None:
+            refuse(
+                number,
+                "launchTemplateVersionDoesNotExist",
+                f"The specified launch template version, {number}, does not exist.",
+            )
+        elif number == template.default_version_number:
+            refuse(
+                number,
+                "unexpectedError",
+                "Cannot delete the default version of a launch template; "
+                "set a different version as the default first.",
+            )
+        else:
+            template.versions.remove(version)
+            succeeded.append(
+                {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name, "VersionNumber": number}
+            )
+    return ActionResult(
+        {
+            "SuccessfullyDeletedLaunchTemplateVersions": succeeded,
+            "UnsuccessfullyDeletedLaunchTemplateVersions": failed,
+        }
+    )
+
+
+EC2Response.delete_launch_template_versions = _delete_launch_template_versions  # type: ignore[attr-defined]
+
+
+# --- image deprecation -------------------------------------------------------------------------
+
+# Read by moto's serializer for DescribeImages' DeprecationTime (None: not in the response).
+Ami.deprecation_time = None  # type: ignore[attr-defined]
+
+
+def _own_image(self: EC2Response, image_id: str) -> Ami:
+    backend = self.ec2_backend
+    if image_id in backend.deleted_amis and image_id not in backend.amis:
+        raise UnvailableAMIIdError(image_id)
+    ami = backend.amis.get(image_id)
+    if ami is None:
+        raise InvalidAMIIdError(image_id)
+    if ami.owner_id != self.current_account:
+        raise EC2ClientError("AuthFailure", f"Not authorized for image:{image_id}")
+    return ami
+
+
+def _as_utc(value: Any) -> _dt.datetime:
+    if isinstance(value, _dt.datetime):
+        parsed = value
+    else:
+        from moto.core.parse import default_timestamp_parser
+
+        parsed = default_timestamp_parser(str(value))
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def _round_to_minute(value: _dt.datetime) -> _dt.datetime:
+    seconds = value.second + value.microsecond / 1e6
+    floor = value.replace(second=0, microsecond=0)
+    return floor + _dt.timedelta(minutes=1) if seconds >= 30 else floor
+
+
+def _enable_image_deprecation(self: EC2Response) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    deprecate_at = self._get_param("DeprecateAt")
+    self.error_on_dryrun()
+    if deprecate_at is None:
+        raise EC2ClientError("MissingParameter", "The request must contain the parameter DeprecateAt")
+    ami = _own_image(self, image_id)
+    at = _as_utc(deprecate_at)
+    now = utcnow()
+    if at < now:
+        raise InvalidParameterValue(f"The deprecation time {at.isoformat()}Z must be in the future.")
+    if at > now + MAX_DEPRECATION_AHEAD:
+        raise InvalidParameterValue(f"The deprecation time {at.isoformat()}Z must be within 10 years from now.")
+    ami.deprecation_time = _round_to_minute(at).strftime(DEPRECATION_TIME_FORMAT)
+    return ActionResult({"Return": True})
+
+
+def _disable_image_deprecation(self: EC2Response) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    self.error_on_dryrun()
+    ami = _own_image(self, image_id)
+    ami.deprecation_time = None
+    return ActionResult({"Return": True})
+
+
+EC2Response.enable_image_deprecation = _enable_image_deprecation  # type: ignore[attr-defined]
+EC2Response.disable_image_deprecation = _disable_image_deprecation  # type: ignore[attr-defined]
+
+
+# --- DeregisterImage with DeleteAssociatedSnapshots --------------------------------------------
+
+
+def _image_snapshot_ids(ami: Ami) -> list[str]:
+    return [
+        mapping["Ebs"]["SnapshotId"]
+        for mapping in ami.block_device_mappings
+        if mapping.get("Ebs", {}).get("SnapshotId")
+    ]
+
+
+def _deregister_image(self: EC2Response) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    delete_snapshots = self._get_bool_param("DeleteAssociatedSnapshots", False)
+    self.error_on_dryrun()
+    backend = self.ec2_backend
+    ami = backend.amis.get(image_id)
+    backend.deregister_image(image_id)
+    result: dict[str, Any] = {"Return": True}
+    if delete_snapshots and ami is not None:
+        results = []
+        for snapshot_id in _image_snapshot_ids(ami):
+            in_use = any(snapshot_id in _image_snapshot_ids(other) for other in backend.amis.values())
+            if in_use:
+                code = "skipped"
+            else:
+                try:
+                    backend.delete_snapshot(snapshot_id)
+                    code = "success"
+                except EC2ClientError:
+                    code = "client-error"
+            results.append({"SnapshotId": snapshot_id, "ReturnCode": code})
+        result["DeleteSnapshotResults"] = results
+    return ActionResult(result)
+
+
+EC2Response.deregister_image = _deregister_image  # type: ignore[method-assign]
+
+
+# --- DescribeImages: IncludeDisabled, IncludeDeprecated ------------------------------------------
+
+
+def _is_deprecated(ami: Ami, now: _dt.datetime) -> bool:
+    deprecation_time = getattr(ami, "deprecation_time", None)
+    if not deprecation_time:
+        return False
+    return _as_utc(deprecation_time) <= now
+
+
+def _describe_images(self: EC2Response) -> ActionResult:
+    self.error_on_dryrun()
+    ami_ids = self._get_param("ImageIds", [])
+    filters = self._filters_from_querystring()
+    owners = self._get_param("Owners", [])
+    exec_users = self._get_param("ExecutableUsers", [])
+    include_disabled = self._get_bool_param("IncludeDisabled", False)
+    include_deprecated = self._get_bool_param("IncludeDeprecated", False)
+    images = self.ec2_backend.describe_images(ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners)
+    now = utcnow()
+    images = [
+        ami
+        for ami in images
+        if (include_disabled or ami.state != "disabled")
+        and (
+            include_deprecated
+            or ami_ids
+            or ami.owner_id == self.current_account
+            or not _is_deprecated(ami, now)
+        )
+    ]
+    return ActionResult({"Images": images})
+
+
+EC2Response.describe_images = _describe_images  # type: ignore[method-assign]
+
+
+# --- DescribeSnapshots: OwnerIds ---------------------------------------------------------------
+
+
+def _describe_snapshots(self: EC2Response) -> ActionResult:
+    filters = self._filters_from_querystring()
+    snapshot_ids = self._get_param("SnapshotIds", [])
+    owner_ids = self._get_param("OwnerIds", [])
+    self.error_on_dryrun()
+    snapshots = self.ec2_backend.describe_snapshots(snapshot_ids=snapshot_ids, filters=filters)
+    if owner_ids:
+        owners = {self.current_account if owner == "self" else owner for owner in owner_ids}
+        snapshots = [snapshot for snapshot in snapshots if snapshot.owner_id in owners]
+    return ActionResult({"Snapshots": snapshots})
+
+
+EC2Response.describe_snapshots = _describe_snapshots  # type: ignore[method-assign]
+
+# Keep the names importable for anyone checking what is patched.
+PATCHED_BACKENDS = (AmiBackend, EBSBackend, LaunchTemplateBackend)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from moto.server import main as moto_main
+
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
