@@ -93,6 +93,18 @@ name = "web"
 [[rules.targets]]
 kind = "auto_scaling_group"
 name = "web-asg"
+
+# Retention: keep the newest `web-` AMI and anything a pointer names; keep 2 launch template
+# versions; seed 004: volumes tagged Daily_Gens keep that many snapshots.
+[retention]
+parameter_paths = ["/ami/"]
+[[retention.images]]
+group_by = { name_prefix = ["web-"] }
+keep_newest = 1
+[retention.launch_templates]
+keep_versions = 2
+[retention.snapshots]
+generations_tag = "Daily_Gens"
 "#;
 
 struct Demo {
@@ -171,7 +183,8 @@ pub async fn run(json: bool) -> Result<(), String> {
     seed_002(&mut demo).await?;
     seed_003(&mut demo).await?;
     safety(&mut demo).await?;
-    println!("\n{} events handled; every check held.", demo.events);
+    retention(&mut demo).await?;
+    println!("\n{} events handled, one region swept; every check held.", demo.events);
     Ok(())
 }
 
@@ -339,5 +352,77 @@ async fn safety(demo: &mut Demo) -> Result<(), String> {
         foreign.backup_job(hostile.as_str(), "i-0123456789abcdef0", "COMPLETED"),
     )
     .await?;
+    Ok(())
+}
+
+async fn retention(demo: &mut Demo) -> Result<(), String> {
+    println!("== Retention: sweep Tokyo, never retiring what a pointer names; seed 004's snapshot generations");
+    let aws = demo.aws.clone();
+    for month in 1..=3 {
+        let created = amikeeper::memory::EPOCH - time::Duration::days(30 * (4 - month));
+        aws.add_image(TOKYO, ImageSeed::new(format!("web-2025-{:02}", month + 8)).created(created));
+    }
+    let volume = aws.add_volume(TOKYO, tags(&[("Daily_Gens", "3")]), Some(BUILDER));
+    let mut snapshots = Vec::new();
+    for day in 0..5 {
+        let started = amikeeper::memory::EPOCH + time::Duration::days(day);
+        snapshots.push(aws.add_snapshot(TOKYO, &volume, started, amikeeper::model::SnapshotState::Completed));
+    }
+    let region = amikeeper::model::Region::from(TOKYO);
+    let options = amikeeper::SweepOptions { apply: true, now: Some(aws.now()) };
+    let report = demo.keeper.sweep(&region, &options).await.map_err(|e| e.to_string())?;
+    for decision in &report.plan.images {
+        let action = match decision.action {
+            amikeeper::retain::Action::Keep => "keep",
+            amikeeper::retain::Action::Retire(_) => "RETIRE",
+        };
+        let name = aws.image(TOKYO, &decision.image_id).map(|i| i.name).unwrap_or_default();
+        println!("    - {action:<6} {} {name:<28} {}", decision.image_id, decision.reason);
+    }
+    for version in &report.plan.launch_template_versions {
+        println!("    - delete launch template {} version {}", version.template_name, version.version);
+    }
+    let summary = &report.summary;
+    println!(
+        "    {}: {} AMIs retired, {} snapshots deleted, {} launch template versions deleted, {} snapshots tagged ({} AWS calls)",
+        report.status,
+        summary.images_retired,
+        summary.snapshots_deleted,
+        summary.launch_template_versions_deleted,
+        summary.snapshots_tagged,
+        report.aws_calls
+    );
+    if let Some(json) = demo.json.then(|| serde_json::to_string_pretty(&report)) {
+        println!("{}", json.map_err(|e| e.to_string())?);
+    }
+    demo.check("the sweep finished without a failure", report.status == "ok" && summary.images_retired >= 3)?;
+
+    // Every pointer still names an AMI that exists.
+    let inventory =
+        amikeeper::retain::gather(aws.as_ref(), demo.keeper.config(), &region, 4).await.map_err(|e| e.to_string())?;
+    let exists = |id: &str| {
+        aws.image(TOKYO, &amikeeper::model::ImageId::new(id))
+            .is_some_and(|i| i.state != amikeeper::model::ImageState::Deregistered)
+    };
+    let mut pointers: Vec<String> = inventory.parameters.iter().map(|p| p.value.clone()).collect();
+    pointers.extend(inventory.stacks.iter().flat_map(|s| s.parameters.values().cloned()));
+    pointers.extend(inventory.instances.iter().map(|i| i.image_id.to_string()));
+    for (_, versions) in &inventory.launch_templates {
+        pointers.extend(versions.iter().filter_map(|v| v.image_id.as_ref().map(|i| i.to_string())));
+    }
+    pointers.retain(|value| value.starts_with("ami-"));
+    demo.check(
+        &format!("all {} pointers still name an AMI that exists", pointers.len()),
+        pointers.iter().all(|id| exists(id)),
+    )?;
+    let left = aws.snapshots(TOKYO);
+    demo.check(
+        "the Daily_Gens=3 volume kept its 3 newest snapshots",
+        !left.contains(&snapshots[0])
+            && !left.contains(&snapshots[1])
+            && snapshots[2..].iter().all(|s| left.contains(s)),
+    )?;
+    let again = demo.keeper.sweep(&region, &options).await.map_err(|e| e.to_string())?;
+    demo.check("a second sweep has nothing to do", again.results.is_empty())?;
     Ok(())
 }

@@ -79,6 +79,30 @@ fn handle_with_a_bad_configuration_exits_2_before_any_aws_call() {
 }
 
 #[test]
+fn sweep_without_retention_or_region_exits_2_before_any_aws_call() {
+    let config = temp_file("no-retention.toml", CONFIG);
+    let out = amikeeper(&["sweep", "--config", config.to_str().unwrap(), "--region", "eu-west-1"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[retention]"));
+
+    let retention = "accounts = [\"111122223333\"]\n[retention]\n[retention.launch_templates]\nkeep_versions = 3\n";
+    let config = temp_file("retention.toml", retention);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amikeeper"));
+    child.args(["sweep", "--config", config.to_str().unwrap()]);
+    for key in ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"] {
+        child.env_remove(key);
+    }
+    let out = child
+        .env("AWS_CONFIG_FILE", "/nonexistent/amikeeper-test/config")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no region"));
+}
+
+#[test]
 fn handle_with_a_malformed_event_exits_2() {
     let config = temp_file("good.toml", CONFIG);
     let out = amikeeper(&["handle", "--config", config.to_str().unwrap(), "-"], Some("not json"));
@@ -97,7 +121,7 @@ fn demo_runs_every_seed_flow() {
     let out = amikeeper(&["demo"], None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for seed in ["Seed 000", "Seed 001", "Seed 002", "Seed 003", "every check held"] {
+    for seed in ["Seed 000", "Seed 001", "Seed 002", "Seed 003", "Retention", "every check held"] {
         assert!(stdout.contains(seed), "missing {seed} in:\n{stdout}");
     }
 }

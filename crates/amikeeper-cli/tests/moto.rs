@@ -1,5 +1,5 @@
-//! `amikeeper handle` as a user runs it, against `moto_server` on loopback (seed 001's
-//! parameter-from-tag flow): exit code, JSON report, and the parameter as the SDK reads it.
+//! `amikeeper handle` and `amikeeper sweep` as a user runs them, against `moto_server` on
+//! loopback: exit codes, JSON reports, and the state as the SDK reads it.
 //!
 //! Without moto installed the test prints `skipped: moto not installed ...` and passes, unless
 //! `AMIKEEPER_REQUIRE_MOTO=1` (as `scripts/test.sh` sets). Install with `scripts/setup-python.sh`.
@@ -14,13 +14,20 @@ use amikeeper_aws::testing::{MotoFixture, MotoServer};
 /// `amikeeper handle --config CONFIG --endpoint-url URL --region ap-northeast-1 [--dry-run] EVENT`
 /// with test credentials and nothing else from the environment or `~/.aws`.
 fn handle(moto: &MotoServer, config: &Path, event: &Path, dry_run: bool) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_amikeeper"));
-    command.arg("handle").arg("--config").arg(config);
-    command.args(["--endpoint-url", &moto.endpoint(), "--region", MAIN_REGION]);
+    let mut args = vec!["handle".as_ref(), "--config".as_ref(), config.as_os_str()];
     if dry_run {
-        command.arg("--dry-run");
+        args.push("--dry-run".as_ref());
     }
-    command.arg(event);
+    args.push(event.as_os_str());
+    amikeeper(moto, &args)
+}
+
+/// `amikeeper ARGS --endpoint-url URL --region ap-northeast-1` with test credentials and
+/// nothing else from the environment or `~/.aws`.
+fn amikeeper(moto: &MotoServer, args: &[&std::ffi::OsStr]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_amikeeper"));
+    command.args(args);
+    command.args(["--endpoint-url", &moto.endpoint(), "--region", MAIN_REGION]);
     for key in [
         "AWS_PROFILE",
         "AWS_REGION",
@@ -113,5 +120,67 @@ name = "{{tag:ImageIdParameterName}}"
     let again = report(&handle(&moto, &config, &event, false));
     assert_eq!(again["targets"][0]["status"], "unchanged", "{again:#}");
     assert_eq!(fixture.parameter(MAIN_REGION, "/ami/web").await, Some((new.to_string(), 2)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_prints_the_plan_then_applies_it() {
+    let Some(moto) = MotoServer::start() else { return };
+    let fixture = MotoFixture::new(&moto).await;
+    let mut images = Vec::new();
+    for i in 0..4 {
+        images.push(fixture.image(MAIN_REGION, ImageSpec::named(format!("cli-sweep-{i}")).tag("Role", "web")).await);
+    }
+    // The oldest is in use through a parameter.
+    fixture.set_parameter(MAIN_REGION, "/ami/web/pinned", images[0].as_str()).await;
+
+    let dir = temp_dir();
+    let config = dir.join("sweep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+accounts = ["{}"]
+[retention]
+parameter_paths = ["/ami/"]
+[[retention.images]]
+group_by = {{ tag = "Role" }}
+keep_newest = 1
+"#,
+            fixture.account()
+        ),
+    )
+    .unwrap();
+    let sweep = |apply: bool| {
+        let mut args = vec!["sweep".as_ref(), "--config".as_ref(), config.as_os_str()];
+        if apply {
+            args.push("--apply".as_ref());
+        }
+        amikeeper(&moto, &args)
+    };
+
+    let plan = report(&sweep(false));
+    assert_eq!(plan["applied"], false, "{plan:#}");
+    let retire: Vec<&str> = plan["plan"]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["action"] != "keep")
+        .map(|d| d["image_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(retire, [images[2].as_str(), images[1].as_str()], "{plan:#}");
+    assert_eq!(plan["summary"]["images_planned"], 2, "{plan:#}");
+    assert!(plan["results"].as_array().unwrap().is_empty());
+
+    let done = report(&sweep(true));
+    assert_eq!(done["status"], "ok", "{done:#}");
+    assert_eq!(done["summary"]["images_retired"], 2, "{done:#}");
+    assert_eq!(done["summary"]["snapshots_deleted"], 2, "{done:#}");
+
+    let after = report(&sweep(false));
+    let left: Vec<&str> =
+        after["plan"]["images"].as_array().unwrap().iter().map(|d| d["image_id"].as_str().unwrap()).collect();
+    assert_eq!(left, [images[3].as_str(), images[0].as_str()], "{after:#}");
+    assert_eq!(after["summary"]["images_planned"], 0, "{after:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
