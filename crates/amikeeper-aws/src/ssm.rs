@@ -84,6 +84,25 @@ impl SsmApi for SdkAws {
         Ok(())
     }
 
+    async fn get_parameter_history(&self, region: &Region, name: &str) -> AwsResult<Vec<(i64, String)>> {
+        let client = self.ssm(region)?;
+        let pages =
+            client.get_parameter_history().name(name).with_decryption(true).into_paginator().send().try_collect().await;
+        let pages = match pages {
+            Ok(pages) => pages,
+            Err(error) if error.code() == Some("ParameterNotFound") => return Ok(Vec::new()),
+            Err(error) => return Err(from_sdk_error(SERVICE, "GetParameterHistory", error)),
+        };
+        let mut history: Vec<(i64, String)> = pages
+            .iter()
+            .flat_map(|page| page.parameters())
+            .map(|version| (version.version(), version.value().unwrap_or_default().to_owned()))
+            .collect();
+        history.sort_by_key(|(version, _)| *version);
+        tracing::debug!(%region, name, versions = history.len(), "got parameter history");
+        Ok(history)
+    }
+
     async fn get_parameters_by_path(&self, region: &Region, path: &str) -> AwsResult<Vec<Parameter>> {
         let client = self.ssm(region)?;
         // The SDK has no item paginator for this operation: collect the pages.

@@ -77,6 +77,9 @@ impl Config {
                 GroupByConfig::NamePrefix(prefixes) if prefixes.is_empty() || prefixes.iter().any(String::is_empty) => {
                     return Err(invalid(format!("{at}.group_by.name_prefix"), "list one or more non-empty prefixes"));
                 }
+                GroupByConfig::PublishedTo(names) if names.is_empty() || names.iter().any(|n| n.trim().is_empty()) => {
+                    return Err(invalid(format!("{at}.group_by.published_to"), "list one or more parameter names"));
+                }
                 GroupByConfig::NamePattern(pattern) => {
                     if let Err(err) = regex::Regex::new(pattern) {
                         return Err(invalid(format!("{at}.group_by.name_pattern"), err.to_string()));
@@ -205,6 +208,11 @@ pub enum GroupByConfig {
     NamePrefix(Vec<String>),
     /// By a regular expression on the name: the first capture group, or the whole match.
     NamePattern(String),
+    /// By the SSM parameter an AMI was published to: each parameter is a group, and its members
+    /// are the AMIs its history (`GetParameterHistory`, the last 100 versions) names, so
+    /// `keep_newest = 3` keeps the last three AMIs published: `{ published_to = ["/ami/web"] }`.
+    /// An AMI published to two listed parameters belongs to the first.
+    PublishedTo(Vec<String>),
 }
 
 /// `[retention.launch_templates]`.

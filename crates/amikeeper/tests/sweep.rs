@@ -150,3 +150,38 @@ async fn a_configuration_without_retention_is_refused() {
         assert!(error.contains(at), "{bad}: {error}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn published_to_keeps_the_last_amis_a_parameter_named() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let images = web_images(&aws, 5);
+    // /ami/web named images 0, 1, 2 and 3 in turn; image 4 was never published.
+    for image in &images[..4] {
+        aws.set_parameter(REGION, "/ami/web", image.as_str()).unwrap();
+    }
+    let keeper = keeper(
+        &aws,
+        r#"
+        [retention]
+        [[retention.images]]
+        group_by = { published_to = ["/ami/web"] }
+        keep_newest = 2
+        "#,
+    );
+    let report = sweep(&keeper, &aws, true).await;
+    let judged: Vec<(&str, String)> =
+        report.plan.images.iter().map(|d| (d.image_id.as_str(), d.reason.to_string())).collect();
+    assert_eq!(
+        judged,
+        [
+            (images[3].as_str(), "in use by SSM parameter /ami/web".to_owned()),
+            (images[2].as_str(), "newest #2 of its group, which keeps 2".to_owned()),
+            (images[1].as_str(), "#3 of its group, which keeps the newest 2".to_owned()),
+            (images[0].as_str(), "#4 of its group, which keeps the newest 2".to_owned()),
+        ]
+    );
+    assert!(report.plan.images.iter().all(|d| &*d.group == "/ami/web"));
+    assert_eq!(report.summary.images_retired, 2);
+    assert_eq!(aws.image(REGION, &images[4]).unwrap().state, ImageState::Available, "never published: not judged");
+    assert_eq!(aws.call_count("ssm:GetParameterHistory"), 1);
+}

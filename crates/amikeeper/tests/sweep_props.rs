@@ -197,6 +197,7 @@ fn gathered(world: &World) -> Gathered {
         launch_templates,
         auto_scaling_groups,
         snapshots,
+        parameter_histories: Default::default(),
         warnings: Vec::new(),
     }
 }

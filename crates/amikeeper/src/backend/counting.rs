@@ -204,6 +204,11 @@ impl SsmApi for CountingAws<'_> {
         self.log.record("ssm:GetParametersByPath");
         self.inner.get_parameters_by_path(region, path).await
     }
+
+    async fn get_parameter_history(&self, region: &Region, name: &str) -> AwsResult<Vec<(i64, String)>> {
+        self.log.record("ssm:GetParameterHistory");
+        self.inner.get_parameter_history(region, name).await
+    }
 }
 
 #[async_trait]

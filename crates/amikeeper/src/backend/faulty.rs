@@ -203,6 +203,10 @@ impl SsmApi for FaultyAws {
     async fn get_parameters_by_path(&self, region: &Region, path: &str) -> AwsResult<Vec<Parameter>> {
         self.run("ssm:GetParametersByPath", || self.inner.get_parameters_by_path(region, path)).await
     }
+
+    async fn get_parameter_history(&self, region: &Region, name: &str) -> AwsResult<Vec<(i64, String)>> {
+        self.run("ssm:GetParameterHistory", || self.inner.get_parameter_history(region, name)).await
+    }
 }
 
 #[async_trait]

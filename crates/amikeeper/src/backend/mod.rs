@@ -129,6 +129,10 @@ pub trait SsmApi: Send + Sync {
 
     /// `GetParametersByPath`, recursive and decrypted (all pages).
     async fn get_parameters_by_path(&self, region: &Region, path: &str) -> AwsResult<Vec<Parameter>>;
+
+    /// `GetParameterHistory` (all pages): the versions SSM keeps, oldest first, as
+    /// `(version, value)`; empty when the parameter does not exist.
+    async fn get_parameter_history(&self, region: &Region, name: &str) -> AwsResult<Vec<(i64, String)>>;
 }
 
 /// Amazon EC2 Auto Scaling.

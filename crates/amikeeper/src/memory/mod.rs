@@ -305,6 +305,7 @@ mod ops {
     pub const CREATE_TAGS: &str = "ec2:CreateTags";
     pub const GET_PARAMETER: &str = "ssm:GetParameter";
     pub const GET_PARAMETERS_BY_PATH: &str = "ssm:GetParametersByPath";
+    pub const GET_PARAMETER_HISTORY: &str = "ssm:GetParameterHistory";
     pub const PUT_PARAMETER: &str = "ssm:PutParameter";
     pub const DELETE_PARAMETER: &str = "ssm:DeleteParameter";
     pub const DESCRIBE_AUTO_SCALING_GROUPS: &str = "autoscaling:DescribeAutoScalingGroups";

@@ -283,6 +283,13 @@ impl SsmApi for MemoryAws {
         })
     }
 
+    async fn get_parameter_history(&self, region: &Region, name: &str) -> AwsResult<Vec<(i64, String)>> {
+        self.call(ops::GET_PARAMETER_HISTORY, |world| {
+            let record = world.region(region).parameters.get(name);
+            Ok(record.map_or_else(Vec::new, |r| r.versions.iter().map(|v| (v.version, v.value.clone())).collect()))
+        })
+    }
+
     async fn get_parameters_by_path(&self, region: &Region, path: &str) -> AwsResult<Vec<Parameter>> {
         let op = ops::GET_PARAMETERS_BY_PATH;
         self.call(op, |world| {

@@ -1,15 +1,15 @@
 //! Gathering what one account and region holds, as far as retention needs it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::pace::Pacer;
 use crate::backend::{Aws, AwsResult};
-use crate::config::{Config, TargetConfig};
+use crate::config::{Config, GroupByConfig, TargetConfig};
 use crate::model::{
-    AutoScalingGroup, Image, Instance, LaunchTemplate, LaunchTemplateVersion, Parameter, Region, Snapshot, Stack,
-    Volume,
+    AutoScalingGroup, Image, Instance, LaunchTemplate, LaunchTemplateVersion, Parameter, ParameterType, Region,
+    Snapshot, Stack, Volume,
 };
 use crate::template::Placeholder;
 
@@ -32,6 +32,9 @@ pub struct Gathered {
     pub parameters: Vec<Parameter>,
     /// Every CloudFormation stack.
     pub stacks: Vec<Stack>,
+    /// The history of each parameter a `published_to` grouping names, oldest first, as
+    /// `(version, value)`.
+    pub parameter_histories: BTreeMap<String, Vec<(i64, String)>>,
     /// What could not be checked, for the plan's warnings.
     pub warnings: Vec<String>,
 }
@@ -98,6 +101,16 @@ pub(super) async fn gather_paced(
     let generations_tag =
         config.retention.as_ref().and_then(|r| r.snapshots.as_ref()).and_then(|s| s.generations_tag.clone());
     let (names, paths, warnings) = parameter_sources(config, region);
+    let published: BTreeSet<&String> = config
+        .retention
+        .iter()
+        .flat_map(|r| &r.images)
+        .filter_map(|policy| match &policy.group_by {
+            GroupByConfig::PublishedTo(names) => Some(names),
+            _ => None,
+        })
+        .flatten()
+        .collect();
 
     let images = async { pacer.retry(|| aws.describe_own_images(region)).await.0 };
     let snapshots = async { pacer.retry(|| aws.describe_own_snapshots(region)).await.0 };
@@ -127,8 +140,19 @@ pub(super) async fn gather_paced(
             .await?;
         Ok(found.into_iter().flatten().collect::<Vec<_>>())
     };
-    let (images, snapshots, volumes, instances, templates, groups, stacks, by_path, by_name) =
-        futures::try_join!(images, snapshots, volumes, instances, templates, groups, stacks, by_path, by_name)?;
+    let histories = async {
+        stream::iter(&published)
+            .map(|name| async move {
+                let history = pacer.retry(|| aws.get_parameter_history(region, name)).await.0?;
+                Ok::<_, crate::error::AwsError>(((*name).clone(), history))
+            })
+            .buffer_unordered(concurrency)
+            .try_collect::<BTreeMap<_, _>>()
+            .await
+    };
+    let (images, snapshots, volumes, instances, templates, groups, stacks, by_path, by_name, histories) = futures::try_join!(
+        images, snapshots, volumes, instances, templates, groups, stacks, by_path, by_name, histories
+    )?;
 
     let launch_templates: Vec<(LaunchTemplate, Vec<LaunchTemplateVersion>)> = stream::iter(templates)
         .map(|template| async move {
@@ -141,6 +165,20 @@ pub(super) async fn gather_paced(
 
     let mut parameters = by_path;
     parameters.extend(by_name);
+    // A parameter AMIs are published to is in use at its current value.
+    for (name, history) in &histories {
+        if let Some((version, value)) = history.last() {
+            let kind = ParameterType::String;
+            let current = Parameter {
+                name: name.clone(),
+                value: value.clone(),
+                version: *version,
+                kind,
+                data_type: "text".into(),
+            };
+            parameters.push(current);
+        }
+    }
     parameters.sort_by(|a, b| a.name.cmp(&b.name));
     parameters.dedup_by(|a, b| a.name == b.name);
 
@@ -153,6 +191,7 @@ pub(super) async fn gather_paced(
         auto_scaling_groups: groups,
         parameters,
         stacks,
+        parameter_histories: histories,
         warnings,
     })
 }

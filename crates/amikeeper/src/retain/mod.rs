@@ -98,6 +98,9 @@ pub enum GroupBy {
     /// By a regular expression on the name: the group is the first capture group, or the whole
     /// match when the pattern has none; images it does not match are not judged.
     NamePattern(regex::Regex),
+    /// By a lookup from image to group (e.g. the SSM parameter each image was published to);
+    /// images not in the map are not judged.
+    Lookup(Arc<FxHashMap<ImageId, Arc<str>>>),
 }
 
 impl PartialEq for GroupBy {
@@ -106,6 +109,7 @@ impl PartialEq for GroupBy {
             (Self::Tag(a), Self::Tag(b)) => a == b,
             (Self::NamePrefix(a), Self::NamePrefix(b)) => a == b,
             (Self::NamePattern(a), Self::NamePattern(b)) => a.as_str() == b.as_str(),
+            (Self::Lookup(a), Self::Lookup(b)) => a == b,
             _ => false,
         }
     }
@@ -125,6 +129,7 @@ impl GroupBy {
                 let captures = pattern.captures(&image.name)?;
                 captures.get(1).or_else(|| captures.get(0)).map(|m| m.as_str())
             }
+            Self::Lookup(groups) => groups.get(&image.id).map(|group| &**group),
         }
     }
 }

@@ -17,7 +17,7 @@
 //! converges: what is gone is not planned again, and "not found" counts as done.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -217,12 +217,25 @@ fn ami_ids() -> &'static regex::Regex {
     AMI.get_or_init(|| regex::Regex::new(r"\bami-[0-9a-f]{8,17}\b").expect("valid pattern"))
 }
 
-/// The [`ImagePolicy`] a `[[retention.images]]` entry describes.
-pub fn image_policy(config: &ImagePolicyConfig) -> Result<ImagePolicy, regex::Error> {
+/// The [`ImagePolicy`] a `[[retention.images]]` entry describes; `gathered` has the parameter
+/// histories a `published_to` grouping reads.
+pub fn image_policy(config: &ImagePolicyConfig, gathered: &Gathered) -> Result<ImagePolicy, regex::Error> {
     let group_by = match &config.group_by {
         GroupByConfig::Tag(key) => GroupBy::Tag(key.clone()),
         GroupByConfig::NamePrefix(prefixes) => GroupBy::NamePrefix(prefixes.clone()),
         GroupByConfig::NamePattern(pattern) => GroupBy::NamePattern(regex::Regex::new(pattern)?),
+        GroupByConfig::PublishedTo(names) => {
+            let mut groups: rustc_hash::FxHashMap<ImageId, Arc<str>> = Default::default();
+            for name in names {
+                let group: Arc<str> = Arc::from(name.as_str());
+                for (_, value) in gathered.parameter_histories.get(name).into_iter().flatten() {
+                    for found in ami_ids().find_iter(value) {
+                        groups.entry(ImageId::new(found.as_str())).or_insert_with(|| group.clone());
+                    }
+                }
+            }
+            GroupBy::Lookup(Arc::new(groups))
+        }
     };
     Ok(ImagePolicy {
         group_by,
@@ -336,7 +349,7 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
     // Images: each policy judges the images no earlier policy selected.
     let mut policies = Vec::new();
     for (i, config) in retention.images.iter().enumerate() {
-        match image_policy(config) {
+        match image_policy(config, gathered) {
             Ok(policy) => policies.push(policy),
             Err(error) => warnings.push(format!("retention.images[{i}] is skipped: {error}")),
         }
