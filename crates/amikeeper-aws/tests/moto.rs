@@ -76,6 +76,24 @@ async fn refusals_write_nothing() {
     conformance::refusals_write_nothing(&fixture).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_keeps_what_is_in_use() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    conformance::sweep_keeps_what_is_in_use(&fixture).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_converges_after_failures() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    conformance::sweep_converges_after_failures(&fixture).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_004_snapshot_generations() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    conformance::seed_004_snapshot_generations(&fixture).await;
+}
+
 /// The harness itself: reset forgets everything, and a second server is independent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_forgets_everything() {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amikeeper::backend::Aws;
-use amikeeper::conformance::{Fixture, ImageSpec, TemplateState};
-use amikeeper::model::{ImageId, LaunchTemplateSpec};
+use amikeeper::conformance::{Fixture, ImageFacts, ImageSpec, SweepFixture, TemplateState};
+use amikeeper::model::{ImageId, LaunchTemplateSpec, Tags};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
@@ -51,7 +51,9 @@ struct State {
 /// Notes on moto: images are `available` as soon as `CreateImage` returns, and their
 /// `CreationDate` has one-second resolution, so [`image`](Fixture::image) returns only once
 /// the clock has passed the image's second: every image made later, by the fixture or by the
-/// backend, is strictly newer.
+/// backend, is strictly newer. Snapshots are `completed` at once and their `StartTime` has
+/// one-second resolution too; [`volume_snapshot`](SweepFixture::volume_snapshot) waits the
+/// same way.
 pub struct MotoFixture {
     aws: Arc<SdkAws>,
     config: SdkConfig,
@@ -265,6 +267,15 @@ impl MotoFixture {
             .unwrap_or_else(|e| panic!("ModifyLaunchTemplate {id} default {version} in {region}: {e:?}"));
     }
 
+    /// A snapshot as EC2 describes it; `None` when it is unknown or deleted.
+    pub async fn raw_snapshot(&self, region: &str, id: &str) -> Option<aws_sdk_ec2::types::Snapshot> {
+        match self.ec2(region).describe_snapshots().snapshot_ids(id).send().await {
+            Ok(output) => output.snapshots().iter().find(|snapshot| snapshot.snapshot_id() == Some(id)).cloned(),
+            Err(error) if error.code() == Some("InvalidSnapshot.NotFound") => None,
+            Err(error) => panic!("DescribeSnapshots {id} in {region}: {error:?}"),
+        }
+    }
+
     /// An image as EC2 describes it (disabled and deprecated ones included); `None` when it
     /// is unknown or deregistered.
     pub async fn raw_image(&self, region: &str, id: &str) -> Option<aws_sdk_ec2::types::Image> {
@@ -395,6 +406,17 @@ async fn wait_for_next_second(created: OffsetDateTime) {
         let wait = Duration::try_from(next - now).unwrap_or_default() + Duration::from_millis(20);
         tokio::time::sleep(wait).await;
     }
+}
+
+/// The tags of an EC2 resource as the SDK describes them.
+fn tag_map(tags: &[Tag]) -> Tags {
+    tags.iter().filter_map(|tag| Some((tag.key()?.to_owned(), tag.value().unwrap_or_default().to_owned()))).collect()
+}
+
+/// An SDK timestamp as an [`OffsetDateTime`].
+fn offset_date_time(at: &aws_smithy_types::DateTime) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.secs()) * 1_000_000_000 + i128::from(at.subsec_nanos()))
+        .unwrap_or_else(|e| panic!("timestamp {at} out of range: {e}"))
 }
 
 /// A template declaring each parameter as a `String`, with one resource moto can create: an
@@ -579,6 +601,89 @@ impl Fixture for MotoFixture {
             .iter()
             .filter_map(|p| Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned())))
             .collect()
+    }
+}
+
+#[async_trait]
+impl SweepFixture for MotoFixture {
+    async fn launch_instance(&self, region: &str, image: &ImageId) -> String {
+        self.instance_of(region, Some(image)).await
+    }
+
+    async fn stop_instance(&self, region: &str, instance: &str) {
+        MotoFixture::stop_instance(self, region, instance).await;
+    }
+
+    async fn template_version(&self, region: &str, template: &str, image: &ImageId, default: bool) -> i64 {
+        let version = self.launch_template_version(region, template, image).await;
+        if default {
+            self.set_default_version(region, template, version).await;
+        }
+        version
+    }
+
+    async fn volume(&self, region: &str, tags: Tags) -> String {
+        MotoFixture::volume(self, region, &tags).await
+    }
+
+    async fn volume_snapshot(&self, region: &str, volume: &str, tags: Tags) -> String {
+        let id = self.snapshot(region, volume, "amikeeper conformance", &tags).await;
+        let snapshot =
+            self.raw_snapshot(region, &id).await.unwrap_or_else(|| panic!("moto does not describe its snapshot {id}"));
+        assert_eq!(snapshot.state().map(|s| s.as_str()), Some("completed"), "{snapshot:?}");
+        let started = snapshot.start_time().unwrap_or_else(|| panic!("snapshot {id} has no StartTime"));
+        // The sweep orders snapshots by start time (then id): the next one must start later.
+        wait_for_next_second(offset_date_time(started)).await;
+        id
+    }
+
+    async fn own_images(&self, region: &str) -> Vec<ImageFacts> {
+        let ec2 = self.ec2(region);
+        let mut images = Vec::new();
+        let mut token = None;
+        loop {
+            let output = ec2
+                .describe_images()
+                .owners("self")
+                .include_disabled(true)
+                .include_deprecated(true)
+                .set_next_token(token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("DescribeImages (owner self) in {region}: {e:?}"));
+            images.extend(output.images().iter().map(|image| {
+                ImageFacts {
+                    id: ImageId::new(image.image_id().expect("an image id")),
+                    name: image.name().unwrap_or_default().to_owned(),
+                    snapshot_ids: image
+                        .block_device_mappings()
+                        .iter()
+                        .filter_map(|m| m.ebs()?.snapshot_id().map(str::to_owned))
+                        .collect(),
+                    deprecated: image.deprecation_time().is_some_and(|t| !t.is_empty()),
+                    disabled: image.state().map(|s| s.as_str()) == Some("disabled"),
+                }
+            }));
+            match output.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        images
+    }
+
+    async fn own_snapshots(&self, region: &str) -> BTreeMap<String, Tags> {
+        let snapshots = self
+            .ec2(region)
+            .describe_snapshots()
+            .owner_ids("self")
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeSnapshots in {region}: {e:?}"));
+        snapshots.iter().filter_map(|s| Some((s.snapshot_id()?.to_owned(), tag_map(s.tags())))).collect()
     }
 }
 
