@@ -454,3 +454,22 @@ async fn parameters_by_path_and_every_stack() {
         stacks.iter().map(|s| (s.name.as_str(), s.parameters.get("ImageId").map(String::as_str))).collect();
     assert_eq!(stacks, [("every-batch", Some("ami-2")), ("every-web", Some("ami-1"))]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_history_lists_every_version_oldest_first() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    for value in ["ami-00000000000000001", "ami-00000000000000002", "ami-00000000000000003"] {
+        fixture.set_parameter(MAIN_REGION, "/ami/history", value).await;
+    }
+    let history = fixture.sdk_aws().get_parameter_history(&main_region(), "/ami/history").await.unwrap();
+    assert_eq!(
+        history,
+        [
+            (1, "ami-00000000000000001".to_owned()),
+            (2, "ami-00000000000000002".to_owned()),
+            (3, "ami-00000000000000003".to_owned()),
+        ]
+    );
+    let none = fixture.sdk_aws().get_parameter_history(&main_region(), "/no/such/parameter").await.unwrap();
+    assert!(none.is_empty());
+}
