@@ -410,6 +410,8 @@ impl Ec2Api for SdkAws {
             .owners("self")
             .include_deprecated(true)
             .include_disabled(true)
+            // Without MaxResults EC2 answers with every image at once; pages keep answers small.
+            .max_results(1000)
             .into_paginator()
             .items()
             .send()
@@ -426,6 +428,7 @@ impl Ec2Api for SdkAws {
         let snapshots = client
             .describe_snapshots()
             .owner_ids("self")
+            .max_results(1000)
             .into_paginator()
             .items()
             .send()

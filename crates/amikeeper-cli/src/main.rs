@@ -167,13 +167,20 @@ fn parse(event: &PathBuf) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn load_aws(args: &AwsArgs) -> amikeeper_aws::SdkAws {
+/// How long one attempt of a sweep's AWS call may take.
+const SWEEP_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// How long one of a sweep's AWS calls may take, retries included.
+const SWEEP_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+fn sdk_builder(args: &AwsArgs) -> amikeeper_aws::SdkAwsBuilder {
     amikeeper_aws::SdkAws::builder()
         .region(args.region.clone())
         .profile(args.profile.clone())
         .endpoint_url(args.endpoint_url.clone())
-        .load()
-        .await
+}
+
+async fn load_aws(args: &AwsArgs) -> amikeeper_aws::SdkAws {
+    sdk_builder(args).load().await
 }
 
 async fn sweep(config: &PathBuf, apply: bool, aws_args: &AwsArgs) -> Result<ExitCode, Failure> {
@@ -181,7 +188,13 @@ async fn sweep(config: &PathBuf, apply: bool, aws_args: &AwsArgs) -> Result<Exit
     if config.retention.is_none() {
         return Err(bad_input("the configuration has no [retention] section: nothing to sweep"));
     }
-    let aws = load_aws(aws_args).await;
+    // Listing thousands of images or snapshots can take an emulator (or a busy region) far
+    // longer than an event's single-item calls: give each attempt two minutes.
+    let aws = sdk_builder(aws_args)
+        .operation_attempt_timeout(SWEEP_ATTEMPT_TIMEOUT)
+        .operation_timeout(SWEEP_OPERATION_TIMEOUT)
+        .load()
+        .await;
     let Some(region) = aws.default_region().map(Region::from) else {
         return Err(bad_input("no region: pass --region, or set AWS_REGION or a profile's region"));
     };
