@@ -15,6 +15,7 @@ use amikeeper::events::parse_payload;
 use amikeeper::model::Region;
 use amikeeper::retain::{Progress, SweepOptions};
 use amikeeper::{Config, HandleOptions, Keeper};
+use amikeeper_aws::aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use clap::{Args, Parser, Subcommand};
 
 /// Keeps every pointer to the current AMI right.
@@ -87,7 +88,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("amikeeper: cannot start the async runtime: {error}");
@@ -190,9 +191,12 @@ async fn sweep(config: &PathBuf, apply: bool, aws_args: &AwsArgs) -> Result<Exit
     }
     // Listing thousands of images or snapshots can take an emulator (or a busy region) far
     // longer than an event's single-item calls: give each attempt two minutes.
+    // Stalled-stream protection watches every request body's throughput; a sweep's thousands
+    // of small requests are bounded by the timeouts instead, for less CPU per request.
     let aws = sdk_builder(aws_args)
         .operation_attempt_timeout(SWEEP_ATTEMPT_TIMEOUT)
         .operation_timeout(SWEEP_OPERATION_TIMEOUT)
+        .customize(|loader| loader.stalled_stream_protection(StalledStreamProtectionConfig::disabled()))
         .load()
         .await;
     let Some(region) = aws.default_region().map(Region::from) else {

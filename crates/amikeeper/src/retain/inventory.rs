@@ -18,7 +18,7 @@ use crate::template::Placeholder;
 pub struct Gathered {
     /// Self-owned images (deprecated and disabled ones included).
     pub images: Vec<Image>,
-    /// Self-owned snapshots.
+    /// Self-owned snapshots (read only with `[retention.snapshots]`).
     pub snapshots: Vec<Snapshot>,
     /// Volumes carrying the snapshot generations tag.
     pub volumes: Vec<Volume>,
@@ -113,7 +113,15 @@ pub(super) async fn gather_paced(
         .collect();
 
     let images = async { pacer.retry(|| aws.describe_own_images(region)).await.0 };
-    let snapshots = async { pacer.retry(|| aws.describe_own_snapshots(region)).await.0 };
+    // Snapshots are read only for generations and orphans: with no [retention.snapshots],
+    // deleting an AMI's snapshots needs nothing but the AMI's own list.
+    let read_snapshots = config.retention.as_ref().is_some_and(|r| r.snapshots.is_some());
+    let snapshots = async {
+        match read_snapshots {
+            true => pacer.retry(|| aws.describe_own_snapshots(region)).await.0,
+            false => Ok(Vec::new()),
+        }
+    };
     let volumes = async {
         match &generations_tag {
             Some(tag) => pacer.retry(|| aws.describe_volumes_tagged(region, tag)).await.0,
