@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use amikeeper::backend::{AutoScalingApi, AwsResult, Ec2Api};
-use amikeeper::model::{AutoScalingGroup, LaunchTemplateRef, LaunchTemplateSpec, Region, Tags};
+use amikeeper::model::{
+    AutoScalingGroup, ImageId, LaunchConfiguration, LaunchTemplateRef, LaunchTemplateSpec, Region, Tags,
+};
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{self as asg, LaunchTemplateSpecification, MixedInstancesPolicy};
 
@@ -156,6 +158,30 @@ impl AutoScalingApi for SdkAws {
             .map_err(|error| from_sdk_error(SERVICE, "DescribeAutoScalingGroups", error))?;
         let groups = groups.iter().map(raw_group).collect();
         self.resolve_groups(region, groups).await
+    }
+
+    async fn describe_launch_configurations(&self, region: &Region) -> AwsResult<Vec<LaunchConfiguration>> {
+        let client = self.autoscaling(region)?;
+        let configurations = client
+            .describe_launch_configurations()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| from_sdk_error(SERVICE, "DescribeLaunchConfigurations", error))?;
+        let configurations: Vec<LaunchConfiguration> = configurations
+            .iter()
+            .filter_map(|c| {
+                let image = c.image_id().filter(|id| !id.is_empty())?;
+                Some(LaunchConfiguration {
+                    name: c.launch_configuration_name().unwrap_or_default().to_owned(),
+                    image_id: ImageId::new(image),
+                })
+            })
+            .collect();
+        tracing::debug!(%region, launch_configurations = configurations.len(), "described launch configurations");
+        Ok(configurations)
     }
 
     /// `UpdateAutoScalingGroup`. A group with a mixed-instances policy cannot take a top-level

@@ -109,11 +109,12 @@ pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
             .map(str::to_owned)
             .collect(),
         deprecated_at: deprecation_time(id, image.deprecation_time()),
+        last_launched: deprecation_time(id, image.last_launched_time()),
     })
 }
 
-/// An image's `DeprecationTime`, read tolerantly: `None` when absent or unreadable (with a
-/// warning), so that one odd value does not hide the image.
+/// An image's `DeprecationTime` or `LastLaunchedTime`, read tolerantly: `None` when absent or
+/// unreadable (with a warning), so that one odd value does not hide the image.
 fn deprecation_time(image_id: &str, value: Option<&str>) -> Option<OffsetDateTime> {
     let value = value?.trim();
     if value.is_empty() {
@@ -122,7 +123,7 @@ fn deprecation_time(image_id: &str, value: Option<&str>) -> Option<OffsetDateTim
     match OffsetDateTime::parse(value, &Rfc3339) {
         Ok(time) => Some(time),
         Err(error) => {
-            tracing::warn!(image_id, value, %error, "ignoring an unreadable DeprecationTime");
+            tracing::warn!(image_id, value, %error, "ignoring an unreadable image time");
             None
         }
     }
@@ -612,6 +613,18 @@ mod tests {
         assert_eq!(image("2025-03-04T05:06:00Z"), Some(datetime!(2025-03-04 05:06 UTC)));
         assert_eq!(image(""), None);
         assert_eq!(image("next tuesday"), None);
+    }
+
+    #[test]
+    fn last_launched_time_is_read() {
+        let sdk = ec2::Image::builder()
+            .image_id("ami-1")
+            .creation_date("2024-01-02T03:04:05Z")
+            .last_launched_time("2025-06-07T08:09:10Z")
+            .build();
+        assert_eq!(image_from_sdk(&sdk).unwrap().last_launched, Some(datetime!(2025-06-07 08:09:10 UTC)));
+        let never = ec2::Image::builder().image_id("ami-2").creation_date("2024-01-02T03:04:05Z").build();
+        assert_eq!(image_from_sdk(&never).unwrap().last_launched, None);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use amikeeper::backend::{CloudFormationApi, Ec2Api, SsmApi};
+use amikeeper::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
 use amikeeper::conformance::{self, Fixture, ImageSpec, MAIN_REGION};
 use amikeeper::model::{
     ImageId, ImageState, ParameterType, PutParameter, Region, SnapshotState, StackParameterValue, StackUpdate,
@@ -472,4 +472,21 @@ async fn parameter_history_lists_every_version_oldest_first() {
     );
     let none = fixture.sdk_aws().get_parameter_history(&main_region(), "/no/such/parameter").await.unwrap();
     assert!(none.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_configurations_name_their_images() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    let image = fixture.image(MAIN_REGION, ImageSpec::named("lc-image")).await;
+    fixture
+        .autoscaling(MAIN_REGION)
+        .create_launch_configuration()
+        .launch_configuration_name("legacy-web")
+        .image_id(image.as_str())
+        .instance_type("t3.micro")
+        .send()
+        .await
+        .expect("moto creates the launch configuration");
+    let configurations = fixture.sdk_aws().describe_launch_configurations(&main_region()).await.unwrap();
+    assert_eq!(configurations, [amikeeper::model::LaunchConfiguration { name: "legacy-web".into(), image_id: image }]);
 }

@@ -21,6 +21,7 @@ fn inventory(count: usize) -> Inventory {
             tags: [("Role".to_owned(), format!("group-{}", i % 10))].into(),
             snapshot_ids: vec![format!("snap-{i:017x}")],
             deprecated_at: None,
+            last_launched: None,
         })
         .collect();
     // One image in 1,000 is in use.

@@ -182,6 +182,10 @@ pub struct ImagePolicyConfig {
     /// Retire images older than this many days (never a group's newest).
     #[serde(default)]
     pub max_age_days: Option<u32>,
+    /// Keep images an instance was launched from within this many days (EC2's
+    /// `LastLaunchedTime`, which lags by up to a day).
+    #[serde(default)]
+    pub keep_launched_within_days: Option<u32>,
     /// Keep images that carry this tag, with any value (default `amikeeper:keep`).
     #[serde(default = "default_exclude_tag")]
     pub exclude_tag: String,

@@ -517,10 +517,11 @@ pub async fn sweep_keeps_what_is_in_use(f: &dyn SweepFixture) {
     assert_eq!(applied.summary.snapshots_deleted, 2, "{:#?}", applied.results);
     // Inventory: DescribeImages, DescribeInstances, DescribeLaunchTemplates,
     // DescribeLaunchTemplateVersions, DescribeAutoScalingGroups, DescribeStacks,
-    // GetParametersByPath (no DescribeSnapshots: no [retention.snapshots]); then
+    // DescribeLaunchConfigurations, GetParametersByPath (no DescribeSnapshots: no
+    // [retention.snapshots]); then
     // DeleteLaunchTemplateVersions and two DeregisterImage (each deleting its snapshot with
     // DeleteAssociatedSnapshots).
-    assert_eq!(applied.aws_calls, 10, "{:?}", applied.aws_calls_by_operation);
+    assert_eq!(applied.aws_calls, 11, "{:?}", applied.aws_calls_by_operation);
 
     let after = f.own_images(MAIN_REGION).await;
     let mut expected: Vec<&str> =

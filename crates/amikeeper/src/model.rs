@@ -139,6 +139,10 @@ pub struct Image {
     /// When the image is (or was) deprecated, if a deprecation time is set.
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub deprecated_at: Option<OffsetDateTime>,
+    /// When an instance was last launched from the image, as EC2 reports it (`LastLaunchedTime`,
+    /// which lags by up to a day); `None` when never, or not known.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub last_launched: Option<OffsetDateTime>,
 }
 
 impl Image {
@@ -404,4 +408,13 @@ pub struct Instance {
     pub image_id: ImageId,
     /// Its state (`running`, `stopped`, ...).
     pub state: String,
+}
+
+/// A launch configuration (the predecessor of launch templates): the AMI it launches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchConfiguration {
+    /// The launch configuration name.
+    pub name: String,
+    /// The AMI it launches.
+    pub image_id: ImageId,
 }

@@ -61,6 +61,7 @@ fn policy() -> impl Strategy<Value = ImagePolicy> {
             keep_newest,
             min_age: Duration::days(min_age),
             max_age: max_age.map(Duration::days),
+            keep_launched_within: None,
             exclude_tag: Some(EXCLUDE.into()),
             max_retirements: cap,
             retire,
@@ -91,6 +92,7 @@ fn inventory(cases: &[ImageCase]) -> Inventory {
                 tags,
                 snapshot_ids: vec![format!("snap-{i}")],
                 deprecated_at: None,
+                last_launched: None,
             }
         })
         .collect();

@@ -185,3 +185,55 @@ async fn published_to_keeps_the_last_amis_a_parameter_named() {
     assert_eq!(aws.image(REGION, &images[4]).unwrap().state, ImageState::Available, "never published: not judged");
     assert_eq!(aws.call_count("ssm:GetParameterHistory"), 1);
 }
+
+/// Every AMI here is old and beyond the newest one of its group; each is named by one pointer
+/// that some peer misses, and each must stay.
+#[tokio::test(start_paused = true)]
+async fn pointers_peers_miss_keep_their_amis() {
+    use amikeeper::model::LaunchTemplateSpec;
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let images = web_images(&aws, 6);
+    // Cloud Custodian's issue 6554: a launch template that no Auto Scaling group uses.
+    let lonely = aws.create_launch_template(REGION, "lonely", Some(images[0].clone()), Tags::new());
+    // Only a mixed-instances override of a group names this template (and its AMI).
+    let main = aws.create_launch_template(REGION, "main", Some(images[5].clone()), Tags::new());
+    let spot = aws.create_launch_template(REGION, "spot", Some(images[1].clone()), Tags::new());
+    aws.create_auto_scaling_group(
+        REGION,
+        "web",
+        LaunchTemplateSpec { id: main.id.clone(), version: "$Default".into() },
+        Tags::new(),
+    );
+    aws.set_override_launch_templates(
+        REGION,
+        "web",
+        vec![LaunchTemplateSpec { id: spot.id.clone(), version: "$Latest".into() }],
+    );
+    // A launch configuration, which aws-amicleaner reads but templates replaced.
+    aws.create_launch_configuration(REGION, "legacy-web", images[2].clone());
+    // An instance launched from it yesterday and since terminated: EC2's LastLaunchedTime.
+    aws.advance(Duration::days(-1));
+    let instance = aws.launch_instance(REGION, &images[3], Tags::new());
+    aws.advance(Duration::days(1));
+    aws.set_instance_state(REGION, &instance, "terminated");
+
+    let keeper = keeper(
+        &aws,
+        "[retention]\n[[retention.images]]\ngroup_by = { tag = \"Role\" }\nkeep_newest = 1\nkeep_launched_within_days = 7",
+    );
+    let report = sweep(&keeper, &aws, true).await;
+    let reason = |i: usize| {
+        report.plan.images.iter().find(|d| d.image_id == images[i]).map(|d| d.reason.to_string()).unwrap_or_default()
+    };
+    assert_eq!(reason(0), format!("in use by launch template {} version 1", lonely.id));
+    assert!(reason(1).contains("Auto Scaling group web"), "{}", reason(1));
+    assert_eq!(reason(2), "in use by launch configuration legacy-web");
+    assert_eq!(reason(3), "launched from in the last 7 days");
+    assert_eq!(reason(4), "#2 of its group, which keeps the newest 1");
+    let retired: Vec<&str> = report.plan.retirements().map(|d| d.image_id.as_str()).collect();
+    assert_eq!(retired, [images[4].as_str()]);
+    for (i, image) in images.iter().enumerate() {
+        let state = aws.image(REGION, image).unwrap().state;
+        assert_eq!(state == ImageState::Deregistered, i == 4, "image {i}");
+    }
+}

@@ -85,6 +85,7 @@ fn gathered(world: &World) -> Gathered {
                     vec![format!("snap-{i}")]
                 },
                 deprecated_at: None,
+                last_launched: None,
             }
         })
         .collect();
@@ -198,6 +199,7 @@ fn gathered(world: &World) -> Gathered {
         auto_scaling_groups,
         snapshots,
         parameter_histories: Default::default(),
+        launch_configurations: Vec::new(),
         warnings: Vec::new(),
     }
 }
@@ -218,6 +220,7 @@ fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Op
                 keep_newest: Some(keep),
                 min_age_days: 0,
                 max_age_days: max_age,
+                keep_launched_within_days: None,
                 exclude_tag: KEEP_TAG.into(),
                 max_retirements: None,
                 retire,

@@ -9,8 +9,9 @@ use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, SsmApi};
 use time::OffsetDateTime;
 
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
-    LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef,
+    LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags,
+    UpdateStack, Volume,
 };
 
 /// The calls made through a [`CountingAws`], in order, as `service:Operation`.
@@ -221,6 +222,11 @@ impl AutoScalingApi for CountingAws<'_> {
     async fn describe_auto_scaling_groups(&self, region: &Region) -> AwsResult<Vec<AutoScalingGroup>> {
         self.log.record("autoscaling:DescribeAutoScalingGroups");
         self.inner.describe_auto_scaling_groups(region).await
+    }
+
+    async fn describe_launch_configurations(&self, region: &Region) -> AwsResult<Vec<LaunchConfiguration>> {
+        self.log.record("autoscaling:DescribeLaunchConfigurations");
+        self.inner.describe_launch_configurations(region).await
     }
 
     async fn set_launch_template(

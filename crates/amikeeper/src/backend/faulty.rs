@@ -14,8 +14,9 @@ use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, SsmApi};
 use crate::memory::faults::{fault_error, FaultPlan};
 use crate::memory::{Fault, FaultKind};
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
-    LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef,
+    LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags,
+    UpdateStack, Volume,
 };
 
 /// Wraps any [`Aws`] and fails the calls the injected faults hit. A faulted call does not
@@ -217,6 +218,10 @@ impl AutoScalingApi for FaultyAws {
 
     async fn describe_auto_scaling_groups(&self, region: &Region) -> AwsResult<Vec<AutoScalingGroup>> {
         self.run("autoscaling:DescribeAutoScalingGroups", || self.inner.describe_auto_scaling_groups(region)).await
+    }
+
+    async fn describe_launch_configurations(&self, region: &Region) -> AwsResult<Vec<LaunchConfiguration>> {
+        self.run("autoscaling:DescribeLaunchConfigurations", || self.inner.describe_launch_configurations(region)).await
     }
 
     async fn set_launch_template(

@@ -19,8 +19,9 @@ use crate::error::AwsError;
 use time::OffsetDateTime;
 
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
-    LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef,
+    LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags,
+    UpdateStack, Volume,
 };
 
 /// A result of a backend call.
@@ -144,6 +145,9 @@ pub trait AutoScalingApi: Send + Sync {
 
     /// `DescribeAutoScalingGroups` for every group of the region (all pages).
     async fn describe_auto_scaling_groups(&self, region: &Region) -> AwsResult<Vec<AutoScalingGroup>>;
+
+    /// `DescribeLaunchConfigurations` for every launch configuration of the region (all pages).
+    async fn describe_launch_configurations(&self, region: &Region) -> AwsResult<Vec<LaunchConfiguration>>;
 
     /// `UpdateAutoScalingGroup`: launch from this launch template and version. `group` is the
     /// group as described, so the call can set the template where the group keeps it (at the

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::{aws_error, ops, IntoRegion, MemoryAws};
 use crate::backend::{AutoScalingApi, AwsResult};
 use crate::error::{AwsError, AwsErrorKind};
-use crate::model::{AutoScalingGroup, LaunchTemplateSpec, Region, Tags};
+use crate::model::{AutoScalingGroup, ImageId, LaunchConfiguration, LaunchTemplateSpec, Region, Tags};
 
 fn validation(message: impl Into<String>) -> AwsError {
     aws_error(ops::UPDATE_AUTO_SCALING_GROUP, AwsErrorKind::Client, "ValidationError", message)
@@ -55,6 +55,17 @@ impl MemoryAws {
         });
     }
 
+    /// Creates a launch configuration that launches `image_id`. Panics if the name is taken.
+    pub fn create_launch_configuration(&self, region: impl IntoRegion, name: impl Into<String>, image_id: ImageId) {
+        let region = region.into_region();
+        let name = name.into();
+        self.with_world(|world| {
+            let configurations = &mut world.region(&region).launch_configurations;
+            assert!(!configurations.contains_key(&name), "launch configuration {name} already exists in {region}");
+            configurations.insert(name, image_id);
+        });
+    }
+
     /// The group as it is now, without recording a call.
     pub fn auto_scaling_group(&self, region: impl IntoRegion, name: &str) -> Option<AutoScalingGroup> {
         let region = region.into_region();
@@ -66,6 +77,15 @@ impl MemoryAws {
 impl AutoScalingApi for MemoryAws {
     async fn describe_auto_scaling_group(&self, region: &Region, name: &str) -> AwsResult<Option<AutoScalingGroup>> {
         self.call(ops::DESCRIBE_AUTO_SCALING_GROUPS, |world| Ok(world.region(region).groups.get(name).cloned()))
+    }
+
+    async fn describe_launch_configurations(&self, region: &Region) -> AwsResult<Vec<LaunchConfiguration>> {
+        self.call(ops::DESCRIBE_LAUNCH_CONFIGURATIONS, |world| {
+            let configurations = world.region(region).launch_configurations.iter();
+            Ok(configurations
+                .map(|(name, image)| LaunchConfiguration { name: name.clone(), image_id: image.clone() })
+                .collect())
+        })
     }
 
     async fn describe_auto_scaling_groups(&self, region: &Region) -> AwsResult<Vec<AutoScalingGroup>> {

@@ -223,6 +223,7 @@ impl World {
             tags: seed.tags,
             snapshot_ids: snapshot_ids.clone(),
             deprecated_at: None,
+            last_launched: None,
         };
         let state = self.region(region);
         assert!(!state.images.contains_key(&id), "image {id} already exists in {region}");
@@ -297,8 +298,10 @@ impl MemoryAws {
         let region = region.into_region();
         self.with_world(|world| {
             let id = world.next_id("i");
+            let now = world.now;
             let state = world.region(&region);
-            assert!(state.images.contains_key(image_id), "no image {image_id} in {region}");
+            let image = state.images.get_mut(image_id);
+            image.unwrap_or_else(|| panic!("no image {image_id} in {region}")).image.last_launched = Some(now);
             let record = InstanceRecord { image_id: Some(image_id.clone()), state: "running".to_owned(), tags };
             state.instances.insert(id.clone(), record);
             id

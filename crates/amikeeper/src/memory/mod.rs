@@ -147,6 +147,7 @@ struct RegionState {
     templates: BTreeMap<String, ec2::TemplateRecord>,
     parameters: BTreeMap<String, ssm::ParameterRecord>,
     groups: BTreeMap<String, AutoScalingGroup>,
+    launch_configurations: BTreeMap<String, ImageId>,
     stacks: BTreeMap<String, cloudformation::StackRecord>,
 }
 
@@ -310,6 +311,7 @@ mod ops {
     pub const DELETE_PARAMETER: &str = "ssm:DeleteParameter";
     pub const DESCRIBE_AUTO_SCALING_GROUPS: &str = "autoscaling:DescribeAutoScalingGroups";
     pub const UPDATE_AUTO_SCALING_GROUP: &str = "autoscaling:UpdateAutoScalingGroup";
+    pub const DESCRIBE_LAUNCH_CONFIGURATIONS: &str = "autoscaling:DescribeLaunchConfigurations";
     pub const DESCRIBE_STACKS: &str = "cloudformation:DescribeStacks";
     pub const UPDATE_STACK: &str = "cloudformation:UpdateStack";
 }

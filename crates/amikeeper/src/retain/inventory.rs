@@ -8,8 +8,8 @@ use super::pace::Pacer;
 use crate::backend::{Aws, AwsResult};
 use crate::config::{Config, GroupByConfig, TargetConfig};
 use crate::model::{
-    AutoScalingGroup, Image, Instance, LaunchTemplate, LaunchTemplateVersion, Parameter, ParameterType, Region,
-    Snapshot, Stack, Volume,
+    AutoScalingGroup, Image, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateVersion, Parameter,
+    ParameterType, Region, Snapshot, Stack, Volume,
 };
 use crate::template::Placeholder;
 
@@ -28,6 +28,8 @@ pub struct Gathered {
     pub launch_templates: Vec<(LaunchTemplate, Vec<LaunchTemplateVersion>)>,
     /// Every Auto Scaling group.
     pub auto_scaling_groups: Vec<AutoScalingGroup>,
+    /// Every launch configuration.
+    pub launch_configurations: Vec<LaunchConfiguration>,
     /// The SSM parameters that may hold AMI ids (see [`parameter_sources`]).
     pub parameters: Vec<Parameter>,
     /// Every CloudFormation stack.
@@ -131,6 +133,7 @@ pub(super) async fn gather_paced(
     let instances = async { pacer.retry(|| aws.describe_instances(region)).await.0 };
     let templates = async { pacer.retry(|| aws.describe_launch_templates(region)).await.0 };
     let groups = async { pacer.retry(|| aws.describe_auto_scaling_groups(region)).await.0 };
+    let configurations = async { pacer.retry(|| aws.describe_launch_configurations(region)).await.0 };
     let stacks = async { pacer.retry(|| aws.describe_stacks(region)).await.0 };
     let by_path = async {
         let lists: Vec<Vec<Parameter>> = stream::iter(&paths)
@@ -158,9 +161,12 @@ pub(super) async fn gather_paced(
             .try_collect::<BTreeMap<_, _>>()
             .await
     };
-    let (images, snapshots, volumes, instances, templates, groups, stacks, by_path, by_name, histories) = futures::try_join!(
-        images, snapshots, volumes, instances, templates, groups, stacks, by_path, by_name, histories
-    )?;
+    let (
+        (images, snapshots, volumes, instances, templates),
+        (groups, configurations, stacks, by_path, by_name, histories),
+    ) = futures::try_join!(async { futures::try_join!(images, snapshots, volumes, instances, templates) }, async {
+        futures::try_join!(groups, configurations, stacks, by_path, by_name, histories)
+    },)?;
 
     let launch_templates: Vec<(LaunchTemplate, Vec<LaunchTemplateVersion>)> = stream::iter(templates)
         .map(|template| async move {
@@ -197,6 +203,7 @@ pub(super) async fn gather_paced(
         instances,
         launch_templates,
         auto_scaling_groups: groups,
+        launch_configurations: configurations,
         parameters,
         stacks,
         parameter_histories: histories,

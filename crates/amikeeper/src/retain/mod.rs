@@ -55,6 +55,11 @@ pub enum Usage {
         /// The instance id.
         id: String,
     },
+    /// A launch configuration launches the AMI.
+    LaunchConfiguration {
+        /// The launch configuration name.
+        name: String,
+    },
     /// A CloudFormation stack parameter holds the AMI id.
     StackParameter {
         /// The stack name.
@@ -71,6 +76,7 @@ impl fmt::Display for Usage {
             Self::LaunchTemplateVersion { id, version } => write!(f, "launch template {id} version {version}"),
             Self::AutoScalingGroup { name } => write!(f, "Auto Scaling group {name}"),
             Self::Instance { id } => write!(f, "instance {id}"),
+            Self::LaunchConfiguration { name } => write!(f, "launch configuration {name}"),
             Self::StackParameter { stack, parameter } => write!(f, "stack {stack} parameter {parameter}"),
         }
     }
@@ -164,6 +170,11 @@ pub enum Reason {
     InUse(Vec<Usage>),
     /// It carries the exclusion tag.
     Excluded(String),
+    /// An instance was launched from it recently (`LastLaunchedTime`).
+    RecentlyLaunched {
+        /// The window, in days.
+        within_days: i64,
+    },
     /// It is younger than the minimum age.
     TooYoung {
         /// The minimum age, in days.
@@ -215,6 +226,7 @@ impl fmt::Display for Reason {
                 Ok(())
             }
             Self::Excluded(tag) => write!(f, "carries the exclusion tag {tag}"),
+            Self::RecentlyLaunched { within_days } => write!(f, "launched from in the last {within_days} days"),
             Self::TooYoung { min_age_days } => write!(f, "younger than {min_age_days} days"),
             Self::NotAvailable(state) => write!(f, "{state}, not available"),
             Self::AlreadyRetired(Retire::Deprecate) => f.write_str("already deprecated"),
@@ -297,6 +309,8 @@ pub struct ImagePolicy {
     pub min_age: Duration,
     /// Retire images older than this (never the group's newest `keep_newest`, or its newest).
     pub max_age: Option<Duration>,
+    /// Keep images an instance was launched from within this long (EC2's `LastLaunchedTime`).
+    pub keep_launched_within: Option<Duration>,
     /// Keep images that carry this tag, whatever its value.
     pub exclude_tag: Option<String>,
     /// Retire at most this many images per run, the oldest first.
@@ -313,6 +327,7 @@ impl ImagePolicy {
             keep_newest: Some(keep),
             min_age: Duration::ZERO,
             max_age: None,
+            keep_launched_within: None,
             exclude_tag: None,
             max_retirements: None,
             retire: Retire::Delete,
@@ -427,6 +442,11 @@ impl ImagePolicy {
         if rank <= floor {
             return Reason::AmongNewest { rank, keep: floor };
         }
+        if let Some(window) = self.keep_launched_within {
+            if image.last_launched.is_some_and(|at| now - at < window) {
+                return Reason::RecentlyLaunched { within_days: window.whole_days() };
+            }
+        }
         let already = match self.retire {
             Retire::Delete => false,
             // EC2 takes deprecation times from a minute ahead, so a sweep schedules it then;
@@ -515,6 +535,7 @@ mod tests {
             tags: [("Role".to_owned(), role.to_owned())].into(),
             snapshot_ids: vec![format!("snap-{id}")],
             deprecated_at: None,
+            last_launched: None,
         }
     }
 
@@ -571,6 +592,7 @@ mod tests {
             keep_newest: None,
             min_age: Duration::days(20),
             max_age: Some(Duration::days(50)),
+            keep_launched_within: None,
             exclude_tag: Some("amikeeper:keep".into()),
             max_retirements: Some(1),
             retire: Retire::Deprecate,

@@ -242,6 +242,7 @@ pub fn image_policy(config: &ImagePolicyConfig, gathered: &Gathered) -> Result<I
         keep_newest: config.keep_newest,
         min_age: Duration::days(i64::from(config.min_age_days)),
         max_age: config.max_age_days.map(|days| Duration::days(i64::from(days))),
+        keep_launched_within: config.keep_launched_within_days.map(|days| Duration::days(i64::from(days))),
         exclude_tag: Some(config.exclude_tag.clone()),
         max_retirements: config.max_retirements,
         retire: config.retire,
@@ -324,6 +325,10 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
     }
 
     // Everything else that names an AMI.
+    for configuration in &gathered.launch_configurations {
+        let usage = Usage::LaunchConfiguration { name: configuration.name.clone() };
+        usages.entry(configuration.image_id.clone()).or_default().push(usage);
+    }
     for instance in &gathered.instances {
         usages.entry(instance.image_id.clone()).or_default().push(Usage::Instance { id: instance.id.clone() });
     }
