@@ -14,6 +14,7 @@ use amikeeper::config::WaitConfig;
 use amikeeper::events::parse_payload;
 use amikeeper::model::Region;
 use amikeeper::retain::{Progress, SweepOptions};
+use amikeeper::rollback::{RollbackOptions, RollbackTarget};
 use amikeeper::{Config, HandleOptions, Keeper};
 use amikeeper_aws::aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use clap::{Args, Parser, Subcommand};
@@ -77,6 +78,26 @@ enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
+    /// Move pointers back to the AMI each named before (or to --to): the one exception to "never
+    /// move to an older AMI". Nothing is written unless every target can go back to an
+    /// available AMI; a refusal exits 2.
+    Rollback {
+        /// The configuration file (for fixed-version parameters and stack capabilities).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Roll every target to this AMI instead of the one it named before.
+        #[arg(long)]
+        to: Option<String>,
+        /// Work it out and check it, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// ssm_parameter:NAME, launch_template:ID_OR_NAME, auto_scaling_group:NAME or
+        /// stack_parameter:STACK[/PARAMETER].
+        #[arg(required = true)]
+        targets: Vec<RollbackTarget>,
+    },
     /// Run every seed flow on an in-memory AWS account and show what happened (no AWS needed).
     Demo {
         /// Print each report as JSON too.
@@ -130,6 +151,7 @@ async fn run(command: Command) -> ExitCode {
         Command::Parse { event } => parse(&event),
         Command::Handle { config, dry_run, wait, aws, event } => handle(&config, dry_run, wait, &aws, &event).await,
         Command::Sweep { config, apply, aws } => sweep(&config, apply, &aws).await,
+        Command::Rollback { config, to, dry_run, aws, targets } => rollback(&config, to, dry_run, &aws, &targets).await,
         Command::Demo { json } => {
             demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(|message| Failure { code: 1, message })
         }
@@ -218,6 +240,32 @@ async fn sweep(config: &PathBuf, apply: bool, aws_args: &AwsArgs) -> Result<Exit
     let report = report.map_err(|error| Failure { code: 1, message: error.to_string() })?;
     print_json(std::slice::from_ref(&report))?;
     Ok(if report.summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+async fn rollback(
+    config: &PathBuf,
+    to: Option<String>,
+    dry_run: bool,
+    aws_args: &AwsArgs,
+    targets: &[RollbackTarget],
+) -> Result<ExitCode, Failure> {
+    let config = Config::from_file(config).map_err(bad_input)?;
+    if let Some(to) = to.as_deref().filter(|to| !to.starts_with("ami-")) {
+        return Err(bad_input(format!("--to `{to}` is not an AMI id")));
+    }
+    let aws = load_aws(aws_args).await;
+    let Some(region) = aws.default_region().map(Region::from) else {
+        return Err(bad_input("no region: pass --region, or set AWS_REGION or a profile's region"));
+    };
+    let keeper = Keeper::new(config, Arc::new(aws));
+    let options = RollbackOptions { to: to.map(amikeeper::model::ImageId::new), dry_run };
+    let report = keeper.rollback(&region, targets, &options).await;
+    print_json(std::slice::from_ref(&report))?;
+    Ok(match report.status {
+        "ok" => ExitCode::SUCCESS,
+        "refused" => ExitCode::from(2),
+        _ => ExitCode::from(1),
+    })
 }
 
 /// A progress bar on stderr when it is a terminal and there is something to act on.

@@ -184,3 +184,42 @@ keep_newest = 1
     assert_eq!(after["summary"]["images_planned"], 0, "{after:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_restores_a_parameter_and_a_template_default_and_refuses_a_deregistered_ami() {
+    use amikeeper::conformance::SweepFixture;
+    let Some(moto) = MotoServer::start() else { return };
+    let fixture = MotoFixture::new(&moto).await;
+    let old = fixture.image(MAIN_REGION, ImageSpec::named("rb-old")).await;
+    let new = fixture.image(MAIN_REGION, ImageSpec::named("rb-new")).await;
+    let gone = fixture.image(MAIN_REGION, ImageSpec::named("rb-gone")).await;
+    fixture.set_parameter(MAIN_REGION, "/ami/web", old.as_str()).await;
+    fixture.set_parameter(MAIN_REGION, "/ami/web", new.as_str()).await;
+    let template = fixture.launch_template(MAIN_REGION, "rb-web", &old).await;
+    assert_eq!(fixture.template_version(MAIN_REGION, &template, &new, true).await, 2);
+    fixture.set_parameter(MAIN_REGION, "/ami/gone", gone.as_str()).await;
+    fixture.set_parameter(MAIN_REGION, "/ami/gone", new.as_str()).await;
+    fixture.ec2(MAIN_REGION).deregister_image().image_id(gone.as_str()).send().await.unwrap();
+
+    let dir = temp_dir();
+    let config = dir.join("rollback.toml");
+    std::fs::write(&config, format!("accounts = [\"{}\"]\n[[rules]]\nname = \"web\"\n[[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/web\"\n", fixture.account())).unwrap();
+    let run = |targets: &[&str]| {
+        let mut args = vec!["rollback".as_ref(), "--config".as_ref(), config.as_os_str()];
+        args.extend(targets.iter().map(|t| std::ffi::OsStr::new(*t)));
+        amikeeper(&moto, &args)
+    };
+
+    let done = report(&run(&["ssm_parameter:/ami/web", &format!("launch_template:{template}")]));
+    assert_eq!(done["status"], "ok", "{done:#}");
+    assert!(done["notice"].as_str().unwrap().contains("older AMI"), "{done:#}");
+    assert_eq!(fixture.parameter(MAIN_REGION, "/ami/web").await, Some((old.to_string(), 3)));
+    assert_eq!(fixture.template_state(MAIN_REGION, &template).await.default_version, 1);
+
+    let refused = run(&["ssm_parameter:/ami/gone"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+    let body: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(body["status"], "refused", "{body:#}");
+    assert_eq!(fixture.parameter(MAIN_REGION, "/ami/gone").await, Some((new.to_string(), 2)), "nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,6 +12,7 @@ use crate::publish::{Outcome, PublishContext, Publisher, Status, TargetId};
 use crate::report::{EventSummary, ImageSummary, Report, RunStatus, TargetReport};
 use crate::resolve::{AmiResolver, ConfigResolver, Resolution, ResolvedTarget, RuleTargets};
 use crate::retain::{Progress, SweepOptions, SweepReport, Sweeper};
+use crate::rollback::{RollbackOptions, RollbackReport, RollbackTarget};
 use crate::template::Placeholder;
 
 /// Options for one run of [`Keeper::handle_with`].
@@ -81,6 +82,18 @@ impl Keeper {
         report.aws_calls_by_operation =
             aws.log().by_operation().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
         Ok(report)
+    }
+
+    /// Rolls the named pointers back to the AMI each named before, or to `options.to` (see
+    /// [`rollback`](crate::rollback)). Nothing is written unless every target can be rolled back
+    /// to an `available` AMI.
+    pub async fn rollback(
+        &self,
+        region: &Region,
+        targets: &[RollbackTarget],
+        options: &RollbackOptions,
+    ) -> RollbackReport {
+        crate::rollback::rollback(self.aws.as_ref(), self.config(), region, targets, options).await
     }
 
     /// Parses a payload (one event, or an SQS/SNS batch) and handles each event in order.

@@ -51,6 +51,7 @@ pub mod publish;
 pub mod report;
 pub mod resolve;
 pub mod retain;
+pub mod rollback;
 pub mod samples;
 pub mod template;
 

@@ -1,0 +1,151 @@
+//! Rollback on `MemoryAws`: each kind of pointer goes back to the AMI it named before (or to
+//! the one given), a rollback to an AMI that cannot launch is refused with nothing written,
+//! and the report always says the monotonic rule was set aside.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use amikeeper::memory::ImageSeed;
+use amikeeper::model::{ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
+use amikeeper::publish::Status;
+use amikeeper::rollback::{RollbackOptions, RollbackReport, RollbackTarget};
+use amikeeper::{Config, Keeper, MemoryAws};
+
+const ACCOUNT: &str = "111122223333";
+const REGION: &str = "eu-west-1";
+
+fn keeper(aws: &Arc<MemoryAws>) -> Keeper {
+    let config = Config::from_toml(
+        r#"
+        accounts = ["111122223333"]
+        [[rules]]
+        name = "web"
+        [[rules.targets]]
+        kind = "stack_parameter"
+        stack = "web"
+        capabilities = ["CAPABILITY_IAM"]
+        "#,
+    )
+    .unwrap();
+    Keeper::new(config, aws.clone())
+}
+
+fn images(aws: &MemoryAws, n: usize) -> Vec<ImageId> {
+    (0..n).map(|i| aws.add_image(REGION, ImageSeed::new(format!("web-{i}")))).collect()
+}
+
+async fn rollback(keeper: &Keeper, targets: &[&str], to: Option<&ImageId>, dry_run: bool) -> RollbackReport {
+    let targets: Vec<RollbackTarget> = targets.iter().map(|t| t.parse().unwrap()).collect();
+    let options = RollbackOptions { to: to.cloned(), dry_run };
+    keeper.rollback(&Region::from(REGION), &targets, &options).await
+}
+
+fn statuses(report: &RollbackReport) -> Vec<Status> {
+    report.targets.iter().map(|t| t.outcome.status).collect()
+}
+
+#[tokio::test]
+async fn every_kind_of_pointer_goes_back_to_what_it_named_before() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let [old, new] = images(&aws, 2).try_into().unwrap();
+    aws.set_parameter(REGION, "/ami/web", old.as_str()).unwrap();
+    aws.set_parameter(REGION, "/ami/web", new.as_str()).unwrap();
+    let template = aws.create_launch_template(REGION, "web", Some(old.clone()), Tags::new());
+    let region = Region::from(REGION);
+    use amikeeper::backend::Ec2Api;
+    let v2 = aws.create_launch_template_version(&region, &template.id, 1, &new, "").await.unwrap();
+    aws.set_default_launch_template_version(&region, &template.id, v2).await.unwrap();
+    aws.create_auto_scaling_group(
+        REGION,
+        "web-asg",
+        LaunchTemplateSpec { id: template.id.clone(), version: "2".into() },
+        Tags::new(),
+    );
+    let keeper = keeper(&aws);
+    let targets = ["ssm_parameter:/ami/web", "launch_template:web", "auto_scaling_group:web-asg"];
+
+    let planned = rollback(&keeper, &targets, None, true).await;
+    assert_eq!(planned.status, "ok", "{planned:#?}");
+    assert_eq!(statuses(&planned), [Status::Planned; 3]);
+    assert!(planned.notice.contains("never moves to an older AMI"));
+    assert_eq!(aws.parameter(REGION, "/ami/web").unwrap().value, new.as_str(), "a dry run writes nothing");
+
+    let done = rollback(&keeper, &targets, None, false).await;
+    assert_eq!(done.status, "ok", "{done:#?}");
+    assert_eq!(statuses(&done), [Status::Updated; 3]);
+    let parameter = aws.parameter(REGION, "/ami/web").unwrap();
+    assert_eq!((parameter.value.as_str(), parameter.version), (old.as_str(), 3));
+    assert_eq!(aws.launch_template(REGION, &template.id).unwrap().default_version, 1);
+    assert_eq!(aws.auto_scaling_group(REGION, "web-asg").unwrap().launch_template.unwrap().version, "1");
+    assert_eq!(done.targets[0].outcome.from.as_deref(), Some(new.as_str()));
+    assert_eq!(done.targets[0].outcome.to.as_deref(), Some(old.as_str()));
+}
+
+#[tokio::test]
+async fn an_ami_that_cannot_launch_is_refused_and_nothing_is_written() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let [gone, disabled, current] = images(&aws, 3).try_into().unwrap();
+    aws.set_parameter(REGION, "/ami/a", gone.as_str()).unwrap();
+    aws.set_parameter(REGION, "/ami/a", current.as_str()).unwrap();
+    aws.set_parameter(REGION, "/ami/b", disabled.as_str()).unwrap();
+    aws.set_parameter(REGION, "/ami/b", current.as_str()).unwrap();
+    aws.set_image_state(REGION, &gone, ImageState::Deregistered);
+    aws.set_image_state(REGION, &disabled, ImageState::Disabled);
+    let keeper = keeper(&aws);
+    aws.reset_calls();
+
+    let report = rollback(&keeper, &["ssm_parameter:/ami/a", "ssm_parameter:/ami/b"], None, false).await;
+    assert_eq!(report.status, "refused");
+    assert_eq!(statuses(&report), [Status::Refused, Status::Refused]);
+    assert!(report.targets[0].outcome.reason.contains("does not exist"), "{report:#?}");
+    assert!(report.targets[1].outcome.reason.contains("disabled"), "{report:#?}");
+    assert_eq!(aws.call_count("ssm:PutParameter"), 0);
+
+    // One bad target stops the good one too.
+    let report = rollback(&keeper, &["ssm_parameter:/ami/b", "ssm_parameter:/ami/a"], Some(&current), false).await;
+    assert_eq!(report.status, "refused", "{report:#?}");
+    assert!(aws.calls().iter().all(|c| !c.contains("Put")), "{:?}", aws.calls());
+    assert_eq!(aws.parameter(REGION, "/ami/b").unwrap().version, 2);
+}
+
+#[tokio::test]
+async fn to_rolls_to_a_given_ami_and_stacks_need_it() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let [first, second, third] = images(&aws, 3).try_into().unwrap();
+    let template = aws.create_launch_template(REGION, "web", Some(third.clone()), Tags::new());
+    aws.create_stack(
+        REGION,
+        "web",
+        BTreeMap::from([("ImageId".to_owned(), third.to_string()), ("Size".to_owned(), "2".to_owned())]),
+    );
+    let keeper = keeper(&aws);
+
+    let refused = rollback(&keeper, &["stack_parameter:web"], None, false).await;
+    assert_eq!(refused.status, "refused");
+    assert!(refused.targets[0].outcome.reason.contains("pass --to"), "{refused:#?}");
+
+    let done = rollback(&keeper, &["stack_parameter:web/ImageId", "launch_template:web"], Some(&first), false).await;
+    assert_eq!(done.status, "ok", "{done:#?}");
+    assert_eq!(aws.stack(REGION, "web").unwrap().parameters["ImageId"], first.as_str());
+    assert_eq!(aws.stack(REGION, "web").unwrap().parameters["Size"], "2", "other parameters keep their values");
+    // No version launched `first`: a new one was made from the default and became the default.
+    let state = aws.launch_template(REGION, &template.id).unwrap();
+    assert_eq!((state.default_version, state.latest_version), (2, 2));
+    assert_eq!(aws.launch_template_versions(REGION, &template.id)[0].image_id.as_ref(), Some(&first));
+    let _ = second;
+}
+
+#[test]
+fn targets_parse_and_bad_ones_say_what_is_expected() {
+    let parse = |t: &str| t.parse::<RollbackTarget>();
+    assert_eq!(parse("ssm_parameter:/ami/web"), Ok(RollbackTarget::SsmParameter("/ami/web".into())));
+    assert_eq!(
+        parse("stack_parameter:app"),
+        Ok(RollbackTarget::StackParameter { stack: "app".into(), parameter: "ImageId".into() })
+    );
+    assert_eq!(parse("launch_template:lt-0123").unwrap().to_string(), "launch_template:lt-0123");
+    for bad in ["web", "ssm_parameter:", "queue:x", "stack_parameter:/x"] {
+        let error = parse(bad).unwrap_err().to_string();
+        assert!(error.contains("ssm_parameter:NAME"), "{bad}: {error}");
+    }
+}
