@@ -90,6 +90,28 @@ impl Config {
             if policy.max_age_days.is_some_and(|max| max < policy.min_age_days) {
                 return Err(invalid(format!("{at}.max_age_days"), "max_age_days is below min_age_days"));
             }
+            if let Some(stages) = &policy.stages {
+                let ages = [stages.deprecate_after_days, stages.disable_after_days, stages.delete_after_days];
+                let set: Vec<u32> = ages.iter().flatten().copied().collect();
+                if set.is_empty() {
+                    return Err(invalid(
+                        format!("{at}.stages"),
+                        "set at least one of deprecate_after_days, disable_after_days, delete_after_days",
+                    ));
+                }
+                if set.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(invalid(
+                        format!("{at}.stages"),
+                        "each stage must come later than the one before: deprecate < disable < delete",
+                    ));
+                }
+                if policy.retire != crate::retain::Retire::Delete {
+                    return Err(invalid(
+                        format!("{at}.retire"),
+                        "with stages, the stages say how images are retired; leave retire out",
+                    ));
+                }
+            }
             if policy.max_retirements == Some(0) {
                 return Err(invalid(format!("{at}.max_retirements"), "0 would retire nothing; leave it out"));
             }
@@ -196,6 +218,26 @@ pub struct ImagePolicyConfig {
     /// uses), `deprecate` or `disable`. Default `delete`.
     #[serde(default)]
     pub retire: crate::retain::Retire,
+    /// Retire by age in stages instead of `retire`: deprecate, then disable, then delete, each
+    /// from its own age: `stages = { deprecate_after_days = 30, disable_after_days = 60,
+    /// delete_after_days = 90 }` (any of the three).
+    #[serde(default)]
+    pub stages: Option<StagesConfig>,
+}
+
+/// `stages` of an image policy: the age, in days, from which each stage applies.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StagesConfig {
+    /// Deprecate from this age.
+    #[serde(default)]
+    pub deprecate_after_days: Option<u32>,
+    /// Disable from this age.
+    #[serde(default)]
+    pub disable_after_days: Option<u32>,
+    /// Deregister (and delete snapshots) from this age.
+    #[serde(default)]
+    pub delete_after_days: Option<u32>,
 }
 
 fn default_exclude_tag() -> String {

@@ -65,6 +65,7 @@ fn policy() -> impl Strategy<Value = ImagePolicy> {
             exclude_tag: Some(EXCLUDE.into()),
             max_retirements: cap,
             retire,
+            stages: None,
         })
 }
 

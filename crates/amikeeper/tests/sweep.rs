@@ -142,6 +142,10 @@ async fn a_configuration_without_retention_is_refused() {
         ("[retention]\n[[retention.images]]\ngroup_by = { tag = \"Role\" }", "retention.images[0]"),
         ("[retention]\nconcurrency = 0\n[retention.launch_templates]\nkeep_versions = 2", "retention.concurrency"),
         (
+            "[retention]\n[[retention.images]]\ngroup_by = { tag = \"Role\" }\nkeep_newest = 1\nstages = { deprecate_after_days = 60, disable_after_days = 30 }",
+            "retention.images[0].stages",
+        ),
+        (
             "[retention]\n[[retention.images]]\ngroup_by = { name_pattern = \"(\" }\nkeep_newest = 1",
             "retention.images[0].group_by.name_pattern",
         ),
@@ -236,4 +240,54 @@ async fn pointers_peers_miss_keep_their_amis() {
         let state = aws.image(REGION, image).unwrap().state;
         assert_eq!(state == ImageState::Deregistered, i == 4, "image {i}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn stages_deprecate_then_disable_then_delete_as_images_age() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let now = aws.now() + Duration::days(200);
+    let ages = [100, 70, 40, 10, 0];
+    let images: Vec<ImageId> = ages
+        .iter()
+        .enumerate()
+        .map(|(i, age)| {
+            let seed = ImageSeed::new(format!("web-{i}")).tag("Role", "web").created(now - Duration::days(*age));
+            aws.add_image(REGION, seed)
+        })
+        .collect();
+    aws.set_now(now);
+    let keeper = keeper(
+        &aws,
+        r#"
+        [retention]
+        [[retention.images]]
+        group_by = { tag = "Role" }
+        keep_newest = 1
+        stages = { deprecate_after_days = 30, disable_after_days = 60, delete_after_days = 90 }
+        "#,
+    );
+    let state = |i: usize| {
+        let image = aws.image(REGION, &images[i]).unwrap();
+        match (image.state, image.deprecated_at.is_some()) {
+            (ImageState::Deregistered, _) => "deleted",
+            (ImageState::Disabled, _) => "disabled",
+            (_, true) => "deprecated",
+            _ => "available",
+        }
+    };
+
+    let report = sweep(&keeper, &aws, true).await;
+    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!((0..5).map(state).collect::<Vec<_>>(), ["deleted", "disabled", "deprecated", "available", "available"]);
+    let young = report.plan.images.iter().find(|d| d.image_id == images[3]).unwrap();
+    assert_eq!(young.reason.to_string(), "beyond what its group keeps, but younger than the first stage");
+
+    let again = sweep(&keeper, &aws, true).await;
+    assert!(again.results.is_empty(), "converged: {:#?}", again.plan.images);
+
+    // 25 days later each image moves one stage on.
+    aws.set_now(now + Duration::days(25));
+    let later = sweep(&keeper, &aws, true).await;
+    assert_eq!(later.status, "ok", "{:#?}", later.results);
+    assert_eq!((1..5).map(state).collect::<Vec<_>>(), ["deleted", "disabled", "deprecated", "available"]);
 }

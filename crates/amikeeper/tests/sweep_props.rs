@@ -224,6 +224,7 @@ fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Op
                 exclude_tag: KEEP_TAG.into(),
                 max_retirements: None,
                 retire,
+                stages: None,
             }],
             launch_templates: keep_versions.map(|keep_versions| LaunchTemplateRetention { keep_versions }),
             snapshots: Some(SnapshotRetention {

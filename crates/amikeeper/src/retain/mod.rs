@@ -205,6 +205,8 @@ pub enum Reason {
     },
     /// Younger than the maximum age and within no count limit: nothing retires it.
     NoRuleRetires,
+    /// The policy would retire it, but it is younger than the first stage.
+    NoStageYet,
     /// It would be retired, but the run already retires as many images as it may.
     DeletionCapReached {
         /// The most retirements per run.
@@ -236,6 +238,7 @@ impl fmt::Display for Reason {
             Self::BeyondNewest { rank, keep } => write!(f, "#{rank} of its group, which keeps the newest {keep}"),
             Self::TooOld { max_age_days } => write!(f, "older than {max_age_days} days"),
             Self::NoRuleRetires => f.write_str("no rule retires it"),
+            Self::NoStageYet => f.write_str("beyond what its group keeps, but younger than the first stage"),
             Self::DeletionCapReached { cap } => write!(f, "this run already retires {cap}, its maximum"),
         }
     }
@@ -317,6 +320,8 @@ pub struct ImagePolicy {
     pub max_retirements: Option<usize>,
     /// What retiring means.
     pub retire: Retire,
+    /// Retire by age in stages instead (then `retire` is not used).
+    pub stages: Option<Stages>,
 }
 
 impl ImagePolicy {
@@ -331,6 +336,7 @@ impl ImagePolicy {
             exclude_tag: None,
             max_retirements: None,
             retire: Retire::Delete,
+            stages: None,
         }
     }
 
@@ -382,9 +388,22 @@ impl RetentionPolicy for ImagePolicy {
                 slots.push(None);
                 continue;
             }
-            let reason = self.judge(inventory, image, rank[index] as usize, floor, now);
-            let action = match reason {
-                Reason::BeyondNewest { .. } | Reason::TooOld { .. } => Action::Retire(self.retire),
+            let mut reason = self.judge(inventory, image, rank[index] as usize, floor, now);
+            let action = match (&reason, &self.stages) {
+                (Reason::BeyondNewest { .. } | Reason::TooOld { .. }, None) => Action::Retire(self.retire),
+                (Reason::BeyondNewest { .. } | Reason::TooOld { .. }, Some(stages)) => {
+                    match stages.stage_for(now - image.created) {
+                        Some(stage) if already_retired(image, stage, now) => {
+                            reason = Reason::AlreadyRetired(stage);
+                            Action::Keep
+                        }
+                        Some(stage) => Action::Retire(stage),
+                        None => {
+                            reason = Reason::NoStageYet;
+                            Action::Keep
+                        }
+                    }
+                }
                 _ => Action::Keep,
             };
             let group = arcs[group_of[index] as usize].clone();
@@ -447,14 +466,7 @@ impl ImagePolicy {
                 return Reason::RecentlyLaunched { within_days: window.whole_days() };
             }
         }
-        let already = match self.retire {
-            Retire::Delete => false,
-            // EC2 takes deprecation times from a minute ahead, so a sweep schedules it then;
-            // one scheduled within the hour counts as done.
-            Retire::Deprecate => image.deprecated_at.is_some_and(|at| at <= now + Duration::HOUR),
-            Retire::Disable => image.state == ImageState::Disabled,
-        };
-        if already {
+        if self.stages.is_none() && already_retired(image, self.retire, now) {
             return Reason::AlreadyRetired(self.retire);
         }
         let age = now - image.created;
@@ -469,6 +481,45 @@ impl ImagePolicy {
         match self.max_age {
             Some(max_age) if age > max_age => Reason::TooOld { max_age_days: max_age.whole_days() },
             _ => Reason::NoRuleRetires,
+        }
+    }
+}
+
+/// Whether `image` is already retired the way `how` retires.
+fn already_retired(image: &Image, how: Retire, now: OffsetDateTime) -> bool {
+    match how {
+        Retire::Delete => false,
+        // EC2 takes deprecation times from a minute ahead, so a sweep schedules it then; one
+        // scheduled within the hour counts as done.
+        Retire::Deprecate => image.deprecated_at.is_some_and(|at| at <= now + Duration::HOUR),
+        Retire::Disable => image.state == ImageState::Disabled,
+    }
+}
+
+/// Gentler retirement by age: deprecate first, then disable, then delete. An image the policy
+/// retires gets the strongest stage its age has reached; before the first, it is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stages {
+    /// Deprecate images at least this old.
+    pub deprecate_after: Option<Duration>,
+    /// Disable images at least this old.
+    pub disable_after: Option<Duration>,
+    /// Delete images at least this old.
+    pub delete_after: Option<Duration>,
+}
+
+impl Stages {
+    /// The strongest stage an image of this age has reached.
+    pub fn stage_for(&self, age: Duration) -> Option<Retire> {
+        let reached = |after: Option<Duration>| after.is_some_and(|after| age >= after);
+        if reached(self.delete_after) {
+            Some(Retire::Delete)
+        } else if reached(self.disable_after) {
+            Some(Retire::Disable)
+        } else if reached(self.deprecate_after) {
+            Some(Retire::Deprecate)
+        } else {
+            None
         }
     }
 }
@@ -596,6 +647,7 @@ mod tests {
             exclude_tag: Some("amikeeper:keep".into()),
             max_retirements: Some(1),
             retire: Retire::Deprecate,
+            stages: None,
         };
         let plan = policy.plan(&inventory, now());
         // Ages: ami-1 85 d (excluded), ami-2 70 d, ami-3 55 d, ami-4 40 d, ami-5 25 d, ami-6 10 d (newest).

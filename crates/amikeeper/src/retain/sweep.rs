@@ -246,6 +246,11 @@ pub fn image_policy(config: &ImagePolicyConfig, gathered: &Gathered) -> Result<I
         exclude_tag: Some(config.exclude_tag.clone()),
         max_retirements: config.max_retirements,
         retire: config.retire,
+        stages: config.stages.map(|s| super::Stages {
+            deprecate_after: s.deprecate_after_days.map(|d| Duration::days(i64::from(d))),
+            disable_after: s.disable_after_days.map(|d| Duration::days(i64::from(d))),
+            delete_after: s.delete_after_days.map(|d| Duration::days(i64::from(d))),
+        }),
     })
 }
 
