@@ -24,6 +24,11 @@ Added (moto 5.2.5 answers HTTP 500 "not implemented" for these):
   error, only the owner may deprecate its image (else AuthFailure), an unknown image is
   InvalidAMIID.NotFound and a deregistered one InvalidAMIID.Unavailable.
 * DisableImageDeprecation: clears DeprecationTime (same errors).
+* EnableImageDeregistrationProtection / DisableImageDeregistrationProtection: set the image's
+  DeregistrationProtection (`enabled`, `enabled-with-cooldown` with WithCooldown, `disabled`),
+  which DescribeImages reports; DeregisterImage of a protected image fails with
+  `OperationNotPermitted` (the code amikeeper's in-memory account uses too; not verified
+  against EC2, whose reference does not list the code).
 
 Changed (moto 5.2.5 has them but differs from EC2 in a way the retention tests would notice):
 
@@ -307,6 +312,27 @@ def _disable_image_deprecation(self: EC2Response) -> ActionResult:
     return ActionResult({"Return": True})
 
 
+def _enable_image_deregistration_protection(self: EC2Response) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    with_cooldown = self._get_bool_param("WithCooldown", False)
+    self.error_on_dryrun()
+    ami = _own_image(self, image_id)
+    ami.deregistration_protection = "enabled-with-cooldown" if with_cooldown else "enabled"
+    return ActionResult({"Return": "true"})
+
+
+def _disable_image_deregistration_protection(self: EC2Response) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    self.error_on_dryrun()
+    ami = _own_image(self, image_id)
+    ami.deregistration_protection = "disabled"
+    return ActionResult({"Return": "true"})
+
+
+# Read by moto's serializer for DescribeImages' DeregistrationProtection.
+Ami.deregistration_protection = None  # type: ignore[attr-defined]
+EC2Response.enable_image_deregistration_protection = _enable_image_deregistration_protection  # type: ignore[attr-defined]
+EC2Response.disable_image_deregistration_protection = _disable_image_deregistration_protection  # type: ignore[attr-defined]
 EC2Response.enable_image_deprecation = _enable_image_deprecation  # type: ignore[attr-defined]
 EC2Response.disable_image_deprecation = _disable_image_deprecation  # type: ignore[attr-defined]
 
@@ -328,6 +354,11 @@ def _deregister_image(self: EC2Response) -> ActionResult:
     self.error_on_dryrun()
     backend = self.ec2_backend
     ami = backend.amis.get(image_id)
+    if ami is not None and str(getattr(ami, "deregistration_protection", None) or "").startswith("enabled"):
+        raise EC2ClientError(
+            "OperationNotPermitted",
+            f"The image {image_id} is protected from deregistration. Disable deregistration protection first.",
+        )
     backend.deregister_image(image_id)
     result: dict[str, Any] = {"Return": True}
     if delete_snapshots and ami is not None:

@@ -110,6 +110,7 @@ pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
             .collect(),
         deprecated_at: deprecation_time(id, image.deprecation_time()),
         last_launched: deprecation_time(id, image.last_launched_time()),
+        deregistration_protected: image.deregistration_protection().is_some_and(|p| p.starts_with("enabled")),
     })
 }
 
@@ -532,6 +533,19 @@ impl Ec2Api for SdkAws {
         let client = self.ec2(region)?;
         client.disable_image().image_id(image_id.as_str()).send().await.map_err(map_image_err("DisableImage"))?;
         tracing::info!(%region, %image_id, "disabled image");
+        Ok(())
+    }
+
+    async fn set_deregistration_protection(&self, region: &Region, image_id: &ImageId, enabled: bool) -> AwsResult<()> {
+        let client = self.ec2(region)?;
+        if enabled {
+            let call = client.enable_image_deregistration_protection().image_id(image_id.as_str()).with_cooldown(false);
+            call.send().await.map_err(map_err("EnableImageDeregistrationProtection"))?;
+        } else {
+            let call = client.disable_image_deregistration_protection().image_id(image_id.as_str());
+            call.send().await.map_err(map_err("DisableImageDeregistrationProtection"))?;
+        }
+        tracing::info!(%region, %image_id, enabled, "set deregistration protection");
         Ok(())
     }
 

@@ -490,3 +490,19 @@ async fn launch_configurations_name_their_images() {
     let configurations = fixture.sdk_aws().describe_launch_configurations(&main_region()).await.unwrap();
     assert_eq!(configurations, [amikeeper::model::LaunchConfiguration { name: "legacy-web".into(), image_id: image }]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deregistration_protection_blocks_deregistering_until_turned_off() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    let aws = fixture.sdk_aws();
+    let region = main_region();
+    let image = fixture.image(MAIN_REGION, ImageSpec::named("protected-image")).await;
+    aws.set_deregistration_protection(&region, &image, true).await.unwrap();
+    let listed = aws.describe_own_images(&region).await.unwrap();
+    assert!(listed.iter().find(|i| i.id == image).unwrap().deregistration_protected);
+    let refused = aws.deregister_image(&region, &image, true).await.unwrap_err();
+    assert_eq!((refused.code.as_str(), refused.kind), ("OperationNotPermitted", AwsErrorKind::Client));
+    aws.set_deregistration_protection(&region, &image, false).await.unwrap();
+    assert!(!aws.describe_image(&region, &image).await.unwrap().unwrap().deregistration_protected);
+    aws.deregister_image(&region, &image, true).await.unwrap();
+}

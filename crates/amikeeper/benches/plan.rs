@@ -22,6 +22,7 @@ fn inventory(count: usize) -> Inventory {
             snapshot_ids: vec![format!("snap-{i:017x}")],
             deprecated_at: None,
             last_launched: None,
+            deregistration_protected: false,
         })
         .collect();
     // One image in 1,000 is in use.

@@ -147,6 +147,11 @@ pub struct Config {
     /// The rules, each an event filter with the targets to move.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Turn on deregistration protection for every AMI a run publishes (default true): DLM, a
+    /// script or a console click then cannot deregister the AMI a pointer names. A sweep turns
+    /// it off again once nothing uses the AMI.
+    #[serde(default = "yes")]
+    pub protect_published: bool,
     /// What `sweep` keeps and retires; `None` when the configuration sweeps nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionConfig>,
@@ -180,6 +185,10 @@ pub struct RetentionConfig {
     /// Snapshot generations and orphans.
     #[serde(default)]
     pub snapshots: Option<SnapshotRetention>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_concurrency() -> usize {

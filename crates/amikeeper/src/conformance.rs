@@ -99,6 +99,8 @@ pub trait Fixture: Send + Sync {
     async fn stack(&self, region: &str, name: &str, parameters: BTreeMap<String, String>);
     /// A stack's parameter values.
     async fn stack_parameters(&self, region: &str, name: &str) -> BTreeMap<String, String>;
+    /// Whether the image's deregistration protection is on.
+    async fn own_image_protected(&self, region: &str, image: &ImageId) -> bool;
 }
 
 async fn run(fixture: &dyn Fixture, config: &str, payload: serde_json::Value) -> Report {
@@ -147,16 +149,19 @@ pub async fn seed_000_backup_to_fixed_version_parameter(f: &dyn Fixture) {
     let report = run(f, &config, main.create_image(new.as_str(), &instance, &name, "AWS Backup")).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
     assert_eq!(f.parameter(MAIN_REGION, &instance).await, Some((new.to_string(), 1)));
-    // DescribeImages, GetParameter, DescribeImages (current), DeleteParameter, PutParameter.
-    assert_eq!(report.aws_calls, 5, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages, GetParameter, DescribeImages (current), DeleteParameter, PutParameter;
+    // then EnableImageDeregistrationProtection and CreateTags (amikeeper:protected).
+    assert_eq!(report.aws_calls, 7, "{:?}", report.aws_calls_by_operation);
+    assert_eq!(report.protection, Some(format!("{new} is now protected from deregistration")));
+    assert!(f.own_image_protected(MAIN_REGION, &new).await, "the published AMI is protected");
 
     let copy = f.image(DR_REGION, ImageSpec::named(&name)).await;
     let dr = Origin::new(&f.account(), DR_REGION, "c000-dr");
     let report = run(f, &config, dr.copy_image(copy.as_str(), new.as_str(), MAIN_REGION, &name)).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
     assert_eq!(f.parameter(DR_REGION, &instance).await, Some((copy.to_string(), 1)));
-    // DescribeImages, GetParameter (not there yet), PutParameter.
-    assert_eq!(report.aws_calls, 3, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages, GetParameter (not there yet), PutParameter, and protection (2).
+    assert_eq!(report.aws_calls, 5, "{:?}", report.aws_calls_by_operation);
     assert_eq!(f.parameter(MAIN_REGION, &instance).await, Some((new.to_string(), 1)), "main region untouched");
 }
 
@@ -196,7 +201,8 @@ pub async fn seed_001_parameter_from_tag(f: &dyn Fixture) {
     let report = run(f, &config, event.clone()).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
     assert_eq!(f.parameter(MAIN_REGION, "/ami/web").await, Some((new.to_string(), 2)));
-    assert_eq!(report.aws_calls, 4, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages, GetParameter, DescribeImages (current), PutParameter, and protection (2).
+    assert_eq!(report.aws_calls, 6, "{:?}", report.aws_calls_by_operation);
 
     let report = run(f, &config, event).await;
     assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
@@ -222,8 +228,8 @@ pub async fn seed_001_stack_from_tag(f: &dyn Fixture) {
     let parameters = f.stack_parameters(MAIN_REGION, "conformance-app").await;
     assert_eq!(parameters.get("ImageId").map(String::as_str), Some(new.as_str()));
     assert_eq!(parameters.get("InstanceType").map(String::as_str), Some("t3.small"));
-    // DescribeImages, DescribeStacks, DescribeImages (current), UpdateStack.
-    assert_eq!(report.aws_calls, 4, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages, DescribeStacks, DescribeImages (current), UpdateStack, and protection (2).
+    assert_eq!(report.aws_calls, 6, "{:?}", report.aws_calls_by_operation);
     let report = run(f, &config, event).await;
     assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
 }
@@ -293,8 +299,9 @@ pub async fn seed_002_dlm_to_launch_template(f: &dyn Fixture) {
     assert_eq!((state.default_version, state.latest_version), (2, 2), "{state:?}");
     assert_eq!(state.versions.first(), Some(&(2, Some(image.clone()))));
     // DescribeImages, GetParameter, DescribeLaunchTemplates, DescribeLaunchTemplateVersions,
-    // DescribeImages (current), CreateLaunchTemplateVersion, ModifyLaunchTemplate.
-    assert_eq!(report.aws_calls, 7, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages (current), CreateLaunchTemplateVersion, ModifyLaunchTemplate, and
+    // protection (EnableImageDeregistrationProtection, CreateTags).
+    assert_eq!(report.aws_calls, 9, "{:?}", report.aws_calls_by_operation);
     let report = run(f, &config, event).await;
     assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
     assert_eq!(f.template_state(MAIN_REGION, &template).await.latest_version, 2);
@@ -352,8 +359,10 @@ pub async fn seed_003_scheduled_bake(f: &dyn Fixture) {
             ("autoscaling:UpdateAutoScalingGroup", 1),
             ("ec2:CreateImage", 1),
             ("ec2:CreateLaunchTemplateVersion", 1),
+            ("ec2:CreateTags", 1),
             ("ec2:DescribeLaunchTemplateVersions", 2),
             ("ec2:DescribeLaunchTemplates", 1),
+            ("ec2:EnableImageDeregistrationProtection", 1),
             ("ec2:ModifyLaunchTemplate", 1),
         ]
     );
@@ -706,6 +715,10 @@ impl Fixture for MemoryFixture {
 
     async fn stack_parameters(&self, region: &str, name: &str) -> BTreeMap<String, String> {
         self.aws.stack(region, name).map(|s| s.parameters).unwrap_or_default()
+    }
+
+    async fn own_image_protected(&self, region: &str, image: &ImageId) -> bool {
+        self.aws.image(region, image).is_some_and(|i| i.deregistration_protected)
     }
 }
 

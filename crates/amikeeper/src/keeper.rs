@@ -7,7 +7,7 @@ use crate::backend::{Aws, CountingAws, Ec2Api};
 use crate::config::{Config, ConfigError, WaitConfig};
 use crate::error::{AwsError, Error};
 use crate::events::{self, AmiEvent, EventError, EventKind};
-use crate::model::{CreateImage, Image, ImageState, Region, RULE_TAG};
+use crate::model::{CreateImage, Image, ImageState, Region, PROTECTED_TAG, RULE_TAG};
 use crate::publish::{Outcome, PublishContext, Publisher, Status, TargetId};
 use crate::report::{EventSummary, ImageSummary, Report, RunStatus, TargetReport};
 use crate::resolve::{AmiResolver, ConfigResolver, Resolution, ResolvedTarget, RuleTargets};
@@ -123,6 +123,7 @@ impl Keeper {
             image: None,
             targets: Vec::new(),
             dry_run: options.dry_run,
+            protection: None,
             aws_calls: 0,
             aws_calls_by_operation: Default::default(),
         };
@@ -234,6 +235,44 @@ impl Keeper {
                 report.targets.push(entry);
             }
         }
+        if let Some(image) = image.as_ref() {
+            report.protection = self.protect(aws, &event.region, image, options, &report.targets).await;
+        }
+    }
+
+    /// Turns on deregistration protection for `image` once a target was moved to it (see
+    /// [`Config::protect_published`]), and tags it so a sweep knows the protection is
+    /// amikeeper's. Returns what happened, for the report.
+    async fn protect(
+        &self,
+        aws: &CountingAws<'_>,
+        region: &Region,
+        image: &Image,
+        options: &HandleOptions,
+        targets: &[TargetReport],
+    ) -> Option<String> {
+        let published = targets.iter().any(|t| matches!(t.outcome.status, Status::Updated | Status::Planned));
+        if !self.config().protect_published || !published || image.state != ImageState::Available {
+            return None;
+        }
+        if image.deregistration_protected {
+            return Some(format!("{} was already protected from deregistration", image.id));
+        }
+        if options.dry_run {
+            return Some(format!("would protect {} from deregistration", image.id));
+        }
+        let tags = [(PROTECTED_TAG.to_owned(), "true".to_owned())].into();
+        let protected = async {
+            aws.set_deregistration_protection(region, &image.id, true).await?;
+            aws.create_tags(region, std::slice::from_ref(&image.id.to_string()), &tags).await
+        };
+        Some(match protected.await {
+            Ok(()) => format!("{} is now protected from deregistration", image.id),
+            Err(error) => {
+                tracing::warn!(image_id = %image.id, %error, "could not protect the published AMI");
+                format!("could not protect {} from deregistration: {error}", image.id)
+            }
+        })
     }
 
     async fn wait_until_available(

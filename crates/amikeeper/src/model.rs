@@ -66,6 +66,10 @@ pub const STACK_NAME_TAG: &str = "aws:cloudformation:stack-name";
 /// The tag amikeeper puts on the images it bakes, naming the rule that baked them.
 pub const RULE_TAG: &str = "amikeeper:rule";
 
+/// The tag amikeeper puts on an image when it turns on its deregistration protection (after
+/// publishing it), so that a sweep turns off only the protection amikeeper turned on.
+pub const PROTECTED_TAG: &str = "amikeeper:protected";
+
 /// The state of an AMI, as EC2 reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -139,6 +143,10 @@ pub struct Image {
     /// When the image is (or was) deprecated, if a deprecation time is set.
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub deprecated_at: Option<OffsetDateTime>,
+    /// Whether deregistration protection is on (`DeregistrationProtection` is `enabled…`): no
+    /// one can deregister the image until it is turned off.
+    #[serde(default)]
+    pub deregistration_protected: bool,
     /// When an instance was last launched from the image, as EC2 reports it (`LastLaunchedTime`,
     /// which lags by up to a day); `None` when never, or not known.
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]

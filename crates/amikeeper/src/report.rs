@@ -111,6 +111,9 @@ pub struct Report {
     pub targets: Vec<TargetReport>,
     /// Whether this was a dry run (nothing written).
     pub dry_run: bool,
+    /// What became of the published AMI's deregistration protection, when the run published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protection: Option<String>,
     /// How many AWS calls the run made.
     pub aws_calls: usize,
     /// Those calls per operation, e.g. `ssm:PutParameter`.

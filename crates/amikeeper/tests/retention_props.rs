@@ -94,6 +94,7 @@ fn inventory(cases: &[ImageCase]) -> Inventory {
                 snapshot_ids: vec![format!("snap-{i}")],
                 deprecated_at: None,
                 last_launched: None,
+                deregistration_protected: false,
             }
         })
         .collect();

@@ -156,8 +156,11 @@ async fn seed_001_backup_job_overwrites_the_parameter_named_by_the_tag() {
     let parameter = aws.parameter(TOKYO, "/ami/web").unwrap();
     assert_eq!((parameter.value.as_str(), parameter.version), (new.as_str(), 2));
     assert_eq!(parameter.data_type, "aws:ec2:image");
-    // DescribeImages (event), GetParameter, DescribeImages (current value), PutParameter.
-    assert_eq!(report.aws_calls, 4, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages (event), GetParameter, DescribeImages (current value), PutParameter, then
+    // EnableImageDeregistrationProtection and CreateTags.
+    assert_eq!(report.aws_calls, 6, "{:?}", report.aws_calls_by_operation);
+    assert!(aws.image(TOKYO, &new).unwrap().deregistration_protected);
+    assert_eq!(aws.image(TOKYO, &new).unwrap().tags.get("amikeeper:protected").map(String::as_str), Some("true"));
 
     // A backup job that is still running moves nothing and calls nothing.
     let report = handle(&keeper, tokyo("e2").backup_job(new.as_str(), "i-0123456789abcdef0", "RUNNING")).await;

@@ -291,3 +291,26 @@ async fn stages_deprecate_then_disable_then_delete_as_images_age() {
     assert_eq!(later.status, "ok", "{:#?}", later.results);
     assert_eq!((1..5).map(state).collect::<Vec<_>>(), ["deleted", "disabled", "deprecated", "available"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn protection_amikeeper_turned_on_is_turned_off_before_deleting_and_others_is_respected() {
+    use amikeeper::backend::Ec2Api;
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let images = web_images(&aws, 3);
+    let region = Region::from(REGION);
+    // images[0]: protected by amikeeper when it was published, now used by nothing.
+    aws.set_deregistration_protection(&region, &images[0], true).await.unwrap();
+    let ours: Tags = [("amikeeper:protected".to_owned(), "true".to_owned())].into();
+    aws.create_tags(&region, std::slice::from_ref(&images[0].to_string()), &ours).await.unwrap();
+    // images[1]: protected by someone else.
+    aws.set_deregistration_protection(&region, &images[1], true).await.unwrap();
+    let keeper = keeper(&aws, "[retention]\n[[retention.images]]\ngroup_by = { tag = \"Role\" }\nkeep_newest = 1");
+
+    let report = sweep(&keeper, &aws, true).await;
+    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    let reason = report.plan.images.iter().find(|d| d.image_id == images[1]).unwrap().reason.to_string();
+    assert_eq!(reason, "protected from deregistration, not by amikeeper");
+    assert_eq!(aws.image(REGION, &images[0]).unwrap().state, ImageState::Deregistered);
+    assert_eq!(aws.image(REGION, &images[1]).unwrap().state, ImageState::Available);
+    assert_eq!(aws.call_count("ec2:DisableImageDeregistrationProtection"), 1);
+}

@@ -86,6 +86,7 @@ fn gathered(world: &World) -> Gathered {
                 },
                 deprecated_at: None,
                 last_launched: None,
+                deregistration_protected: false,
             }
         })
         .collect();
@@ -210,6 +211,7 @@ fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Op
         allowed_name_prefixes: Vec::new(),
         wait: Default::default(),
         rules: Vec::new(),
+        protect_published: true,
         retention: Some(RetentionConfig {
             concurrency: 4,
             max_requests_per_second: None,

@@ -602,6 +602,12 @@ impl Fixture for MotoFixture {
             .filter_map(|p| Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned())))
             .collect()
     }
+
+    async fn own_image_protected(&self, region: &str, image: &ImageId) -> bool {
+        let output = self.ec2(region).describe_images().image_ids(image.as_str()).send().await;
+        let output = output.expect("DescribeImages");
+        output.images().first().and_then(|i| i.deregistration_protection()).is_some_and(|p| p.starts_with("enabled"))
+    }
 }
 
 #[async_trait]

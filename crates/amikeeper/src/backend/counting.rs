@@ -178,6 +178,15 @@ impl Ec2Api for CountingAws<'_> {
         self.inner.disable_image(region, image_id).await
     }
 
+    async fn set_deregistration_protection(&self, region: &Region, image_id: &ImageId, enabled: bool) -> AwsResult<()> {
+        self.log.record(if enabled {
+            "ec2:EnableImageDeregistrationProtection"
+        } else {
+            "ec2:DisableImageDeregistrationProtection"
+        });
+        self.inner.set_deregistration_protection(region, image_id, enabled).await
+    }
+
     async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()> {
         self.log.record("ec2:CreateTags");
         self.inner.create_tags(region, resource_ids, tags).await

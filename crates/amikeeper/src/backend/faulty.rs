@@ -182,6 +182,15 @@ impl Ec2Api for FaultyAws {
         self.run("ec2:DisableImage", || self.inner.disable_image(region, image_id)).await
     }
 
+    async fn set_deregistration_protection(&self, region: &Region, image_id: &ImageId, enabled: bool) -> AwsResult<()> {
+        let op = if enabled {
+            "ec2:EnableImageDeregistrationProtection"
+        } else {
+            "ec2:DisableImageDeregistrationProtection"
+        };
+        self.run(op, || self.inner.set_deregistration_protection(region, image_id, enabled)).await
+    }
+
     async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()> {
         self.run("ec2:CreateTags", || self.inner.create_tags(region, resource_ids, tags)).await
     }

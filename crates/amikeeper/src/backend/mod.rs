@@ -111,6 +111,10 @@ pub trait Ec2Api: Send + Sync {
     /// `DisableImage`.
     async fn disable_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<()>;
 
+    /// `EnableImageDeregistrationProtection` (without cooldown) when `enabled`, else
+    /// `DisableImageDeregistrationProtection`.
+    async fn set_deregistration_protection(&self, region: &Region, image_id: &ImageId, enabled: bool) -> AwsResult<()>;
+
     /// `CreateTags` on up to 1,000 resources at once.
     async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()>;
 }

@@ -224,6 +224,7 @@ impl World {
             snapshot_ids: snapshot_ids.clone(),
             deprecated_at: None,
             last_launched: None,
+            deregistration_protected: false,
         };
         let state = self.region(region);
         assert!(!state.images.contains_key(&id), "image {id} already exists in {region}");
@@ -685,6 +686,14 @@ impl Ec2Api for MemoryAws {
             check_image_id(op, image_id)?;
             let state = world.region(region);
             let snapshots = match state.images.get_mut(image_id) {
+                Some(record) if record.image.deregistration_protected => {
+                    return Err(aws_error(
+                        op,
+                        AwsErrorKind::Client,
+                        "OperationNotPermitted",
+                        format!("The image {image_id} is protected from deregistration. Disable deregistration protection first."),
+                    ));
+                }
                 Some(record) if record.image.state != ImageState::Deregistered => {
                     record.image.state = ImageState::Deregistered;
                     record.image.snapshot_ids.clone()
@@ -762,6 +771,20 @@ impl Ec2Api for MemoryAws {
                     "IncorrectState",
                     format!("Image {image_id} is {}; only an available image can be disabled.", record.image.state),
                 )),
+                _ => Err(image_not_found(op, image_id)),
+            }
+        })
+    }
+
+    async fn set_deregistration_protection(&self, region: &Region, image_id: &ImageId, enabled: bool) -> AwsResult<()> {
+        let op = if enabled { ops::ENABLE_DEREGISTRATION_PROTECTION } else { ops::DISABLE_DEREGISTRATION_PROTECTION };
+        self.call(op, |world| {
+            check_image_id(op, image_id)?;
+            match world.region(region).images.get_mut(image_id) {
+                Some(record) if record.image.state != ImageState::Deregistered => {
+                    record.image.deregistration_protected = enabled;
+                    Ok(())
+                }
                 _ => Err(image_not_found(op, image_id)),
             }
         })

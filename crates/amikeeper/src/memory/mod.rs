@@ -304,6 +304,8 @@ mod ops {
     pub const ENABLE_IMAGE_DEPRECATION: &str = "ec2:EnableImageDeprecation";
     pub const DISABLE_IMAGE: &str = "ec2:DisableImage";
     pub const CREATE_TAGS: &str = "ec2:CreateTags";
+    pub const ENABLE_DEREGISTRATION_PROTECTION: &str = "ec2:EnableImageDeregistrationProtection";
+    pub const DISABLE_DEREGISTRATION_PROTECTION: &str = "ec2:DisableImageDeregistrationProtection";
     pub const GET_PARAMETER: &str = "ssm:GetParameter";
     pub const GET_PARAMETERS_BY_PATH: &str = "ssm:GetParametersByPath";
     pub const GET_PARAMETER_HISTORY: &str = "ssm:GetParameterHistory";

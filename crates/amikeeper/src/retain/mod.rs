@@ -170,6 +170,8 @@ pub enum Reason {
     InUse(Vec<Usage>),
     /// It carries the exclusion tag.
     Excluded(String),
+    /// Someone other than amikeeper turned on its deregistration protection.
+    Protected,
     /// An instance was launched from it recently (`LastLaunchedTime`).
     RecentlyLaunched {
         /// The window, in days.
@@ -228,6 +230,7 @@ impl fmt::Display for Reason {
                 Ok(())
             }
             Self::Excluded(tag) => write!(f, "carries the exclusion tag {tag}"),
+            Self::Protected => f.write_str("protected from deregistration, not by amikeeper"),
             Self::RecentlyLaunched { within_days } => write!(f, "launched from in the last {within_days} days"),
             Self::TooYoung { min_age_days } => write!(f, "younger than {min_age_days} days"),
             Self::NotAvailable(state) => write!(f, "{state}, not available"),
@@ -454,6 +457,9 @@ impl ImagePolicy {
         if let Some(tag) = self.exclude_tag.as_ref().filter(|tag| image.tags.contains_key(*tag)) {
             return Reason::Excluded(tag.clone());
         }
+        if image.deregistration_protected && !image.tags.contains_key(crate::model::PROTECTED_TAG) {
+            return Reason::Protected;
+        }
         // Disabled images may still be deleted; pending, failed and odd states are left alone.
         if !matches!(image.state, ImageState::Available | ImageState::Disabled) {
             return Reason::NotAvailable(image.state);
@@ -587,6 +593,7 @@ mod tests {
             snapshot_ids: vec![format!("snap-{id}")],
             deprecated_at: None,
             last_launched: None,
+            deregistration_protected: false,
         }
     }
 

@@ -682,6 +682,9 @@ impl Apply<'_> {
             .collect();
 
         // 2. Images.
+        let protected: std::collections::HashSet<&ImageId> =
+            images.iter().filter(|i| i.deregistration_protected).map(|i| &i.id).collect();
+        let protected = &protected;
         let mut retired_ok: BTreeSet<ImageId> = BTreeSet::new();
         let mut outcomes = stream::iter(retirements)
             .map(|decision| {
@@ -702,6 +705,14 @@ impl Apply<'_> {
                     }
                     let (outcome, attempts, deleted) = match how {
                         Retire::Delete => {
+                            // amikeeper protected it when it published it; nothing uses it now.
+                            if protected.contains(id) {
+                                let (outcome, attempts) =
+                                    pacer.retry(|| aws.set_deregistration_protection(region, id, false)).await;
+                                if let Err(error) = outcome {
+                                    return (result(id.as_str(), "deregister_image", Err(error), attempts), Vec::new());
+                                }
+                            }
                             let (outcome, attempts) = pacer.retry(|| aws.deregister_image(region, id, true)).await;
                             match outcome {
                                 Ok(deleted) => {
