@@ -98,6 +98,13 @@ enum Command {
         #[arg(required = true)]
         targets: Vec<RollbackTarget>,
     },
+    /// Print the least-privilege IAM policy for a configuration: one statement each for
+    /// handling events, sweeping and rolling back. What a policy cannot say goes to stderr.
+    IamPolicy {
+        /// The configuration file (TOML, or JSON if it ends in .json).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Run every seed flow on an in-memory AWS account and show what happened (no AWS needed).
     Demo {
         /// Print each report as JSON too.
@@ -151,6 +158,7 @@ async fn run(command: Command) -> ExitCode {
         Command::Parse { event } => parse(&event),
         Command::Handle { config, dry_run, wait, aws, event } => handle(&config, dry_run, wait, &aws, &event).await,
         Command::Sweep { config, apply, aws } => sweep(&config, apply, &aws).await,
+        Command::IamPolicy { config } => iam_policy(&config),
         Command::Rollback { config, to, dry_run, aws, targets } => rollback(&config, to, dry_run, &aws, &targets).await,
         Command::Demo { json } => {
             demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(|message| Failure { code: 1, message })
@@ -240,6 +248,15 @@ async fn sweep(config: &PathBuf, apply: bool, aws_args: &AwsArgs) -> Result<Exit
     let report = report.map_err(|error| Failure { code: 1, message: error.to_string() })?;
     print_json(std::slice::from_ref(&report))?;
     Ok(if report.summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn iam_policy(config: &PathBuf) -> Result<ExitCode, Failure> {
+    let config = Config::from_file(config).map_err(bad_input)?;
+    print_json(&[amikeeper::iam::policy(&config)])?;
+    for caveat in amikeeper::iam::caveats(&config) {
+        eprintln!("amikeeper: note: {caveat}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn rollback(

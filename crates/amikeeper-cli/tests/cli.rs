@@ -103,6 +103,19 @@ fn sweep_without_retention_or_region_exits_2_before_any_aws_call() {
 }
 
 #[test]
+fn iam_policy_prints_a_policy_document_and_its_caveats() {
+    let config = temp_file("iam.toml", CONFIG);
+    let out = amikeeper(&["iam-policy", "--config", config.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(policy["Version"], "2012-10-17");
+    let handle = &policy["Statement"][0];
+    assert_eq!(handle["Sid"], "AmikeeperHandle");
+    assert!(handle["Action"].as_array().unwrap().iter().any(|a| a == "ssm:PutParameter"), "{policy:#}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("kms:Decrypt"));
+}
+
+#[test]
 fn handle_with_a_malformed_event_exits_2() {
     let config = temp_file("good.toml", CONFIG);
     let out = amikeeper(&["handle", "--config", config.to_str().unwrap(), "-"], Some("not json"));

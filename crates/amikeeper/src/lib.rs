@@ -39,6 +39,7 @@ pub mod config;
 pub mod conformance;
 pub mod error;
 pub mod events;
+pub mod iam;
 pub mod memory;
 pub mod model;
 

@@ -1,0 +1,182 @@
+//! The least-privilege IAM policy for a configuration: exactly the AWS actions amikeeper can
+//! call for it, in one statement per job (handling events, sweeping, rolling back), so that a
+//! team can give each job to a different role.
+//!
+//! The action names are the names amikeeper's reports count calls under (`ec2:DescribeImages`),
+//! which are also the IAM action names. Resources are `*`: EC2's describe calls do not take
+//! resource-level permissions, and the names amikeeper writes to can come from tags.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::config::{Config, GroupByConfig, TargetConfig};
+use crate::retain::Retire;
+
+/// The actions handling events needs, for the configured rules.
+pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
+    let mut actions = BTreeSet::new();
+    if config.rules.is_empty() {
+        return actions;
+    }
+    actions.insert("ec2:DescribeImages");
+    for rule in &config.rules {
+        if rule.bake.is_some() {
+            // CreateImage with TagSpecifications needs CreateTags on the new image.
+            actions.extend(["ec2:CreateImage", "ec2:CreateTags"]);
+        }
+        for target in &rule.targets {
+            match target {
+                TargetConfig::SsmParameter { fixed_version, .. } => {
+                    actions.extend(["ssm:GetParameter", "ssm:PutParameter"]);
+                    if *fixed_version {
+                        actions.insert("ssm:DeleteParameter");
+                    }
+                }
+                TargetConfig::LaunchTemplate { id_from_parameter, set_default, keep_versions, .. } => {
+                    actions.extend([
+                        "ec2:DescribeLaunchTemplates",
+                        "ec2:DescribeLaunchTemplateVersions",
+                        "ec2:CreateLaunchTemplateVersion",
+                    ]);
+                    if id_from_parameter.is_some() {
+                        actions.insert("ssm:GetParameter");
+                    }
+                    if *set_default {
+                        actions.insert("ec2:ModifyLaunchTemplate");
+                    }
+                    if keep_versions.is_some() {
+                        actions.insert("ec2:DeleteLaunchTemplateVersions");
+                    }
+                }
+                TargetConfig::AutoScalingGroup { .. } => {
+                    // Pointing a group at a launch template needs ec2:RunInstances on it.
+                    actions.extend([
+                        "autoscaling:DescribeAutoScalingGroups",
+                        "autoscaling:UpdateAutoScalingGroup",
+                        "ec2:DescribeLaunchTemplates",
+                        "ec2:DescribeLaunchTemplateVersions",
+                        "ec2:RunInstances",
+                    ]);
+                }
+                TargetConfig::StackParameter { .. } => {
+                    actions.extend(["cloudformation:DescribeStacks", "cloudformation:UpdateStack"]);
+                }
+            }
+        }
+    }
+    if config.protect_published {
+        actions.extend(["ec2:EnableImageDeregistrationProtection", "ec2:CreateTags"]);
+    }
+    actions
+}
+
+/// The actions `sweep` needs, for the configured `[retention]`.
+pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
+    let mut actions = BTreeSet::new();
+    let Some(retention) = &config.retention else { return actions };
+    actions.extend([
+        "ec2:DescribeImages",
+        "ec2:DescribeInstances",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DescribeLaunchTemplateVersions",
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeLaunchConfigurations",
+        "cloudformation:DescribeStacks",
+        "ssm:GetParameter",
+        "ssm:GetParametersByPath",
+    ]);
+    for policy in &retention.images {
+        if matches!(policy.group_by, GroupByConfig::PublishedTo(_)) {
+            actions.insert("ssm:GetParameterHistory");
+        }
+        let retires: Vec<Retire> = match &policy.stages {
+            Some(stages) => [
+                stages.deprecate_after_days.map(|_| Retire::Deprecate),
+                stages.disable_after_days.map(|_| Retire::Disable),
+                stages.delete_after_days.map(|_| Retire::Delete),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            None => vec![policy.retire],
+        };
+        for retire in retires {
+            actions.extend(match retire {
+                Retire::Delete => {
+                    &["ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:DisableImageDeregistrationProtection"][..]
+                }
+                Retire::Deprecate => &["ec2:EnableImageDeprecation"][..],
+                Retire::Disable => &["ec2:DisableImage"][..],
+            });
+        }
+    }
+    if retention.launch_templates.is_some() {
+        actions.insert("ec2:DeleteLaunchTemplateVersions");
+    }
+    if let Some(snapshots) = &retention.snapshots {
+        actions.insert("ec2:DescribeSnapshots");
+        if snapshots.generations_tag.is_some() {
+            actions.extend(["ec2:DescribeVolumes", "ec2:DeleteSnapshot", "ec2:CreateTags"]);
+        }
+        if snapshots.delete_orphans {
+            actions.insert("ec2:DeleteSnapshot");
+        }
+    }
+    actions
+}
+
+/// The actions `rollback` can need: reading each kind of pointer's history, and writing it.
+pub fn rollback_actions() -> BTreeSet<&'static str> {
+    [
+        "ec2:DescribeImages",
+        "ssm:GetParameter",
+        "ssm:GetParameterHistory",
+        "ssm:PutParameter",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DescribeLaunchTemplateVersions",
+        "ec2:CreateLaunchTemplateVersion",
+        "ec2:ModifyLaunchTemplate",
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:UpdateAutoScalingGroup",
+        "ec2:RunInstances",
+        "cloudformation:DescribeStacks",
+        "cloudformation:UpdateStack",
+    ]
+    .into()
+}
+
+/// The IAM policy document: one statement per job that the configuration uses.
+pub fn policy(config: &Config) -> Value {
+    let mut statements = Vec::new();
+    for (sid, actions) in [
+        ("AmikeeperHandle", handle_actions(config)),
+        ("AmikeeperSweep", sweep_actions(config)),
+        ("AmikeeperRollback", rollback_actions()),
+    ] {
+        if actions.is_empty() {
+            continue;
+        }
+        statements.push(json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*" }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// What the policy cannot say by itself, for whoever attaches it.
+pub fn caveats(config: &Config) -> Vec<&'static str> {
+    let mut notes = Vec::new();
+    let targets = || config.rules.iter().flat_map(|r| &r.targets);
+    if targets().any(|t| matches!(t, TargetConfig::StackParameter { .. })) {
+        notes.push(
+            "cloudformation:UpdateStack runs with the caller's permissions unless the stack has a service \
+             role: the role also needs whatever the stack's resources need to update",
+        );
+    }
+    if targets().any(|t| matches!(t, TargetConfig::AutoScalingGroup { .. })) {
+        notes.push("a launch template with an instance profile also needs iam:PassRole on that role");
+    }
+    if targets().any(|t| matches!(t, TargetConfig::SsmParameter { .. })) {
+        notes.push("SecureString parameters also need kms:Decrypt and kms:Encrypt on their key");
+    }
+    notes
+}
