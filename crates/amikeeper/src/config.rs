@@ -445,6 +445,10 @@ pub enum TargetConfig {
         /// `aws:ec2:image` makes SSM check the value is an AMI id; default `text`.
         #[serde(default)]
         data_type: Option<String>,
+        /// Turn on deregistration protection for the AMI this target is moved to; default:
+        /// the configuration's `protect_published`.
+        #[serde(default)]
+        protect: Option<bool>,
     },
     /// A launch template: a new version from `$Latest` with the new AMI.
     LaunchTemplate {
@@ -467,6 +471,10 @@ pub enum TargetConfig {
         /// Change the template even when a CloudFormation stack manages it.
         #[serde(default)]
         allow_stack_managed: bool,
+        /// Turn on deregistration protection for the AMI this target is moved to; default:
+        /// the configuration's `protect_published`.
+        #[serde(default)]
+        protect: Option<bool>,
     },
     /// An Auto Scaling group's launch template version.
     AutoScalingGroup {
@@ -479,6 +487,10 @@ pub enum TargetConfig {
         /// Change the group even when a CloudFormation stack manages it.
         #[serde(default)]
         allow_stack_managed: bool,
+        /// Turn on deregistration protection for the AMI this target is moved to; default:
+        /// the configuration's `protect_published`.
+        #[serde(default)]
+        protect: Option<bool>,
     },
     /// A CloudFormation stack parameter (seed 001, pattern 2).
     StackParameter {
@@ -490,6 +502,10 @@ pub enum TargetConfig {
         /// Capabilities to acknowledge, e.g. `CAPABILITY_NAMED_IAM`.
         #[serde(default)]
         capabilities: Vec<String>,
+        /// Turn on deregistration protection for the AMI this target is moved to; default:
+        /// the configuration's `protect_published`.
+        #[serde(default)]
+        protect: Option<bool>,
     },
 }
 
@@ -498,6 +514,16 @@ fn default_stack_parameter() -> String {
 }
 
 impl TargetConfig {
+    /// The target's own protection switch, if it sets one.
+    pub fn protect(&self) -> Option<bool> {
+        match self {
+            Self::SsmParameter { protect, .. }
+            | Self::LaunchTemplate { protect, .. }
+            | Self::AutoScalingGroup { protect, .. }
+            | Self::StackParameter { protect, .. } => *protect,
+        }
+    }
+
     /// Whether this target needs an AMI from the event (all but a literal-version ASG target).
     pub fn needs_image(&self) -> bool {
         !matches!(self, Self::AutoScalingGroup { version: Some(_), .. })

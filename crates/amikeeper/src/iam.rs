@@ -65,7 +65,9 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
             }
         }
     }
-    if config.protect_published {
+    let protects =
+        config.rules.iter().flat_map(|r| &r.targets).any(|t| t.protect().unwrap_or(config.protect_published));
+    if protects {
         actions.extend(["ec2:EnableImageDeregistrationProtection", "ec2:CreateTags"]);
     }
     actions

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{Aws, CountingAws, Ec2Api};
-use crate::config::{Config, ConfigError, WaitConfig};
+use crate::config::{Config, ConfigError, TargetConfig, WaitConfig};
 use crate::error::{AwsError, Error};
 use crate::events::{self, AmiEvent, EventError, EventKind};
 use crate::model::{CreateImage, Image, ImageState, Region, PROTECTED_TAG, RULE_TAG};
@@ -208,8 +208,15 @@ impl Keeper {
                 Outcome::new(Status::Skipped, format!("{} is {}, never published", i.id, i.state))
             }
         });
+        let mut protect = false;
         for RuleTargets { rule, targets } in rules {
-            for target in targets {
+            // The resolver keeps the rule's target order, so target i is rule.targets[i].
+            let configured = self.config().rules.iter().find(|r| r.name == rule).map(|r| &r.targets);
+            for (index, target) in targets.into_iter().enumerate() {
+                let wants_protection = configured
+                    .and_then(|targets| targets.get(index))
+                    .and_then(TargetConfig::protect)
+                    .unwrap_or(self.config().protect_published);
                 let entry = match target {
                     ResolvedTarget::Refused { target, reason } => {
                         tracing::warn!(%rule, %target, %reason, "target refused");
@@ -232,27 +239,26 @@ impl Keeper {
                         }
                     },
                 };
+                protect |= wants_protection && matches!(entry.outcome.status, Status::Updated | Status::Planned);
                 report.targets.push(entry);
             }
         }
-        if let Some(image) = image.as_ref() {
-            report.protection = self.protect(aws, &event.region, image, options, &report.targets).await;
+        if let Some(image) = image.as_ref().filter(|_| protect) {
+            report.protection = self.protect(aws, &event.region, image, options).await;
         }
     }
 
-    /// Turns on deregistration protection for `image` once a target was moved to it (see
-    /// [`Config::protect_published`]), and tags it so a sweep knows the protection is
-    /// amikeeper's. Returns what happened, for the report.
+    /// Turns on deregistration protection for `image`, which a target that wants protection (its
+    /// `protect`, else [`Config::protect_published`]) was moved to, and tags it so a sweep knows
+    /// the protection is amikeeper's. Returns what happened, for the report.
     async fn protect(
         &self,
         aws: &CountingAws<'_>,
         region: &Region,
         image: &Image,
         options: &HandleOptions,
-        targets: &[TargetReport],
     ) -> Option<String> {
-        let published = targets.iter().any(|t| matches!(t.outcome.status, Status::Updated | Status::Planned));
-        if !self.config().protect_published || !published || image.state != ImageState::Available {
+        if image.state != ImageState::Available {
             return None;
         }
         if image.deregistration_protected {

@@ -110,14 +110,16 @@ impl ConfigResolver {
             }
         };
         match target {
-            TargetConfig::SsmParameter { name, fixed_version, data_type } => match render(name, NameKind::Parameter) {
-                Ok(rendered) => ResolvedTarget::Ready(Box::new(SsmParameterPublisher {
-                    name: rendered,
-                    fixed_version: *fixed_version,
-                    data_type: data_type.clone(),
-                })),
-                Err(e) => fail("ssm_parameter", name, e),
-            },
+            TargetConfig::SsmParameter { name, fixed_version, data_type, .. } => {
+                match render(name, NameKind::Parameter) {
+                    Ok(rendered) => ResolvedTarget::Ready(Box::new(SsmParameterPublisher {
+                        name: rendered,
+                        fixed_version: *fixed_version,
+                        data_type: data_type.clone(),
+                    })),
+                    Err(e) => fail("ssm_parameter", name, e),
+                }
+            }
             TargetConfig::LaunchTemplate {
                 id,
                 name,
@@ -125,6 +127,7 @@ impl ConfigResolver {
                 set_default,
                 keep_versions,
                 allow_stack_managed,
+                ..
             } => {
                 let located = if let Some(t) = id {
                     render(t, NameKind::LaunchTemplateId)
@@ -149,7 +152,7 @@ impl ConfigResolver {
                     Err((t, e)) => fail("launch_template", t, e),
                 }
             }
-            TargetConfig::AutoScalingGroup { name, version, allow_stack_managed } => {
+            TargetConfig::AutoScalingGroup { name, version, allow_stack_managed, .. } => {
                 match render(name, NameKind::AutoScalingGroup) {
                     Ok(rendered) => ResolvedTarget::Ready(Box::new(AutoScalingGroupPublisher {
                         name: rendered,
@@ -160,7 +163,8 @@ impl ConfigResolver {
                     Err(e) => fail("auto_scaling_group", name, e),
                 }
             }
-            TargetConfig::StackParameter { stack, parameter, capabilities } => match render(stack, NameKind::Stack) {
+            TargetConfig::StackParameter { stack, parameter, capabilities, .. } => match render(stack, NameKind::Stack)
+            {
                 Ok(rendered) => ResolvedTarget::Ready(Box::new(StackParameterPublisher {
                     stack: rendered,
                     parameter: parameter.clone(),

@@ -504,3 +504,26 @@ async fn malformed_payloads_are_refused_before_any_aws_call() {
     }
     assert!(aws.calls().is_empty(), "{:?}", aws.calls());
 }
+
+#[tokio::test]
+async fn protection_follows_each_target_and_the_global_switch() {
+    for (switches, protected) in [("", true), ("protect = false", false), ("protect = true", true)] {
+        for global in ["", "protect_published = false"] {
+            let aws = Arc::new(MemoryAws::new(ACCOUNT));
+            let old = aws.add_image(TOKYO, ImageSeed::new("web-old"));
+            aws.set_parameter(TOKYO, "/ami/web", old.as_str()).unwrap();
+            let new = aws.add_image(TOKYO, ImageSeed::new("web-new").tag("ImageIdParameterName", "/ami/web"));
+            let config = format!(
+                "accounts = [\"{ACCOUNT}\"]\n{global}\nallowed_name_prefixes = [\"/ami/\"]\n[[rules]]\nname = \"p\"\non = [\"backup_job\"]\n[[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"{{tag:ImageIdParameterName}}\"\n{switches}\n"
+            );
+            let keeper = keeper(&config, &aws);
+            let report =
+                handle(&keeper, tokyo("p1").backup_job(new.as_str(), "i-0123456789abcdef0", "COMPLETED")).await;
+            assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
+            // A target's own switch wins; without one, the global switch decides.
+            let expected = if switches.is_empty() { global.is_empty() } else { protected };
+            assert_eq!(aws.image(TOKYO, &new).unwrap().deregistration_protected, expected, "{switches} / {global}");
+            assert_eq!(report.protection.is_some(), expected, "{report:#?}");
+        }
+    }
+}
