@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::config::{Config, GroupByConfig, TargetConfig};
-use crate::retain::Retire;
+use crate::model::Region;
+use crate::retain::{parameter_sources, Retire};
 
 /// The actions handling events needs, for the configured rules.
 pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
@@ -85,9 +86,15 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeLaunchConfigurations",
         "cloudformation:DescribeStacks",
-        "ssm:GetParameter",
-        "ssm:GetParametersByPath",
     ]);
+    // The parameters a sweep reads: the names and paths do not depend on the region.
+    let (names, paths, _) = parameter_sources(config, &Region::from("us-east-1"));
+    if !names.is_empty() {
+        actions.insert("ssm:GetParameter");
+    }
+    if !paths.is_empty() {
+        actions.insert("ssm:GetParametersByPath");
+    }
     for policy in &retention.images {
         if matches!(policy.group_by, GroupByConfig::PublishedTo(_)) {
             actions.insert("ssm:GetParameterHistory");

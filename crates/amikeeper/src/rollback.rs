@@ -23,7 +23,7 @@ use crate::backend::{Aws, AwsResult, CountingAws};
 use crate::config::{Config, TargetConfig};
 use crate::model::{
     ImageId, ImageState, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, PutParameter, Region,
-    StackParameterValue, StackUpdate, UpdateStack,
+    StackUpdate, UpdateStack,
 };
 use crate::publish::{Outcome, Status, TargetId};
 
@@ -442,19 +442,7 @@ async fn plan(
                     _ => None,
                 })
                 .unwrap_or_default();
-            let parameters = found
-                .parameters
-                .keys()
-                .map(|key| {
-                    let value = if key == parameter {
-                        StackParameterValue::Value(to.to_string())
-                    } else {
-                        StackParameterValue::UsePrevious
-                    };
-                    (key.clone(), value)
-                })
-                .collect();
-            let request = UpdateStack { name: found.name.clone(), parameters, capabilities };
+            let request = crate::publish::stack_update_request(&found, parameter, to.as_str(), &capabilities);
             Ok(Move::Stack { request, from: current, to: to.clone() })
         }
     })

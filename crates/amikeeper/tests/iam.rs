@@ -35,6 +35,7 @@ instance_id = "i-0123456789abcdef0"
 kind = "launch_template"
 name = "web"
 [retention]
+parameter_paths = ["/ami/"]
 [[retention.images]]
 group_by = { published_to = ["/ami/web"] }
 keep_newest = 2
@@ -96,6 +97,9 @@ fn a_small_configuration_gets_a_small_policy() {
     let unprotected: Vec<&str> = iam::handle_actions(&config("protect_published = false")).into_iter().collect();
     assert_eq!(unprotected, ["ec2:DescribeImages", "ssm:GetParameter", "ssm:PutParameter"]);
     assert!(iam::sweep_actions(&config("")).is_empty());
+    let sweep = config("[retention]\n[retention.launch_templates]\nkeep_versions = 2");
+    let reads: Vec<&str> = iam::sweep_actions(&sweep).into_iter().filter(|a| a.starts_with("ssm:")).collect();
+    assert_eq!(reads, ["ssm:GetParameter"], "the rule's fixed-name parameter, and no path");
     let policy = iam::policy(&config(""));
     let sids: Vec<&str> = policy["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
     assert_eq!(sids, ["AmikeeperHandle", "AmikeeperRollback"]);

@@ -19,6 +19,7 @@ use serde::Serialize;
 pub use asg::AutoScalingGroupPublisher;
 pub use launch_template::{LaunchTemplateLocator, LaunchTemplatePublisher};
 pub use ssm::SsmParameterPublisher;
+pub(crate) use stack::update_request as stack_update_request;
 pub use stack::StackParameterPublisher;
 
 use crate::backend::Aws;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::{guard_monotonic, Outcome, PublishContext, Publisher, Status, TargetId};
 use crate::error::{Error, Result};
-use crate::model::{StackParameterValue, StackUpdate, UpdateStack};
+use crate::model::{Stack, StackParameterValue, StackUpdate, UpdateStack};
 
 /// Updates one stack parameter with the AMI id, with `UsePreviousTemplate` and
 /// `UsePreviousValue` for every other parameter (seed 001, pattern 2).
@@ -59,19 +59,7 @@ impl Publisher for StackParameterPublisher {
             return Ok(Outcome::new(Status::Planned, "would update the stack with the previous template")
                 .moved(Some(current.clone()), image.id.as_str()));
         }
-        let parameters = stack
-            .parameters
-            .keys()
-            .map(|key| {
-                let value = if *key == self.parameter {
-                    StackParameterValue::Value(image.id.to_string())
-                } else {
-                    StackParameterValue::UsePrevious
-                };
-                (key.clone(), value)
-            })
-            .collect();
-        let request = UpdateStack { name: stack.name.clone(), parameters, capabilities: self.capabilities.clone() };
+        let request = update_request(&stack, &self.parameter, image.id.as_str(), &self.capabilities);
         match ctx.aws.update_stack(ctx.region, &request).await? {
             StackUpdate::Started { stack_id } => Ok(Outcome::new(
                 Status::Updated,
@@ -84,4 +72,22 @@ impl Publisher for StackParameterPublisher {
             }
         }
     }
+}
+
+/// `UpdateStack` with the previous template, `value` for `parameter` and `UsePreviousValue` for
+/// every other parameter (CloudFormation wants each one named).
+pub(crate) fn update_request(stack: &Stack, parameter: &str, value: &str, capabilities: &[String]) -> UpdateStack {
+    let parameters = stack
+        .parameters
+        .keys()
+        .map(|key| {
+            let value = if key == parameter {
+                StackParameterValue::Value(value.to_owned())
+            } else {
+                StackParameterValue::UsePrevious
+            };
+            (key.clone(), value)
+        })
+        .collect();
+    UpdateStack { name: stack.name.clone(), parameters, capabilities: capabilities.to_vec() }
 }

@@ -351,6 +351,18 @@ impl ImagePolicy {
 
 impl RetentionPolicy for ImagePolicy {
     fn plan(&self, inventory: &Inventory, now: OffsetDateTime) -> Plan {
+        self.plan_with(inventory, now, true)
+    }
+}
+
+impl ImagePolicy {
+    /// The decisions alone, without the snapshot plan (a sweep plans snapshots once, over the
+    /// decisions of all its policies).
+    pub fn decisions(&self, inventory: &Inventory, now: OffsetDateTime) -> Vec<Decision> {
+        self.plan_with(inventory, now, false).decisions
+    }
+
+    fn plan_with(&self, inventory: &Inventory, now: OffsetDateTime, with_snapshots: bool) -> Plan {
         // Planning a million images must stay well under a second, so every pass that reads
         // the images reads them in memory order, and the sorting works on compact keys.
         let images = &inventory.images;
@@ -434,7 +446,13 @@ impl RetentionPolicy for ImagePolicy {
             }
         }
 
-        let snapshots = if self.retire == Retire::Delete { snapshot_plan(images, &slots) } else { Vec::new() };
+        let snapshots = if with_snapshots && self.retire == Retire::Delete {
+            snapshot_plan(images, |index| {
+                slots[index].as_ref().is_some_and(|d| d.action == Action::Retire(Retire::Delete))
+            })
+        } else {
+            Vec::new()
+        };
 
         // The decisions in plan order: by group name, then newest first.
         let mut order: Vec<u32> = (0..group_names.len() as u32).collect();
@@ -531,12 +549,11 @@ impl Stages {
 }
 
 /// The snapshots of the images to delete: each goes with its image unless an image that
-/// stays uses it too. `slots[i]` is the decision for `images[i]`, if it was judged.
+/// stays uses it too. `deleted(i)` says whether `images[i]` is deleted.
 ///
 /// Read in memory order; where two deleted images share a snapshot, the smallest image id is
 /// named, so which image a snapshot goes with does not depend on the inventory's order.
-pub(crate) fn snapshot_plan(images: &[Image], slots: &[Option<Decision>]) -> Vec<SnapshotDecision> {
-    let deleted = |index: usize| slots[index].as_ref().is_some_and(|d| d.action == Action::Retire(Retire::Delete));
+pub(crate) fn snapshot_plan(images: &[Image], deleted: impl Fn(usize) -> bool) -> Vec<SnapshotDecision> {
     let mut kept_users: FxHashMap<&str, &ImageId> = FxHashMap::default();
     for (index, image) in images.iter().enumerate() {
         if deleted(index) {
@@ -549,7 +566,7 @@ pub(crate) fn snapshot_plan(images: &[Image], slots: &[Option<Decision>]) -> Vec
             }
         }
     }
-    let deletions = slots.iter().flatten().filter(|d| d.action == Action::Retire(Retire::Delete)).count();
+    let deletions = (0..images.len()).filter(|&index| deleted(index)).count();
     let mut out: Vec<SnapshotDecision> = Vec::with_capacity(deletions);
     let mut seen: FxHashMap<&str, usize> = FxHashMap::with_capacity_and_hasher(deletions, Default::default());
     for (index, image) in images.iter().enumerate() {

@@ -32,7 +32,6 @@ use crate::backend::Aws;
 use crate::config::{Config, GroupByConfig, ImagePolicyConfig, RetentionConfig};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{Image, ImageId, Region, SnapshotState, Tags};
-use crate::retain::RetentionPolicy;
 
 /// Options for one sweep.
 #[derive(Debug, Clone, Default)]
@@ -374,14 +373,17 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
             .filter(|image| policies[..i].iter().all(|earlier| earlier.group_by.group_of(image).is_none()))
             .cloned()
             .collect();
-        for decision in policy.plan(&inventory, now).decisions {
+        for decision in policy.decisions(&inventory, now) {
             judged.insert(decision.image_id.clone(), decisions.len());
             decisions.push(decision);
         }
     }
-    let slots: Vec<Option<Decision>> =
-        gathered.images.iter().map(|image| judged.get(&image.id).map(|&i| decisions[i].clone())).collect();
-    let image_snapshots = snapshot_plan(&gathered.images, &slots);
+    let deleted: Vec<bool> = gathered
+        .images
+        .iter()
+        .map(|image| judged.get(&image.id).is_some_and(|&i| decisions[i].action == Action::Retire(Retire::Delete)))
+        .collect();
+    let image_snapshots = snapshot_plan(&gathered.images, |index| deleted[index]);
 
     // Snapshots: generations of tagged volumes, then orphans.
     let used_by_images: HashMap<&str, &ImageId> = gathered
@@ -534,11 +536,13 @@ impl<'a> Sweeper<'a> {
                 _ => {}
             }
         }
-        summary.snapshots_tagged = results
+        let tagged_volumes: BTreeSet<&str> = results
             .iter()
             .filter(|r| r.action == "tag_snapshots" && r.status == ItemStatus::Done)
-            .map(|r| r.detail.as_deref().and_then(|d| d.split(' ').next()?.parse::<usize>().ok()).unwrap_or(0))
-            .sum();
+            .map(|r| r.resource.as_str())
+            .collect();
+        summary.snapshots_tagged =
+            plan.snapshot_generations.iter().filter(|g| g.tag && tagged_volumes.contains(g.volume_id.as_str())).count();
         summary.throttled = pacer.throttled();
         Ok(SweepReport {
             applied: options.apply,
@@ -668,10 +672,8 @@ impl Apply<'_> {
                 }
                 results.push(item);
             }
-            drop(outcome);
             self.tick(versions.len());
         }
-        drop(outcomes);
         let blocked: HashMap<&ImageId, String> = plan
             .launch_template_versions
             .iter()
@@ -750,7 +752,6 @@ impl Apply<'_> {
             results.push(item);
             self.tick(1);
         }
-        drop(outcomes);
 
         // 3. The images' snapshots EC2 did not delete with them; only once every image that
         //    used a snapshot is gone.
@@ -808,7 +809,6 @@ impl Apply<'_> {
             results.push(item);
             self.tick(1);
         }
-        drop(outcomes);
 
         // 4. Tags on the snapshots volumes keep.
         let tag_key = self.tag_key.clone();
