@@ -89,6 +89,12 @@ async fn sweep_converges_after_failures() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protection_follows_the_pointers() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    conformance::protection_follows_the_pointers(&fixture).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_004_snapshot_generations() {
     let Some((_moto, fixture)) = moto().await else { return };
     conformance::seed_004_snapshot_generations(&fixture).await;

@@ -148,8 +148,9 @@ pub struct Config {
     #[serde(default)]
     pub rules: Vec<Rule>,
     /// Turn on deregistration protection for every AMI a run publishes (default true): DLM, a
-    /// script or a console click then cannot deregister the AMI a pointer names. A sweep turns
-    /// it off again once nothing uses the AMI.
+    /// script or a console click then cannot deregister the AMI a pointer names. A target's own
+    /// `protect` overrides it. amikeeper turns its protection off again when the pointers move
+    /// away: a handle or rollback for the AMI they left, a sweep for any AMI no pointer names.
     #[serde(default = "yes")]
     pub protect_published: bool,
     /// What `sweep` keeps and retires; `None` when the configuration sweeps nothing.
@@ -548,6 +549,15 @@ impl TargetConfig {
 const SUPPORTED_CAPABILITIES: [&str; 3] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
 
 impl Config {
+    /// Whether any target protects the AMIs it is moved to (its `protect`, else
+    /// [`protect_published`](Self::protect_published)).
+    pub fn protects_any(&self) -> bool {
+        self.rules
+            .iter()
+            .flat_map(|rule| &rule.targets)
+            .any(|target| target.protect().unwrap_or(self.protect_published))
+    }
+
     /// Loads a file: `.json` as JSON, anything else as TOML.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();

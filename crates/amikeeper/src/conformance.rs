@@ -21,6 +21,7 @@ use crate::model::{ImageId, ImageState, LaunchTemplateSpec, Region, SnapshotStat
 use crate::publish::Status;
 use crate::report::{Report, RunStatus};
 use crate::retain::{ItemStatus, SweepOptions, SweepReport};
+use crate::rollback::RollbackOptions;
 use crate::samples::Origin;
 use crate::{Config, HandleOptions, Keeper};
 
@@ -553,6 +554,76 @@ pub async fn sweep_keeps_what_is_in_use(f: &dyn SweepFixture) {
     assert_eq!(again.plan.retirements().count(), 0, "{:#?}", again.plan.images);
     assert!(again.plan.launch_template_versions.is_empty());
     assert!(again.results.is_empty() && only_reads(&again), "converged: {:?}", again.aws_calls_by_operation);
+}
+
+const PROTECTED_PARAMETER: &str = r#"
+[[rules]]
+name = "app"
+on = ["backup_job"]
+[rules.match]
+name_prefix = "c009-"
+[[rules.targets]]
+kind = "ssm_parameter"
+name = "/ami/app"
+
+[retention]
+parameter_paths = ["/ami/"]
+[[retention.images]]
+group_by = { name_prefix = ["c009-"] }
+keep_newest = 10
+"#;
+
+/// Protection follows the pointer: a handle protects the AMI it publishes and releases
+/// amikeeper's protection on the one the pointer left; a rollback does the same the other way;
+/// a sweep releases amikeeper's protection on an AMI no pointer names any more (the parameter
+/// was moved by hand).
+pub async fn protection_follows_the_pointers(f: &dyn SweepFixture) {
+    let r = MAIN_REGION;
+    let text = config(&f.account(), PROTECTED_PARAMETER);
+    let first = f.image(r, ImageSpec::named("c009-first")).await;
+    let second = f.image(r, ImageSpec::named("c009-second")).await;
+    let by_hand = f.image(r, ImageSpec::named("c009-by-hand")).await;
+    let origin = Origin::new(&f.account(), r, "c009");
+
+    let report = run(f, &text, origin.backup_job(first.as_str(), "i-0123456789abcdef0", "COMPLETED")).await;
+    assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
+    assert!(f.own_image_protected(r, &first).await);
+    assert!(report.released.is_empty(), "{report:#?}");
+
+    let report = run(f, &text, origin.backup_job(second.as_str(), "i-0123456789abcdef0", "COMPLETED")).await;
+    assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
+    assert!(f.own_image_protected(r, &second).await);
+    assert!(!f.own_image_protected(r, &first).await, "the AMI the parameter left is released: {report:#?}");
+    assert_eq!(
+        report.released,
+        [format!("released {first}'s deregistration protection: no pointer moved names it now")]
+    );
+    // DescribeImages (event), GetParameter, DescribeImages (current, also read for the
+    // release), PutParameter, EnableImageDeregistrationProtection, CreateTags,
+    // DisableImageDeregistrationProtection.
+    assert_eq!(report.aws_calls, 7, "{:?}", report.aws_calls_by_operation);
+
+    let keeper = Keeper::new(Config::from_toml(&text).expect("valid"), f.aws());
+    let targets = ["ssm_parameter:/ami/app".parse().expect("a target")];
+    let rolled = keeper.rollback(&Region::from(r), &targets, &RollbackOptions::default()).await;
+    assert_eq!(rolled.status, "ok", "{rolled:#?}");
+    assert_eq!(f.parameter(r, "/ami/app").await.map(|(value, _)| value), Some(first.to_string()));
+    assert!(f.own_image_protected(r, &first).await, "the AMI rolled back to is protected again");
+    assert!(!f.own_image_protected(r, &second).await, "the bad AMI is released: {rolled:#?}");
+
+    // Someone moves the parameter by hand: the sweep finds `first` protected by amikeeper and
+    // named by no pointer, and releases it; it leaves `by_hand` (not amikeeper's) alone.
+    f.set_parameter(r, "/ami/app", by_hand.as_str()).await;
+    let config = sweep_config(&f.account(), PROTECTED_PARAMETER);
+    let planned = sweep(f, &config, false).await;
+    assert_eq!(planned.plan.release_protection, std::slice::from_ref(&first), "{:#?}", planned.plan);
+    assert!(f.own_image_protected(r, &first).await, "a plan changes nothing");
+    let applied = sweep(f, &config, true).await;
+    assert_eq!(applied.summary.protection_released, 1, "{:#?}", applied.results);
+    assert_eq!(applied.plan.retirements().count(), 0, "keep_newest = 10 keeps all three");
+    assert!(!f.own_image_protected(r, &first).await);
+    let again = sweep(f, &config, false).await;
+    assert!(again.plan.release_protection.is_empty(), "converged: {:#?}", again.plan);
 }
 
 /// Retention under failures: one image cannot be deregistered (every attempt fails), deletes

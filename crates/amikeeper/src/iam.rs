@@ -66,13 +66,15 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
             }
         }
     }
-    let protects =
-        config.rules.iter().flat_map(|r| &r.targets).any(|t| t.protect().unwrap_or(config.protect_published));
-    if protects {
-        actions.extend(["ec2:EnableImageDeregistrationProtection", "ec2:CreateTags"]);
+    if config.protects_any() {
+        actions.extend(PROTECTION_ACTIONS);
     }
     actions
 }
+
+/// Protecting the AMI a pointer moves to, and releasing amikeeper's protection on the one it left.
+const PROTECTION_ACTIONS: [&str; 3] =
+    ["ec2:EnableImageDeregistrationProtection", "ec2:DisableImageDeregistrationProtection", "ec2:CreateTags"];
 
 /// The actions `sweep` needs, for the configured `[retention]`.
 pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
@@ -86,6 +88,8 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeLaunchConfigurations",
         "cloudformation:DescribeStacks",
+        // amikeeper's protection on AMIs no pointer names any more is released.
+        "ec2:DisableImageDeregistrationProtection",
     ]);
     // The parameters a sweep reads: the names and paths do not depend on the region.
     let (names, paths, _) = parameter_sources(config, &Region::from("us-east-1"));
@@ -112,9 +116,7 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
         };
         for retire in retires {
             actions.extend(match retire {
-                Retire::Delete => {
-                    &["ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:DisableImageDeregistrationProtection"][..]
-                }
+                Retire::Delete => &["ec2:DeregisterImage", "ec2:DeleteSnapshot"][..],
                 Retire::Deprecate => &["ec2:EnableImageDeprecation"][..],
                 Retire::Disable => &["ec2:DisableImage"][..],
             });
@@ -136,8 +138,8 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
 }
 
 /// The actions `rollback` can need: reading each kind of pointer's history, and writing it.
-pub fn rollback_actions() -> BTreeSet<&'static str> {
-    [
+pub fn rollback_actions(config: &Config) -> BTreeSet<&'static str> {
+    let mut actions: BTreeSet<&'static str> = [
         "ec2:DescribeImages",
         "ssm:GetParameter",
         "ssm:GetParameterHistory",
@@ -152,7 +154,11 @@ pub fn rollback_actions() -> BTreeSet<&'static str> {
         "cloudformation:DescribeStacks",
         "cloudformation:UpdateStack",
     ]
-    .into()
+    .into();
+    if config.protects_any() {
+        actions.extend(PROTECTION_ACTIONS);
+    }
+    actions
 }
 
 /// The IAM policy document: one statement per job that the configuration uses.
@@ -161,7 +167,7 @@ pub fn policy(config: &Config) -> Value {
     for (sid, actions) in [
         ("AmikeeperHandle", handle_actions(config)),
         ("AmikeeperSweep", sweep_actions(config)),
-        ("AmikeeperRollback", rollback_actions()),
+        ("AmikeeperRollback", rollback_actions(config)),
     ] {
         if actions.is_empty() {
             continue;

@@ -7,8 +7,9 @@ use crate::backend::{Aws, CountingAws, Ec2Api};
 use crate::config::{Config, ConfigError, TargetConfig, WaitConfig};
 use crate::error::{AwsError, Error};
 use crate::events::{self, AmiEvent, EventError, EventKind};
-use crate::model::{CreateImage, Image, ImageState, Region, PROTECTED_TAG, RULE_TAG};
-use crate::publish::{Outcome, PublishContext, Publisher, Status, TargetId};
+use crate::model::{CreateImage, Image, ImageState, Region, RULE_TAG};
+use crate::protect;
+use crate::publish::{DescribedImages, Outcome, PublishContext, Publisher, Status, TargetId};
 use crate::report::{EventSummary, ImageSummary, Report, RunStatus, TargetReport};
 use crate::resolve::{AmiResolver, ConfigResolver, Resolution, ResolvedTarget, RuleTargets};
 use crate::retain::{Progress, SweepOptions, SweepReport, Sweeper};
@@ -124,6 +125,7 @@ impl Keeper {
             targets: Vec::new(),
             dry_run: options.dry_run,
             protection: None,
+            released: Vec::new(),
             aws_calls: 0,
             aws_calls_by_operation: Default::default(),
         };
@@ -209,6 +211,7 @@ impl Keeper {
             }
         });
         let mut protect = false;
+        let described = DescribedImages::default();
         for RuleTargets { rule, targets } in rules {
             // The resolver keeps the rule's target order, so target i is rule.targets[i].
             let configured = self.config().rules.iter().find(|r| r.name == rule).map(|r| &r.targets);
@@ -234,6 +237,7 @@ impl Keeper {
                                 image: image.as_ref(),
                                 dry_run: options.dry_run,
                                 event_id: &event.event_id,
+                                described: &described,
                             };
                             publish_with_retry(publisher.as_ref(), &ctx, &rule).await
                         }
@@ -244,41 +248,18 @@ impl Keeper {
             }
         }
         if let Some(image) = image.as_ref().filter(|_| protect) {
-            report.protection = self.protect(aws, &event.region, image, options).await;
+            report.protection = protect::protect(aws, &event.region, image, options.dry_run).await;
         }
-    }
-
-    /// Turns on deregistration protection for `image`, which a target that wants protection (its
-    /// `protect`, else [`Config::protect_published`]) was moved to, and tags it so a sweep knows
-    /// the protection is amikeeper's. Returns what happened, for the report.
-    async fn protect(
-        &self,
-        aws: &CountingAws<'_>,
-        region: &Region,
-        image: &Image,
-        options: &HandleOptions,
-    ) -> Option<String> {
-        if image.state != ImageState::Available {
-            return None;
+        // The AMIs the moved pointers left: amikeeper's protection on them is released.
+        let moves = report.targets.iter().map(|t| {
+            let moved = matches!(t.outcome.status, Status::Updated | Status::Planned);
+            (t.outcome.from.as_deref(), t.outcome.to.as_deref().filter(|_| moved))
+        });
+        let left = if self.config().protects_any() { protect::left_behind(moves) } else { Vec::new() };
+        for left in left {
+            let known = described.get(&left);
+            report.released.extend(protect::release(aws, &event.region, &left, known, options.dry_run).await);
         }
-        if image.deregistration_protected {
-            return Some(format!("{} was already protected from deregistration", image.id));
-        }
-        if options.dry_run {
-            return Some(format!("would protect {} from deregistration", image.id));
-        }
-        let tags = [(PROTECTED_TAG.to_owned(), "true".to_owned())].into();
-        let protected = async {
-            aws.set_deregistration_protection(region, &image.id, true).await?;
-            aws.create_tags(region, std::slice::from_ref(&image.id.to_string()), &tags).await
-        };
-        Some(match protected.await {
-            Ok(()) => format!("{} is now protected from deregistration", image.id),
-            Err(error) => {
-                tracing::warn!(image_id = %image.id, %error, "could not protect the published AMI");
-                format!("could not protect {} from deregistration: {error}", image.id)
-            }
-        })
     }
 
     async fn wait_until_available(

@@ -42,6 +42,7 @@ pub mod events;
 pub mod iam;
 pub mod memory;
 pub mod model;
+pub mod protect;
 
 pub use config::Config;
 pub use error::{AwsError, AwsErrorKind, Error, Result};

@@ -114,6 +114,9 @@ pub struct Report {
     /// What became of the published AMI's deregistration protection, when the run published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protection: Option<String>,
+    /// The AMIs the moved pointers left whose amikeeper protection was (or would be) released.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<String>,
     /// How many AWS calls the run made.
     pub aws_calls: usize,
     /// Those calls per operation, e.g. `ssm:PutParameter`.

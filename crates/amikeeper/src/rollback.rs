@@ -12,6 +12,10 @@
 //!   (`$Latest`/`$Default` resolved) whose AMI differs; the group is pinned to it;
 //! - a stack parameter: CloudFormation keeps no history of parameter values, so a stack needs
 //!   `--to`.
+//!
+//! Protection follows the pointers (see [`protect`](crate::protect)): the AMIs rolled back to
+//! get deregistration protection, and amikeeper's protection on the AMIs the pointers left is
+//! released, so the bad AMI can be cleaned up.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,9 +26,10 @@ use serde::Serialize;
 use crate::backend::{Aws, AwsResult, CountingAws};
 use crate::config::{Config, TargetConfig};
 use crate::model::{
-    ImageId, ImageState, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, PutParameter, Region,
+    Image, ImageId, ImageState, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, PutParameter, Region,
     StackUpdate, UpdateStack,
 };
+use crate::protect;
 use crate::publish::{Outcome, Status, TargetId};
 
 /// A pointer to roll back, as `kind:name` on the command line.
@@ -132,6 +137,10 @@ pub struct RollbackReport {
     pub dry_run: bool,
     /// One item per target, in the order given.
     pub targets: Vec<RollbackItem>,
+    /// What became of deregistration protection: the AMIs rolled back to are protected,
+    /// amikeeper's protection on the AMIs the pointers left is released.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub protection: Vec<String>,
     /// AWS calls made.
     pub aws_calls: usize,
     /// AWS calls per operation.
@@ -198,6 +207,7 @@ pub async fn rollback(
         reason: None,
         dry_run: options.dry_run,
         targets: Vec::new(),
+        protection: Vec::new(),
         aws_calls: 0,
         aws_calls_by_operation: BTreeMap::new(),
     };
@@ -219,11 +229,15 @@ async fn run(
     // 1. Work out every move, and check every AMI, before writing anything.
     let mut moves = Vec::new();
     let mut refusals = Vec::new();
+    let mut images: BTreeMap<ImageId, Image> = BTreeMap::new();
     for target in targets {
         match plan(aws, config, region, target, options.to.as_ref()).await {
             Ok(Ok(planned)) => match check_image(aws, region, planned.image()).await {
-                Ok(None) => moves.push((target, planned)),
-                Ok(Some(why)) => refusals.push((target, why)),
+                Ok(Ok(image)) => {
+                    images.insert(image.id.clone(), image);
+                    moves.push((target, planned));
+                }
+                Ok(Err(why)) => refusals.push((target, why)),
                 Err(error) => refusals.push((target, error.to_string())),
             },
             Ok(Err(why)) => refusals.push((target, why)),
@@ -258,16 +272,35 @@ async fn run(
         };
         report.targets.push(RollbackItem { target: target.id(), outcome });
     }
+
+    // 3. Protection follows the pointers: the AMIs rolled back to are protected, and
+    //    amikeeper's protection on the AMIs they left is released.
+    if config.protects_any() {
+        let moved = |item: &&RollbackItem| matches!(item.outcome.status, Status::Updated | Status::Planned);
+        for item in report.targets.iter().filter(moved) {
+            let to = item.outcome.to.as_deref().and_then(|to| images.keys().find(|id| to.contains(id.as_str())));
+            if let Some(image) = to.cloned().and_then(|id| images.remove(&id)) {
+                report.protection.extend(protect::protect(aws, region, &image, options.dry_run).await);
+            }
+        }
+        let moves = report.targets.iter().map(|t| {
+            let moved = matches!(t.outcome.status, Status::Updated | Status::Planned);
+            (t.outcome.from.as_deref(), t.outcome.to.as_deref().filter(|_| moved))
+        });
+        for left in protect::left_behind(moves) {
+            report.protection.extend(protect::release(aws, region, &left, None, options.dry_run).await);
+        }
+    }
 }
 
-/// `Some(why)` when `image` may not be rolled back to.
-async fn check_image(aws: &dyn Aws, region: &Region, image: &ImageId) -> AwsResult<Option<String>> {
+/// The AMI to roll back to, or `Err(why)` when it may not be rolled back to.
+async fn check_image(aws: &dyn Aws, region: &Region, image: &ImageId) -> AwsResult<Result<Image, String>> {
     Ok(match aws.describe_image(region, image).await? {
-        None => Some(format!("{image} does not exist (deregistered, or not an AMI of this account and region)")),
+        None => Err(format!("{image} does not exist (deregistered, or not an AMI of this account and region)")),
         Some(found) if found.state != ImageState::Available => {
-            Some(format!("{image} is {}, not available; a pointer never names an AMI that cannot launch", found.state))
+            Err(format!("{image} is {}, not available; a pointer never names an AMI that cannot launch", found.state))
         }
-        Some(_) => None,
+        Some(found) => Ok(found),
     })
 }
 

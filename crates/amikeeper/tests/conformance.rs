@@ -49,6 +49,11 @@ async fn sweep_converges_after_failures() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn protection_follows_the_pointers() {
+    conformance::protection_follows_the_pointers(&MemoryFixture::new()).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn seed_004_snapshot_generations() {
     conformance::seed_004_snapshot_generations(&MemoryFixture::new()).await;
 }

@@ -53,7 +53,7 @@ async fn the_policy_covers_every_call_the_conformance_scenarios_make() {
     let allowed: BTreeSet<&str> = iam::handle_actions(&config)
         .into_iter()
         .chain(iam::sweep_actions(&config))
-        .chain(iam::rollback_actions())
+        .chain(iam::rollback_actions(&config))
         .collect();
     let mut called = BTreeSet::new();
     macro_rules! scenario {
@@ -71,6 +71,7 @@ async fn the_policy_covers_every_call_the_conformance_scenarios_make() {
     scenario!(seed_003_scheduled_bake);
     scenario!(sweep_keeps_what_is_in_use);
     scenario!(seed_004_snapshot_generations);
+    scenario!(protection_follows_the_pointers);
     let missing: Vec<&String> = called.iter().filter(|op| !allowed.contains(op.as_str())).collect();
     assert!(missing.is_empty(), "calls the policy does not allow: {missing:?}");
 }
@@ -89,6 +90,7 @@ fn a_small_configuration_gets_a_small_policy() {
         [
             "ec2:CreateTags",
             "ec2:DescribeImages",
+            "ec2:DisableImageDeregistrationProtection",
             "ec2:EnableImageDeregistrationProtection",
             "ssm:GetParameter",
             "ssm:PutParameter"

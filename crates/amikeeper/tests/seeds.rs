@@ -96,8 +96,14 @@ async fn fixed_version_put_failure_restores_the_previous_value() {
     let new = aws.add_image(TOKYO, ImageSeed::new(format!("AWSBackup_{instance}_b")));
     let image = aws.image(TOKYO, &new).unwrap();
     let region = TOKYO.into();
-    let ctx =
-        PublishContext { aws: aws.as_ref(), region: &region, image: Some(&image), dry_run: false, event_id: "e1" };
+    let ctx = PublishContext {
+        aws: aws.as_ref(),
+        region: &region,
+        image: Some(&image),
+        dry_run: false,
+        event_id: "e1",
+        described: &Default::default(),
+    };
     let publisher = SsmParameterPublisher { name: instance.into(), fixed_version: true, data_type: None };
 
     // The parameter is deleted, the new value's put fails: the old value goes back.

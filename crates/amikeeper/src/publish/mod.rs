@@ -133,6 +133,24 @@ pub struct PublishContext<'a> {
     pub dry_run: bool,
     /// The event id, recorded in descriptions (e.g. launch template versions).
     pub event_id: &'a str,
+    /// The AMIs publishers described during this run (the ones the pointers named before), so
+    /// the run can release their protection without describing them again.
+    pub described: &'a DescribedImages,
+}
+
+/// The AMIs described during one run, by id.
+#[derive(Debug, Default)]
+pub struct DescribedImages(std::sync::Mutex<std::collections::HashMap<ImageId, Image>>);
+
+impl DescribedImages {
+    /// The image with this id, if this run described it.
+    pub fn get(&self, id: &ImageId) -> Option<Image> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).cloned()
+    }
+
+    fn record(&self, image: &Image) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(image.id.clone(), image.clone());
+    }
 }
 
 impl<'a> PublishContext<'a> {
@@ -181,6 +199,9 @@ pub(crate) async fn guard_monotonic(
         return Ok(None);
     }
     let current_image = ctx.aws.describe_image(ctx.region, &ImageId::new(current)).await?;
+    if let Some(existing) = &current_image {
+        ctx.described.record(existing);
+    }
     match current_image {
         Some(existing) if existing.is_newer_than(image) => Ok(Some(
             Outcome::new(

@@ -20,6 +20,7 @@ use crate::model::{Image, ImageId, ImageState};
 
 pub use inventory::{gather, parameter_sources, Gathered};
 pub use pace::ATTEMPTS;
+pub(crate) use sweep::ami_ids;
 pub use sweep::{
     plan_sweep, ItemResult, ItemStatus, OrphanSnapshot, Progress, SnapshotGeneration, SweepOptions, SweepPlan,
     SweepReport, SweepSummary, Sweeper, VersionDeletion,

@@ -109,6 +109,11 @@ pub struct SweepPlan {
     pub snapshot_generations: Vec<SnapshotGeneration>,
     /// Snapshots no AMI uses.
     pub orphans: Vec<OrphanSnapshot>,
+    /// AMIs with amikeeper's deregistration protection that no pointer names any more (SSM
+    /// parameter, launch template version, Auto Scaling group, launch configuration, stack
+    /// parameter) and that the plan does not delete: their protection is turned off.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub release_protection: Vec<ImageId>,
     /// What could not be checked or understood.
     pub warnings: Vec<String>,
 }
@@ -140,7 +145,7 @@ pub struct ItemResult {
     /// The resource: an AMI, snapshot or launch template id.
     pub resource: String,
     /// The action: `deregister_image`, `deprecate_image`, `disable_image`,
-    /// `delete_snapshot`, `delete_launch_template_version`, `tag_snapshots`.
+    /// `release_protection`, `delete_snapshot`, `delete_launch_template_version`, `tag_snapshots`.
     pub action: &'static str,
     /// The version, for launch template versions.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,6 +180,8 @@ pub struct SweepSummary {
     pub snapshots_tagged: usize,
     /// Snapshots no AMI uses.
     pub orphans: usize,
+    /// AMIs whose amikeeper protection was turned off, as no pointer names them.
+    pub protection_released: usize,
     /// Actions that failed.
     pub failed: usize,
     /// Actions skipped because something they depend on failed.
@@ -211,7 +218,8 @@ pub struct Progress {
     pub total: usize,
 }
 
-fn ami_ids() -> &'static regex::Regex {
+/// `ami-…` ids inside any text (a parameter value, a stack parameter, a report value).
+pub(crate) fn ami_ids() -> &'static regex::Regex {
     static AMI: OnceLock<regex::Regex> = OnceLock::new();
     AMI.get_or_init(|| regex::Regex::new(r"\bami-[0-9a-f]{8,17}\b").expect("valid pattern"))
 }
@@ -384,6 +392,16 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
         .map(|image| judged.get(&image.id).is_some_and(|&i| decisions[i].action == Action::Retire(Retire::Delete)))
         .collect();
     let image_snapshots = snapshot_plan(&gathered.images, |index| deleted[index]);
+    let named_by_a_pointer = |image: &Image| {
+        inventory.usages.get(&image.id).is_some_and(|u| u.iter().any(|u| !matches!(u, Usage::Instance { .. })))
+    };
+    let release_protection = gathered
+        .images
+        .iter()
+        .zip(&deleted)
+        .filter(|(image, deleted)| !**deleted && crate::protect::is_amikeepers(image) && !named_by_a_pointer(image))
+        .map(|(image, _)| image.id.clone())
+        .collect();
 
     // Snapshots: generations of tagged volumes, then orphans.
     let used_by_images: HashMap<&str, &ImageId> = gathered
@@ -465,6 +483,7 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
         launch_template_versions: version_deletions,
         snapshot_generations,
         orphans,
+        release_protection,
         warnings,
     }
 }
@@ -533,6 +552,7 @@ impl<'a> Sweeper<'a> {
                 ("deregister_image" | "deprecate_image" | "disable_image", _) if done => summary.images_retired += 1,
                 ("delete_snapshot", _) if done => summary.snapshots_deleted += 1,
                 ("delete_launch_template_version", _) if done => summary.launch_template_versions_deleted += 1,
+                ("release_protection", _) if done => summary.protection_released += 1,
                 _ => {}
             }
         }
@@ -622,6 +642,7 @@ impl Apply<'_> {
         }
         self.total = plan.launch_template_versions.len()
             + retirements.len()
+            + plan.release_protection.len()
             + late_snapshots.len()
             + generation_deletes.len()
             + orphan_deletes.len()
@@ -749,6 +770,19 @@ impl Apply<'_> {
                 retired_ok.insert(ImageId::new(item.resource.clone()));
             }
             deleted_with_images.extend(deleted);
+            results.push(item);
+            self.tick(1);
+        }
+
+        // 2b. amikeeper's protection on AMIs no pointer names any more.
+        let mut outcomes = stream::iter(&plan.release_protection)
+            .map(|id| async move {
+                let (outcome, attempts) = pacer.retry(|| aws.set_deregistration_protection(region, id, false)).await;
+                let detail = "no pointer names it any more".to_owned();
+                result(id.as_str(), "release_protection", outcome.map(|()| Some(detail)), attempts)
+            })
+            .buffer_unordered(self.concurrency);
+        while let Some(item) = outcomes.next().await {
             results.push(item);
             self.tick(1);
         }
