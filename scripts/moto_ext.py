@@ -42,6 +42,15 @@ Changed (moto 5.2.5 has them but differs from EC2 in a way the retention tests w
   unless it is true or their ids were asked for; the owner always sees its own, as in EC2).
 * DescribeSnapshots: honours OwnerIds (`self` or account ids; moto 5.2.5 ignores it, so
   `OwnerIds=self` also listed the snapshots of moto's Amazon-owned default AMIs).
+
+Refused as by an AWS endpoint without the API (moto 5.2.5 answers an HTML 500, which SDKs retry
+with back-off, so every call took seconds):
+
+* DescribeImageReferences: HTTP 400 `InvalidAction` ("The action DescribeImageReferences is not
+  valid for this web service."), as in a region or partition that lacks the API.
+* Recycle Bin (`rbin`, signed for the service `rbin`; moto 5.2.5 has no such backend): every
+  request gets HTTP 400 `UnknownOperationException` in the restJson error format (the
+  `x-amzn-ErrorType` header and a `__type` / `message` body), which SDKs do not retry.
 """
 
 from __future__ import annotations
@@ -434,6 +443,68 @@ def _describe_snapshots(self: EC2Response) -> ActionResult:
 
 
 EC2Response.describe_snapshots = _describe_snapshots  # type: ignore[method-assign]
+
+
+# --- APIs refused as by an endpoint without them ---------------------------------------------
+
+
+def _describe_image_references(self: EC2Response) -> ActionResult:
+    raise EC2ClientError("InvalidAction", "The action DescribeImageReferences is not valid for this web service.")
+
+
+EC2Response.describe_image_references = _describe_image_references  # type: ignore[attr-defined]
+
+# Services moto 5.2.5 has no backend for, by SigV4 signing name: every request is refused.
+REFUSED_JSON_SERVICES = frozenset({"rbin"})
+
+
+def _signing_service(environ: dict[str, Any]) -> str | None:
+    # `Authorization: AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, ...`
+    auth = environ.get("HTTP_AUTHORIZATION") or ""
+    try:
+        scope = auth.split(",")[0].split()[1]
+        return scope.split("/")[3].lower()
+    except IndexError:
+        return None
+
+
+def _unknown_operation(environ: dict[str, Any], start_response: Any) -> Any:
+    import json
+    import uuid
+
+    from werkzeug.wrappers import Response
+
+    method = environ.get("REQUEST_METHOD", "")
+    path = environ.get("PATH_INFO", "")
+    body = json.dumps(
+        {"__type": "UnknownOperationException", "message": f"The operation {method} {path} is not supported."}
+    )
+    response = Response(
+        body,
+        status=400,
+        headers={
+            "Content-Type": "application/json",
+            "x-amzn-ErrorType": "UnknownOperationException",
+            "x-amzn-RequestId": str(uuid.uuid4()),
+        },
+    )
+    return response(environ, start_response)
+
+
+def _patch_dispatcher() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original_call = DomainDispatcherApplication.__call__
+
+    def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Any) -> Any:
+        if _signing_service(environ) in REFUSED_JSON_SERVICES:
+            return _unknown_operation(environ, start_response)
+        return original_call(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = _call  # type: ignore[method-assign]
+
+
+_patch_dispatcher()
 
 # Keep the names importable for anyone checking what is patched.
 PATCHED_BACKENDS = (AmiBackend, EBSBackend, LaunchTemplateBackend)

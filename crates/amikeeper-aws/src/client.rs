@@ -266,11 +266,13 @@ struct Inner {
     ssm: Clients<aws_sdk_ssm::Client>,
     autoscaling: Clients<aws_sdk_autoscaling::Client>,
     cloudformation: Clients<aws_sdk_cloudformation::Client>,
+    rbin: Clients<aws_sdk_rbin::Client>,
 }
 
-/// amikeeper's four backend traits ([`Ec2Api`](amikeeper::backend::Ec2Api),
+/// amikeeper's five backend traits ([`Ec2Api`](amikeeper::backend::Ec2Api),
 /// [`SsmApi`](amikeeper::backend::SsmApi), [`AutoScalingApi`](amikeeper::backend::AutoScalingApi),
-/// [`CloudFormationApi`](amikeeper::backend::CloudFormationApi)) over the AWS SDK for Rust.
+/// [`CloudFormationApi`](amikeeper::backend::CloudFormationApi),
+/// [`RecycleBinApi`](amikeeper::backend::RecycleBinApi)) over the AWS SDK for Rust.
 ///
 /// Made by [`SdkAws::builder`] (or [`SdkAws::from_sdk_config`]). Each call goes to the region
 /// it names, through one SDK client per (service, region), made on first use and kept. Cloning
@@ -289,6 +291,7 @@ impl fmt::Debug for SdkAws {
             .field("ssm_regions", &self.inner.ssm.regions())
             .field("autoscaling_regions", &self.inner.autoscaling.regions())
             .field("cloudformation_regions", &self.inner.cloudformation.regions())
+            .field("rbin_regions", &self.inner.rbin.regions())
             .finish()
     }
 }
@@ -324,6 +327,7 @@ impl SdkAws {
                 ssm: Clients::new(),
                 autoscaling: Clients::new(),
                 cloudformation: Clients::new(),
+                rbin: Clients::new(),
             }),
         }
     }
@@ -372,6 +376,10 @@ impl SdkAws {
         /// The CloudFormation client of `region` (the default region if `region` is empty).
         cloudformation, aws_sdk_cloudformation, "cloudformation"
     );
+    client_getter!(
+        /// The Recycle Bin client of `region` (the default region if `region` is empty).
+        rbin, aws_sdk_rbin, "rbin"
+    );
 }
 
 #[cfg(test)]
@@ -403,9 +411,11 @@ mod tests {
         aws.ssm(&singapore).unwrap();
         aws.autoscaling(&singapore).unwrap();
         aws.cloudformation(&singapore).unwrap();
+        aws.rbin(&singapore).unwrap();
         assert_eq!(aws.inner.ssm.regions(), ["ap-southeast-1"]);
         assert_eq!(aws.inner.autoscaling.regions(), ["ap-southeast-1"]);
         assert_eq!(aws.inner.cloudformation.regions(), ["ap-southeast-1"]);
+        assert_eq!(aws.inner.rbin.regions(), ["ap-southeast-1"]);
     }
 
     #[test]

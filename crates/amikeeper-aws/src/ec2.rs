@@ -1,8 +1,8 @@
 //! [`Ec2Api`] over `aws-sdk-ec2`: images, snapshots, volumes, instances and launch templates.
 
-use amikeeper::backend::{AwsResult, Ec2Api};
+use amikeeper::backend::{AwsResult, Ec2Api, IMAGE_REFERENCES_PER_CALL};
 use amikeeper::model::{
-    AccountId, CreateImage, Image, ImageId, ImageState, Instance, LaunchTemplate, LaunchTemplateRef,
+    AccountId, CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate, LaunchTemplateRef,
     LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
 };
 use amikeeper::{AwsError, AwsErrorKind};
@@ -182,6 +182,23 @@ pub(crate) fn instance_from_sdk(instance: &ec2::Instance) -> AwsResult<Option<In
     Ok(Some(Instance { id: id.to_owned(), image_id: ImageId::new(image_id), state: state.unwrap_or_default() }))
 }
 
+/// An SDK image reference to amikeeper's; fails without an image id (a reference that cannot
+/// be told apart must not be dropped: it may be what keeps an image in use).
+pub(crate) fn image_reference_from_sdk(reference: &ec2::ImageReference) -> AwsResult<ImageReference> {
+    let image_id = reference.image_id().filter(|id| !id.is_empty()).ok_or_else(|| {
+        invalid_response(
+            SERVICE,
+            "DescribeImageReferences",
+            format!("a reference without ImageId (arn {:?})", reference.arn().unwrap_or_default()),
+        )
+    })?;
+    Ok(ImageReference {
+        image_id: ImageId::new(image_id),
+        resource_type: reference.resource_type().map(|kind| kind.as_str().to_owned()).unwrap_or_default(),
+        arn: reference.arn().unwrap_or_default().to_owned(),
+    })
+}
+
 /// The snapshots `DeregisterImage` reports deleted (`ReturnCode` `success`); the others are
 /// logged.
 pub(crate) fn deleted_snapshots(image_id: &ImageId, results: &[ec2::DeleteSnapshotReturnCode]) -> Vec<String> {
@@ -264,6 +281,37 @@ impl Ec2Api for SdkAws {
             Err(error) => return Err(from_sdk_error(SERVICE, "DescribeImages", error)),
         };
         output.images().iter().find(|image| image.image_id() == Some(image_id.as_str())).map(image_from_sdk).transpose()
+    }
+
+    async fn describe_image_references(
+        &self,
+        region: &Region,
+        image_ids: &[ImageId],
+    ) -> AwsResult<Vec<ImageReference>> {
+        if image_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.ec2(region)?;
+        let mut references = Vec::new();
+        // The trait asks for at most IMAGE_REFERENCES_PER_CALL ids; more are split, not refused.
+        for batch in image_ids.chunks(IMAGE_REFERENCES_PER_CALL) {
+            let ids = batch.iter().map(|id| id.as_str().to_owned()).collect();
+            let items = client
+                .describe_image_references()
+                .set_image_ids(Some(ids))
+                .include_all_resource_types(true)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(map_err("DescribeImageReferences"))?;
+            for item in &items {
+                references.push(image_reference_from_sdk(item)?);
+            }
+        }
+        tracing::debug!(%region, images = image_ids.len(), references = references.len(), "described image references");
+        Ok(references)
     }
 
     async fn create_image(&self, region: &Region, request: &CreateImage) -> AwsResult<ImageId> {
@@ -572,6 +620,27 @@ impl Ec2Api for SdkAws {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn image_reference_maps_every_field() {
+        let sdk = ec2::ImageReference::builder()
+            .image_id("ami-1")
+            .resource_type(ec2::ImageReferenceResourceType::SsmParameter)
+            .arn("arn:aws:ssm:us-east-1:111122223333:parameter/web/ami")
+            .build();
+        let reference = image_reference_from_sdk(&sdk).unwrap();
+        assert_eq!(reference.image_id.as_str(), "ami-1");
+        assert_eq!(reference.resource_type, "ssm:Parameter");
+        assert_eq!(reference.arn, "arn:aws:ssm:us-east-1:111122223333:parameter/web/ami");
+        // A resource type newer than the SDK is kept as AWS spells it.
+        let newer = ec2::ImageReference::builder()
+            .image_id("ami-1")
+            .resource_type(ec2::ImageReferenceResourceType::from("batch:ComputeEnvironment"))
+            .build();
+        assert_eq!(image_reference_from_sdk(&newer).unwrap().resource_type, "batch:ComputeEnvironment");
+        let error = image_reference_from_sdk(&ec2::ImageReference::builder().arn("arn:x").build()).unwrap_err();
+        assert_eq!((error.code.as_str(), error.operation.as_str()), ("InvalidResponse", "DescribeImageReferences"));
+    }
 
     #[test]
     fn image_maps_every_field() {

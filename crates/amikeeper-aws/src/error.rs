@@ -1,6 +1,6 @@
 //! SDK errors to [`AwsError`]: one generic mapping for every operation of every service.
 //!
-//! Each [`AwsError`] keeps the service (`ec2`, `ssm`, `autoscaling`, `cloudformation`), the
+//! Each [`AwsError`] keeps the service (`ec2`, `ssm`, `autoscaling`, `cloudformation`, `rbin`), the
 //! operation (`DescribeImages`, ...), AWS's error code and message, and an [`AwsErrorKind`]:
 //!
 //! | SDK error | kind |
@@ -108,7 +108,7 @@ fn is_validation_not_found(service: &str, code: &str, message: &str) -> bool {
 
 /// Maps any SDK error of any operation to an [`AwsError`].
 ///
-/// `service` is the short service name (`ec2`, `ssm`, `autoscaling`, `cloudformation`) and
+/// `service` is the short service name (`ec2`, `ssm`, `autoscaling`, `cloudformation`, `rbin`) and
 /// `operation` the API operation (`DescribeImages`); see the [module docs](self) for the kinds.
 pub fn from_sdk_error<E>(service: &str, operation: &str, error: SdkError<E, HttpResponse>) -> AwsError
 where
@@ -253,6 +253,21 @@ mod tests {
         assert!(!error.is_retryable());
         assert_eq!(map(ec2_error(400, "InvalidAMIID.Malformed", "")).kind, AwsErrorKind::Client);
         assert_eq!(map(ec2_error(400, "RequestTimeout", "")).kind, AwsErrorKind::Timeout);
+    }
+
+    #[test]
+    fn unsupported_apis_are_client_errors() {
+        // What an endpoint without the API answers: a retry will not help.
+        for (status, code) in [
+            (400, "InvalidAction"),
+            (400, "UnsupportedOperation"),
+            (400, "UnknownOperationException"),
+            (404, "UnknownOperationException"),
+        ] {
+            let error = map(ec2_error(status, code, "not valid for this web service"));
+            assert_eq!(error.kind, AwsErrorKind::Client, "{code}");
+            assert!(!error.is_retryable(), "{code}");
+        }
     }
 
     #[test]

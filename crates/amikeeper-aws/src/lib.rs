@@ -1,7 +1,8 @@
 //! amikeeper's backend traits over the AWS SDK for Rust: [`SdkAws`] implements
 //! [`Ec2Api`](amikeeper::backend::Ec2Api), [`SsmApi`](amikeeper::backend::SsmApi),
-//! [`AutoScalingApi`](amikeeper::backend::AutoScalingApi) and
-//! [`CloudFormationApi`](amikeeper::backend::CloudFormationApi), so it is an
+//! [`AutoScalingApi`](amikeeper::backend::AutoScalingApi),
+//! [`CloudFormationApi`](amikeeper::backend::CloudFormationApi) and
+//! [`RecycleBinApi`](amikeeper::backend::RecycleBinApi), so it is an
 //! [`Aws`](amikeeper::backend::Aws) a [`Keeper`](amikeeper::Keeper) can run on.
 //!
 //! ```no_run
@@ -44,7 +45,7 @@
 //!
 //! By default each service's regional endpoint. `aws-config` honours `AWS_ENDPOINT_URL` (all
 //! services), `AWS_ENDPOINT_URL_<SERVICE>` (`AWS_ENDPOINT_URL_EC2`, `_SSM`, `_AUTO_SCALING`,
-//! `_CLOUDFORMATION`, preferred over the global one) and the profile's `endpoint_url`, unless
+//! `_CLOUDFORMATION`, `_RBIN`, preferred over the global one) and the profile's `endpoint_url`, unless
 //! `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`: nothing here needs doing for them.
 //! [`endpoint_url`](SdkAwsBuilder::endpoint_url), set on the shared configuration, wins over all
 //! of those. This crate's `tests/endpoint.rs` checks each of these rules.
@@ -98,7 +99,9 @@ mod client;
 mod cloudformation;
 mod ec2;
 pub mod error;
+mod rbin;
 mod ssm;
+mod sts;
 #[cfg(feature = "test-util")]
 pub mod testing;
 

@@ -512,3 +512,62 @@ async fn deregistration_protection_blocks_deregistering_until_turned_off() {
     assert!(!aws.describe_image(&region, &image).await.unwrap().unwrap().deregistration_protected);
     aws.deregister_image(&region, &image, true).await.unwrap();
 }
+
+/// A sweep assumes a role in a consumer account (moto switches accounts on `AssumeRole`) and
+/// keeps the AMI a launch template there names; the reference check and the Recycle Bin, which
+/// moto lacks, are reported unavailable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_account_keeps_the_ami_it_launches() {
+    use amikeeper::retain::{ReferenceCheck, UndoCheck};
+    use amikeeper::SweepOptions;
+    let Some((moto, fixture)) = moto().await else { return };
+    const ROLE: &str = "arn:aws:iam::444455556666:role/amikeeper-reader";
+    let r = MAIN_REGION;
+    let mut images = Vec::new();
+    for i in 0..3 {
+        images.push(fixture.image(r, ImageSpec::named(format!("shared-{i}")).tag("Role", "shared")).await);
+    }
+    // In the consumer account, through the same role: a launch template that names images[0].
+    let provider = amikeeper_aws::aws_config::sts::AssumeRoleProvider::builder(ROLE)
+        .session_name("test")
+        .configure(&moto.sdk_config(r).await)
+        .build()
+        .await;
+    let consumer = moto
+        .sdk_config(r)
+        .await
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+        .build();
+    let consumer_ec2 = aws_sdk_ec2::Client::new(&consumer);
+    let data = aws_sdk_ec2::types::RequestLaunchTemplateData::builder().image_id(images[0].as_str()).build();
+    let created = consumer_ec2
+        .create_launch_template()
+        .launch_template_name("consumer-web")
+        .launch_template_data(data)
+        .send()
+        .await
+        .expect("a template in the consumer account");
+    let template = created.launch_template().and_then(|t| t.launch_template_id()).unwrap().to_owned();
+    let ours = fixture.ec2(r).describe_launch_templates().send().await.unwrap();
+    assert!(ours.launch_templates().iter().all(|t| t.launch_template_id() != Some(&template)), "another account");
+
+    let config = Config::from_toml(&format!(
+        "accounts = [\"{}\"]\n[retention]\n[[retention.consumers]]\nrole_arn = \"{ROLE}\"\n\
+         [[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 1",
+        fixture.account()
+    ))
+    .unwrap();
+    let keeper = Keeper::new(config, fixture.aws());
+    let report = keeper.sweep(&main_region(), &SweepOptions { apply: false, now: None }).await.unwrap();
+    let reason = report.plan.images.iter().find(|d| d.image_id == images[0]).unwrap().reason.to_string();
+    assert_eq!(reason, format!("in use by account 444455556666: launch template {template} version 1"));
+    let retired: Vec<&str> = report.plan.retirements().map(|d| d.image_id.as_str()).collect();
+    assert_eq!(retired, [images[1].as_str()]);
+    let check = &report.plan.consumers[0];
+    assert_eq!((check.account.as_str(), check.images_in_use, check.error.as_ref()), ("444455556666", 1, None));
+    assert!(
+        matches!(&report.plan.image_references, ReferenceCheck::Unavailable { error } if error.contains("InvalidAction"))
+    );
+    assert!(matches!(report.plan.recycle_bin, UndoCheck::Unavailable { .. }), "{:?}", report.plan.recycle_bin);
+}

@@ -45,6 +45,14 @@ pub enum ConfigError {
 
 impl Config {
     fn validate_retention(&self, retention: &RetentionConfig) -> Result<(), ConfigError> {
+        for (i, consumer) in retention.consumers.iter().enumerate() {
+            if !consumer.role_arn.starts_with("arn:") || consumer.account().is_none() {
+                return Err(invalid(
+                    format!("retention.consumers[{i}].role_arn"),
+                    "use a role ARN such as arn:aws:iam::444455556666:role/amikeeper-reader",
+                ));
+            }
+        }
         if retention.concurrency == 0 || retention.concurrency > 64 {
             return Err(invalid("retention.concurrency", "use 1 to 64 requests in flight"));
         }
@@ -186,6 +194,41 @@ pub struct RetentionConfig {
     /// Snapshot generations and orphans.
     #[serde(default)]
     pub snapshots: Option<SnapshotRetention>,
+    /// Ask EC2's own AMI reference check (`DescribeImageReferences`) about every AMI the plan
+    /// would retire (default true). It sees what the inventory scan cannot: SSM parameters
+    /// outside the configured paths and Image Builder recipes. Where the API is missing, the
+    /// scan decides alone and the report says so.
+    #[serde(default = "yes")]
+    pub image_references: bool,
+    /// Read the Recycle Bin retention rules when the plan deletes AMIs or snapshots, so the
+    /// report says which deletions can be undone (default true).
+    #[serde(default = "yes")]
+    pub recycle_bin: bool,
+    /// Accounts the AMIs are shared with, each reached through a role: before anything is
+    /// retired, the sweep assumes each role and keeps every AMI something there launches
+    /// (instances, launch template versions, Auto Scaling groups, launch configurations,
+    /// stack parameters). An account that cannot be checked keeps every candidate.
+    #[serde(default)]
+    pub consumers: Vec<ConsumerConfig>,
+}
+
+/// `[[retention.consumers]]`: an account the AMIs are shared with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerConfig {
+    /// The role to assume there, e.g. `arn:aws:iam::444455556666:role/amikeeper-reader`.
+    pub role_arn: String,
+    /// The external id the role's trust policy asks for, if any.
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+impl ConsumerConfig {
+    /// The account id in the role ARN (`arn:aws:iam::<account>:role/...`).
+    pub fn account(&self) -> Option<&str> {
+        let account = self.role_arn.split(':').nth(4)?;
+        (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+    }
 }
 
 fn yes() -> bool {

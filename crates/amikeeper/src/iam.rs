@@ -125,6 +125,12 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
     if retention.launch_templates.is_some() {
         actions.insert("ec2:DeleteLaunchTemplateVersions");
     }
+    if retention.image_references {
+        actions.insert("ec2:DescribeImageReferences");
+    }
+    if retention.recycle_bin {
+        actions.extend(["rbin:ListRules", "rbin:GetRule"]);
+    }
     if let Some(snapshots) = &retention.snapshots {
         actions.insert("ec2:DescribeSnapshots");
         if snapshots.generations_tag.is_some() {
@@ -174,24 +180,62 @@ pub fn policy(config: &Config) -> Value {
         }
         statements.push(json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*" }));
     }
+    let roles: Vec<&str> = consumer_roles(config).collect();
+    if !roles.is_empty() {
+        // The one action whose resource can be narrowed: the consumer roles themselves.
+        statements.push(json!({
+            "Sid": "AmikeeperConsumers",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": roles,
+        }));
+    }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
+/// The consumer roles a sweep assumes.
+fn consumer_roles(config: &Config) -> impl Iterator<Item = &str> {
+    config.retention.iter().flat_map(|r| &r.consumers).map(|c| c.role_arn.as_str())
+}
+
+/// What each consumer role needs in its own account (its policy, beside a trust policy that
+/// lets this account assume it).
+pub fn consumer_role_actions() -> BTreeSet<&'static str> {
+    [
+        "ec2:DescribeImages",
+        "ec2:DescribeInstances",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DescribeLaunchTemplateVersions",
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeLaunchConfigurations",
+        "cloudformation:DescribeStacks",
+    ]
+    .into()
+}
+
 /// What the policy cannot say by itself, for whoever attaches it.
-pub fn caveats(config: &Config) -> Vec<&'static str> {
+pub fn caveats(config: &Config) -> Vec<String> {
     let mut notes = Vec::new();
     let targets = || config.rules.iter().flat_map(|r| &r.targets);
     if targets().any(|t| matches!(t, TargetConfig::StackParameter { .. })) {
-        notes.push(
+        notes.push(String::from(
             "cloudformation:UpdateStack runs with the caller's permissions unless the stack has a service \
              role: the role also needs whatever the stack's resources need to update",
-        );
+        ));
     }
     if targets().any(|t| matches!(t, TargetConfig::AutoScalingGroup { .. })) {
-        notes.push("a launch template with an instance profile also needs iam:PassRole on that role");
+        notes.push("a launch template with an instance profile also needs iam:PassRole on that role".into());
     }
     if targets().any(|t| matches!(t, TargetConfig::SsmParameter { .. })) {
-        notes.push("SecureString parameters also need kms:Decrypt and kms:Encrypt on their key");
+        notes.push("SecureString parameters also need kms:Decrypt and kms:Encrypt on their key".into());
+    }
+    if consumer_roles(config).next().is_some() {
+        let actions: Vec<&str> = consumer_role_actions().into_iter().collect();
+        notes.push(format!(
+            "each consumer role needs, in its own account, a trust policy that lets this account assume it, and \
+             these actions on *: {}",
+            actions.join(", ")
+        ));
     }
     notes
 }

@@ -426,3 +426,58 @@ pub struct LaunchConfiguration {
     /// The AMI it launches.
     pub image_id: ImageId,
 }
+
+/// A resource that names an AMI, as EC2's own AMI reference check (`DescribeImageReferences`)
+/// reports it: instances, launch templates, SSM parameters anywhere in the account, and Image
+/// Builder image and container recipes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct ImageReference {
+    /// The AMI referenced.
+    pub image_id: ImageId,
+    /// The kind of resource, as AWS names it: `ec2:Instance`, `ec2:LaunchTemplate`,
+    /// `ssm:Parameter`, `imagebuilder:ImageRecipe`, `imagebuilder:ContainerRecipe`.
+    pub resource_type: String,
+    /// The resource's ARN.
+    pub arn: String,
+}
+
+/// What a Recycle Bin retention rule keeps after deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum RecycleBinResource {
+    /// Deregistered AMIs (`EC2_IMAGE`).
+    #[serde(rename = "EC2_IMAGE")]
+    Image,
+    /// Deleted EBS snapshots (`EBS_SNAPSHOT`).
+    #[serde(rename = "EBS_SNAPSHOT")]
+    Snapshot,
+}
+
+/// A Recycle Bin retention rule of one region (`rbin:ListRules`): deleted resources it matches
+/// can be restored for `retention_days`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecycleBinRule {
+    /// The rule's identifier.
+    pub id: String,
+    /// What the rule retains.
+    pub resource_type: RecycleBinResource,
+    /// How many days a deleted resource stays restorable.
+    pub retention_days: u32,
+    /// The tags a resource needs (any one of them) for the rule to retain it; empty for a
+    /// region-level rule, which retains every resource of its type.
+    pub resource_tags: Vec<(String, String)>,
+    /// Region-level rules only: resources with any of these tags are not retained.
+    pub exclude_tags: Vec<(String, String)>,
+}
+
+impl RecycleBinRule {
+    /// Whether the rule retains a deleted resource with these tags. A tag with an empty value
+    /// in the rule matches any value.
+    pub fn retains(&self, tags: &Tags) -> bool {
+        let has = |(key, value): &(String, String)| tags.get(key).is_some_and(|v| value.is_empty() || v == value);
+        if self.resource_tags.is_empty() {
+            !self.exclude_tags.iter().any(has)
+        } else {
+            self.resource_tags.iter().any(has)
+        }
+    }
+}

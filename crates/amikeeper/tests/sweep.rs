@@ -314,3 +314,140 @@ async fn protection_amikeeper_turned_on_is_turned_off_before_deleting_and_others
     assert_eq!(aws.image(REGION, &images[1]).unwrap().state, ImageState::Available);
     assert_eq!(aws.call_count("ec2:DisableImageDeregistrationProtection"), 1);
 }
+
+/// What only EC2's AMI reference check sees (an Image Builder recipe, an SSM parameter outside
+/// the configured paths) keeps its AMI, and the report says which source decided.
+#[tokio::test(start_paused = true)]
+async fn the_reference_check_keeps_what_the_scan_cannot_see() {
+    use amikeeper::retain::ReferenceCheck;
+    let retention =
+        "[retention]\nparameter_paths = [\"/ami/\"]\n[[retention.images]]\ngroup_by = { tag = \"Role\" }\nkeep_newest = 1";
+    for available in [true, false] {
+        let aws = Arc::new(MemoryAws::new(ACCOUNT));
+        let images = web_images(&aws, 4);
+        let recipe = aws.add_image_recipe(REGION, "web-recipe", &images[0]);
+        aws.set_parameter(REGION, "/team-b/web-ami", images[1].as_str()).unwrap();
+        aws.set_image_references_available(available);
+        let report = sweep(&keeper(&aws, retention), &aws, false).await;
+        let reason = |i: usize| {
+            report.plan.images.iter().find(|d| d.image_id == images[i]).map(|d| d.reason.to_string()).unwrap()
+        };
+        let retired: Vec<&str> = report.plan.retirements().map(|d| d.image_id.as_str()).collect();
+        if available {
+            assert_eq!(
+                reason(0),
+                format!("in use by imagebuilder:ImageRecipe {recipe} (found by EC2's AMI reference check)")
+            );
+            assert_eq!(
+                reason(1),
+                format!(
+                    "in use by ssm:Parameter arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/team-b/web-ami (found by \
+                     EC2's AMI reference check)"
+                )
+            );
+            assert_eq!(retired, [images[2].as_str()]);
+            assert_eq!(report.plan.image_references, ReferenceCheck::Checked { images: 3, referenced: 2 });
+            // One DescribeImageReferences call for the three candidates.
+            assert_eq!(report.aws_calls_by_operation["ec2:DescribeImageReferences"], 1);
+        } else {
+            // Where the API is missing, the scan decides alone, and the report says so.
+            assert_eq!(retired, [images[2].as_str(), images[1].as_str(), images[0].as_str()], "newest first");
+            let ReferenceCheck::Unavailable { error } = &report.plan.image_references else {
+                panic!("{:?}", report.plan.image_references)
+            };
+            assert!(error.contains("InvalidAction"), "{error}");
+        }
+    }
+}
+
+/// The plan says whether what it deletes can be restored from the Recycle Bin.
+#[tokio::test(start_paused = true)]
+async fn the_plan_says_whether_a_deletion_can_be_undone() {
+    use amikeeper::model::{RecycleBinResource, RecycleBinRule};
+    use amikeeper::retain::UndoCheck;
+    let retention = "[retention]\n[[retention.images]]\ngroup_by = { tag = \"Role\" }\nkeep_newest = 1";
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let images: Vec<ImageId> = (0..3)
+        .map(|i| {
+            aws.advance(Duration::days(10));
+            let seed = ImageSeed::new(format!("web-{i}")).tag("Role", "web").snapshots(1);
+            let seed = if i == 0 { seed.tag("Scratch", "yes") } else { seed };
+            aws.add_image(REGION, seed)
+        })
+        .collect();
+
+    let report = sweep(&keeper(&aws, retention), &aws, false).await;
+    let UndoCheck::Checked { summary, images_not_restorable, .. } = &report.plan.recycle_bin else {
+        panic!("{:?}", report.plan.recycle_bin)
+    };
+    assert_eq!(images_not_restorable, &[images[1].clone(), images[0].clone()], "newest first");
+    assert!(summary.contains("cannot be undone"), "{summary}");
+
+    // A region-level AMI rule that excludes scratch images, and a snapshot rule.
+    let rule = |id: &str, resource_type, exclude_tags: Vec<(String, String)>| RecycleBinRule {
+        id: id.into(),
+        resource_type,
+        retention_days: 7,
+        resource_tags: Vec::new(),
+        exclude_tags,
+    };
+    aws.add_recycle_bin_rule(
+        REGION,
+        rule("images", RecycleBinResource::Image, vec![("Scratch".into(), String::new())]),
+    );
+    aws.add_recycle_bin_rule(REGION, rule("snapshots", RecycleBinResource::Snapshot, Vec::new()));
+    let report = sweep(&keeper(&aws, retention), &aws, false).await;
+    let UndoCheck::Checked { summary, images_restorable, images_not_restorable, snapshots_restorable, .. } =
+        &report.plan.recycle_bin
+    else {
+        panic!("{:?}", report.plan.recycle_bin)
+    };
+    assert_eq!((*images_restorable, images_not_restorable.as_slice()), (1, &[images[0].clone()][..]));
+    assert_eq!(*snapshots_restorable, 2);
+    assert_eq!(summary, "1 of 2 deleted AMIs and 2 of 2 deleted snapshots can be restored from the Recycle Bin (for at least 7 days); an AMI is restorable only when a rule also keeps its snapshots");
+    assert_eq!(report.aws_calls_by_operation["rbin:ListRules"], 2);
+
+    // Nothing deleted: nothing to ask.
+    let keep_all = retention.replace("keep_newest = 1", "keep_newest = 5");
+    let report = sweep(&keeper(&aws, &keep_all), &aws, false).await;
+    assert_eq!(report.plan.recycle_bin, UndoCheck::NothingDeleted);
+    assert!(!report.aws_calls_by_operation.contains_key("rbin:ListRules"));
+}
+
+/// An AMI shared with another account is kept while something there launches it; an account
+/// that cannot be checked keeps every AMI.
+#[tokio::test(start_paused = true)]
+async fn consumer_accounts_keep_the_amis_they_launch() {
+    const ROLE: &str = "arn:aws:iam::444455556666:role/amikeeper-reader";
+    let retention = format!(
+        "[retention]\n[[retention.consumers]]\nrole_arn = \"{ROLE}\"\n[[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 1"
+    );
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let images = web_images(&aws, 4);
+    let consumer = Arc::new(MemoryAws::new("444455556666"));
+    let instance = consumer.launch_instance(REGION, &images[0], Tags::new());
+    let template = consumer.create_launch_template(REGION, "consumer-web", Some(images[1].clone()), Tags::new());
+
+    // The role cannot be assumed: every AMI is kept, and the report says why.
+    let report = sweep(&keeper(&aws, &retention), &aws, false).await;
+    assert_eq!(report.plan.retirements().count(), 0, "{:#?}", report.plan.images);
+    assert_eq!(report.plan.consumers.len(), 1);
+    assert!(report.plan.consumers[0].error.as_deref().is_some_and(|e| e.contains("AccessDenied")));
+    let reason = report.plan.images.iter().find(|d| d.image_id == images[2]).unwrap().reason.to_string();
+    assert!(reason.starts_with("in use by account 444455556666: could not be checked"), "{reason}");
+
+    aws.add_role(ROLE, consumer.clone());
+    let report = sweep(&keeper(&aws, &retention), &aws, true).await;
+    let reason = |i: usize| report.plan.images.iter().find(|d| d.image_id == images[i]).unwrap().reason.to_string();
+    assert_eq!(reason(0), format!("in use by account 444455556666: instance {instance}"));
+    assert_eq!(reason(1), format!("in use by account 444455556666: launch template {} version 1", template.id));
+    let retired: Vec<&str> = report.plan.retirements().map(|d| d.image_id.as_str()).collect();
+    assert_eq!(retired, [images[2].as_str()]);
+    let check = &report.plan.consumers[0];
+    assert_eq!((check.account.as_str(), check.images_in_use, check.error.as_ref()), ("444455556666", 2, None));
+    // AssumeRole, then the consumer's listings: images, instances, templates, their versions,
+    // groups, launch configurations, stacks.
+    assert_eq!(check.aws_calls, 8, "{check:?}");
+    assert_eq!(aws.image(REGION, &images[2]).unwrap().state, ImageState::Deregistered);
+    assert_ne!(aws.image(REGION, &images[0]).unwrap().state, ImageState::Deregistered);
+}

@@ -200,6 +200,8 @@ fn gathered(world: &World) -> Gathered {
         auto_scaling_groups,
         snapshots,
         parameter_histories: Default::default(),
+        image_references: Vec::new(),
+        consumer_usages: Vec::new(),
         launch_configurations: Vec::new(),
         warnings: Vec::new(),
     }
@@ -235,6 +237,9 @@ fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Op
                 delete_orphans: true,
                 exclude_tag: KEEP_TAG.into(),
             }),
+            image_references: true,
+            recycle_bin: true,
+            consumers: Vec::new(),
         }),
     }
 }

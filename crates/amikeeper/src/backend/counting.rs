@@ -1,17 +1,17 @@
 //! [`CountingAws`]: a wrapper that records every call made through it.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, SsmApi};
+use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, RecycleBinApi, SsmApi, StsApi};
 use time::OffsetDateTime;
 
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef,
-    LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags,
-    UpdateStack, Volume,
+    AutoScalingGroup, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
+    LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, RecycleBinResource,
+    RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// The calls made through a [`CountingAws`], in order, as `service:Operation`.
@@ -178,6 +178,15 @@ impl Ec2Api for CountingAws<'_> {
         self.inner.disable_image(region, image_id).await
     }
 
+    async fn describe_image_references(
+        &self,
+        region: &Region,
+        image_ids: &[ImageId],
+    ) -> AwsResult<Vec<ImageReference>> {
+        self.log.record("ec2:DescribeImageReferences");
+        self.inner.describe_image_references(region, image_ids).await
+    }
+
     async fn set_deregistration_protection(&self, region: &Region, image_id: &ImageId, enabled: bool) -> AwsResult<()> {
         self.log.record(if enabled {
             "ec2:EnableImageDeregistrationProtection"
@@ -264,5 +273,25 @@ impl CloudFormationApi for CountingAws<'_> {
     async fn describe_stacks(&self, region: &Region) -> AwsResult<Vec<Stack>> {
         self.log.record("cloudformation:DescribeStacks");
         self.inner.describe_stacks(region).await
+    }
+}
+
+#[async_trait]
+impl RecycleBinApi for CountingAws<'_> {
+    async fn list_recycle_bin_rules(
+        &self,
+        region: &Region,
+        resource_type: RecycleBinResource,
+    ) -> AwsResult<Vec<RecycleBinRule>> {
+        self.log.record("rbin:ListRules");
+        self.inner.list_recycle_bin_rules(region, resource_type).await
+    }
+}
+
+#[async_trait]
+impl StsApi for CountingAws<'_> {
+    async fn assume_role(&self, role_arn: &str, external_id: Option<&str>) -> AwsResult<Arc<dyn Aws>> {
+        self.log.record("sts:AssumeRole");
+        self.inner.assume_role(role_arn, external_id).await
     }
 }

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, SsmApi};
+use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, RecycleBinApi, SsmApi, StsApi};
 use crate::memory::faults::{fault_error, FaultPlan};
 use crate::memory::{Fault, FaultKind};
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef,
-    LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags,
-    UpdateStack, Volume,
+    AutoScalingGroup, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
+    LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, RecycleBinResource,
+    RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// Wraps any [`Aws`] and fails the calls the injected faults hit. A faulted call does not
@@ -182,6 +182,14 @@ impl Ec2Api for FaultyAws {
         self.run("ec2:DisableImage", || self.inner.disable_image(region, image_id)).await
     }
 
+    async fn describe_image_references(
+        &self,
+        region: &Region,
+        image_ids: &[ImageId],
+    ) -> AwsResult<Vec<ImageReference>> {
+        self.run("ec2:DescribeImageReferences", || self.inner.describe_image_references(region, image_ids)).await
+    }
+
     async fn set_deregistration_protection(&self, region: &Region, image_id: &ImageId, enabled: bool) -> AwsResult<()> {
         let op = if enabled {
             "ec2:EnableImageDeregistrationProtection"
@@ -255,5 +263,23 @@ impl CloudFormationApi for FaultyAws {
 
     async fn describe_stacks(&self, region: &Region) -> AwsResult<Vec<Stack>> {
         self.run("cloudformation:DescribeStacks", || self.inner.describe_stacks(region)).await
+    }
+}
+
+#[async_trait]
+impl RecycleBinApi for FaultyAws {
+    async fn list_recycle_bin_rules(
+        &self,
+        region: &Region,
+        resource_type: RecycleBinResource,
+    ) -> AwsResult<Vec<RecycleBinRule>> {
+        self.run("rbin:ListRules", || self.inner.list_recycle_bin_rules(region, resource_type)).await
+    }
+}
+
+#[async_trait]
+impl StsApi for FaultyAws {
+    async fn assume_role(&self, role_arn: &str, external_id: Option<&str>) -> AwsResult<Arc<dyn Aws>> {
+        self.run("sts:AssumeRole", || self.inner.assume_role(role_arn, external_id)).await
     }
 }

@@ -4,11 +4,13 @@
 //! region comes from the event, never from a constant. Implementations:
 //! [`MemoryAws`](crate::memory::MemoryAws) (a faithful in-memory account with fault injection),
 //! [`CountingAws`] (a wrapper that counts calls) and, in the `amikeeper-aws` crate, the AWS SDK.
-//! With the `mock` feature, mockall generates `MockEc2Api`, `MockSsmApi`, `MockAutoScalingApi`
-//! and `MockCloudFormationApi`.
+//! With the `mock` feature, mockall generates `MockEc2Api`, `MockSsmApi`, `MockAutoScalingApi`,
+//! `MockCloudFormationApi` and `MockRecycleBinApi`.
 
 mod counting;
 mod faulty;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -19,9 +21,9 @@ use crate::error::AwsError;
 use time::OffsetDateTime;
 
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef,
-    LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, Region, Snapshot, Stack, StackUpdate, Tags,
-    UpdateStack, Volume,
+    AutoScalingGroup, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
+    LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, RecycleBinResource,
+    RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// A result of a backend call.
@@ -33,6 +35,12 @@ pub type AwsResult<T> = Result<T, AwsError>;
 pub trait Ec2Api: Send + Sync {
     /// `DescribeImages` for one image; `None` when EC2 does not know it.
     async fn describe_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<Option<Image>>;
+
+    /// `DescribeImageReferences` with `IncludeAllResourceTypes` (all pages): the resources of
+    /// the account that name these images, at most [`IMAGE_REFERENCES_PER_CALL`] of them.
+    /// Regions and partitions without the API fail (e.g. `InvalidAction`).
+    async fn describe_image_references(&self, region: &Region, image_ids: &[ImageId])
+        -> AwsResult<Vec<ImageReference>>;
 
     /// `CreateImage`: image an instance; the new image starts `pending`.
     async fn create_image(&self, region: &Region, request: &CreateImage) -> AwsResult<ImageId>;
@@ -178,7 +186,31 @@ pub trait CloudFormationApi: Send + Sync {
     async fn describe_stacks(&self, region: &Region) -> AwsResult<Vec<Stack>>;
 }
 
-/// Every service amikeeper uses; implemented for anything that implements the four traits.
-pub trait Aws: Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi {}
+/// Recycle Bin: whether a deleted AMI or snapshot can be restored.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait RecycleBinApi: Send + Sync {
+    /// `ListRules` for one resource type (all pages, each rule's tags included): the retention
+    /// rules of the region that are in effect.
+    async fn list_recycle_bin_rules(
+        &self,
+        region: &Region,
+        resource_type: RecycleBinResource,
+    ) -> AwsResult<Vec<RecycleBinRule>>;
+}
 
-impl<T: Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi + ?Sized> Aws for T {}
+/// AWS STS: reaching the other accounts a sweep checks.
+#[async_trait]
+pub trait StsApi: Send + Sync {
+    /// `AssumeRole`: the account behind `role_arn`, acting with the role's credentials (in
+    /// the same regions and with the same endpoint settings).
+    async fn assume_role(&self, role_arn: &str, external_id: Option<&str>) -> AwsResult<Arc<dyn Aws>>;
+}
+
+/// The most image ids one `DescribeImageReferences` call takes.
+pub const IMAGE_REFERENCES_PER_CALL: usize = 10;
+
+/// Every service amikeeper uses; implemented for anything that implements the six traits.
+pub trait Aws: Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi + RecycleBinApi + StsApi {}
+
+impl<T: Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi + RecycleBinApi + StsApi + ?Sized> Aws for T {}

@@ -9,8 +9,8 @@ use super::{aws_error, ops, IntoRegion, MemoryAws, World};
 use crate::backend::{AwsResult, Ec2Api};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{
-    CreateImage, Image, ImageId, ImageState, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion,
-    Region, Snapshot, SnapshotState, Tags, Volume,
+    CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate, LaunchTemplateRef,
+    LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
 };
 
 /// An image to seed with [`MemoryAws::add_image`]; build it with [`ImageSeed::new`] and the methods.
@@ -127,8 +127,8 @@ impl SnapshotRecord {
 /// An instance: the image it was launched from, its state and tags.
 #[derive(Debug, Clone)]
 pub(super) struct InstanceRecord {
-    image_id: Option<ImageId>,
-    state: String,
+    pub(super) image_id: Option<ImageId>,
+    pub(super) state: String,
     tags: Tags,
 }
 
@@ -158,6 +158,11 @@ struct TemplateVersionRecord {
 }
 
 impl TemplateRecord {
+    /// Whether any version launches `image`.
+    pub(super) fn launches(&self, image: &ImageId) -> bool {
+        self.versions.values().any(|v| v.image_id.as_ref() == Some(image))
+    }
+
     fn summary(&self) -> LaunchTemplate {
         LaunchTemplate {
             id: self.id.clone(),
@@ -293,16 +298,17 @@ impl MemoryAws {
         })
     }
 
-    /// Launches a running instance from `image_id`; returns its id. Panics if the region has
-    /// no such image.
+    /// Launches a running instance from `image_id`; returns its id. The image may be this
+    /// account's (its `LastLaunchedTime` is set) or one another account shares.
     pub fn launch_instance(&self, region: impl IntoRegion, image_id: &ImageId, tags: Tags) -> String {
         let region = region.into_region();
         self.with_world(|world| {
             let id = world.next_id("i");
             let now = world.now;
             let state = world.region(&region);
-            let image = state.images.get_mut(image_id);
-            image.unwrap_or_else(|| panic!("no image {image_id} in {region}")).image.last_launched = Some(now);
+            if let Some(record) = state.images.get_mut(image_id) {
+                record.image.last_launched = Some(now);
+            }
             let record = InstanceRecord { image_id: Some(image_id.clone()), state: "running".to_owned(), tags };
             state.instances.insert(id.clone(), record);
             id
@@ -774,6 +780,14 @@ impl Ec2Api for MemoryAws {
                 _ => Err(image_not_found(op, image_id)),
             }
         })
+    }
+
+    async fn describe_image_references(
+        &self,
+        region: &Region,
+        image_ids: &[ImageId],
+    ) -> AwsResult<Vec<ImageReference>> {
+        self.call(ops::DESCRIBE_IMAGE_REFERENCES, |world| super::references::describe(world, region, image_ids))
     }
 
     async fn set_deregistration_protection(&self, region: &Region, image_id: &ImageId, enabled: bool) -> AwsResult<()> {

@@ -55,7 +55,10 @@ mod autoscaling;
 mod cloudformation;
 mod ec2;
 pub(crate) mod faults;
+mod rbin;
+mod references;
 mod ssm;
+mod sts;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -67,7 +70,7 @@ pub use ec2::ImageSeed;
 pub use faults::{Fault, FaultKind};
 
 use crate::error::{AwsError, AwsErrorKind};
-use crate::model::{AccountId, AutoScalingGroup, ImageId, Region};
+use crate::model::{AccountId, AutoScalingGroup, ImageId, RecycleBinRule, Region};
 use faults::FaultPlan;
 
 /// The time the logical clock of a new [`MemoryAws`] starts at: 2026-01-01T00:00:00Z.
@@ -134,6 +137,10 @@ struct World {
     last_image_created: Option<OffsetDateTime>,
     counters: BTreeMap<&'static str, u64>,
     pending_describes: u32,
+    /// Whether `DescribeImageReferences` exists here (it does not in some regions and partitions).
+    image_references: bool,
+    /// Other accounts, by the role that reaches them.
+    roles: BTreeMap<String, std::sync::Arc<MemoryAws>>,
     regions: BTreeMap<Region, RegionState>,
 }
 
@@ -149,6 +156,9 @@ struct RegionState {
     groups: BTreeMap<String, AutoScalingGroup>,
     launch_configurations: BTreeMap<String, ImageId>,
     stacks: BTreeMap<String, cloudformation::StackRecord>,
+    /// Image Builder recipes (ARN → parent image): seen only through `DescribeImageReferences`.
+    image_recipes: BTreeMap<String, ImageId>,
+    recycle_bin_rules: Vec<RecycleBinRule>,
 }
 
 impl World {
@@ -197,6 +207,8 @@ impl MemoryAws {
                     last_image_created: None,
                     counters: BTreeMap::new(),
                     pending_describes: 1,
+                    image_references: true,
+                    roles: BTreeMap::new(),
                     regions: BTreeMap::new(),
                 },
                 faults: FaultPlan::default(),
@@ -304,6 +316,9 @@ mod ops {
     pub const ENABLE_IMAGE_DEPRECATION: &str = "ec2:EnableImageDeprecation";
     pub const DISABLE_IMAGE: &str = "ec2:DisableImage";
     pub const CREATE_TAGS: &str = "ec2:CreateTags";
+    pub const DESCRIBE_IMAGE_REFERENCES: &str = "ec2:DescribeImageReferences";
+    pub const LIST_RECYCLE_BIN_RULES: &str = "rbin:ListRules";
+    pub const ASSUME_ROLE: &str = "sts:AssumeRole";
     pub const ENABLE_DEREGISTRATION_PROTECTION: &str = "ec2:EnableImageDeregistrationProtection";
     pub const DISABLE_DEREGISTRATION_PROTECTION: &str = "ec2:DisableImageDeregistrationProtection";
     pub const GET_PARAMETER: &str = "ssm:GetParameter";

@@ -41,6 +41,11 @@ struct ParameterVersion {
 }
 
 impl ParameterRecord {
+    /// The value of the newest version.
+    pub(super) fn value(&self) -> Option<&str> {
+        self.versions.back().map(|latest| latest.value.as_str())
+    }
+
     fn current(&self, name: &str) -> Option<Parameter> {
         self.versions.back().map(|latest| Parameter {
             name: name.to_owned(),

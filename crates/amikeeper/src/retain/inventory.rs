@@ -8,8 +8,8 @@ use super::pace::Pacer;
 use crate::backend::{Aws, AwsResult};
 use crate::config::{Config, GroupByConfig, TargetConfig};
 use crate::model::{
-    AutoScalingGroup, Image, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateVersion, Parameter,
-    ParameterType, Region, Snapshot, Stack, Volume,
+    AutoScalingGroup, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
+    LaunchTemplateVersion, Parameter, ParameterType, Region, Snapshot, Stack, Volume,
 };
 use crate::template::Placeholder;
 
@@ -37,6 +37,12 @@ pub struct Gathered {
     /// The history of each parameter a `published_to` grouping names, oldest first, as
     /// `(version, value)`.
     pub parameter_histories: BTreeMap<String, Vec<(i64, String)>>,
+    /// What EC2's AMI reference check found for the images it was asked about (the plan's
+    /// candidates; see [`Sweeper`](super::Sweeper)).
+    pub image_references: Vec<ImageReference>,
+    /// What names the plan's candidates in the consumer accounts (see
+    /// [`RetentionConfig::consumers`](crate::config::RetentionConfig::consumers)).
+    pub consumer_usages: Vec<(ImageId, super::Usage)>,
     /// What could not be checked, for the plan's warnings.
     pub warnings: Vec<String>,
 }
@@ -207,6 +213,8 @@ pub(super) async fn gather_paced(
         parameters,
         stacks,
         parameter_histories: histories,
+        image_references: Vec::new(),
+        consumer_usages: Vec::new(),
         warnings,
     })
 }

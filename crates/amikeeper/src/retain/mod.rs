@@ -5,6 +5,7 @@
 //! decision carries its reason. Nothing in use, excluded, too young or among the newest of its
 //! group is ever planned for retirement.
 
+mod check;
 mod inventory;
 mod pace;
 mod sweep;
@@ -18,6 +19,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::model::{Image, ImageId, ImageState};
 
+pub use check::{ConsumerCheck, ReferenceCheck, UndoCheck};
 pub use inventory::{gather, parameter_sources, Gathered};
 pub use pace::ATTEMPTS;
 pub(crate) use sweep::ami_ids;
@@ -68,6 +70,23 @@ pub enum Usage {
         /// The parameter key.
         parameter: String,
     },
+    /// Something in a consumer account (one the AMI is shared with, reached through a
+    /// configured role) launches the AMI, or the account could not be checked.
+    Consumer {
+        /// The consumer account.
+        account: String,
+        /// What there names the AMI (e.g. `instance i-0abc`), or why it could not be checked.
+        what: String,
+    },
+    /// EC2's AMI reference check (`DescribeImageReferences`) found a resource naming the AMI
+    /// that the inventory scan did not (an SSM parameter outside the configured paths, an
+    /// Image Builder recipe, ...).
+    Reference {
+        /// The resource type, e.g. `imagebuilder:ImageRecipe`.
+        resource_type: String,
+        /// The resource's ARN.
+        arn: String,
+    },
 }
 
 impl fmt::Display for Usage {
@@ -79,6 +98,10 @@ impl fmt::Display for Usage {
             Self::Instance { id } => write!(f, "instance {id}"),
             Self::LaunchConfiguration { name } => write!(f, "launch configuration {name}"),
             Self::StackParameter { stack, parameter } => write!(f, "stack {stack} parameter {parameter}"),
+            Self::Consumer { account, what } => write!(f, "account {account}: {what}"),
+            Self::Reference { resource_type, arn } => {
+                write!(f, "{resource_type} {arn} (found by EC2's AMI reference check)")
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
+use super::check::{self, ConsumerCheck, ReferenceCheck, UndoCheck};
 use super::inventory::{gather_paced, Gathered};
 use super::pace::Pacer;
 use super::{
@@ -114,6 +115,14 @@ pub struct SweepPlan {
     /// parameter) and that the plan does not delete: their protection is turned off.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub release_protection: Vec<ImageId>,
+    /// Which sources decided what is in use: the inventory scan always, and what EC2's AMI
+    /// reference check said about the images the plan would otherwise retire.
+    pub image_references: ReferenceCheck,
+    /// What each consumer account (`[[retention.consumers]]`) said.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<ConsumerCheck>,
+    /// Whether the AMIs and snapshots the plan deletes can be restored from the Recycle Bin.
+    pub recycle_bin: UndoCheck,
     /// What could not be checked or understood.
     pub warnings: Vec<String>,
 }
@@ -270,20 +279,14 @@ fn version_number(version: &str, default: i64, latest: i64) -> Option<i64> {
     }
 }
 
-/// Plans a sweep of what was gathered in `region`, at `now`. Pure: the same inputs give the
-/// same plan.
-pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: OffsetDateTime) -> SweepPlan {
-    let default_retention = RetentionConfig {
-        concurrency: 1,
-        max_requests_per_second: None,
-        parameter_paths: Vec::new(),
-        images: Vec::new(),
-        launch_templates: None,
-        snapshots: None,
-    };
-    let retention = config.retention.as_ref().unwrap_or(&default_retention);
-    let mut warnings = gathered.warnings.clone();
-
+/// What names each image in `gathered` (the launch template versions that stay, Auto Scaling
+/// groups, launch configurations, instances, SSM and stack parameters, EC2's reference check and
+/// consumer accounts), and the launch template versions beyond `keep_versions` to delete.
+pub(crate) fn usages(
+    gathered: &Gathered,
+    keep_versions: Option<usize>,
+    warnings: &mut Vec<String>,
+) -> (Usages, Vec<VersionDeletion>) {
     // Launch template versions: what Auto Scaling groups name, then what to delete.
     let templates: HashMap<&str, _> = gathered.launch_templates.iter().map(|(t, v)| (t.id.as_str(), (t, v))).collect();
     let mut usages = Usages::default();
@@ -316,8 +319,8 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
                 || version.number == template.latest_version
                 || version.is_default
                 || named_by_groups.contains(&(template.id.as_str(), version.number));
-            let kept = match retention.launch_templates {
-                Some(policy) => protected || position < policy.keep_versions,
+            let kept = match keep_versions {
+                Some(keep) => protected || position < keep,
                 None => true,
             };
             if kept {
@@ -350,6 +353,23 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
             usages.entry(ImageId::new(found.as_str())).or_default().push(usage);
         }
     }
+    for (image, usage) in &gathered.consumer_usages {
+        usages.entry(image.clone()).or_default().push(usage.clone());
+    }
+    // EC2's reference check, for images the scan found unused (it is asked about candidates).
+    // The scan read every version of the templates it saw and knows which ones this plan
+    // deletes, so it decides for those; the check adds templates the scan did not see.
+    for reference in &gathered.image_references {
+        let template_seen = reference.resource_type == "ec2:LaunchTemplate"
+            && reference.arn.rsplit_once('/').is_some_and(|(_, id)| templates.contains_key(id));
+        if template_seen {
+            continue;
+        }
+        let list = usages.entry(reference.image_id.clone()).or_default();
+        if list.iter().all(|usage| matches!(usage, Usage::Reference { .. })) {
+            list.push(Usage::Reference { resource_type: reference.resource_type.clone(), arn: reference.arn.clone() });
+        }
+    }
     for stack in &gathered.stacks {
         for (key, value) in &stack.parameters {
             for found in ami_ids().find_iter(value) {
@@ -362,6 +382,28 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
         list.sort_by_key(|usage| usage.to_string());
         list.dedup();
     }
+    (usages, version_deletions)
+}
+
+/// Plans a sweep of what was gathered in `region`, at `now`. Pure: the same inputs give the
+/// same plan.
+pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: OffsetDateTime) -> SweepPlan {
+    let default_retention = RetentionConfig {
+        concurrency: 1,
+        max_requests_per_second: None,
+        parameter_paths: Vec::new(),
+        images: Vec::new(),
+        launch_templates: None,
+        snapshots: None,
+        image_references: false,
+        recycle_bin: false,
+        consumers: Vec::new(),
+    };
+    let retention = config.retention.as_ref().unwrap_or(&default_retention);
+    let mut warnings = gathered.warnings.clone();
+
+    let keep_versions = retention.launch_templates.map(|policy| policy.keep_versions);
+    let (usages, version_deletions) = usages(gathered, keep_versions, &mut warnings);
 
     // Images: each policy judges the images no earlier policy selected.
     let mut policies = Vec::new();
@@ -484,6 +526,9 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
         snapshot_generations,
         orphans,
         release_protection,
+        image_references: ReferenceCheck::Off,
+        consumers: Vec::new(),
+        recycle_bin: UndoCheck::Off,
         warnings,
     }
 }
@@ -516,9 +561,31 @@ impl<'a> Sweeper<'a> {
     pub async fn sweep(&self, region: &Region, options: &SweepOptions) -> Result<SweepReport, AwsError> {
         let (concurrency, max_rps) = self.retention();
         let pacer = Pacer::new(max_rps);
-        let gathered = gather_paced(self.aws, self.config, region, &pacer, concurrency).await?;
+        let mut gathered = gather_paced(self.aws, self.config, region, &pacer, concurrency).await?;
         let now = options.now.unwrap_or_else(OffsetDateTime::now_utc);
-        let plan = plan_sweep(self.config, &gathered, region, now);
+        let retention = self.config.retention.as_ref();
+        let mut plan = plan_sweep(self.config, &gathered, region, now);
+        // Consumer accounts first: they read everything there at once; then EC2's reference
+        // check, which asks about each candidate left (and any a new plan brings up).
+        let mut consumers = Vec::new();
+        if let Some(list) = retention.map(|r| &r.consumers).filter(|c| !c.is_empty()) {
+            consumers = check::ask_consumers(self.aws, &pacer, concurrency, list, &mut gathered, &mut plan, |g| {
+                plan_sweep(self.config, g, region, now)
+            })
+            .await;
+        }
+        let mut references = ReferenceCheck::Off;
+        if retention.is_some_and(|r| r.image_references) {
+            references = check::ask_about_candidates(self.aws, &pacer, concurrency, &mut gathered, &mut plan, |g| {
+                plan_sweep(self.config, g, region, now)
+            })
+            .await;
+        }
+        plan.consumers = consumers;
+        plan.image_references = references;
+        if retention.is_some_and(|r| r.recycle_bin) {
+            plan.recycle_bin = check::recycle_bin(self.aws, &pacer, &gathered, &plan).await;
+        }
         let mut summary = SweepSummary {
             images_judged: plan.images.len(),
             images_planned: plan.retirements().count(),

@@ -1,0 +1,30 @@
+//! Recycle Bin retention rules of the in-memory account.
+
+use async_trait::async_trait;
+
+use crate::backend::{AwsResult, RecycleBinApi};
+use crate::model::{RecycleBinResource, RecycleBinRule, Region};
+
+use super::{ops, IntoRegion, MemoryAws};
+
+impl MemoryAws {
+    /// Adds a Recycle Bin retention rule to `region`.
+    pub fn add_recycle_bin_rule(&self, region: impl IntoRegion, rule: RecycleBinRule) {
+        let region = region.into_region();
+        self.with_world(|world| world.region(&region).recycle_bin_rules.push(rule));
+    }
+}
+
+#[async_trait]
+impl RecycleBinApi for MemoryAws {
+    async fn list_recycle_bin_rules(
+        &self,
+        region: &Region,
+        resource_type: RecycleBinResource,
+    ) -> AwsResult<Vec<RecycleBinRule>> {
+        self.call(ops::LIST_RECYCLE_BIN_RULES, |world| {
+            let rules = &world.region(region).recycle_bin_rules;
+            Ok(rules.iter().filter(|rule| rule.resource_type == resource_type).cloned().collect())
+        })
+    }
+}

@@ -1,0 +1,301 @@
+//! Two checks of a sweep plan beyond the inventory scan:
+//! - EC2's own AMI reference check (`DescribeImageReferences`), asked about every image the
+//!   plan would retire. It also sees SSM parameters outside the configured paths and Image
+//!   Builder recipes. An image it finds referenced is kept, and the plan is made again.
+//! - The consumer accounts the AMIs are shared with: each role is assumed and what there
+//!   launches an AMI is read; a candidate something there names is kept.
+//! - Recycle Bin retention rules, which tell whether the AMIs and snapshots the plan deletes
+//!   can be restored.
+//!
+//! Neither check can make a plan retire more: a reference only adds a usage, and the Recycle
+//! Bin only informs. Where an API is missing or refused, the plan stands on the scan alone and
+//! the report says so.
+
+use std::collections::BTreeSet;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use super::inventory::{gather_paced, Gathered};
+use super::pace::Pacer;
+use super::sweep::SweepPlan;
+use super::{Action, Retire, Usage};
+use crate::backend::{Aws, CountingAws, IMAGE_REFERENCES_PER_CALL};
+use crate::config::{Config, ConsumerConfig};
+use crate::model::{ImageId, RecycleBinResource, RecycleBinRule, Tags};
+
+/// What EC2's AMI reference check said about the plan's candidates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ReferenceCheck {
+    /// Not asked (`image_references = false`, or a plan made without AWS).
+    Off,
+    /// The scan left nothing to retire, so there was nothing to ask about.
+    NoCandidates,
+    /// Asked about `images` images; `referenced` of them are in use after all and kept.
+    Checked {
+        /// Images asked about.
+        images: usize,
+        /// Images found referenced, kept.
+        referenced: usize,
+    },
+    /// The check failed (the API is missing in this region or partition, or not permitted):
+    /// the inventory scan decided alone.
+    Unavailable {
+        /// AWS's error.
+        error: String,
+    },
+}
+
+/// Whether the plan's deletions can be undone from the Recycle Bin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum UndoCheck {
+    /// Not asked (`recycle_bin = false`, or a plan made without AWS).
+    Off,
+    /// The plan deletes no AMI and no snapshot.
+    NothingDeleted,
+    /// The rules were read.
+    Checked {
+        /// In words.
+        summary: String,
+        /// The rules in effect.
+        rules: Vec<RecycleBinRule>,
+        /// AMIs the plan deletes that a rule keeps, with all their deleted snapshots.
+        images_restorable: usize,
+        /// AMIs the plan deletes that cannot be restored.
+        images_not_restorable: Vec<ImageId>,
+        /// Snapshots the plan deletes that a rule keeps.
+        snapshots_restorable: usize,
+        /// Snapshots the plan deletes that cannot be restored.
+        snapshots_not_restorable: Vec<String>,
+    },
+    /// The rules could not be read: whether a deletion can be undone is unknown.
+    Unavailable {
+        /// AWS's error.
+        error: String,
+    },
+}
+
+/// Asks EC2 about every image `plan` would retire, keeps what it finds referenced (by making
+/// the plan again with `replan`), and repeats for images the new plan retires that were not
+/// asked about. One call first, alone, so a missing API costs one request.
+pub(super) async fn ask_about_candidates(
+    aws: &dyn Aws,
+    pacer: &Pacer,
+    concurrency: usize,
+    gathered: &mut Gathered,
+    plan: &mut SweepPlan,
+    replan: impl Fn(&Gathered) -> SweepPlan,
+) -> ReferenceCheck {
+    let region = plan.region.clone();
+    let mut asked: BTreeSet<ImageId> = BTreeSet::new();
+    loop {
+        let candidates: Vec<ImageId> =
+            plan.retirements().map(|d| d.image_id.clone()).filter(|id| !asked.contains(id)).collect();
+        if candidates.is_empty() {
+            break;
+        }
+        let mut chunks = candidates.chunks(IMAGE_REFERENCES_PER_CALL);
+        let first = chunks.next().into_iter();
+        let ask = |chunk: &[ImageId]| {
+            let (region, chunk) = (&region, chunk.to_vec());
+            async move { pacer.retry(|| aws.describe_image_references(region, &chunk)).await.0 }
+        };
+        let mut answers = Vec::new();
+        for chunk in first {
+            answers.push(ask(chunk).await);
+        }
+        if answers.iter().all(Result::is_ok) {
+            answers.extend(stream::iter(chunks).map(ask).buffer_unordered(concurrency).collect::<Vec<_>>().await);
+        }
+        let mut failure = None;
+        for answer in answers {
+            match answer {
+                Ok(references) => gathered.image_references.extend(references),
+                Err(error) => failure = Some(error),
+            }
+        }
+        if !gathered.image_references.is_empty() {
+            *plan = replan(gathered);
+        }
+        if let Some(error) = failure {
+            tracing::warn!(%error, "EC2's AMI reference check failed; the inventory scan decides alone");
+            return ReferenceCheck::Unavailable { error: error.to_string() };
+        }
+        asked.extend(candidates);
+    }
+    if asked.is_empty() {
+        return ReferenceCheck::NoCandidates;
+    }
+    // Referenced: asked about, and no longer retired (a reference to a launch template the scan
+    // read does not count: the scan decides for those).
+    let retired: BTreeSet<&ImageId> = plan.retirements().map(|d| &d.image_id).collect();
+    let referenced = asked.iter().filter(|id| !retired.contains(id)).count();
+    ReferenceCheck::Checked { images: asked.len(), referenced }
+}
+
+/// Reads the Recycle Bin rules for what `plan` deletes and says what can be restored.
+pub(super) async fn recycle_bin(aws: &dyn Aws, pacer: &Pacer, gathered: &Gathered, plan: &SweepPlan) -> UndoCheck {
+    let no_tags = Tags::new();
+    let image_tags = |id: &ImageId| gathered.images.iter().find(|i| &i.id == id).map_or(&no_tags, |i| &i.tags);
+    let snapshot_tags = |id: &str| gathered.snapshots.iter().find(|s| s.id == id).map_or(&no_tags, |s| &s.tags);
+    let images: Vec<&ImageId> =
+        plan.retirements().filter(|d| d.action == Action::Retire(Retire::Delete)).map(|d| &d.image_id).collect();
+    let mut snapshots: BTreeSet<&str> = BTreeSet::new();
+    snapshots.extend(plan.image_snapshots.iter().filter(|s| s.delete).map(|s| s.snapshot_id.as_str()));
+    snapshots.extend(plan.snapshot_generations.iter().filter(|g| g.delete).map(|g| g.snapshot_id.as_str()));
+    snapshots.extend(plan.orphans.iter().filter(|o| o.delete).map(|o| o.snapshot_id.as_str()));
+    if images.is_empty() && snapshots.is_empty() {
+        return UndoCheck::NothingDeleted;
+    }
+
+    let mut rules = Vec::new();
+    for (resource, needed) in
+        [(RecycleBinResource::Image, !images.is_empty()), (RecycleBinResource::Snapshot, !snapshots.is_empty())]
+    {
+        if !needed {
+            continue;
+        }
+        match pacer.retry(|| aws.list_recycle_bin_rules(&plan.region, resource)).await.0 {
+            Ok(found) => rules.extend(found),
+            Err(error) => {
+                tracing::warn!(%error, "could not read the Recycle Bin rules");
+                return UndoCheck::Unavailable { error: error.to_string() };
+            }
+        }
+    }
+    let kept_by = |resource: RecycleBinResource, tags: &Tags| {
+        rules.iter().filter(|r| r.resource_type == resource && r.retains(tags)).map(|r| r.retention_days).max()
+    };
+    let snapshot_restorable = |id: &str| kept_by(RecycleBinResource::Snapshot, snapshot_tags(id)).is_some();
+    let (mut images_restorable, mut images_not_restorable) = (0, Vec::new());
+    for id in &images {
+        let own_snapshots = plan.image_snapshots.iter().filter(|s| s.delete && &&s.image_id == id);
+        let snapshots_kept = own_snapshots.clone().all(|s| snapshot_restorable(&s.snapshot_id));
+        if kept_by(RecycleBinResource::Image, image_tags(id)).is_some() && snapshots_kept {
+            images_restorable += 1;
+        } else {
+            images_not_restorable.push((*id).clone());
+        }
+    }
+    let (restorable, not_restorable): (Vec<&str>, Vec<&str>) =
+        snapshots.iter().copied().partition(|id| snapshot_restorable(id));
+    let days = rules.iter().map(|r| r.retention_days).min();
+    let mut summary = format!(
+        "{images_restorable} of {} deleted AMIs and {} of {} deleted snapshots can be restored from the Recycle Bin",
+        images.len(),
+        restorable.len(),
+        snapshots.len()
+    );
+    match days {
+        Some(days) => summary.push_str(&format!(" (for at least {days} days)")),
+        None => summary.push_str(": no retention rule covers them, so a deletion cannot be undone"),
+    }
+    if !images_not_restorable.is_empty() && days.is_some() {
+        summary.push_str("; an AMI is restorable only when a rule also keeps its snapshots");
+    }
+    UndoCheck::Checked {
+        summary,
+        rules,
+        images_restorable,
+        images_not_restorable,
+        snapshots_restorable: restorable.len(),
+        snapshots_not_restorable: not_restorable.into_iter().map(str::to_owned).collect(),
+    }
+}
+
+/// What one consumer account said about the plan's candidates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsumerCheck {
+    /// The account.
+    pub account: String,
+    /// The role assumed there.
+    pub role_arn: String,
+    /// Our images something there launches (all of them, when the check failed).
+    pub images_in_use: usize,
+    /// Calls made in that account.
+    pub aws_calls: usize,
+    /// Why the account could not be checked; then every candidate is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Assumes each consumer role, reads what there can launch an AMI, and keeps every image of
+/// ours that something there names (making the plan again with `replan`). An account that
+/// cannot be read keeps every image: a shared AMI is never retired on a guess. Called only
+/// when the plan retires something.
+pub(super) async fn ask_consumers(
+    aws: &dyn Aws,
+    pacer: &Pacer,
+    concurrency: usize,
+    consumers: &[ConsumerConfig],
+    gathered: &mut Gathered,
+    plan: &mut SweepPlan,
+    replan: impl Fn(&Gathered) -> SweepPlan,
+) -> Vec<ConsumerCheck> {
+    if consumers.is_empty() || plan.retirements().next().is_none() {
+        return Vec::new();
+    }
+    let ours: BTreeSet<ImageId> = gathered.images.iter().map(|image| image.id.clone()).collect();
+    // Nothing but the scan of what launches AMIs: no rules, no parameters, no snapshots.
+    let scan = Config {
+        accounts: Vec::new(),
+        allowed_name_prefixes: Vec::new(),
+        wait: Default::default(),
+        rules: Vec::new(),
+        protect_published: false,
+        retention: None,
+    };
+    let mut checks = Vec::new();
+    for consumer in consumers {
+        let account = consumer.account().unwrap_or("unknown").to_owned();
+        let mut calls = 0;
+        let found = async {
+            let (assumed, _) =
+                pacer.retry(|| aws.assume_role(&consumer.role_arn, consumer.external_id.as_deref())).await;
+            let assumed = assumed?;
+            let counting = CountingAws::new(assumed.as_ref());
+            let read = gather_paced(&counting, &scan, &plan.region, pacer, concurrency).await;
+            calls = counting.log().count();
+            let mut warnings = Vec::new();
+            Ok::<_, crate::error::AwsError>(super::sweep::usages(&read?, None, &mut warnings).0)
+        }
+        .await;
+        let mut in_use = BTreeSet::new();
+        let error = match found {
+            Ok(usages) => {
+                for (image, list) in usages.iter().filter(|(image, _)| ours.contains(*image)) {
+                    in_use.insert(image.clone());
+                    for usage in list {
+                        let usage = Usage::Consumer { account: account.clone(), what: usage.to_string() };
+                        gathered.consumer_usages.push((image.clone(), usage));
+                    }
+                }
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%account, %error, "could not check a consumer account; every candidate is kept");
+                let what = format!("could not be checked ({error}), so the AMI is kept");
+                for image in &ours {
+                    in_use.insert(image.clone());
+                    gathered
+                        .consumer_usages
+                        .push((image.clone(), Usage::Consumer { account: account.clone(), what: what.clone() }));
+                }
+                Some(error.to_string())
+            }
+        };
+        checks.push(ConsumerCheck {
+            account,
+            role_arn: consumer.role_arn.clone(),
+            images_in_use: in_use.len(),
+            aws_calls: calls + 1,
+            error,
+        });
+    }
+    if !gathered.consumer_usages.is_empty() {
+        *plan = replan(gathered);
+    }
+    checks
+}
