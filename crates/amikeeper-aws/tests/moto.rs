@@ -571,3 +571,64 @@ async fn a_consumer_account_keeps_the_ami_it_launches() {
     );
     assert!(matches!(report.plan.recycle_bin, UndoCheck::Unavailable { .. }), "{:?}", report.plan.recycle_bin);
 }
+
+/// Many handlers at once on one parameter and one launch template, with every event twice and
+/// in no order: the parameter and the template's default end at the newest AMI (no lost
+/// update), and no AMI has two versions (no duplicate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_handlers_end_at_the_newest_ami() {
+    use std::sync::Arc;
+    let Some((_moto, fixture)) = moto().await else { return };
+    let r = MAIN_REGION;
+    let mut images = Vec::new();
+    for i in 0..8 {
+        images.push(fixture.image(r, ImageSpec::named(format!("race-{i}"))).await);
+    }
+    let aws = fixture.aws();
+    let mut described = Vec::new();
+    for id in &images {
+        described.push(aws.describe_image(&main_region(), id).await.unwrap().expect("the image exists"));
+    }
+    let newest = described.iter().max_by(|a, b| a.age_key().cmp(&b.age_key())).unwrap().id.clone();
+    fixture.set_parameter(r, "/ami/race", images[0].as_str()).await;
+    let template = fixture.launch_template(r, "race", &images[0]).await;
+    let config = Config::from_toml(&format!(
+        "accounts = [\"{}\"]\n[[rules]]\nname = \"race\"\non = [\"backup_job\"]\n[rules.match]\nname_prefix = \"race-\"\n\
+         [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/race\"\n\
+         [[rules.targets]]\nkind = \"launch_template\"\nid = \"{template}\"\n",
+        fixture.account()
+    ))
+    .unwrap();
+    let keeper = Arc::new(Keeper::new(config, aws));
+    // Every event twice, in an order that is neither oldest-first nor newest-first.
+    let origin = Origin::new(&fixture.account(), r, "race");
+    let mut order: Vec<usize> = (1..images.len()).chain(1..images.len()).collect();
+    order.sort_by_key(|i| (i * 5) % 7);
+    let handlers: Vec<_> = order
+        .iter()
+        .map(|&i| {
+            let keeper = keeper.clone();
+            let payload = origin.backup_job(images[i].as_str(), "i-0123456789abcdef0", "COMPLETED").to_string();
+            tokio::spawn(async move { keeper.handle_payload(payload.as_bytes(), &HandleOptions::default()).await })
+        })
+        .collect();
+    let mut races = 0;
+    for handler in handlers {
+        let reports = handler.await.expect("no panic").expect("the payload parses");
+        for target in reports.iter().flat_map(|r| &r.targets) {
+            assert_ne!(target.outcome.status, Status::Failed, "{target:#?}");
+            races += target.outcome.notes.iter().filter(|n| n.contains("at the same time")).count();
+        }
+    }
+    eprintln!("{} handlers at once; {races} of their writes met another run's write", order.len());
+
+    assert_eq!(fixture.parameter(r, "/ami/race").await.map(|(value, _)| value), Some(newest.to_string()));
+    let state = fixture.template_state(r, &template).await;
+    let default_image = state.versions.iter().find(|(n, _)| *n == state.default_version).and_then(|(_, i)| i.clone());
+    assert_eq!(default_image, Some(newest.clone()), "{state:?}");
+    let mut launched: Vec<&ImageId> = state.versions.iter().filter_map(|(_, image)| image.as_ref()).collect();
+    let count = launched.len();
+    launched.sort();
+    launched.dedup();
+    assert_eq!(launched.len(), count, "no AMI has two versions: {state:?}");
+}

@@ -32,22 +32,24 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
                     actions.extend(["ssm:GetParameter", "ssm:PutParameter"]);
                     if *fixed_version {
                         actions.insert("ssm:DeleteParameter");
+                    } else {
+                        // After a race with another run: which AMIs were written meanwhile.
+                        actions.insert("ssm:GetParameterHistory");
                     }
                 }
-                TargetConfig::LaunchTemplate { id_from_parameter, set_default, keep_versions, .. } => {
+                TargetConfig::LaunchTemplate { id_from_parameter, set_default, .. } => {
                     actions.extend([
                         "ec2:DescribeLaunchTemplates",
                         "ec2:DescribeLaunchTemplateVersions",
                         "ec2:CreateLaunchTemplateVersion",
+                        // Pruning (keep_versions), and a duplicate version after a race.
+                        "ec2:DeleteLaunchTemplateVersions",
                     ]);
                     if id_from_parameter.is_some() {
                         actions.insert("ssm:GetParameter");
                     }
                     if *set_default {
                         actions.insert("ec2:ModifyLaunchTemplate");
-                    }
-                    if keep_versions.is_some() {
-                        actions.insert("ec2:DeleteLaunchTemplateVersions");
                     }
                 }
                 TargetConfig::AutoScalingGroup { .. } => {

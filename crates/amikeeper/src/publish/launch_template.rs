@@ -4,9 +4,11 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 
-use super::{guard_monotonic, guard_stack_managed, Outcome, PublishContext, Publisher, Status, TargetId};
+use super::{
+    guard_monotonic, guard_stack_managed, newest_available, Outcome, PublishContext, Publisher, Status, TargetId,
+};
 use crate::error::{Error, Result};
-use crate::model::{LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion};
+use crate::model::{ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion};
 
 /// How the publisher finds its launch template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +122,47 @@ impl LaunchTemplatePublisher {
     }
 }
 
+impl LaunchTemplatePublisher {
+    /// After a race with other runs (versions were created between our read of `template` and
+    /// our version `ours`): deletes ours if an earlier version created since launches the same
+    /// AMI (no duplicate versions), and returns the version to make the default: the earliest
+    /// one created since our read that launches the newest available AMI among them.
+    async fn settle(
+        &self,
+        ctx: &PublishContext<'_>,
+        template: &LaunchTemplate,
+        ours: i64,
+    ) -> Result<(i64, Option<ImageId>, Vec<String>)> {
+        let versions = ctx.aws.describe_launch_template_versions(ctx.region, &template.id).await?;
+        let since: Vec<&LaunchTemplateVersion> =
+            versions.iter().filter(|v| v.number > template.latest_version).collect();
+        let image_of = |number: i64| since.iter().find(|v| v.number == number).and_then(|v| v.image_id.clone());
+        let mut notes = Vec::new();
+        let mut ours = ours;
+        if let Some(image) = image_of(ours) {
+            let first = since.iter().filter(|v| v.image_id.as_ref() == Some(&image)).map(|v| v.number).min();
+            if let Some(first) = first.filter(|first| *first < ours) {
+                let refused = ctx.aws.delete_launch_template_versions(ctx.region, &template.id, &[ours]).await?;
+                notes.push(match refused.first() {
+                    None => format!("another run created version {first} with {image} at the same time; deleted the duplicate version {ours}"),
+                    Some((_, why)) => format!("version {first} already launches {image}; could not delete the duplicate version {ours}: {why}"),
+                });
+                ours = first;
+            }
+        }
+        let images = since.iter().filter_map(|v| v.image_id.as_ref()).map(|i| i.as_str());
+        let Some(newest) = newest_available(ctx, images).await? else { return Ok((ours, None, notes)) };
+        let winner = since.iter().filter(|v| v.image_id.as_ref() == Some(&newest.id)).map(|v| v.number).min();
+        match winner {
+            Some(winner) if winner != ours => {
+                notes.push(format!("version {winner} (made at the same time) launches {}, which is newer", newest.id));
+                Ok((winner, Some(newest.id), notes))
+            }
+            _ => Ok((ours, None, notes)),
+        }
+    }
+}
+
 #[async_trait]
 impl Publisher for LaunchTemplatePublisher {
     fn target(&self) -> TargetId {
@@ -165,6 +208,8 @@ impl Publisher for LaunchTemplatePublisher {
             return Ok(Outcome::new(Status::Planned, what).moved(from, image.id.as_str()));
         }
 
+        let mut race_notes = Vec::new();
+        let mut launches = image.id.clone();
         let (number, mut reason) = if latest_has_image {
             (template.latest_version, format!("made existing version {} the default", template.latest_version))
         } else {
@@ -179,7 +224,16 @@ impl Publisher for LaunchTemplatePublisher {
                     &description,
                 )
                 .await?;
-            (number, format!("created version {number} from version {}", template.latest_version))
+            let reason = format!("created version {number} from version {}", template.latest_version);
+            if number > template.latest_version + 1 {
+                // Another run created versions between our read and our create.
+                let (settled, newer, notes) = self.settle(ctx, &template, number).await?;
+                race_notes = notes;
+                launches = newer.unwrap_or(launches);
+                (settled, reason)
+            } else {
+                (number, reason)
+            }
         };
         if self.set_default && template.default_version != number {
             ctx.aws.set_default_launch_template_version(ctx.region, &template.id, number).await?;
@@ -187,7 +241,8 @@ impl Publisher for LaunchTemplatePublisher {
                 reason.push_str(", made it the default");
             }
         }
-        let mut outcome = Outcome::new(Status::Updated, reason).moved(from, format!("{} (version {number})", image.id));
+        let mut outcome = Outcome::new(Status::Updated, reason).moved(from, format!("{launches} (version {number})"));
+        outcome.notes.extend(race_notes);
         if let Some(keep) = self.keep_versions {
             let mut all = versions.clone();
             if !all.iter().any(|v| v.number == number) {

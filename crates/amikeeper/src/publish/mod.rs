@@ -183,6 +183,32 @@ pub trait Publisher: Send + Sync {
 /// `Some(outcome)` means stop: the pointer already names the image, or names a newer one.
 /// `None` means go on. An id that EC2 no longer knows (deregistered, or not an AMI) does not
 /// block the move.
+/// How many times a publisher that raced other runs re-checks that the newest AMI won.
+pub(crate) const SETTLE_ROUNDS: u32 = 5;
+
+/// The newest `available` AMI among `values` (AMI ids; anything else is ignored), described
+/// once each. Used after a race with other runs, to let the newest AMI win.
+pub(crate) async fn newest_available<'v>(
+    ctx: &PublishContext<'_>,
+    values: impl IntoIterator<Item = &'v str>,
+) -> Result<Option<Image>> {
+    let ids: std::collections::BTreeSet<&str> = values.into_iter().filter(|v| v.starts_with("ami-")).collect();
+    let mut newest: Option<Image> = None;
+    for id in ids {
+        let id = ImageId::new(id);
+        let image = match ctx.described.get(&id) {
+            Some(image) => Some(image),
+            None => ctx.aws.describe_image(ctx.region, &id).await?,
+        };
+        let Some(image) = image.filter(|i| i.state == crate::model::ImageState::Available) else { continue };
+        ctx.described.record(&image);
+        if newest.as_ref().is_none_or(|n| image.is_newer_than(n)) {
+            newest = Some(image);
+        }
+    }
+    Ok(newest)
+}
+
 pub(crate) async fn guard_monotonic(
     ctx: &PublishContext<'_>,
     current: Option<&str>,

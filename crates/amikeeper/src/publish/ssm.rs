@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{guard_monotonic, Outcome, PublishContext, Publisher, Status, TargetId};
+use super::{guard_monotonic, newest_available, Outcome, PublishContext, Publisher, Status, TargetId, SETTLE_ROUNDS};
 use crate::error::{AwsError, Result};
 use crate::model::{Parameter, ParameterType, PutParameter};
 
@@ -98,6 +98,40 @@ impl SsmParameterPublisher {
     }
 }
 
+impl SsmParameterPublisher {
+    /// After a race with other runs (versions were written between our read at `read_version`
+    /// and our write): puts back the newest available AMI written since our read if an older
+    /// one ended up last, until the parameter holds it. No update is lost: whichever run writes
+    /// last, the newest AMI is the value in the end.
+    async fn settle(
+        &self,
+        ctx: &PublishContext<'_>,
+        existing: Option<&Parameter>,
+        read_version: i64,
+    ) -> Result<Option<String>> {
+        let mut note = None;
+        for _ in 0..SETTLE_ROUNDS {
+            let history = ctx.aws.get_parameter_history(ctx.region, &self.name).await?;
+            let Some((last_version, last_value)) = history.last() else { return Ok(note) };
+            let since = history.iter().filter(|(v, _)| *v > read_version).map(|(_, value)| value.as_str());
+            let Some(newest) = newest_available(ctx, since).await? else { return Ok(note) };
+            if last_value == newest.id.as_str() {
+                return Ok(note);
+            }
+            let request = self.put_request(newest.id.as_str(), existing, true);
+            let version = ctx.aws.put_parameter(ctx.region, &request).await?;
+            note = Some(format!(
+                "another run wrote {last_value} at the same time; put the newest, {}, back at version {version}",
+                newest.id
+            ));
+            if version == last_version + 1 {
+                return Ok(note);
+            }
+        }
+        Ok(note)
+    }
+}
+
 #[async_trait]
 impl Publisher for SsmParameterPublisher {
     fn target(&self) -> TargetId {
@@ -132,7 +166,14 @@ impl Publisher for SsmParameterPublisher {
                 let version =
                     ctx.aws.put_parameter(ctx.region, &self.put_request(value, existing.as_ref(), overwrite)).await?;
                 let what = if overwrite { "overwritten" } else { "created" };
-                Ok(Outcome::new(Status::Updated, format!("{what}, now version {version}")).moved(from, value))
+                let mut outcome =
+                    Outcome::new(Status::Updated, format!("{what}, now version {version}")).moved(from, value);
+                let read_version = existing.as_ref().map_or(0, |p| p.version);
+                if version > read_version + 1 {
+                    // Another run wrote between our read and our write.
+                    outcome.notes.extend(self.settle(ctx, existing.as_ref(), read_version).await?);
+                }
+                Ok(outcome)
             }
         }
     }
