@@ -42,6 +42,8 @@ Changed (moto 5.2.5 has them but differs from EC2 in a way the retention tests w
   unless it is true or their ids were asked for; the owner always sees its own, as in EC2).
 * DescribeSnapshots: honours OwnerIds (`self` or account ids; moto 5.2.5 ignores it, so
   `OwnerIds=self` also listed the snapshots of moto's Amazon-owned default AMIs).
+* CopyImage: honours TagSpecifications (resource type `image`): the copy carries the tags from
+  the moment it exists, as in EC2 (moto 5.2.5 drops them).
 
 Refused as by an AWS endpoint without the API (moto 5.2.5 answers an HTML 500, which SDKs retry
 with back-off, so every call took seconds):
@@ -443,6 +445,22 @@ def _describe_snapshots(self: EC2Response) -> ActionResult:
 
 
 EC2Response.describe_snapshots = _describe_snapshots  # type: ignore[method-assign]
+
+
+# --- CopyImage: TagSpecifications --------------------------------------------------------------
+
+_moto_copy_image = EC2Response.copy_image
+
+
+def _copy_image(self: EC2Response) -> ActionResult:
+    result = _moto_copy_image(self)
+    tags = self._parse_tag_specification("image").get("image", {})
+    if tags:
+        self.ec2_backend.create_tags([result.result["ImageId"]], tags)
+    return result
+
+
+EC2Response.copy_image = _copy_image  # type: ignore[method-assign]
 
 
 # --- APIs refused as by an endpoint without them ---------------------------------------------

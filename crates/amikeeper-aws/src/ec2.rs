@@ -2,8 +2,8 @@
 
 use amikeeper::backend::{AwsResult, Ec2Api, IMAGE_REFERENCES_PER_CALL};
 use amikeeper::model::{
-    AccountId, CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate, LaunchTemplateRef,
-    LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
+    AccountId, CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate,
+    LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
 };
 use amikeeper::{AwsError, AwsErrorKind};
 use async_trait::async_trait;
@@ -335,6 +335,46 @@ impl Ec2Api for SdkAws {
             output.image_id().ok_or_else(|| invalid_response(SERVICE, "CreateImage", "no ImageId in the response"))?;
         tracing::info!(%region, instance_id = %request.instance_id, %image_id, "created image");
         Ok(ImageId::new(image_id))
+    }
+
+    async fn copy_image(&self, region: &Region, request: &CopyImage) -> AwsResult<ImageId> {
+        let client = self.ec2(region)?;
+        let mut call = client
+            .copy_image()
+            .source_region(request.source_region.as_str())
+            .source_image_id(request.source_image_id.as_str())
+            .name(&request.name)
+            .set_description(request.description.clone())
+            .client_token(&request.client_token);
+        if !request.tags.is_empty() {
+            call = call.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Image)
+                    .set_tags(Some(tag_list(&request.tags)))
+                    .build(),
+            );
+        }
+        let output = call.send().await.map_err(map_err("CopyImage"))?;
+        let image_id =
+            output.image_id().ok_or_else(|| invalid_response(SERVICE, "CopyImage", "no ImageId in the response"))?;
+        tracing::info!(%region, source = %request.source_image_id, %image_id, "copied image");
+        Ok(ImageId::new(image_id))
+    }
+
+    async fn describe_images_tagged(&self, region: &Region, key: &str, value: &str) -> AwsResult<Vec<Image>> {
+        let client = self.ec2(region)?;
+        let filter = Filter::builder().name(format!("tag:{key}")).values(value).build();
+        let images = client
+            .describe_images()
+            .owners("self")
+            .filters(filter)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(map_err("DescribeImages"))?;
+        images.iter().map(image_from_sdk).collect()
     }
 
     async fn describe_launch_template(

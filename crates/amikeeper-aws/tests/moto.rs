@@ -632,3 +632,34 @@ async fn concurrent_handlers_end_at_the_newest_ami() {
     launched.dedup();
     assert_eq!(launched.len(), count, "no AMI has two versions: {state:?}");
 }
+
+/// `copy_to` against moto: the copy lands in the DR region with the AMI's tags and
+/// `amikeeper:copied-from`; the same event again finds it and copies nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_to_copies_once_into_the_dr_region() {
+    use amikeeper::conformance::DR_REGION;
+    use amikeeper::model::COPIED_FROM_TAG;
+    let Some((_moto, fixture)) = moto().await else { return };
+    let image = fixture.image(MAIN_REGION, ImageSpec::named("copy-web-1").tag("Role", "web")).await;
+    let config = Config::from_toml(&format!(
+        "accounts = [\"{}\"]\n[[rules]]\nname = \"web\"\ncopy_to = [\"{DR_REGION}\"]\n[rules.match]\nname_prefix = \
+         \"copy-\"\n[[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/copy-web\"\n",
+        fixture.account()
+    ))
+    .unwrap();
+    let keeper = Keeper::new(config, fixture.aws());
+    let origin = Origin::new(&fixture.account(), MAIN_REGION, "copy");
+    let event = origin.image_state_change(image.as_str(), "available").to_string();
+    let report = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0);
+    let copy = report.copies.first().expect("one copy");
+    assert_eq!((copy.region.as_str(), copy.status), (DR_REGION, "copied"), "{report:#?}");
+    let copy_id = copy.image_id.clone().unwrap();
+    let tags = fixture.resource_tags(DR_REGION, copy_id.as_str()).await;
+    assert_eq!(tags.get("Role").map(String::as_str), Some("web"));
+    assert_eq!(tags.get(COPIED_FROM_TAG), Some(&format!("{MAIN_REGION}/{image}")));
+
+    let again = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0);
+    assert_eq!((again.copies[0].status, again.copies[0].image_id.as_ref()), ("already_copied", Some(&copy_id)));
+    let copies = fixture.ec2(DR_REGION).describe_images().owners("self").send().await.unwrap();
+    assert_eq!(copies.images().len(), 1, "one copy");
+}

@@ -401,6 +401,12 @@ pub struct Rule {
     pub bake: Option<Bake>,
     /// The pointers to move, in order.
     pub targets: Vec<TargetConfig>,
+    /// Regions to copy each AMI the rule takes to, once it is `available` (seed 000's DR copy,
+    /// as configuration). The copy carries the AMI's tags and `amikeeper:copied-from`, so the
+    /// same event twice makes one copy, and a copy is never copied again. The DR region's own
+    /// events (`CopyImage`, then the state change to `available`) move its pointers.
+    #[serde(default)]
+    pub copy_to: Vec<String>,
 }
 
 impl Rule {
@@ -663,8 +669,22 @@ impl Config {
             if !names.insert(rule.name.as_str()) {
                 return Err(invalid(format!("{at}.name"), format!("duplicate rule name `{}`", rule.name)));
             }
-            if rule.targets.is_empty() {
-                return Err(invalid(format!("{at}.targets"), "a rule needs at least one target"));
+            if rule.targets.is_empty() && rule.copy_to.is_empty() {
+                return Err(invalid(format!("{at}.targets"), "a rule needs at least one target (or copy_to)"));
+            }
+            for (c, region) in rule.copy_to.iter().enumerate() {
+                let parts: Vec<&str> = region.split('-').collect();
+                let looks_like_a_region = parts.len() >= 3
+                    && parts
+                        .iter()
+                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+                    && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+                if !looks_like_a_region {
+                    return Err(invalid(
+                        format!("{at}.copy_to[{c}]"),
+                        format!("`{region}` is not a region such as ap-northeast-3"),
+                    ));
+                }
             }
             let kinds = rule.kinds();
             if rule.bake.is_some() && !kinds.contains(&EventKind::Scheduled) {

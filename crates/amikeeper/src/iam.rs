@@ -22,6 +22,10 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
     }
     actions.insert("ec2:DescribeImages");
     for rule in &config.rules {
+        if !rule.copy_to.is_empty() {
+            // CopyImage with TagSpecifications needs CreateTags on the copy.
+            actions.extend(["ec2:CopyImage", "ec2:CreateTags"]);
+        }
         if rule.bake.is_some() {
             // CreateImage with TagSpecifications needs CreateTags on the new image.
             actions.extend(["ec2:CreateImage", "ec2:CreateTags"]);

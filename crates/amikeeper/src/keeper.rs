@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::backend::{Aws, CountingAws, Ec2Api};
 use crate::config::{Config, ConfigError, TargetConfig, WaitConfig};
+use crate::copy;
 use crate::error::{AwsError, Error};
 use crate::events::{self, AmiEvent, EventError, EventKind};
 use crate::model::{CreateImage, Image, ImageState, Region, RULE_TAG};
@@ -126,6 +127,7 @@ impl Keeper {
             dry_run: options.dry_run,
             protection: None,
             released: Vec::new(),
+            copies: Vec::new(),
             aws_calls: 0,
             aws_calls_by_operation: Default::default(),
         };
@@ -145,6 +147,10 @@ impl Keeper {
             aws.log().by_operation().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
         if report.reason.is_none() {
             report.status = Report::status_of(&report.targets);
+            if report.copies.iter().any(|c| c.status == "failed") {
+                // The event's redelivery retries the copy.
+                report.status = RunStatus::Failed;
+            }
         }
         report
     }
@@ -212,6 +218,12 @@ impl Keeper {
         });
         let mut protect = false;
         let described = DescribedImages::default();
+        let copy_regions: std::collections::BTreeSet<Region> = rules
+            .iter()
+            .filter_map(|r| self.config().rules.iter().find(|c| c.name == r.rule))
+            .flat_map(|rule| rule.copy_to.iter().map(|region| Region::from(region.as_str())))
+            .filter(|region| region != &event.region)
+            .collect();
         for RuleTargets { rule, targets } in rules {
             // The resolver keeps the rule's target order, so target i is rule.targets[i].
             let configured = self.config().rules.iter().find(|r| r.name == rule).map(|r| &r.targets);
@@ -255,6 +267,13 @@ impl Keeper {
             let moved = matches!(t.outcome.status, Status::Updated | Status::Planned);
             (t.outcome.from.as_deref(), t.outcome.to.as_deref().filter(|_| moved))
         });
+        // DR copies, once the AMI is available; a copy is never copied again.
+        let copyable = image.as_ref().filter(|i| i.state == ImageState::Available && !copy::is_copy(i));
+        if let Some(image) = copyable {
+            for region in &copy_regions {
+                report.copies.push(copy::copy_to(aws, &event.region, image, region, options.dry_run).await);
+            }
+        }
         let left = if self.config().protects_any() { protect::left_behind(moves) } else { Vec::new() };
         for left in left {
             let known = described.get(&left);

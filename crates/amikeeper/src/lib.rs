@@ -37,6 +37,7 @@
 pub mod backend;
 pub mod config;
 pub mod conformance;
+pub mod copy;
 pub mod error;
 pub mod events;
 pub mod iam;

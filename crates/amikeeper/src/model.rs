@@ -70,6 +70,11 @@ pub const RULE_TAG: &str = "amikeeper:rule";
 /// publishing it), so that a sweep turns off only the protection amikeeper turned on.
 pub const PROTECTED_TAG: &str = "amikeeper:protected";
 
+/// The tag on a copy amikeeper made for a rule's `copy_to`: `<source region>/<source AMI id>`.
+/// It finds an earlier copy (so a repeated event makes no second one), and a copy is never
+/// copied again.
+pub const COPIED_FROM_TAG: &str = "amikeeper:copied-from";
+
 /// The state of an AMI, as EC2 reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -350,6 +355,23 @@ pub struct CreateImage {
     pub no_reboot: bool,
     /// Tags for the new image.
     pub tags: Tags,
+}
+
+/// A `CopyImage` request: a copy of an AMI of another region into the region it is sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyImage {
+    /// Where the AMI is.
+    pub source_region: Region,
+    /// The AMI to copy.
+    pub source_image_id: ImageId,
+    /// The copy's name.
+    pub name: String,
+    /// The copy's description.
+    pub description: Option<String>,
+    /// Tags for the copy, set as it is made (`TagSpecifications`).
+    pub tags: Tags,
+    /// Makes a repeated request return the first copy instead of a second one (`ClientToken`).
+    pub client_token: String,
 }
 
 /// The state of an EBS snapshot.

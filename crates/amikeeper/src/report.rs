@@ -117,6 +117,9 @@ pub struct Report {
     /// The AMIs the moved pointers left whose amikeeper protection was (or would be) released.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub released: Vec<String>,
+    /// The copies the rules' `copy_to` made (or would make) of the AMI.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<crate::copy::CopyReport>,
     /// How many AWS calls the run made.
     pub aws_calls: usize,
     /// Those calls per operation, e.g. `ssm:PutParameter`.

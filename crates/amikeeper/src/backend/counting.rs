@@ -9,9 +9,9 @@ use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, RecycleBi
 use time::OffsetDateTime;
 
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
-    LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, RecycleBinResource,
-    RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+    AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
+    LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
+    RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// The calls made through a [`CountingAws`], in order, as `service:Operation`.
@@ -176,6 +176,16 @@ impl Ec2Api for CountingAws<'_> {
     async fn disable_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<()> {
         self.log.record("ec2:DisableImage");
         self.inner.disable_image(region, image_id).await
+    }
+
+    async fn copy_image(&self, region: &Region, request: &CopyImage) -> AwsResult<ImageId> {
+        self.log.record("ec2:CopyImage");
+        self.inner.copy_image(region, request).await
+    }
+
+    async fn describe_images_tagged(&self, region: &Region, key: &str, value: &str) -> AwsResult<Vec<Image>> {
+        self.log.record("ec2:DescribeImages");
+        self.inner.describe_images_tagged(region, key, value).await
     }
 
     async fn describe_image_references(

@@ -14,9 +14,9 @@ use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, RecycleBi
 use crate::memory::faults::{fault_error, FaultPlan};
 use crate::memory::{Fault, FaultKind};
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
-    LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, RecycleBinResource,
-    RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+    AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
+    LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
+    RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// Wraps any [`Aws`] and fails the calls the injected faults hit. A faulted call does not
@@ -180,6 +180,14 @@ impl Ec2Api for FaultyAws {
 
     async fn disable_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<()> {
         self.run("ec2:DisableImage", || self.inner.disable_image(region, image_id)).await
+    }
+
+    async fn copy_image(&self, region: &Region, request: &CopyImage) -> AwsResult<ImageId> {
+        self.run("ec2:CopyImage", || self.inner.copy_image(region, request)).await
+    }
+
+    async fn describe_images_tagged(&self, region: &Region, key: &str, value: &str) -> AwsResult<Vec<Image>> {
+        self.run("ec2:DescribeImages", || self.inner.describe_images_tagged(region, key, value)).await
     }
 
     async fn describe_image_references(

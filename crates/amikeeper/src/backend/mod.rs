@@ -21,9 +21,9 @@ use crate::error::AwsError;
 use time::OffsetDateTime;
 
 use crate::model::{
-    AutoScalingGroup, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
-    LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, RecycleBinResource,
-    RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+    AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
+    LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
+    RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// A result of a backend call.
@@ -44,6 +44,12 @@ pub trait Ec2Api: Send + Sync {
 
     /// `CreateImage`: image an instance; the new image starts `pending`.
     async fn create_image(&self, region: &Region, request: &CreateImage) -> AwsResult<ImageId>;
+
+    /// `CopyImage` into `region` from `request.source_region`; the copy starts `pending`.
+    async fn copy_image(&self, region: &Region, request: &CopyImage) -> AwsResult<ImageId>;
+
+    /// `DescribeImages` (`Owners=self`, filter `tag:KEY=VALUE`): own images with this tag.
+    async fn describe_images_tagged(&self, region: &Region, key: &str, value: &str) -> AwsResult<Vec<Image>>;
 
     /// `DescribeLaunchTemplates` for one template; `None` when it does not exist.
     async fn describe_launch_template(

@@ -9,7 +9,7 @@ use super::{aws_error, ops, IntoRegion, MemoryAws, World};
 use crate::backend::{AwsResult, Ec2Api};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{
-    CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate, LaunchTemplateRef,
+    CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate, LaunchTemplateRef,
     LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
 };
 
@@ -545,6 +545,44 @@ impl Ec2Api for MemoryAws {
                 snapshots: 1,
             };
             Ok(world.insert_image(region, seed))
+        })
+    }
+
+    async fn copy_image(&self, region: &Region, request: &CopyImage) -> AwsResult<ImageId> {
+        let op = ops::COPY_IMAGE;
+        self.call(op, |world| {
+            if let Some(copy) = world.region(region).copy_tokens.get(&request.client_token) {
+                return Ok(copy.clone());
+            }
+            let source = world.region(&request.source_region).images.get(&request.source_image_id);
+            let source = match source.map(|record| &record.image) {
+                Some(image) if image.state == ImageState::Available => image.clone(),
+                Some(image) => {
+                    let message = format!("Image {} is {}, not available", image.id, image.state);
+                    return Err(aws_error(op, AwsErrorKind::Client, "IncorrectState", message));
+                }
+                None => return Err(image_not_found(op, &request.source_image_id)),
+            };
+            let seed = ImageSeed {
+                id: None,
+                name: request.name.clone(),
+                description: request.description.clone(),
+                state: ImageState::Pending,
+                tags: request.tags.clone(),
+                created: None,
+                snapshots: source.snapshot_ids.len(),
+            };
+            let copy = world.insert_image(region, seed);
+            world.region(region).copy_tokens.insert(request.client_token.clone(), copy.clone());
+            Ok(copy)
+        })
+    }
+
+    async fn describe_images_tagged(&self, region: &Region, key: &str, value: &str) -> AwsResult<Vec<Image>> {
+        self.call(ops::DESCRIBE_IMAGES, |world| {
+            let images = world.region(region).images.values().map(|record| &record.image);
+            let tagged = images.filter(|image| image.state != ImageState::Deregistered);
+            Ok(tagged.filter(|image| image.tags.get(key).is_some_and(|v| v == value)).cloned().collect())
         })
     }
 

@@ -158,6 +158,8 @@ struct RegionState {
     stacks: BTreeMap<String, cloudformation::StackRecord>,
     /// Image Builder recipes (ARN → parent image): seen only through `DescribeImageReferences`.
     image_recipes: BTreeMap<String, ImageId>,
+    /// `CopyImage` client tokens and the copies they made.
+    copy_tokens: BTreeMap<String, ImageId>,
     recycle_bin_rules: Vec<RecycleBinRule>,
 }
 
@@ -303,6 +305,7 @@ impl MemoryAws {
 mod ops {
     pub const DESCRIBE_IMAGES: &str = "ec2:DescribeImages";
     pub const CREATE_IMAGE: &str = "ec2:CreateImage";
+    pub const COPY_IMAGE: &str = "ec2:CopyImage";
     pub const DEREGISTER_IMAGE: &str = "ec2:DeregisterImage";
     pub const DELETE_SNAPSHOT: &str = "ec2:DeleteSnapshot";
     pub const DESCRIBE_LAUNCH_TEMPLATES: &str = "ec2:DescribeLaunchTemplates";
