@@ -663,3 +663,45 @@ async fn copy_to_copies_once_into_the_dr_region() {
     let copies = fixture.ec2(DR_REGION).describe_images().owners("self").send().await.unwrap();
     assert_eq!(copies.images().len(), 1, "one copy");
 }
+
+/// A fleet sweep against moto: this account in two regions and a second account through a role
+/// (moto switches accounts on `AssumeRole`), one report each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_sweep_reports_per_account_and_region() {
+    use amikeeper::conformance::DR_REGION;
+    use amikeeper::SweepOptions;
+    let Some((_moto, fixture)) = moto().await else { return };
+    for i in 0..3 {
+        fixture.image(MAIN_REGION, ImageSpec::named(format!("fleet-main-{i}")).tag("Role", "fleet")).await;
+    }
+    for i in 0..2 {
+        fixture.image(DR_REGION, ImageSpec::named(format!("fleet-dr-{i}")).tag("Role", "fleet")).await;
+    }
+    const ROLE: &str = "arn:aws:iam::444455556666:role/amikeeper";
+    let config = Config::from_toml(&format!(
+        "accounts = [\"{}\"]\n[retention]\n[[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 1\n\
+         [[fleet]]\nregions = [\"{MAIN_REGION}\", \"{DR_REGION}\"]\n[[fleet]]\nrole_arn = \"{ROLE}\"\nregions = \
+         [\"{MAIN_REGION}\"]\n",
+        fixture.account()
+    ))
+    .unwrap();
+    let keeper = Keeper::new(config, fixture.aws());
+    let reports = keeper.sweep_fleet(&SweepOptions { apply: false, now: None }).await;
+    let summary: Vec<(Option<&str>, &str, &str, usize)> = reports
+        .iter()
+        .map(|r| {
+            (
+                r.role_arn.as_deref(),
+                r.region.as_str(),
+                r.status,
+                r.report.as_ref().map_or(99, |s| s.summary.images_planned),
+            )
+        })
+        .collect();
+    // The other account has no images: its sweep runs and plans nothing.
+    assert_eq!(
+        summary,
+        [(None, MAIN_REGION, "ok", 2), (None, DR_REGION, "ok", 1), (Some(ROLE), MAIN_REGION, "ok", 0)],
+        "{reports:#?}"
+    );
+}

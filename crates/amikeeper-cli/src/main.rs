@@ -75,6 +75,10 @@ enum Command {
         /// Act on the plan (deregister, delete, deprecate, tag); without it nothing is changed.
         #[arg(long)]
         apply: bool,
+        /// Sweep every account and region of the configuration's [[fleet]] (one report each,
+        /// as a JSON array) instead of one region.
+        #[arg(long)]
+        fleet: bool,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -157,7 +161,7 @@ async fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Parse { event } => parse(&event),
         Command::Handle { config, dry_run, wait, aws, event } => handle(&config, dry_run, wait, &aws, &event).await,
-        Command::Sweep { config, apply, aws } => sweep(&config, apply, &aws).await,
+        Command::Sweep { config, apply, fleet, aws } => sweep(&config, apply, fleet, &aws).await,
         Command::IamPolicy { config } => iam_policy(&config),
         Command::Rollback { config, to, dry_run, aws, targets } => rollback(&config, to, dry_run, &aws, &targets).await,
         Command::Demo { json } => {
@@ -214,11 +218,20 @@ async fn load_aws(args: &AwsArgs) -> amikeeper_aws::SdkAws {
     sdk_builder(args).load().await
 }
 
-async fn sweep(config: &PathBuf, apply: bool, aws_args: &AwsArgs) -> Result<ExitCode, Failure> {
+async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -> Result<ExitCode, Failure> {
     let config = Config::from_file(config).map_err(bad_input)?;
     if config.retention.is_none() {
         return Err(bad_input("the configuration has no [retention] section: nothing to sweep"));
     }
+    if fleet && config.fleet.is_empty() {
+        return Err(bad_input("--fleet needs [[fleet]] entries (role_arn, regions) in the configuration"));
+    }
+    // A fleet names its regions; STS (for its roles) needs one too when none is given.
+    let mut aws_args = aws_args.clone();
+    if fleet && aws_args.region.is_none() {
+        aws_args.region = config.fleet.iter().flat_map(|t| t.regions.first()).next().cloned();
+    }
+    let aws_args = &aws_args;
     // Listing thousands of images or snapshots can take an emulator (or a busy region) far
     // longer than an event's single-item calls: give each attempt two minutes.
     // Stalled-stream protection watches every request body's throughput; a sweep's thousands
@@ -234,6 +247,11 @@ async fn sweep(config: &PathBuf, apply: bool, aws_args: &AwsArgs) -> Result<Exit
     };
     let keeper = Keeper::new(config, Arc::new(aws));
     let options = SweepOptions { apply, now: None };
+    if fleet {
+        let reports = keeper.sweep_fleet(&options).await;
+        print_json(std::slice::from_ref(&reports))?;
+        return Ok(if reports.iter().all(|r| r.status == "ok") { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
     let bar = progress_bar(apply);
     let progress = |p: Progress| {
         if let Some(bar) = &bar {

@@ -164,6 +164,26 @@ pub struct Config {
     /// What `sweep` keeps and retires; `None` when the configuration sweeps nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionConfig>,
+    /// The accounts and regions a fleet sweep covers (`amikeeper sweep --fleet`,
+    /// [`Keeper::sweep_fleet`](crate::keeper::Keeper::sweep_fleet)): one report per account and
+    /// region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fleet: Vec<FleetTarget>,
+}
+
+/// `[[fleet]]`: an account, reached through a role (or this account without one), and its
+/// regions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FleetTarget {
+    /// The role to assume in the account; unset for the account amikeeper runs in.
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// The external id the role's trust policy asks for, if any.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// The regions to sweep there.
+    pub regions: Vec<String>,
 }
 
 /// `[retention]`: the sweep of old AMIs, snapshots and launch template versions.
@@ -659,6 +679,19 @@ impl Config {
         }
         if let Some(retention) = &self.retention {
             self.validate_retention(retention)?;
+        }
+        for (i, target) in self.fleet.iter().enumerate() {
+            if target.regions.is_empty() {
+                return Err(invalid(format!("fleet[{i}].regions"), "list the regions to sweep there"));
+            }
+            let consumer =
+                target.role_arn.as_ref().map(|arn| ConsumerConfig { role_arn: arn.clone(), external_id: None });
+            if consumer.is_some_and(|c| c.account().is_none()) {
+                return Err(invalid(
+                    format!("fleet[{i}].role_arn"),
+                    "use a role ARN such as arn:aws:iam::444455556666:role/amikeeper",
+                ));
+            }
         }
         let mut names = std::collections::BTreeSet::new();
         for (r, rule) in self.rules.iter().enumerate() {

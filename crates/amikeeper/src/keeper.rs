@@ -26,6 +26,23 @@ pub struct HandleOptions {
     pub wait: Option<WaitConfig>,
 }
 
+/// The sweep of one account and region of a fleet.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FleetReport {
+    /// The role assumed; `None` for the account amikeeper runs in.
+    pub role_arn: Option<String>,
+    /// The region.
+    pub region: Region,
+    /// The sweep's status, or `failed` when it could not run.
+    pub status: &'static str,
+    /// The sweep's report, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<SweepReport>,
+    /// Why it could not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// How often a target whose publish failed with a retryable AWS error (throttling, 5xx,
 /// timeout) is tried, in all. Publishing is idempotent and monotonic, so a retry is safe.
 const TARGET_ATTEMPTS: u32 = 3;
@@ -84,6 +101,40 @@ impl Keeper {
         report.aws_calls_by_operation =
             aws.log().by_operation().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
         Ok(report)
+    }
+
+    /// Sweeps every account and region of the configuration's `[[fleet]]`, one after the
+    /// other, assuming each target's role (the account amikeeper runs in when it has none).
+    /// One target's failure (a role that cannot be assumed, an unreadable inventory) is in its
+    /// report and does not stop the others.
+    pub async fn sweep_fleet(&self, options: &SweepOptions) -> Vec<FleetReport> {
+        let mut reports = Vec::new();
+        for target in &self.config().fleet {
+            let account = match &target.role_arn {
+                Some(role) => self.aws.assume_role(role, target.external_id.as_deref()).await,
+                None => Ok(self.aws.clone()),
+            };
+            for region in &target.regions {
+                let region = Region::from(region.as_str());
+                let outcome = match &account {
+                    Ok(aws) => Keeper::new(self.config().clone(), aws.clone())
+                        .sweep(&region, options)
+                        .await
+                        .map_err(|error| error.to_string()),
+                    Err(error) => Err(error.to_string()),
+                };
+                let (report, error) = match outcome {
+                    Ok(report) => (Some(report), None),
+                    Err(error) => (None, Some(error)),
+                };
+                let status = match (&report, &error) {
+                    (Some(report), _) => report.status,
+                    _ => "failed",
+                };
+                reports.push(FleetReport { role_arn: target.role_arn.clone(), region, status, report, error });
+            }
+        }
+        reports
     }
 
     /// Rolls the named pointers back to the AMI each named before, or to `options.to` (see

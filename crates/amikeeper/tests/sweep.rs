@@ -451,3 +451,43 @@ async fn consumer_accounts_keep_the_amis_they_launch() {
     assert_eq!(aws.image(REGION, &images[2]).unwrap().state, ImageState::Deregistered);
     assert_ne!(aws.image(REGION, &images[0]).unwrap().state, ImageState::Deregistered);
 }
+
+/// A fleet sweep: this account in two regions, and another account through a role; one report
+/// per account and region, and a role that cannot be assumed fails only its own targets.
+#[tokio::test(start_paused = true)]
+async fn a_fleet_sweep_reports_per_account_and_region() {
+    const ROLE: &str = "arn:aws:iam::444455556666:role/amikeeper";
+    const OTHER_REGION: &str = "ap-northeast-3";
+    let config = format!(
+        "[retention]\n[[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 1\n\
+         [[fleet]]\nregions = [\"{REGION}\", \"{OTHER_REGION}\"]\n\
+         [[fleet]]\nrole_arn = \"{ROLE}\"\nregions = [\"{REGION}\"]\n\
+         [[fleet]]\nrole_arn = \"arn:aws:iam::777788889999:role/missing\"\nregions = [\"{REGION}\"]\n"
+    );
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    web_images(&aws, 3);
+    aws.add_image(OTHER_REGION, ImageSeed::new("web-dr").tag("Role", "web"));
+    let other = Arc::new(MemoryAws::new("444455556666"));
+    let theirs = web_images(&other, 2);
+    aws.add_role(ROLE, other.clone());
+
+    let reports = keeper(&aws, &config).sweep_fleet(&SweepOptions { apply: true, now: Some(aws.now()) }).await;
+    let summary: Vec<(Option<&str>, &str, &str, usize)> = reports
+        .iter()
+        .map(|r| {
+            let retired = r.report.as_ref().map_or(0, |report| report.summary.images_retired);
+            (r.role_arn.as_deref(), r.region.as_str(), r.status, retired)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (None, REGION, "ok", 2),
+            (None, OTHER_REGION, "ok", 0),
+            (Some(ROLE), REGION, "ok", 1),
+            (Some("arn:aws:iam::777788889999:role/missing"), REGION, "failed", 0),
+        ]
+    );
+    assert!(reports[3].error.as_deref().is_some_and(|e| e.contains("AccessDenied")), "{:?}", reports[3].error);
+    assert_eq!(other.image(REGION, &theirs[0]).unwrap().state, ImageState::Deregistered, "swept in their account");
+}

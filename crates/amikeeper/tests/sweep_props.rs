@@ -241,6 +241,7 @@ fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Op
             recycle_bin: true,
             consumers: Vec::new(),
         }),
+        fleet: Vec::new(),
     }
 }
 

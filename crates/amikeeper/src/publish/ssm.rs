@@ -51,14 +51,20 @@ impl SsmParameterPublisher {
         existing: &Parameter,
         value: &str,
     ) -> Result<Outcome> {
-        ctx.aws.delete_parameter(ctx.region, &self.name).await?;
+        if let Err(error) = ctx.aws.delete_parameter(ctx.region, &self.name).await {
+            // The delete may have taken effect with its answer lost: go on (and put the new
+            // value, or the old one back) only if the parameter is gone.
+            if ctx.aws.get_parameter(ctx.region, &self.name).await?.is_some() {
+                return Err(error.into());
+            }
+        }
         let put_error = match ctx.aws.put_parameter(ctx.region, &self.put_request(value, Some(existing), false)).await {
             Ok(version) => {
                 return Ok(Outcome::new(
                     Status::Updated,
                     format!("re-created at version {version} (fixed-version mode)"),
                 )
-                .moved(Some(existing.value.clone()), value));
+                .moved(Some(shown_value(existing)), value));
             }
             Err(error) => error,
         };
@@ -77,7 +83,7 @@ impl SsmParameterPublisher {
                     return Err(AwsError {
                         message: format!(
                             "{}; the previous value {} was restored at version 1, so the parameter is not missing",
-                            put_error.message, existing.value
+                            put_error.message, shown_value(existing)
                         ),
                         ..put_error
                     }
@@ -90,7 +96,7 @@ impl SsmParameterPublisher {
         Err(AwsError {
             message: format!(
                 "{}; restoring the previous value {} also failed ({last}): the parameter is MISSING",
-                put_error.message, existing.value
+                put_error.message, shown_value(existing)
             ),
             ..put_error
         }
@@ -132,6 +138,14 @@ impl SsmParameterPublisher {
     }
 }
 
+/// A parameter's value as reports show it: a SecureString's value never leaves SSM.
+fn shown_value(parameter: &Parameter) -> String {
+    match parameter.kind {
+        ParameterType::SecureString => "(SecureString value not shown)".to_owned(),
+        _ => parameter.value.clone(),
+    }
+}
+
 #[async_trait]
 impl Publisher for SsmParameterPublisher {
     fn target(&self) -> TargetId {
@@ -146,11 +160,12 @@ impl Publisher for SsmParameterPublisher {
             if let Some(stop) = guard_monotonic(ctx, Some(&existing.value), image).await? {
                 let stale_version = self.fixed_version && existing.value == value && existing.version != 1;
                 if !stale_version {
-                    return Ok(stop);
+                    let hide = |v: String| if v == existing.value { shown_value(existing) } else { v };
+                    return Ok(Outcome { from: stop.from.map(hide), to: stop.to.map(hide), ..stop });
                 }
             }
         }
-        let from = existing.as_ref().map(|p| p.value.clone());
+        let from = existing.as_ref().map(shown_value);
         if ctx.dry_run {
             let how = match (&existing, self.fixed_version) {
                 (None, _) => "would create it",
@@ -160,7 +175,10 @@ impl Publisher for SsmParameterPublisher {
             return Ok(Outcome::new(Status::Planned, how).moved(from, value));
         }
         match existing {
-            Some(existing) if self.fixed_version => self.replace_at_version_one(ctx, &existing, value).await,
+            Some(existing) if self.fixed_version => {
+                let outcome = self.replace_at_version_one(ctx, &existing, value).await?;
+                Ok(Outcome { from: Some(shown_value(&existing)), ..outcome })
+            }
             existing => {
                 let overwrite = existing.is_some();
                 let version =

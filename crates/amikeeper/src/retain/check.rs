@@ -246,6 +246,7 @@ pub(super) async fn ask_consumers(
         rules: Vec::new(),
         protect_published: false,
         retention: None,
+        fleet: Vec::new(),
     };
     let mut checks = Vec::new();
     for consumer in consumers {
