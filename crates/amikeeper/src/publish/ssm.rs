@@ -83,7 +83,8 @@ impl SsmParameterPublisher {
                     return Err(AwsError {
                         message: format!(
                             "{}; the previous value {} was restored at version 1, so the parameter is not missing",
-                            put_error.message, shown_value(existing)
+                            put_error.message,
+                            shown_value(existing)
                         ),
                         ..put_error
                     }
@@ -96,7 +97,8 @@ impl SsmParameterPublisher {
         Err(AwsError {
             message: format!(
                 "{}; restoring the previous value {} also failed ({last}): the parameter is MISSING",
-                put_error.message, shown_value(existing)
+                put_error.message,
+                shown_value(existing)
             ),
             ..put_error
         }
