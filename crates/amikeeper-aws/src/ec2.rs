@@ -458,9 +458,9 @@ impl Ec2Api for SdkAws {
         region: &Region,
         template_id: &str,
         version: i64,
-    ) -> AwsResult<()> {
+    ) -> AwsResult<i64> {
         let client = self.ec2(region)?;
-        client
+        let output = client
             .modify_launch_template()
             .launch_template_id(template_id)
             .default_version(version.to_string())
@@ -468,7 +468,7 @@ impl Ec2Api for SdkAws {
             .await
             .map_err(map_err("ModifyLaunchTemplate"))?;
         tracing::info!(%region, template_id, version, "set the default launch template version");
-        Ok(())
+        Ok(output.launch_template().and_then(|t| t.latest_version_number()).unwrap_or(0))
     }
 
     async fn delete_launch_template_versions(

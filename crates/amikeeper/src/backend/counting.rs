@@ -113,7 +113,7 @@ impl Ec2Api for CountingAws<'_> {
         region: &Region,
         template_id: &str,
         version: i64,
-    ) -> AwsResult<()> {
+    ) -> AwsResult<i64> {
         self.log.record("ec2:ModifyLaunchTemplate");
         self.inner.set_default_launch_template_version(region, template_id, version).await
     }

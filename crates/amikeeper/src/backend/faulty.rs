@@ -122,7 +122,7 @@ impl Ec2Api for FaultyAws {
         region: &Region,
         template_id: &str,
         version: i64,
-    ) -> AwsResult<()> {
+    ) -> AwsResult<i64> {
         self.run("ec2:ModifyLaunchTemplate", || {
             self.inner.set_default_launch_template_version(region, template_id, version)
         })

@@ -76,13 +76,15 @@ pub trait Ec2Api: Send + Sync {
         description: &str,
     ) -> AwsResult<i64>;
 
-    /// `ModifyLaunchTemplate`: set the default version.
+    /// `ModifyLaunchTemplate`: set the default version. Returns the template's latest version
+    /// number after the change (0 when EC2 does not say), which tells a run whether another
+    /// run created a version meanwhile.
     async fn set_default_launch_template_version(
         &self,
         region: &Region,
         template_id: &str,
         version: i64,
-    ) -> AwsResult<()>;
+    ) -> AwsResult<i64>;
 
     /// `DeleteLaunchTemplateVersions`; returns the versions EC2 refused to delete, with why.
     async fn delete_launch_template_versions(

@@ -642,7 +642,7 @@ impl Ec2Api for MemoryAws {
         region: &Region,
         template_id: &str,
         version: i64,
-    ) -> AwsResult<()> {
+    ) -> AwsResult<i64> {
         let op = ops::MODIFY_LAUNCH_TEMPLATE;
         self.call(op, |world| {
             let template = world.template_mut(op, region, template_id)?;
@@ -650,7 +650,7 @@ impl Ec2Api for MemoryAws {
                 return Err(version_not_found(op, template_id, version));
             }
             template.default_version = version;
-            Ok(())
+            Ok(template.versions.keys().next_back().copied().unwrap_or(version))
         })
     }
 

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::{
     guard_monotonic, guard_stack_managed, newest_available, Outcome, PublishContext, Publisher, Status, TargetId,
+    SETTLE_ROUNDS,
 };
 use crate::error::{Error, Result};
 use crate::model::{ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion};
@@ -196,6 +197,13 @@ impl Publisher for LaunchTemplatePublisher {
             }
         } else if let Some(stop) = guard_monotonic(ctx, current, image).await? {
             return Ok(stop);
+        } else if self.set_default && template.latest_version != pointer {
+            // A newer version than the default may be another run's, about to become the
+            // default: never make an older AMI the default over it.
+            let latest = image_of(template.latest_version);
+            if let Some(stop) = guard_monotonic(ctx, latest, image).await?.filter(|s| s.status == Status::Skipped) {
+                return Ok(stop);
+            }
         }
 
         let from = current.map(|c| format!("{c} (version {pointer})"));
@@ -235,10 +243,28 @@ impl Publisher for LaunchTemplatePublisher {
                 (number, reason)
             }
         };
+        let mut number = number;
         if self.set_default && template.default_version != number {
-            ctx.aws.set_default_launch_template_version(ctx.region, &template.id, number).await?;
+            let mut latest = ctx.aws.set_default_launch_template_version(ctx.region, &template.id, number).await?;
             if !latest_has_image {
                 reason.push_str(", made it the default");
+            }
+            // A version made after ours (the latest number tells) may be another run's with a
+            // newer AMI, made default before us: let the newest win again.
+            let mut seen = number.max(template.latest_version);
+            for _ in 0..SETTLE_ROUNDS {
+                if latest <= seen {
+                    break;
+                }
+                seen = latest;
+                let (winner, newer, notes) = self.settle(ctx, &template, number).await?;
+                race_notes.extend(notes);
+                if winner == number {
+                    break;
+                }
+                latest = ctx.aws.set_default_launch_template_version(ctx.region, &template.id, winner).await?;
+                number = winner;
+                launches = newer.unwrap_or(launches);
             }
         }
         let mut outcome = Outcome::new(Status::Updated, reason).moved(from, format!("{launches} (version {number})"));
