@@ -53,8 +53,12 @@ fn amikeeper(moto: &MotoServer, args: &[&std::ffi::OsStr]) -> Output {
     command.output().expect("the binary runs")
 }
 
+/// A directory of this test's own: the tests of this file run at once in one process, and each
+/// removes its directory at the end.
 fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("amikeeper-cli-moto-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("amikeeper-cli-moto-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
