@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates the project-local virtualenv .venv with the pinned Python test tools
 # (scripts/requirements-test.txt: moto_server, the AWS emulator the SDK backend is tested
-# against). Installs nothing outside the clone. Idempotent: when .venv already holds exactly
+# against; maturin, ziglang, pytest and mypy, which build and test the Python wheel). Installs
+# nothing outside the clone. Idempotent: when .venv already holds exactly
 # these pins, it returns at once.
 #
 #   scripts/setup-python.sh            # then: export AMIKEEPER_MOTO_SERVER="$PWD/scripts/moto-server"

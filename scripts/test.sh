@@ -11,7 +11,7 @@ mkdir -p "$CARGO_TARGET_DIR"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "Python test tools (.venv: pinned moto_server, the AWS emulator the SDK backend is tested against)"
+step "Python test tools (.venv: pinned moto_server, the AWS emulator the SDK backend is tested against; maturin, zig, pytest, mypy for the wheel)"
 ./scripts/setup-python.sh
 # The moto tests (crates/amikeeper-aws/tests/moto.rs, crates/amikeeper-cli/tests/moto.rs) use this
 # emulator, and fail rather than skip when it is missing.
@@ -26,5 +26,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit, integration, doc tests; the CLI tests run \`amikeeper demo\`; the SDK backend against moto)"
 cargo test --workspace --locked
+
+step "Python wheel: maturin --zig (manylinux_2_17, abi3), pip install into a fresh virtualenv, pytest against moto, mypy --strict, stubtest"
+./scripts/test-python.sh
 
 step "all tests passed"

@@ -1,0 +1,29 @@
+"""amikeeper keeps every pointer to "the current AMI" right, and sweeps old AMIs.
+
+A thin layer over amikeeper's Rust core and its AWS SDK backend: no boto3 needed.
+
+    import amikeeper
+
+    keeper = amikeeper.Keeper.from_file("keeper.toml")
+    report = keeper.handle(event)            # the report `amikeeper handle` prints, as a dict
+    plan = keeper.sweep()                    # the retention plan; sweep(apply=True) acts on it
+    keeper.rollback(["ssm_parameter:/ami/web"])
+
+    handler = amikeeper.lambda_handler("keeper.toml")   # an AWS Lambda handler
+"""
+
+from ._amikeeper import Keeper, __version__, parse_event, parse_events
+from ._errors import AmikeeperError, AwsError, ConfigError, EventError
+from ._lambda import lambda_handler
+
+__all__ = [
+    "AmikeeperError",
+    "AwsError",
+    "ConfigError",
+    "EventError",
+    "Keeper",
+    "__version__",
+    "lambda_handler",
+    "parse_event",
+    "parse_events",
+]

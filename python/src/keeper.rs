@@ -1,0 +1,312 @@
+//! `amikeeper.Keeper`: a [`Keeper`] on the AWS SDK backend, as a Python class.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use amikeeper::config::{ConfigError, WaitConfig};
+use amikeeper::events::{self, AmiEvent};
+use amikeeper::model::{ImageId, Region};
+use amikeeper::retain::SweepOptions;
+use amikeeper::rollback::{RollbackOptions, RollbackTarget};
+use amikeeper::{Config, HandleOptions, Keeper, Report};
+use amikeeper_aws::aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
+use amikeeper_aws::{SdkAws, SdkAwsBuilder};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use tokio::sync::OnceCell;
+
+use crate::convert::{json_text, to_python, NotJson};
+use crate::errors;
+use crate::runtime::block_on;
+
+/// How long one attempt of a sweep's AWS call may take: listing thousands of images or
+/// snapshots takes far longer than an event's calls (the same as `amikeeper sweep`).
+const SWEEP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one of a sweep's AWS calls may take, retries included (as `amikeeper sweep`).
+const SWEEP_OPERATION_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Where the AWS SDK sends calls and with which credentials: the constructors' keywords.
+#[derive(Debug, Clone, Default)]
+struct AwsSettings {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+}
+
+impl AwsSettings {
+    /// The SDK backend's builder for these settings, with its default retries and timeouts.
+    fn builder(&self) -> SdkAwsBuilder {
+        SdkAws::builder()
+            .region(self.region.clone())
+            .profile(self.profile.clone())
+            .endpoint_url(self.endpoint_url.clone())
+    }
+
+    /// The builder for sweeps, set up like `amikeeper sweep`'s: longer timeouts, and no
+    /// stalled-stream protection (a sweep's thousands of small requests are bounded by the
+    /// timeouts instead, for less CPU per request).
+    fn sweep_builder(&self) -> SdkAwsBuilder {
+        self.builder()
+            .operation_attempt_timeout(SWEEP_ATTEMPT_TIMEOUT)
+            .operation_timeout(SWEEP_OPERATION_TIMEOUT)
+            .customize(|loader| loader.stalled_stream_protection(StalledStreamProtectionConfig::disabled()))
+    }
+}
+
+/// Keeps the pointers of one configuration right, talking to AWS through the AWS SDK for Rust.
+///
+/// Made by `Keeper.from_file`, `Keeper.from_toml` or `Keeper.from_dict`. Every method returns
+/// the report the CLI prints as JSON, as a dict, and releases the GIL while AWS work runs.
+#[pyclass(name = "Keeper", module = "amikeeper", frozen)]
+pub struct PyKeeper {
+    /// The keeper for events and rollbacks, on the SDK's default timeouts.
+    keeper: Keeper,
+    /// The SDK settings, for the sweeps' own backend.
+    settings: AwsSettings,
+    /// The region of sweeps and rollbacks that name none: `region=`, else the SDK's chain
+    /// (`AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's).
+    default_region: Option<String>,
+    /// The keeper for sweeps, made by the first sweep, on a backend with the sweep's timeouts.
+    sweeper: OnceCell<Keeper>,
+}
+
+impl PyKeeper {
+    /// A keeper for `config` on the SDK backend with `settings` (loaded once, here).
+    fn load(py: Python<'_>, config: Config, settings: AwsSettings) -> PyResult<Self> {
+        let aws = block_on(py, || settings.builder().load())?;
+        let default_region = aws.default_region().map(str::to_owned);
+        Ok(Self { keeper: Keeper::new(config, Arc::new(aws)), settings, default_region, sweeper: OnceCell::new() })
+    }
+
+    /// `region`, else the default region; a `ConfigError` when there is neither.
+    fn region_or_default(&self, py: Python<'_>, region: Option<String>) -> PyResult<Region> {
+        region.or_else(|| self.default_region.clone()).map(Region::from).ok_or_else(|| {
+            errors::config_error_message(
+                py,
+                "no region: pass region=, or set AWS_REGION (Lambda sets it) or a profile's region",
+            )
+        })
+    }
+
+    /// Handles `events` in order, with the GIL released.
+    fn handle_events(&self, py: Python<'_>, events: &[AmiEvent], options: &HandleOptions) -> PyResult<Vec<Report>> {
+        block_on(py, || async {
+            let mut reports = Vec::with_capacity(events.len());
+            for event in events {
+                reports.push(self.keeper.handle_with(event, options).await);
+            }
+            reports
+        })
+    }
+
+    /// The options of one `handle`: `wait_seconds` overrides only the configuration's timeout.
+    fn handle_options(&self, dry_run: bool, wait_seconds: Option<u64>) -> HandleOptions {
+        let wait = wait_seconds.map(|seconds| WaitConfig { timeout_seconds: seconds, ..self.keeper.config().wait });
+        HandleOptions { dry_run, wait }
+    }
+}
+
+/// The events of one payload (a dict, or JSON as `str` or `bytes`): one, or one per record of
+/// an SQS or SNS batch. Anything that is not JSON-like, or not an event, is an `EventError`.
+pub fn parse_events(py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Vec<AmiEvent>> {
+    let payload = json_text(event).map_err(|error| match error {
+        NotJson::Unserializable(why) => errors::event_error_message(
+            py,
+            format!("the event is not JSON-like (dict, list, str, int, float, bool, None): {why}"),
+        ),
+        NotJson::Python(error) => error,
+    })?;
+    events::parse_payload(&payload).map_err(|error| errors::event_error(py, error))
+}
+
+/// The one item of `items`, else an `EventError` saying to use the `*_all`/`*_events` form.
+pub fn only_one<T>(py: Python<'_>, items: Vec<T>, instead: &str) -> PyResult<T> {
+    let count = items.len();
+    <[T; 1]>::try_from(items).map(|[one]| one).map_err(|_| {
+        errors::event_error_message(
+            py,
+            format!("the payload carries {count} events (an SQS or SNS batch?), not one: use {instead}"),
+        )
+    })
+}
+
+#[pymethods]
+impl PyKeeper {
+    /// A keeper for the configuration file at `path` (TOML, or JSON if it ends in `.json`).
+    #[staticmethod]
+    #[pyo3(signature = (path, *, region = None, profile = None, endpoint_url = None))]
+    fn from_file(
+        py: Python<'_>,
+        path: PathBuf,
+        region: Option<String>,
+        profile: Option<String>,
+        endpoint_url: Option<String>,
+    ) -> PyResult<Self> {
+        let config = Config::from_file(&path).map_err(|error| errors::config_error(py, error))?;
+        Self::load(py, config, AwsSettings { region, profile, endpoint_url })
+    }
+
+    /// A keeper for a configuration given as TOML text.
+    #[staticmethod]
+    #[pyo3(signature = (text, *, region = None, profile = None, endpoint_url = None))]
+    fn from_toml(
+        py: Python<'_>,
+        text: &str,
+        region: Option<String>,
+        profile: Option<String>,
+        endpoint_url: Option<String>,
+    ) -> PyResult<Self> {
+        let config = Config::from_toml(text).map_err(|error| errors::config_error(py, error))?;
+        Self::load(py, config, AwsSettings { region, profile, endpoint_url })
+    }
+
+    /// A keeper for a configuration given as a dict, with the schema of the TOML file.
+    #[staticmethod]
+    #[pyo3(signature = (config, *, region = None, profile = None, endpoint_url = None))]
+    fn from_dict(
+        py: Python<'_>,
+        config: &Bound<'_, PyAny>,
+        region: Option<String>,
+        profile: Option<String>,
+        endpoint_url: Option<String>,
+    ) -> PyResult<Self> {
+        let text = json_text(config).map_err(|error| match error {
+            NotJson::Unserializable(why) => errors::config_error(
+                py,
+                ConfigError::Parse { format: "dict", message: format!("not JSON-like: {why}") },
+            ),
+            NotJson::Python(error) => error,
+        })?;
+        let value = serde_json::from_slice::<serde_json::Value>(&text).map_err(|error| {
+            errors::config_error(py, ConfigError::Parse { format: "dict", message: error.to_string() })
+        })?;
+        // A dict has no lines to point at: an error names the place in the dict instead.
+        let config: Config = serde_path_to_error::deserialize(value).map_err(|error| {
+            let at = error.path().to_string();
+            let reason = error.into_inner().to_string();
+            let error = if at == "." {
+                ConfigError::Parse { format: "dict", message: reason }
+            } else {
+                ConfigError::Invalid { at, reason }
+            };
+            errors::config_error(py, error)
+        })?;
+        config.validate().map_err(|error| errors::config_error(py, error))?;
+        Self::load(py, config, AwsSettings { region, profile, endpoint_url })
+    }
+
+    /// Handles the one event of `event` and returns its report. `event` is a dict (as Lambda
+    /// passes it), or JSON as `str` or `bytes`; a batch of several events is an `EventError`
+    /// (use `handle_all`). With `dry_run` nothing is written; `wait_seconds` overrides the
+    /// configuration's wait for a pending AMI.
+    #[pyo3(signature = (event, *, dry_run = false, wait_seconds = None))]
+    fn handle(
+        &self,
+        py: Python<'_>,
+        event: &Bound<'_, PyAny>,
+        dry_run: bool,
+        wait_seconds: Option<u64>,
+    ) -> PyResult<Py<PyAny>> {
+        // Parsed and counted before any AWS call: bad input writes nothing.
+        let event = only_one(py, parse_events(py, event)?, "Keeper.handle_all")?;
+        let reports =
+            self.handle_events(py, std::slice::from_ref(&event), &self.handle_options(dry_run, wait_seconds))?;
+        to_python(py, &reports[0])
+    }
+
+    /// Handles every event of `event` (one, or each record of an SQS or SNS batch) in order,
+    /// and returns one report per event.
+    #[pyo3(signature = (event, *, dry_run = false, wait_seconds = None))]
+    fn handle_all(
+        &self,
+        py: Python<'_>,
+        event: &Bound<'_, PyAny>,
+        dry_run: bool,
+        wait_seconds: Option<u64>,
+    ) -> PyResult<Py<PyAny>> {
+        let events = parse_events(py, event)?;
+        let reports = self.handle_events(py, &events, &self.handle_options(dry_run, wait_seconds))?;
+        to_python(py, &reports)
+    }
+
+    /// Sweeps one region as the configuration's `[retention]` says, and returns the report.
+    /// Without `apply` it only plans. `region` defaults to the keeper's region.
+    #[pyo3(signature = (apply = false, *, region = None))]
+    fn sweep(&self, py: Python<'_>, apply: bool, region: Option<String>) -> PyResult<Py<PyAny>> {
+        if self.keeper.config().retention.is_none() {
+            return Err(errors::config_error_message(
+                py,
+                "the configuration has no [retention] section: nothing to sweep",
+            ));
+        }
+        let region = self.region_or_default(py, region)?;
+        let options = SweepOptions { apply, now: None };
+        let report = block_on(py, || async {
+            let sweeper = self
+                .sweeper
+                .get_or_init(|| async {
+                    let aws = self.settings.sweep_builder().load().await;
+                    Keeper::new(self.keeper.config().clone(), Arc::new(aws))
+                })
+                .await;
+            sweeper.sweep(&region, &options).await
+        })?
+        .map_err(|error| errors::from_core(py, error))?;
+        to_python(py, &report)
+    }
+
+    /// Moves `targets` back to the AMI each named before, or to `to`, and returns the report:
+    /// the one exception to "never move a pointer to an older AMI". A target is
+    /// `ssm_parameter:NAME`, `launch_template:ID_OR_NAME`, `auto_scaling_group:NAME` or
+    /// `stack_parameter:STACK[/PARAMETER]`. When any target cannot go back to an available AMI,
+    /// nothing is written and the report's `status` is `refused`.
+    #[pyo3(signature = (targets, to = None, dry_run = false, *, region = None))]
+    fn rollback(
+        &self,
+        py: Python<'_>,
+        targets: Vec<String>,
+        to: Option<String>,
+        dry_run: bool,
+        region: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        if targets.is_empty() {
+            return Err(PyValueError::new_err("name at least one target to roll back"));
+        }
+        let targets = targets
+            .iter()
+            .map(|target| RollbackTarget::from_str(target))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| PyValueError::new_err(error.to_string()))?;
+        if let Some(to) = to.as_deref().filter(|to| !to.starts_with("ami-")) {
+            return Err(PyValueError::new_err(format!("to=`{to}` is not an AMI id")));
+        }
+        let region = self.region_or_default(py, region)?;
+        let options = RollbackOptions { to: to.map(ImageId::new), dry_run };
+        let report = block_on(py, || self.keeper.rollback(&region, &targets, &options))?;
+        to_python(py, &report)
+    }
+
+    /// Whether the configuration has a `[retention]` section, i.e. whether `sweep` can run.
+    #[getter]
+    fn has_retention(&self) -> bool {
+        self.keeper.config().retention.is_some()
+    }
+
+    /// The region of sweeps and rollbacks that name none, if any.
+    #[getter]
+    fn region(&self) -> Option<&str> {
+        self.default_region.as_deref()
+    }
+
+    fn __repr__(&self) -> String {
+        let config = self.keeper.config();
+        format!(
+            "Keeper(rules={}, retention={}, region={})",
+            config.rules.len(),
+            if config.retention.is_some() { "True" } else { "False" },
+            self.default_region.as_deref().map_or("None".to_owned(), |region| format!("'{region}'")),
+        )
+    }
+}
