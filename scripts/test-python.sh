@@ -31,7 +31,7 @@ trap 'rm -rf "$work"' EXIT
 
 # maturin finds zig through `python3 -m ziglang`: the .venv's python3 comes first on PATH.
 echo "test-python: maturin build --profile $profile --zig" >&2
-(cd python && PATH="$tools/bin:$PATH" maturin build --locked --profile "$profile" --zig --out "$work/dist" --quiet)
+(cd python && PATH="$tools/bin:$PATH" maturin build --locked --profile "$profile" --zig --out "$work/dist")
 wheels=("$work"/dist/amikeeper-*.whl)
 wheel=${wheels[0]}
 echo "test-python: built $(basename "$wheel") ($(du -h "$wheel" | cut -f1))" >&2
@@ -51,7 +51,7 @@ tools_site=$("$tools/bin/python" -c 'import sysconfig; print(sysconfig.get_path(
 echo "$tools_site" > "$site/zz-amikeeper-test-tools.pth"
 
 python="$work/venv/bin/python"
-export AMIKEEPER_WHEEL="$wheel"
+# The CLI that `cargo test` built: tests compare the wheel's output with what it prints.
 if [ -x "$CARGO_TARGET_DIR/debug/amikeeper" ]; then
     export AMIKEEPER_CLI="$CARGO_TARGET_DIR/debug/amikeeper"
 fi
@@ -61,4 +61,5 @@ echo "test-python: pytest (the wheel against moto)" >&2
 echo "test-python: mypy --strict (tests and package), stubtest (stubs against the module)" >&2
 export MYPY_CACHE_DIR="$work/mypy"
 "$python" -m mypy --strict tests "$site/amikeeper"
-"$python" -m mypy.stubtest --mypy-config-file pyproject.toml amikeeper
+# From the scratch directory, where stubtest leaves its cache (it ignores MYPY_CACHE_DIR).
+(cd "$work" && "$python" -m mypy.stubtest --mypy-config-file "$root/python/pyproject.toml" amikeeper)
