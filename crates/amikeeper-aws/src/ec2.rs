@@ -19,6 +19,13 @@ use crate::SdkAws;
 
 const SERVICE: &str = "ec2";
 
+/// The `TagSpecifications` that tag a new image as it is made; `None` for no tags.
+fn image_tags(tags: &Tags) -> Option<Vec<TagSpecification>> {
+    (!tags.is_empty()).then(|| {
+        vec![TagSpecification::builder().resource_type(ResourceType::Image).set_tags(Some(tag_list(tags))).build()]
+    })
+}
+
 /// `DeleteLaunchTemplateVersions` takes at most this many versions per call.
 const DELETE_VERSIONS_BATCH: usize = 200;
 
@@ -316,20 +323,13 @@ impl Ec2Api for SdkAws {
 
     async fn create_image(&self, region: &Region, request: &CreateImage) -> AwsResult<ImageId> {
         let client = self.ec2(region)?;
-        let mut call = client
+        let call = client
             .create_image()
             .instance_id(&request.instance_id)
             .name(&request.name)
             .set_description(request.description.clone())
-            .no_reboot(request.no_reboot);
-        if !request.tags.is_empty() {
-            call = call.tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Image)
-                    .set_tags(Some(tag_list(&request.tags)))
-                    .build(),
-            );
-        }
+            .no_reboot(request.no_reboot)
+            .set_tag_specifications(image_tags(&request.tags));
         let output = call.send().await.map_err(map_err("CreateImage"))?;
         let image_id =
             output.image_id().ok_or_else(|| invalid_response(SERVICE, "CreateImage", "no ImageId in the response"))?;
@@ -339,21 +339,14 @@ impl Ec2Api for SdkAws {
 
     async fn copy_image(&self, region: &Region, request: &CopyImage) -> AwsResult<ImageId> {
         let client = self.ec2(region)?;
-        let mut call = client
+        let call = client
             .copy_image()
             .source_region(request.source_region.as_str())
             .source_image_id(request.source_image_id.as_str())
             .name(&request.name)
             .set_description(request.description.clone())
-            .client_token(&request.client_token);
-        if !request.tags.is_empty() {
-            call = call.tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Image)
-                    .set_tags(Some(tag_list(&request.tags)))
-                    .build(),
-            );
-        }
+            .client_token(&request.client_token)
+            .set_tag_specifications(image_tags(&request.tags));
         let output = call.send().await.map_err(map_err("CopyImage"))?;
         let image_id =
             output.image_id().ok_or_else(|| invalid_response(SERVICE, "CopyImage", "no ImageId in the response"))?;

@@ -246,9 +246,14 @@ pub struct ConsumerConfig {
 impl ConsumerConfig {
     /// The account id in the role ARN (`arn:aws:iam::<account>:role/...`).
     pub fn account(&self) -> Option<&str> {
-        let account = self.role_arn.split(':').nth(4)?;
-        (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+        role_account(&self.role_arn)
     }
+}
+
+/// The 12-digit account id in a role ARN (`arn:aws:iam::<account>:role/...`), if it is one.
+fn role_account(role_arn: &str) -> Option<&str> {
+    let account = role_arn.strip_prefix("arn:")?.split(':').nth(3)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 fn yes() -> bool {
@@ -684,9 +689,7 @@ impl Config {
             if target.regions.is_empty() {
                 return Err(invalid(format!("fleet[{i}].regions"), "list the regions to sweep there"));
             }
-            let consumer =
-                target.role_arn.as_ref().map(|arn| ConsumerConfig { role_arn: arn.clone(), external_id: None });
-            if consumer.is_some_and(|c| c.account().is_none()) {
+            if target.role_arn.as_deref().is_some_and(|arn| role_account(arn).is_none()) {
                 return Err(invalid(
                     format!("fleet[{i}].role_arn"),
                     "use a role ARN such as arn:aws:iam::444455556666:role/amikeeper",
