@@ -4,13 +4,15 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     # SECONDS per target (default 60); targets: events config
 #
-# Installs cargo-fuzz (pinned) into fuzz/.cache/cargo-fuzz the first time. Only the stable
+# Installs cargo-fuzz (pinned) the first time, and builds the targets, both under
+# $AMIKEEPER_CACHE (default ~/.cache/amikeeper: cargo-fuzz/ and fuzz-target/), outside the clone
+# so that later runs on the machine reuse them; a fresh machine installs and builds once. Only the stable
 # toolchain is here: cargo-fuzz passes nightly-only rustc flags (-Zsanitizer, ...), so it runs
 # with RUSTC_BOOTSTRAP=1 and `--sanitizer none` (libFuzzer's coverage guidance still works; no
 # AddressSanitizer, which safe Rust does not need). The seed corpus is rebuilt from the event
 # fixtures and fuzz/seeds/ into fuzz/corpus/<target>/, where the inputs libFuzzer finds stay.
 # A crash leaves its input in fuzz/artifacts/<target>/ and makes the script fail; replay it
-# with: RUSTC_BOOTSTRAP=1 fuzz/.cache/cargo-fuzz/bin/cargo-fuzz run --sanitizer none TARGET FILE
+# with: RUSTC_BOOTSTRAP=1 ~/.cache/amikeeper/cargo-fuzz/bin/cargo-fuzz run --sanitizer none TARGET FILE
 set -euo pipefail
 
 CARGO_FUZZ_VERSION=0.13.2
@@ -23,7 +25,9 @@ fi
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fuzz="$root/fuzz"
-tools="$fuzz/.cache/cargo-fuzz"
+cache="${AMIKEEPER_CACHE:-$HOME/.cache/amikeeper}"
+tools="$cache/cargo-fuzz"
+target_dir="$cache/fuzz-target"
 cargo_fuzz="$tools/bin/cargo-fuzz"
 
 if ! [ -x "$cargo_fuzz" ] || ! "$cargo_fuzz" --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
@@ -41,15 +45,15 @@ if [ -f "$root/examples/python-lambda/keeper.toml" ]; then
 fi
 
 export RUSTC_BOOTSTRAP=1
-# The fuzz project is not in the main workspace: it builds in fuzz/target.
+# The fuzz project is not in the main workspace: it has its own lock file and target directory.
 unset CARGO_TARGET_DIR
+mkdir -p "$target_dir"
 cd "$fuzz"
 status=0
 for target in "${targets[@]}"; do
     echo "fuzz.sh: $target for ${seconds}s" >&2
-    log="$fuzz/target/fuzz-$target.log"
-    mkdir -p "$fuzz/target"
-    if ! "$cargo_fuzz" run --sanitizer none --release "$target" "corpus/$target" -- \
+    log="$target_dir/fuzz-$target.log"
+    if ! "$cargo_fuzz" run --sanitizer none --release --target-dir "$target_dir" "$target" "corpus/$target" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=1048576 -print_final_stats=1 \
         2>"$log"; then
         status=1

@@ -24,6 +24,8 @@ Added (moto 5.2.5 answers HTTP 500 "not implemented" for these):
   error, only the owner may deprecate its image (else AuthFailure), an unknown image is
   InvalidAMIID.NotFound and a deregistered one InvalidAMIID.Unavailable.
 * DisableImageDeprecation: clears DeprecationTime (same errors).
+* Auto Scaling StartInstanceRefresh, DescribeInstanceRefreshes, CancelInstanceRefresh: see the
+  comment above their patch, near the end of this file.
 * EnableImageDeregistrationProtection / DisableImageDeregistrationProtection: set the image's
   DeregistrationProtection (`enabled`, `enabled-with-cooldown` with WithCooldown, `disabled`),
   which DescribeImages reports; DeregisterImage of a protected image fails with
@@ -44,6 +46,14 @@ Changed (moto 5.2.5 has them but differs from EC2 in a way the retention tests w
   `OwnerIds=self` also listed the snapshots of moto's Amazon-owned default AMIs).
 * CopyImage: honours TagSpecifications (resource type `image`): the copy carries the tags from
   the moment it exists, as in EC2 (moto 5.2.5 drops them).
+* CopyImage: copies an AMI another account shares with the caller (moto 5.2.5 looks for the
+  source only in the caller's own account, so a cross-account copy was InvalidAMIID.NotFound).
+  When the caller's account has no such image in the source region, the other accounts' images
+  there are searched for one whose launch permissions name the caller's account (or `all`); it
+  is copied only if every snapshot behind it grants the caller createVolumePermission (or
+  `all`), else the call fails with `InvalidRequest`, "You do not have permission to access the
+  storage of this ami" (the message EC2 gives; the code is not verified against EC2). An image
+  not shared stays InvalidAMIID.NotFound. The copy belongs to the caller's account.
 
 Refused as by an AWS endpoint without the API (moto 5.2.5 answers an HTML 500, which SDKs retry
 with back-off, so every call took seconds):
@@ -71,6 +81,7 @@ from moto.ec2.exceptions import (
     UnvailableAMIIdError,
 )
 from moto.ec2.models.amis import Ami, AmiBackend
+from moto.ec2.utils import random_ami_id
 from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.ec2.models.launch_templates import (
     LaunchTemplate,
@@ -463,6 +474,60 @@ def _copy_image(self: EC2Response) -> ActionResult:
 EC2Response.copy_image = _copy_image  # type: ignore[method-assign]
 
 
+# --- CopyImage of an AMI another account shares ---------------------------------------------
+
+_moto_backend_copy_image = AmiBackend.copy_image
+
+
+def _shared_with(permissions: Any, account: str) -> bool:
+    return any(p.get("UserId") == account or p.get("Group") == "all" for p in permissions)
+
+
+def _shared_image(self: AmiBackend, image_id: str, source_region: str) -> Ami | None:
+    from moto.ec2.models import ec2_backends
+
+    me = self.account_id  # type: ignore[attr-defined]
+    for account in list(ec2_backends.keys()):
+        if account == me:
+            continue
+        ami = ec2_backends[account][source_region].amis.get(image_id)
+        if ami is not None and _shared_with(ami.launch_permissions, me):
+            return ami
+    return None
+
+
+def _backend_copy_image(
+    self: AmiBackend,
+    source_image_id: str,
+    source_region: str,
+    name: str | None = None,
+    description: str | None = None,
+) -> Ami:
+    from moto.ec2.models import ec2_backends
+
+    own = ec2_backends[self.account_id][source_region]  # type: ignore[attr-defined]
+    if source_image_id in own.amis:
+        return _moto_backend_copy_image(self, source_image_id, source_region, name, description)
+    source = _shared_image(self, source_image_id, source_region)
+    if source is None:
+        raise InvalidAMIIdError([source_image_id])
+    me = self.account_id  # type: ignore[attr-defined]
+    owner = ec2_backends[source.owner_id][source_region]
+    for snapshot_id in _image_snapshot_ids(source):
+        snapshot = owner.snapshots.get(snapshot_id)
+        readable = snapshot is not None and (
+            me in snapshot.create_volume_permission_userids or "all" in snapshot.create_volume_permission_groups
+        )
+        if not readable:
+            raise EC2ClientError("InvalidRequest", "You do not have permission to access the storage of this ami")
+    ami = Ami(self, random_ami_id(), instance=None, source_ami=source, name=name, description=description)
+    self.amis[ami.id] = ami
+    return ami
+
+
+AmiBackend.copy_image = _backend_copy_image  # type: ignore[method-assign]
+
+
 # --- APIs refused as by an endpoint without them ---------------------------------------------
 
 
@@ -523,6 +588,105 @@ def _patch_dispatcher() -> None:
 
 
 _patch_dispatcher()
+
+# --- Auto Scaling instance refreshes ------------------------------------------------------------
+#
+# Added (moto 5.2.5 answers HTTP 500 "not implemented" for these), for `instance_refresh` on
+# amikeeper's auto_scaling_group targets:
+#
+# * StartInstanceRefresh: records a refresh of the group (an unknown group is a ValidationError
+#   "AutoScalingGroup name not found", MinHealthyPercentage outside 0-100 a ValidationError) and
+#   returns its id. As in Auto Scaling, a group with a refresh that is still active refuses
+#   another with `InstanceRefreshInProgress`. moto replaces no instances, so a refresh of a group
+#   with instances stays `InProgress` until CancelInstanceRefresh; a group without instances has
+#   nothing to replace, and its refresh is `Successful` at once (100 % complete).
+# * DescribeInstanceRefreshes: a group's refreshes, newest first, optionally by id, with the
+#   strategy and preferences they were started with.
+# * CancelInstanceRefresh: cancels the active refresh (`Cancelled`), or fails with
+#   `ActiveInstanceRefreshNotFound`.
+
+import uuid as _uuid
+
+from moto.autoscaling.exceptions import AutoscalingClientError
+from moto.autoscaling.exceptions import ValidationError as AutoscalingValidationError
+from moto.autoscaling.responses import AutoScalingResponse
+
+# Refresh states in which Auto Scaling refuses to start another refresh of the group.
+ACTIVE_REFRESH_STATES = frozenset({"Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"})
+
+
+class InstanceRefreshInProgressError(AutoscalingClientError):
+    code = "InstanceRefreshInProgress"
+
+
+class ActiveInstanceRefreshNotFoundError(AutoscalingClientError):
+    code = "ActiveInstanceRefreshNotFound"
+
+
+def _refreshed_group(self: AutoScalingResponse, name: str) -> Any:
+    group = self.autoscaling_backend.autoscaling_groups.get(name)
+    if group is None:
+        raise AutoscalingValidationError(f"AutoScalingGroup name not found - AutoScalingGroup {name} not found")
+    if not hasattr(group, "instance_refreshes"):
+        group.instance_refreshes = []
+    return group
+
+
+def _active_refresh(group: Any) -> dict[str, Any] | None:
+    return next((r for r in group.instance_refreshes if r["Status"] in ACTIVE_REFRESH_STATES), None)
+
+
+def _start_instance_refresh(self: AutoScalingResponse) -> ActionResult:
+    name = self._get_param("AutoScalingGroupName")
+    strategy = self._get_param("Strategy") or "Rolling"
+    preferences = self._get_param("Preferences") or {}
+    group = _refreshed_group(self, name)
+    if _active_refresh(group) is not None:
+        raise InstanceRefreshInProgressError(
+            "An Instance Refresh is already in progress and blocks the execution of this Instance Refresh."
+        )
+    minimum = preferences.get("MinHealthyPercentage")
+    if minimum is not None and not 0 <= int(minimum) <= 100:
+        raise AutoscalingValidationError("MinHealthyPercentage must be between 0 and 100.")
+    now = utcnow()
+    instances = len(group.instance_states)
+    refresh: dict[str, Any] = {
+        "InstanceRefreshId": str(_uuid.uuid4()),
+        "AutoScalingGroupName": name,
+        "Strategy": strategy,
+        "Preferences": preferences,
+        "StartTime": now,
+        "InstancesToUpdate": instances,
+    }
+    if instances:
+        refresh.update({"Status": "InProgress", "PercentageComplete": 0})
+    else:
+        refresh.update({"Status": "Successful", "PercentageComplete": 100, "EndTime": now, "InstancesToUpdate": 0})
+    group.instance_refreshes.append(refresh)
+    return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
+
+
+def _describe_instance_refreshes(self: AutoScalingResponse) -> ActionResult:
+    name = self._get_param("AutoScalingGroupName")
+    ids = self._get_param("InstanceRefreshIds", [])
+    group = _refreshed_group(self, name)
+    refreshes = [r for r in reversed(group.instance_refreshes) if not ids or r["InstanceRefreshId"] in ids]
+    return ActionResult({"InstanceRefreshes": refreshes})
+
+
+def _cancel_instance_refresh(self: AutoScalingResponse) -> ActionResult:
+    name = self._get_param("AutoScalingGroupName")
+    group = _refreshed_group(self, name)
+    refresh = _active_refresh(group)
+    if refresh is None:
+        raise ActiveInstanceRefreshNotFoundError("No in progress or pending Instance Refresh found for this group.")
+    refresh.update({"Status": "Cancelled", "EndTime": utcnow()})
+    return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
+
+
+AutoScalingResponse.start_instance_refresh = _start_instance_refresh  # type: ignore[attr-defined]
+AutoScalingResponse.describe_instance_refreshes = _describe_instance_refreshes  # type: ignore[attr-defined]
+AutoScalingResponse.cancel_instance_refresh = _cancel_instance_refresh  # type: ignore[attr-defined]
 
 # Keep the names importable for anyone checking what is patched.
 PATCHED_BACKENDS = (AmiBackend, EBSBackend, LaunchTemplateBackend)

@@ -27,6 +27,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (unit, integration, doc tests; the CLI tests run \`amikeeper demo\`; the SDK backend against moto)"
 cargo test --workspace --locked
 
+step "fuzzing (scripts/fuzz.sh 20: the event parser and the configuration loader, 20 s each; the first run on a machine installs cargo-fuzz and builds the targets)"
+./scripts/fuzz.sh 20
+
 step "Python wheel: maturin --zig (manylinux_2_17, abi3), pip install into a fresh virtualenv, pytest against moto, mypy --strict, stubtest"
 ./scripts/test-python.sh
 

@@ -10,7 +10,7 @@ use amikeeper::events::{self, AmiEvent};
 use amikeeper::model::{ImageId, Region};
 use amikeeper::retain::SweepOptions;
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
-use amikeeper::{Config, HandleOptions, Keeper, Report};
+use amikeeper::{BakeOptions, Config, HandleOptions, Keeper, Report};
 use amikeeper_aws::aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use amikeeper_aws::{SdkAws, SdkAwsBuilder};
 use pyo3::exceptions::PyValueError;
@@ -288,13 +288,38 @@ impl PyKeeper {
         to_python(py, &report)
     }
 
+    /// Runs the bake of the rule named `rule` now, as its schedule would, and returns the
+    /// report: images the builder instance, waits for the AMI (the configuration's wait, or
+    /// `wait` seconds), and moves the rule's targets to it. When the AMI is still pending, the
+    /// targets are deferred and its `EC2 AMI State Change` event finishes the job. With
+    /// `dry_run` nothing is created or written. `region` defaults to the keeper's region;
+    /// `account` (for `{account}`) to the configuration's only account. An unknown rule, or
+    /// one without `bake`, is a `ConfigError`.
+    #[pyo3(signature = (rule, *, region = None, dry_run = false, wait = None, account = None))]
+    fn bake(
+        &self,
+        py: Python<'_>,
+        rule: &str,
+        region: Option<String>,
+        dry_run: bool,
+        wait: Option<u64>,
+        account: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let region = self.region_or_default(py, region)?;
+        let wait = wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..self.keeper.config().wait });
+        let options = BakeOptions { dry_run, wait, account, now: None };
+        let report = block_on(py, || self.keeper.bake(rule, &region, &options))?
+            .map_err(|error| errors::from_core(py, error))?;
+        to_python(py, &report)
+    }
+
     /// Whether the configuration has a `[retention]` section, i.e. whether `sweep` can run.
     #[getter]
     fn has_retention(&self) -> bool {
         self.keeper.config().retention.is_some()
     }
 
-    /// The region of sweeps and rollbacks that name none, if any.
+    /// The region of sweeps, rollbacks and bakes that name none, if any.
     #[getter]
     fn region(&self) -> Option<&str> {
         self.default_region.as_deref()

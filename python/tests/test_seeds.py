@@ -1,7 +1,11 @@
 """Every seed flow through the installed wheel against moto: the scenarios of
 ``amikeeper::conformance`` (run on the SDK backend by ``crates/amikeeper-aws/tests/moto.rs``),
 driven from Python, set up and checked with boto3. Some go through ``Keeper``, some through the
-one-line ``lambda_handler`` as a Lambda would run it."""
+one-line ``lambda_handler`` as a Lambda would run it.
+
+The configurations are the seed configuration files of the Rust core
+(``crates/amikeeper/src/seeds/``, ``amikeeper::samples::configs``), read as they are: the same
+files the conformance scenarios run and ``docs/guides/`` shows."""
 
 from __future__ import annotations
 
@@ -10,57 +14,47 @@ from typing import Any
 
 import amikeeper
 from aws_world import DR_REGION, MAIN_REGION, World
-from conftest import KeeperFor
 from sample_events import Origin
 
-BACKUP_TO_PARAMETER = """
-[[rules]]
-name = "backup-ami-to-parameter"
-on = ["image_created", "image_copied", "image_state_changed"]
-[rules.match]
-name_prefix = "AWSBackup_"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{instance_id}"
-fixed_version = true
-"""
+#: The seed configurations: one TOML file per seed scenario, in the Rust core's crate.
+SEEDS = Path(__file__).resolve().parents[2] / "crates" / "amikeeper" / "src" / "seeds"
+#: The account the seed configurations name.
+SEED_ACCOUNT = "111122223333"
+#: The builder instance of seed 003's configuration.
+SEED_003_BUILDER = "i-0b0b0b0b0b0b0b0b0"
 
-FROM_TAGS = """
-allowed_name_prefixes = ["/ami/", "conformance"]
-[[rules]]
-name = "parameter-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["ImageIdParameterName"]
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{tag:ImageIdParameterName}"
-
-[[rules]]
-name = "stack-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["StackName"]
-[[rules.targets]]
-kind = "stack_parameter"
-stack = "{tag:StackName}"
-parameter = "ImageId"
-capabilities = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-"""
+BACKUP_TO_PARAMETER = "seed-000-backup-to-parameter.toml"
+FROM_TAGS = "seed-001-parameter-and-stack-from-tags.toml"
+ASG_TO_LATEST = "seed-002-asg-to-latest.toml"
+DLM_TO_LAUNCH_TEMPLATE = "seed-002-dlm-to-launch-template.toml"
+NIGHTLY_BAKE = "seed-003-nightly-bake.toml"
+GENERATIONS = "seed-004-snapshot-generations.toml"
 
 
 def statuses(report: dict[str, Any]) -> list[str]:
     return [target["status"] for target in report["targets"]]
 
 
-def write_config(directory: Path, world: World, body: str) -> Path:
+def seed_config(name: str, world: World) -> str:
+    """The seed configuration file ``name``, in moto's account."""
+    text = (SEEDS / name).read_text()
+    assert f'"{SEED_ACCOUNT}"' in text, name
+    return text.replace(f'"{SEED_ACCOUNT}"', f'"{world.account}"')
+
+
+def seed_keeper(name: str, world: World) -> amikeeper.Keeper:
+    """A keeper pointed at moto with the seed configuration file ``name``."""
+    return amikeeper.Keeper.from_toml(seed_config(name, world), endpoint_url=world.endpoint)
+
+
+def write_config(directory: Path, text: str) -> Path:
     path = directory / "keeper.toml"
-    path.write_text(f'accounts = ["{world.account}"]\n{body}')
+    path.write_text(text)
     return path
 
 
-def test_seed_000_backup_to_fixed_version_parameter_main_and_dr(world: World, keeper_for: KeeperFor) -> None:
-    keeper = keeper_for(BACKUP_TO_PARAMETER)
+def test_seed_000_backup_to_fixed_version_parameter_main_and_dr(world: World) -> None:
+    keeper = seed_keeper(BACKUP_TO_PARAMETER, world)
     instance = world.instance()
     old = world.image(f"AWSBackup_{instance}_1")
     world.set_parameter(instance, old)
@@ -89,7 +83,9 @@ def test_seed_000_backup_to_fixed_version_parameter_main_and_dr(world: World, ke
 
 
 def test_seed_001_parameter_from_tag_through_the_lambda_handler(world: World, tmp_path: Path) -> None:
-    handler = amikeeper.lambda_handler(write_config(tmp_path, world, FROM_TAGS), endpoint_url=world.endpoint)
+    handler = amikeeper.lambda_handler(
+        write_config(tmp_path, seed_config(FROM_TAGS, world)), endpoint_url=world.endpoint
+    )
     older = world.image("c001-older", tags={"ImageIdParameterName": "/ami/web"})
     old = world.image("c001-old")
     world.set_parameter("/ami/web", old)
@@ -112,41 +108,31 @@ def test_seed_001_parameter_from_tag_through_the_lambda_handler(world: World, tm
     assert world.parameter("/ami/web") == (new, 2), "never moved back to an older AMI"
 
 
-def test_seed_001_stack_from_tag(world: World, keeper_for: KeeperFor) -> None:
-    keeper = keeper_for(FROM_TAGS)
+def test_seed_001_stack_from_tag(world: World) -> None:
+    keeper = seed_keeper(FROM_TAGS, world)
     old = world.image("c001-stack-old")
-    world.stack("conformance-app", {"ImageId": old, "InstanceType": "t3.small"})
-    new = world.image("c001-stack-new", tags={"StackName": "conformance-app"})
+    world.stack("solution2", {"ImageId": old, "InstanceType": "t3.small"})
+    new = world.image("c001-stack-new", tags={"StackName": "solution2"})
     event = Origin(world.account, MAIN_REGION, "c001-stack").backup_job(new, "i-0123456789abcdef0")
 
     report = keeper.handle(event)
     assert statuses(report) == ["updated"], report
-    assert world.stack_parameters("conformance-app") == {"ImageId": new, "InstanceType": "t3.small"}
+    assert world.stack_parameters("solution2") == {"ImageId": new, "InstanceType": "t3.small"}
     # DescribeImages, DescribeStacks, DescribeImages (current), UpdateStack, and protection (2).
     assert report["aws_calls"] == 6, report["aws_calls_by_operation"]
     assert statuses(keeper.handle(event)) == ["unchanged"]
 
 
-def test_seed_002_asg_created_to_latest(world: World, keeper_for: KeeperFor) -> None:
-    keeper = keeper_for(
-        """
-        [[rules]]
-        name = "asg-to-latest"
-        on = ["asg_created"]
-        [[rules.targets]]
-        kind = "auto_scaling_group"
-        name = "{asg_name}"
-        version = "$Latest"
-        """
-    )
+def test_seed_002_asg_created_to_latest(world: World) -> None:
+    keeper = seed_keeper(ASG_TO_LATEST, world)
     image = world.image("c002-base")
-    template = world.launch_template("c002-asg", image)
-    world.auto_scaling_group("c002-asg", template, "1")
-    event = Origin(world.account, MAIN_REGION, "c002-asg").create_auto_scaling_group("c002-asg", template, "1")
+    template = world.launch_template("app", image)
+    world.auto_scaling_group("app-asg", template, "1")
+    event = Origin(world.account, MAIN_REGION, "c002-asg").create_auto_scaling_group("app-asg", template, "1")
 
     report = keeper.handle(event)
     assert statuses(report) == ["updated"], report
-    assert world.group_template("c002-asg") == (template, "$Latest")
+    assert world.group_template("app-asg") == (template, "$Latest")
     # DescribeAutoScalingGroups, UpdateAutoScalingGroup.
     assert report["aws_calls_by_operation"] == {
         "autoscaling:DescribeAutoScalingGroups": 1,
@@ -155,22 +141,11 @@ def test_seed_002_asg_created_to_latest(world: World, keeper_for: KeeperFor) -> 
     assert statuses(keeper.handle(event)) == ["unchanged"]
 
 
-def test_seed_002_dlm_to_launch_template(world: World, keeper_for: KeeperFor) -> None:
-    keeper = keeper_for(
-        """
-        [[rules]]
-        name = "dlm-to-launch-template"
-        on = ["image_created", "image_state_changed"]
-        [rules.match]
-        description_contains = "EC2_BACKUP"
-        [[rules.targets]]
-        kind = "launch_template"
-        id_from_parameter = "/conformance/launch-template-id"
-        """
-    )
+def test_seed_002_dlm_to_launch_template(world: World) -> None:
+    keeper = seed_keeper(DLM_TO_LAUNCH_TEMPLATE, world)
     base = world.image("c002-dlm-base")
     template = world.launch_template("c002-dlm", base)
-    world.set_parameter("/conformance/launch-template-id", template)
+    world.set_parameter("/app/launch-template-id", template)
     description = "Created for policy: policy-0abc schedule: daily EC2_BACKUP"
     image = world.image("c002-dlm-1", description=description)
     event = Origin(world.account, MAIN_REGION, "c002-dlm").create_image(
@@ -193,27 +168,15 @@ def test_seed_002_dlm_to_launch_template(world: World, keeper_for: KeeperFor) ->
 
 def test_seed_003_scheduled_bake_through_the_lambda_handler(world: World, tmp_path: Path) -> None:
     instance = world.instance()
-    body = f"""
-        [wait]
-        timeout_seconds = 120
-        poll_seconds = 1
-        [[rules]]
-        name = "nightly-bake"
-        [rules.match]
-        schedule_rule = "nightly-ami"
-        [rules.bake]
-        instance_id = "{instance}"
-        [[rules.targets]]
-        kind = "launch_template"
-        name = "c003-web"
-        [[rules.targets]]
-        kind = "auto_scaling_group"
-        name = "c003-web-asg"
-    """
-    handler = amikeeper.lambda_handler(write_config(tmp_path, world, body), endpoint_url=world.endpoint)
+    # The seed configuration with moto's builder instance, waiting up to 120 s for the image and
+    # polling every second, as a one-shot Lambda would (the file itself defers a pending image to
+    # its `EC2 AMI State Change` event).
+    text = seed_config(NIGHTLY_BAKE, world).replace(SEED_003_BUILDER, instance)
+    text += "\n[wait]\ntimeout_seconds = 120\npoll_seconds = 1\n"
+    handler = amikeeper.lambda_handler(write_config(tmp_path, text), endpoint_url=world.endpoint)
     base = world.image("c003-base")
-    template = world.launch_template("c003-web", base)
-    world.auto_scaling_group("c003-web-asg", template, "1")
+    template = world.launch_template("web", base)
+    world.auto_scaling_group("web-asg", template, "1")
 
     report = handler(Origin(world.account, MAIN_REGION, "c003-schedule").scheduled("nightly-ami"), None)
     assert isinstance(report, dict)
@@ -221,7 +184,7 @@ def test_seed_003_scheduled_bake_through_the_lambda_handler(world: World, tmp_pa
     baked = report["targets"][0]["to"]
     assert world.describe_image(baked) is not None
     assert world.template_state(template)[2][0] == (2, baked)
-    assert world.group_template("c003-web-asg") == (template, "2")
+    assert world.group_template("web-asg") == (template, "2")
     writes = {op: n for op, n in report["aws_calls_by_operation"].items() if op != "ec2:DescribeImages"}
     assert writes == {
         "autoscaling:DescribeAutoScalingGroups": 1,
@@ -236,15 +199,10 @@ def test_seed_003_scheduled_bake_through_the_lambda_handler(world: World, tmp_pa
     }
 
 
-GENERATIONS = """
-[retention]
-[retention.snapshots]
-generations_tag = "Daily_Gens"
-"""
-
-
 def test_seed_004_snapshot_generations_swept_on_a_schedule(world: World, tmp_path: Path) -> None:
-    handler = amikeeper.lambda_handler(write_config(tmp_path, world, GENERATIONS), endpoint_url=world.endpoint)
+    handler = amikeeper.lambda_handler(
+        write_config(tmp_path, seed_config(GENERATIONS, world)), endpoint_url=world.endpoint
+    )
     volume = world.volume({"Daily_Gens": "3"})
     other = world.volume()
     orphan = world.snapshot(other)
@@ -269,15 +227,15 @@ def test_seed_004_snapshot_generations_swept_on_a_schedule(world: World, tmp_pat
         assert now[kept].get("amikeeper:volume") == volume
     assert "amikeeper:volume" not in now[snapshots[0]], "the excluded one is not managed"
 
-    keeper = amikeeper.Keeper.from_toml(f'accounts = ["{world.account}"]\n{GENERATIONS}', endpoint_url=world.endpoint)
+    keeper = seed_keeper(GENERATIONS, world)
     again = keeper.sweep(apply=True)
     assert again["results"] == [], again["results"]
     reads = (":Describe", ":Get", ":List")
     assert all(any(r in op for r in reads) for op in again["aws_calls_by_operation"]), "converged: only reads"
 
 
-def test_refusals_write_nothing(world: World, keeper_for: KeeperFor) -> None:
-    keeper = keeper_for(FROM_TAGS)
+def test_refusals_write_nothing(world: World) -> None:
+    keeper = seed_keeper(FROM_TAGS, world)
     hostile = world.image("c-hostile", tags={"ImageIdParameterName": "/prod/db/password"})
     report = keeper.handle(Origin(world.account, MAIN_REGION, "c-hostile").backup_job(hostile, "i-0123456789abcdef0"))
     assert statuses(report) == ["refused"], report

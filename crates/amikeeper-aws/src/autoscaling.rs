@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 
-use amikeeper::backend::{AutoScalingApi, AwsResult, Ec2Api};
+use amikeeper::backend::{AutoScalingApi, AwsResult, Ec2Api, InstanceRefreshPreferences};
 use amikeeper::model::{
     AutoScalingGroup, ImageId, LaunchConfiguration, LaunchTemplateRef, LaunchTemplateSpec, Region, Tags,
 };
 use async_trait::async_trait;
-use aws_sdk_autoscaling::types::{self as asg, LaunchTemplateSpecification, MixedInstancesPolicy};
+use aws_sdk_autoscaling::types::{
+    self as asg, LaunchTemplateSpecification, MixedInstancesPolicy, RefreshPreferences, RefreshStrategy,
+};
 
 use crate::error::from_sdk_error;
 use crate::SdkAws;
@@ -217,6 +219,37 @@ impl AutoScalingApi for SdkAws {
         );
         Ok(())
     }
+
+    /// `StartInstanceRefresh` with the `Rolling` strategy and only the preferences that are
+    /// set (Auto Scaling's defaults for the rest). The refresh replaces instances to match the
+    /// launch template and version the group names now.
+    async fn start_instance_refresh(
+        &self,
+        region: &Region,
+        group: &str,
+        preferences: &InstanceRefreshPreferences,
+    ) -> AwsResult<String> {
+        let client = self.autoscaling(region)?;
+        let output = client
+            .start_instance_refresh()
+            .auto_scaling_group_name(group)
+            .strategy(RefreshStrategy::Rolling)
+            .preferences(refresh_preferences(preferences))
+            .send()
+            .await
+            .map_err(|error| from_sdk_error(SERVICE, "StartInstanceRefresh", error))?;
+        let id = output.instance_refresh_id().unwrap_or_default().to_owned();
+        tracing::info!(%region, group, refresh = %id, "started an instance refresh");
+        Ok(id)
+    }
+}
+
+/// The SDK's preferences: only what is set, so Auto Scaling applies its own defaults.
+fn refresh_preferences(preferences: &InstanceRefreshPreferences) -> RefreshPreferences {
+    RefreshPreferences::builder()
+        .set_min_healthy_percentage(preferences.min_healthy_percentage.map(i32::from))
+        .set_instance_warmup(preferences.instance_warmup_seconds.map(|s| i32::try_from(s).unwrap_or(i32::MAX)))
+        .build()
 }
 
 #[cfg(test)]
@@ -285,6 +318,17 @@ mod tests {
             raw.overrides,
             [by_id("lt-arm", "$Default"), RawSpec::Name { name: "arm-by-name".into(), version: "2".into() }]
         );
+    }
+
+    #[test]
+    fn refresh_preferences_carry_only_what_is_set() {
+        let unset = refresh_preferences(&InstanceRefreshPreferences::default());
+        assert_eq!((unset.min_healthy_percentage(), unset.instance_warmup()), (None, None));
+        let set = refresh_preferences(&InstanceRefreshPreferences {
+            min_healthy_percentage: Some(75),
+            instance_warmup_seconds: Some(300),
+        });
+        assert_eq!((set.min_healthy_percentage(), set.instance_warmup()), (Some(75), Some(300)));
     }
 
     #[test]

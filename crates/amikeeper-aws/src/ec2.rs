@@ -354,6 +354,37 @@ impl Ec2Api for SdkAws {
         Ok(ImageId::new(image_id))
     }
 
+    async fn share_image(&self, region: &Region, image_id: &ImageId, account: &AccountId) -> AwsResult<()> {
+        let client = self.ec2(region)?;
+        let permission = ec2::LaunchPermission::builder().user_id(account.as_str()).build();
+        client
+            .modify_image_attribute()
+            .image_id(image_id.as_str())
+            .launch_permission(ec2::LaunchPermissionModifications::builder().add(permission).build())
+            .send()
+            .await
+            .map_err(map_err("ModifyImageAttribute"))?;
+        tracing::info!(%region, %image_id, %account, "shared image");
+        Ok(())
+    }
+
+    async fn share_snapshot(&self, region: &Region, snapshot_id: &str, account: &AccountId) -> AwsResult<()> {
+        let client = self.ec2(region)?;
+        // The `OperationType` + `UserIds` form of the call (EC2 takes it as well as
+        // `CreateVolumePermission.Add`; moto reads only this one).
+        client
+            .modify_snapshot_attribute()
+            .snapshot_id(snapshot_id)
+            .attribute(ec2::SnapshotAttributeName::CreateVolumePermission)
+            .operation_type(ec2::OperationType::Add)
+            .user_ids(account.as_str())
+            .send()
+            .await
+            .map_err(map_err("ModifySnapshotAttribute"))?;
+        tracing::info!(%region, snapshot_id, %account, "shared snapshot");
+        Ok(())
+    }
+
     async fn describe_images_tagged(&self, region: &Region, key: &str, value: &str) -> AwsResult<Vec<Image>> {
         let client = self.ec2(region)?;
         let filter = Filter::builder().name(format!("tag:{key}")).values(value).build();

@@ -705,3 +705,148 @@ async fn a_fleet_sweep_reports_per_account_and_region() {
         "{reports:#?}"
     );
 }
+
+/// `Keeper::bake` against moto (with `scripts/moto-server`'s instance refreshes): the builder
+/// instance is imaged, the AMI published to a launch template, a group and a parameter, and the
+/// group (which has a running instance) refreshed with the configured preferences. A second
+/// bake while that refresh runs moves the pointers again and reports the refresh skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bake_publishes_and_refreshes_the_group() {
+    use amikeeper::BakeOptions;
+    use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
+    let Some((_moto, fixture)) = moto().await else { return };
+    let r = MAIN_REGION;
+    let builder = fixture.instance(r).await;
+    let base = fixture.image(r, ImageSpec::named("bake-base")).await;
+    let template = fixture.launch_template(r, "bake-web", &base).await;
+    let autoscaling = fixture.autoscaling(r);
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("bake-web-asg")
+        .launch_template(LaunchTemplateSpecification::builder().launch_template_id(&template).version("1").build())
+        .min_size(1)
+        .max_size(1)
+        .desired_capacity(1)
+        .availability_zones(format!("{r}a"))
+        .send()
+        .await
+        .expect("CreateAutoScalingGroup");
+    fixture.set_parameter(r, "/ami/bake-web", base.as_str()).await;
+    let config = Config::from_toml(&format!(
+        r#"
+accounts = ["{account}"]
+[wait]
+timeout_seconds = 60
+poll_seconds = 1
+[[rules]]
+name = "moto-bake"
+[rules.bake]
+instance_id = "{builder}"
+name = "bake-web-{{date}}"
+[[rules.targets]]
+kind = "launch_template"
+name = "bake-web"
+[[rules.targets]]
+kind = "auto_scaling_group"
+name = "bake-web-asg"
+instance_refresh = {{ min_healthy_percentage = 50, instance_warmup_seconds = 30 }}
+[[rules.targets]]
+kind = "ssm_parameter"
+name = "/ami/bake-web"
+"#,
+        account = fixture.account()
+    ))
+    .unwrap();
+    let keeper = Keeper::new(config, fixture.aws());
+    let outcomes = |report: &amikeeper::Report| -> Vec<(String, Status)> {
+        report.targets.iter().map(|t| (format!("{} {}", t.target.kind, t.target.name), t.outcome.status)).collect()
+    };
+    let expected = |refresh: Status| {
+        vec![
+            (format!("bake {builder}"), Status::Updated),
+            ("launch_template bake-web".to_owned(), Status::Updated),
+            ("auto_scaling_group bake-web-asg".to_owned(), Status::Updated),
+            ("ssm_parameter /ami/bake-web".to_owned(), Status::Updated),
+            ("instance_refresh bake-web-asg".to_owned(), refresh),
+        ]
+    };
+
+    let report = keeper.bake("moto-bake", &main_region(), &BakeOptions::default()).await.unwrap();
+    assert_eq!(report.status, amikeeper::RunStatus::Ok, "{report:#?}");
+    assert_eq!(outcomes(&report), expected(Status::Updated), "{report:#?}");
+    let baked = ImageId::new(report.targets[0].outcome.to.clone().unwrap());
+    let state = fixture.template_state(r, &template).await;
+    assert_eq!(state.versions.first(), Some(&(2, Some(baked.clone()))), "{state:?}");
+    assert_eq!(fixture.group_template(r, "bake-web-asg").await.map(|s| s.version), Some("2".to_owned()));
+    assert_eq!(fixture.parameter(r, "/ami/bake-web").await.map(|(value, _)| value), Some(baked.to_string()));
+    let tags = fixture.resource_tags(r, baked.as_str()).await;
+    assert_eq!(tags.get(amikeeper::model::RULE_TAG).map(String::as_str), Some("moto-bake"));
+
+    let refreshes = autoscaling
+        .describe_instance_refreshes()
+        .auto_scaling_group_name("bake-web-asg")
+        .send()
+        .await
+        .expect("DescribeInstanceRefreshes");
+    let [refresh] = refreshes.instance_refreshes() else { panic!("one refresh: {refreshes:?}") };
+    assert_eq!(refresh.instance_refresh_id(), report.targets[4].outcome.to.as_deref());
+    assert_eq!(refresh.status().map(|s| s.as_str()), Some("InProgress"));
+    let preferences = refresh.preferences().expect("the preferences it was started with");
+    assert_eq!((preferences.min_healthy_percentage(), preferences.instance_warmup()), (Some(50), Some(30)));
+
+    // The next day's bake moves every pointer again; the group's refresh is still running.
+    // (moto's CreationDate has one-second resolution: the next AMI must be a second newer.)
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let tomorrow = BakeOptions { now: Some(OffsetDateTime::now_utc() + time::Duration::days(1)), ..Default::default() };
+    let second = keeper.bake("moto-bake", &main_region(), &tomorrow).await.unwrap();
+    assert_eq!(second.status, amikeeper::RunStatus::Ok, "{second:#?}");
+    assert_eq!(outcomes(&second), expected(Status::Skipped), "{second:#?}");
+    assert!(second.targets[4].outcome.reason.contains("already in progress"), "{second:#?}");
+    assert_eq!(fixture.group_template(r, "bake-web-asg").await.map(|s| s.version), Some("3".to_owned()));
+    let refreshes = autoscaling.describe_instance_refreshes().auto_scaling_group_name("bake-web-asg").send().await;
+    assert_eq!(refreshes.expect("DescribeInstanceRefreshes").instance_refreshes().len(), 1);
+}
+
+/// `copy_to` into another account against moto (moto switches accounts on `AssumeRole`, and
+/// `scripts/moto-server` lets `CopyImage` read an AMI another account shared): the AMI and its
+/// snapshot are shared with the role's account, the copy lands there with the AMI's tags and
+/// `amikeeper:copied-from = <account>/<region>/<ami>`, and the same event again finds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_to_another_account_shares_and_copies_there() {
+    use amikeeper::conformance::DR_REGION;
+    use amikeeper::model::COPIED_FROM_TAG;
+    const ROLE: &str = "arn:aws:iam::444455556666:role/amikeeper-dr";
+    let Some((_moto, fixture)) = moto().await else { return };
+    let image = fixture.image(MAIN_REGION, ImageSpec::named("xcopy-web-1").tag("Role", "web")).await;
+    let config = Config::from_toml(&format!(
+        "accounts = [\"{}\"]\n[[rules]]\nname = \"web\"\ncopy_to = [{{ region = \"{DR_REGION}\", role_arn = \
+         \"{ROLE}\" }}]\n[rules.match]\nname_prefix = \"xcopy-\"\n[[rules.targets]]\nkind = \"ssm_parameter\"\nname \
+         = \"/ami/xcopy-web\"\n",
+        fixture.account()
+    ))
+    .unwrap();
+    let keeper = Keeper::new(config, fixture.aws());
+    let origin = Origin::new(&fixture.account(), MAIN_REGION, "xcopy");
+    let event = origin.image_state_change(image.as_str(), "available").to_string();
+    let report = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0);
+    let copy = report.copies.first().expect("one copy");
+    let account = copy.account.as_ref().map(|a| a.as_str());
+    assert_eq!(
+        (copy.region.as_str(), account, copy.status),
+        (DR_REGION, Some("444455556666"), "copied"),
+        "{report:#?}"
+    );
+    let copy_id = copy.image_id.clone().unwrap();
+
+    let dr = fixture.aws().assume_role(ROLE, None).await.unwrap();
+    let marker = format!("{}/{MAIN_REGION}/{image}", fixture.account());
+    let found = dr.describe_images_tagged(&Region::new(DR_REGION), COPIED_FROM_TAG, &marker).await.unwrap();
+    assert_eq!(found.iter().map(|i| &i.id).collect::<Vec<_>>(), [&copy_id], "the copy is in the other account");
+    assert_eq!(found[0].owner.as_str(), "444455556666");
+    assert_eq!(found[0].tags.get("Role").map(String::as_str), Some("web"));
+    let ours = fixture.ec2(DR_REGION).describe_images().owners("self").send().await.unwrap();
+    assert!(ours.images().is_empty(), "no copy in this account");
+
+    let again = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0);
+    assert_eq!((again.copies[0].status, again.copies[0].image_id.as_ref()), ("already_copied", Some(&copy_id)));
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use amikeeper::events::parse_payload;
 use amikeeper::memory::ImageSeed;
 use amikeeper::model::{LaunchTemplateSpec, Tags, STACK_NAME_TAG};
-use amikeeper::samples::Origin;
+use amikeeper::samples::{configs, Origin};
 use amikeeper::{Config, Keeper, MemoryAws, Report};
 use serde_json::Value;
 
@@ -14,88 +14,12 @@ const ACCOUNT: &str = "111122223333";
 const TOKYO: &str = "ap-northeast-1";
 const SINGAPORE: &str = "ap-southeast-1";
 const BACKUP_INSTANCE: &str = "i-0a1b2c3d4e5f60718";
-const BUILDER: &str = "i-0b0b0b0b0b0b0b0b0";
+const BUILDER: &str = configs::SEED_003_BUILDER;
 
-/// The configuration the demo runs with: one rule per seed flow.
-pub const DEMO_CONFIG: &str = r#"
+/// The demo's retention: keep the newest `web-` AMI and anything a pointer names, and 2 launch
+/// template versions. Seed 004's snapshot generations come from its seed configuration.
+const DEMO_RETENTION: &str = r#"
 accounts = ["111122223333"]
-allowed_name_prefixes = ["/ami/", "solution"]
-
-[wait]
-timeout_seconds = 0
-
-# Seed 000: AWS Backup's AMI, in a parameter named after the instance, always at version 1.
-[[rules]]
-name = "seed-000-backup-to-parameter"
-on = ["image_created", "image_copied", "image_state_changed"]
-[rules.match]
-name_prefix = "AWSBackup_"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{instance_id}"
-fixed_version = true
-
-# Seed 001 (1): the parameter named by the AMI's tag.
-[[rules]]
-name = "seed-001-parameter-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["ImageIdParameterName"]
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{tag:ImageIdParameterName}"
-data_type = "aws:ec2:image"
-
-# Seed 001 (2): the stack named by the AMI's tag.
-[[rules]]
-name = "seed-001-stack-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["StackName"]
-[[rules.targets]]
-kind = "stack_parameter"
-stack = "{tag:StackName}"
-parameter = "ImageId"
-capabilities = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-
-# Seed 002 (1): a group CloudFormation created goes to $Latest.
-[[rules]]
-name = "seed-002-asg-to-latest"
-on = ["asg_created"]
-[[rules.targets]]
-kind = "auto_scaling_group"
-name = "{asg_name}"
-version = "$Latest"
-allow_stack_managed = true
-
-# Seed 002 (2): DLM's EC2_BACKUP image becomes the default launch template version.
-[[rules]]
-name = "seed-002-dlm-to-launch-template"
-on = ["image_created", "image_state_changed"]
-[rules.match]
-description_contains = "EC2_BACKUP"
-[[rules.targets]]
-kind = "launch_template"
-id_from_parameter = "/app/launch-template-id"
-keep_versions = 3
-allow_stack_managed = true
-
-# Seed 003: bake the builder instance nightly, then move the template and the group.
-[[rules]]
-name = "seed-003-nightly-bake"
-[rules.match]
-schedule_rule = "nightly-ami"
-[rules.bake]
-instance_id = "i-0b0b0b0b0b0b0b0b0"
-[[rules.targets]]
-kind = "launch_template"
-name = "web"
-[[rules.targets]]
-kind = "auto_scaling_group"
-name = "web-asg"
-
-# Retention: keep the newest `web-` AMI and anything a pointer names; keep 2 launch template
-# versions; seed 004: volumes tagged Daily_Gens keep that many snapshots.
 [retention]
 parameter_paths = ["/ami/"]
 [[retention.images]]
@@ -103,9 +27,36 @@ group_by = { name_prefix = ["web-"] }
 keep_newest = 1
 [retention.launch_templates]
 keep_versions = 2
-[retention.snapshots]
-generations_tag = "Daily_Gens"
 "#;
+
+/// The configuration the demo runs with: the rules of every seed configuration
+/// (`amikeeper::samples::configs`, the files `docs/guides/` shows), with no wait for pending
+/// AMIs, and the demo's retention with seed 004's snapshot generations.
+fn demo_config() -> Result<Config, String> {
+    let load = |text: &str| Config::from_toml(text).map_err(|e| e.to_string());
+    let mut config = load(configs::SEED_000_BACKUP_TO_PARAMETER)?;
+    for text in [
+        configs::SEED_001_PARAMETER_AND_STACK_FROM_TAGS,
+        configs::SEED_002_ASG_TO_LATEST,
+        configs::SEED_002_DLM_TO_LAUNCH_TEMPLATE,
+        configs::SEED_003_NIGHTLY_BAKE,
+    ] {
+        let seed = load(text)?;
+        config.rules.extend(seed.rules);
+        for prefix in seed.allowed_name_prefixes {
+            if !config.allowed_name_prefixes.contains(&prefix) {
+                config.allowed_name_prefixes.push(prefix);
+            }
+        }
+    }
+    config.wait.timeout_seconds = 0;
+    let mut retention = load(DEMO_RETENTION)?.retention.ok_or("the demo's retention is missing")?;
+    let generations = load(configs::SEED_004_SNAPSHOT_GENERATIONS)?.retention.and_then(|r| r.snapshots);
+    retention.snapshots = Some(generations.ok_or("seed 004 has no [retention.snapshots]")?);
+    config.retention = Some(retention);
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
 
 struct Demo {
     aws: Arc<MemoryAws>,
@@ -174,7 +125,7 @@ fn tags(pairs: &[(&str, &str)]) -> Tags {
 /// Runs the demo; `Err` names the first expectation that did not hold.
 pub async fn run(json: bool) -> Result<(), String> {
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let config = Config::from_toml(DEMO_CONFIG).map_err(|e| e.to_string())?;
+    let config = demo_config()?;
     let keeper = Keeper::new(config, aws.clone());
     let mut demo = Demo { aws, keeper, json, events: 0 };
     println!("amikeeper demo: every seed flow on an in-memory AWS account ({ACCOUNT})\n");

@@ -15,7 +15,7 @@ use amikeeper::events::parse_payload;
 use amikeeper::model::Region;
 use amikeeper::retain::{Progress, SweepOptions};
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
-use amikeeper::{Config, HandleOptions, Keeper};
+use amikeeper::{BakeOptions, Config, HandleOptions, Keeper};
 use amikeeper_aws::aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use clap::{Args, Parser, Subcommand};
 
@@ -102,6 +102,29 @@ enum Command {
         #[arg(required = true)]
         targets: Vec<RollbackTarget>,
     },
+    /// Bake now: image a rule's builder instance, wait for the AMI (bounded), and move the
+    /// rule's targets to it, as its schedule would. Prints the report as JSON.
+    Bake {
+        /// The configuration file (TOML, or JSON if it ends in .json).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The rule whose `bake` runs.
+        #[arg(long)]
+        rule: String,
+        /// Say what would be baked, but create and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Wait this many seconds for the new AMI (overrides the configuration); when it is
+        /// still pending, the targets are deferred to its `EC2 AMI State Change` event.
+        #[arg(long)]
+        wait: Option<u64>,
+        /// The account the bake runs in (for `{account}`); needed only when the configuration
+        /// lists several.
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
     /// Print the least-privilege IAM policy for a configuration: one statement each for
     /// handling events, sweeping and rolling back. What a policy cannot say goes to stderr.
     IamPolicy {
@@ -163,6 +186,9 @@ async fn run(command: Command) -> ExitCode {
         Command::Handle { config, dry_run, wait, aws, event } => handle(&config, dry_run, wait, &aws, &event).await,
         Command::Sweep { config, apply, fleet, aws } => sweep(&config, apply, fleet, &aws).await,
         Command::IamPolicy { config } => iam_policy(&config),
+        Command::Bake { config, rule, dry_run, wait, account, aws } => {
+            bake(&config, rule, BakeFlags { dry_run, wait, account }, &aws).await
+        }
         Command::Rollback { config, to, dry_run, aws, targets } => rollback(&config, to, dry_run, &aws, &targets).await,
         Command::Demo { json } => {
             demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(|message| Failure { code: 1, message })
@@ -336,4 +362,26 @@ async fn handle(
     let reports = keeper.handle_payload(&payload, &options).await.map_err(bad_input)?;
     print_json(&reports)?;
     Ok(if reports.iter().any(|r| r.failed()) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `bake`'s flags besides the configuration, the rule and the AWS settings.
+struct BakeFlags {
+    dry_run: bool,
+    wait: Option<u64>,
+    account: Option<String>,
+}
+
+async fn bake(config: &PathBuf, rule: String, flags: BakeFlags, aws_args: &AwsArgs) -> Result<ExitCode, Failure> {
+    let config = Config::from_file(config).map_err(bad_input)?;
+    let aws = load_aws(aws_args).await;
+    let Some(region) = aws.default_region().map(Region::from) else {
+        return Err(bad_input("no region: pass --region, or set AWS_REGION or a profile's region"));
+    };
+    let wait = flags.wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..config.wait });
+    let keeper = Keeper::new(config, Arc::new(aws));
+    let options = BakeOptions { dry_run: flags.dry_run, wait, account: flags.account, now: None };
+    // An unknown rule, a rule without `bake` or an unknown account: exit 2, no AWS call made.
+    let report = keeper.bake(&rule, &region, &options).await.map_err(bad_input)?;
+    print_json(std::slice::from_ref(&report))?;
+    Ok(if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -426,12 +426,14 @@ pub struct Rule {
     pub bake: Option<Bake>,
     /// The pointers to move, in order.
     pub targets: Vec<TargetConfig>,
-    /// Regions to copy each AMI the rule takes to, once it is `available` (seed 000's DR copy,
-    /// as configuration). The copy carries the AMI's tags and `amikeeper:copied-from`, so the
-    /// same event twice makes one copy, and a copy is never copied again. The DR region's own
-    /// events (`CopyImage`, then the state change to `available`) move its pointers.
+    /// Where to copy each AMI the rule takes, once it is `available` (seed 000's DR copy, as
+    /// configuration): regions of this account (`"ap-northeast-3"`), or regions of another
+    /// account reached through a role (`{ region = "...", role_arn = "...", external_id = "..." }`).
+    /// The copy carries the AMI's tags and `amikeeper:copied-from`, so the same event twice
+    /// makes one copy, and a copy is never copied again. The DR region's own events
+    /// (`CopyImage`, then the state change to `available`) move its pointers.
     #[serde(default)]
-    pub copy_to: Vec<String>,
+    pub copy_to: Vec<CopyDestination>,
 }
 
 impl Rule {
@@ -444,6 +446,93 @@ impl Rule {
         } else {
             EventKind::ALL.into_iter().filter(EventKind::is_image_event).collect()
         }
+    }
+}
+
+/// One entry of a rule's `copy_to`: a region of this account, written as the region alone, or a
+/// region of another account, written as a table with the role to assume there.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(untagged)]
+pub enum CopyDestination {
+    /// `"ap-northeast-3"`: a region of the account amikeeper runs in.
+    Region(String),
+    /// `{ region = "ap-northeast-3", role_arn = "arn:aws:iam::444455556666:role/amikeeper-dr" }`.
+    Account(CopyToAccount),
+}
+
+/// A `copy_to` entry in another account: amikeeper shares the AMI (and its snapshots) with the
+/// role's account, assumes the role and copies the AMI there.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+pub struct CopyToAccount {
+    /// The destination region.
+    pub region: String,
+    /// The role to assume in the destination account, e.g.
+    /// `arn:aws:iam::444455556666:role/amikeeper-dr`; its account is the destination.
+    pub role_arn: String,
+    /// The external id the role's trust policy asks for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+impl CopyDestination {
+    /// The destination region.
+    pub fn region(&self) -> &str {
+        match self {
+            Self::Region(region) => region,
+            Self::Account(account) => &account.region,
+        }
+    }
+
+    /// The role to assume for a copy into another account.
+    pub fn role_arn(&self) -> Option<&str> {
+        match self {
+            Self::Region(_) => None,
+            Self::Account(account) => Some(&account.role_arn),
+        }
+    }
+
+    /// The external id for the role, if any.
+    pub fn external_id(&self) -> Option<&str> {
+        match self {
+            Self::Region(_) => None,
+            Self::Account(account) => account.external_id.as_deref(),
+        }
+    }
+
+    /// The destination account (the role's), for a copy into another account.
+    pub fn account(&self) -> Option<&str> {
+        self.role_arn().and_then(role_account)
+    }
+}
+
+impl<'de> Deserialize<'de> for CopyDestination {
+    // By hand rather than `#[serde(untagged)]`, so that a table with a wrong field says which.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CopyDestination;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a region, or a table with `region`, `role_arn` and optionally `external_id`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, region: &str) -> Result<Self::Value, E> {
+                Ok(CopyDestination::Region(region.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let account = CopyToAccount::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(CopyDestination::Account(account))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl From<&str> for CopyDestination {
+    fn from(region: &str) -> Self {
+        Self::Region(region.to_owned())
     }
 }
 
@@ -566,6 +655,12 @@ pub enum TargetConfig {
         /// the configuration's `protect_published`.
         #[serde(default)]
         protect: Option<bool>,
+        /// Start an instance refresh once a run has moved the group to a new AMI, so running
+        /// instances are replaced: `instance_refresh = true`, or a table of preferences such as
+        /// `instance_refresh = { min_healthy_percentage = 90, instance_warmup_seconds = 300 }`.
+        /// Unset or `false`: running instances are left as they are.
+        #[serde(default, deserialize_with = "instance_refresh_setting", skip_serializing_if = "Option::is_none")]
+        instance_refresh: Option<InstanceRefreshConfig>,
     },
     /// A CloudFormation stack parameter (seed 001, pattern 2).
     StackParameter {
@@ -588,6 +683,65 @@ fn default_stack_parameter() -> String {
     "ImageId".to_owned()
 }
 
+/// `instance_refresh` of an `auto_scaling_group` target: how Auto Scaling replaces the group's
+/// instances after a run moved the group to a new AMI (`StartInstanceRefresh`, rolling). Unset
+/// preferences are Auto Scaling's defaults.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceRefreshConfig {
+    /// The share of the group's capacity (0 to 100) that stays in service during the refresh
+    /// (Auto Scaling's default: 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_healthy_percentage: Option<u8>,
+    /// Seconds a new instance needs before it counts as in service (Auto Scaling's default:
+    /// the group's health check grace period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_warmup_seconds: Option<u32>,
+}
+
+impl From<&InstanceRefreshConfig> for crate::backend::InstanceRefreshPreferences {
+    fn from(config: &InstanceRefreshConfig) -> Self {
+        Self {
+            min_healthy_percentage: config.min_healthy_percentage,
+            instance_warmup_seconds: config.instance_warmup_seconds,
+        }
+    }
+}
+
+/// `instance_refresh = true | false | { ... }`: a switch, or the preferences (which switch it on).
+fn instance_refresh_setting<'de, D>(deserializer: D) -> Result<Option<InstanceRefreshConfig>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Setting;
+
+    impl<'de> serde::de::Visitor<'de> for Setting {
+        type Value = Option<InstanceRefreshConfig>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("true, false, or a table such as { min_healthy_percentage = 90 }")
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<Self::Value, E> {
+            Ok(on.then(InstanceRefreshConfig::default))
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            InstanceRefreshConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+
+    deserializer.deserialize_any(Setting)
+}
+
 impl TargetConfig {
     /// The target's own protection switch, if it sets one.
     pub fn protect(&self) -> Option<bool> {
@@ -596,6 +750,14 @@ impl TargetConfig {
             | Self::LaunchTemplate { protect, .. }
             | Self::AutoScalingGroup { protect, .. }
             | Self::StackParameter { protect, .. } => *protect,
+        }
+    }
+
+    /// The instance refresh an `auto_scaling_group` target starts after moving the group.
+    pub fn instance_refresh(&self) -> Option<&InstanceRefreshConfig> {
+        match self {
+            Self::AutoScalingGroup { instance_refresh, .. } => instance_refresh.as_ref(),
+            _ => None,
         }
     }
 
@@ -708,7 +870,8 @@ impl Config {
             if rule.targets.is_empty() && rule.copy_to.is_empty() {
                 return Err(invalid(format!("{at}.targets"), "a rule needs at least one target (or copy_to)"));
             }
-            for (c, region) in rule.copy_to.iter().enumerate() {
+            for (c, destination) in rule.copy_to.iter().enumerate() {
+                let region = destination.region();
                 let parts: Vec<&str> = region.split('-').collect();
                 let looks_like_a_region = parts.len() >= 3
                     && parts
@@ -719,6 +882,12 @@ impl Config {
                     return Err(invalid(
                         format!("{at}.copy_to[{c}]"),
                         format!("`{region}` is not a region such as ap-northeast-3"),
+                    ));
+                }
+                if destination.role_arn().is_some() && destination.account().is_none() {
+                    return Err(invalid(
+                        format!("{at}.copy_to[{c}].role_arn"),
+                        "use a role ARN such as arn:aws:iam::444455556666:role/amikeeper-dr",
                     ));
                 }
             }
@@ -761,6 +930,21 @@ impl Config {
                 .any(|k| matches!(k, EventKind::AsgCreated) || (*k == EventKind::Scheduled && rule.bake.is_none()));
             for (t, target) in rule.targets.iter().enumerate() {
                 let at = format!("{at}.targets[{t}]");
+                if carries_no_image && target.instance_refresh().is_some() {
+                    return Err(invalid(
+                        format!("{at}.instance_refresh"),
+                        "an instance refresh rolls out a new AMI, but the rule takes events that carry \
+                         none (asg_created, or scheduled without bake); leave instance_refresh out",
+                    ));
+                }
+                if let Some(percentage) =
+                    target.instance_refresh().and_then(|r| r.min_healthy_percentage).filter(|p| *p > 100)
+                {
+                    return Err(invalid(
+                        format!("{at}.instance_refresh.min_healthy_percentage"),
+                        format!("{percentage} is not a percentage from 0 to 100"),
+                    ));
+                }
                 if carries_no_image && target.needs_image() {
                     return Err(invalid(
                         &at,
@@ -938,6 +1122,51 @@ mod tests {
         assert!(Config::from_toml(&text.replace("{tag:Role}-{date}", "web-{date}-{rule}")).is_ok());
         let bad_instance = text.replace("{tag:Role}-{date}", "web-{date}").replace("i-0123456789abcdef0", "builder");
         assert_eq!(invalid_at(&bad_instance), "rules[0].bake.instance_id");
+    }
+
+    #[test]
+    fn instance_refresh_is_a_switch_or_a_table() {
+        let text = r#"
+            accounts = ["111122223333"]
+            [[rules]]
+            name = "web"
+            [[rules.targets]]
+            kind = "auto_scaling_group"
+            name = "web-asg"
+            SETTING
+        "#;
+        let refresh_of = |setting: &str| {
+            let config = Config::from_toml(&text.replace("SETTING", setting)).unwrap();
+            config.rules[0].targets[0].instance_refresh().copied()
+        };
+        assert_eq!(refresh_of(""), None);
+        assert_eq!(refresh_of("instance_refresh = false"), None);
+        assert_eq!(refresh_of("instance_refresh = true"), Some(InstanceRefreshConfig::default()));
+        assert_eq!(
+            refresh_of("instance_refresh = { min_healthy_percentage = 50, instance_warmup_seconds = 300 }"),
+            Some(InstanceRefreshConfig { min_healthy_percentage: Some(50), instance_warmup_seconds: Some(300) })
+        );
+        let typo = Config::from_toml(&text.replace("SETTING", "instance_refresh = { min_healthy = 50 }"));
+        let message = typo.unwrap_err().to_string();
+        assert!(message.contains("unknown field `min_healthy`"), "{message}");
+        let word = Config::from_toml(&text.replace("SETTING", "instance_refresh = \"yes\""));
+        assert!(word.unwrap_err().to_string().contains("true, false, or a table"));
+        let too_many = text.replace("SETTING", "instance_refresh = { min_healthy_percentage = 101 }");
+        assert_eq!(invalid_at(&too_many), "rules[0].targets[0].instance_refresh.min_healthy_percentage");
+        let on_new_groups = text
+            .replace("name = \"web\"", "name = \"web\"\non = [\"asg_created\"]")
+            .replace("SETTING", "version = \"$Latest\"\ninstance_refresh = true");
+        assert_eq!(invalid_at(&on_new_groups), "rules[0].targets[0].instance_refresh");
+
+        let json = r#"{"accounts":["111122223333"],"rules":[{"name":"web","targets":[
+            {"kind":"auto_scaling_group","name":"web-asg","instance_refresh":{"min_healthy_percentage":75}}]}]}"#;
+        let config = Config::from_json(json).unwrap();
+        let refresh = config.rules[0].targets[0].instance_refresh().copied();
+        assert_eq!(refresh.and_then(|r| r.min_healthy_percentage), Some(75));
+        let round_trip = Config::from_json(&serde_json::to_string(&config).unwrap()).unwrap();
+        assert_eq!(round_trip.rules[0].targets[0].instance_refresh().copied(), refresh);
+        let off = json.replace(r#"{"min_healthy_percentage":75}"#, "false");
+        assert_eq!(Config::from_json(&off).unwrap().rules[0].targets[0].instance_refresh(), None);
     }
 
     #[test]

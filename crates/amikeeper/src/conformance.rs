@@ -7,6 +7,9 @@
 //! through the AWS SDK directly), never through amikeeper's publishers. A scenario panics
 //! with a message when the backend does not conform.
 //!
+//! The seed scenarios run the seed configurations of [`configs`] as they are (in the fixture's
+//! account), the files that `docs/guides/` shows.
+//!
 //! The suite runs on [`MemoryAws`] in this crate's tests and on the SDK backend against
 //! `moto_server` in `amikeeper-aws`'s tests.
 
@@ -16,13 +19,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::backend::{Aws, Ec2Api, FaultyAws};
+use crate::config::WaitConfig;
 use crate::memory::{Fault, FaultKind, ImageSeed, MemoryAws};
 use crate::model::{ImageId, ImageState, LaunchTemplateSpec, Region, SnapshotState, Tags};
 use crate::publish::Status;
 use crate::report::{Report, RunStatus};
 use crate::retain::{ItemStatus, ReferenceCheck, SweepOptions, SweepReport, UndoCheck};
 use crate::rollback::RollbackOptions;
-use crate::samples::Origin;
+use crate::samples::{configs, Origin};
 use crate::{Config, HandleOptions, Keeper};
 
 /// The main region of the scenarios.
@@ -115,6 +119,10 @@ async fn run(fixture: &dyn Fixture, config: &str, payload: serde_json::Value) ->
 
 async fn run_with(fixture: &dyn Fixture, config: &str, payload: serde_json::Value, dry_run: bool) -> Report {
     let config = Config::from_toml(config).expect("scenario configuration is valid");
+    run_config(fixture, config, payload, dry_run).await
+}
+
+async fn run_config(fixture: &dyn Fixture, config: Config, payload: serde_json::Value, dry_run: bool) -> Report {
     let keeper = Keeper::new(config, fixture.aws());
     let options = HandleOptions { dry_run, wait: None };
     let mut reports = keeper.handle_payload(payload.to_string().as_bytes(), &options).await.expect("payload parses");
@@ -130,22 +138,15 @@ fn config(account: &str, body: &str) -> String {
     format!("accounts = [\"{account}\"]\n{body}")
 }
 
-const BACKUP_TO_PARAMETER: &str = r#"
-[[rules]]
-name = "backup-ami-to-parameter"
-on = ["image_created", "image_copied", "image_state_changed"]
-[rules.match]
-name_prefix = "AWSBackup_"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{instance_id}"
-fixed_version = true
-"#;
+/// A seed configuration ([`configs`]) in the fixture's account.
+fn seed(f: &dyn Fixture, config: &str) -> String {
+    configs::in_account(config, &f.account())
+}
 
 /// Seed 000: an AWS Backup AMI goes to a parameter named after the instance at version 1, in
 /// the main region from `CreateImage` and in the DR region from `CopyImage`.
 pub async fn seed_000_backup_to_fixed_version_parameter(f: &dyn Fixture) {
-    let config = config(&f.account(), BACKUP_TO_PARAMETER);
+    let config = seed(f, configs::SEED_000_BACKUP_TO_PARAMETER);
     let instance = f.instance(MAIN_REGION).await;
     let old = f.image(MAIN_REGION, ImageSpec::named(format!("AWSBackup_{instance}_1"))).await;
     f.set_parameter(MAIN_REGION, &instance, old.as_str()).await;
@@ -171,33 +172,10 @@ pub async fn seed_000_backup_to_fixed_version_parameter(f: &dyn Fixture) {
     assert_eq!(f.parameter(MAIN_REGION, &instance).await, Some((new.to_string(), 1)), "main region untouched");
 }
 
-const FROM_TAGS: &str = r#"
-allowed_name_prefixes = ["/ami/", "conformance"]
-[[rules]]
-name = "parameter-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["ImageIdParameterName"]
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{tag:ImageIdParameterName}"
-
-[[rules]]
-name = "stack-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["StackName"]
-[[rules.targets]]
-kind = "stack_parameter"
-stack = "{tag:StackName}"
-parameter = "ImageId"
-capabilities = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-"#;
-
 /// Seed 001 (1): a completed backup job overwrites the parameter its AMI's tag names; the
 /// same event again changes nothing; an older AMI's late event never moves it back.
 pub async fn seed_001_parameter_from_tag(f: &dyn Fixture) {
-    let config = config(&f.account(), FROM_TAGS);
+    let config = seed(f, configs::SEED_001_PARAMETER_AND_STACK_FROM_TAGS);
     let older = f.image(MAIN_REGION, ImageSpec::named("c001-older").tag("ImageIdParameterName", "/ami/web")).await;
     let old = f.image(MAIN_REGION, ImageSpec::named("c001-old")).await;
     f.set_parameter(MAIN_REGION, "/ami/web", old.as_str()).await;
@@ -221,17 +199,17 @@ pub async fn seed_001_parameter_from_tag(f: &dyn Fixture) {
 /// Seed 001 (2): a completed backup job updates the stack its AMI's tag names, keeping every
 /// other parameter.
 pub async fn seed_001_stack_from_tag(f: &dyn Fixture) {
-    let config = config(&f.account(), FROM_TAGS);
+    let config = seed(f, configs::SEED_001_PARAMETER_AND_STACK_FROM_TAGS);
     let old = f.image(MAIN_REGION, ImageSpec::named("c001-stack-old")).await;
     let parameters =
         BTreeMap::from([("ImageId".to_owned(), old.to_string()), ("InstanceType".to_owned(), "t3.small".to_owned())]);
-    f.stack(MAIN_REGION, "conformance-app", parameters).await;
-    let new = f.image(MAIN_REGION, ImageSpec::named("c001-stack-new").tag("StackName", "conformance-app")).await;
+    f.stack(MAIN_REGION, "solution2", parameters).await;
+    let new = f.image(MAIN_REGION, ImageSpec::named("c001-stack-new").tag("StackName", "solution2")).await;
     let origin = Origin::new(&f.account(), MAIN_REGION, "c001-stack");
     let event = origin.backup_job(new.as_str(), "i-0123456789abcdef0", "COMPLETED");
     let report = run(f, &config, event.clone()).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
-    let parameters = f.stack_parameters(MAIN_REGION, "conformance-app").await;
+    let parameters = f.stack_parameters(MAIN_REGION, "solution2").await;
     assert_eq!(parameters.get("ImageId").map(String::as_str), Some(new.as_str()));
     assert_eq!(parameters.get("InstanceType").map(String::as_str), Some("t3.small"));
     // DescribeImages, DescribeStacks, DescribeImages (current), UpdateStack, and protection (2).
@@ -242,27 +220,16 @@ pub async fn seed_001_stack_from_tag(f: &dyn Fixture) {
 
 /// Seed 002 (1): `CreateAutoScalingGroup` sets the group to `$Latest`.
 pub async fn seed_002_asg_created_to_latest(f: &dyn Fixture) {
-    let config = config(
-        &f.account(),
-        r#"
-        [[rules]]
-        name = "asg-to-latest"
-        on = ["asg_created"]
-        [[rules.targets]]
-        kind = "auto_scaling_group"
-        name = "{asg_name}"
-        version = "$Latest"
-        "#,
-    );
+    let config = seed(f, configs::SEED_002_ASG_TO_LATEST);
     let image = f.image(MAIN_REGION, ImageSpec::named("c002-base")).await;
-    let template = f.launch_template(MAIN_REGION, "c002-asg", &image).await;
+    let template = f.launch_template(MAIN_REGION, "app", &image).await;
     let pinned = LaunchTemplateSpec { id: template.clone(), version: "1".into() };
-    f.auto_scaling_group(MAIN_REGION, "c002-asg", pinned).await;
+    f.auto_scaling_group(MAIN_REGION, "app-asg", pinned).await;
     let origin = Origin::new(&f.account(), MAIN_REGION, "c002-asg");
-    let event = origin.create_auto_scaling_group("c002-asg", &template, "1");
+    let event = origin.create_auto_scaling_group("app-asg", &template, "1");
     let report = run(f, &config, event.clone()).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
-    let spec = f.group_template(MAIN_REGION, "c002-asg").await.expect("group has a launch template");
+    let spec = f.group_template(MAIN_REGION, "app-asg").await.expect("group has a launch template");
     assert_eq!((spec.id.as_str(), spec.version.as_str()), (template.as_str(), "$Latest"));
     // DescribeAutoScalingGroups, UpdateAutoScalingGroup.
     assert_eq!(report.aws_calls, 2, "{:?}", report.aws_calls_by_operation);
@@ -274,22 +241,10 @@ pub async fn seed_002_asg_created_to_latest(f: &dyn Fixture) {
 /// of the launch template whose id an SSM parameter holds; a duplicate event makes no second
 /// version; a dry run writes nothing.
 pub async fn seed_002_dlm_to_launch_template(f: &dyn Fixture) {
-    let config = config(
-        &f.account(),
-        r#"
-        [[rules]]
-        name = "dlm-to-launch-template"
-        on = ["image_created", "image_state_changed"]
-        [rules.match]
-        description_contains = "EC2_BACKUP"
-        [[rules.targets]]
-        kind = "launch_template"
-        id_from_parameter = "/conformance/launch-template-id"
-        "#,
-    );
+    let config = seed(f, configs::SEED_002_DLM_TO_LAUNCH_TEMPLATE);
     let base = f.image(MAIN_REGION, ImageSpec::named("c002-dlm-base")).await;
     let template = f.launch_template(MAIN_REGION, "c002-dlm", &base).await;
-    f.set_parameter(MAIN_REGION, "/conformance/launch-template-id", &template).await;
+    f.set_parameter(MAIN_REGION, "/app/launch-template-id", &template).await;
     let description = "Created for policy: policy-0abc schedule: daily EC2_BACKUP";
     let image = f.image(MAIN_REGION, ImageSpec::named("c002-dlm-1").description(description)).await;
     let origin = Origin::new(&f.account(), MAIN_REGION, "c002-dlm");
@@ -311,45 +266,42 @@ pub async fn seed_002_dlm_to_launch_template(f: &dyn Fixture) {
     let report = run(f, &config, event).await;
     assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
     assert_eq!(f.template_state(MAIN_REGION, &template).await.latest_version, 2);
+
+    // Three more days of DLM images: `keep_versions = 3` prunes the oldest versions.
+    for day in 2..=4 {
+        let name = format!("c002-dlm-{day}");
+        let image = f.image(MAIN_REGION, ImageSpec::named(&name).description(description)).await;
+        let origin = Origin::new(&f.account(), MAIN_REGION, &name);
+        let report =
+            run(f, &config, origin.create_image(image.as_str(), "i-0123456789abcdef0", &name, description)).await;
+        assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
+    }
+    let state = f.template_state(MAIN_REGION, &template).await;
+    let numbers: Vec<i64> = state.versions.iter().map(|(number, _)| *number).collect();
+    assert_eq!((state.default_version, numbers), (5, vec![5, 4, 3]), "{state:?}");
 }
 
 /// Seed 003: a schedule bakes the builder instance, waits until the AMI is available, then
 /// moves the launch template and the group that pins a version number.
 pub async fn seed_003_scheduled_bake(f: &dyn Fixture) {
     let instance = f.instance(MAIN_REGION).await;
-    let config = config(
-        &f.account(),
-        &format!(
-            r#"
-            [wait]
-            timeout_seconds = 120
-            poll_seconds = 1
-            [[rules]]
-            name = "nightly-bake"
-            [rules.match]
-            schedule_rule = "nightly-ami"
-            [rules.bake]
-            instance_id = "{instance}"
-            [[rules.targets]]
-            kind = "launch_template"
-            name = "c003-web"
-            [[rules.targets]]
-            kind = "auto_scaling_group"
-            name = "c003-web-asg"
-            "#
-        ),
-    );
+    // The seed configuration with this backend's builder instance, waiting up to 120 s for the
+    // image and polling every second (the configuration itself defers a pending image to its
+    // `EC2 AMI State Change` event).
+    let text = seed(f, configs::SEED_003_NIGHTLY_BAKE).replace(configs::SEED_003_BUILDER, &instance);
+    let mut config = Config::from_toml(&text).expect("scenario configuration is valid");
+    config.wait = WaitConfig { timeout_seconds: 120, poll_seconds: 1 };
     let base = f.image(MAIN_REGION, ImageSpec::named("c003-base")).await;
-    let template = f.launch_template(MAIN_REGION, "c003-web", &base).await;
-    f.auto_scaling_group(MAIN_REGION, "c003-web-asg", LaunchTemplateSpec { id: template.clone(), version: "1".into() })
+    let template = f.launch_template(MAIN_REGION, "web", &base).await;
+    f.auto_scaling_group(MAIN_REGION, "web-asg", LaunchTemplateSpec { id: template.clone(), version: "1".into() })
         .await;
     let origin = Origin::new(&f.account(), MAIN_REGION, "c003-schedule");
-    let report = run(f, &config, origin.scheduled("nightly-ami")).await;
+    let report = run_config(f, config, origin.scheduled("nightly-ami"), false).await;
     assert_eq!(statuses(&report), [Status::Updated, Status::Updated, Status::Updated], "{report:#?}");
     let baked = ImageId::new(report.targets[0].outcome.to.clone().expect("the bake names its image"));
     let state = f.template_state(MAIN_REGION, &template).await;
     assert_eq!(state.versions.first(), Some(&(2, Some(baked))), "{state:?}");
-    let spec = f.group_template(MAIN_REGION, "c003-web-asg").await.expect("group has a launch template");
+    let spec = f.group_template(MAIN_REGION, "web-asg").await.expect("group has a launch template");
     assert_eq!(spec.version, "2");
     // Every call but the polls of the pending AMI, whose number depends on the backend.
     let writes: Vec<(&str, usize)> = report
@@ -377,7 +329,7 @@ pub async fn seed_003_scheduled_bake(f: &dyn Fixture) {
 /// Safety: events from another account and tags naming parameters outside the allow-list
 /// are refused, and nothing is written.
 pub async fn refusals_write_nothing(f: &dyn Fixture) {
-    let config = config(&f.account(), FROM_TAGS);
+    let config = seed(f, configs::SEED_001_PARAMETER_AND_STACK_FROM_TAGS);
     let hostile =
         f.image(MAIN_REGION, ImageSpec::named("c-hostile").tag("ImageIdParameterName", "/prod/db/password")).await;
     let origin = Origin::new(&f.account(), MAIN_REGION, "c-hostile");
@@ -685,12 +637,6 @@ pub async fn sweep_converges_after_failures(f: &dyn SweepFixture) {
     assert!(third.results.is_empty() && third.plan.retirements().count() == 0, "converged");
 }
 
-const GENERATIONS: &str = r#"
-[retention]
-[retention.snapshots]
-generations_tag = "Daily_Gens"
-"#;
-
 /// Seed 004: a volume tagged `Daily_Gens=3` keeps its three newest completed snapshots (and
 /// tags them with the volume), the older ones go unless excluded; a snapshot of an untagged
 /// volume is only reported as an orphan; a second sweep changes nothing.
@@ -704,7 +650,8 @@ pub async fn seed_004_snapshot_generations(f: &dyn SweepFixture) {
         let tags = if i == 0 { [("amikeeper:keep".to_owned(), "audit".to_owned())].into() } else { Tags::new() };
         snapshots.push(f.volume_snapshot(r, &volume, tags).await);
     }
-    let config = sweep_config(&f.account(), GENERATIONS);
+    let config =
+        Config::from_toml(&seed(f, configs::SEED_004_SNAPSHOT_GENERATIONS)).expect("scenario configuration is valid");
 
     let report = sweep(f, &config, true).await;
     assert_eq!(report.status, "ok", "{:#?}", report.results);

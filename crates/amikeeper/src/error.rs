@@ -29,6 +29,15 @@ pub enum Error {
         /// The region looked in.
         region: String,
     },
+    /// A value amikeeper read from AWS cannot be used (e.g. an SSM parameter that should hold a
+    /// launch template id holds something else). The message never quotes a SecureString.
+    #[error("{what}: {reason}")]
+    Unusable {
+        /// Where the value came from, e.g. `SSM parameter /app/launch-template-id`.
+        what: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 }
 
 impl Error {

@@ -116,6 +116,10 @@ pub struct AmiEvent {
     /// For copies: the region copied from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_region: Option<Region>,
+    /// For AWS Backup copy jobs: the account the copy job ran in, which must be allowed as
+    /// well as the destination's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_account: Option<AccountId>,
     /// The Auto Scaling group (`asg_created`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asg_name: Option<String>,
@@ -155,6 +159,7 @@ impl AmiEvent {
             description: None,
             source_image_id: None,
             source_region: None,
+            source_account: None,
             asg_name: None,
             launch_template_id: None,
             launch_template_name: None,
@@ -579,6 +584,31 @@ impl Envelope {
     fn event(&self, kind: EventKind, event_id: String) -> AmiEvent {
         AmiEvent::new(kind, self.region.clone(), self.account.clone(), self.time, event_id)
     }
+
+    /// Refuses a body that names another region than the envelope: AWS never sends one, so it
+    /// is forged or mangled, and acting on either region would be a guess.
+    fn same_region(&self, at: &At<'_>, path: &str, region: &str) -> Result<(), EventError> {
+        agrees(at, path, "region", region, self.region.as_str())
+    }
+
+    /// Refuses a body that names another account than the envelope (see [`Self::same_region`]).
+    fn same_account(&self, at: &At<'_>, path: &str, account: &str) -> Result<(), EventError> {
+        agrees(at, path, "account", account, self.account.as_str())
+    }
+}
+
+/// `Ok` when `found` is empty (an ARN without that part) or the envelope's value.
+fn agrees(at: &At<'_>, path: &str, what: &str, found: &str, envelope: &str) -> Result<(), EventError> {
+    if found.is_empty() || found == envelope {
+        return Ok(());
+    }
+    Err(at.bad(
+        path,
+        format!(
+            "names {what} `{}`, but the event came from {what} `{envelope}`: its body contradicts its envelope",
+            quote(found)
+        ),
+    ))
 }
 
 fn parse_cloudtrail(v: &serde_json::Value, source: &str) -> Result<AmiEvent, EventError> {
@@ -600,7 +630,16 @@ fn parse_cloudtrail(v: &serde_json::Value, source: &str) -> Result<AmiEvent, Eve
             None => return Err(at.bad("id", "is missing (and so is `detail.eventID`)")),
         },
     };
-    let aws_region = at.opt_str(v, "detail.awsRegion")?.map(|r| at.region("detail.awsRegion", r)).transpose()?;
+    if let Some(region) = at.opt_str(v, "detail.awsRegion")? {
+        envelope.same_region(&at, "detail.awsRegion", at.region("detail.awsRegion", region)?.as_str())?;
+    }
+    if let Some(account) = at.opt_str(v, "detail.recipientAccountId")? {
+        envelope.same_account(
+            &at,
+            "detail.recipientAccountId",
+            at.account("detail.recipientAccountId", account)?.as_str(),
+        )?;
+    }
 
     let kind = match call {
         Call::CreateImage => EventKind::ImageCreated,
@@ -661,9 +700,6 @@ fn parse_cloudtrail(v: &serde_json::Value, source: &str) -> Result<AmiEvent, Eve
             event.instance_id = at.opt_str(v, path)?.map(|id| at.id(path, id, IdKind::Instance)).transpose()?;
         }
         Call::CopyImage => {
-            if let Some(region) = aws_region {
-                event.region = region;
-            }
             let path = "detail.requestParameters.sourceRegion";
             event.source_region = at.opt_str(v, path)?.map(|r| at.region(path, r)).transpose()?;
             let path = "detail.requestParameters.sourceImageId";
@@ -681,10 +717,18 @@ fn parse_backup_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
     at.req_obj(v, "detail")?;
     event.state = Some(backup_state(&at, v)?);
     at.opt_str(v, "detail.resourceType")?;
+    // A backup job runs in one account and region: its resource, vault and recovery point too.
+    for path in ["detail.resourceArn", "detail.backupVaultArn", "detail.recoveryPointArn"] {
+        if let Some(arn) = at.opt_str(v, path)? {
+            let parsed = Arn::parse(arn).ok_or_else(|| at.bad(path, not_an_arn(arn)))?;
+            envelope.same_region(&at, path, parsed.region)?;
+            envelope.same_account(&at, path, parsed.account)?;
+        }
+    }
     event.instance_id = instance_from_arn(&at, v, "detail.resourceArn")?;
     event.image_id = match at.opt_str(v, "detail.recoveryPointArn")? {
         Some(arn) => image_from_arn(&at, "detail.recoveryPointArn", arn)?.map(|(id, _)| id),
-        None => image_in_resources(&at, v)?,
+        None => image_in_resources(&at, v, Some(&envelope))?,
     };
     Ok(event)
 }
@@ -696,8 +740,16 @@ fn parse_copy_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
     at.req_obj(v, "detail")?;
     event.state = Some(backup_state(&at, v)?);
     at.opt_str(v, "detail.resourceType")?;
+    // The copy job runs in the source account and region, with the resource it copies.
+    for path in ["detail.resourceArn", "detail.sourceBackupVaultArn"] {
+        if let Some(arn) = at.opt_str(v, path)? {
+            let parsed = Arn::parse(arn).ok_or_else(|| at.bad(path, not_an_arn(arn)))?;
+            envelope.same_account(&at, path, parsed.account)?;
+        }
+    }
     event.instance_id = instance_from_arn(&at, v, "detail.resourceArn")?;
     event.source_region = Some(envelope.region.clone());
+    event.source_account = Some(envelope.account.clone());
 
     // The destination vault says where the copy goes, in which account.
     let vault_path = "detail.destinationBackupVaultArn";
@@ -728,7 +780,7 @@ fn parse_copy_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
     }
     event.source_image_id = match at.opt_str(v, "detail.sourceRecoveryPointArn")? {
         Some(arn) => image_from_arn(&at, "detail.sourceRecoveryPointArn", arn)?.map(|(id, _)| id),
-        None => image_in_resources(&at, v)?,
+        None => image_in_resources(&at, v, None)?,
     };
     Ok(event)
 }
@@ -740,6 +792,7 @@ fn parse_ami_state(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
     at.req_obj(v, "detail")?;
     event.image_id = Some(at.image_id("detail.ImageId", at.req_str(v, "detail.ImageId")?)?);
     event.state = Some(at.bounded("detail.State", at.req_str(v, "detail.State")?, 64)?);
+    image_in_resources(&at, v, Some(&envelope))?;
     Ok(event)
 }
 
@@ -871,24 +924,33 @@ fn image_from_arn<'a>(at: &At<'_>, path: &str, arn: &'a str) -> Result<Option<(I
     }
 }
 
-/// The first EC2 image ARN in `resources`.
-fn image_in_resources(at: &At<'_>, v: &serde_json::Value) -> Result<Option<ImageId>, EventError> {
+/// The first EC2 image ARN in `resources`. With an envelope, every image ARN there must be in
+/// its region.
+fn image_in_resources(
+    at: &At<'_>,
+    v: &serde_json::Value,
+    envelope: Option<&Envelope>,
+) -> Result<Option<ImageId>, EventError> {
     let Some(resources) = at.lookup(v, "resources")? else {
         return Ok(None);
     };
     let resources = resources
         .as_array()
         .ok_or_else(|| at.bad("resources", format!("must be an array, received {}", json_type(resources))))?;
+    let mut first = None;
     for (i, resource) in resources.iter().enumerate() {
         let path = format!("resources[{i}]");
         let arn = resource
             .as_str()
             .ok_or_else(|| at.bad(&path, format!("must be a string, received {}", json_type(resource))))?;
-        if let Some((id, _)) = image_from_arn(at, &path, arn)? {
-            return Ok(Some(id));
+        if let Some((id, region)) = image_from_arn(at, &path, arn)? {
+            if let Some(envelope) = envelope {
+                envelope.same_region(at, &path, region)?;
+            }
+            first.get_or_insert(id);
         }
     }
-    Ok(None)
+    Ok(first)
 }
 
 fn not_an_arn(value: &str) -> String {
@@ -1156,7 +1218,7 @@ fn display_path(path: &str) -> String {
 
 /// A received string made safe to quote: at most [`QUOTE_CHARS`] characters, no control
 /// characters.
-fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     let mut out = String::new();
     for (i, c) in value.chars().enumerate() {
         if i == QUOTE_CHARS {

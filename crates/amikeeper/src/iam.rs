@@ -22,9 +22,14 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
     }
     actions.insert("ec2:DescribeImages");
     for rule in &config.rules {
-        if !rule.copy_to.is_empty() {
+        if rule.copy_to.iter().any(|d| d.role_arn().is_none()) {
             // CopyImage with TagSpecifications needs CreateTags on the copy.
             actions.extend(["ec2:CopyImage", "ec2:CreateTags"]);
+        }
+        if rule.copy_to.iter().any(|d| d.role_arn().is_some()) {
+            // Sharing the AMI and its snapshots with the destination account; the copy itself
+            // is made there, by the role (copy_role_actions), which its own statement assumes.
+            actions.extend(["ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute"]);
         }
         if rule.bake.is_some() {
             // CreateImage with TagSpecifications needs CreateTags on the new image.
@@ -41,7 +46,7 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
                         actions.insert("ssm:GetParameterHistory");
                     }
                 }
-                TargetConfig::LaunchTemplate { id_from_parameter, set_default, .. } => {
+                TargetConfig::LaunchTemplate { id_from_parameter, set_default, keep_versions, .. } => {
                     actions.extend([
                         "ec2:DescribeLaunchTemplates",
                         "ec2:DescribeLaunchTemplateVersions",
@@ -49,6 +54,10 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
                         // Pruning (keep_versions), and a duplicate version after a race.
                         "ec2:DeleteLaunchTemplateVersions",
                     ]);
+                    if keep_versions.is_some() {
+                        // Pruning never deletes a version an Auto Scaling group pins.
+                        actions.insert("autoscaling:DescribeAutoScalingGroups");
+                    }
                     if id_from_parameter.is_some() {
                         actions.insert("ssm:GetParameter");
                     }
@@ -56,7 +65,7 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
                         actions.insert("ec2:ModifyLaunchTemplate");
                     }
                 }
-                TargetConfig::AutoScalingGroup { .. } => {
+                TargetConfig::AutoScalingGroup { instance_refresh, .. } => {
                     // Pointing a group at a launch template needs ec2:RunInstances on it.
                     actions.extend([
                         "autoscaling:DescribeAutoScalingGroups",
@@ -65,6 +74,9 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
                         "ec2:DescribeLaunchTemplateVersions",
                         "ec2:RunInstances",
                     ]);
+                    if instance_refresh.is_some() {
+                        actions.insert("autoscaling:StartInstanceRefresh");
+                    }
                 }
                 TargetConfig::StackParameter { .. } => {
                     actions.extend(["cloudformation:DescribeStacks", "cloudformation:UpdateStack"]);
@@ -196,7 +208,53 @@ pub fn policy(config: &Config) -> Value {
             "Resource": roles,
         }));
     }
+    let copies: Vec<&str> = copy_roles(config).collect();
+    if !copies.is_empty() {
+        statements.push(json!({
+            "Sid": "AmikeeperCopies",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": copies,
+        }));
+    }
+    let fleet: Vec<&str> = fleet_roles(config).collect();
+    if !fleet.is_empty() {
+        statements.push(json!({
+            "Sid": "AmikeeperFleet",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": fleet,
+        }));
+    }
     json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// The roles a fleet sweep assumes (`[[fleet]] role_arn`), each once.
+fn fleet_roles(config: &Config) -> impl Iterator<Item = &str> {
+    let roles: BTreeSet<&str> = config.fleet.iter().filter_map(|t| t.role_arn.as_deref()).collect();
+    roles.into_iter()
+}
+
+/// What each fleet role needs in its own account: what a sweep needs here, plus
+/// `sts:AssumeRole` on the configuration's consumer roles when it has any.
+pub fn fleet_role_actions(config: &Config) -> BTreeSet<&'static str> {
+    let mut actions = sweep_actions(config);
+    if consumer_roles(config).next().is_some() {
+        actions.insert("sts:AssumeRole");
+    }
+    actions
+}
+
+/// The roles `copy_to` assumes to copy into other accounts, each once.
+fn copy_roles(config: &Config) -> impl Iterator<Item = &str> {
+    let roles: BTreeSet<&str> = config.rules.iter().flat_map(|r| &r.copy_to).filter_map(|d| d.role_arn()).collect();
+    roles.into_iter()
+}
+
+/// What each `copy_to` role needs in its own account: finding an earlier copy, and copying the
+/// shared AMI with its tags.
+pub fn copy_role_actions() -> BTreeSet<&'static str> {
+    ["ec2:DescribeImages", "ec2:CopyImage", "ec2:CreateTags"].into()
 }
 
 /// The consumer roles a sweep assumes.
@@ -235,6 +293,23 @@ pub fn caveats(config: &Config) -> Vec<String> {
     if targets().any(|t| matches!(t, TargetConfig::SsmParameter { .. })) {
         notes.push("SecureString parameters also need kms:Decrypt and kms:Encrypt on their key".into());
     }
+    if fleet_roles(config).next().is_some() {
+        let actions: Vec<&str> = fleet_role_actions(config).into_iter().collect();
+        notes.push(format!(
+            "each [[fleet]] role needs, in its own account, a trust policy that lets this account assume it, and \
+             these actions on *: {}",
+            actions.join(", ")
+        ));
+    }
+    if copy_roles(config).next().is_some() {
+        let actions: Vec<&str> = copy_role_actions().into_iter().collect();
+        notes.push(format!(
+            "each copy_to role needs, in its own account, a trust policy that lets this account assume it, and \
+             these actions on *: {}; an AMI with encrypted snapshots cannot be copied there unless its KMS key \
+             (a customer managed key) is shared with that account, which amikeeper does not do",
+            actions.join(", ")
+        ));
+    }
     if consumer_roles(config).next().is_some() {
         let actions: Vec<&str> = consumer_role_actions().into_iter().collect();
         notes.push(format!(
@@ -244,4 +319,28 @@ pub fn caveats(config: &Config) -> Vec<String> {
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group_target(extra: &str) -> Config {
+        Config::from_toml(&format!(
+            "accounts = [\"111122223333\"]\n[[rules]]\nname = \"web\"\n[[rules.targets]]\n\
+             kind = \"auto_scaling_group\"\nname = \"web-asg\"\n{extra}\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn instance_refresh_is_allowed_only_when_configured() {
+        let refresh = "autoscaling:StartInstanceRefresh";
+        assert!(!handle_actions(&group_target("")).contains(refresh));
+        assert!(!handle_actions(&group_target("instance_refresh = false")).contains(refresh));
+        assert!(handle_actions(&group_target("instance_refresh = true")).contains(refresh));
+        let table = group_target("instance_refresh = { min_healthy_percentage = 50 }");
+        assert!(handle_actions(&table).contains(refresh));
+        assert!(!rollback_actions(&table).contains(refresh), "a rollback starts no refresh");
+    }
 }

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Aws, CountingAws, Ec2Api};
-use crate::config::{Config, ConfigError, TargetConfig, WaitConfig};
+use time::OffsetDateTime;
+
+use crate::backend::{Aws, CountingAws, Ec2Api, InstanceRefreshPreferences, INSTANCE_REFRESH_IN_PROGRESS};
+use crate::config::{Config, ConfigError, Rule, TargetConfig, WaitConfig};
 use crate::copy;
 use crate::error::{AwsError, Error};
 use crate::events::{self, AmiEvent, EventError, EventKind};
-use crate::model::{CreateImage, Image, ImageState, Region, RULE_TAG};
+use crate::model::{AccountId, CreateImage, Image, ImageId, ImageState, Region, RULE_TAG};
 use crate::protect;
 use crate::publish::{DescribedImages, Outcome, PublishContext, Publisher, Status, TargetId};
 use crate::report::{EventSummary, ImageSummary, Report, RunStatus, TargetReport};
@@ -24,6 +26,20 @@ pub struct HandleOptions {
     pub dry_run: bool,
     /// Override the configuration's wait for pending AMIs.
     pub wait: Option<WaitConfig>,
+}
+
+/// Options for one run of [`Keeper::bake`].
+#[derive(Debug, Clone, Default)]
+pub struct BakeOptions {
+    /// Say what would be baked, but create and write nothing.
+    pub dry_run: bool,
+    /// Override the configuration's wait for the new AMI to become `available`.
+    pub wait: Option<WaitConfig>,
+    /// The account the bake runs in, for `{account}` in names and for the report. Default: the
+    /// configuration's account, when `accounts` lists only one. It must be one of `accounts`.
+    pub account: Option<String>,
+    /// The time of the bake, for `{date}` in the image name (default: now).
+    pub now: Option<OffsetDateTime>,
 }
 
 /// The sweep of one account and region of a fleet.
@@ -149,6 +165,61 @@ impl Keeper {
         crate::rollback::rollback(self.aws.as_ref(), self.config(), region, targets, options).await
     }
 
+    /// Runs the bake of the rule named `rule` in `region` now, without waiting for its
+    /// schedule: the same work as the rule's `Scheduled Event`. It images the builder instance
+    /// (`CreateImage`, tagged `amikeeper:rule`), waits for the AMI to become `available`
+    /// (bounded by the configured wait or `options.wait`), and moves the rule's targets to it.
+    /// An AMI still pending when the wait ends leaves the targets deferred: its
+    /// `EC2 AMI State Change` event finishes the job. Groups with `instance_refresh` are
+    /// refreshed once moved.
+    ///
+    /// The report's event is a `scheduled` event made up for the run (id
+    /// `amikeeper-bake-<rule>-<unix time>`). Fails with [`Error::Config`] when no rule has that
+    /// name, when the rule has no `bake` (the message lists the rules that have one), or when
+    /// the account is not known; AWS failures are in the report.
+    pub async fn bake(&self, rule: &str, region: &Region, options: &BakeOptions) -> Result<Report, Error> {
+        let config = self.config();
+        let bakes: Vec<&str> = config.rules.iter().filter(|r| r.bake.is_some()).map(|r| r.name.as_str()).collect();
+        let bakes = if bakes.is_empty() {
+            "no rule of the configuration has one".to_owned()
+        } else {
+            format!("the rules with `bake` are: {}", bakes.join(", "))
+        };
+        let bad = |at: String, reason: String| Error::Config(ConfigError::Invalid { at, reason });
+        match config.rules.iter().position(|r| r.name == rule) {
+            None => return Err(bad("rules".into(), format!("no rule is named `{rule}`; {bakes}"))),
+            Some(index) if config.rules[index].bake.is_none() => {
+                return Err(bad(format!("rules[{index}].bake"), format!("rule `{rule}` has no `bake`; {bakes}")));
+            }
+            Some(_) => {}
+        }
+        let account = match (&options.account, config.accounts.as_slice()) {
+            (Some(account), _) if config.allows_account(account) => account.clone(),
+            (Some(account), listed) => {
+                return Err(bad(
+                    "accounts".into(),
+                    format!("account {account} is not one of the configuration's accounts ({})", listed.join(", ")),
+                ))
+            }
+            (None, [only]) => only.clone(),
+            (None, listed) => {
+                return Err(bad(
+                    "accounts".into(),
+                    format!("the configuration lists {} accounts; say which one the bake runs in", listed.join(", ")),
+                ))
+            }
+        };
+        let now = options.now.unwrap_or_else(OffsetDateTime::now_utc);
+        let event_id = format!("amikeeper-bake-{rule}-{}", now.unix_timestamp());
+        let event = AmiEvent::new(EventKind::Scheduled, region.clone(), AccountId::new(account), now, event_id);
+        let handle = HandleOptions { dry_run: options.dry_run, wait: options.wait };
+        let aws = CountingAws::new(self.aws.as_ref());
+        let mut report = new_report(&event, options.dry_run);
+        self.bake_rule(&aws, &event, rule, &handle, &mut report).await;
+        finish_report(&aws, &mut report);
+        Ok(report)
+    }
+
     /// Parses a payload (one event, or an SQS/SNS batch) and handles each event in order.
     pub async fn handle_payload(&self, payload: &[u8], options: &HandleOptions) -> Result<Vec<Report>, EventError> {
         let events = events::parse_payload(payload)?;
@@ -169,45 +240,27 @@ impl Keeper {
     /// the report.
     pub async fn handle_with(&self, event: &AmiEvent, options: &HandleOptions) -> Report {
         let aws = CountingAws::new(self.aws.as_ref());
-        let mut report = Report {
-            event: EventSummary::from(event),
-            status: RunStatus::Ok,
-            reason: None,
-            image: None,
-            targets: Vec::new(),
-            dry_run: options.dry_run,
-            protection: None,
-            released: Vec::new(),
-            copies: Vec::new(),
-            aws_calls: 0,
-            aws_calls_by_operation: Default::default(),
-        };
-        if !self.config().allows_account(event.account.as_str()) {
+        let mut report = new_report(event, options.dry_run);
+        let unlisted = std::iter::once(&event.account)
+            .chain(event.source_account.as_ref())
+            .find(|account| !self.config().allows_account(account.as_str()));
+        if let Some(account) = unlisted {
             report.status = RunStatus::Refused;
             report.reason = Some(format!(
-                "event from account {} refused: only {} are allowed (`accounts` in the configuration)",
-                event.account,
+                "event from account {account} refused: only {} are allowed (`accounts` in the configuration)",
                 self.config().accounts.join(", ")
             ));
-            tracing::warn!(account = %event.account, event_id = %event.event_id, "refused event from another account");
+            tracing::warn!(%account, event_id = %event.event_id, "refused event from another account");
             return report;
         }
         self.run(&aws, event, options, &mut report).await;
-        report.aws_calls = aws.log().count();
-        report.aws_calls_by_operation =
-            aws.log().by_operation().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
-        if report.reason.is_none() {
-            report.status = Report::status_of(&report.targets);
-            if report.copies.iter().any(|c| c.status == "failed") {
-                // The event's redelivery retries the copy.
-                report.status = RunStatus::Failed;
-            }
-        }
+        finish_report(&aws, &mut report);
         report
     }
 
     async fn run(&self, aws: &CountingAws<'_>, event: &AmiEvent, options: &HandleOptions, report: &mut Report) {
-        let resolution = match self.resolver.resolve(aws, event).await {
+        let (resolved, _) = with_retries("resolve", || self.resolver.resolve(aws, event)).await;
+        let resolution = match resolved {
             Ok(resolution) => resolution,
             Err(error) => {
                 report.status = RunStatus::Failed;
@@ -226,7 +279,7 @@ impl Keeper {
             }
             Resolution::Bake { rules } => {
                 for rule in rules {
-                    self.bake(aws, event, &rule, options, report).await;
+                    self.bake_rule(aws, event, &rule, options, report).await;
                 }
             }
         }
@@ -269,12 +322,43 @@ impl Keeper {
         });
         let mut protect = false;
         let described = DescribedImages::default();
-        let copy_regions: std::collections::BTreeSet<Region> = rules
+        // A region of this account other than the event's, or any region of another account.
+        let copy_destinations: std::collections::BTreeSet<&crate::config::CopyDestination> = rules
             .iter()
             .filter_map(|r| self.config().rules.iter().find(|c| c.name == r.rule))
-            .flat_map(|rule| rule.copy_to.iter().map(|region| Region::from(region.as_str())))
-            .filter(|region| region != &event.region)
+            .flat_map(|rule| &rule.copy_to)
+            .filter(|d| d.role_arn().is_some() || d.region() != event.region.as_str())
             .collect();
+        // Groups with `instance_refresh`: what each launches before this run, so that only a
+        // group this run moves to the AMI is refreshed.
+        let mut refreshes = Vec::new();
+        if let Some(image) = image.as_ref().filter(|_| not_ready.is_none()) {
+            for RuleTargets { rule, targets } in &rules {
+                let configured = self.config().rules.iter().find(|r| &r.name == rule).map(|r| &r.targets);
+                for (index, target) in targets.iter().enumerate() {
+                    let preferences = configured.and_then(|t| t.get(index)).and_then(TargetConfig::instance_refresh);
+                    let (ResolvedTarget::Ready(publisher), Some(preferences)) = (target, preferences) else {
+                        continue;
+                    };
+                    let group = publisher.target().name;
+                    let before = if options.dry_run {
+                        None
+                    } else {
+                        let read = || launched_image(aws, &event.region, &group);
+                        Some(with_retries(&format!("what {group} launches"), read).await.0)
+                    };
+                    tracing::debug!(%rule, %group, image = %image.id, ?before, "instance refresh candidate");
+                    refreshes.push(GroupRefresh {
+                        rule: rule.clone(),
+                        index,
+                        group,
+                        preferences: preferences.into(),
+                        before,
+                        position: None,
+                    });
+                }
+            }
+        }
         for RuleTargets { rule, targets } in rules {
             // The resolver keeps the rule's target order, so target i is rule.targets[i].
             let configured = self.config().rules.iter().find(|r| r.name == rule).map(|r| &r.targets);
@@ -307,6 +391,9 @@ impl Keeper {
                     },
                 };
                 protect |= wants_protection && matches!(entry.outcome.status, Status::Updated | Status::Planned);
+                if let Some(refresh) = refreshes.iter_mut().find(|r| r.rule == rule && r.index == index) {
+                    refresh.position = Some(report.targets.len());
+                }
                 report.targets.push(entry);
             }
         }
@@ -321,14 +408,21 @@ impl Keeper {
         // DR copies, once the AMI is available; a copy is never copied again.
         let copyable = image.as_ref().filter(|i| i.state == ImageState::Available && !copy::is_copy(i));
         if let Some(image) = copyable {
-            for region in &copy_regions {
-                report.copies.push(copy::copy_to(aws, &event.region, image, region, options.dry_run).await);
+            for destination in &copy_destinations {
+                report.copies.push(copy::copy_to(aws, &event.region, image, destination, options.dry_run).await);
             }
         }
         let left = if self.config().protects_any() { protect::left_behind(moves) } else { Vec::new() };
         for left in left {
             let known = described.get(&left);
             report.released.extend(protect::release(aws, &event.region, &left, known, options.dry_run).await);
+        }
+        if let Some(image) = &image {
+            for refresh in refreshes {
+                if let Some(entry) = refresh.run(aws, &event.region, image, options.dry_run, report).await {
+                    report.targets.push(entry);
+                }
+            }
         }
     }
 
@@ -361,7 +455,8 @@ impl Keeper {
         Ok(image)
     }
 
-    async fn bake(
+    /// The bake of one rule: `Keeper::bake` and the rule's scheduled events both run it.
+    async fn bake_rule(
         &self,
         aws: &CountingAws<'_>,
         event: &AmiEvent,
@@ -394,6 +489,7 @@ impl Keeper {
                 Outcome::new(Status::Planned, format!("would create image `{name}` from {}", bake.instance_id)),
                 None,
             ));
+            report.targets.extend(self.planned_refreshes(rule, event));
             return;
         }
         let mut tags = bake.tags.clone();
@@ -452,36 +548,234 @@ impl Keeper {
     }
 }
 
+impl Keeper {
+    /// In a dry-run bake: the instance refreshes the rule's groups would get once moved.
+    fn planned_refreshes(&self, rule: &Rule, event: &AmiEvent) -> Vec<TargetReport> {
+        let targets = self.resolver.targets(rule, event, None);
+        rule.targets
+            .iter()
+            .zip(targets)
+            .filter(|(configured, _)| configured.instance_refresh().is_some())
+            .filter_map(|(_, target)| match target {
+                ResolvedTarget::Ready(publisher) => Some(publisher.target().name),
+                _ => None,
+            })
+            .map(|group| {
+                let reason = format!("would start an instance refresh of {group} once the bake moves it");
+                entry(&rule.name, refresh_target(&group), Outcome::new(Status::Planned, reason), None)
+            })
+            .collect()
+    }
+}
+
+/// A report with nothing done yet.
+fn new_report(event: &AmiEvent, dry_run: bool) -> Report {
+    Report {
+        event: EventSummary::from(event),
+        status: RunStatus::Ok,
+        reason: None,
+        image: None,
+        targets: Vec::new(),
+        dry_run,
+        protection: None,
+        released: Vec::new(),
+        copies: Vec::new(),
+        aws_calls: 0,
+        aws_calls_by_operation: Default::default(),
+    }
+}
+
+/// Counts the calls and sets the status from the targets, unless a reason set it already.
+fn finish_report(aws: &CountingAws<'_>, report: &mut Report) {
+    report.aws_calls = aws.log().count();
+    report.aws_calls_by_operation = aws.log().by_operation().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
+    if report.reason.is_none() {
+        report.status = Report::status_of(&report.targets);
+        if report.copies.iter().any(|c| c.status == "failed") {
+            // The event's redelivery retries the copy.
+            report.status = RunStatus::Failed;
+        }
+    }
+}
+
+/// How an instance refresh shows in a report: kind `instance_refresh`, named by its group.
+fn refresh_target(group: &str) -> TargetId {
+    TargetId { kind: "instance_refresh", name: group.to_owned() }
+}
+
+/// The AMI a group launches now: the image of the launch template version it names
+/// (`$Latest` and `$Default` resolved). `None` for a group, template or version that does not
+/// exist, and for a group without a launch template.
+async fn launched_image(aws: &dyn Aws, region: &Region, group: &str) -> Result<Option<ImageId>, Error> {
+    let Some(spec) = aws.describe_auto_scaling_group(region, group).await?.and_then(|g| g.launch_template) else {
+        return Ok(None);
+    };
+    let versions = match aws.describe_launch_template_versions(region, &spec.id).await {
+        Ok(versions) => versions,
+        Err(error) if error.kind == crate::error::AwsErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let number = match spec.version.as_str() {
+        "$Latest" => versions.iter().map(|v| v.number).max(),
+        "$Default" => versions.iter().find(|v| v.is_default).map(|v| v.number),
+        number => number.parse().ok(),
+    };
+    Ok(number.and_then(|n| versions.iter().find(|v| v.number == n)).and_then(|v| v.image_id.clone()))
+}
+
+/// An `auto_scaling_group` target with `instance_refresh`, followed through one run.
+struct GroupRefresh {
+    /// The rule of the target.
+    rule: String,
+    /// The target's index in the rule.
+    index: usize,
+    /// The group's name.
+    group: String,
+    /// How to refresh it.
+    preferences: InstanceRefreshPreferences,
+    /// The AMI the group launched before this run (not read in a dry run).
+    before: Option<Result<Option<ImageId>, Error>>,
+    /// Where the target's own entry is in the report.
+    position: Option<usize>,
+}
+
+impl GroupRefresh {
+    /// Starts the refresh when this run moved the group to `image`, and says what happened.
+    /// `None` when the target's own entry already tells why nothing moved (deferred, skipped,
+    /// refused, failed).
+    async fn run(
+        self,
+        aws: &dyn Aws,
+        region: &Region,
+        image: &Image,
+        dry_run: bool,
+        report: &Report,
+    ) -> Option<TargetReport> {
+        let group = self.group.as_str();
+        let status = report.targets.get(self.position?)?.outcome.status;
+        let done = |status: Status, reason: String, error: Option<AwsError>| {
+            tracing::info!(rule = %self.rule, %group, %status, %reason, "instance refresh");
+            Some(entry(&self.rule, refresh_target(group), Outcome::new(status, reason), error))
+        };
+        if dry_run {
+            // Nothing was written, so whether the group would move shows only in the plan.
+            let plans = report.targets.iter().any(|t| t.rule == self.rule && t.outcome.status == Status::Planned);
+            if !plans || !matches!(status, Status::Planned | Status::Unchanged | Status::Deferred) {
+                return None;
+            }
+            return done(
+                Status::Planned,
+                format!("would start an instance refresh of {group} once it launches {}", image.id),
+                None,
+            );
+        }
+        if !matches!(status, Status::Updated | Status::Unchanged) {
+            return None;
+        }
+        let could_not_read = |error: Error| {
+            let aws_error = match &error {
+                Error::Aws(e) => Some(e.clone()),
+                _ => None,
+            };
+            done(
+                Status::Failed,
+                format!(
+                    "could not tell whether this run moved {group} ({error}); no instance refresh was started, \
+                     start one by hand if its instances still launch an older AMI"
+                ),
+                aws_error,
+            )
+        };
+        let before = match self.before? {
+            Ok(before) => before,
+            Err(error) => return could_not_read(error),
+        };
+        if before.as_ref() == Some(&image.id) {
+            return done(
+                Status::Unchanged,
+                format!("{group} launched {} before this run; no instance refresh needed", image.id),
+                None,
+            );
+        }
+        let after = match with_retries(&format!("what {group} launches"), || launched_image(aws, region, group)).await.0
+        {
+            Ok(after) => after,
+            Err(error) => return could_not_read(error),
+        };
+        if after.as_ref() != Some(&image.id) {
+            let launches = after.map_or_else(|| "no known AMI".to_owned(), |id| id.to_string());
+            return done(
+                Status::Unchanged,
+                format!("{group} launches {launches}, not {}; no instance refresh needed", image.id),
+                None,
+            );
+        }
+        match aws.start_instance_refresh(region, group, &self.preferences).await {
+            Ok(id) => {
+                let reason =
+                    format!("started instance refresh {id}: {group}'s instances are replaced to launch {}", image.id);
+                tracing::info!(rule = %self.rule, %group, refresh = %id, "instance refresh started");
+                let outcome = Outcome::new(Status::Updated, reason).moved(None::<String>, id);
+                Some(entry(&self.rule, refresh_target(group), outcome, None))
+            }
+            Err(error) if error.code == INSTANCE_REFRESH_IN_PROGRESS => done(
+                Status::Skipped,
+                format!(
+                    "an instance refresh of {group} is already in progress and keeps the launch template it \
+                     started with; start another once it ends to roll out {}",
+                    image.id
+                ),
+                None,
+            ),
+            Err(error) => done(Status::Failed, error.to_string(), Some(error)),
+        }
+    }
+}
+
 fn entry(rule: &str, target: TargetId, outcome: Outcome, error: Option<AwsError>) -> TargetReport {
     TargetReport { rule: rule.to_owned(), target, outcome, error }
 }
 
-async fn publish_with_retry(publisher: &dyn Publisher, ctx: &PublishContext<'_>, rule: &str) -> TargetReport {
-    let target = publisher.target();
+/// Runs `call` until it succeeds, fails for good, or has failed [`TARGET_ATTEMPTS`] times
+/// with a retryable AWS error (throttling, 5xx, timeout), backing off in between. Returns the
+/// result and the number of attempts. Only for idempotent work: reads, and publishes, which
+/// are idempotent and monotonic.
+async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> (Result<T, Error>, u32)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
     let mut attempt = 1;
     loop {
-        match publisher.publish(ctx).await {
-            Ok(outcome) => {
-                tracing::info!(%rule, %target, status = %outcome.status, reason = %outcome.reason, "published");
-                return entry(rule, target, outcome, None);
-            }
+        match call().await {
             Err(Error::Aws(error)) if error.is_retryable() && attempt < TARGET_ATTEMPTS => {
-                tracing::warn!(%rule, %target, %error, attempt, "retrying after a retryable AWS error");
+                tracing::warn!(%what, %error, attempt, "retrying after a retryable AWS error");
                 tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
                 attempt += 1;
             }
-            Err(error) => {
-                tracing::error!(%rule, %target, %error, "publish failed");
-                let aws_error = match &error {
-                    Error::Aws(e) => Some(e.clone()),
-                    _ => None,
-                };
-                let mut outcome = Outcome::new(Status::Failed, error.to_string());
-                if attempt > 1 {
-                    outcome = outcome.note(format!("failed after {attempt} attempts"));
-                }
-                return entry(rule, target, outcome, aws_error);
+            result => return (result, attempt),
+        }
+    }
+}
+
+async fn publish_with_retry(publisher: &dyn Publisher, ctx: &PublishContext<'_>, rule: &str) -> TargetReport {
+    let target = publisher.target();
+    match with_retries(&target.to_string(), || publisher.publish(ctx)).await {
+        (Ok(outcome), _) => {
+            tracing::info!(%rule, %target, status = %outcome.status, reason = %outcome.reason, "published");
+            entry(rule, target, outcome, None)
+        }
+        (Err(error), attempts) => {
+            tracing::error!(%rule, %target, %error, "publish failed");
+            let aws_error = match &error {
+                Error::Aws(e) => Some(e.clone()),
+                _ => None,
+            };
+            let mut outcome = Outcome::new(Status::Failed, error.to_string());
+            if attempts > 1 {
+                outcome = outcome.note(format!("failed after {attempts} attempts"));
             }
+            entry(rule, target, outcome, aws_error)
         }
     }
 }

@@ -58,6 +58,6 @@ pub mod rollback;
 pub mod samples;
 pub mod template;
 
-pub use keeper::{FleetReport, HandleOptions, Keeper};
+pub use keeper::{BakeOptions, FleetReport, HandleOptions, Keeper};
 pub use report::{Report, RunStatus};
 pub use retain::{SweepOptions, SweepReport};

@@ -70,7 +70,8 @@ pub const RULE_TAG: &str = "amikeeper:rule";
 /// publishing it), so that a sweep turns off only the protection amikeeper turned on.
 pub const PROTECTED_TAG: &str = "amikeeper:protected";
 
-/// The tag on a copy amikeeper made for a rule's `copy_to`: `<source region>/<source AMI id>`.
+/// The tag on a copy amikeeper made for a rule's `copy_to`: `<source region>/<source AMI id>`,
+/// or `<source account>/<source region>/<source AMI id>` on a copy in another account.
 /// It finds an earlier copy (so a repeated event makes no second one), and a copy is never
 /// copied again.
 pub const COPIED_FROM_TAG: &str = "amikeeper:copied-from";

@@ -348,6 +348,9 @@ pub enum NameKind {
     Stack,
 }
 
+/// The most levels an SSM parameter hierarchy may have.
+const SSM_MAX_LEVELS: usize = 15;
+
 /// Checks a rendered name: AWS's syntax for its kind, no path tricks, and, when any of it came
 /// from a tag, one of the allowed prefixes.
 pub fn check_name(kind: NameKind, name: &str, from_tag: bool, allowed_prefixes: &[String]) -> Result<(), String> {
@@ -373,6 +376,13 @@ pub fn check_name(kind: NameKind, name: &str, from_tag: bool, allowed_prefixes: 
             }
             if name.contains('/') && !name.starts_with('/') {
                 return Err("a hierarchical SSM name starts with `/`".into());
+            }
+            if name.len() > 1 && name.ends_with('/') {
+                return Err("an SSM name does not end with `/`".into());
+            }
+            // SSM allows at most 15 levels below the root (`/a/b/.../o`).
+            if name.matches('/').count() > SSM_MAX_LEVELS {
+                return Err(format!("more than {SSM_MAX_LEVELS} levels, which SSM allows at most"));
             }
             let first = name.trim_start_matches('/').to_ascii_lowercase();
             if first.starts_with("aws") || first.starts_with("ssm") {

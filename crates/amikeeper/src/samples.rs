@@ -1,4 +1,5 @@
-//! Real-shaped event payloads, built from a few values: for tests, demos and documentation.
+//! Real-shaped event payloads, built from a few values, and the seed configurations
+//! ([`configs`]): for tests, demos and documentation.
 //!
 //! Each function returns the JSON that AWS delivers to an EventBridge target, with the fields
 //! amikeeper reads and the envelope around them.
@@ -169,4 +170,53 @@ pub fn sqs_batch(events: &[Value]) -> Value {
         })
         .collect();
     json!({ "Records": records })
+}
+
+/// The seed configurations: one TOML file per seed scenario, in `src/seeds/` of this crate.
+///
+/// They are the single source of the configurations that the conformance scenarios
+/// ([`crate::conformance`]), the seed tests, `amikeeper demo`, the Python wheel's tests and the
+/// guides in `docs/guides/` use: the guides show each file byte for byte, and a test checks it.
+/// Each names the sample account [`ACCOUNT`]; [`in_account`] puts another one in.
+pub mod configs {
+    /// The account the seed configurations name.
+    pub const ACCOUNT: &str = "111122223333";
+
+    /// The builder instance of [`SEED_003_NIGHTLY_BAKE`].
+    pub const SEED_003_BUILDER: &str = "i-0b0b0b0b0b0b0b0b0";
+
+    /// Seed 000: AWS Backup's AMI into the parameter named after the instance, at version 1,
+    /// in the main region (`CreateImage`) and the DR region (`CopyImage`).
+    pub const SEED_000_BACKUP_TO_PARAMETER: &str = include_str!("seeds/seed-000-backup-to-parameter.toml");
+
+    /// Seed 001: on a completed AWS Backup job, the parameter and the stack the AMI's tags name.
+    pub const SEED_001_PARAMETER_AND_STACK_FROM_TAGS: &str =
+        include_str!("seeds/seed-001-parameter-and-stack-from-tags.toml");
+
+    /// Seed 002 (1): a new Auto Scaling group goes to the launch template version `$Latest`.
+    pub const SEED_002_ASG_TO_LATEST: &str = include_str!("seeds/seed-002-asg-to-latest.toml");
+
+    /// Seed 002 (2): DLM's `EC2_BACKUP` AMI becomes the default launch template version, keeping 3.
+    pub const SEED_002_DLM_TO_LAUNCH_TEMPLATE: &str = include_str!("seeds/seed-002-dlm-to-launch-template.toml");
+
+    /// Seed 003: a schedule bakes the builder instance, then moves the launch template and the group.
+    pub const SEED_003_NIGHTLY_BAKE: &str = include_str!("seeds/seed-003-nightly-bake.toml");
+
+    /// Seed 004: snapshot generations per volume tagged `Daily_Gens`.
+    pub const SEED_004_SNAPSHOT_GENERATIONS: &str = include_str!("seeds/seed-004-snapshot-generations.toml");
+
+    /// Every seed configuration with its file name in `src/seeds/`.
+    pub const ALL: [(&str, &str); 6] = [
+        ("seed-000-backup-to-parameter.toml", SEED_000_BACKUP_TO_PARAMETER),
+        ("seed-001-parameter-and-stack-from-tags.toml", SEED_001_PARAMETER_AND_STACK_FROM_TAGS),
+        ("seed-002-asg-to-latest.toml", SEED_002_ASG_TO_LATEST),
+        ("seed-002-dlm-to-launch-template.toml", SEED_002_DLM_TO_LAUNCH_TEMPLATE),
+        ("seed-003-nightly-bake.toml", SEED_003_NIGHTLY_BAKE),
+        ("seed-004-snapshot-generations.toml", SEED_004_SNAPSHOT_GENERATIONS),
+    ];
+
+    /// `config` with `account` in place of [`ACCOUNT`] (e.g. an emulator's account).
+    pub fn in_account(config: &str, account: &str) -> String {
+        config.replace(&format!("\"{ACCOUNT}\""), &format!("\"{account}\""))
+    }
 }

@@ -25,7 +25,8 @@
 //!
 //! `AMIKEEPER_CHAOS_SCHEDULES` (default 1000) sets how many schedules run;
 //! `AMIKEEPER_CHAOS_SEED=N` replays one schedule and prints its trace;
-//! `AMIKEEPER_CHAOS_STRICT=1` fails on the known bug described at `missing_fixed_parameter`.
+//! `AMIKEEPER_CHAOS_STRICT=1` fails on a fixed-version parameter left missing even when the
+//! report says so (see `missing_fixed_parameter`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -456,7 +457,7 @@ struct Totals {
     payloads: usize,
     faults: usize,
     sweeps: usize,
-    known_bug: usize,
+    reported_missing: usize,
     statuses: BTreeMap<String, usize>,
     targets: BTreeMap<&'static str, usize>,
 }
@@ -464,8 +465,8 @@ struct Totals {
 struct Run {
     trace: Vec<String>,
     failures: Vec<String>,
-    /// Where the known bug (below) left the fixed-version parameter missing.
-    known_bug: Vec<String>,
+    /// Where every restore failed and the report said the fixed-version parameter is MISSING.
+    reported_missing: Vec<String>,
     /// Pointers whose history was lost (the parameter went missing): not checked for
     /// monotonicity until the fault-free run.
     relaxed: BTreeSet<Pointer>,
@@ -495,7 +496,8 @@ async fn run_schedule(schedule: &Schedule, totals: &mut Totals) -> Run {
         }
         faults
     };
-    let mut run = Run { trace: Vec::new(), failures: Vec::new(), known_bug: Vec::new(), relaxed: BTreeSet::new() };
+    let mut run =
+        Run { trace: Vec::new(), failures: Vec::new(), reported_missing: Vec::new(), relaxed: BTreeSet::new() };
     run.trace.push(format!(
         "seed {}: fates {:?}, images {:?}, fault intensity {}, protect {}, sweep {}",
         schedule.seed, schedule.fates, world.images, schedule.intensity, schedule.protect, schedule.sweep
@@ -631,15 +633,12 @@ async fn deliver(keeper: &Keeper, world: &World, events: &[Event]) -> Vec<Report
     keeper.handle_payload(payload.to_string().as_bytes(), &HandleOptions::default()).await.expect("payload parses")
 }
 
-/// KNOWN BUG (fixed-version SSM mode, `crates/amikeeper/src/publish/ssm.rs`,
-/// `replace_at_version_one`): when `DeleteParameter` takes effect but its answer is lost, the
-/// publish returns the error at once, without putting any value back, and the report does not
-/// say the parameter is missing. The keeper's retry usually re-creates it; when the retries fail
-/// too, the parameter stays missing (and the next event re-creates it with whatever AMI that
-/// event names, which may be older). `fixed_version_parameter_is_never_left_missing` below
-/// reproduces it. Until it is fixed, a schedule that hits it is counted, not failed, unless
-/// `AMIKEEPER_CHAOS_STRICT=1`; a parameter that amikeeper reports as MISSING (the restore
-/// failed five times) is counted the same way.
+/// Fixed-version SSM mode (`crates/amikeeper/src/publish/ssm.rs`, `replace_at_version_one`)
+/// deletes the parameter and creates it again at version 1; between the two it is missing.
+/// When the put fails, the previous value is put back, up to five times. A parameter is left
+/// missing only when all of those fail, and then the target's report must say MISSING: that
+/// is counted (the pointer is not checked again until the fault-free run), unless
+/// `AMIKEEPER_CHAOS_STRICT=1`. A parameter left missing without the report saying so fails.
 fn missing_fixed_parameter(reports: &[Report], run: &mut Run, index: usize) {
     let reasons: Vec<&str> = reports
         .iter()
@@ -650,12 +649,12 @@ fn missing_fixed_parameter(reports: &[Report], run: &mut Run, index: usize) {
     let said = reasons.iter().any(|r| r.contains("MISSING"));
     let what = format!(
         "step {index}: the fixed-version parameter is missing ({}): {reasons:?}",
-        if said { "reported as MISSING" } else { "not reported: the known bug" }
+        if said { "reported as MISSING" } else { "NOT reported" }
     );
-    if std::env::var("AMIKEEPER_CHAOS_STRICT").is_ok_and(|v| v == "1") {
+    if !said || std::env::var("AMIKEEPER_CHAOS_STRICT").is_ok_and(|v| v == "1") {
         run.failures.push(what);
     } else {
-        run.known_bug.push(what);
+        run.reported_missing.push(what);
         run.relaxed.insert(Pointer::FixedParameter);
     }
 }
@@ -779,14 +778,14 @@ async fn pointers_survive_random_fault_schedules() {
         let run = run_schedule(&schedule, &mut totals).await;
         if replay.is_some() {
             eprintln!("schedule {seed}:\n  {}", run.trace.join("\n  "));
-            for known in &run.known_bug {
-                eprintln!("  known bug: {known}");
+            for known in &run.reported_missing {
+                eprintln!("  reported missing: {known}");
             }
         }
-        if !run.known_bug.is_empty() {
-            totals.known_bug += 1;
-            if replay.is_none() && totals.known_bug <= 3 {
-                eprintln!("seed {seed} hit the known fixed-version bug: {}", run.known_bug.join("; "));
+        if !run.reported_missing.is_empty() {
+            totals.reported_missing += 1;
+            if replay.is_none() && totals.reported_missing <= 3 {
+                eprintln!("seed {seed} left the fixed-version parameter missing: {}", run.reported_missing.join("; "));
             }
         }
         if !run.failures.is_empty() {
@@ -795,14 +794,14 @@ async fn pointers_survive_random_fault_schedules() {
     }
     eprintln!(
         "chaos: {} schedules survived of {}, {} faults injected, {} events delivered in {} payloads, {} sweeps, \
-         {} schedules hit the known fixed-version bug; reports {:?}; targets {:?}; {:.1}s",
+         {} schedules left the fixed-version parameter missing and said so; reports {:?}; targets {:?}; {:.1}s",
         totals.schedules - failed.len(),
         totals.schedules,
         totals.faults,
         totals.events,
         totals.payloads,
         totals.sweeps,
-        totals.known_bug,
+        totals.reported_missing,
         totals.statuses,
         totals.targets,
         started.elapsed().as_secs_f64()
@@ -821,7 +820,8 @@ async fn pointers_survive_random_fault_schedules() {
     }
 }
 
-/// The known bug above, on its own: a lost `DeleteParameter` answer, then two failed puts.
+/// Fixed-version mode under the faults that once left the parameter missing: a lost
+/// `DeleteParameter` answer, then two failed puts. The old value goes back.
 #[tokio::test(start_paused = true)]
 async fn fixed_version_parameter_is_never_left_missing() {
     let aws = Arc::new(MemoryAws::new(ACCOUNT));

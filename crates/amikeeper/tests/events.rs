@@ -97,15 +97,15 @@ fn cloudtrail_copy_image_to_dr_region() {
 }
 
 #[test]
-fn cloudtrail_copy_image_region_is_aws_region_over_envelope() {
+fn cloudtrail_copy_image_in_another_region_than_its_envelope_is_refused() {
     let mut value = fixture_value("cloudtrail_copy_image.json");
     value["region"] = json!("ap-northeast-1");
-    let event = &parse_value(&value).unwrap()[0];
-    assert_eq!(event.region.as_str(), "ap-southeast-1", "detail.awsRegion is the destination");
+    let error = parse_value(&value).unwrap_err().to_string();
+    assert!(error.contains("detail.awsRegion") && error.contains("contradicts its envelope"), "{error}");
 
     value["detail"].as_object_mut().unwrap().remove("awsRegion");
     let event = &parse_value(&value).unwrap()[0];
-    assert_eq!(event.region.as_str(), "ap-northeast-1", "falls back to the envelope region");
+    assert_eq!(event.region.as_str(), "ap-northeast-1", "without awsRegion, the envelope's region");
 }
 
 #[test]
@@ -241,6 +241,7 @@ fn backup_copy_job_completed() {
     want.state = s("COMPLETED");
     want.source_image_id = ami("ami-0123456789abcdef0");
     want.source_region = Some(Region::new("ap-northeast-1"));
+    want.source_account = Some(want.account.clone());
     assert_eq!(event, want);
 }
 

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use amikeeper::config::WaitConfig;
 use amikeeper::events::parse_payload;
 use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::{ImageId, ImageState, LaunchTemplateSpec, Tags, STACK_NAME_TAG};
 use amikeeper::publish::Status;
-use amikeeper::samples::Origin;
+use amikeeper::samples::{configs, Origin};
 use amikeeper::{Config, HandleOptions, Keeper, MemoryAws, Report, RunStatus};
 use serde_json::Value;
 
@@ -40,18 +41,7 @@ fn tokyo(id: &str) -> Origin {
 
 // ---------------------------------------------------------------- seed 000
 
-const SEED_000: &str = r#"
-    accounts = ["111122223333"]
-    [[rules]]
-    name = "backup-ami-to-parameter"
-    on = ["image_created", "image_copied", "image_state_changed"]
-    [rules.match]
-    name_prefix = "AWSBackup_"
-    [[rules.targets]]
-    kind = "ssm_parameter"
-    name = "{instance_id}"
-    fixed_version = true
-"#;
+const SEED_000: &str = configs::SEED_000_BACKUP_TO_PARAMETER;
 
 #[tokio::test]
 async fn seed_000_backup_ami_lands_in_version_1_in_main_and_dr_regions() {
@@ -124,30 +114,7 @@ async fn fixed_version_put_failure_restores_the_previous_value() {
 
 // ---------------------------------------------------------------- seed 001
 
-const SEED_001: &str = r#"
-    accounts = ["111122223333"]
-    allowed_name_prefixes = ["/ami/", "solution"]
-    [[rules]]
-    name = "parameter-from-tag"
-    on = ["backup_job"]
-    [rules.match]
-    has_tags = ["ImageIdParameterName"]
-    [[rules.targets]]
-    kind = "ssm_parameter"
-    name = "{tag:ImageIdParameterName}"
-    data_type = "aws:ec2:image"
-
-    [[rules]]
-    name = "stack-from-tag"
-    on = ["backup_job"]
-    [rules.match]
-    has_tags = ["StackName"]
-    [[rules.targets]]
-    kind = "stack_parameter"
-    stack = "{tag:StackName}"
-    parameter = "ImageId"
-    capabilities = ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-"#;
+const SEED_001: &str = configs::SEED_001_PARAMETER_AND_STACK_FROM_TAGS;
 
 #[tokio::test]
 async fn seed_001_backup_job_overwrites_the_parameter_named_by_the_tag() {
@@ -230,55 +197,38 @@ async fn a_tag_naming_a_parameter_outside_the_allow_list_is_refused() {
 #[tokio::test]
 async fn seed_002_asg_created_by_cloudformation_is_set_to_latest_only_when_allowed() {
     let config = |allow: bool| {
-        format!(
-            r#"
-            accounts = ["111122223333"]
-            [[rules]]
-            name = "asg-to-latest"
-            on = ["asg_created"]
-            [[rules.targets]]
-            kind = "auto_scaling_group"
-            name = "{{asg_name}}"
-            version = "$Latest"
-            allow_stack_managed = {allow}
-            "#
-        )
+        let config = configs::SEED_002_ASG_TO_LATEST;
+        if allow {
+            config.to_owned()
+        } else {
+            let denied = config.replace("allow_stack_managed = true", "allow_stack_managed = false");
+            assert_ne!(denied, config);
+            denied
+        }
     };
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
     let image = aws.add_image(TOKYO, ImageSeed::new("base"));
-    let stack_tags = tags(&[(STACK_NAME_TAG, "web")]);
-    let template = aws.create_launch_template(TOKYO, "web", Some(image), stack_tags.clone());
+    let stack_tags = tags(&[(STACK_NAME_TAG, "app")]);
+    let template = aws.create_launch_template(TOKYO, "app", Some(image), stack_tags.clone());
     let pinned = LaunchTemplateSpec { id: template.id.clone(), version: "1".into() };
-    aws.create_auto_scaling_group(TOKYO, "web-asg", pinned.clone(), stack_tags);
-    let event = tokyo("e1").create_auto_scaling_group("web-asg", &template.id, "1");
+    aws.create_auto_scaling_group(TOKYO, "app-asg", pinned.clone(), stack_tags);
+    let event = tokyo("e1").create_auto_scaling_group("app-asg", &template.id, "1");
 
     // By default a stack-managed group is not changed behind its stack.
     let report = handle(&keeper(&config(false), &aws), event.clone()).await;
     assert_eq!(statuses(&report), [Status::Refused], "{report:#?}");
-    assert_eq!(aws.auto_scaling_group(TOKYO, "web-asg").unwrap().launch_template, Some(pinned));
+    assert_eq!(aws.auto_scaling_group(TOKYO, "app-asg").unwrap().launch_template, Some(pinned));
 
     // Seed 002 asks for exactly this drift, so its configuration allows it.
     let report = handle(&keeper(&config(true), &aws), event.clone()).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
-    let group = aws.auto_scaling_group(TOKYO, "web-asg").unwrap();
+    let group = aws.auto_scaling_group(TOKYO, "app-asg").unwrap();
     assert_eq!(group.launch_template.unwrap().version, "$Latest");
     let report = handle(&keeper(&config(true), &aws), event).await;
     assert_eq!(statuses(&report), [Status::Unchanged]);
 }
 
-const SEED_002_DLM: &str = r#"
-    accounts = ["111122223333"]
-    [[rules]]
-    name = "dlm-backup-to-launch-template"
-    on = ["image_created", "image_state_changed"]
-    [rules.match]
-    description_contains = "EC2_BACKUP"
-    [[rules.targets]]
-    kind = "launch_template"
-    id_from_parameter = "/app/launch-template-id"
-    keep_versions = 3
-    allow_stack_managed = true
-"#;
+const SEED_002_DLM: &str = configs::SEED_002_DLM_TO_LAUNCH_TEMPLATE;
 
 #[tokio::test]
 async fn seed_002_dlm_image_makes_a_default_version_and_keeps_three() {
@@ -324,7 +274,8 @@ async fn a_stack_managed_launch_template_is_refused_unless_allowed() {
     let template = aws.create_launch_template(TOKYO, "app", None, tags(&[(STACK_NAME_TAG, "app")]));
     aws.set_parameter(TOKYO, "/app/launch-template-id", &template.id).unwrap();
     let image = aws.add_image(TOKYO, ImageSeed::new("dlm").description("EC2_BACKUP"));
-    let config = SEED_002_DLM.replace("allow_stack_managed = true", "");
+    let config = SEED_002_DLM.replace("allow_stack_managed = true", "allow_stack_managed = false");
+    assert_ne!(config, SEED_002_DLM);
     let event = tokyo("d1").create_image(image.as_str(), "i-0123456789abcdef0", "dlm", "EC2_BACKUP");
     let report = handle(&keeper(&config, &aws), event).await;
     assert_eq!(statuses(&report), [Status::Refused], "{report:#?}");
@@ -361,33 +312,17 @@ async fn an_old_event_after_a_new_one_never_moves_a_pointer_back() {
 
 // ---------------------------------------------------------------- seed 003
 
-fn seed_003_config(wait: u64) -> String {
-    format!(
-        r#"
-        accounts = ["111122223333"]
-        [wait]
-        timeout_seconds = {wait}
-        poll_seconds = 15
-        [[rules]]
-        name = "nightly-bake"
-        [rules.match]
-        schedule_rule = "nightly-ami"
-        [rules.bake]
-        instance_id = "i-0b0b0b0b0b0b0b0b0"
-        tags = {{ Role = "web" }}
-        [[rules.targets]]
-        kind = "launch_template"
-        name = "web"
-        [[rules.targets]]
-        kind = "auto_scaling_group"
-        name = "web-asg"
-        "#
-    )
+/// Seed 003's configuration, waiting `wait` seconds for a pending image as a one-shot run
+/// would (`amikeeper handle --wait SECONDS`).
+fn seed_003_config(wait: u64) -> Config {
+    let mut config = Config::from_toml(configs::SEED_003_NIGHTLY_BAKE).expect("valid config");
+    config.wait = WaitConfig { timeout_seconds: wait, poll_seconds: 15 };
+    config
 }
 
 fn seed_003_world() -> (Arc<MemoryAws>, String) {
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    aws.add_instance(TOKYO, Some("i-0b0b0b0b0b0b0b0b0"), tags(&[("Name", "builder")]));
+    aws.add_instance(TOKYO, Some(configs::SEED_003_BUILDER), tags(&[("Name", "builder")]));
     let base = aws.add_image(TOKYO, ImageSeed::new("base"));
     let template = aws.create_launch_template(TOKYO, "web", Some(base), Tags::new());
     aws.create_auto_scaling_group(
@@ -402,7 +337,7 @@ fn seed_003_world() -> (Arc<MemoryAws>, String) {
 #[tokio::test(start_paused = true)]
 async fn seed_003_scheduled_bake_waits_then_moves_template_and_group() {
     let (aws, template) = seed_003_world();
-    let keeper = keeper(&seed_003_config(600), &aws);
+    let keeper = Keeper::new(seed_003_config(600), aws.clone());
     let report = handle(&keeper, tokyo("s1").scheduled("nightly-ami")).await;
     assert_eq!(statuses(&report), [Status::Updated, Status::Updated, Status::Updated], "{report:#?}");
     let baked = ImageId::new(report.targets[0].outcome.to.clone().unwrap());
@@ -421,7 +356,8 @@ async fn seed_003_scheduled_bake_waits_then_moves_template_and_group() {
 #[tokio::test]
 async fn seed_003_without_waiting_the_state_change_event_finishes_the_bake() {
     let (aws, template) = seed_003_world();
-    let keeper = keeper(&seed_003_config(0), &aws);
+    // The configuration as it is: it does not wait for a pending image.
+    let keeper = keeper(configs::SEED_003_NIGHTLY_BAKE, &aws);
     let report = handle(&keeper, tokyo("s1").scheduled("nightly-ami")).await;
     assert_eq!(statuses(&report), [Status::Updated, Status::Deferred, Status::Deferred], "{report:#?}");
     assert_eq!(aws.launch_template(TOKYO, &template).unwrap().latest_version, 1, "pending AMI not published");

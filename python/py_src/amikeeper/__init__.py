@@ -8,6 +8,7 @@ A thin layer over amikeeper's Rust core and its AWS SDK backend: no boto3 needed
     report = keeper.handle(event)            # the report `amikeeper handle` prints, as a dict
     plan = keeper.sweep()                    # the retention plan; sweep(apply=True) acts on it
     keeper.rollback(["ssm_parameter:/ami/web"])
+    keeper.bake("nightly-bake")              # a rule's bake now, as its schedule would
 
     handler = amikeeper.lambda_handler("keeper.toml")   # an AWS Lambda handler
 """

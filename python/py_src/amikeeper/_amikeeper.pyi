@@ -73,13 +73,24 @@ class Keeper:
     ) -> dict[str, Any]:
         """Moves `targets` back to the AMI each named before, or to `to`; refusals are in the report."""
 
+    def bake(
+        self,
+        rule: str,
+        *,
+        region: Optional[str] = None,
+        dry_run: bool = False,
+        wait: Optional[int] = None,
+        account: Optional[str] = None,
+    ) -> dict[str, Any]:
+        """Bakes the rule named `rule` now, as its schedule would, and moves its targets; returns the report."""
+
     @property
     def has_retention(self) -> bool:
         """Whether the configuration has a `[retention]` section, i.e. whether `sweep` can run."""
 
     @property
     def region(self) -> Optional[str]:
-        """The region of sweeps and rollbacks that name none, if any."""
+        """The region of sweeps, rollbacks and bakes that name none, if any."""
 
 def parse_event(event: _Event) -> dict[str, Any]:
     """The one event of a payload, normalised, as a dict (what `amikeeper parse` prints)."""

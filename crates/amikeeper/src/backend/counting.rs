@@ -5,11 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, RecycleBinApi, SsmApi, StsApi};
+use super::{
+    AutoScalingApi, Aws, AwsResult, CloudFormationApi, Ec2Api, InstanceRefreshPreferences, RecycleBinApi, SsmApi,
+    StsApi,
+};
 use time::OffsetDateTime;
 
 use crate::model::{
-    AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
+    AccountId, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
     LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
     RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
@@ -183,6 +186,16 @@ impl Ec2Api for CountingAws<'_> {
         self.inner.copy_image(region, request).await
     }
 
+    async fn share_image(&self, region: &Region, image_id: &ImageId, account: &AccountId) -> AwsResult<()> {
+        self.log.record("ec2:ModifyImageAttribute");
+        self.inner.share_image(region, image_id, account).await
+    }
+
+    async fn share_snapshot(&self, region: &Region, snapshot_id: &str, account: &AccountId) -> AwsResult<()> {
+        self.log.record("ec2:ModifySnapshotAttribute");
+        self.inner.share_snapshot(region, snapshot_id, account).await
+    }
+
     async fn describe_images_tagged(&self, region: &Region, key: &str, value: &str) -> AwsResult<Vec<Image>> {
         self.log.record("ec2:DescribeImages");
         self.inner.describe_images_tagged(region, key, value).await
@@ -265,6 +278,16 @@ impl AutoScalingApi for CountingAws<'_> {
     ) -> AwsResult<()> {
         self.log.record("autoscaling:UpdateAutoScalingGroup");
         self.inner.set_launch_template(region, group, template).await
+    }
+
+    async fn start_instance_refresh(
+        &self,
+        region: &Region,
+        group: &str,
+        preferences: &InstanceRefreshPreferences,
+    ) -> AwsResult<String> {
+        self.log.record("autoscaling:StartInstanceRefresh");
+        self.inner.start_instance_refresh(region, group, preferences).await
     }
 }
 

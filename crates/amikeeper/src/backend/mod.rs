@@ -21,7 +21,7 @@ use crate::error::AwsError;
 use time::OffsetDateTime;
 
 use crate::model::{
-    AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
+    AccountId, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
     LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
     RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
@@ -47,6 +47,15 @@ pub trait Ec2Api: Send + Sync {
 
     /// `CopyImage` into `region` from `request.source_region`; the copy starts `pending`.
     async fn copy_image(&self, region: &Region, request: &CopyImage) -> AwsResult<ImageId>;
+
+    /// `ModifyImageAttribute` (`LaunchPermission` `Add` `UserId=account`): share an own image
+    /// with another account, which can then launch it and, once its snapshots are shared too
+    /// ([`share_snapshot`](Ec2Api::share_snapshot)), copy it. Sharing twice is no error.
+    async fn share_image(&self, region: &Region, image_id: &ImageId, account: &AccountId) -> AwsResult<()>;
+
+    /// `ModifySnapshotAttribute` (`createVolumePermission` `Add` `UserId=account`): let another
+    /// account read an own EBS snapshot, which `CopyImage` of a shared image needs there.
+    async fn share_snapshot(&self, region: &Region, snapshot_id: &str, account: &AccountId) -> AwsResult<()>;
 
     /// `DescribeImages` (`Owners=self`, filter `tag:KEY=VALUE`): own images with this tag.
     async fn describe_images_tagged(&self, region: &Region, key: &str, value: &str) -> AwsResult<Vec<Image>>;
@@ -178,6 +187,31 @@ pub trait AutoScalingApi: Send + Sync {
         group: &AutoScalingGroup,
         template: &LaunchTemplateSpec,
     ) -> AwsResult<()>;
+
+    /// `StartInstanceRefresh` (rolling): replace the group's instances so they launch from
+    /// what the group names now. Returns the refresh id. A group with a refresh in progress
+    /// fails with `InstanceRefreshInProgress` ([`INSTANCE_REFRESH_IN_PROGRESS`]).
+    async fn start_instance_refresh(
+        &self,
+        region: &Region,
+        group: &str,
+        preferences: &InstanceRefreshPreferences,
+    ) -> AwsResult<String>;
+}
+
+/// The error code Auto Scaling answers `StartInstanceRefresh` with while the group has a
+/// refresh in progress.
+pub const INSTANCE_REFRESH_IN_PROGRESS: &str = "InstanceRefreshInProgress";
+
+/// The preferences of one instance refresh; unset ones are Auto Scaling's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstanceRefreshPreferences {
+    /// The share of the group's capacity (0 to 100) that stays in service while instances are
+    /// replaced (Auto Scaling's default: 90).
+    pub min_healthy_percentage: Option<u8>,
+    /// Seconds a new instance needs before it counts as in service (Auto Scaling's default:
+    /// the group's health check grace period).
+    pub instance_warmup_seconds: Option<u32>,
 }
 
 /// AWS CloudFormation.

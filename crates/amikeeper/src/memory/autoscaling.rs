@@ -3,12 +3,36 @@
 use async_trait::async_trait;
 
 use super::{aws_error, ops, IntoRegion, MemoryAws};
-use crate::backend::{AutoScalingApi, AwsResult};
+use crate::backend::{AutoScalingApi, AwsResult, InstanceRefreshPreferences, INSTANCE_REFRESH_IN_PROGRESS};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{AutoScalingGroup, ImageId, LaunchConfiguration, LaunchTemplateSpec, Region, Tags};
 
 fn validation(message: impl Into<String>) -> AwsError {
     aws_error(ops::UPDATE_AUTO_SCALING_GROUP, AwsErrorKind::Client, "ValidationError", message)
+}
+
+fn group_not_found(op: &str, group: &str) -> AwsError {
+    aws_error(
+        op,
+        AwsErrorKind::NotFound,
+        "ValidationError",
+        format!("AutoScalingGroup name not found - AutoScalingGroup {group} not found"),
+    )
+}
+
+/// An instance refresh the in-memory account started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRefresh {
+    /// The refresh id `StartInstanceRefresh` returned.
+    pub id: String,
+    /// The group refreshed.
+    pub group: String,
+    /// The preferences it was started with.
+    pub preferences: InstanceRefreshPreferences,
+    /// What the group launched from when the refresh started.
+    pub launch_template: Option<LaunchTemplateSpec>,
+    /// Whether it is still in progress (until [`MemoryAws::finish_instance_refreshes`]).
+    pub in_progress: bool,
 }
 
 impl MemoryAws {
@@ -71,6 +95,24 @@ impl MemoryAws {
         let region = region.into_region();
         self.with_world(|world| world.region(&region).groups.get(name).cloned())
     }
+
+    /// The instance refreshes started for `group`, oldest first.
+    pub fn instance_refreshes(&self, region: impl IntoRegion, group: &str) -> Vec<InstanceRefresh> {
+        let region = region.into_region();
+        self.with_world(|world| {
+            world.region(&region).instance_refreshes.iter().filter(|r| r.group == group).cloned().collect()
+        })
+    }
+
+    /// Ends every refresh of `group` that is in progress, as if it had replaced its instances.
+    pub fn finish_instance_refreshes(&self, region: impl IntoRegion, group: &str) {
+        let region = region.into_region();
+        self.with_world(|world| {
+            for refresh in world.region(&region).instance_refreshes.iter_mut().filter(|r| r.group == group) {
+                refresh.in_progress = false;
+            }
+        });
+    }
 }
 
 #[async_trait]
@@ -104,12 +146,7 @@ impl AutoScalingApi for MemoryAws {
         self.call(ops::UPDATE_AUTO_SCALING_GROUP, |world| {
             let state = world.region(region);
             if !state.groups.contains_key(group) {
-                return Err(aws_error(
-                    ops::UPDATE_AUTO_SCALING_GROUP,
-                    AwsErrorKind::NotFound,
-                    "ValidationError",
-                    format!("AutoScalingGroup name not found - AutoScalingGroup {group} not found"),
-                ));
+                return Err(group_not_found(ops::UPDATE_AUTO_SCALING_GROUP, group));
             }
             let Some(launch_template) = state.templates.get(&template.id) else {
                 return Err(validation(format!(
@@ -127,6 +164,49 @@ impl AutoScalingApi for MemoryAws {
                 found.launch_template = Some(template.clone());
             }
             Ok(())
+        })
+    }
+
+    async fn start_instance_refresh(
+        &self,
+        region: &Region,
+        group: &str,
+        preferences: &InstanceRefreshPreferences,
+    ) -> AwsResult<String> {
+        self.call(ops::START_INSTANCE_REFRESH, |world| {
+            let counter = world.counters.entry("instance-refresh").or_insert(0);
+            *counter += 1;
+            // Auto Scaling's refresh ids are UUIDs.
+            let id = format!("00000000-0000-4000-8000-{:012x}", *counter);
+            let state = world.region(region);
+            let Some(found) = state.groups.get(group) else {
+                return Err(group_not_found(ops::START_INSTANCE_REFRESH, group));
+            };
+            let launch_template = found.launch_template.clone();
+            if state.instance_refreshes.iter().any(|r| r.group == group && r.in_progress) {
+                return Err(aws_error(
+                    ops::START_INSTANCE_REFRESH,
+                    AwsErrorKind::Client,
+                    INSTANCE_REFRESH_IN_PROGRESS,
+                    "An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.",
+                ));
+            }
+            if let Some(percentage) = preferences.min_healthy_percentage.filter(|p| *p > 100) {
+                return Err(aws_error(
+                    ops::START_INSTANCE_REFRESH,
+                    AwsErrorKind::Client,
+                    "ValidationError",
+                    format!("MinHealthyPercentage {percentage} is not between 0 and 100"),
+                ));
+            }
+            state.instance_refreshes.push(InstanceRefresh {
+                id: id.clone(),
+                group: group.to_owned(),
+                preferences: *preferences,
+                launch_template,
+                in_progress: true,
+            });
+            Ok(id)
         })
     }
 }
@@ -205,5 +285,43 @@ mod tests {
         assert_eq!((err.code.as_str(), err.kind), ("ValidationError", AwsErrorKind::NotFound));
         assert!(err.message.starts_with("AutoScalingGroup name not found"));
         assert_eq!((err.service.as_str(), err.operation.as_str()), ("autoscaling", "UpdateAutoScalingGroup"));
+    }
+
+    #[tokio::test]
+    async fn instance_refreshes_are_kept_and_one_runs_at_a_time() {
+        let aws = MemoryAws::new("111122223333");
+        let template = aws.create_launch_template(region(), "web", None, Tags::new());
+        aws.create_auto_scaling_group(region(), "web", spec(&template.id, "1"), Tags::new());
+        aws.create_auto_scaling_group(region(), "db", spec(&template.id, "1"), Tags::new());
+        let preferences =
+            InstanceRefreshPreferences { min_healthy_percentage: Some(90), instance_warmup_seconds: None };
+
+        let first = aws.start_instance_refresh(&region(), "web", &preferences).await.unwrap();
+        let busy = aws.start_instance_refresh(&region(), "web", &preferences).await.unwrap_err();
+        assert_eq!((busy.code.as_str(), busy.kind), (INSTANCE_REFRESH_IN_PROGRESS, AwsErrorKind::Client));
+        assert_eq!(busy.operation, "StartInstanceRefresh");
+        // Another group is not blocked.
+        aws.start_instance_refresh(&region(), "db", &InstanceRefreshPreferences::default()).await.unwrap();
+
+        let refreshes = aws.instance_refreshes(region(), "web");
+        assert_eq!(refreshes.len(), 1);
+        assert_eq!(refreshes[0].id, first);
+        assert_eq!(refreshes[0].preferences, preferences);
+        assert_eq!(refreshes[0].launch_template, Some(spec(&template.id, "1")));
+        assert!(refreshes[0].in_progress);
+
+        aws.finish_instance_refreshes(region(), "web");
+        let second = aws.start_instance_refresh(&region(), "web", &preferences).await.unwrap();
+        assert_ne!(first, second);
+        let states: Vec<bool> = aws.instance_refreshes(region(), "web").iter().map(|r| r.in_progress).collect();
+        assert_eq!(states, [false, true]);
+
+        let missing = aws.start_instance_refresh(&region(), "cache", &preferences).await.unwrap_err();
+        assert_eq!((missing.code.as_str(), missing.kind), ("ValidationError", AwsErrorKind::NotFound));
+        let too_many = InstanceRefreshPreferences { min_healthy_percentage: Some(101), ..preferences };
+        aws.finish_instance_refreshes(region(), "db");
+        let invalid = aws.start_instance_refresh(&region(), "db", &too_many).await.unwrap_err();
+        assert_eq!(invalid.code, "ValidationError");
+        assert_eq!(aws.call_count("autoscaling:StartInstanceRefresh"), 6);
     }
 }

@@ -1,6 +1,7 @@
 //! EC2 in memory: instances, images, snapshots and launch templates.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -9,8 +10,8 @@ use super::{aws_error, ops, IntoRegion, MemoryAws, World};
 use crate::backend::{AwsResult, Ec2Api};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{
-    CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate, LaunchTemplateRef,
-    LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
+    AccountId, CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate,
+    LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
 };
 
 /// An image to seed with [`MemoryAws::add_image`]; build it with [`ImageSeed::new`] and the methods.
@@ -99,6 +100,8 @@ impl ImageSeed {
 pub(super) struct ImageRecord {
     image: Image,
     pending_describes_left: u32,
+    /// The other accounts the image is shared with (`ModifyImageAttribute` `LaunchPermission`).
+    launch_permissions: BTreeSet<AccountId>,
 }
 
 /// An EBS snapshot.
@@ -109,6 +112,8 @@ pub(super) struct SnapshotRecord {
     started: OffsetDateTime,
     description: Option<String>,
     tags: Tags,
+    /// The other accounts that may read it (`ModifySnapshotAttribute` `createVolumePermission`).
+    create_volume_permissions: BTreeSet<AccountId>,
 }
 
 impl SnapshotRecord {
@@ -240,10 +245,13 @@ impl World {
                 started: created,
                 description: Some(format!("Created by CreateImage for {id}")),
                 tags: Tags::new(),
+                create_volume_permissions: BTreeSet::new(),
             };
             state.snapshots.insert(snapshot, record);
         }
-        state.images.insert(id.clone(), ImageRecord { image, pending_describes_left });
+        state
+            .images
+            .insert(id.clone(), ImageRecord { image, pending_describes_left, launch_permissions: BTreeSet::new() });
         id
     }
 
@@ -352,6 +360,7 @@ impl MemoryAws {
                 started,
                 description: None,
                 tags: Tags::new(),
+                create_volume_permissions: BTreeSet::new(),
             };
             world.region(&region).snapshots.insert(id.clone(), record);
             id
@@ -368,6 +377,56 @@ impl MemoryAws {
     pub fn add_image(&self, region: impl IntoRegion, seed: ImageSeed) -> ImageId {
         let region = region.into_region();
         self.with_world(|world| world.insert_image(&region, seed))
+    }
+
+    /// Lets `CopyImage` in this account copy the images `account` shares with it.
+    ///
+    /// EC2 finds an image shared with the caller by its id in the owner's region; in memory each
+    /// account is a world of its own, so the destination must be told which other accounts may
+    /// share with it. Such an image is copied only when `account` shared it with this one
+    /// (`ModifyImageAttribute`, else `InvalidAMIID.NotFound`) and every snapshot behind it too
+    /// (`ModifySnapshotAttribute`, else `InvalidRequest`, "You do not have permission to access
+    /// the storage of this ami"). The link is weak: it does not keep `account` alive.
+    pub fn add_sharing_account(&self, account: &Arc<MemoryAws>) {
+        self.with_world(|world| world.sharing_accounts.push(Arc::downgrade(account)));
+    }
+
+    /// The accounts an image is shared with (`ModifyImageAttribute`). Panics if unknown.
+    pub fn image_shared_with(&self, region: impl IntoRegion, id: &ImageId) -> Vec<AccountId> {
+        let region = region.into_region();
+        self.with_world(|world| {
+            let record = world.region(&region).images.get(id);
+            record.unwrap_or_else(|| panic!("no image {id} in {region}")).launch_permissions.iter().cloned().collect()
+        })
+    }
+
+    /// The accounts a snapshot is shared with (`ModifySnapshotAttribute`). Panics if unknown.
+    pub fn snapshot_shared_with(&self, region: impl IntoRegion, snapshot_id: &str) -> Vec<AccountId> {
+        let region = region.into_region();
+        self.with_world(|world| {
+            let record = world.region(&region).snapshots.get(snapshot_id);
+            let record = record.unwrap_or_else(|| panic!("no snapshot {snapshot_id} in {region}"));
+            record.create_volume_permissions.iter().cloned().collect()
+        })
+    }
+
+    /// An image of a sharing account ([`add_sharing_account`](Self::add_sharing_account)) shared
+    /// with this one, and whether its snapshots are shared too. Each account's lock is taken
+    /// on its own, never two at once.
+    fn shared_image(&self, region: &Region, id: &ImageId) -> Option<(Image, bool)> {
+        let sharing: Vec<Arc<MemoryAws>> =
+            self.with_world(|world| world.sharing_accounts.iter().filter_map(std::sync::Weak::upgrade).collect());
+        let me = &self.account;
+        sharing.iter().filter(|other| !std::ptr::eq(other.as_ref(), self)).find_map(|other| {
+            other.with_world(|world| {
+                let state = world.region(region);
+                let record = state.images.get(id).filter(|r| r.launch_permissions.contains(me))?;
+                let readable = record.image.snapshot_ids.iter().all(|snapshot| {
+                    state.snapshots.get(snapshot).is_some_and(|s| s.create_volume_permissions.contains(me))
+                });
+                Some((record.image.clone(), readable))
+            })
+        })
     }
 
     /// The image as it is now, deregistered ones included; no describe countdown.
@@ -550,12 +609,25 @@ impl Ec2Api for MemoryAws {
 
     async fn copy_image(&self, region: &Region, request: &CopyImage) -> AwsResult<ImageId> {
         let op = ops::COPY_IMAGE;
+        // An image another account shares with this one, read before this account's lock is taken.
+        let shared = self.shared_image(&request.source_region, &request.source_image_id);
         self.call(op, |world| {
             if let Some(copy) = world.region(region).copy_tokens.get(&request.client_token) {
                 return Ok(copy.clone());
             }
-            let source = world.region(&request.source_region).images.get(&request.source_image_id);
-            let source = match source.map(|record| &record.image) {
+            let own = world.region(&request.source_region).images.get(&request.source_image_id);
+            let source = match own.map(|record| record.image.clone()) {
+                Some(image) => Some(image),
+                None => match shared {
+                    Some((_, false)) => {
+                        let message = "You do not have permission to access the storage of this ami";
+                        return Err(aws_error(op, AwsErrorKind::Client, "InvalidRequest", message));
+                    }
+                    Some((image, true)) => Some(image),
+                    None => None,
+                },
+            };
+            let source = match source.as_ref() {
                 Some(image) if image.state == ImageState::Available => image.clone(),
                 Some(image) => {
                     let message = format!("Image {} is {}, not available", image.id, image.state);
@@ -575,6 +647,39 @@ impl Ec2Api for MemoryAws {
             let copy = world.insert_image(region, seed);
             world.region(region).copy_tokens.insert(request.client_token.clone(), copy.clone());
             Ok(copy)
+        })
+    }
+
+    async fn share_image(&self, region: &Region, image_id: &ImageId, account: &AccountId) -> AwsResult<()> {
+        let op = ops::MODIFY_IMAGE_ATTRIBUTE;
+        self.call(op, |world| {
+            let owner = world.account.clone();
+            let record = world.region(region).images.get_mut(image_id);
+            let record = record.filter(|r| r.image.state != ImageState::Deregistered);
+            let record = record.ok_or_else(|| image_not_found(op, image_id))?;
+            if *account != owner {
+                record.launch_permissions.insert(account.clone());
+            }
+            Ok(())
+        })
+    }
+
+    async fn share_snapshot(&self, region: &Region, snapshot_id: &str, account: &AccountId) -> AwsResult<()> {
+        let op = ops::MODIFY_SNAPSHOT_ATTRIBUTE;
+        self.call(op, |world| {
+            let owner = world.account.clone();
+            let Some(record) = world.region(region).snapshots.get_mut(snapshot_id) else {
+                return Err(aws_error(
+                    op,
+                    AwsErrorKind::NotFound,
+                    "InvalidSnapshot.NotFound",
+                    format!("The snapshot '{snapshot_id}' does not exist."),
+                ));
+            };
+            if *account != owner {
+                record.create_volume_permissions.insert(account.clone());
+            }
+            Ok(())
         })
     }
 

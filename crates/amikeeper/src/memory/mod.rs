@@ -23,7 +23,10 @@
 //!   length), and the `aws:ec2:image` data type wants an AMI id. Deleting a parameter forgets
 //!   its history: the next put makes version 1 again.
 //! - **Auto Scaling** refuses a launch template that does not exist, or a version it does not
-//!   have, with `ValidationError` as Auto Scaling does.
+//!   have, with `ValidationError` as Auto Scaling does. It keeps every instance refresh started
+//!   ([`MemoryAws::instance_refreshes`]) and refuses a second one while a group's refresh is in
+//!   progress (`InstanceRefreshInProgress`); a refresh stays in progress until
+//!   [`MemoryAws::finish_instance_refreshes`].
 //! - **CloudFormation** refuses to update a stack that is busy or in a state that cannot be
 //!   updated, wants every parameter named (a value or `UsePreviousValue`) and refuses unknown
 //!   ones, and answers "no updates are to be performed"
@@ -38,8 +41,10 @@
 //!
 //! # Limits
 //!
-//! - One account; there are no permissions, no cross-account sharing and no quotas beyond the
-//!   ones named above.
+//! - One account; there are no permissions and no quotas beyond the ones named above. Other
+//!   accounts are other `MemoryAws`es, reached by `AssumeRole` ([`MemoryAws::add_role`]); the
+//!   one cross-account path is `CopyImage` of an image another account shared
+//!   ([`MemoryAws::add_sharing_account`]).
 //! - Everything is strongly consistent and immediate: CloudFormation updates complete at once
 //!   (use [`MemoryAws::set_stack_status`] to simulate one in progress), images become available
 //!   after describes rather than after time passes, and `aws:ec2:image` parameters are not
@@ -66,6 +71,7 @@ use std::sync::{Mutex, MutexGuard};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+pub use autoscaling::InstanceRefresh;
 pub use ec2::ImageSeed;
 pub use faults::{Fault, FaultKind};
 
@@ -141,6 +147,9 @@ struct World {
     image_references: bool,
     /// Other accounts, by the role that reaches them.
     roles: BTreeMap<String, std::sync::Arc<MemoryAws>>,
+    /// Other accounts whose images shared with this one `CopyImage` can copy
+    /// ([`MemoryAws::add_sharing_account`]).
+    sharing_accounts: Vec<std::sync::Weak<MemoryAws>>,
     regions: BTreeMap<Region, RegionState>,
 }
 
@@ -154,6 +163,8 @@ struct RegionState {
     templates: BTreeMap<String, ec2::TemplateRecord>,
     parameters: BTreeMap<String, ssm::ParameterRecord>,
     groups: BTreeMap<String, AutoScalingGroup>,
+    /// Every instance refresh started, oldest first.
+    instance_refreshes: Vec<InstanceRefresh>,
     launch_configurations: BTreeMap<String, ImageId>,
     stacks: BTreeMap<String, cloudformation::StackRecord>,
     /// Image Builder recipes (ARN → parent image): seen only through `DescribeImageReferences`.
@@ -211,6 +222,7 @@ impl MemoryAws {
                     pending_describes: 1,
                     image_references: true,
                     roles: BTreeMap::new(),
+                    sharing_accounts: Vec::new(),
                     regions: BTreeMap::new(),
                 },
                 faults: FaultPlan::default(),
@@ -306,6 +318,8 @@ mod ops {
     pub const DESCRIBE_IMAGES: &str = "ec2:DescribeImages";
     pub const CREATE_IMAGE: &str = "ec2:CreateImage";
     pub const COPY_IMAGE: &str = "ec2:CopyImage";
+    pub const MODIFY_IMAGE_ATTRIBUTE: &str = "ec2:ModifyImageAttribute";
+    pub const MODIFY_SNAPSHOT_ATTRIBUTE: &str = "ec2:ModifySnapshotAttribute";
     pub const DEREGISTER_IMAGE: &str = "ec2:DeregisterImage";
     pub const DELETE_SNAPSHOT: &str = "ec2:DeleteSnapshot";
     pub const DESCRIBE_LAUNCH_TEMPLATES: &str = "ec2:DescribeLaunchTemplates";
@@ -331,6 +345,7 @@ mod ops {
     pub const DELETE_PARAMETER: &str = "ssm:DeleteParameter";
     pub const DESCRIBE_AUTO_SCALING_GROUPS: &str = "autoscaling:DescribeAutoScalingGroups";
     pub const UPDATE_AUTO_SCALING_GROUP: &str = "autoscaling:UpdateAutoScalingGroup";
+    pub const START_INSTANCE_REFRESH: &str = "autoscaling:StartInstanceRefresh";
     pub const DESCRIBE_LAUNCH_CONFIGURATIONS: &str = "autoscaling:DescribeLaunchConfigurations";
     pub const DESCRIBE_STACKS: &str = "cloudformation:DescribeStacks";
     pub const UPDATE_STACK: &str = "cloudformation:UpdateStack";

@@ -9,7 +9,8 @@ use super::{
     SETTLE_ROUNDS,
 };
 use crate::error::{Error, Result};
-use crate::model::{ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion};
+use crate::model::{ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, ParameterType};
+use crate::resolve::{check_name, NameKind};
 
 /// How the publisher finds its launch template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +68,17 @@ impl LaunchTemplatePublisher {
                     name: parameter.clone(),
                     region: ctx.region.to_string(),
                 })?;
-                LaunchTemplateRef::Id(value.value.trim().to_owned())
+                let unusable = |reason: String| Error::Unusable { what: format!("SSM parameter {parameter}"), reason };
+                if value.kind == ParameterType::SecureString {
+                    // Its value would reach EC2's requests and errors, and so the logs.
+                    return Err(unusable(
+                        "is a SecureString; keep the launch template id in a String parameter".into(),
+                    ));
+                }
+                let id = value.value.trim();
+                check_name(NameKind::LaunchTemplateId, id, false, &[])
+                    .map_err(|why| unusable(format!("holds `{}`, which is {why}", crate::events::quote(id))))?;
+                LaunchTemplateRef::Id(id.to_owned())
             }
         };
         ctx.aws.describe_launch_template(ctx.region, &reference).await?.ok_or_else(|| Error::NotFound {

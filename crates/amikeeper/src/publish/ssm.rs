@@ -51,13 +51,10 @@ impl SsmParameterPublisher {
         existing: &Parameter,
         value: &str,
     ) -> Result<Outcome> {
-        if let Err(error) = ctx.aws.delete_parameter(ctx.region, &self.name).await {
-            // The delete may have taken effect with its answer lost: go on (and put the new
-            // value, or the old one back) only if the parameter is gone.
-            if ctx.aws.get_parameter(ctx.region, &self.name).await?.is_some() {
-                return Err(error.into());
-            }
-        }
+        // A failed delete may have taken effect with its answer lost, and a read to find out may
+        // fail too. The put answers it: it creates the parameter (overwrite off), or is refused
+        // with `ParameterAlreadyExists` when the delete did not happen and nothing changed.
+        let deleted = ctx.aws.delete_parameter(ctx.region, &self.name).await;
         let put_error = match ctx.aws.put_parameter(ctx.region, &self.put_request(value, Some(existing), false)).await {
             Ok(version) => {
                 return Ok(Outcome::new(
@@ -66,9 +63,12 @@ impl SsmParameterPublisher {
                 )
                 .moved(Some(shown_value(existing)), value));
             }
-            Err(error) => error,
+            Err(error) => match deleted {
+                Err(delete_error) if already_exists(&error) => return Err(delete_error.into()),
+                _ => error,
+            },
         };
-        // The parameter is missing now: put the previous value back before reporting.
+        // The parameter may be missing now: put the previous value back before reporting.
         let restore = PutParameter {
             data_type: Some(existing.data_type.clone()),
             ..self.put_request(&existing.value, Some(existing), false)
@@ -78,20 +78,20 @@ impl SsmParameterPublisher {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             }
-            match ctx.aws.put_parameter(ctx.region, &restore).await {
-                Ok(_) => {
-                    return Err(AwsError {
-                        message: format!(
-                            "{}; the previous value {} was restored at version 1, so the parameter is not missing",
-                            put_error.message,
-                            shown_value(existing)
-                        ),
-                        ..put_error
-                    }
-                    .into());
+            let restored = match ctx.aws.put_parameter(ctx.region, &restore).await {
+                Ok(_) => format!("the previous value {} was restored at version 1", shown_value(existing)),
+                // Someone (another run, or a delete that never happened) holds the name.
+                Err(error) if already_exists(&error) => "the parameter exists".to_owned(),
+                Err(error) => {
+                    last = Some(error);
+                    continue;
                 }
-                Err(error) => last = Some(error),
+            };
+            return Err(AwsError {
+                message: format!("{}; {restored}, so the parameter is not missing", put_error.message),
+                ..put_error
             }
+            .into());
         }
         let last = last.map(|e| e.to_string()).unwrap_or_default();
         Err(AwsError {
@@ -140,6 +140,11 @@ impl SsmParameterPublisher {
     }
 }
 
+/// SSM's answer to a put without overwrite when the name is taken.
+fn already_exists(error: &AwsError) -> bool {
+    error.code == "ParameterAlreadyExists"
+}
+
 /// A parameter's value as reports show it: a SecureString's value never leaves SSM.
 fn shown_value(parameter: &Parameter) -> String {
     match parameter.kind {
@@ -183,8 +188,16 @@ impl Publisher for SsmParameterPublisher {
             }
             existing => {
                 let overwrite = existing.is_some();
-                let version =
-                    ctx.aws.put_parameter(ctx.region, &self.put_request(value, existing.as_ref(), overwrite)).await?;
+                let request = self.put_request(value, existing.as_ref(), overwrite);
+                let version = match ctx.aws.put_parameter(ctx.region, &request).await {
+                    Ok(version) => version,
+                    // A fixed-version parameter that is not there breaks `{{resolve:ssm:NAME:1}}`.
+                    Err(error) if self.fixed_version && !already_exists(&error) => {
+                        let message = format!("{}: the parameter is MISSING", error.message);
+                        return Err(AwsError { message, ..error }.into());
+                    }
+                    Err(error) => return Err(error.into()),
+                };
                 let what = if overwrite { "overwritten" } else { "created" };
                 let mut outcome =
                     Outcome::new(Status::Updated, format!("{what}, now version {version}")).moved(from, value);

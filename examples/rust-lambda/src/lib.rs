@@ -1,0 +1,414 @@
+//! amikeeper as a Rust AWS Lambda function: the logic of `src/main.rs`, kept here so that the
+//! crate's tests run it on [`MemoryAws`](amikeeper::MemoryAws).
+//!
+//! A [`Function`] holds one [`Keeper`], made once per container in the Lambda's init phase, and
+//! answers each invocation by its input:
+//!
+//! - an event amikeeper understands, directly or in SQS or SNS records: [`Keeper::handle_payload`].
+//!   A scheduled event that no rule takes sweeps the event's region when the configuration has
+//!   `[retention]`, as the Python `lambda_handler` does;
+//! - a fleet target, `{"role_arn": "...", "region": "...", "external_id": "..."}` ([`SweepTarget`]):
+//!   sweeps that one account and region, as one entry of [`Keeper::sweep_fleet`] would. This is
+//!   the item of `examples/step-functions`' Distributed Map, which fans a fleet out to one
+//!   invocation per target.
+//!
+//! What fails is an error whose `errorType` ([`FunctionError::error_type`]) says whether a retry
+//! may help, so that Lambda's and Step Functions' retries can tell.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use amikeeper::backend::Aws;
+use amikeeper::config::ConfigError;
+use amikeeper::events::EventKind;
+use amikeeper::model::Region;
+use amikeeper::retain::SweepSummary;
+use amikeeper::{Config, Error, FleetReport, HandleOptions, Keeper, Report, RunStatus, SweepOptions, SweepReport};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The configuration compiled into the function: `keeper.toml` beside `Cargo.toml`.
+pub const BUNDLED_CONFIG: &str = include_str!("../keeper.toml");
+/// The environment variable naming a configuration file to use instead of the bundled one.
+pub const CONFIG_ENV: &str = "AMIKEEPER_CONFIG";
+/// The environment variable that, `false`, makes sweeps only plan (default `true`: they act).
+pub const APPLY_SWEEPS_ENV: &str = "AMIKEEPER_APPLY_SWEEPS";
+/// The environment variable choosing what a fleet target returns: `full` (default) or `summary`.
+pub const FLEET_REPORT_ENV: &str = "AMIKEEPER_FLEET_REPORT";
+
+/// How much of a fleet target's sweep the function returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FleetReportDetail {
+    /// The whole [`FleetReport`], plan and results included.
+    #[default]
+    Full,
+    /// [`TargetSummary`]: the counts without the plan, which can exceed the 256 KiB a Step
+    /// Functions state may pass on. The whole report still goes to the log.
+    Summary,
+}
+
+/// The function's settings, from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The configuration file; `None` for [`BUNDLED_CONFIG`].
+    pub config: Option<PathBuf>,
+    /// Whether sweeps act on their plan ([`APPLY_SWEEPS_ENV`]); a fleet target's own `apply`
+    /// overrides it.
+    pub apply_sweeps: bool,
+    /// What a fleet target returns ([`FLEET_REPORT_ENV`]).
+    pub fleet_report: FleetReportDetail,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { config: None, apply_sweeps: true, fleet_report: FleetReportDetail::Full }
+    }
+}
+
+impl Settings {
+    /// The settings of the process environment.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The settings `var` gives (a variable's value, `None` when unset).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let set = |name: &str| var(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+        let apply_sweeps = match set(APPLY_SWEEPS_ENV).as_deref() {
+            None | Some("true" | "1") => true,
+            Some("false" | "0") => false,
+            Some(other) => return Err(format!("{APPLY_SWEEPS_ENV}={other}: use true or false")),
+        };
+        let fleet_report = match set(FLEET_REPORT_ENV).as_deref() {
+            None | Some("full") => FleetReportDetail::Full,
+            Some("summary") => FleetReportDetail::Summary,
+            Some(other) => return Err(format!("{FLEET_REPORT_ENV}={other}: use full or summary")),
+        };
+        Ok(Self { config: set(CONFIG_ENV).map(PathBuf::from), apply_sweeps, fleet_report })
+    }
+
+    /// The configuration: the file [`config`](Self::config) names, else the bundled one.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        match &self.config {
+            Some(path) => Config::from_file(path),
+            None => Config::from_toml(BUNDLED_CONFIG),
+        }
+    }
+}
+
+/// One account and region to sweep: an item of `examples/step-functions`' Distributed Map.
+///
+/// The fields of a `[[fleet]]` entry ([`FleetTarget`](amikeeper::config::FleetTarget)), with one
+/// region instead of a list:
+///
+/// ```json
+/// {"role_arn": "arn:aws:iam::444455556666:role/amikeeper-sweeper", "region": "eu-west-1", "external_id": "..."}
+/// ```
+///
+/// Without `role_arn` the function sweeps its own account. `apply`, when given, overrides
+/// [`Settings::apply_sweeps`] for this target (`false`: only plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepTarget {
+    /// The role to assume in the target account; unset for the function's own account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// The region to sweep.
+    pub region: String,
+    /// The external id the role's trust policy asks for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Act on the plan (`true`) or only plan (`false`); unset: the function's setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply: Option<bool>,
+}
+
+/// What an invocation asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Sweep one fleet target.
+    Sweep(SweepTarget),
+    /// Handle the events of a payload (EventBridge, SQS, SNS).
+    Events(Value),
+}
+
+impl Input {
+    /// Tells a fleet target from an event payload: a target is an object with a `region` and
+    /// none of an event's or a batch's keys (`source`, `detail-type`, `detail`, `Records`).
+    pub fn from_value(value: Value) -> Result<Self, FunctionError> {
+        let is_target = value.as_object().is_some_and(|object| {
+            object.contains_key("region")
+                && !["source", "detail-type", "detail", "Records"].iter().any(|key| object.contains_key(*key))
+        });
+        if !is_target {
+            return Ok(Self::Events(value));
+        }
+        serde_json::from_value(value).map(Self::Sweep).map_err(|error| {
+            FunctionError::BadInput(format!(
+                "not a fleet target ({{\"role_arn\", \"region\", \"external_id\"?, \"apply\"?}}): {error}"
+            ))
+        })
+    }
+}
+
+/// The report of one event, or of the sweep a scheduled event started.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+// An invocation makes a handful of these, each serialized once: no need to box the sweep.
+#[allow(clippy::large_enum_variant)]
+pub enum RunReport {
+    /// What handling an event did.
+    Event(Report),
+    /// The sweep of a scheduled event's region.
+    Sweep(SweepReport),
+}
+
+impl RunReport {
+    /// Whether the run failed (an event's AWS work, or a sweep action).
+    pub fn failed(&self) -> bool {
+        match self {
+            Self::Event(report) => report.failed(),
+            Self::Sweep(report) => report.status == "failed",
+        }
+    }
+}
+
+/// A fleet target's sweep without its plan and results ([`FleetReportDetail::Summary`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetSummary {
+    /// The role assumed; `None` for the function's own account.
+    pub role_arn: Option<String>,
+    /// The region.
+    pub region: String,
+    /// `ok`, or `failed` when any action failed (the rest were still done).
+    pub status: &'static str,
+    /// Whether the plan was acted on.
+    pub applied: bool,
+    /// The sweep's counts.
+    pub summary: SweepSummary,
+    /// AWS calls the sweep made.
+    pub aws_calls: usize,
+}
+
+impl TargetSummary {
+    /// The summary of a target's report.
+    pub fn new(target: &SweepTarget, report: &SweepReport) -> Self {
+        Self {
+            role_arn: target.role_arn.clone(),
+            region: target.region.clone(),
+            status: report.status,
+            applied: report.applied,
+            summary: report.summary.clone(),
+            aws_calls: report.aws_calls,
+        }
+    }
+}
+
+/// What an invocation returns (as JSON).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+// One per invocation, serialized once: no need to box the reports.
+#[allow(clippy::large_enum_variant)]
+pub enum Response {
+    /// The report of a payload with one event.
+    One(RunReport),
+    /// One report per event of an SQS or SNS batch.
+    Batch(Vec<RunReport>),
+    /// A fleet target's sweep ([`FleetReportDetail::Full`]).
+    Target(FleetReport),
+    /// A fleet target's sweep in brief ([`FleetReportDetail::Summary`]).
+    TargetSummary(TargetSummary),
+}
+
+/// Why an invocation failed; its [`error_type`](Self::error_type) is the Lambda `errorType`.
+#[derive(Debug, thiserror::Error)]
+pub enum FunctionError {
+    /// The input is malformed, an unsupported event, or a bad fleet target: a retry cannot help.
+    #[error("{0}")]
+    BadInput(String),
+    /// AWS throttled, failed (5xx) or did not answer in time before anything was done: retry.
+    #[error("{0}")]
+    Retryable(String),
+    /// A run failed (its report is in the log), or a fleet target could not be swept. A retry
+    /// (the event's redelivery) is safe: amikeeper's writes are idempotent.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl FunctionError {
+    /// `Amikeeper.BadInput`, `Amikeeper.Retryable` or `Amikeeper.Failed`: what a Step Functions
+    /// `Retry` or `Catch` matches.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::BadInput(_) => "Amikeeper.BadInput",
+            Self::Retryable(_) => "Amikeeper.Retryable",
+            Self::Failed(_) => "Amikeeper.Failed",
+        }
+    }
+}
+
+impl From<FunctionError> for lambda_runtime::Diagnostic {
+    fn from(error: FunctionError) -> Self {
+        Self { error_type: error.error_type().to_owned(), error_message: error.to_string() }
+    }
+}
+
+/// The function: a keeper, the account it runs in, and its settings.
+pub struct Function {
+    keeper: Keeper,
+    aws: Arc<dyn Aws>,
+    settings: Settings,
+}
+
+impl Function {
+    /// A function for `config` on `aws` (the SDK backend on Lambda, `MemoryAws` in tests).
+    pub fn new(config: Config, aws: Arc<dyn Aws>, settings: Settings) -> Self {
+        Self { keeper: Keeper::new(config, aws.clone()), aws, settings }
+    }
+
+    /// The keeper of events and of the function's own account.
+    pub fn keeper(&self) -> &Keeper {
+        &self.keeper
+    }
+
+    /// Answers one invocation.
+    pub async fn invoke(&self, input: Value) -> Result<Response, FunctionError> {
+        match Input::from_value(input)? {
+            Input::Sweep(target) => self.sweep_target(&target).await,
+            Input::Events(payload) => self.handle_events(&payload).await,
+        }
+    }
+
+    /// Handles a payload's events; a scheduled event no rule takes sweeps its region. Fails
+    /// when any run failed, after logging every report.
+    pub async fn handle_events(&self, payload: &Value) -> Result<Response, FunctionError> {
+        let bytes = serde_json::to_vec(payload).map_err(|error| FunctionError::BadInput(error.to_string()))?;
+        let reports = self
+            .keeper
+            .handle_payload(&bytes, &HandleOptions::default())
+            .await
+            .map_err(|error| FunctionError::BadInput(error.to_string()))?;
+        let mut runs = Vec::with_capacity(reports.len());
+        for report in reports {
+            let run = self.finish_schedule(report).await?;
+            log(&run);
+            runs.push(run);
+        }
+        let failed = runs.iter().filter(|run| run.failed()).count();
+        if failed > 0 {
+            return Err(FunctionError::Failed(format!(
+                "{failed} of {} runs failed (the reports are in the log); the first: {}",
+                runs.len(),
+                runs.iter().find(|run| run.failed()).map(failure).unwrap_or_default()
+            )));
+        }
+        Ok(if runs.len() == 1 { Response::One(runs.remove(0)) } else { Response::Batch(runs) })
+    }
+
+    /// The sweep of a scheduled event's region, for a schedule no rule took; else `report`.
+    async fn finish_schedule(&self, report: Report) -> Result<RunReport, FunctionError> {
+        let unclaimed = report.event.kind == EventKind::Scheduled && report.status == RunStatus::Ignored;
+        if !unclaimed || self.keeper.config().retention.is_none() {
+            return Ok(RunReport::Event(report));
+        }
+        let region = Region::from(report.event.region.as_str());
+        let options = SweepOptions { apply: self.settings.apply_sweeps, now: None };
+        match self.keeper.sweep(&region, &options).await {
+            Ok(sweep) => Ok(RunReport::Sweep(sweep)),
+            Err(error) => Err(sweep_error(&error)),
+        }
+    }
+
+    /// Sweeps one fleet target: assumes its role (the function's own account without one) and
+    /// sweeps its region, as [`Keeper::sweep_fleet`] does for each of a `[[fleet]]`'s.
+    ///
+    /// A sweep that ran returns its report, whatever its status: failed actions are in it, and
+    /// the next sweep retries them. A sweep that could not run is an error, so that Step
+    /// Functions counts the target as failed: [`FunctionError::Retryable`] for a retryable AWS
+    /// error (throttling, 5xx, timeout on `AssumeRole` or the inventory, after the SDK's own
+    /// retries), else [`FunctionError::Failed`] (a role that cannot be assumed, no
+    /// `[retention]`), which a retry would not help. Either way nothing was changed.
+    pub async fn sweep_target(&self, target: &SweepTarget) -> Result<Response, FunctionError> {
+        let region = Region::from(target.region.as_str());
+        let options = SweepOptions { apply: target.apply.unwrap_or(self.settings.apply_sweeps), now: None };
+        let account = match &target.role_arn {
+            Some(role) => self.aws.assume_role(role, target.external_id.as_deref()).await,
+            None => Ok(self.aws.clone()),
+        };
+        let outcome = match account {
+            Ok(aws) => Keeper::new(self.keeper.config().clone(), aws).sweep(&region, &options).await,
+            Err(error) => Err(Error::Aws(error)),
+        };
+        let report = match outcome {
+            Ok(report) => report,
+            Err(error) => {
+                let message = format!("{} could not be swept: {error}", describe(target));
+                tracing::warn!("{message}");
+                return Err(match error {
+                    Error::Aws(error) if error.is_retryable() => FunctionError::Retryable(message),
+                    _ => FunctionError::Failed(message),
+                });
+            }
+        };
+        tracing::info!(report = %json(&report), "{}: {}", describe(target), report.status);
+        Ok(match self.settings.fleet_report {
+            FleetReportDetail::Full => Response::Target(FleetReport {
+                role_arn: target.role_arn.clone(),
+                region,
+                status: report.status,
+                report: Some(report),
+                error: None,
+            }),
+            FleetReportDetail::Summary => Response::TargetSummary(TargetSummary::new(target, &report)),
+        })
+    }
+}
+
+/// The error of a sweep that could not run.
+fn sweep_error(error: &Error) -> FunctionError {
+    match error {
+        Error::Aws(aws) if aws.is_retryable() => FunctionError::Retryable(error.to_string()),
+        _ => FunctionError::Failed(error.to_string()),
+    }
+}
+
+/// `role ARN in region`, or `this account in region`.
+fn describe(target: &SweepTarget) -> String {
+    match &target.role_arn {
+        Some(role) => format!("{role} in {}", target.region),
+        None => format!("this account in {}", target.region),
+    }
+}
+
+/// What failed in a failed run, in one line.
+fn failure(run: &RunReport) -> String {
+    match run {
+        RunReport::Event(report) => report
+            .targets
+            .iter()
+            .find(|t| t.outcome.status == amikeeper::publish::Status::Failed)
+            .map(|t| format!("{} {}: {}", t.target.kind, t.target.name, t.outcome.reason))
+            .or_else(|| report.reason.clone())
+            .unwrap_or_else(|| format!("event {} failed", report.event.event_id)),
+        RunReport::Sweep(report) => format!("the sweep: {} actions failed", report.summary.failed),
+    }
+}
+
+/// Logs a run's report as one JSON line.
+fn log(run: &RunReport) {
+    match run {
+        RunReport::Event(report) => tracing::info!(
+            report = %json(report),
+            "{:?} event {} in {}: {:?}",
+            report.event.kind,
+            report.event.event_id,
+            report.event.region,
+            report.status
+        ),
+        RunReport::Sweep(report) => tracing::info!(report = %json(report), "sweep: {}", report.status),
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|error| format!("(not JSON: {error})"))
+}
