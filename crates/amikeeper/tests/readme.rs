@@ -21,7 +21,7 @@ fn every_readme_configuration_is_valid() {
             (None, _) => {}
         }
     }
-    assert!(blocks.len() >= 6, "the README's TOML blocks were not found ({} blocks)", blocks.len());
+    assert!(blocks.len() >= 4, "the README's TOML blocks were not found ({} blocks)", blocks.len());
     for (i, block) in blocks.iter().enumerate() {
         if let Err(error) = Config::from_toml(block) {
             panic!("README TOML block {} is not a valid configuration: {error}\n{block}", i + 1);

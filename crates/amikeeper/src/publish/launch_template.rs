@@ -209,11 +209,15 @@ impl Publisher for LaunchTemplatePublisher {
         } else if let Some(stop) = guard_monotonic(ctx, current, image).await? {
             return Ok(stop);
         } else if self.set_default && template.latest_version != pointer {
-            // A newer version than the default may be another run's, about to become the
-            // default: never make an older AMI the default over it.
-            let latest = image_of(template.latest_version);
-            if let Some(stop) = guard_monotonic(ctx, latest, image).await?.filter(|s| s.status == Status::Skipped) {
-                return Ok(stop);
+            // Versions newer than the default may be other runs', about to become the default
+            // (not only the latest: a run that made its version after another's may make its
+            // own default first): never make an older AMI the default over any of them.
+            let pending = versions.iter().filter(|v| v.number > pointer).filter_map(|v| v.image_id.as_ref());
+            if let Some(newest) = newest_available(ctx, pending.map(|i| i.as_str())).await? {
+                let stop = guard_monotonic(ctx, Some(newest.id.as_str()), image).await?;
+                if let Some(stop) = stop.filter(|s| s.status == Status::Skipped) {
+                    return Ok(stop);
+                }
             }
         }
 
