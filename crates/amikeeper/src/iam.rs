@@ -198,33 +198,14 @@ pub fn policy(config: &Config) -> Value {
         }
         statements.push(json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*" }));
     }
-    let roles: Vec<&str> = consumer_roles(config).collect();
-    if !roles.is_empty() {
-        // The one action whose resource can be narrowed: the consumer roles themselves.
-        statements.push(json!({
-            "Sid": "AmikeeperConsumers",
-            "Effect": "Allow",
-            "Action": ["sts:AssumeRole"],
-            "Resource": roles,
-        }));
-    }
-    let copies: Vec<&str> = copy_roles(config).collect();
-    if !copies.is_empty() {
-        statements.push(json!({
-            "Sid": "AmikeeperCopies",
-            "Effect": "Allow",
-            "Action": ["sts:AssumeRole"],
-            "Resource": copies,
-        }));
-    }
-    let fleet: Vec<&str> = fleet_roles(config).collect();
-    if !fleet.is_empty() {
-        statements.push(json!({
-            "Sid": "AmikeeperFleet",
-            "Effect": "Allow",
-            "Action": ["sts:AssumeRole"],
-            "Resource": fleet,
-        }));
+    // The one action whose resource can be narrowed: the roles amikeeper assumes.
+    let assumed: [(&str, Vec<&str>); 3] = [
+        ("AmikeeperConsumers", consumer_roles(config).collect()),
+        ("AmikeeperCopies", copy_roles(config).collect()),
+        ("AmikeeperFleet", fleet_roles(config).collect()),
+    ];
+    for (sid, roles) in assumed.into_iter().filter(|(_, roles)| !roles.is_empty()) {
+        statements.push(json!({ "Sid": sid, "Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": roles }));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
