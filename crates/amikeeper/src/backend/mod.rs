@@ -9,6 +9,7 @@
 
 mod counting;
 mod faulty;
+mod wrap;
 
 use std::sync::Arc;
 
