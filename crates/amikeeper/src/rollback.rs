@@ -254,17 +254,23 @@ async fn run(
         return;
     }
 
-    // 2. Write, target by target.
+    // 2. Write, target by target, noting the AMIs that pointers now name.
+    let mut rolled_to: Vec<ImageId> = Vec::new();
     for (target, planned) in moves {
         let (what, from, to) = planned.describe();
+        let image = planned.image().clone();
         if options.dry_run {
             let outcome = Outcome::new(Status::Planned, format!("would {what}")).moved(Some(from), to);
             report.targets.push(RollbackItem { target: target.id(), outcome });
+            rolled_to.push(image);
             continue;
         }
         let outcome = match write(aws, region, planned).await {
             Ok(Some(why)) => Outcome::new(Status::Unchanged, why).moved(Some(from), to),
-            Ok(None) => Outcome::new(Status::Updated, format!("rolled back: {what}")).moved(Some(from), to),
+            Ok(None) => {
+                rolled_to.push(image);
+                Outcome::new(Status::Updated, format!("rolled back: {what}")).moved(Some(from), to)
+            }
             Err(error) => {
                 report.status = "failed";
                 Outcome::new(Status::Failed, error.to_string()).moved(Some(from), to)
@@ -276,10 +282,8 @@ async fn run(
     // 3. Protection follows the pointers: the AMIs rolled back to are protected, and
     //    amikeeper's protection on the AMIs they left is released.
     if config.protects_any() {
-        let moved = |item: &&RollbackItem| matches!(item.outcome.status, Status::Updated | Status::Planned);
-        for item in report.targets.iter().filter(moved) {
-            let to = item.outcome.to.as_deref().and_then(|to| images.keys().find(|id| to.contains(id.as_str())));
-            if let Some(image) = to.cloned().and_then(|id| images.remove(&id)) {
+        for id in rolled_to {
+            if let Some(image) = images.remove(&id) {
                 report.protection.extend(protect::protect(aws, region, &image, options.dry_run).await);
             }
         }
