@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::InstanceRefreshPreferences;
 use crate::events::EventKind;
 use crate::template::{NameTemplate, Placeholder};
 
@@ -660,7 +661,7 @@ pub enum TargetConfig {
         /// `instance_refresh = { min_healthy_percentage = 90, instance_warmup_seconds = 300 }`.
         /// Unset or `false`: running instances are left as they are.
         #[serde(default, deserialize_with = "instance_refresh_setting", skip_serializing_if = "Option::is_none")]
-        instance_refresh: Option<InstanceRefreshConfig>,
+        instance_refresh: Option<InstanceRefreshPreferences>,
     },
     /// A CloudFormation stack parameter (seed 001, pattern 2).
     StackParameter {
@@ -683,47 +684,22 @@ fn default_stack_parameter() -> String {
     "ImageId".to_owned()
 }
 
-/// `instance_refresh` of an `auto_scaling_group` target: how Auto Scaling replaces the group's
-/// instances after a run moved the group to a new AMI (`StartInstanceRefresh`, rolling). Unset
-/// preferences are Auto Scaling's defaults.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct InstanceRefreshConfig {
-    /// The share of the group's capacity (0 to 100) that stays in service during the refresh
-    /// (Auto Scaling's default: 90).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_healthy_percentage: Option<u8>,
-    /// Seconds a new instance needs before it counts as in service (Auto Scaling's default:
-    /// the group's health check grace period).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance_warmup_seconds: Option<u32>,
-}
-
-impl From<&InstanceRefreshConfig> for crate::backend::InstanceRefreshPreferences {
-    fn from(config: &InstanceRefreshConfig) -> Self {
-        Self {
-            min_healthy_percentage: config.min_healthy_percentage,
-            instance_warmup_seconds: config.instance_warmup_seconds,
-        }
-    }
-}
-
 /// `instance_refresh = true | false | { ... }`: a switch, or the preferences (which switch it on).
-fn instance_refresh_setting<'de, D>(deserializer: D) -> Result<Option<InstanceRefreshConfig>, D::Error>
+fn instance_refresh_setting<'de, D>(deserializer: D) -> Result<Option<InstanceRefreshPreferences>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
     struct Setting;
 
     impl<'de> serde::de::Visitor<'de> for Setting {
-        type Value = Option<InstanceRefreshConfig>;
+        type Value = Option<InstanceRefreshPreferences>;
 
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("true, false, or a table such as { min_healthy_percentage = 90 }")
         }
 
         fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<Self::Value, E> {
-            Ok(on.then(InstanceRefreshConfig::default))
+            Ok(on.then(InstanceRefreshPreferences::default))
         }
 
         fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
@@ -735,7 +711,7 @@ where
         }
 
         fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            InstanceRefreshConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+            InstanceRefreshPreferences::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
         }
     }
 
@@ -754,7 +730,7 @@ impl TargetConfig {
     }
 
     /// The instance refresh an `auto_scaling_group` target starts after moving the group.
-    pub fn instance_refresh(&self) -> Option<&InstanceRefreshConfig> {
+    pub fn instance_refresh(&self) -> Option<&InstanceRefreshPreferences> {
         match self {
             Self::AutoScalingGroup { instance_refresh, .. } => instance_refresh.as_ref(),
             _ => None,
@@ -1141,10 +1117,10 @@ mod tests {
         };
         assert_eq!(refresh_of(""), None);
         assert_eq!(refresh_of("instance_refresh = false"), None);
-        assert_eq!(refresh_of("instance_refresh = true"), Some(InstanceRefreshConfig::default()));
+        assert_eq!(refresh_of("instance_refresh = true"), Some(InstanceRefreshPreferences::default()));
         assert_eq!(
             refresh_of("instance_refresh = { min_healthy_percentage = 50, instance_warmup_seconds = 300 }"),
-            Some(InstanceRefreshConfig { min_healthy_percentage: Some(50), instance_warmup_seconds: Some(300) })
+            Some(InstanceRefreshPreferences { min_healthy_percentage: Some(50), instance_warmup_seconds: Some(300) })
         );
         let typo = Config::from_toml(&text.replace("SETTING", "instance_refresh = { min_healthy = 50 }"));
         let message = typo.unwrap_err().to_string();

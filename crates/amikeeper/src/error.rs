@@ -45,6 +45,14 @@ impl Error {
     pub fn is_bad_input(&self) -> bool {
         matches!(self, Self::Event(_) | Self::Config(_))
     }
+
+    /// The AWS error, when an AWS call failed.
+    pub fn as_aws(&self) -> Option<&AwsError> {
+        match self {
+            Self::Aws(error) => Some(error),
+            _ => None,
+        }
+    }
 }
 
 /// A shorthand for results with [`Error`].

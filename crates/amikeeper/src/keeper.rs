@@ -126,31 +126,49 @@ impl Keeper {
     pub async fn sweep_fleet(&self, options: &SweepOptions) -> Vec<FleetReport> {
         let mut reports = Vec::new();
         for target in &self.config().fleet {
-            let account = match &target.role_arn {
-                Some(role) => self.aws.assume_role(role, target.external_id.as_deref()).await,
-                None => Ok(self.aws.clone()),
-            };
+            // One role session for all of the target's regions.
+            let account = self.account(target.role_arn.as_deref(), target.external_id.as_deref()).await;
             for region in &target.regions {
                 let region = Region::from(region.as_str());
                 let outcome = match &account {
-                    Ok(aws) => Keeper::new(self.config().clone(), aws.clone())
-                        .sweep(&region, options)
-                        .await
-                        .map_err(|error| error.to_string()),
-                    Err(error) => Err(error.to_string()),
+                    Ok(aws) => self.sweep_in(aws.clone(), &region, options).await,
+                    Err(error) => Err(Error::Aws(error.clone())),
                 };
-                let (report, error) = match outcome {
-                    Ok(report) => (Some(report), None),
-                    Err(error) => (None, Some(error)),
-                };
-                let status = match (&report, &error) {
-                    (Some(report), _) => report.status,
-                    _ => "failed",
+                let (status, report, error) = match outcome {
+                    Ok(report) => (report.status, Some(report), None),
+                    Err(error) => ("failed", None, Some(error.to_string())),
                 };
                 reports.push(FleetReport { role_arn: target.role_arn.clone(), region, status, report, error });
             }
         }
         reports
+    }
+
+    /// Sweeps one region of the account reached through `role_arn` (this account without one):
+    /// one target of a fleet, e.g. one item of a Step Functions fan-out. Fails when the role
+    /// cannot be assumed or the sweep cannot run; nothing is changed then.
+    pub async fn sweep_account(
+        &self,
+        role_arn: Option<&str>,
+        external_id: Option<&str>,
+        region: &Region,
+        options: &SweepOptions,
+    ) -> Result<SweepReport, Error> {
+        let aws = self.account(role_arn, external_id).await?;
+        self.sweep_in(aws, region, options).await
+    }
+
+    /// The account reached through `role_arn`, or this one.
+    async fn account(&self, role_arn: Option<&str>, external_id: Option<&str>) -> Result<Arc<dyn Aws>, AwsError> {
+        match role_arn {
+            Some(role) => self.aws.assume_role(role, external_id).await,
+            None => Ok(self.aws.clone()),
+        }
+    }
+
+    /// This configuration's sweep of `region` in the account `aws` acts in.
+    async fn sweep_in(&self, aws: Arc<dyn Aws>, region: &Region, options: &SweepOptions) -> Result<SweepReport, Error> {
+        Keeper::new(self.config().clone(), aws).sweep(region, options).await
     }
 
     /// Rolls the named pointers back to the AMI each named before, or to `options.to` (see
@@ -352,7 +370,7 @@ impl Keeper {
                         rule: rule.clone(),
                         index,
                         group,
-                        preferences: preferences.into(),
+                        preferences: *preferences,
                         before,
                         position: None,
                     });
@@ -673,10 +691,7 @@ impl GroupRefresh {
             return None;
         }
         let could_not_read = |error: Error| {
-            let aws_error = match &error {
-                Error::Aws(e) => Some(e.clone()),
-                _ => None,
-            };
+            let aws_error = error.as_aws().cloned();
             done(
                 Status::Failed,
                 format!(
@@ -767,10 +782,7 @@ async fn publish_with_retry(publisher: &dyn Publisher, ctx: &PublishContext<'_>,
         }
         (Err(error), attempts) => {
             tracing::error!(%rule, %target, %error, "publish failed");
-            let aws_error = match &error {
-                Error::Aws(e) => Some(e.clone()),
-                _ => None,
-            };
+            let aws_error = error.as_aws().cloned();
             let mut outcome = Outcome::new(Status::Failed, error.to_string());
             if attempts > 1 {
                 outcome = outcome.note(format!("failed after {attempts} attempts"));

@@ -8,9 +8,9 @@
 //!   A scheduled event that no rule takes sweeps the event's region when the configuration has
 //!   `[retention]`, as the Python `lambda_handler` does;
 //! - a fleet target, `{"role_arn": "...", "region": "...", "external_id": "..."}` ([`SweepTarget`]):
-//!   sweeps that one account and region, as one entry of [`Keeper::sweep_fleet`] would. This is
-//!   the item of `examples/step-functions`' Distributed Map, which fans a fleet out to one
-//!   invocation per target.
+//!   sweeps that one account and region with [`Keeper::sweep_account`] (one entry of
+//!   [`Keeper::sweep_fleet`]). This is the item of `examples/step-functions`' Distributed Map,
+//!   which fans a fleet out to one invocation per target.
 //!
 //! What fails is an error whose `errorType` ([`FunctionError::error_type`]) says whether a retry
 //! may help, so that Lambda's and Step Functions' retries can tell.
@@ -253,17 +253,16 @@ impl From<FunctionError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// The function: a keeper, the account it runs in, and its settings.
+/// The function: a keeper of the account it runs in, and its settings.
 pub struct Function {
     keeper: Keeper,
-    aws: Arc<dyn Aws>,
     settings: Settings,
 }
 
 impl Function {
     /// A function for `config` on `aws` (the SDK backend on Lambda, `MemoryAws` in tests).
     pub fn new(config: Config, aws: Arc<dyn Aws>, settings: Settings) -> Self {
-        Self { keeper: Keeper::new(config, aws.clone()), aws, settings }
+        Self { keeper: Keeper::new(config, aws), settings }
     }
 
     /// The keeper of events and of the function's own account.
@@ -315,7 +314,7 @@ impl Function {
         let options = SweepOptions { apply: self.settings.apply_sweeps, now: None };
         match self.keeper.sweep(&region, &options).await {
             Ok(sweep) => Ok(RunReport::Sweep(sweep)),
-            Err(error) => Err(sweep_error(&error)),
+            Err(error) => Err(function_error(&error, error.to_string())),
         }
     }
 
@@ -331,23 +330,16 @@ impl Function {
     pub async fn sweep_target(&self, target: &SweepTarget) -> Result<Response, FunctionError> {
         let region = Region::from(target.region.as_str());
         let options = SweepOptions { apply: target.apply.unwrap_or(self.settings.apply_sweeps), now: None };
-        let account = match &target.role_arn {
-            Some(role) => self.aws.assume_role(role, target.external_id.as_deref()).await,
-            None => Ok(self.aws.clone()),
-        };
-        let outcome = match account {
-            Ok(aws) => Keeper::new(self.keeper.config().clone(), aws).sweep(&region, &options).await,
-            Err(error) => Err(Error::Aws(error)),
-        };
+        let outcome = self
+            .keeper
+            .sweep_account(target.role_arn.as_deref(), target.external_id.as_deref(), &region, &options)
+            .await;
         let report = match outcome {
             Ok(report) => report,
             Err(error) => {
                 let message = format!("{} could not be swept: {error}", describe(target));
                 tracing::warn!("{message}");
-                return Err(match error {
-                    Error::Aws(error) if error.is_retryable() => FunctionError::Retryable(message),
-                    _ => FunctionError::Failed(message),
-                });
+                return Err(function_error(&error, message));
             }
         };
         tracing::info!(report = %json(&report), "{}: {}", describe(target), report.status);
@@ -364,11 +356,11 @@ impl Function {
     }
 }
 
-/// The error of a sweep that could not run.
-fn sweep_error(error: &Error) -> FunctionError {
-    match error {
-        Error::Aws(aws) if aws.is_retryable() => FunctionError::Retryable(error.to_string()),
-        _ => FunctionError::Failed(error.to_string()),
+/// The error of a sweep that could not run: retryable for throttling, 5xx and timeouts.
+fn function_error(error: &Error, message: String) -> FunctionError {
+    match error.as_aws() {
+        Some(aws) if aws.is_retryable() => FunctionError::Retryable(message),
+        _ => FunctionError::Failed(message),
     }
 }
 

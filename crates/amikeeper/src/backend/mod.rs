@@ -204,14 +204,19 @@ pub trait AutoScalingApi: Send + Sync {
 /// refresh in progress.
 pub const INSTANCE_REFRESH_IN_PROGRESS: &str = "InstanceRefreshInProgress";
 
-/// The preferences of one instance refresh; unset ones are Auto Scaling's defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The preferences of one instance refresh (`StartInstanceRefresh`, rolling), and the table
+/// form of an `auto_scaling_group` target's `instance_refresh`; unset ones are Auto Scaling's
+/// defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InstanceRefreshPreferences {
     /// The share of the group's capacity (0 to 100) that stays in service while instances are
     /// replaced (Auto Scaling's default: 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_healthy_percentage: Option<u8>,
     /// Seconds a new instance needs before it counts as in service (Auto Scaling's default:
     /// the group's health check grace period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_warmup_seconds: Option<u32>,
 }
 
