@@ -552,9 +552,7 @@ fn parse_eventbridge(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
         ("aws.backup", "Backup Job State Change") => parse_backup_job(v),
         ("aws.backup", "Copy Job State Change") => parse_copy_job(v),
         ("aws.ec2", "EC2 AMI State Change") => parse_ami_state(v),
-        ("aws.ec2", "EBS Snapshot Notification" | "EBS Multi-Volume Snapshots Completion Status") => {
-            parse_snapshot(v)
-        }
+        ("aws.ec2", "EBS Snapshot Notification" | "EBS Multi-Volume Snapshots Completion Status") => parse_snapshot(v),
         ("aws.events", "Scheduled Event") => parse_scheduled(v),
         _ => Err(EventError::Unsupported {
             received: format!("source `{}`, detail-type `{}`", quote(source), quote(detail_type)),
@@ -592,32 +590,48 @@ impl Envelope {
     /// can name a parameter) when it names another region than the envelope: AWS never sends
     /// one, so it is forged or mangled, and acting on either region would be a guess.
     fn same_region(&self, at: &At<'_>, path: &str, region: &str) -> Result<(), EventError> {
-        agrees(at, path, "region", region, self.region.as_str(), ENVELOPE)
+        agrees(at, path, "region", region, self.region.as_str(), Against::Envelope)
     }
 
     /// Refuses a body that names another account than the envelope (see [`Self::same_region`]).
     fn same_account(&self, at: &At<'_>, path: &str, account: &str) -> Result<(), EventError> {
-        agrees(at, path, "account", account, self.account.as_str(), ENVELOPE)
+        agrees(at, path, "account", account, self.account.as_str(), Against::Envelope)
     }
 }
 
-/// What [`agrees`] compares a field with when it is the EventBridge envelope.
-const ENVELOPE: &str = "its envelope";
+/// What [`agrees`] compares a field with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Against {
+    /// The EventBridge envelope's `account` or `region`.
+    Envelope,
+    /// An AWS Backup copy job's destination vault (`detail.destinationBackupVaultArn`).
+    DestinationVault,
+}
 
-/// `Ok` when `found` is empty (an ARN without that part) or `expected`, the value of `against`
-/// (the envelope, or another field that decides the same thing).
+/// `Ok` when `found` is empty (an ARN without that part) or `expected`, the value `against`
+/// holds.
 ///
 /// Only fields that decide what amikeeper reads or writes are compared: the AMI's id, region
 /// and account, the instance that can name a parameter, a copy job's destination.
-fn agrees(at: &At<'_>, path: &str, what: &str, found: &str, expected: &str, against: &str) -> Result<(), EventError> {
+fn agrees(
+    at: &At<'_>,
+    path: &str,
+    what: &str,
+    found: &str,
+    expected: &str,
+    against: Against,
+) -> Result<(), EventError> {
     if found.is_empty() || found == expected {
         return Ok(());
     }
-    let source = if against == ENVELOPE { "the event came from" } else { "its destination vault is in" };
+    let (holder, name) = match against {
+        Against::Envelope => ("the event came from", "its envelope"),
+        Against::DestinationVault => ("its destination vault is in", "its destination vault"),
+    };
     Err(at.bad(
         path,
         format!(
-            "names {what} `{}`, but {source} {what} `{}`: its body contradicts {against}",
+            "names {what} `{}`, but {holder} {what} `{}`: its body contradicts {name}",
             quote(found),
             quote(expected)
         ),
@@ -773,7 +787,7 @@ fn parse_copy_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
 
     // The destination vault says where the copy goes, in which account.
     let vault_path = "detail.destinationBackupVaultArn";
-    let mut vault_region = None;
+    let (mut vault_region, mut vault_account) = (None, None);
     if let Some(vault) = at.opt_str(v, vault_path)? {
         let arn = Arn::parse(vault).ok_or_else(|| at.bad(vault_path, not_an_arn(vault)))?;
         if !arn.region.is_empty() {
@@ -782,6 +796,7 @@ fn parse_copy_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
         }
         if !arn.account.is_empty() {
             event.account = at.account(vault_path, arn.account)?;
+            vault_account = Some(arn.account);
         }
     }
     // The destination recovery point, once the copy is done; `{}` before that. It must be where
@@ -793,12 +808,15 @@ fn parse_copy_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
             if !parsed.region.is_empty() {
                 let region = at.region(point_path, parsed.region)?;
                 if let Some(vault_region) = vault_region {
-                    agrees(&at, point_path, "region", parsed.region, vault_region, "its destination vault")?;
+                    agrees(&at, point_path, "region", parsed.region, vault_region, Against::DestinationVault)?;
                 }
                 event.region = region;
             }
-            if !parsed.account.is_empty() {
-                agrees(&at, point_path, "account", parsed.account, event.account.as_str(), "its destination vault")?;
+            match vault_account {
+                Some(vault_account) => {
+                    agrees(&at, point_path, "account", parsed.account, vault_account, Against::DestinationVault)?
+                }
+                None => envelope.same_account(&at, point_path, parsed.account)?,
             }
             event.image_id = image_from_arn(&at, point_path, arn)?.map(|image| image.id);
         }
