@@ -382,8 +382,10 @@ async fn a_copy_job_from_another_account_is_refused_even_into_our_vault() {
     assert_no_writes(&aws, "a copy job from another account");
 }
 
-/// A body that contradicts its envelope (CloudTrail's `recipientAccountId` or `awsRegion`, an
-/// AWS Backup ARN in another account or region) is not one AWS sends: refuse it.
+/// A body that contradicts its envelope in a field amikeeper acts on (CloudTrail's
+/// `recipientAccountId` or `awsRegion`, an AWS Backup instance or recovery point in another
+/// account or region, a copy job's recovery point outside its destination vault) is not one AWS
+/// sends: refuse it.
 #[tokio::test(start_paused = true)]
 async fn events_whose_body_contradicts_the_envelope_are_refused() {
     let mut accepted = Vec::new();
