@@ -23,7 +23,8 @@ pub enum EventKind {
     BackupCopyJob,
     /// CloudTrail `CreateAutoScalingGroup`.
     AsgCreated,
-    /// `EBS Snapshot Notification`.
+    /// `EBS Snapshot Notification` (`createSnapshot`, `copySnapshot`), and `EBS Multi-Volume
+    /// Snapshots Completion Status` (`createSnapshots`).
     SnapshotCreated,
     /// EventBridge `Scheduled Event`.
     Scheduled,
@@ -248,7 +249,7 @@ pub enum EventError {
 pub const SUPPORTED: &str = "EventBridge events (also inside SQS or SNS records): \
     CloudTrail CreateImage, CopyImage, RegisterImage, CreateAutoScalingGroup; \
     AWS Backup `Backup Job State Change` and `Copy Job State Change`; `EC2 AMI State Change`; \
-    `EBS Snapshot Notification`; `Scheduled Event`";
+    `EBS Snapshot Notification` and `EBS Multi-Volume Snapshots Completion Status`; `Scheduled Event`";
 
 /// The default payload size limit: EventBridge's maximum event size, 256 KiB.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -551,7 +552,7 @@ fn parse_eventbridge(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
         ("aws.backup", "Backup Job State Change") => parse_backup_job(v),
         ("aws.backup", "Copy Job State Change") => parse_copy_job(v),
         ("aws.ec2", "EC2 AMI State Change") => parse_ami_state(v),
-        ("aws.ec2", "EBS Snapshot Notification") => parse_snapshot(v),
+        ("aws.ec2", "EBS Snapshot Notification" | "EBS Multi-Volume Snapshots Completion Status") => parse_snapshot(v),
         ("aws.events", "Scheduled Event") => parse_scheduled(v),
         _ => Err(EventError::Unsupported {
             received: format!("source `{}`, detail-type `{}`", quote(source), quote(detail_type)),
@@ -585,28 +586,54 @@ impl Envelope {
         AmiEvent::new(kind, self.region.clone(), self.account.clone(), self.time, event_id)
     }
 
-    /// Refuses a body that names another region than the envelope: AWS never sends one, so it
-    /// is forged or mangled, and acting on either region would be a guess.
+    /// Refuses a field that decides what amikeeper reads or writes (the AMI, the instance that
+    /// can name a parameter) when it names another region than the envelope: AWS never sends
+    /// one, so it is forged or mangled, and acting on either region would be a guess.
     fn same_region(&self, at: &At<'_>, path: &str, region: &str) -> Result<(), EventError> {
-        agrees(at, path, "region", region, self.region.as_str())
+        agrees(at, path, "region", region, self.region.as_str(), Against::Envelope)
     }
 
     /// Refuses a body that names another account than the envelope (see [`Self::same_region`]).
     fn same_account(&self, at: &At<'_>, path: &str, account: &str) -> Result<(), EventError> {
-        agrees(at, path, "account", account, self.account.as_str())
+        agrees(at, path, "account", account, self.account.as_str(), Against::Envelope)
     }
 }
 
-/// `Ok` when `found` is empty (an ARN without that part) or the envelope's value.
-fn agrees(at: &At<'_>, path: &str, what: &str, found: &str, envelope: &str) -> Result<(), EventError> {
-    if found.is_empty() || found == envelope {
+/// What [`agrees`] compares a field with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Against {
+    /// The EventBridge envelope's `account` or `region`.
+    Envelope,
+    /// An AWS Backup copy job's destination vault (`detail.destinationBackupVaultArn`).
+    DestinationVault,
+}
+
+/// `Ok` when `found` is empty (an ARN without that part) or `expected`, the value `against`
+/// holds.
+///
+/// Only fields that decide what amikeeper reads or writes are compared: the AMI's id, region
+/// and account, the instance that can name a parameter, a copy job's destination.
+fn agrees(
+    at: &At<'_>,
+    path: &str,
+    what: &str,
+    found: &str,
+    expected: &str,
+    against: Against,
+) -> Result<(), EventError> {
+    if found.is_empty() || found == expected {
         return Ok(());
     }
+    let (holder, name) = match against {
+        Against::Envelope => ("the event came from", "its envelope"),
+        Against::DestinationVault => ("its destination vault is in", "its destination vault"),
+    };
     Err(at.bad(
         path,
         format!(
-            "names {what} `{}`, but the event came from {what} `{envelope}`: its body contradicts its envelope",
-            quote(found)
+            "names {what} `{}`, but {holder} {what} `{}`: its body contradicts {name}",
+            quote(found),
+            quote(expected)
         ),
     ))
 }
@@ -717,17 +744,25 @@ fn parse_backup_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
     at.req_obj(v, "detail")?;
     event.state = Some(backup_state(&at, v)?);
     at.opt_str(v, "detail.resourceType")?;
-    // A backup job runs in one account and region: its resource, vault and recovery point too.
-    for path in ["detail.resourceArn", "detail.backupVaultArn", "detail.recoveryPointArn"] {
-        if let Some(arn) = at.opt_str(v, path)? {
-            let parsed = Arn::parse(arn).ok_or_else(|| at.bad(path, not_an_arn(arn)))?;
-            envelope.same_region(&at, path, parsed.region)?;
-            envelope.same_account(&at, path, parsed.account)?;
-        }
+    // Only what amikeeper acts on must agree with the envelope: the instance (it can name a
+    // parameter) and the AMI. The vault, the IAM role and the backup plan decide nothing that
+    // amikeeper reads or writes, and AWS's own samples name them in other regions and accounts.
+    let resource = "detail.resourceArn";
+    if let Some(instance) = instance_from_arn(&at, v, resource)? {
+        envelope.same_region(&at, resource, instance.region)?;
+        envelope.same_account(&at, resource, instance.account)?;
+        event.instance_id = Some(instance.id);
     }
-    event.instance_id = instance_from_arn(&at, v, "detail.resourceArn")?;
-    event.image_id = match at.opt_str(v, "detail.recoveryPointArn")? {
-        Some(arn) => image_from_arn(&at, "detail.recoveryPointArn", arn)?.map(|(id, _)| id),
+    let point = "detail.recoveryPointArn";
+    event.image_id = match at.opt_str(v, point)? {
+        Some(arn) => match image_from_arn(&at, point, arn)? {
+            Some(image) => {
+                envelope.same_region(&at, point, image.region)?;
+                envelope.same_account(&at, point, image.account)?;
+                Some(image.id)
+            }
+            None => None,
+        },
         None => image_in_resources(&at, v, Some(&envelope))?,
     };
     Ok(event)
@@ -740,37 +775,50 @@ fn parse_copy_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
     at.req_obj(v, "detail")?;
     event.state = Some(backup_state(&at, v)?);
     at.opt_str(v, "detail.resourceType")?;
-    // The copy job runs in the source account and region, with the resource it copies.
-    for path in ["detail.resourceArn", "detail.sourceBackupVaultArn"] {
-        if let Some(arn) = at.opt_str(v, path)? {
-            let parsed = Arn::parse(arn).ok_or_else(|| at.bad(path, not_an_arn(arn)))?;
-            envelope.same_account(&at, path, parsed.account)?;
-        }
+    // The copy job runs in the source account, with the instance it copies (which can name a
+    // parameter). The source vault and the IAM role decide nothing amikeeper reads or writes.
+    let resource = "detail.resourceArn";
+    if let Some(instance) = instance_from_arn(&at, v, resource)? {
+        envelope.same_account(&at, resource, instance.account)?;
+        event.instance_id = Some(instance.id);
     }
-    event.instance_id = instance_from_arn(&at, v, "detail.resourceArn")?;
     event.source_region = Some(envelope.region.clone());
     event.source_account = Some(envelope.account.clone());
 
     // The destination vault says where the copy goes, in which account.
     let vault_path = "detail.destinationBackupVaultArn";
+    let (mut vault_region, mut vault_account) = (None, None);
     if let Some(vault) = at.opt_str(v, vault_path)? {
         let arn = Arn::parse(vault).ok_or_else(|| at.bad(vault_path, not_an_arn(vault)))?;
         if !arn.region.is_empty() {
             event.region = at.region(vault_path, arn.region)?;
+            vault_region = Some(arn.region);
         }
         if !arn.account.is_empty() {
             event.account = at.account(vault_path, arn.account)?;
+            vault_account = Some(arn.account);
         }
     }
-    // The destination recovery point, once the copy is done; `{}` before that.
+    // The destination recovery point, once the copy is done; `{}` before that. It must be where
+    // the destination vault is: the AMI amikeeper would read is there.
     let point_path = "detail.destinationRecoveryPointArn";
     match at.lookup(v, point_path)? {
         Some(serde_json::Value::String(arn)) if !arn.is_empty() => {
             let parsed = Arn::parse(arn).ok_or_else(|| at.bad(point_path, not_an_arn(arn)))?;
             if !parsed.region.is_empty() {
-                event.region = at.region(point_path, parsed.region)?;
+                let region = at.region(point_path, parsed.region)?;
+                if let Some(vault_region) = vault_region {
+                    agrees(&at, point_path, "region", parsed.region, vault_region, Against::DestinationVault)?;
+                }
+                event.region = region;
             }
-            event.image_id = image_from_arn(&at, point_path, arn)?.map(|(id, _)| id);
+            match vault_account {
+                Some(vault_account) => {
+                    agrees(&at, point_path, "account", parsed.account, vault_account, Against::DestinationVault)?
+                }
+                None => envelope.same_account(&at, point_path, parsed.account)?,
+            }
+            event.image_id = image_from_arn(&at, point_path, arn)?.map(|image| image.id);
         }
         Some(serde_json::Value::String(_)) | None => {}
         Some(serde_json::Value::Object(empty)) if empty.is_empty() => {}
@@ -779,7 +827,7 @@ fn parse_copy_job(v: &serde_json::Value) -> Result<AmiEvent, EventError> {
         }
     }
     event.source_image_id = match at.opt_str(v, "detail.sourceRecoveryPointArn")? {
-        Some(arn) => image_from_arn(&at, "detail.sourceRecoveryPointArn", arn)?.map(|(id, _)| id),
+        Some(arn) => image_from_arn(&at, "detail.sourceRecoveryPointArn", arn)?.map(|image| image.id),
         None => image_in_resources(&at, v, None)?,
     };
     Ok(event)
@@ -902,30 +950,48 @@ fn backup_state(at: &At<'_>, v: &serde_json::Value) -> Result<String, EventError
     at.bounded("detail.state", state, 64)
 }
 
+/// An EC2 resource named by an ARN: its id and the ARN's region and account (either may be
+/// empty).
+struct Ec2Resource<'a, Id> {
+    id: Id,
+    region: &'a str,
+    account: &'a str,
+}
+
 /// The instance of `arn:aws:ec2:REGION:ACCOUNT:instance/i-...`; `None` for other resources.
-fn instance_from_arn(at: &At<'_>, v: &serde_json::Value, path: &str) -> Result<Option<String>, EventError> {
+fn instance_from_arn<'v>(
+    at: &At<'_>,
+    v: &'v serde_json::Value,
+    path: &str,
+) -> Result<Option<Ec2Resource<'v, String>>, EventError> {
     let Some(arn) = at.opt_str(v, path)? else {
         return Ok(None);
     };
     let parsed = Arn::parse(arn).ok_or_else(|| at.bad(path, not_an_arn(arn)))?;
     match (parsed.service, parsed.resource.strip_prefix("instance/")) {
-        ("ec2", Some(id)) => at.id(path, id, IdKind::Instance).map(Some),
+        ("ec2", Some(id)) => Ok(Some(Ec2Resource {
+            id: at.id(path, id, IdKind::Instance)?,
+            region: parsed.region,
+            account: parsed.account,
+        })),
         _ => Ok(None),
     }
 }
 
-/// The image of `arn:aws:ec2:REGION::image/ami-...`, with the ARN's region; `None` for
-/// other recovery points (snapshots, vaults, other services).
-fn image_from_arn<'a>(at: &At<'_>, path: &str, arn: &'a str) -> Result<Option<(ImageId, &'a str)>, EventError> {
+/// The image of `arn:aws:ec2:REGION::image/ami-...`, with the ARN's region and account; `None`
+/// for other recovery points (snapshots, vaults, other services).
+fn image_from_arn<'a>(at: &At<'_>, path: &str, arn: &'a str) -> Result<Option<Ec2Resource<'a, ImageId>>, EventError> {
     let parsed = Arn::parse(arn).ok_or_else(|| at.bad(path, not_an_arn(arn)))?;
     match (parsed.service, parsed.resource.strip_prefix("image/")) {
-        ("ec2", Some(id)) => Ok(Some((at.image_id(path, id)?, parsed.region))),
+        ("ec2", Some(id)) => {
+            Ok(Some(Ec2Resource { id: at.image_id(path, id)?, region: parsed.region, account: parsed.account }))
+        }
         _ => Ok(None),
     }
 }
 
 /// The first EC2 image ARN in `resources`. With an envelope, every image ARN there must be in
-/// its region.
+/// its region (and account, when the ARN names one).
 fn image_in_resources(
     at: &At<'_>,
     v: &serde_json::Value,
@@ -943,11 +1009,12 @@ fn image_in_resources(
         let arn = resource
             .as_str()
             .ok_or_else(|| at.bad(&path, format!("must be a string, received {}", json_type(resource))))?;
-        if let Some((id, region)) = image_from_arn(at, &path, arn)? {
+        if let Some(image) = image_from_arn(at, &path, arn)? {
             if let Some(envelope) = envelope {
-                envelope.same_region(at, &path, region)?;
+                envelope.same_region(at, &path, image.region)?;
+                envelope.same_account(at, &path, image.account)?;
             }
-            first.get_or_insert(id);
+            first.get_or_insert(image.id);
         }
     }
     Ok(first)

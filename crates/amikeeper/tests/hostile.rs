@@ -382,8 +382,10 @@ async fn a_copy_job_from_another_account_is_refused_even_into_our_vault() {
     assert_no_writes(&aws, "a copy job from another account");
 }
 
-/// A body that contradicts its envelope (CloudTrail's `recipientAccountId` or `awsRegion`, an
-/// AWS Backup ARN in another account or region) is not one AWS sends: refuse it.
+/// A body that contradicts its envelope in a field amikeeper acts on (CloudTrail's
+/// `recipientAccountId` or `awsRegion`, an AWS Backup instance or recovery point in another
+/// account or region, a copy job's recovery point outside its destination vault) is not one AWS
+/// sends: refuse it.
 #[tokio::test(start_paused = true)]
 async fn events_whose_body_contradicts_the_envelope_are_refused() {
     let mut accepted = Vec::new();
@@ -419,13 +421,60 @@ fn contradicting_events(image: &ImageId) -> Vec<(&'static str, Value)> {
         json!(format!("arn:aws:backup:{REGION}:{OTHER_ACCOUNT}:backup-vault:Default"));
     let mut state_other_region = ours.image_state_change(image.as_str(), "available");
     state_other_region["resources"] = json!([format!("arn:aws:ec2:{OTHER_REGION}::image/{image}")]);
+    let mut backup_point_other_account = ours.backup_job(image.as_str(), INSTANCE, "COMPLETED");
+    backup_point_other_account["detail"]["recoveryPointArn"] =
+        json!(format!("arn:aws:ec2:{REGION}:{OTHER_ACCOUNT}:image/{image}"));
+    let mut backup_instance_other_region = ours.backup_job(image.as_str(), INSTANCE, "COMPLETED");
+    backup_instance_other_region["detail"]["resourceArn"] =
+        json!(format!("arn:aws:ec2:{OTHER_REGION}:{ACCOUNT}:instance/{INSTANCE}"));
+    let mut copy_point_outside_vault = copy_job(ACCOUNT, OTHER_REGION, ACCOUNT, REGION, image);
+    copy_point_outside_vault["detail"]["destinationRecoveryPointArn"] =
+        json!(format!("arn:aws:ec2:{OTHER_REGION}::image/{image}"));
     vec![
         ("CloudTrail recipientAccountId of another account", other_recipient),
         ("CloudTrail awsRegion of another region", other_region),
         ("a backup recovery point in another region", backup_other_region),
         ("a backup of another account's instance", backup_other_account),
         ("an AMI state change whose resource is in another region", state_other_region),
+        ("a backup recovery point of another account", backup_point_other_account),
+        ("a backup of an instance in another region", backup_instance_other_region),
+        (
+            "a copy job whose destination recovery point is outside its destination vault's region",
+            copy_point_outside_vault,
+        ),
     ]
+}
+
+/// What amikeeper does not act on does not refuse an event: a backup job whose vault, IAM role
+/// and backup plan name another region and account (as AWS's documented examples do) publishes
+/// its AMI like any other. The instance and the AMI still agree with the envelope.
+#[tokio::test(start_paused = true)]
+async fn fields_amikeeper_does_not_act_on_do_not_refuse_an_event() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let image = aws.add_image(REGION, ImageSeed::new("web-1"));
+    let keeper = keeper(PLAIN, &aws);
+    let mut event = origin("e1").backup_job(image.as_str(), INSTANCE, "COMPLETED");
+    let detail = &mut event["detail"];
+    detail["backupVaultArn"] = json!(format!("arn:aws:backup:{OTHER_REGION}:{OTHER_ACCOUNT}:backup-vault:Default"));
+    detail["iamRoleArn"] = json!(format!("arn:aws:iam::{OTHER_ACCOUNT}:role/MockRCBackupTestRole"));
+    detail["createdBy"] = json!({
+        "backupPlanId": "bde0f455-4e24-4668-aeaa-4932a97f5cc5",
+        "backupPlanArn": format!("arn:aws:backup:{OTHER_REGION}:{OTHER_ACCOUNT}:backup-plan:bde0f455-4e24-4668-aeaa-4932a97f5cc5"),
+    });
+    let reports = handle(&keeper, &event).await;
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].status, RunStatus::Ok, "{:#?}", reports[0]);
+    assert_eq!(aws.parameter(REGION, "/ami/web").unwrap().value, image.as_str());
+
+    // The same event from an account not in `accounts` is still refused, nothing read.
+    let other = Arc::new(MemoryAws::new(OTHER_ACCOUNT));
+    let keeper = self::keeper(PLAIN, &other);
+    event["account"] = json!(OTHER_ACCOUNT);
+    event["detail"]["resourceArn"] = json!(format!("arn:aws:ec2:{REGION}:{OTHER_ACCOUNT}:instance/{INSTANCE}"));
+    for report in handle(&keeper, &event).await {
+        assert_eq!((report.status, report.aws_calls), (RunStatus::Refused, 0), "{report:#?}");
+    }
+    assert!(other.calls().is_empty(), "{:?}", other.calls());
 }
 
 fn copy_job(source_account: &str, source_region: &str, account: &str, region: &str, image: &ImageId) -> Value {
