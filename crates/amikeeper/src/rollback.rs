@@ -15,7 +15,9 @@
 //!
 //! Protection follows the pointers (see [`protect`](crate::protect)): the AMIs rolled back to
 //! get deregistration protection, and amikeeper's protection on the AMIs the pointers left is
-//! released, so the bad AMI can be cleaned up.
+//! released, so the bad AMI can be cleaned up. The pointers are compared by AMI, whatever their
+//! kind: a group's pointer is a launch template version, and what counts is the AMI that
+//! version launches.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -199,7 +201,7 @@ impl Move {
             Self::Group { from, to, to_image, .. } => (
                 format!("pin the group to version {} (launching {to_image})", to.version),
                 from.clone(),
-                format!("{} version {}", to.id, to.version),
+                format!("{} version {} ({to_image})", to.id, to.version),
             ),
             Self::Stack { from, to, .. } => {
                 ("update the stack with the previous template".into(), from.clone(), to.to_string())
