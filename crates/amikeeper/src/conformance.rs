@@ -713,7 +713,10 @@ pub async fn rollback_with_a_group_releases_the_bad_ami(f: &dyn SweepFixture) {
     assert!(f.own_image_protected(r, &bad).await, "{report:#?}");
 
     let keeper = Keeper::new(Config::from_toml(&text).expect("valid"), f.aws());
-    let targets = ["launch_template:c016-web".parse().expect("a target"), "auto_scaling_group:c016-web".parse().expect("a target")];
+    let targets = [
+        "launch_template:c016-web".parse().expect("a target"),
+        "auto_scaling_group:c016-web".parse().expect("a target"),
+    ];
     let rolled = keeper.rollback(&Region::from(r), &targets, &RollbackOptions::default()).await;
     assert_eq!(rolled.status, "ok", "{rolled:#?}");
     assert_eq!(f.template_state(r, &template).await.default_version, 1);

@@ -93,8 +93,10 @@ pub(crate) async fn protect(aws: &dyn Aws, region: &Region, image: &Image, dry_r
     match ownership(image) {
         Ownership::Amikeepers => return Some(format!("{} was already protected from deregistration", image.id)),
         Ownership::SomeoneElses => {
-            let mut said =
-                format!("{} was already protected from deregistration, not by amikeeper: it leaves that alone", image.id);
+            let mut said = format!(
+                "{} was already protected from deregistration, not by amikeeper: it leaves that alone",
+                image.id
+            );
             if let Some(withdrawn) = withdraw_stale_claim(aws, region, image, dry_run).await {
                 said = format!("{said}; {withdrawn}");
             }
@@ -283,7 +285,9 @@ pub(crate) fn left_behind<'a>(moves: impl IntoIterator<Item = (Option<&'a str>, 
 /// The AMIs the pointers left, compared by AMI: `pointers` are, for each pointer of a run, the
 /// AMI it named before and the AMI it names after (the same one when it did not move or when
 /// the run cannot tell). An AMI some pointer still names after the run is not left.
-pub(crate) fn left_behind_images(pointers: impl IntoIterator<Item = (Option<ImageId>, Option<ImageId>)>) -> Vec<ImageId> {
+pub(crate) fn left_behind_images(
+    pointers: impl IntoIterator<Item = (Option<ImageId>, Option<ImageId>)>,
+) -> Vec<ImageId> {
     let mut left = std::collections::BTreeSet::new();
     let mut still_named = std::collections::BTreeSet::new();
     for (before, after) in pointers {
@@ -328,9 +332,10 @@ mod tests {
     fn left_behind_images_compares_what_each_pointer_names_after_the_run() {
         let (a, b, c) = (id("ami-0000000000000000a"), id("ami-0000000000000000b"), id("ami-0000000000000000c"));
         // A parameter and a group both moved from B back to A: B is left.
-        assert_eq!(left_behind_images([(Some(b.clone()), Some(a.clone())), (Some(b.clone()), Some(a.clone()))]), [
-            b.clone()
-        ]);
+        assert_eq!(
+            left_behind_images([(Some(b.clone()), Some(a.clone())), (Some(b.clone()), Some(a.clone()))]),
+            [b.clone()]
+        );
         // A pointer whose write failed still names B.
         assert!(left_behind_images([(Some(b.clone()), Some(a.clone())), (Some(b.clone()), Some(b.clone()))]).is_empty());
         // C is named after the run by another pointer; a pointer without an AMI leaves nothing.

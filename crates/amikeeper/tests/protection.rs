@@ -202,7 +202,10 @@ async fn a_protection_turned_on_again_with_a_cooldown_is_someone_elses() {
     assert!(report.released[0].contains("not amikeeper's"), "{report:#?}");
     assert_eq!(w.claim(&a).as_deref(), Some("released"), "the handle withdrew the claim: {report:#?}");
 
-    w.aws.create_tags(&w.region, &[a.to_string()], &[(PROTECTED_TAG.to_owned(), "true".to_owned())].into()).await.unwrap();
+    w.aws
+        .create_tags(&w.region, &[a.to_string()], &[(PROTECTED_TAG.to_owned(), "true".to_owned())].into())
+        .await
+        .unwrap();
     let report = w.sweep(true).await;
     assert_eq!(reason(&report, &a), Reason::Protected, "{:#?}", report.plan.images);
     assert_eq!(report.plan.withdraw_protection_claims, std::slice::from_ref(&a));
