@@ -195,7 +195,7 @@ impl Move {
     }
 
     /// The AMI the pointer names before the rollback, whatever the kind of pointer.
-    fn from_image(&self) -> Option<ImageId> {
+    fn image_before(&self) -> Option<ImageId> {
         match self {
             Self::Parameter { from, .. } | Self::Stack { from, .. } => protect::first_image_id(from),
             Self::TemplateDefault { from_image, .. }
@@ -299,7 +299,7 @@ async fn run(
     for (target, planned) in moves {
         let (what, from, to) = planned.describe();
         let image = planned.image().clone();
-        let before = planned.from_image();
+        let before = planned.image_before();
         if options.dry_run {
             let outcome = Outcome::new(Status::Planned, format!("would {what}")).moved(Some(from), to);
             report.targets.push(RollbackItem { target: target.id(), outcome });
