@@ -118,7 +118,16 @@ pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
         deprecated_at: deprecation_time(id, image.deprecation_time()),
         last_launched: deprecation_time(id, image.last_launched_time()),
         deregistration_protected: image.deregistration_protection().is_some_and(|p| p.starts_with("enabled")),
+        deregistration_protection_cooldown: image.deregistration_protection().is_some_and(protection_has_cooldown),
     })
+}
+
+/// Whether `DeregistrationProtection` says the protection is on in a way amikeeper never turns
+/// it on. EC2 reports `enabled-without-cooldown` for the protection amikeeper turns on (moto
+/// says `enabled`), `enabled-with-cooldown` with the 24-hour cooldown; an `enabled…` value
+/// not known here counts as having one, so that it is never taken for amikeeper's.
+fn protection_has_cooldown(value: &str) -> bool {
+    value.starts_with("enabled") && !matches!(value, "enabled-without-cooldown" | "enabled")
 }
 
 /// An image's `DeprecationTime` or `LastLaunchedTime`, read tolerantly: `None` when absent or
@@ -744,6 +753,24 @@ mod tests {
         assert_eq!(image.tags.len(), 2);
         assert_eq!(image.snapshot_ids, ["snap-1", "snap-2"]);
         assert_eq!(image.deprecated_at, None);
+    }
+
+    #[test]
+    fn deregistration_protection_is_read_with_its_cooldown() {
+        let image = |protection: &str| {
+            let sdk = ec2::Image::builder()
+                .image_id("ami-1")
+                .creation_date("2024-01-02T03:04:05Z")
+                .deregistration_protection(protection)
+                .build();
+            let image = image_from_sdk(&sdk).unwrap();
+            (image.deregistration_protected, image.deregistration_protection_cooldown)
+        };
+        assert_eq!(image("disabled"), (false, false));
+        assert_eq!(image("enabled-without-cooldown"), (true, false));
+        assert_eq!(image("enabled"), (true, false), "moto's spelling");
+        assert_eq!(image("enabled-with-cooldown"), (true, true));
+        assert_eq!(image("enabled-until-further-notice"), (true, true), "an unknown way is never amikeeper's");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use amikeeper::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
 use amikeeper::conformance::{self, Fixture, ImageSpec, MAIN_REGION};
 use amikeeper::model::{
     ImageId, ImageState, ParameterType, PutParameter, Region, SnapshotState, StackParameterValue, StackUpdate,
-    UpdateStack,
+    UpdateStack, PROTECTED_TAG,
 };
 use amikeeper::publish::Status;
 use amikeeper::samples::Origin;
@@ -92,6 +92,18 @@ async fn sweep_converges_after_failures() {
 async fn protection_follows_the_pointers() {
     let Some((_moto, fixture)) = moto().await else { return };
     conformance::protection_follows_the_pointers(&fixture).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protection_someone_else_set_is_kept() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    conformance::protection_someone_else_set_is_kept(&fixture).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_with_a_group_releases_the_bad_ami() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    conformance::rollback_with_a_group_releases_the_bad_ami(&fixture).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -511,6 +523,47 @@ async fn deregistration_protection_blocks_deregistering_until_turned_off() {
     aws.set_deregistration_protection(&region, &image, false).await.unwrap();
     assert!(!aws.describe_image(&region, &image).await.unwrap().unwrap().deregistration_protected);
     aws.deregister_image(&region, &image, true).await.unwrap();
+}
+
+/// Issue 15, finding 2: a protection with the 24-hour cooldown is never amikeeper's, even on an
+/// AMI amikeeper protected (its tag still claims it): someone turned it off and on again that
+/// way. The SDK backend reads the cooldown from `DeregistrationProtection`, and the sweep keeps
+/// the AMI with its protection on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protection_with_a_cooldown_is_never_amikeepers() {
+    let Some((_moto, fixture)) = moto().await else { return };
+    let aws = fixture.sdk_aws();
+    let region = main_region();
+    let image = fixture.image(MAIN_REGION, ImageSpec::named("cooldown-old")).await;
+    let newer = fixture.image(MAIN_REGION, ImageSpec::named("cooldown-new")).await;
+    // amikeeper's protection and claim, as a handle leaves them.
+    aws.set_deregistration_protection(&region, &image, true).await.unwrap();
+    let claim = [(PROTECTED_TAG.to_owned(), "true".to_owned())].into();
+    aws.create_tags(&region, &[image.to_string()], &claim).await.unwrap();
+    let described = aws.describe_image(&region, &image).await.unwrap().unwrap();
+    assert!(described.deregistration_protected && !described.deregistration_protection_cooldown);
+    assert!(amikeeper::protect::is_amikeepers(&described));
+    // Someone turns it on again with the cooldown.
+    let ec2 = fixture.ec2(MAIN_REGION);
+    ec2.enable_image_deregistration_protection().image_id(image.as_str()).with_cooldown(true).send().await.unwrap();
+    let described = aws.describe_image(&region, &image).await.unwrap().unwrap();
+    assert!(described.deregistration_protected && described.deregistration_protection_cooldown);
+    assert!(!amikeeper::protect::is_amikeepers(&described));
+
+    let config = format!(
+        "accounts = [\"{}\"]\n[retention]\n[[retention.images]]\ngroup_by = {{ name_prefix = [\"cooldown-\"] }}\nkeep_newest = 1",
+        fixture.account()
+    );
+    let keeper = Keeper::new(Config::from_toml(&config).unwrap(), fixture.aws());
+    let report = keeper.sweep(&region, &amikeeper::SweepOptions { apply: true, now: None }).await.unwrap();
+    let reason = report.plan.images.iter().find(|d| d.image_id == image).unwrap().reason.clone();
+    assert_eq!(reason, amikeeper::retain::Reason::Protected, "{:#?}", report.plan.images);
+    assert_eq!(report.plan.withdraw_protection_claims, [image.clone()], "{:#?}", report.plan);
+    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    let described = aws.describe_image(&region, &image).await.unwrap().unwrap();
+    assert!(described.deregistration_protected, "still protected");
+    assert_eq!(described.tags.get(PROTECTED_TAG).map(String::as_str), Some("released"), "claim withdrawn");
+    assert!(aws.describe_image(&region, &newer).await.unwrap().is_some());
 }
 
 /// A sweep assumes a role in a consumer account (moto switches accounts on `AssumeRole`) and

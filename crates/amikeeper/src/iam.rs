@@ -106,8 +106,10 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeLaunchConfigurations",
         "cloudformation:DescribeStacks",
-        // amikeeper's protection on AMIs no pointer names any more is released.
+        // amikeeper's protection on AMIs no pointer names any more is released: its claim
+        // (tag `amikeeper:protected`) is withdrawn first, then the protection is turned off.
         "ec2:DisableImageDeregistrationProtection",
+        "ec2:CreateTags",
     ]);
     // The parameters a sweep reads: the names and paths do not depend on the region.
     let (names, paths, _) = parameter_sources(config, &Region::from("us-east-1"));

@@ -66,9 +66,21 @@ pub const STACK_NAME_TAG: &str = "aws:cloudformation:stack-name";
 /// The tag amikeeper puts on the images it bakes, naming the rule that baked them.
 pub const RULE_TAG: &str = "amikeeper:rule";
 
-/// The tag amikeeper puts on an image when it turns on its deregistration protection (after
-/// publishing it), so that a sweep turns off only the protection amikeeper turned on.
+/// The tag by which amikeeper claims an image's deregistration protection as its own.
+///
+/// It says [`PROTECTION_HELD`] once amikeeper has turned the protection on (after publishing
+/// the image), and [`PROTECTION_RELEASED`] from the moment amikeeper starts turning it off. The
+/// claim is believed only while the protection it names is on, and on the way amikeeper turns
+/// it on (without a cooldown): see [`protect::ownership`](crate::protect::ownership).
 pub const PROTECTED_TAG: &str = "amikeeper:protected";
+
+/// The value of [`PROTECTED_TAG`] while amikeeper holds an image's deregistration protection.
+pub const PROTECTION_HELD: &str = "true";
+
+/// The value of [`PROTECTED_TAG`] once amikeeper has let go of an image's protection (or found
+/// that its claim no longer matched the protection): a protection turned on later is someone
+/// else's.
+pub const PROTECTION_RELEASED: &str = "released";
 
 /// The tag on a copy amikeeper made for a rule's `copy_to`: `<source region>/<source AMI id>`,
 /// or `<source account>/<source region>/<source AMI id>` on a copy in another account.
@@ -153,6 +165,11 @@ pub struct Image {
     /// one can deregister the image until it is turned off.
     #[serde(default)]
     pub deregistration_protected: bool,
+    /// Whether the protection is on in a way amikeeper never turns it on: with the 24-hour
+    /// cooldown (`enabled-with-cooldown`) or in a state EC2 did not name when amikeeper was
+    /// written. Such a protection is never amikeeper's, whatever the image's tags say.
+    #[serde(default)]
+    pub deregistration_protection_cooldown: bool,
     /// When an instance was last launched from the image, as EC2 reports it (`LastLaunchedTime`,
     /// which lags by up to a day); `None` when never, or not known.
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]

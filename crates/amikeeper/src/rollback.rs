@@ -15,7 +15,9 @@
 //!
 //! Protection follows the pointers (see [`protect`](crate::protect)): the AMIs rolled back to
 //! get deregistration protection, and amikeeper's protection on the AMIs the pointers left is
-//! released, so the bad AMI can be cleaned up.
+//! released, so the bad AMI can be cleaned up. The pointers are compared by AMI, whatever their
+//! kind: a group's pointer is a launch template version, and what counts is the AMI that
+//! version launches.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -151,11 +153,36 @@ const NOTICE: &str = "rollback: the rule that a pointer never moves to an older 
 
 /// How a target will be rolled back, once worked out.
 enum Move {
-    Parameter { from: String, to: ImageId, put: PutParameter },
-    TemplateDefault { id: String, from: i64, from_image: Option<ImageId>, to: i64, to_image: ImageId },
-    TemplateNewVersion { id: String, from: i64, from_image: Option<ImageId>, to_image: ImageId },
-    Group { group: Box<crate::model::AutoScalingGroup>, from: String, to: LaunchTemplateSpec, to_image: ImageId },
-    Stack { request: UpdateStack, from: String, to: ImageId },
+    Parameter {
+        from: String,
+        to: ImageId,
+        put: PutParameter,
+    },
+    TemplateDefault {
+        id: String,
+        from: i64,
+        from_image: Option<ImageId>,
+        to: i64,
+        to_image: ImageId,
+    },
+    TemplateNewVersion {
+        id: String,
+        from: i64,
+        from_image: Option<ImageId>,
+        to_image: ImageId,
+    },
+    Group {
+        group: Box<crate::model::AutoScalingGroup>,
+        from: String,
+        from_image: Option<ImageId>,
+        to: LaunchTemplateSpec,
+        to_image: ImageId,
+    },
+    Stack {
+        request: UpdateStack,
+        from: String,
+        to: ImageId,
+    },
 }
 
 impl Move {
@@ -164,6 +191,16 @@ impl Move {
             Self::Parameter { to, .. } | Self::Stack { to, .. } => to,
             Self::TemplateDefault { to_image, .. } | Self::TemplateNewVersion { to_image, .. } => to_image,
             Self::Group { to_image, .. } => to_image,
+        }
+    }
+
+    /// The AMI the pointer names before the rollback, whatever the kind of pointer.
+    fn image_before(&self) -> Option<ImageId> {
+        match self {
+            Self::Parameter { from, .. } | Self::Stack { from, .. } => protect::first_image_id(from),
+            Self::TemplateDefault { from_image, .. }
+            | Self::TemplateNewVersion { from_image, .. }
+            | Self::Group { from_image, .. } => from_image.clone(),
         }
     }
 
@@ -183,7 +220,7 @@ impl Move {
             Self::Group { from, to, to_image, .. } => (
                 format!("pin the group to version {} (launching {to_image})", to.version),
                 from.clone(),
-                format!("{} version {}", to.id, to.version),
+                format!("{} version {} ({to_image})", to.id, to.version),
             ),
             Self::Stack { from, to, .. } => {
                 ("update the stack with the previous template".into(), from.clone(), to.to_string())
@@ -254,24 +291,35 @@ async fn run(
         return;
     }
 
-    // 2. Write, target by target, noting the AMIs that pointers now name.
+    // 2. Write, target by target, noting the AMIs that pointers now name. Each pointer is
+    //    followed by AMI (the one it named before, the one it names now), whatever its kind:
+    //    a group's pointer is a launch template version, but what matters is what it launches.
     let mut rolled_to: Vec<ImageId> = Vec::new();
+    let mut pointers: Vec<(Option<ImageId>, Option<ImageId>)> = Vec::new();
     for (target, planned) in moves {
         let (what, from, to) = planned.describe();
         let image = planned.image().clone();
+        let before = planned.image_before();
         if options.dry_run {
             let outcome = Outcome::new(Status::Planned, format!("would {what}")).moved(Some(from), to);
             report.targets.push(RollbackItem { target: target.id(), outcome });
+            pointers.push((before, Some(image.clone())));
             rolled_to.push(image);
             continue;
         }
         let outcome = match write(aws, region, planned).await {
-            Ok(Some(why)) => Outcome::new(Status::Unchanged, why).moved(Some(from), to),
+            Ok(Some(why)) => {
+                pointers.push((before.clone(), before));
+                Outcome::new(Status::Unchanged, why).moved(Some(from), to)
+            }
             Ok(None) => {
+                pointers.push((before, Some(image.clone())));
                 rolled_to.push(image);
                 Outcome::new(Status::Updated, format!("rolled back: {what}")).moved(Some(from), to)
             }
             Err(error) => {
+                // It may or may not have moved: it still counts as naming its AMI.
+                pointers.push((before.clone(), before));
                 report.status = "failed";
                 Outcome::new(Status::Failed, error.to_string()).moved(Some(from), to)
             }
@@ -287,11 +335,7 @@ async fn run(
                 report.protection.extend(protect::protect(aws, region, &image, options.dry_run).await);
             }
         }
-        let moves = report.targets.iter().map(|t| {
-            let moved = matches!(t.outcome.status, Status::Updated | Status::Planned);
-            (t.outcome.from.as_deref(), t.outcome.to.as_deref().filter(|_| moved))
-        });
-        for left in protect::left_behind(moves) {
+        for left in protect::left_behind_images(pointers) {
             report.protection.extend(protect::release(aws, region, &left, None, options.dry_run).await);
         }
     }
@@ -449,9 +493,9 @@ async fn plan(
                 "{} version {} ({})",
                 spec.id,
                 spec.version,
-                current.map_or("no AMI".into(), |i| i.to_string())
+                current.as_ref().map_or("no AMI".into(), ToString::to_string)
             );
-            Ok(Move::Group { group: Box::new(group), from, to: to_spec, to_image: image })
+            Ok(Move::Group { group: Box::new(group), from, from_image: current, to: to_spec, to_image: image })
         }
         RollbackTarget::StackParameter { stack, parameter } => {
             let Some(to) = to else {

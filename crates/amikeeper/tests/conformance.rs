@@ -54,6 +54,16 @@ async fn protection_follows_the_pointers() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn protection_someone_else_set_is_kept() {
+    conformance::protection_someone_else_set_is_kept(&MemoryFixture::new()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_with_a_group_releases_the_bad_ami() {
+    conformance::rollback_with_a_group_releases_the_bad_ami(&MemoryFixture::new()).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn seed_004_snapshot_generations() {
     conformance::seed_004_snapshot_generations(&MemoryFixture::new()).await;
 }

@@ -149,3 +149,51 @@ fn targets_parse_and_bad_ones_say_what_is_expected() {
         assert!(error.contains("ssm_parameter:NAME"), "{bad}: {error}");
     }
 }
+
+/// Issue 15, finding 3: a rollback releases amikeeper's protection on the AMI every rolled-back
+/// pointer left, whatever the kind of target. An Auto Scaling group's pointer is a launch
+/// template version, but the release compares the AMI it launches after the rollback.
+#[tokio::test]
+async fn the_bad_ami_is_released_when_a_group_is_among_the_targets() {
+    use amikeeper::backend::Ec2Api;
+    use amikeeper::model::PROTECTED_TAG;
+    for with_group in [false, true] {
+        let aws = Arc::new(MemoryAws::new(ACCOUNT));
+        let [good, bad] = images(&aws, 2).try_into().unwrap();
+        let region = Region::from(REGION);
+        aws.set_parameter(REGION, "/ami/web", good.as_str()).unwrap();
+        aws.set_parameter(REGION, "/ami/web", bad.as_str()).unwrap();
+        let template = aws.create_launch_template(REGION, "web", Some(good.clone()), Tags::new());
+        let v2 = aws.create_launch_template_version(&region, &template.id, 1, &bad, "").await.unwrap();
+        aws.set_default_launch_template_version(&region, &template.id, v2).await.unwrap();
+        aws.create_auto_scaling_group(
+            REGION,
+            "web-asg",
+            LaunchTemplateSpec { id: template.id.clone(), version: "$Latest".into() },
+            Tags::new(),
+        );
+        // The bad AMI was published by amikeeper, which protected it.
+        aws.set_deregistration_protection(&region, &bad, true).await.unwrap();
+        let claim: Tags = [(PROTECTED_TAG.to_owned(), "true".to_owned())].into();
+        aws.create_tags(&region, std::slice::from_ref(&bad.to_string()), &claim).await.unwrap();
+        let keeper = keeper(&aws);
+
+        let mut targets = vec!["ssm_parameter:/ami/web", "launch_template:web"];
+        if with_group {
+            targets.push("auto_scaling_group:web-asg");
+        }
+        let done = rollback(&keeper, &targets, None, false).await;
+        assert_eq!(done.status, "ok", "{done:#?}");
+        assert!(statuses(&done).iter().all(|s| *s == Status::Updated), "{done:#?}");
+        if with_group {
+            assert_eq!(aws.auto_scaling_group(REGION, "web-asg").unwrap().launch_template.unwrap().version, "1");
+        }
+        let after = aws.image(REGION, &bad).unwrap();
+        assert!(!after.deregistration_protected, "with group: {with_group}: {:#?}", done.protection);
+        assert!(
+            done.protection.iter().any(|p| p.starts_with(&format!("released {bad}'s deregistration protection"))),
+            "with group: {with_group}: {:#?}",
+            done.protection
+        );
+    }
+}

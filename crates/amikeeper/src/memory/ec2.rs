@@ -235,6 +235,7 @@ impl World {
             deprecated_at: None,
             last_launched: None,
             deregistration_protected: false,
+            deregistration_protection_cooldown: false,
         };
         let state = self.region(region);
         assert!(!state.images.contains_key(&id), "image {id} already exists in {region}");
@@ -453,6 +454,22 @@ impl MemoryAws {
             let record = record.unwrap_or_else(|| panic!("no image {id} in {region}"));
             record.image.state = state;
             record.pending_describes_left = countdown;
+        });
+    }
+
+    /// Turns an image's deregistration protection on as someone other than amikeeper would
+    /// (the console, the CLI): with the 24-hour cooldown when `with_cooldown`, which amikeeper
+    /// never uses. Records no call. Panics if the image is unknown.
+    ///
+    /// `DisableImageDeregistrationProtection` turns either kind off at once here; on EC2 a
+    /// protection with a cooldown still blocks deregistering for 24 hours.
+    pub fn enable_deregistration_protection(&self, region: impl IntoRegion, id: &ImageId, with_cooldown: bool) {
+        let region = region.into_region();
+        self.with_world(|world| {
+            let record = world.region(&region).images.get_mut(id);
+            let record = record.unwrap_or_else(|| panic!("no image {id} in {region}"));
+            record.image.deregistration_protected = true;
+            record.image.deregistration_protection_cooldown = with_cooldown;
         });
     }
 
@@ -940,6 +957,9 @@ impl Ec2Api for MemoryAws {
             match world.region(region).images.get_mut(image_id) {
                 Some(record) if record.image.state != ImageState::Deregistered => {
                     record.image.deregistration_protected = enabled;
+                    // The API turns protection on without a cooldown (amikeeper never asks
+                    // for one).
+                    record.image.deregistration_protection_cooldown = false;
                     Ok(())
                 }
                 _ => Err(image_not_found(op, image_id)),

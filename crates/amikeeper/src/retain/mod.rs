@@ -194,7 +194,8 @@ pub enum Reason {
     InUse(Vec<Usage>),
     /// It carries the exclusion tag.
     Excluded(String),
-    /// Someone other than amikeeper turned on its deregistration protection.
+    /// Its deregistration protection is someone else's, or amikeeper cannot prove it is its own
+    /// (see [`ownership`](crate::protect::ownership)).
     Protected,
     /// An instance was launched from it recently (`LastLaunchedTime`).
     RecentlyLaunched {
@@ -499,7 +500,7 @@ impl ImagePolicy {
         if let Some(tag) = self.exclude_tag.as_ref().filter(|tag| image.tags.contains_key(*tag)) {
             return Reason::Excluded(tag.clone());
         }
-        if image.deregistration_protected && !image.tags.contains_key(crate::model::PROTECTED_TAG) {
+        if crate::protect::ownership(image) == crate::protect::Ownership::SomeoneElses {
             return Reason::Protected;
         }
         // Disabled images may still be deleted; pending, failed and odd states are left alone.
@@ -635,6 +636,7 @@ mod tests {
             deprecated_at: None,
             last_launched: None,
             deregistration_protected: false,
+            deregistration_protection_cooldown: false,
         }
     }
 

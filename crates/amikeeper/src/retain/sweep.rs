@@ -17,6 +17,7 @@
 //! converges: what is gone is not planned again, and "not found" counts as done.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use futures::stream::{self, StreamExt};
@@ -33,6 +34,7 @@ use crate::backend::Aws;
 use crate::config::{Config, GroupByConfig, ImagePolicyConfig, RetentionConfig};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{Image, ImageId, Region, SnapshotState, Tags};
+use crate::protect::{LetGoFailure, Ownership, Step};
 
 /// Options for one sweep.
 #[derive(Debug, Clone, Default)]
@@ -115,6 +117,11 @@ pub struct SweepPlan {
     /// parameter) and that the plan does not delete: their protection is turned off.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub release_protection: Vec<ImageId>,
+    /// AMIs whose `amikeeper:protected` tag claims a protection amikeeper does not hold (it is
+    /// off, or on with a cooldown) and that the plan does not delete: the claim is withdrawn, so
+    /// that a protection someone turns on later is not taken for amikeeper's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withdraw_protection_claims: Vec<ImageId>,
     /// Which sources decided what is in use: the inventory scan always, and what EC2's AMI
     /// reference check said about the images the plan would otherwise retire.
     pub image_references: ReferenceCheck,
@@ -154,7 +161,8 @@ pub struct ItemResult {
     /// The resource: an AMI, snapshot or launch template id.
     pub resource: String,
     /// The action: `deregister_image`, `deprecate_image`, `disable_image`,
-    /// `release_protection`, `delete_snapshot`, `delete_launch_template_version`, `tag_snapshots`.
+    /// `release_protection`, `withdraw_protection_claim`, `delete_snapshot`,
+    /// `delete_launch_template_version`, `tag_snapshots`.
     pub action: &'static str,
     /// The version, for launch template versions.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -444,6 +452,13 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
         .filter(|(image, deleted)| !**deleted && crate::protect::is_amikeepers(image) && !named_by_a_pointer(image))
         .map(|(image, _)| image.id.clone())
         .collect();
+    let withdraw_protection_claims = gathered
+        .images
+        .iter()
+        .zip(&deleted)
+        .filter(|(image, deleted)| !**deleted && crate::protect::claims_without_holding(image))
+        .map(|(image, _)| image.id.clone())
+        .collect();
 
     // Snapshots: generations of tagged volumes, then orphans.
     let used_by_images: HashMap<&str, &ImageId> = gathered
@@ -526,6 +541,7 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
         snapshot_generations,
         orphans,
         release_protection,
+        withdraw_protection_claims,
         image_references: ReferenceCheck::Off,
         consumers: Vec::new(),
         recycle_bin: UndoCheck::Off,
@@ -675,6 +691,31 @@ fn result(
     ItemResult { resource: resource.into(), action, version: None, status, attempts, detail }
 }
 
+/// Lets go of amikeeper's protection on `id` (see [`crate::protect::let_go`]), each call through
+/// the pacer. Returns the outcome and the attempts of all its calls.
+async fn let_go(pacer: &Pacer, aws: &dyn Aws, region: &Region, id: &ImageId) -> (Result<(), LetGoFailure>, u32) {
+    let attempts = AtomicU32::new(0);
+    let outcome = crate::protect::let_go(|step| {
+        let attempts = &attempts;
+        async move {
+            let (outcome, tries) = pacer.retry(|| step.run(aws, region, id)).await;
+            attempts.fetch_add(tries, Ordering::Relaxed);
+            outcome
+        }
+    })
+    .await;
+    (outcome, attempts.into_inner())
+}
+
+/// The result of an action whose protection could not be let go of.
+fn let_go_failed(id: &ImageId, action: &'static str, failure: LetGoFailure, attempts: u32) -> ItemResult {
+    let mut item = result(id.as_str(), action, Err(failure.error.clone()), attempts);
+    if item.status == ItemStatus::Failed {
+        item.detail = Some(failure.to_string());
+    }
+    item
+}
+
 fn skipped(resource: impl Into<String>, action: &'static str, why: String) -> ItemResult {
     ItemResult {
         resource: resource.into(),
@@ -710,6 +751,7 @@ impl Apply<'_> {
         self.total = plan.launch_template_versions.len()
             + retirements.len()
             + plan.release_protection.len()
+            + plan.withdraw_protection_claims.len()
             + late_snapshots.len()
             + generation_deletes.len()
             + orphan_deletes.len()
@@ -772,9 +814,9 @@ impl Apply<'_> {
             .collect();
 
         // 2. Images.
-        let protected: std::collections::HashSet<&ImageId> =
-            images.iter().filter(|i| i.deregistration_protected).map(|i| &i.id).collect();
-        let protected = &protected;
+        let protection: HashMap<&ImageId, Ownership> =
+            images.iter().map(|i| (&i.id, crate::protect::ownership(i))).collect();
+        let protection = &protection;
         let mut retired_ok: BTreeSet<ImageId> = BTreeSet::new();
         let mut outcomes = stream::iter(retirements)
             .map(|decision| {
@@ -795,13 +837,20 @@ impl Apply<'_> {
                     }
                     let (outcome, attempts, deleted) = match how {
                         Retire::Delete => {
-                            // amikeeper protected it when it published it; nothing uses it now.
-                            if protected.contains(id) {
-                                let (outcome, attempts) =
-                                    pacer.retry(|| aws.set_deregistration_protection(region, id, false)).await;
-                                if let Err(error) = outcome {
-                                    return (result(id.as_str(), "deregister_image", Err(error), attempts), Vec::new());
+                            match protection.get(id) {
+                                // amikeeper protected it when it published it; nothing uses it now.
+                                Some(Ownership::Amikeepers) => {
+                                    let (outcome, attempts) = let_go(pacer, aws, region, id).await;
+                                    if let Err(failure) = outcome {
+                                        return (let_go_failed(id, "deregister_image", failure, attempts), Vec::new());
+                                    }
                                 }
+                                // The plan keeps these; never turn someone else's protection off.
+                                Some(Ownership::SomeoneElses) => {
+                                    let why = super::Reason::Protected.to_string();
+                                    return (skipped(id.as_str(), "deregister_image", why), Vec::new());
+                                }
+                                _ => {}
                             }
                             let (outcome, attempts) = pacer.retry(|| aws.deregister_image(region, id, true)).await;
                             match outcome {
@@ -844,9 +893,24 @@ impl Apply<'_> {
         // 2b. amikeeper's protection on AMIs no pointer names any more.
         let mut outcomes = stream::iter(&plan.release_protection)
             .map(|id| async move {
-                let (outcome, attempts) = pacer.retry(|| aws.set_deregistration_protection(region, id, false)).await;
-                let detail = "no pointer names it any more".to_owned();
-                result(id.as_str(), "release_protection", outcome.map(|()| Some(detail)), attempts)
+                match let_go(pacer, aws, region, id).await {
+                    (Ok(()), attempts) => {
+                        let detail = "no pointer names it any more".to_owned();
+                        result(id.as_str(), "release_protection", Ok(Some(detail)), attempts)
+                    }
+                    (Err(failure), attempts) => let_go_failed(id, "release_protection", failure, attempts),
+                }
+            })
+            .buffer_unordered(self.concurrency);
+        while let Some(item) = outcomes.next().await {
+            results.push(item);
+            self.tick(1);
+        }
+        let mut outcomes = stream::iter(&plan.withdraw_protection_claims)
+            .map(|id| async move {
+                let (outcome, attempts) = pacer.retry(|| Step::Disclaim.run(aws, region, id)).await;
+                let detail = "amikeeper does not hold the protection its tag claimed (off, or with a cooldown)";
+                result(id.as_str(), "withdraw_protection_claim", outcome.map(|()| Some(detail.to_owned())), attempts)
             })
             .buffer_unordered(self.concurrency);
         while let Some(item) = outcomes.next().await {
