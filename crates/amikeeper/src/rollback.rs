@@ -510,7 +510,14 @@ async fn write(aws: &dyn Aws, region: &Region, planned: Move) -> crate::error::R
         Move::FixedParameter { to, existing, .. } => {
             let publisher = SsmParameterPublisher { name: existing.name.clone(), fixed_version: true, data_type: None };
             let described = DescribedImages::default();
-            let ctx = PublishContext { aws, region, image: None, dry_run: false, event_id: "rollback", described: &described };
+            let ctx = PublishContext {
+                aws,
+                region,
+                image: None,
+                dry_run: false,
+                event_id: "rollback",
+                described: &described,
+            };
             if let Replaced::Raced(error) = publisher.replace_at_version_one(&ctx, &existing, to.as_str()).await? {
                 let message = format!(
                     "another writer re-created {} between the rollback's delete and put, so it holds that \

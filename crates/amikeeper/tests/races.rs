@@ -142,8 +142,7 @@ async fn race(seed: u64) -> Vec<String> {
     for i in (1..events.len()).rev() {
         events.swap(i, rng.below(i + 1));
     }
-    let queue: Arc<Mutex<VecDeque<(String, u32)>>> =
-        Arc::new(Mutex::new(events.into_iter().map(|e| (e, 0)).collect()));
+    let queue: Arc<Mutex<VecDeque<(String, u32)>>> = Arc::new(Mutex::new(events.into_iter().map(|e| (e, 0)).collect()));
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
     let handlers = (0..RACE_HANDLERS).map(|_| {
         let (keeper, queue, failures) = (keeper.clone(), queue.clone(), failures.clone());
@@ -154,9 +153,20 @@ async fn race(seed: u64) -> Vec<String> {
                 if std::env::var("AMIKEEPER_RACE_SEED").is_ok() {
                     for report in &reports {
                         let image = report.image.as_ref().map(|i| i.id.to_string()).unwrap_or_default();
-                        eprintln!("{image} {:?}: protection {:?}, released {:?}", report.status, report.protection, report.released);
+                        eprintln!(
+                            "{image} {:?}: protection {:?}, released {:?}",
+                            report.status, report.protection, report.released
+                        );
                         for t in &report.targets {
-                            eprintln!("   {} {}: {:?} -> {:?} ({}) {:?}", t.target, t.outcome.status, t.outcome.from, t.outcome.to, t.outcome.reason, t.outcome.notes);
+                            eprintln!(
+                                "   {} {}: {:?} -> {:?} ({}) {:?}",
+                                t.target,
+                                t.outcome.status,
+                                t.outcome.from,
+                                t.outcome.to,
+                                t.outcome.reason,
+                                t.outcome.notes
+                            );
                         }
                     }
                 }

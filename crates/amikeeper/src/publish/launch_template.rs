@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 
 use super::{
-    guard_monotonic, guard_stack_managed, newest_available, Outcome, PointerNow, PublishContext, Publisher, Status, TargetId,
-    SETTLE_ROUNDS,
+    guard_monotonic, guard_stack_managed, newest_available, Outcome, PointerNow, PublishContext, Publisher, Status,
+    TargetId, SETTLE_ROUNDS,
 };
 use crate::error::{Error, Result};
 use crate::model::{ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, ParameterType};
@@ -284,7 +284,8 @@ impl LaunchTemplatePublisher {
         if with_image.len() < 2 {
             return Ok(Vec::new());
         }
-        let keep = if with_image.contains(&default) { default } else { with_image.iter().copied().min().unwrap_or(default) };
+        let keep =
+            if with_image.contains(&default) { default } else { with_image.iter().copied().min().unwrap_or(default) };
         let mut doomed: BTreeSet<i64> = with_image.iter().copied().filter(|n| *n != keep && *n != default).collect();
         let mut notes = Vec::new();
         let latest = versions.iter().map(|v| v.number).max().unwrap_or(0);

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{guard_monotonic, newest_available, Outcome, PointerNow, PublishContext, Publisher, Status, TargetId, SETTLE_ROUNDS};
+use super::{
+    guard_monotonic, newest_available, Outcome, PointerNow, PublishContext, Publisher, Status, TargetId, SETTLE_ROUNDS,
+};
 use crate::error::{AwsError, Result};
 use crate::model::{Image, ImageId, Parameter, ParameterType, PutParameter};
 
@@ -192,11 +194,9 @@ impl SsmParameterPublisher {
             // value after it: read it back.
             match ctx.aws.get_parameter(ctx.region, &self.name).await? {
                 Some(now) if now.value == value => {
-                    let mut outcome = Outcome::new(
-                        Status::Updated,
-                        format!("{how} at version {version} (fixed-version mode)"),
-                    )
-                    .moved(from, value);
+                    let mut outcome =
+                        Outcome::new(Status::Updated, format!("{how} at version {version} (fixed-version mode)"))
+                            .moved(from, value);
                     outcome.notes = notes;
                     outcome.replaced = replaced;
                     return Ok(outcome);
