@@ -34,6 +34,10 @@ Added (moto 5.2.5 answers HTTP 500 "not implemented" for these):
 
 Changed (moto 5.2.5 has them but differs from EC2 in a way the retention tests would notice):
 
+* Every request runs under one lock (REQUEST_LOCK): moto_server serves each request on a thread
+  of its own and its models are not thread-safe, while in AWS each call is atomic. Concurrent
+  clients still interleave their calls, never inside one.
+
 * DeregisterImage: honours DeleteAssociatedSnapshots. After the image is deregistered, each
   snapshot of its block device mappings is deleted unless another image still uses it, and
   DeleteSnapshotResultSet reports each one: `success`, `skipped` (another image uses it) or
@@ -386,7 +390,9 @@ def _deregister_image(self: EC2Response) -> ActionResult:
     if delete_snapshots and ami is not None:
         results = []
         for snapshot_id in _image_snapshot_ids(ami):
-            in_use = any(snapshot_id in _image_snapshot_ids(other) for other in backend.amis.values())
+            # A copy: other requests' threads add and remove images while this one looks.
+            others = list(backend.amis.values())
+            in_use = any(snapshot_id in _image_snapshot_ids(other) for other in others)
             if in_use:
                 code = "skipped"
             else:
@@ -588,6 +594,41 @@ def _patch_dispatcher() -> None:
 
 
 _patch_dispatcher()
+
+# --- one request at a time ---------------------------------------------------------------------
+#
+# moto_server serves each request on its own thread, and moto's models (and the patches above)
+# read and change plain dicts and lists without locks: DeregisterImage looking at every image
+# while another request deregisters one failed with "dictionary changed size during iteration"
+# (HTTP 500 after the image was gone), and two PutParameter or CreateLaunchTemplateVersion calls
+# at once could get the same version number. In AWS each call is atomic; here each request runs
+# under one lock, so concurrent clients still interleave their calls, but never inside one.
+
+import threading as _threading
+
+REQUEST_LOCK = _threading.RLock()
+
+
+def _serialize_requests() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    unlocked_call = DomainDispatcherApplication.__call__
+
+    def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Any) -> Any:
+        with REQUEST_LOCK:
+            # The body is read out under the lock too: a response iterable may be lazy.
+            response = unlocked_call(self, environ, start_response)
+            try:
+                return list(response)
+            finally:
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
+
+    DomainDispatcherApplication.__call__ = _call  # type: ignore[method-assign]
+
+
+_serialize_requests()
 
 # --- Auto Scaling instance refreshes ------------------------------------------------------------
 #

@@ -18,6 +18,9 @@ step "Python test tools (.venv: pinned moto_server, the AWS emulator the SDK bac
 export AMIKEEPER_MOTO_SERVER="$PWD/scripts/moto-server"
 export AMIKEEPER_REQUIRE_MOTO=1
 
+step "the emulator's patches (scripts/test_moto_ext.py: thread safety of scripts/moto_ext.py)"
+./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/test_moto_ext.py
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

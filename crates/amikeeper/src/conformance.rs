@@ -156,9 +156,11 @@ pub async fn seed_000_backup_to_fixed_version_parameter(f: &dyn Fixture) {
     let report = run(f, &config, main.create_image(new.as_str(), &instance, &name, "AWS Backup")).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
     assert_eq!(f.parameter(MAIN_REGION, &instance).await, Some((new.to_string(), 1)));
-    // DescribeImages, GetParameter, DescribeImages (current), DeleteParameter, PutParameter;
-    // then EnableImageDeregistrationProtection and CreateTags (amikeeper:protected).
-    assert_eq!(report.aws_calls, 7, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages, GetParameter, DescribeImages (current), DeleteParameter, PutParameter,
+    // GetParameter (read back: no other run replaced it); then EnableImageDeregistrationProtection
+    // and CreateTags (amikeeper:protected), GetParameter (the pointer still names it), and
+    // DescribeImages (the AMI it left, afresh, to release its protection).
+    assert_eq!(report.aws_calls, 10, "{:?}", report.aws_calls_by_operation);
     assert_eq!(report.protection, Some(format!("{new} is now protected from deregistration")));
     assert!(f.own_image_protected(MAIN_REGION, &new).await, "the published AMI is protected");
 
@@ -167,8 +169,9 @@ pub async fn seed_000_backup_to_fixed_version_parameter(f: &dyn Fixture) {
     let report = run(f, &config, dr.copy_image(copy.as_str(), new.as_str(), MAIN_REGION, &name)).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
     assert_eq!(f.parameter(DR_REGION, &instance).await, Some((copy.to_string(), 1)));
-    // DescribeImages, GetParameter (not there yet), PutParameter, and protection (2).
-    assert_eq!(report.aws_calls, 5, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages, GetParameter (not there yet), PutParameter, GetParameter (read back),
+    // protection (2), and GetParameter (the pointer still names it).
+    assert_eq!(report.aws_calls, 7, "{:?}", report.aws_calls_by_operation);
     assert_eq!(f.parameter(MAIN_REGION, &instance).await, Some((new.to_string(), 1)), "main region untouched");
 }
 
@@ -185,8 +188,9 @@ pub async fn seed_001_parameter_from_tag(f: &dyn Fixture) {
     let report = run(f, &config, event.clone()).await;
     assert_eq!(statuses(&report), [Status::Updated], "{report:#?}");
     assert_eq!(f.parameter(MAIN_REGION, "/ami/web").await, Some((new.to_string(), 2)));
-    // DescribeImages, GetParameter, DescribeImages (current), PutParameter, and protection (2).
-    assert_eq!(report.aws_calls, 6, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages, GetParameter, DescribeImages (current), PutParameter, protection (2),
+    // GetParameter (the pointer still names it), DescribeImages (the AMI it left, afresh).
+    assert_eq!(report.aws_calls, 8, "{:?}", report.aws_calls_by_operation);
 
     let report = run(f, &config, event).await;
     assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
@@ -212,8 +216,9 @@ pub async fn seed_001_stack_from_tag(f: &dyn Fixture) {
     let parameters = f.stack_parameters(MAIN_REGION, "solution2").await;
     assert_eq!(parameters.get("ImageId").map(String::as_str), Some(new.as_str()));
     assert_eq!(parameters.get("InstanceType").map(String::as_str), Some("t3.small"));
-    // DescribeImages, DescribeStacks, DescribeImages (current), UpdateStack, and protection (2).
-    assert_eq!(report.aws_calls, 6, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages, DescribeStacks, DescribeImages (current), UpdateStack, protection (2), and
+    // DescribeImages (the AMI it left, afresh).
+    assert_eq!(report.aws_calls, 7, "{:?}", report.aws_calls_by_operation);
     let report = run(f, &config, event).await;
     assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
 }
@@ -260,9 +265,11 @@ pub async fn seed_002_dlm_to_launch_template(f: &dyn Fixture) {
     assert_eq!((state.default_version, state.latest_version), (2, 2), "{state:?}");
     assert_eq!(state.versions.first(), Some(&(2, Some(image.clone()))));
     // DescribeImages, GetParameter, DescribeLaunchTemplates, DescribeLaunchTemplateVersions,
-    // DescribeImages (current), CreateLaunchTemplateVersion, ModifyLaunchTemplate, and
-    // protection (EnableImageDeregistrationProtection, CreateTags).
-    assert_eq!(report.aws_calls, 9, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages (current), CreateLaunchTemplateVersion, ModifyLaunchTemplate,
+    // protection (EnableImageDeregistrationProtection, CreateTags), the default read back
+    // (GetParameter, DescribeLaunchTemplates, DescribeLaunchTemplateVersions), and
+    // DescribeImages (the AMI it left, afresh).
+    assert_eq!(report.aws_calls, 13, "{:?}", report.aws_calls_by_operation);
     let report = run(f, &config, event).await;
     assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
     assert_eq!(f.template_state(MAIN_REGION, &template).await.latest_version, 2);
@@ -318,8 +325,9 @@ pub async fn seed_003_scheduled_bake(f: &dyn Fixture) {
             ("ec2:CreateImage", 1),
             ("ec2:CreateLaunchTemplateVersion", 1),
             ("ec2:CreateTags", 1),
-            ("ec2:DescribeLaunchTemplateVersions", 2),
-            ("ec2:DescribeLaunchTemplates", 1),
+            // One of each reads the default back after protecting: it still names the AMI.
+            ("ec2:DescribeLaunchTemplateVersions", 3),
+            ("ec2:DescribeLaunchTemplates", 2),
             ("ec2:EnableImageDeregistrationProtection", 1),
             ("ec2:ModifyLaunchTemplate", 1),
         ]
@@ -573,10 +581,11 @@ pub async fn protection_follows_the_pointers(f: &dyn SweepFixture) {
         report.released,
         [format!("released {first}'s deregistration protection: no pointer moved names it now")]
     );
-    // DescribeImages (event), GetParameter, DescribeImages (current, also read for the
-    // release), PutParameter, EnableImageDeregistrationProtection, CreateTags (claim),
-    // CreateTags (claim withdrawn), DisableImageDeregistrationProtection.
-    assert_eq!(report.aws_calls, 8, "{:?}", report.aws_calls_by_operation);
+    // DescribeImages (event), GetParameter, DescribeImages (current), PutParameter,
+    // EnableImageDeregistrationProtection, CreateTags (claim), GetParameter (the pointer still
+    // names it), DescribeImages (the AMI it left, afresh: another run may have protected it
+    // since), CreateTags (claim withdrawn), DisableImageDeregistrationProtection.
+    assert_eq!(report.aws_calls, 10, "{:?}", report.aws_calls_by_operation);
 
     let keeper = Keeper::new(Config::from_toml(&text).expect("valid"), f.aws());
     let targets = ["ssm_parameter:/ami/app".parse().expect("a target")];

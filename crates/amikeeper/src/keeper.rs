@@ -12,7 +12,7 @@ use crate::error::{AwsError, Error};
 use crate::events::{self, AmiEvent, EventError, EventKind};
 use crate::model::{AccountId, CreateImage, Image, ImageId, ImageState, Region, RULE_TAG};
 use crate::protect;
-use crate::publish::{DescribedImages, Outcome, PublishContext, Publisher, Status, TargetId};
+use crate::publish::{DescribedImages, Outcome, PointerNow, PublishContext, Publisher, Status, TargetId};
 use crate::report::{EventSummary, ImageSummary, Report, RunStatus, TargetReport};
 use crate::resolve::{AmiResolver, ConfigResolver, Resolution, ResolvedTarget, RuleTargets};
 use crate::retain::{Progress, SweepOptions, SweepReport, Sweeper};
@@ -340,6 +340,9 @@ impl Keeper {
         });
         let mut protect = false;
         let described = DescribedImages::default();
+        // The targets published (moved, or left alone on purpose), to read back at the end.
+        let mut published: Vec<Box<dyn Publisher>> = Vec::new();
+        let mut all_published = true;
         // A region of this account other than the event's, or any region of another account.
         let copy_destinations: std::collections::BTreeSet<&crate::config::CopyDestination> = rules
             .iter()
@@ -404,7 +407,12 @@ impl Keeper {
                                 event_id: &event.event_id,
                                 described: &described,
                             };
-                            publish_with_retry(publisher.as_ref(), &ctx, &rule).await
+                            let entry = publish_with_retry(publisher.as_ref(), &ctx, &rule).await;
+                            match entry.outcome.status {
+                                Status::Updated | Status::Unchanged | Status::Skipped => published.push(publisher),
+                                _ => all_published = false,
+                            }
+                            entry
                         }
                     },
                 };
@@ -417,11 +425,25 @@ impl Keeper {
         }
         if let Some(image) = image.as_ref().filter(|_| protect) {
             report.protection = protect::protect(aws, &event.region, image, options.dry_run).await;
+            if !options.dry_run && all_published {
+                let ctx = PublishContext {
+                    aws,
+                    region: &event.region,
+                    image: Some(image),
+                    dry_run: false,
+                    event_id: &event.event_id,
+                    described: &described,
+                };
+                report.released.extend(check_protection(&ctx, image, &published).await);
+            }
         }
         // The AMIs the moved pointers left: amikeeper's protection on them is released.
-        let moves = report.targets.iter().map(|t| {
+        // Also what other runs put in a pointer meanwhile that this run's write replaced.
+        let moves = report.targets.iter().flat_map(|t| {
             let moved = matches!(t.outcome.status, Status::Updated | Status::Planned);
-            (t.outcome.from.as_deref(), t.outcome.to.as_deref().filter(|_| moved))
+            let to = t.outcome.to.as_deref().filter(|_| moved);
+            let replaced = t.outcome.replaced.iter().filter(move |_| moved).map(move |r| (Some(r.as_str()), to));
+            std::iter::once((t.outcome.from.as_deref(), to)).chain(replaced)
         });
         // DR copies, once the AMI is available; a copy is never copied again.
         let copyable = image.as_ref().filter(|i| i.state == ImageState::Available && !copy::is_copy(i));
@@ -432,7 +454,9 @@ impl Keeper {
         }
         let left = if self.config().protects_any() { protect::left_behind(moves) } else { Vec::new() };
         for left in left {
-            let known = described.get(&left);
+            // Described afresh, not as this run saw it at its start: another run may have
+            // protected it since (this run would take that for someone else's protection).
+            let known = if options.dry_run { described.get(&left) } else { None };
             report.released.extend(protect::release(aws, &event.region, &left, known, options.dry_run).await);
         }
         if let Some(image) = &image {
@@ -745,6 +769,39 @@ impl GroupRefresh {
             Err(error) => done(Status::Failed, error.to_string(), Some(error)),
         }
     }
+}
+
+/// After a run that protected `image`, reads the run's pointers back: other runs may have moved
+/// them on meanwhile (or put a newer AMI back over this run's), and then the protection set
+/// here justifies nothing. When none of them names `image`, amikeeper's protection on it is
+/// released; they are read once more, and if a run moved one to `image` in between (its own
+/// protect found the AMI still protected and did nothing), `image` is protected again. When a
+/// pointer cannot be read, the protection stays (a sweep releases it once nothing names it).
+async fn check_protection(ctx: &PublishContext<'_>, image: &Image, publishers: &[Box<dyn Publisher>]) -> Vec<String> {
+    /// `Some(true)` when a pointer names `image`, `None` when one cannot be read.
+    async fn named(ctx: &PublishContext<'_>, image: &Image, publishers: &[Box<dyn Publisher>]) -> Option<bool> {
+        for publisher in publishers {
+            match publisher.pointer_now(ctx).await {
+                Ok(PointerNow::Image(id)) if id == image.id => return Some(true),
+                Ok(PointerNow::Image(_) | PointerNow::NoImage) => {}
+                Ok(PointerNow::Unknown) | Err(_) => return None,
+            }
+        }
+        Some(false)
+    }
+    let mut notes = Vec::new();
+    if publishers.is_empty() || named(ctx, image, publishers).await != Some(false) {
+        return notes;
+    }
+    if let Some(released) = protect::release(ctx.aws, ctx.region, &image.id, None, false).await {
+        notes.push(format!("other runs moved the pointers on from {}: {released}", image.id));
+    }
+    if named(ctx, image, publishers).await == Some(true) {
+        if let Ok(Some(fresh)) = ctx.aws.describe_image(ctx.region, &image.id).await {
+            notes.extend(protect::protect(ctx.aws, ctx.region, &fresh, false).await);
+        }
+    }
+    notes
 }
 
 fn entry(rule: &str, target: TargetId, outcome: Outcome, error: Option<AwsError>) -> TargetReport {

@@ -5,7 +5,9 @@
 //! goes and checks that the AMI is `available`; if any target cannot be rolled back, nothing is
 //! written at all. "The AMI it named before" comes from the pointer's own history:
 //! - an SSM parameter: the newest version in `GetParameterHistory` whose value differs from the
-//!   current one;
+//!   current one. A fixed-version parameter (`fixed_version = true`, always version 1) keeps no
+//!   history, so it needs `--to`; it is re-created at version 1 the way publishing does (delete,
+//!   put; if the put fails the previous value is put back, so it is never left missing);
 //! - a launch template: the newest version below the default whose AMI differs from the
 //!   default's; the rollback makes it the default (no new version);
 //! - an Auto Scaling group: the newest version of its template below the one the group launches
@@ -27,12 +29,13 @@ use serde::Serialize;
 
 use crate::backend::{Aws, AwsResult, CountingAws};
 use crate::config::{Config, TargetConfig};
+use crate::error::AwsError;
 use crate::model::{
-    Image, ImageId, ImageState, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, PutParameter, Region,
-    StackUpdate, UpdateStack,
+    Image, ImageId, ImageState, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
+    Region, StackUpdate, UpdateStack,
 };
 use crate::protect;
-use crate::publish::{Outcome, Status, TargetId};
+use crate::publish::{DescribedImages, Outcome, PublishContext, Replaced, SsmParameterPublisher, Status, TargetId};
 
 /// A pointer to roll back, as `kind:name` on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,24 +156,10 @@ const NOTICE: &str = "rollback: the rule that a pointer never moves to an older 
 
 /// How a target will be rolled back, once worked out.
 enum Move {
-    Parameter {
-        from: String,
-        to: ImageId,
-        put: PutParameter,
-    },
-    TemplateDefault {
-        id: String,
-        from: i64,
-        from_image: Option<ImageId>,
-        to: i64,
-        to_image: ImageId,
-    },
-    TemplateNewVersion {
-        id: String,
-        from: i64,
-        from_image: Option<ImageId>,
-        to_image: ImageId,
-    },
+    Parameter { from: String, to: ImageId, put: PutParameter },
+    FixedParameter { from: String, to: ImageId, existing: Parameter },
+    TemplateDefault { id: String, from: i64, from_image: Option<ImageId>, to: i64, to_image: ImageId },
+    TemplateNewVersion { id: String, from: i64, from_image: Option<ImageId>, to_image: ImageId },
     Group {
         group: Box<crate::model::AutoScalingGroup>,
         from: String,
@@ -178,17 +167,13 @@ enum Move {
         to: LaunchTemplateSpec,
         to_image: ImageId,
     },
-    Stack {
-        request: UpdateStack,
-        from: String,
-        to: ImageId,
-    },
+    Stack { request: UpdateStack, from: String, to: ImageId },
 }
 
 impl Move {
     fn image(&self) -> &ImageId {
         match self {
-            Self::Parameter { to, .. } | Self::Stack { to, .. } => to,
+            Self::Parameter { to, .. } | Self::FixedParameter { to, .. } | Self::Stack { to, .. } => to,
             Self::TemplateDefault { to_image, .. } | Self::TemplateNewVersion { to_image, .. } => to_image,
             Self::Group { to_image, .. } => to_image,
         }
@@ -207,6 +192,9 @@ impl Move {
     fn describe(&self) -> (String, String, String) {
         match self {
             Self::Parameter { from, to, .. } => ("put the parameter".into(), from.clone(), to.to_string()),
+            Self::FixedParameter { from, to, .. } => {
+                ("re-create the parameter at version 1 (fixed-version mode)".into(), from.clone(), to.to_string())
+            }
             Self::TemplateDefault { from, from_image, to, to_image, .. } => (
                 format!("make version {to} (launching {to_image}) the default again"),
                 format!("version {from} ({})", from_image.as_ref().map_or("no AMI".into(), ToString::to_string)),
@@ -380,10 +368,19 @@ async fn plan(
                 |t| matches!(t, TargetConfig::SsmParameter { name: n, fixed_version: true, .. } if n.as_str() == name),
             );
             if fixed {
-                return Ok(Err(format!(
-                    "{name} is a fixed-version parameter (always version 1): roll it back by handling the \
-                     older AMI's event again with the keeper, not with rollback"
-                )));
+                let Some(to) = to else {
+                    return Ok(Err(format!(
+                        "{name} is a fixed-version parameter: each write re-creates it at version 1, so SSM \
+                         keeps no history of its earlier values; pass --to AMI_ID to roll it back"
+                    )));
+                };
+                let Some(current) = aws.get_parameter(region, name).await? else {
+                    return Ok(Err(format!("parameter {name} does not exist")));
+                };
+                if current.value == to.as_str() {
+                    return Ok(Err(format!("{name} already names {to}")));
+                }
+                return Ok(Ok(Move::FixedParameter { from: current.value.clone(), to: to.clone(), existing: current }));
             }
             let Some(current) = aws.get_parameter(region, name).await? else {
                 return Ok(Err(format!("parameter {name} does not exist")));
@@ -534,6 +531,26 @@ async fn write(aws: &dyn Aws, region: &Region, planned: Move) -> crate::error::R
     match planned {
         Move::Parameter { put, .. } => {
             aws.put_parameter(region, &put).await?;
+        }
+        Move::FixedParameter { to, existing, .. } => {
+            let publisher = SsmParameterPublisher { name: existing.name.clone(), fixed_version: true, data_type: None };
+            let described = DescribedImages::default();
+            let ctx = PublishContext {
+                aws,
+                region,
+                image: None,
+                dry_run: false,
+                event_id: "rollback",
+                described: &described,
+            };
+            if let Replaced::Raced(error) = publisher.replace_at_version_one(&ctx, &existing, to.as_str()).await? {
+                let message = format!(
+                    "another writer re-created {} between the rollback's delete and put, so it holds that \
+                     writer's value, not {to}; run the rollback again",
+                    existing.name
+                );
+                return Err(AwsError { message, ..error }.into());
+            }
         }
         Move::TemplateDefault { id, to, .. } => {
             aws.set_default_launch_template_version(region, &id, to).await?;

@@ -197,3 +197,68 @@ async fn the_bad_ami_is_released_when_a_group_is_among_the_targets() {
         );
     }
 }
+
+/// Finding 4 of issue 15: a fixed-version parameter (`{{resolve:ssm:NAME:1}}`, seed 000) can be
+/// rolled back with `--to`. Handling the older AMI's event again, the old advice, changes nothing
+/// (the monotonic guard skips it). The rollback re-creates the parameter at version 1 with the
+/// same guarantee as publishing: when the put fails, the previous value is put back.
+#[tokio::test(start_paused = true)]
+async fn a_fixed_version_parameter_rolls_back_at_version_one_and_is_never_left_missing() {
+    use amikeeper::memory::{Fault, FaultKind};
+    use amikeeper::samples::Origin;
+    use amikeeper::HandleOptions;
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let [good, bad] = images(&aws, 2).try_into().unwrap();
+    aws.set_parameter(REGION, "/ami/fixed", good.as_str()).unwrap();
+    let config = Config::from_toml(
+        r#"
+        accounts = ["111122223333"]
+        [[rules]]
+        name = "web"
+        [rules.match]
+        name_prefix = "web-"
+        [[rules.targets]]
+        kind = "ssm_parameter"
+        name = "/ami/fixed"
+        fixed_version = true
+        "#,
+    )
+    .unwrap();
+    let keeper = Keeper::new(config, aws.clone());
+    let origin = Origin::new(ACCOUNT, REGION, "fixed");
+    let handle = |image: &ImageId| {
+        let event = origin.image_state_change(image.as_str(), "available").to_string();
+        let keeper = &keeper;
+        async move { keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0) }
+    };
+    let published = handle(&bad).await;
+    assert_eq!(published.targets[0].outcome.status, Status::Updated, "{published:#?}");
+    let at = |aws: &MemoryAws| aws.parameter(REGION, "/ami/fixed").map(|p| (p.value, p.version));
+    assert_eq!(at(&aws), Some((bad.to_string(), 1)));
+    assert!(aws.image(REGION, &bad).unwrap().deregistration_protected);
+    // The older AMI's event again is skipped: that is no rollback.
+    let again = handle(&good).await;
+    assert_eq!(again.targets[0].outcome.status, Status::Skipped, "{again:#?}");
+
+    // Without --to there is nothing to go back to: SSM keeps no history of a re-created parameter.
+    let refused = rollback(&keeper, &["ssm_parameter:/ami/fixed"], None, false).await;
+    assert_eq!(refused.status, "refused", "{refused:#?}");
+    assert!(refused.targets[0].outcome.reason.contains("--to"), "{refused:#?}");
+
+    // The put of the older AMI fails: the bad AMI's value is put back, at version 1.
+    aws.inject(Fault::on("ssm:PutParameter", FaultKind::ServerError));
+    let failed = rollback(&keeper, &["ssm_parameter:/ami/fixed"], Some(&good), false).await;
+    assert_eq!((failed.status, statuses(&failed)), ("failed", vec![Status::Failed]), "{failed:#?}");
+    assert!(failed.targets[0].outcome.reason.contains("not missing"), "{failed:#?}");
+    assert_eq!(at(&aws), Some((bad.to_string(), 1)));
+
+    let planned = rollback(&keeper, &["ssm_parameter:/ami/fixed"], Some(&good), true).await;
+    assert_eq!(statuses(&planned), [Status::Planned], "{planned:#?}");
+    assert_eq!(at(&aws), Some((bad.to_string(), 1)), "a dry run writes nothing");
+
+    let done = rollback(&keeper, &["ssm_parameter:/ami/fixed"], Some(&good), false).await;
+    assert_eq!((done.status, statuses(&done)), ("ok", vec![Status::Updated]), "{done:#?}");
+    assert_eq!(at(&aws), Some((good.to_string(), 1)));
+    assert_eq!(done.targets[0].outcome.from.as_deref(), Some(bad.as_str()));
+    assert!(aws.image(REGION, &good).unwrap().deregistration_protected, "{done:#?}");
+}

@@ -130,8 +130,9 @@ async fn seed_001_backup_job_overwrites_the_parameter_named_by_the_tag() {
     assert_eq!((parameter.value.as_str(), parameter.version), (new.as_str(), 2));
     assert_eq!(parameter.data_type, "aws:ec2:image");
     // DescribeImages (event), GetParameter, DescribeImages (current value), PutParameter, then
-    // EnableImageDeregistrationProtection and CreateTags.
-    assert_eq!(report.aws_calls, 6, "{:?}", report.aws_calls_by_operation);
+    // EnableImageDeregistrationProtection and CreateTags, GetParameter (the pointer still names
+    // the AMI) and DescribeImages (the AMI it left, afresh, for its protection).
+    assert_eq!(report.aws_calls, 8, "{:?}", report.aws_calls_by_operation);
     assert!(aws.image(TOKYO, &new).unwrap().deregistration_protected);
     assert_eq!(aws.image(TOKYO, &new).unwrap().tags.get("amikeeper:protected").map(String::as_str), Some("true"));
 

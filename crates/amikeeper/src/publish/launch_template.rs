@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 
 use super::{
-    guard_monotonic, guard_stack_managed, newest_available, Outcome, PublishContext, Publisher, Status, TargetId,
-    SETTLE_ROUNDS,
+    guard_monotonic, guard_stack_managed, newest_available, Outcome, PointerNow, PublishContext, Publisher, Status,
+    TargetId, SETTLE_ROUNDS,
 };
 use crate::error::{Error, Result};
 use crate::model::{ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, ParameterType};
@@ -108,14 +108,7 @@ impl LaunchTemplatePublisher {
         if Self::prune_candidates(versions, keep, &protected).is_empty() {
             return Ok(Vec::new());
         }
-        for group in ctx.aws.describe_auto_scaling_groups(ctx.region).await? {
-            let specs = group.launch_template.iter().chain(group.override_launch_templates.iter());
-            for spec in specs.filter(|s| s.id == template.id) {
-                if let Ok(number) = spec.version.parse::<i64>() {
-                    protected.insert(number);
-                }
-            }
-        }
+        protected.extend(self.pinned_versions(ctx, &template.id).await?);
         let doomed = Self::prune_candidates(versions, keep, &protected);
         if doomed.is_empty() {
             return Ok(Vec::new());
@@ -144,10 +137,12 @@ impl LaunchTemplatePublisher {
         ctx: &PublishContext<'_>,
         template: &LaunchTemplate,
         ours: i64,
+        seen: &mut BTreeSet<ImageId>,
     ) -> Result<(i64, Option<ImageId>, Vec<String>)> {
         let versions = ctx.aws.describe_launch_template_versions(ctx.region, &template.id).await?;
         let since: Vec<&LaunchTemplateVersion> =
             versions.iter().filter(|v| v.number > template.latest_version).collect();
+        seen.extend(since.iter().filter_map(|v| v.image_id.clone()));
         let image_of = |number: i64| since.iter().find(|v| v.number == number).and_then(|v| v.image_id.clone());
         let mut notes = Vec::new();
         let mut ours = ours;
@@ -181,6 +176,14 @@ impl Publisher for LaunchTemplatePublisher {
         TargetId { kind: "launch_template", name: self.template.to_string() }
     }
 
+    async fn pointer_now(&self, ctx: &PublishContext<'_>) -> Result<PointerNow> {
+        let template = self.locate(ctx).await?;
+        let pointer = if self.set_default { template.default_version } else { template.latest_version };
+        let versions = ctx.aws.describe_launch_template_versions(ctx.region, &template.id).await?;
+        let image = versions.iter().find(|v| v.number == pointer).and_then(|v| v.image_id.as_ref());
+        Ok(PointerNow::from_value(image.map(ImageId::as_str)))
+    }
+
     async fn publish(&self, ctx: &PublishContext<'_>) -> Result<Outcome> {
         let image = ctx.require_image()?;
         let template = self.locate(ctx).await?;
@@ -189,26 +192,172 @@ impl Publisher for LaunchTemplatePublisher {
         {
             return Ok(refusal);
         }
-        let versions = ctx.aws.describe_launch_template_versions(ctx.region, &template.id).await?;
+        let mut template = template;
+        let mut attempt = 0;
+        let (versions, (mut outcome, settled)) = loop {
+            let versions = ctx.aws.describe_launch_template_versions(ctx.region, &template.id).await?;
+            match self.move_pointer(ctx, image, &template, &versions).await {
+                // Another run deleted a version this run read (a duplicate, or a pruned one)
+                // before this run used it: read the template again and decide again.
+                Err(Error::Aws(error)) if error.code == VERSION_NOT_FOUND && attempt < SETTLE_ROUNDS => {
+                    attempt += 1;
+                    template = self.locate(ctx).await?;
+                }
+                moved => break (versions, moved?),
+            }
+        };
+        if ctx.dry_run {
+            return Ok(outcome);
+        }
+        // One version per AMI: whatever this run did, and also when an earlier run (or a race)
+        // left two versions with this AMI, the duplicates go.
+        let (versions, default) = match settled {
+            Settled::AsRead => (versions, template.default_version),
+            Settled::Moved { default, created } => {
+                let mut versions = versions;
+                if let Some(created) = created {
+                    versions.push(created);
+                }
+                (versions, default)
+            }
+            Settled::Raced { default } => {
+                match ctx.aws.describe_launch_template_versions(ctx.region, &template.id).await {
+                    Ok(versions) => (versions, default),
+                    Err(error) => {
+                        outcome.notes.push(format!("could not look for duplicate versions, next run does: {error}"));
+                        return Ok(outcome);
+                    }
+                }
+            }
+        };
+        match self.remove_duplicates(ctx, &template, &versions, &image.id, default).await {
+            Ok(notes) => outcome.notes.extend(notes),
+            Err(error) => outcome.notes.push(format!("removing duplicate versions failed, retried next time: {error}")),
+        }
+        Ok(outcome)
+    }
+}
+
+/// EC2's answer when a launch template version does not exist (e.g. the source of a new one).
+const VERSION_NOT_FOUND: &str = "InvalidLaunchTemplateId.VersionNotFound";
+
+/// What a publish left of the template's versions, for the duplicate check.
+enum Settled {
+    /// Nothing written: the versions as read.
+    AsRead,
+    /// This run made `default` the default, maybe creating `created`, with no other run writing.
+    Moved { default: i64, created: Option<LaunchTemplateVersion> },
+    /// Other runs wrote at the same time: read the versions again.
+    Raced { default: i64 },
+}
+
+impl LaunchTemplatePublisher {
+    /// The version numbers the region's Auto Scaling groups name on `template_id` (not
+    /// `$Latest` or `$Default`): never deleted.
+    async fn pinned_versions(&self, ctx: &PublishContext<'_>, template_id: &str) -> Result<BTreeSet<i64>> {
+        let mut pinned = BTreeSet::new();
+        for group in ctx.aws.describe_auto_scaling_groups(ctx.region).await? {
+            let specs = group.launch_template.iter().chain(group.override_launch_templates.iter());
+            for spec in specs.filter(|s| s.id == template_id) {
+                if let Ok(number) = spec.version.parse::<i64>() {
+                    pinned.insert(number);
+                }
+            }
+        }
+        Ok(pinned)
+    }
+
+    /// Deletes the versions that launch `image` besides one: the default when it launches
+    /// `image`, else the earliest (a stable choice, so runs at the same time agree). Never the
+    /// default, a version an Auto Scaling group names, or the latest when deleting it would
+    /// make `$Latest` launch another AMI.
+    async fn remove_duplicates(
+        &self,
+        ctx: &PublishContext<'_>,
+        template: &LaunchTemplate,
+        versions: &[LaunchTemplateVersion],
+        image: &ImageId,
+        default: i64,
+    ) -> Result<Vec<String>> {
+        let with_image: BTreeSet<i64> =
+            versions.iter().filter(|v| v.image_id.as_ref() == Some(image)).map(|v| v.number).collect();
+        if with_image.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let keep =
+            if with_image.contains(&default) { default } else { with_image.iter().copied().min().unwrap_or(default) };
+        let mut doomed: BTreeSet<i64> = with_image.iter().copied().filter(|n| *n != keep && *n != default).collect();
+        let mut notes = Vec::new();
+        let latest = versions.iter().map(|v| v.number).max().unwrap_or(0);
+        if doomed.contains(&latest) {
+            let next_latest = versions.iter().map(|v| v.number).filter(|n| !doomed.contains(n)).max();
+            if next_latest.is_none_or(|n| !with_image.contains(&n)) {
+                doomed.remove(&latest);
+                notes.push(format!(
+                    "kept duplicate version {latest} of {image}: it is the latest, and without it `$Latest` would launch another AMI"
+                ));
+            }
+        }
+        if doomed.is_empty() {
+            return Ok(notes);
+        }
+        let pinned = self.pinned_versions(ctx, &template.id).await?;
+        for number in doomed.iter().filter(|n| pinned.contains(n)) {
+            notes.push(format!("kept duplicate version {number} of {image}: an Auto Scaling group names it"));
+        }
+        let doomed: Vec<i64> = doomed.into_iter().filter(|n| !pinned.contains(n)).collect();
+        if doomed.is_empty() {
+            return Ok(notes);
+        }
+        let refused = ctx.aws.delete_launch_template_versions(ctx.region, &template.id, &doomed).await?;
+        let deleted: Vec<String> =
+            doomed.iter().filter(|n| !refused.iter().any(|(r, _)| r == *n)).map(|n| n.to_string()).collect();
+        if !deleted.is_empty() {
+            notes.push(format!(
+                "deleted duplicate version(s) {} of {image}: version {keep} launches it",
+                deleted.join(", ")
+            ));
+        }
+        for (number, why) in refused {
+            notes.push(format!("could not delete duplicate version {number}: {why}"));
+        }
+        Ok(notes)
+    }
+
+    /// Moves the pointer (the default version, or `$Latest` without `set_default`) to `image`,
+    /// using a version that launches it already when there is one.
+    async fn move_pointer(
+        &self,
+        ctx: &PublishContext<'_>,
+        image: &crate::model::Image,
+        template: &LaunchTemplate,
+        versions: &[LaunchTemplateVersion],
+    ) -> Result<(Outcome, Settled)> {
         let image_of = |number: i64| {
             versions.iter().find(|v| v.number == number).and_then(|v| v.image_id.as_ref()).map(|i| i.as_str())
         };
         let pointer = if self.set_default { template.default_version } else { template.latest_version };
         let current = image_of(pointer);
-        let latest_has_image = image_of(template.latest_version) == Some(image.id.as_str());
+        // A version with this AMI exists already (a duplicate event, or another run's version not
+        // made the default yet): use it rather than make a second one. With `set_default`, the
+        // earliest; without, only the latest serves (`$Latest` is the pointer).
+        let existing = if self.set_default {
+            versions.iter().filter(|v| v.image_id.as_ref() == Some(&image.id)).map(|v| v.number).min()
+        } else {
+            Some(template.latest_version).filter(|n| image_of(*n) == Some(image.id.as_str()))
+        };
 
-        if latest_has_image {
-            // A version with this AMI exists already (a duplicate event): at most make it default.
-            if !self.set_default || template.default_version == template.latest_version {
-                return Ok(Outcome::new(
-                    Status::Unchanged,
-                    format!("version {} already launches {}", template.latest_version, image.id),
-                )
-                .moved(current, image.id.as_str()));
-            }
-        } else if let Some(stop) = guard_monotonic(ctx, current, image).await? {
-            return Ok(stop);
-        } else if self.set_default && template.latest_version != pointer {
+        if let Some(existing) = existing.filter(|n| !self.set_default || *n == template.default_version) {
+            return Ok((
+                Outcome::new(Status::Unchanged, format!("version {existing} already launches {}", image.id))
+                    .moved(current, image.id.as_str()),
+                Settled::AsRead,
+            ));
+        }
+        if let Some(stop) = guard_monotonic(ctx, current, image).await? {
+            return Ok((stop, Settled::AsRead));
+        }
+        if self.set_default && template.latest_version != pointer {
             // Versions newer than the default may be other runs', about to become the default
             // (not only the latest: a run that made its version after another's may make its
             // own default first): never make an older AMI the default over any of them.
@@ -216,52 +365,66 @@ impl Publisher for LaunchTemplatePublisher {
             if let Some(newest) = newest_available(ctx, pending.map(|i| i.as_str())).await? {
                 let stop = guard_monotonic(ctx, Some(newest.id.as_str()), image).await?;
                 if let Some(stop) = stop.filter(|s| s.status == Status::Skipped) {
-                    return Ok(stop);
+                    return Ok((stop, Settled::AsRead));
                 }
             }
         }
 
         let from = current.map(|c| format!("{c} (version {pointer})"));
         if ctx.dry_run {
-            let what = if latest_has_image {
-                format!("would make version {} the default", template.latest_version)
-            } else {
-                format!("would create version {} from version {}", template.latest_version + 1, template.latest_version)
+            let what = match existing {
+                Some(existing) => format!("would make version {existing} the default"),
+                None => format!(
+                    "would create version {} from version {}",
+                    template.latest_version + 1,
+                    template.latest_version
+                ),
             };
-            return Ok(Outcome::new(Status::Planned, what).moved(from, image.id.as_str()));
+            return Ok((Outcome::new(Status::Planned, what).moved(from, image.id.as_str()), Settled::AsRead));
         }
 
         let mut race_notes = Vec::new();
+        let mut raced = false;
+        // The AMIs of versions other runs made (newer than the default as read, or since our
+        // read): whichever of them was the default for a moment, this run's write replaces it.
+        let mut others: BTreeSet<ImageId> = BTreeSet::new();
+        if self.set_default {
+            others.extend(versions.iter().filter(|v| v.number > pointer).filter_map(|v| v.image_id.clone()));
+        }
+        let mut created = None;
         let mut launches = image.id.clone();
-        let (number, mut reason) = if latest_has_image {
-            (template.latest_version, format!("made existing version {} the default", template.latest_version))
-        } else {
-            let description = format!("amikeeper: {} (event {})", image.id, ctx.event_id);
-            let number = ctx
-                .aws
-                .create_launch_template_version(
-                    ctx.region,
-                    &template.id,
-                    template.latest_version,
-                    &image.id,
-                    &description,
-                )
-                .await?;
-            let reason = format!("created version {number} from version {}", template.latest_version);
-            if number > template.latest_version + 1 {
-                // Another run created versions between our read and our create.
-                let (settled, newer, notes) = self.settle(ctx, &template, number).await?;
-                race_notes = notes;
-                launches = newer.unwrap_or(launches);
-                (settled, reason)
-            } else {
-                (number, reason)
+        let (number, mut reason) = match existing {
+            Some(existing) => (existing, format!("made existing version {existing} the default")),
+            None => {
+                let description = format!("amikeeper: {} (event {})", image.id, ctx.event_id);
+                let source = template.latest_version;
+                let number = ctx
+                    .aws
+                    .create_launch_template_version(ctx.region, &template.id, source, &image.id, &description)
+                    .await?;
+                let reason = format!("created version {number} from version {source}");
+                if number > template.latest_version + 1 {
+                    // Another run created versions between our read and our create.
+                    raced = true;
+                    let (settled, newer, notes) = self.settle(ctx, template, number, &mut others).await?;
+                    race_notes = notes;
+                    launches = newer.unwrap_or(launches);
+                    (settled, reason)
+                } else {
+                    created = Some(LaunchTemplateVersion {
+                        number,
+                        image_id: Some(image.id.clone()),
+                        description: Some(description),
+                        is_default: false,
+                    });
+                    (number, reason)
+                }
             }
         };
         let mut number = number;
         if self.set_default && template.default_version != number {
             let mut latest = ctx.aws.set_default_launch_template_version(ctx.region, &template.id, number).await?;
-            if !latest_has_image {
+            if existing.is_none() {
                 reason.push_str(", made it the default");
             }
             // A version made after ours (the latest number tells) may be another run's with a
@@ -271,8 +434,9 @@ impl Publisher for LaunchTemplatePublisher {
                 if latest <= seen {
                     break;
                 }
+                raced = true;
                 seen = latest;
-                let (winner, newer, notes) = self.settle(ctx, &template, number).await?;
+                let (winner, newer, notes) = self.settle(ctx, template, number, &mut others).await?;
                 race_notes.extend(notes);
                 if winner == number {
                     break;
@@ -284,8 +448,10 @@ impl Publisher for LaunchTemplatePublisher {
         }
         let mut outcome = Outcome::new(Status::Updated, reason).moved(from, format!("{launches} (version {number})"));
         outcome.notes.extend(race_notes);
+        outcome.replaced = others.into_iter().filter(|i| i != &launches && i != &image.id).collect();
+        let default = if self.set_default { number } else { template.default_version };
         if let Some(keep) = self.keep_versions {
-            let mut all = versions.clone();
+            let mut all = versions.to_vec();
             if !all.iter().any(|v| v.number == number) {
                 all.push(LaunchTemplateVersion {
                     number,
@@ -294,13 +460,13 @@ impl Publisher for LaunchTemplatePublisher {
                     is_default: self.set_default,
                 });
             }
-            let default = if self.set_default { number } else { template.default_version };
-            match self.prune(ctx, &template, &all, keep, default, number.max(template.latest_version)).await {
+            match self.prune(ctx, template, &all, keep, default, number.max(template.latest_version)).await {
                 Ok(notes) => outcome.notes.extend(notes),
                 Err(error) => outcome.notes.push(format!("pruning old versions failed, retried next time: {error}")),
             }
         }
-        Ok(outcome)
+        let settled = if raced { Settled::Raced { default } } else { Settled::Moved { default, created } };
+        Ok((outcome, settled))
     }
 }
 

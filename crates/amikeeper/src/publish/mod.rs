@@ -18,6 +18,7 @@ use serde::Serialize;
 
 pub use asg::AutoScalingGroupPublisher;
 pub use launch_template::{LaunchTemplateLocator, LaunchTemplatePublisher};
+pub(crate) use ssm::Replaced;
 pub use ssm::SsmParameterPublisher;
 pub(crate) use stack::update_request as stack_update_request;
 pub use stack::StackParameterPublisher;
@@ -83,12 +84,17 @@ pub struct Outcome {
     /// Secondary facts: versions pruned, a restore after a failed write, ...
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// AMIs other runs put in the pointer while this run published (or were about to: launch
+    /// template versions newer than the default), which this run's write replaced. Like `from`,
+    /// amikeeper's protection on them is released when no moved pointer names them.
+    #[serde(skip)]
+    pub replaced: Vec<ImageId>,
 }
 
 impl Outcome {
     /// An outcome with a status and a reason.
     pub fn new(status: Status, reason: impl Into<String>) -> Self {
-        Self { status, reason: reason.into(), from: None, to: None, notes: Vec::new() }
+        Self { status, reason: reason.into(), from: None, to: None, notes: Vec::new(), replaced: Vec::new() }
     }
 
     /// Sets what the pointer named before and after.
@@ -176,6 +182,36 @@ pub trait Publisher: Send + Sync {
     /// Returns `Err` only when AWS work failed; every decision not to act is an `Ok` outcome
     /// with its reason.
     async fn publish(&self, ctx: &PublishContext<'_>) -> Result<Outcome>;
+
+    /// What the pointer names now, read from AWS: after a run, to tell whether other runs
+    /// moved it meanwhile (see the keeper's protection check). The default,
+    /// [`PointerNow::Unknown`], is for publishers that do not read their pointer back; the run
+    /// then keeps the protection it set.
+    async fn pointer_now(&self, _ctx: &PublishContext<'_>) -> Result<PointerNow> {
+        Ok(PointerNow::Unknown)
+    }
+}
+
+/// What a pointer names when read back after a run ([`Publisher::pointer_now`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PointerNow {
+    /// This AMI.
+    Image(ImageId),
+    /// No AMI: the pointer is missing (another run may be between its delete and its put) or
+    /// holds something else.
+    NoImage,
+    /// The publisher does not read its pointer back.
+    Unknown,
+}
+
+impl PointerNow {
+    /// `Image` for an `ami-…` value, else `NoImage`.
+    pub(crate) fn from_value(value: Option<&str>) -> Self {
+        match value.filter(|v| v.starts_with("ami-")) {
+            Some(id) => Self::Image(ImageId::new(id)),
+            None => Self::NoImage,
+        }
+    }
 }
 
 /// Decides whether a pointer that names `current` may move to `image`.
