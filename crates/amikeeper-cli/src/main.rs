@@ -23,7 +23,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 const EXIT_CODES: &str = "\
 Exit codes (every command):
   0  Done: every run's status is ok, deferred (the AMI is still pending; its EC2 AMI State Change event finishes the job) or ignored (nothing to do); a plan, a dry run, a policy or parsed events were printed.
-  1  AWS work failed: an AWS call failed in a run, a target, a copy or a sweep action, after retries (throttling, a 5xx, a timeout, access denied, a resource the configuration names that is missing), or a sweep's inventory could not be read. Everything else was still done, and running it again is safe.
+  1  AWS work failed: an AWS call failed in a run, a target, a copy or a sweep action, after retries (throttling, a 5xx, a timeout, access denied, a resource the configuration names that is missing), or a sweep's inventory could not be read. Everything else was still done, and running it again is safe. (demo: a check of its in-memory run failed.)
   2  Refused or invalid input, with nothing written for what was refused: a payload that is unreadable, malformed or of an unsupported kind; a bad configuration (a literal target name that is unsafe is one); bad arguments; no region; or a run whose status is refused: an event from an account not in accounts, a name from a tag outside allowed_name_prefixes or unsafe, a stack-managed resource, an event naming an AMI that EC2 does not know (InvalidAMIID.NotFound), a rollback that cannot go back.
   Mixed results: the code is the highest-ranked one among the events, targets and actions, and 1 ranks above 2 above 0. One target updated and one refused exits 2; one refused and one failed exits 1 (its run again exits 2 while the refusal stands); deferred counts as done.";
 
