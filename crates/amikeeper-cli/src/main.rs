@@ -257,9 +257,7 @@ async fn run(command: Command) -> ExitCode {
             bake(&config, rule, BakeFlags { dry_run, wait, account }, &aws).await
         }
         Command::Rollback { config, to, dry_run, aws, targets } => rollback(&config, to, dry_run, &aws, &targets).await,
-        Command::Demo { json } => {
-            demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(aws_failure)
-        }
+        Command::Demo { json } => demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(aws_failure),
     };
     match result {
         Ok(code) => code,

@@ -169,6 +169,8 @@ fn subcommands() -> Vec<String> {
         .lines()
         .skip(1)
         .take_while(|line| !line.trim().is_empty())
+        // A command's line is indented by two spaces; a wrapped description, by more.
+        .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
         .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
         .filter(|name| name != "help")
         .collect()
@@ -261,7 +263,7 @@ fn a_configuration_whose_own_target_names_are_unsafe_exits_2_at_load_for_every_c
 fn parse_prints_an_array_however_many_records_the_payload_has() {
     let origin = Origin::new("111122223333", "ap-northeast-1", "shape");
     let events: Vec<serde_json::Value> = (1..=3)
-        .map(|i| origin.backup_job(&format!("ami-012345678900000{i}"), "i-0123456789abcdef0", "COMPLETED"))
+        .map(|i| origin.backup_job(&format!("ami-0123456789abcdef{i}"), "i-0123456789abcdef0", "COMPLETED"))
         .collect();
     let printed = |payload: &serde_json::Value| {
         let out = amikeeper(&["parse", "-"], Some(&payload.to_string()));
@@ -275,7 +277,7 @@ fn parse_prints_an_array_however_many_records_the_payload_has() {
     assert_eq!((direct.len(), one.len(), three.len()), (1, 1, 3));
     assert_eq!(direct, one);
     assert_eq!(three[0], one[0]);
-    assert_eq!(three[2]["image_id"], "ami-0123456789000003");
+    assert_eq!(three[2]["image_id"], "ami-0123456789abcdef3");
 }
 
 /// `amikeeper handle` of `payload` with CONFIG, AWS unreachable (any call fails at once).
@@ -303,12 +305,14 @@ fn handle_exits_by_the_worst_run_of_the_payload() {
     let failed = home.backup_job(image, instance, "COMPLETED");
 
     let (code, reports) = handle_offline("ignored", &ignored);
-    assert_eq!(code, Some(0), "{reports:#?}");
-    assert_eq!((reports.len(), &reports[0]["status"], &reports[0]["aws_calls"]), (1, &"ignored".into(), &0.into()));
+    assert_eq!((code, reports.len()), (Some(0), 1), "{reports:#?}");
+    assert_eq!(reports[0]["status"], "ignored", "{reports:#?}");
+    assert_eq!(reports[0]["aws_calls"], 0, "{reports:#?}");
 
     let (code, reports) = handle_offline("refused", &refused);
-    assert_eq!(code, Some(2), "{reports:#?}");
-    assert_eq!((reports.len(), &reports[0]["status"], &reports[0]["aws_calls"]), (1, &"refused".into(), &0.into()));
+    assert_eq!((code, reports.len()), (Some(2), 1), "{reports:#?}");
+    assert_eq!(reports[0]["status"], "refused", "{reports:#?}");
+    assert_eq!(reports[0]["aws_calls"], 0, "{reports:#?}");
     assert!(reports[0]["reason"].as_str().unwrap().contains("444455556666"), "{reports:#?}");
 
     let (code, reports) = handle_offline("failed", &failed);
@@ -335,7 +339,9 @@ fn sweep_and_rollback_exit_1_when_aws_cannot_be_read() {
     let out = amikeeper(&["sweep", "--config", config.to_str().unwrap(), "--region", "eu-west-1"], None);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let fleet = format!("{retention}[[fleet]]\nrole_arn = \"arn:aws:iam::444455556666:role/amikeeper\"\nregions = [\"eu-west-1\"]\n");
+    let fleet = format!(
+        "{retention}[[fleet]]\nrole_arn = \"arn:aws:iam::444455556666:role/amikeeper\"\nregions = [\"eu-west-1\"]\n"
+    );
     let config = temp_file("offline-fleet.toml", &fleet);
     let out = amikeeper(&["sweep", "--config", config.to_str().unwrap(), "--fleet"], None);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));

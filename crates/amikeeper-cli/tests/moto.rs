@@ -296,9 +296,9 @@ stack = "{{tag:StackName}}"
         std::fs::write(&file, payload.to_string()).unwrap();
         handle(&moto, &config, &file, false)
     };
-    let statuses = |reports: &[serde_json::Value]| -> Vec<String> {
+    fn statuses(reports: &[serde_json::Value]) -> Vec<String> {
         reports.iter().map(|r| r["status"].as_str().unwrap().to_owned()).collect()
-    };
+    }
 
     // A tag naming a parameter outside the allowed prefixes, or climbing out of one: refused,
     // exit 2, and the parameter it names does not exist afterwards.

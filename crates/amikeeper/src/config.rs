@@ -966,9 +966,14 @@ impl Config {
                         return Err(invalid(format!("{at}.{field}"), "`{date}` is only for bake names"));
                     }
                     // What the configuration writes itself is checked now, not per event.
-                    check_template(target.name_kind(field), template, &self.allowed_name_prefixes).map_err(|reason| {
-                        invalid(format!("{at}.{field}"), format!("`{template}` is not a safe {} name: {reason}", target.kind()))
-                    })?;
+                    check_template(target.name_kind(field), template, &self.allowed_name_prefixes).map_err(
+                        |reason| {
+                            invalid(
+                                format!("{at}.{field}"),
+                                format!("`{template}` is not a safe {} name: {reason}", target.kind()),
+                            )
+                        },
+                    )?;
                 }
                 match target {
                     TargetConfig::LaunchTemplate { id, name, id_from_parameter, keep_versions, .. } => {

@@ -465,9 +465,7 @@ pub fn check_template(kind: NameKind, template: &NameTemplate, allowed_prefixes:
     // `{` never occurs in a template's written text (it opens a placeholder), so it marks
     // where a placeholder's value goes.
     const HOLE: char = '{';
-    let Ok(skeleton) = template.render(|_| Some("{")) else {
-        unreachable!("every placeholder has a value")
-    };
+    let Ok(skeleton) = template.render(|_| Some("{")) else { unreachable!("every placeholder has a value") };
     let Some(first_hole) = skeleton.find(HOLE) else {
         return check_name(kind, &skeleton, false, &[]);
     };
@@ -512,7 +510,8 @@ pub fn check_template(kind: NameKind, template: &NameTemplate, allowed_prefixes:
             }
         }
         NameKind::LaunchTemplateId => {
-            let fits = "lt-".starts_with(leading) || leading.strip_prefix("lt-").is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
+            let fits = "lt-".starts_with(leading)
+                || leading.strip_prefix("lt-").is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
             if !fits || !written.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                 return Err("not a launch template id (`lt-` and hex digits)".into());
             }
