@@ -126,6 +126,15 @@ def test_bad_events_are_refused_before_any_aws_call() -> None:
         (MINIMAL.replace('"/ami/web"', '"{tag:Where}"'), ["allowed_name_prefixes"]),
         (MINIMAL.replace('"/ami/web"', '"/ami/{nope}"'), ["nope"]),
         (MINIMAL + "[retention]\n", ["retention", "say what to sweep"]),
+        # Names written in the configuration are checked when it loads, not per event.
+        (MINIMAL.replace('"/ami/web"', '"/aws/service/x"'), ["rules[0].targets[0].name", "reserved by AWS"]),
+        (MINIMAL.replace('"/ami/web"', '"/SSM/web"'), ["rules[0].targets[0].name", "reserved by AWS"]),
+        (MINIMAL.replace('"/ami/web"', '"/ami/../prod/db"'), ["rules[0].targets[0].name", "`..`"]),
+        (MINIMAL.replace('"/ami/web"', '"/aws/{image_id}"'), ["rules[0].targets[0].name", "reserved by AWS"]),
+        (
+            'allowed_name_prefixes = ["/ami/"]\n' + MINIMAL.replace('"/ami/web"', '"/prod/{tag:Where}"'),
+            ["rules[0].targets[0].name", "every event would be refused"],
+        ),
     ],
 )
 def test_bad_configurations_raise_config_error(text: str, words: list[str]) -> None:

@@ -1,7 +1,7 @@
 //! `amikeeper`: the command line for in-house tooling.
 //!
-//! JSON goes to stdout, progress and errors to stderr. Exit codes: 0 success, 1 AWS work
-//! failed, 2 bad input or configuration.
+//! JSON goes to stdout, progress and errors to stderr. Exit codes: [`EXIT_CODES`] (0 done, 1
+//! AWS work failed, 2 refused or invalid input), the same table as in the README.
 
 mod demo;
 
@@ -15,9 +15,17 @@ use amikeeper::events::parse_payload;
 use amikeeper::model::Region;
 use amikeeper::retain::{Progress, SweepOptions};
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
-use amikeeper::{BakeOptions, Config, HandleOptions, Keeper};
+use amikeeper::{BakeOptions, Config, HandleOptions, Keeper, RunStatus};
 use amikeeper_aws::aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// The exit codes of every command, shown by `--help` (the README has the same table).
+const EXIT_CODES: &str = "\
+Exit codes (every command):
+  0  Done: every run's status is ok, deferred (the AMI is still pending; its EC2 AMI State Change event finishes the job) or ignored (nothing to do); a plan, a dry run, a policy or parsed events were printed.
+  1  AWS work failed: an AWS call failed in a run, a target, a copy or a sweep action, after retries (throttling, a 5xx, a timeout, access denied, a resource the configuration names that is missing), or a sweep's inventory could not be read. Everything else was still done, and running it again is safe. (demo: a check of its in-memory run failed.)
+  2  Refused or invalid input, with nothing written for what was refused: a payload that is unreadable, malformed or of an unsupported kind; a bad configuration (a literal target name that is unsafe is one); bad arguments; no region; or a run whose status is refused: an event from an account not in accounts, a name from a tag outside allowed_name_prefixes or unsafe, a stack-managed resource, an event naming an AMI that EC2 does not know (InvalidAMIID.NotFound), a rollback that cannot go back.
+  Mixed results: the code is the highest-ranked one among the events, targets and actions, and 1 ranks above 2 above 0. One target updated and one refused exits 2; one refused and one failed exits 1 (its run again exits 2 while the refusal stands); deferred counts as done.";
 
 /// Keeps every pointer to the current AMI right.
 #[derive(Parser)]
@@ -45,12 +53,14 @@ struct AwsArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the normalised event(s) of a payload as JSON (an array for SQS/SNS batches).
+    /// Print the normalised events of a payload as a JSON array: one item per event (one for an
+    /// EventBridge event, one per record of an SQS or SNS batch).
     Parse {
         /// The payload file, or `-` for stdin.
         event: PathBuf,
     },
-    /// Handle an event: move every configured pointer, print the report as JSON.
+    /// Handle an event: move every configured pointer, print the reports as a JSON array, one
+    /// per event of the payload (one for an EventBridge event, one per SQS or SNS record).
     Handle {
         /// The configuration file (TOML, or JSON if it ends in .json).
         #[arg(long, short)]
@@ -140,8 +150,60 @@ enum Command {
     },
 }
 
+/// What a command's outcome means to its caller; [`EXIT_CODES`] describes each.
+/// Ordered by precedence: when a command has several results, the greatest decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Exit {
+    /// Done (0).
+    Done,
+    /// Refused or invalid input (2).
+    Refused,
+    /// AWS work failed (1).
+    Failed,
+}
+
+impl Exit {
+    /// The process exit code.
+    fn code(self) -> u8 {
+        match self {
+            Self::Done => 0,
+            Self::Failed => 1,
+            Self::Refused => 2,
+        }
+    }
+
+    /// The exit of one handled event (or bake).
+    fn of_run(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Ok | RunStatus::Deferred | RunStatus::Ignored => Self::Done,
+            RunStatus::Refused => Self::Refused,
+            RunStatus::Failed => Self::Failed,
+        }
+    }
+
+    /// The exit of several results: the one of highest precedence.
+    fn of_all(exits: impl IntoIterator<Item = Self>) -> Self {
+        exits.into_iter().max().unwrap_or(Self::Done)
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit.code())
+    }
+}
+
+/// The command line with the exit-code table after every command's help.
+fn cli_command() -> clap::Command {
+    Cli::command().after_help(EXIT_CODES).mut_subcommands(|command| command.after_help(EXIT_CODES))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 2 (clap's default), as invalid input does.
+    let cli = match Cli::from_arg_matches(&cli_command().get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -177,7 +239,12 @@ struct Failure {
 }
 
 fn bad_input(message: impl std::fmt::Display) -> Failure {
-    Failure { code: 2, message: message.to_string() }
+    Failure { code: Exit::Refused.code(), message: message.to_string() }
+}
+
+/// A failure of AWS work outside any report (exit 1).
+fn aws_failure(message: impl std::fmt::Display) -> Failure {
+    Failure { code: Exit::Failed.code(), message: message.to_string() }
 }
 
 async fn run(command: Command) -> ExitCode {
@@ -190,9 +257,7 @@ async fn run(command: Command) -> ExitCode {
             bake(&config, rule, BakeFlags { dry_run, wait, account }, &aws).await
         }
         Command::Rollback { config, to, dry_run, aws, targets } => rollback(&config, to, dry_run, &aws, &targets).await,
-        Command::Demo { json } => {
-            demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(|message| Failure { code: 1, message })
-        }
+        Command::Demo { json } => demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(aws_failure),
     };
     match result {
         Ok(code) => code,
@@ -213,10 +278,11 @@ fn read_input(path: &PathBuf) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
-fn print_json<T: serde::Serialize>(items: &[T]) -> Result<(), Failure> {
-    let text =
-        if items.len() == 1 { serde_json::to_string_pretty(&items[0]) } else { serde_json::to_string_pretty(items) };
-    let text = text.map_err(|e| Failure { code: 1, message: format!("cannot write JSON: {e}") })?;
+/// Prints `value` as pretty JSON on stdout. Its shape depends only on the command: `parse` and
+/// `handle` print an array (one item per event, however many the payload carried), the others
+/// one object (`sweep --fleet`: an array, one per account and region).
+fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| aws_failure(format!("cannot write JSON: {e}")))?;
     println!("{text}");
     Ok(())
 }
@@ -275,8 +341,9 @@ async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -
     let options = SweepOptions { apply, now: None };
     if fleet {
         let reports = keeper.sweep_fleet(&options).await;
-        print_json(std::slice::from_ref(&reports))?;
-        return Ok(if reports.iter().all(|r| r.status == "ok") { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        print_json(&reports)?;
+        let exits = reports.iter().map(|r| if r.status == "ok" { Exit::Done } else { Exit::Failed });
+        return Ok(Exit::of_all(exits).into());
     }
     let bar = progress_bar(apply);
     let progress = |p: Progress| {
@@ -289,14 +356,14 @@ async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let report = report.map_err(|error| Failure { code: 1, message: error.to_string() })?;
-    print_json(std::slice::from_ref(&report))?;
-    Ok(if report.summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let report = report.map_err(|error| if error.is_bad_input() { bad_input(&error) } else { aws_failure(&error) })?;
+    print_json(&report)?;
+    Ok(if report.summary.failed > 0 { Exit::Failed } else { Exit::Done }.into())
 }
 
 fn iam_policy(config: &PathBuf) -> Result<ExitCode, Failure> {
     let config = Config::from_file(config).map_err(bad_input)?;
-    print_json(&[amikeeper::iam::policy(&config)])?;
+    print_json(&amikeeper::iam::policy(&config))?;
     for caveat in amikeeper::iam::caveats(&config) {
         eprintln!("amikeeper: note: {caveat}");
     }
@@ -321,12 +388,13 @@ async fn rollback(
     let keeper = Keeper::new(config, Arc::new(aws));
     let options = RollbackOptions { to: to.map(amikeeper::model::ImageId::new), dry_run };
     let report = keeper.rollback(&region, targets, &options).await;
-    print_json(std::slice::from_ref(&report))?;
+    print_json(&report)?;
     Ok(match report.status {
-        "ok" => ExitCode::SUCCESS,
-        "refused" => ExitCode::from(2),
-        _ => ExitCode::from(1),
-    })
+        "ok" => Exit::Done,
+        "refused" => Exit::Refused,
+        _ => Exit::Failed,
+    }
+    .into())
 }
 
 /// A progress bar on stderr when it is a terminal and there is something to act on.
@@ -361,7 +429,7 @@ async fn handle(
         HandleOptions { dry_run, wait: wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..config.wait }) };
     let reports = keeper.handle_payload(&payload, &options).await.map_err(bad_input)?;
     print_json(&reports)?;
-    Ok(if reports.iter().any(|r| r.failed()) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(Exit::of_all(reports.iter().map(|r| Exit::of_run(r.status))).into())
 }
 
 /// `bake`'s flags besides the configuration, the rule and the AWS settings.
@@ -382,6 +450,36 @@ async fn bake(config: &PathBuf, rule: String, flags: BakeFlags, aws_args: &AwsAr
     let options = BakeOptions { dry_run: flags.dry_run, wait, account: flags.account, now: None };
     // An unknown rule, a rule without `bake` or an unknown account: exit 2, no AWS call made.
     let report = keeper.bake(&rule, &region, &options).await.map_err(bad_input)?;
-    print_json(std::slice::from_ref(&report))?;
-    Ok(if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    print_json(&report)?;
+    Ok(Exit::of_run(report.status).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_run_status_has_its_exit_code() {
+        let code = |status| Exit::of_run(status).code();
+        assert_eq!(code(RunStatus::Ok), 0);
+        assert_eq!(code(RunStatus::Deferred), 0, "the EC2 AMI State Change event finishes a deferred run");
+        assert_eq!(code(RunStatus::Ignored), 0);
+        assert_eq!(code(RunStatus::Failed), 1);
+        assert_eq!(code(RunStatus::Refused), 2);
+    }
+
+    #[test]
+    fn a_failure_outranks_a_refusal_which_outranks_done() {
+        use Exit::{Done, Failed, Refused};
+        assert_eq!(Exit::of_all([]), Done);
+        assert_eq!(Exit::of_all([Done, Done]).code(), 0);
+        assert_eq!(Exit::of_all([Done, Refused, Done]).code(), 2);
+        assert_eq!(Exit::of_all([Refused, Failed, Done]).code(), 1);
+        assert_eq!(Exit::of_all([Failed, Refused]).code(), 1);
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        cli_command().debug_assert();
+    }
 }

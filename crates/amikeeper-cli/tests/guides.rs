@@ -383,7 +383,9 @@ async fn a_group_on_a_launch_configuration_is_skipped_refused_and_keeps_its_ami(
     request.insert("launchConfigurationName".into(), "app-legacy-lc".into());
     let event_file = dir.join("create-auto-scaling-group.json");
     std::fs::write(&event_file, event.to_string()).unwrap();
-    let report = json(&moto_amikeeper(&moto, &["handle", "--config", config, event_file.to_str().unwrap()]), 0);
+    let reports = json(&moto_amikeeper(&moto, &["handle", "--config", config, event_file.to_str().unwrap()]), 0);
+    assert_eq!(reports.as_array().map(Vec::len), Some(1), "one report per event: {reports:#}");
+    let report = &reports[0];
     assert_eq!(report["status"], "ok", "{report:#}");
     assert_eq!(report["targets"][0]["status"], "skipped", "{report:#}");
     let reason = report["targets"][0]["reason"].as_str().unwrap_or_default();

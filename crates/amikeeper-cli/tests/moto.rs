@@ -69,6 +69,23 @@ fn report(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is no JSON report ({e}); stderr:\n{stderr}"))
 }
 
+/// The one report `handle` printed for a payload of one event (an array of one), exit 0.
+fn handled(out: &Output) -> serde_json::Value {
+    let mut reports = reports(out, 0);
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    reports.remove(0)
+}
+
+/// The reports `handle` printed: always an array, one per event of the payload; exit `code`.
+fn reports(out: &Output, code: i32) -> Vec<serde_json::Value> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(code), "stderr:\n{stderr}\nstdout:\n{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is no JSON ({e}); stderr:\n{stderr}"));
+    json.as_array().unwrap_or_else(|| panic!("not an array of reports: {json:#}")).clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handle_moves_the_parameter_a_backup_image_tag_names() {
     let Some(moto) = MotoServer::start() else { return };
@@ -106,7 +123,7 @@ name = "{{tag:ImageIdParameterName}}"
     std::fs::write(&event, payload.to_string()).unwrap();
 
     // A dry run plans the move and writes nothing.
-    let planned = report(&handle(&moto, &config, &event, true));
+    let planned = handled(&handle(&moto, &config, &event, true));
     assert_eq!(planned["dry_run"], true, "{planned:#}");
     assert_eq!(planned["status"], "ok", "{planned:#}");
     assert_eq!(planned["targets"][0]["status"], "planned", "{planned:#}");
@@ -114,7 +131,7 @@ name = "{{tag:ImageIdParameterName}}"
 
     // The real run moves it, in four calls, then protects the AMI in two, reads the parameter
     // back (it still names the AMI) and describes the AMI it left afresh (for its protection).
-    let done = report(&handle(&moto, &config, &event, false));
+    let done = handled(&handle(&moto, &config, &event, false));
     assert_eq!(done["status"], "ok", "{done:#}");
     assert_eq!(done["targets"][0]["status"], "updated", "{done:#}");
     assert_eq!(done["targets"][0]["to"], new.as_str(), "{done:#}");
@@ -123,7 +140,7 @@ name = "{{tag:ImageIdParameterName}}"
     assert_eq!(fixture.parameter(MAIN_REGION, "/ami/web").await, Some((new.to_string(), 2)));
 
     // The same event again changes nothing.
-    let again = report(&handle(&moto, &config, &event, false));
+    let again = handled(&handle(&moto, &config, &event, false));
     assert_eq!(again["targets"][0]["status"], "unchanged", "{again:#}");
     assert_eq!(fixture.parameter(MAIN_REGION, "/ami/web").await, Some((new.to_string(), 2)));
     let _ = std::fs::remove_dir_all(&dir);
@@ -227,5 +244,93 @@ async fn rollback_restores_a_parameter_and_a_template_default_and_refuses_a_dere
     let body: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
     assert_eq!(body["status"], "refused", "{body:#}");
     assert_eq!(fixture.parameter(MAIN_REGION, "/ami/gone").await, Some((new.to_string(), 2)), "nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handle_exits_2_for_hostile_tags_and_missing_amis_1_for_failures_and_the_worst_of_a_batch() {
+    use amikeeper::samples::sqs_batch;
+    let Some(moto) = MotoServer::start() else { return };
+    let fixture = MotoFixture::new(&moto).await;
+    let account = fixture.account();
+    let tagged = |name: &str, key: &str, value: &str| ImageSpec::named(name).tag(key, value);
+    let good = fixture.image(MAIN_REGION, tagged("exit-good", "ImageIdParameterName", "/ami/web")).await;
+    let outside = fixture.image(MAIN_REGION, tagged("exit-outside", "ImageIdParameterName", "/prod/db/password")).await;
+    let climbing =
+        fixture.image(MAIN_REGION, tagged("exit-dotdot", "ImageIdParameterName", "/ami/../prod/db/password")).await;
+    let no_stack = fixture.image(MAIN_REGION, tagged("exit-no-stack", "StackName", "web-missing")).await;
+
+    let dir = temp_dir();
+    let config = dir.join("exit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+accounts = ["{account}"]
+allowed_name_prefixes = ["/ami/", "web-"]
+
+[[rules]]
+name = "parameter-from-tag"
+on = ["backup_job"]
+[rules.match]
+has_tags = ["ImageIdParameterName"]
+[[rules.targets]]
+kind = "ssm_parameter"
+name = "{{tag:ImageIdParameterName}}"
+
+[[rules]]
+name = "stack-from-tag"
+on = ["backup_job"]
+[rules.match]
+has_tags = ["StackName"]
+[[rules.targets]]
+kind = "stack_parameter"
+stack = "{{tag:StackName}}"
+"#
+        ),
+    )
+    .unwrap();
+    let origin = Origin::new(&account, MAIN_REGION, "cli-exit");
+    let event = |image: &str| origin.backup_job(image, "i-0123456789abcdef0", "COMPLETED");
+    let run = |name: &str, payload: serde_json::Value| {
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, payload.to_string()).unwrap();
+        handle(&moto, &config, &file, false)
+    };
+    fn statuses(reports: &[serde_json::Value]) -> Vec<String> {
+        reports.iter().map(|r| r["status"].as_str().unwrap().to_owned()).collect()
+    }
+
+    // A tag naming a parameter outside the allowed prefixes, or climbing out of one: refused,
+    // exit 2, and the parameter it names does not exist afterwards.
+    for (name, image) in [("outside", &outside), ("climbing", &climbing)] {
+        let refused = reports(&run(name, event(image.as_str())), 2);
+        assert_eq!(statuses(&refused), ["refused"], "{refused:#?}");
+        assert_eq!(refused[0]["targets"][0]["status"], "refused", "{refused:#?}");
+        assert!(refused[0]["targets"][0]["reason"].as_str().unwrap().contains("/prod/db/password"), "{refused:#?}");
+        assert_eq!(fixture.parameter(MAIN_REGION, "/prod/db/password").await, None, "nothing written");
+    }
+
+    // An AMI that does not exist: the event's fault (InvalidAMIID.NotFound), exit 2.
+    let missing = reports(&run("missing", event("ami-0123456789abcdef0")), 2);
+    assert_eq!(statuses(&missing), ["refused"], "{missing:#?}");
+    assert!(missing[0]["reason"].as_str().unwrap().contains("InvalidAMIID.NotFound"), "{missing:#?}");
+
+    // A stack the tag names that does not exist: AWS work failed, exit 1.
+    let failed = reports(&run("no-stack", event(no_stack.as_str())), 1);
+    assert_eq!(statuses(&failed), ["failed"], "{failed:#?}");
+
+    // An SQS batch of one record prints what the event alone prints: an array of one report.
+    let one = reports(&run("batch-of-one", sqs_batch(&[event(outside.as_str())])), 2);
+    assert_eq!(statuses(&one), ["refused"], "{one:#?}");
+
+    // A batch: one done and one refused exits 2; add a failure and it exits 1.
+    let mixed = reports(&run("done-refused", sqs_batch(&[event(good.as_str()), event(outside.as_str())])), 2);
+    assert_eq!(statuses(&mixed), ["ok", "refused"], "{mixed:#?}");
+    assert_eq!(fixture.parameter(MAIN_REGION, "/ami/web").await, Some((good.to_string(), 1)));
+    let batch = sqs_batch(&[event(good.as_str()), event(climbing.as_str()), event(no_stack.as_str())]);
+    let worst = reports(&run("done-refused-failed", batch), 1);
+    assert_eq!(statuses(&worst), ["ok", "refused", "failed"], "{worst:#?}");
+    assert_eq!(fixture.parameter(MAIN_REGION, "/prod/db/password").await, None, "nothing written");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::InstanceRefreshPreferences;
 use crate::events::EventKind;
+use crate::resolve::{check_template, NameKind};
 use crate::template::{NameTemplate, Placeholder};
 
 /// A malformed or inconsistent configuration.
@@ -742,6 +743,28 @@ impl TargetConfig {
         !matches!(self, Self::AutoScalingGroup { version: Some(_), .. })
     }
 
+    /// The target's `kind` as the configuration spells it, e.g. `ssm_parameter`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SsmParameter { .. } => "ssm_parameter",
+            Self::LaunchTemplate { .. } => "launch_template",
+            Self::AutoScalingGroup { .. } => "auto_scaling_group",
+            Self::StackParameter { .. } => "stack_parameter",
+        }
+    }
+
+    /// The kind of AWS name the template in `field` (one of [`templates`](Self::templates)'s)
+    /// renders to, as the resolver checks it.
+    pub fn name_kind(&self, field: &str) -> NameKind {
+        match (self, field) {
+            (Self::LaunchTemplate { .. }, "id") => NameKind::LaunchTemplateId,
+            (Self::LaunchTemplate { .. }, "name") => NameKind::LaunchTemplateName,
+            (Self::SsmParameter { .. } | Self::LaunchTemplate { .. }, _) => NameKind::Parameter,
+            (Self::AutoScalingGroup { .. }, _) => NameKind::AutoScalingGroup,
+            (Self::StackParameter { .. }, _) => NameKind::Stack,
+        }
+    }
+
     /// The name templates this target uses, with the field each is in.
     pub fn templates(&self) -> Vec<(&'static str, &NameTemplate)> {
         match self {
@@ -942,6 +965,15 @@ impl Config {
                     if template.placeholders().any(|p| *p == Placeholder::Date) && rule.bake.is_none() {
                         return Err(invalid(format!("{at}.{field}"), "`{date}` is only for bake names"));
                     }
+                    // What the configuration writes itself is checked now, not per event.
+                    check_template(target.name_kind(field), template, &self.allowed_name_prefixes).map_err(
+                        |reason| {
+                            invalid(
+                                format!("{at}.{field}"),
+                                format!("`{template}` is not a safe {} name: {reason}", target.kind()),
+                            )
+                        },
+                    )?;
                 }
                 match target {
                     TargetConfig::LaunchTemplate { id, name, id_from_parameter, keep_versions, .. } => {
@@ -1044,6 +1076,84 @@ mod tests {
         assert_eq!(invalid_at(&text), "rules[0].targets[0].name");
         let allowed = format!("allowed_name_prefixes = [\"/ami/\"]\n{text}");
         assert!(Config::from_toml(&allowed).is_ok());
+    }
+
+    /// A configuration with one target of `kind` whose `field` is `value`.
+    fn one_target(prefixes: &str, kind: &str, field: &str, value: &str) -> String {
+        format!(
+            "accounts = [\"111122223333\"]\nallowed_name_prefixes = [{prefixes}]\n[[rules]]\nname = \"web\"\n\
+             [[rules.targets]]\nkind = \"{kind}\"\n{field} = {value:?}\n"
+        )
+    }
+
+    fn load_error(text: &str) -> (String, String) {
+        match Config::from_toml(text) {
+            Err(ConfigError::Invalid { at, reason }) => (at, reason),
+            other => panic!("expected Invalid for\n{text}\ngot {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unsafe_names_written_in_the_configuration_are_refused_when_it_loads() {
+        let prefixes = "\"/ami/\", \"web-\"";
+        let unsafe_names = [
+            ("ssm_parameter", "name", "/aws/service/ami-amazon-linux-latest/x"),
+            ("ssm_parameter", "name", "/AWS/x"),
+            ("ssm_parameter", "name", "ssm-web"),
+            ("ssm_parameter", "name", "/SSM/web"),
+            ("ssm_parameter", "name", "AwsWeb"),
+            ("ssm_parameter", "name", "/ami/../prod/db/password"),
+            ("ssm_parameter", "name", "/ami/./web"),
+            ("ssm_parameter", "name", "/ami//web"),
+            ("ssm_parameter", "name", "ami/web"),
+            ("ssm_parameter", "name", "/ami/web/"),
+            ("ssm_parameter", "name", "/ami/web app"),
+            // Templated: the written parts alone already make every name unsafe.
+            ("ssm_parameter", "name", "/aws/{image_id}"),
+            ("ssm_parameter", "name", "/Ssm{region}"),
+            ("ssm_parameter", "name", "/ami/{region}/../prod"),
+            ("ssm_parameter", "name", "/ami/{tag:Name}/.."),
+            ("ssm_parameter", "name", "/ami/{instance_id}/"),
+            ("ssm_parameter", "name", "ami/{instance_id}"),
+            ("ssm_parameter", "name", "/ami/{instance_id}//x"),
+            // A tag fills it in, but the written start is outside every allowed prefix.
+            ("ssm_parameter", "name", "/prod/{tag:Where}"),
+            ("stack_parameter", "stack", "prod-{tag:Stack}"),
+            ("launch_template", "id_from_parameter", "/aws/{tag:X}"),
+            ("launch_template", "id", "ami-{tag:X}"),
+            ("launch_template", "name", "web..{region}"),
+            ("launch_template", "name", "web template"),
+            ("stack_parameter", "stack", "1web"),
+            ("stack_parameter", "stack", "web_stack-{region}"),
+            ("auto_scaling_group", "name", "arn:aws:autoscaling:{region}:x"),
+        ];
+        for (kind, field, value) in unsafe_names {
+            let (at, reason) = load_error(&one_target(prefixes, kind, field, value));
+            assert_eq!(at, format!("rules[0].targets[0].{field}"), "{value}: {reason}");
+            assert!(reason.contains(value) && reason.contains(kind), "{value}: {reason}");
+        }
+        let safe_names = [
+            ("ssm_parameter", "name", "/ami/web"),
+            ("ssm_parameter", "name", "i-0123456789abcdef0"),
+            ("ssm_parameter", "name", "/golden/web"), // written by the configuration: no allow-list
+            ("ssm_parameter", "name", "/ami/{instance_id}"),
+            ("ssm_parameter", "name", "{tag:Where}"),
+            ("ssm_parameter", "name", "/a{tag:Where}"), // `/ami/...` can still follow
+            ("ssm_parameter", "name", "/ami/{tag:Where}/id"),
+            ("ssm_parameter", "name", "{region}/web"), // the placeholder may start with `/`
+            ("ssm_parameter", "name", "/{account}/{region}/ami"),
+            ("launch_template", "id", "lt-0abc"),
+            ("launch_template", "id", "{launch_template_id}"),
+            ("launch_template", "name", "web-{region}"),
+            ("launch_template", "id_from_parameter", "/ami/{tag:LaunchTemplateParameter}"),
+            ("stack_parameter", "stack", "web-{tag:Stack}"),
+            ("stack_parameter", "stack", "{tag:Stack}"),
+            ("auto_scaling_group", "name", "web-asg"),
+        ];
+        for (kind, field, value) in safe_names {
+            let text = one_target(prefixes, kind, field, value);
+            assert!(Config::from_toml(&text).is_ok(), "{value}: {:?}", Config::from_toml(&text).err());
+        }
     }
 
     #[test]

@@ -280,6 +280,17 @@ impl Keeper {
         let (resolved, _) = with_retries("resolve", || self.resolver.resolve(aws, event)).await;
         let resolution = match resolved {
             Ok(resolution) => resolution,
+            // EC2 answers InvalidAMIID.NotFound: the event names an AMI this account cannot see
+            // (it never existed here, or is not shared). That is the event's fault, not AWS's:
+            // retrying cannot help, so the run is refused (the CLI exits 2), having written nothing.
+            Err(Error::NotFound { kind: "AMI", name, region }) => {
+                report.status = RunStatus::Refused;
+                report.reason = Some(format!(
+                    "the event names AMI {name}, which EC2 does not know in {region} (InvalidAMIID.NotFound: \
+                     it does not exist, or is not shared with this account); nothing was written"
+                ));
+                return;
+            }
             Err(error) => {
                 report.status = RunStatus::Failed;
                 report.reason = Some(error.to_string());

@@ -21,8 +21,9 @@ pub enum RunStatus {
     Failed,
     /// Nothing to do: no rule matches, or the event is not one that moves pointers.
     Ignored,
-    /// Refused for safety: the whole event (another account: nothing was read or written), or
-    /// a target (a name outside the allow-list, a stack-managed resource), none having failed.
+    /// Refused for safety or as invalid input: the whole event (another account: nothing was
+    /// read or written; an AMI that does not exist), or a target (a name outside the
+    /// allow-list, a stack-managed resource), none having failed.
     Refused,
 }
 

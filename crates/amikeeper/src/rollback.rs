@@ -131,7 +131,8 @@ pub struct RollbackItem {
 /// The report of one rollback.
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackReport {
-    /// `ok`, `refused` (nothing was written) or `failed` (some target failed while writing).
+    /// `ok`, `refused` (nothing was written), or `failed` (an AWS call failed: while working
+    /// out the moves, and then nothing was written, or while writing).
     pub status: &'static str,
     /// Always said: a rollback sets aside the rule that pointers never move to older AMIs.
     pub notice: &'static str,
@@ -253,7 +254,9 @@ async fn run(
 ) {
     // 1. Work out every move, and check every AMI, before writing anything.
     let mut moves = Vec::new();
-    let mut refusals = Vec::new();
+    // Targets that cannot be rolled back: refused (the target or its AMI is not fit), or
+    // failed (an AWS call failed while working it out).
+    let mut blocked = Vec::new();
     let mut images: BTreeMap<ImageId, Image> = BTreeMap::new();
     for target in targets {
         match plan(aws, config, region, target, options.to.as_ref()).await {
@@ -262,19 +265,21 @@ async fn run(
                     images.insert(image.id.clone(), image);
                     moves.push((target, planned));
                 }
-                Ok(Err(why)) => refusals.push((target, why)),
-                Err(error) => refusals.push((target, error.to_string())),
+                Ok(Err(why)) => blocked.push((target, Status::Refused, why)),
+                Err(error) => blocked.push((target, Status::Failed, error.to_string())),
             },
-            Ok(Err(why)) => refusals.push((target, why)),
-            Err(error) => refusals.push((target, error.to_string())),
+            Ok(Err(why)) => blocked.push((target, Status::Refused, why)),
+            Err(error) => blocked.push((target, Status::Failed, error.to_string())),
         }
     }
-    if !refusals.is_empty() {
-        report.status = "refused";
+    if !blocked.is_empty() {
+        // A failure outranks a refusal: running it again may get past the failure.
+        let failed = blocked.iter().any(|(_, status, _)| *status == Status::Failed);
+        report.status = if failed { "failed" } else { "refused" };
         report.reason =
-            Some(format!("{} of {} targets cannot be rolled back; nothing was written", refusals.len(), targets.len()));
-        for (target, why) in refusals {
-            report.targets.push(RollbackItem { target: target.id(), outcome: Outcome::new(Status::Refused, why) });
+            Some(format!("{} of {} targets cannot be rolled back; nothing was written", blocked.len(), targets.len()));
+        for (target, status, why) in blocked {
+            report.targets.push(RollbackItem { target: target.id(), outcome: Outcome::new(status, why) });
         }
         return;
     }

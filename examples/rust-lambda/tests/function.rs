@@ -63,6 +63,17 @@ fn settings_come_from_the_environment() {
     // A configuration file that is not there fails the init phase with its path.
     let missing = Settings { config: Some("/nonexistent/keeper.toml".into()), ..Settings::default() };
     assert!(missing.load_config().unwrap_err().to_string().contains("/nonexistent/keeper.toml"));
+    // So does one whose own target names are unsafe, naming the field, before any event.
+    let dir = std::env::temp_dir().join(format!("amikeeper-lambda-settings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("unsafe.toml");
+    let text = "accounts = [\"111122223333\"]\n[[rules]]\nname = \"web\"\n[[rules.targets]]\n\
+                kind = \"ssm_parameter\"\nname = \"/aws/service/x\"\n";
+    std::fs::write(&path, text).unwrap();
+    let unsafe_names = Settings { config: Some(path), ..Settings::default() };
+    let error = unsafe_names.load_config().unwrap_err().to_string();
+    assert!(error.contains("rules[0].targets[0].name") && error.contains("reserved by AWS"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
