@@ -466,7 +466,9 @@ fn known<'a>(rule: &'a Rule) -> impl Fn(&Placeholder) -> KnownValue<'a> {
         Placeholder::InstanceId => KnownValue::StartsWith("i-"),
         Placeholder::ImageId => KnownValue::StartsWith("ami-"),
         Placeholder::LaunchTemplateId => KnownValue::StartsWith("lt-"),
-        Placeholder::AsgName => rule.matcher.asg_name_prefix.as_deref().map_or(KnownValue::Unknown, KnownValue::StartsWith),
+        Placeholder::AsgName => {
+            rule.matcher.asg_name_prefix.as_deref().map_or(KnownValue::Unknown, KnownValue::StartsWith)
+        }
         _ => KnownValue::Unknown,
     }
 }
@@ -583,10 +585,13 @@ fn scope(config: &Config, job: Job, action: &str, arns: &Arns<'_>) -> Scope {
             }
             scoped("Parameters", found)
         }
-        (Job::Sweep, "ec2:DeleteLaunchTemplateVersions") => {
-            scoped("LaunchTemplates", arns.launch_templates(&NameSet::StartingWith(String::new())).into_iter().collect())
+        (Job::Sweep, "ec2:DeleteLaunchTemplateVersions") => scoped(
+            "LaunchTemplates",
+            arns.launch_templates(&NameSet::StartingWith(String::new())).into_iter().collect(),
+        ),
+        (Job::Sweep, "rbin:GetRule") => {
+            scoped("RecycleBinRules", arns.each_account("rbin", "rule/*").into_iter().collect())
         }
-        (Job::Sweep, "rbin:GetRule") => scoped("RecycleBinRules", arns.each_account("rbin", "rule/*").into_iter().collect()),
         (Job::Sweep, "ec2:DeleteSnapshot" | "ec2:CreateTags") => scoped("Snapshots", snapshots()),
         (
             _,
@@ -835,7 +840,10 @@ mod tests {
         .unwrap();
         let policy = policy(&config);
         // `/ami/` cannot start a stack name: only `app-`.
-        assert_eq!(resources(&policy, "AmikeeperHandleStacks"), ["arn:aws:cloudformation:*:111122223333:stack/app-*/*"]);
+        assert_eq!(
+            resources(&policy, "AmikeeperHandleStacks"),
+            ["arn:aws:cloudformation:*:111122223333:stack/app-*/*"]
+        );
         assert_eq!(
             resources(&policy, "AmikeeperHandleLaunchTemplates"),
             ["arn:aws:ec2:*:111122223333:launch-template/lt-0123456789abcdef0"]
@@ -864,7 +872,10 @@ mod tests {
         let copies = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "AmikeeperHandleCopies");
         let copies = copies.expect("a statement for the copies");
         assert_eq!(copies["Action"], json!(["ec2:CopyImage"]));
-        assert_eq!(copies["Condition"], json!({ "StringEquals": { "aws:RequestedRegion": ["ap-northeast-3", "eu-west-1"] } }));
+        assert_eq!(
+            copies["Condition"],
+            json!({ "StringEquals": { "aws:RequestedRegion": ["ap-northeast-3", "eu-west-1"] } })
+        );
         let rollback: Vec<&str> = policy["Statement"]
             .as_array()
             .unwrap()

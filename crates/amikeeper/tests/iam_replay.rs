@@ -45,9 +45,9 @@ struct Call {
 fn wildcard(pattern: &[u8], text: &[u8], stop: Option<u8>) -> bool {
     match pattern.split_first() {
         None => text.is_empty(),
-        Some((b'*', rest)) => {
-            (0..=text.len()).take_while(|&i| i == 0 || Some(text[i - 1]) != stop).any(|i| wildcard(rest, &text[i..], stop))
-        }
+        Some((b'*', rest)) => (0..=text.len())
+            .take_while(|&i| i == 0 || Some(text[i - 1]) != stop)
+            .any(|i| wildcard(rest, &text[i..], stop)),
         Some((b'?', rest)) => text.first().is_some_and(|c| Some(*c) != stop) && wildcard(rest, &text[1..], stop),
         Some((c, rest)) => text.first() == Some(c) && wildcard(rest, &text[1..], stop),
     }
@@ -428,8 +428,10 @@ impl AutoScalingApi for Recorder {
         preferences: &InstanceRefreshPreferences,
     ) -> AwsResult<String> {
         let r = region.as_str();
-        let arn =
-            format!("arn:aws:autoscaling:{r}:{}:autoScalingGroup:{UNKNOWN_ID}:autoScalingGroupName/{group}", self.account);
+        let arn = format!(
+            "arn:aws:autoscaling:{r}:{}:autoScalingGroup:{UNKNOWN_ID}:autoScalingGroupName/{group}",
+            self.account
+        );
         self.record("autoscaling:StartInstanceRefresh", r, arn);
         self.inner.start_instance_refresh(region, group, preferences).await
     }
@@ -467,7 +469,11 @@ impl RecycleBinApi for Recorder {
         self.any("rbin:ListRules", region);
         let rules = self.inner.list_recycle_bin_rules(region, resource_type).await?;
         for rule in &rules {
-            self.record("rbin:GetRule", region.as_str(), format!("arn:aws:rbin:{region}:{}:rule/{}", self.account, rule.id));
+            self.record(
+                "rbin:GetRule",
+                region.as_str(),
+                format!("arn:aws:rbin:{region}:{}:rule/{}", self.account, rule.id),
+            );
         }
         Ok(rules)
     }
@@ -636,8 +642,9 @@ fn writes_outside_the_configured_names_are_denied() {
     let r = "ap-northeast-1";
     let parameter = |account: &str, name: &str| format!("arn:aws:ssm:{r}:{account}:parameter/{name}");
     let stack = |name: &str| format!("arn:aws:cloudformation:{r}:111122223333:stack/{name}/{UNKNOWN_ID}");
-    let group =
-        |name: &str| format!("arn:aws:autoscaling:{r}:111122223333:autoScalingGroup:{UNKNOWN_ID}:autoScalingGroupName/{name}");
+    let group = |name: &str| {
+        format!("arn:aws:autoscaling:{r}:111122223333:autoScalingGroup:{UNKNOWN_ID}:autoScalingGroupName/{name}")
+    };
 
     // Seed 001: parameters under the allowed prefixes, stacks whose names can start with one.
     let seed_001 = policy(configs::SEED_001_PARAMETER_AND_STACK_FROM_TAGS);
