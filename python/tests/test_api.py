@@ -280,10 +280,22 @@ def test_the_lambda_example_loads_and_its_policy_is_the_cli_s(monkeypatch: pytes
     printed = subprocess.run(
         [cli(), "iam-policy", "--config", str(EXAMPLE / "keeper.toml")], check=True, capture_output=True
     ).stdout
-    wanted = {s["Sid"]: sorted(s["Action"]) for s in json.loads(printed)["Statement"] if s["Sid"] != "AmikeeperRollback"}
+    def resources(statement: dict[str, Any]) -> list[str]:
+        listed = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        # The template writes the partition and account as CloudFormation pseudo parameters.
+        subbed = (r["Fn::Sub"] if isinstance(r, dict) else r for r in listed)
+        return sorted(
+            r.replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", "111122223333") for r in subbed
+        )
+
+    wanted = {
+        s["Sid"]: (sorted(s["Action"]), resources(s))
+        for s in json.loads(printed)["Statement"]
+        if not s["Sid"].startswith("AmikeeperRollback")
+    }
     template = yaml.safe_load((EXAMPLE / "template.yaml").read_text())
     policy = template["Resources"]["Amikeeper"]["Properties"]["Policies"][0]
-    assert {s["Sid"]: sorted(s["Action"]) for s in policy["Statement"]} == wanted
+    assert {s["Sid"]: (sorted(s["Action"]), resources(s)) for s in policy["Statement"]} == wanted
 
 
 def test_the_wheel_is_the_one_installed() -> None:

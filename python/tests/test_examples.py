@@ -71,6 +71,38 @@ def policy_statements(config: Path) -> dict[str, list[str]]:
     return {s["Sid"]: sorted(s["Action"]) for s in json.loads(printed)["Statement"]}
 
 
+def printed_statements(config: Path, account: str) -> dict[str, tuple[list[str], list[str]]]:
+    """``amikeeper iam-policy``'s statements for ``config``, by Sid: actions and resources
+    sorted, with the configuration's ``account`` written as ``${AWS::AccountId}``."""
+    printed = subprocess.run([cli(), "iam-policy", "--config", str(config)], check=True, capture_output=True).stdout
+    statements = json.loads(printed)["Statement"]
+    return {
+        s["Sid"]: (
+            sorted(s["Action"]),
+            sorted(
+                r.replace("arn:aws:", "arn:${AWS::Partition}:").replace(f":{account}:", ":${AWS::AccountId}:")
+                for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+            ),
+        )
+        for s in statements
+    }
+
+
+def template_statements(statements: list[dict[str, Any]]) -> dict[str, tuple[list[str], list[str]]]:
+    """A template's policy statements, by Sid: actions and resources (``!Sub`` strings as
+    written) sorted."""
+
+    def resource(r: Any) -> str:
+        return r["Fn::Sub"] if isinstance(r, dict) else str(r)
+
+    found = {}
+    for s in statements:
+        actions = [s["Action"]] if isinstance(s["Action"], str) else s["Action"]
+        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        found[s["Sid"]] = (sorted(actions), sorted(resource(r) for r in resources))
+    return found
+
+
 def cfn_lint(*paths: Path) -> subprocess.CompletedProcess[str]:
     """cfn-lint (pinned in scripts/requirements-test.txt, with moto) on ``paths``."""
     if importlib.util.find_spec("cfnlint") is None:
@@ -208,28 +240,26 @@ def test_the_launch_templates_follow_amikeeper_in_moto(world: World) -> None:
 
 def test_the_templates_grant_what_iam_policy_prints() -> None:
     lambda_config = EXAMPLES / "rust-lambda" / "keeper.toml"
-    wanted = policy_statements(lambda_config)
+    wanted = printed_statements(lambda_config, "111122223333")
+    handle_and_sweep = {sid: w for sid, w in wanted.items() if sid.startswith(("AmikeeperHandle", "AmikeeperSweep"))}
+    assert handle_and_sweep, wanted
     function = template(EXAMPLES / "rust-lambda" / "template.yaml")["Resources"]["Amikeeper"]["Properties"]
-    granted = {s["Sid"]: s["Action"] for s in function["Policies"][0]["Statement"]}
-    # Handling and sweeping, as printed; no rollback; and the fleet roles.
-    assert {sid: sorted(granted[sid]) for sid in ("AmikeeperHandle", "AmikeeperSweep")} == {
-        sid: wanted[sid] for sid in ("AmikeeperHandle", "AmikeeperSweep")
-    }
-    assert set(granted) == {"AmikeeperHandle", "AmikeeperSweep", "AmikeeperFleet"}
-    assert granted["AmikeeperFleet"] == "sts:AssumeRole"
+    granted = template_statements(function["Policies"][0]["Statement"])
+    # Handling and sweeping, as printed (actions and resources); no rollback; and the fleet roles.
+    assert {sid: g for sid, g in granted.items() if sid != "AmikeeperFleet"} == handle_and_sweep
+    assert granted["AmikeeperFleet"] == (["sts:AssumeRole"], ["arn:${AWS::Partition}:iam::*:role/${FleetRoleName}"])
 
-    # Each fleet account's role: the sweep statement, and a trust in the function's role.
+    # Each fleet account's role: the sweep statements, and a trust in the function's role.
     role = template(EXAMPLES / "step-functions" / "sweeper-role.yaml")["Resources"]["SweeperRole"]["Properties"]
-    sweep = role["Policies"][0]["PolicyDocument"]["Statement"]
-    assert [(s["Sid"], sorted(s["Action"])) for s in sweep] == [("AmikeeperSweep", wanted["AmikeeperSweep"])]
+    sweep = template_statements(role["Policies"][0]["PolicyDocument"]["Statement"])
+    assert sweep == {sid: w for sid, w in wanted.items() if sid.startswith("AmikeeperSweep")}
     fleet_role = template(EXAMPLES / "rust-lambda" / "template.yaml")["Parameters"]["FleetRoleName"]["Default"]
     assert role["RoleName"] == fleet_role
-    fleet = next(s for s in function["Policies"][0]["Statement"] if s["Sid"] == "AmikeeperFleet")
-    assert fleet["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${FleetRoleName}"}
 
     # The CloudFormation example's configuration needs to write the parameter and the stack.
     stack_policy = policy_statements(EXAMPLES / "cloudformation" / "keeper.toml")
-    assert {"ssm:PutParameter", "cloudformation:UpdateStack"} <= set(stack_policy["AmikeeperHandle"])
+    assert "ssm:PutParameter" in stack_policy["AmikeeperHandleParameters"], stack_policy
+    assert "cloudformation:UpdateStack" in stack_policy["AmikeeperHandleStacks"], stack_policy
 
 
 def test_the_github_workflow_sweeps_on_a_schedule_with_oidc() -> None:

@@ -135,12 +135,16 @@ enum Command {
         #[command(flatten)]
         aws: AwsArgs,
     },
-    /// Print the least-privilege IAM policy for a configuration: one statement each for
-    /// handling events, sweeping and rolling back. What a policy cannot say goes to stderr.
+    /// Print the least-privilege IAM policy for a configuration: for handling events, sweeping
+    /// and rolling back, each action on the resources the configuration can touch in its
+    /// accounts. What a policy cannot say (the actions granted on *, and why) goes to stderr.
     IamPolicy {
         /// The configuration file (TOML, or JSON if it ends in .json).
         #[arg(long, short)]
         config: PathBuf,
+        /// The partition the ARNs name.
+        #[arg(long, default_value = "aws", value_parser = ["aws", "aws-cn", "aws-us-gov"])]
+        partition: String,
     },
     /// Run every seed flow on an in-memory AWS account and show what happened (no AWS needed).
     Demo {
@@ -252,7 +256,7 @@ async fn run(command: Command) -> ExitCode {
         Command::Parse { event } => parse(&event),
         Command::Handle { config, dry_run, wait, aws, event } => handle(&config, dry_run, wait, &aws, &event).await,
         Command::Sweep { config, apply, fleet, aws } => sweep(&config, apply, fleet, &aws).await,
-        Command::IamPolicy { config } => iam_policy(&config),
+        Command::IamPolicy { config, partition } => iam_policy(&config, &partition),
         Command::Bake { config, rule, dry_run, wait, account, aws } => {
             bake(&config, rule, BakeFlags { dry_run, wait, account }, &aws).await
         }
@@ -361,9 +365,9 @@ async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -
     Ok(if report.summary.failed > 0 { Exit::Failed } else { Exit::Done }.into())
 }
 
-fn iam_policy(config: &PathBuf) -> Result<ExitCode, Failure> {
+fn iam_policy(config: &PathBuf, partition: &str) -> Result<ExitCode, Failure> {
     let config = Config::from_file(config).map_err(bad_input)?;
-    print_json(&amikeeper::iam::policy(&config))?;
+    print_json(&amikeeper::iam::policy_in_partition(&config, partition))?;
     for caveat in amikeeper::iam::caveats(&config) {
         eprintln!("amikeeper: note: {caveat}");
     }

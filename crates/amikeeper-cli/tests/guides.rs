@@ -41,7 +41,7 @@ fn guides() -> Vec<(PathBuf, String)> {
 }
 
 fn name(path: &Path) -> String {
-    format!("docs/guides/{}", path.file_name().unwrap().to_string_lossy())
+    path.strip_prefix(root()).unwrap_or(path).display().to_string()
 }
 
 /// A fenced block: its language, its lines (0-based, content only) and their text with the
@@ -273,7 +273,11 @@ fn every_command_line_in_the_guides_parses() {
 fn every_iam_policy_in_the_guides_is_what_iam_policy_prints() {
     let bless = std::env::var("AMIKEEPER_BLESS_GUIDES").is_ok_and(|v| v == "1");
     let mut stale = Vec::new();
-    for (path, text) in guides() {
+    // The README's IAM section too.
+    let readme = root().join("README.md");
+    let readme_text = std::fs::read_to_string(&readme).expect("README.md");
+    assert!(readme_text.contains("amikeeper iam-policy --config crates/"), "README.md shows a printed policy");
+    for (path, text) in guides().into_iter().chain([(readme, readme_text)]) {
         let blocks = blocks(&text);
         let mut replacements: Vec<(usize, usize, String)> = Vec::new();
         let mut policies = 0;

@@ -414,7 +414,8 @@ fn only_reads(report: &SweepReport) -> bool {
         .all(|op| op.contains(":Describe") || op.contains(":Get") || op.contains(":List"))
 }
 
-const KEEP_TWO_PER_ROLE: &str = r#"
+/// The configuration of the image sweep scenarios (in the fixture's account).
+pub const KEEP_TWO_PER_ROLE: &str = r#"
 [retention]
 concurrency = 4
 parameter_paths = ["/ami/"]
@@ -539,7 +540,8 @@ pub async fn sweep_keeps_what_is_in_use(f: &dyn SweepFixture) {
     assert!(again.results.is_empty() && only_reads(&again), "converged: {:?}", again.aws_calls_by_operation);
 }
 
-const PROTECTED_PARAMETER: &str = r#"
+/// The configuration of [`protection_follows_the_pointers`] (in the fixture's account).
+pub const PROTECTED_PARAMETER: &str = r#"
 [[rules]]
 name = "app"
 on = ["backup_job"]

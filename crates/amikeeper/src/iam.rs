@@ -1,18 +1,27 @@
 //! The least-privilege IAM policy for a configuration: exactly the AWS actions amikeeper can
-//! call for it, in one statement per job (handling events, sweeping, rolling back), so that a
-//! team can give each job to a different role.
+//! call for it, each on exactly the resources the configuration can touch, in statements per
+//! job (handling events, sweeping, rolling back), so that a team can give each job to a
+//! different role.
 //!
 //! The action names are the names amikeeper's reports count calls under (`ec2:DescribeImages`),
-//! which are also the IAM action names. Resources are `*`: EC2's describe calls do not take
-//! resource-level permissions, and the names amikeeper writes to can come from tags.
+//! which are also the IAM action names. Resources are ARN patterns in the configured
+//! `accounts` and any region: SSM parameters by name (a name from a template or a tag as the
+//! prefix it must start with), stacks and Auto Scaling groups by name, launch templates by id
+//! where the configuration fixes it, `image/*` and `snapshot/*` for EC2 (their ARNs name no
+//! account), `CopyImage` only to the `copy_to` regions. `*` only for actions AWS defines no
+//! resource type for, and for a call AWS authorizes against `*` (listing every stack); each is
+//! named in [`caveats`]. `scripts/check_iam_policy.py` checks every action and ARN form against
+//! AWS's service authorization data, and `tests/iam_replay.rs` replays the conformance
+//! scenarios' calls against the policy.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::config::{Config, GroupByConfig, TargetConfig};
+use crate::config::{Config, GroupByConfig, Rule, TargetConfig};
 use crate::model::Region;
 use crate::retain::{parameter_sources, Retire};
+use crate::template::{KnownValue, NameSet, NameTemplate, Placeholder};
 
 /// The actions handling events needs, for the configured rules.
 pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
@@ -105,7 +114,9 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
         "ec2:DescribeLaunchTemplateVersions",
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeLaunchConfigurations",
+        // DescribeStacks without a stack name needs ListStacks too (its API reference).
         "cloudformation:DescribeStacks",
+        "cloudformation:ListStacks",
         // amikeeper's protection on AMIs no pointer names any more is released: its claim
         // (tag `amikeeper:protected`) is withdrawn first, then the protection is turned off.
         "ec2:DisableImageDeregistrationProtection",
@@ -187,20 +198,34 @@ pub fn rollback_actions(config: &Config) -> BTreeSet<&'static str> {
     actions
 }
 
-/// The IAM policy document: one statement per job that the configuration uses.
+/// The partition [`policy`] writes into its ARNs.
+pub const DEFAULT_PARTITION: &str = "aws";
+
+/// The IAM policy document in the `aws` partition: see [`policy_in_partition`].
 pub fn policy(config: &Config) -> Value {
+    policy_in_partition(config, DEFAULT_PARTITION)
+}
+
+/// The IAM policy document: for each job the configuration uses (handling events, sweeping,
+/// rolling back), its actions grouped by the resources they may touch, each group a statement
+/// (`Sid` `Amikeeper<Job><Resources>`), then `sts:AssumeRole` on the configured roles.
+/// `partition` is `aws`, `aws-cn` or `aws-us-gov`.
+pub fn policy_in_partition(config: &Config, partition: &str) -> Value {
     let mut statements = Vec::new();
-    for (sid, actions) in [
-        ("AmikeeperHandle", handle_actions(config)),
-        ("AmikeeperSweep", sweep_actions(config)),
-        ("AmikeeperRollback", rollback_actions(config)),
-    ] {
-        if actions.is_empty() {
-            continue;
+    let mut sids = BTreeSet::new();
+    for job in Job::ALL {
+        for (scope, actions) in job_scopes(config, job, partition) {
+            let mut sid = format!("Amikeeper{}{}", job.sid(), scope.label());
+            let mut n = 2;
+            while sids.contains(&sid) {
+                sid = format!("Amikeeper{}{}{n}", job.sid(), scope.label());
+                n += 1;
+            }
+            sids.insert(sid.clone());
+            statements.push(scope.statement(&sid, &actions));
         }
-        statements.push(json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*" }));
     }
-    // The one action whose resource can be narrowed: the roles amikeeper assumes.
+    // The roles amikeeper assumes.
     let assumed: [(&str, Vec<&str>); 3] = [
         ("AmikeeperConsumers", consumer_roles(config).collect()),
         ("AmikeeperCopies", copy_roles(config).collect()),
@@ -210,6 +235,410 @@ pub fn policy(config: &Config) -> Value {
         statements.push(json!({ "Sid": sid, "Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": roles }));
     }
     json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// A job amikeeper does; each has its own statements, so that each can go to its own role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Handling events (`handle`, `bake`).
+    Handle,
+    /// Sweeping (`sweep`).
+    Sweep,
+    /// Rolling back (`rollback`).
+    Rollback,
+}
+
+impl Job {
+    /// Every job, in the order the policy lists them.
+    pub const ALL: [Job; 3] = [Job::Handle, Job::Sweep, Job::Rollback];
+
+    /// The job's part of a statement id.
+    fn sid(self) -> &'static str {
+        match self {
+            Job::Handle => "Handle",
+            Job::Sweep => "Sweep",
+            Job::Rollback => "Rollback",
+        }
+    }
+
+    /// The actions the job needs for `config`.
+    pub fn actions(self, config: &Config) -> BTreeSet<&'static str> {
+        match self {
+            Job::Handle => handle_actions(config),
+            Job::Sweep => sweep_actions(config),
+            Job::Rollback => rollback_actions(config),
+        }
+    }
+}
+
+/// Where an action may act.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// `"*"`: AWS defines no resource type for the action, so IAM can only grant it on `*`.
+    Unscoped,
+    /// `"*"` although the action has resource types, because the call amikeeper makes is
+    /// authorized against `*`; the text says why (a caveat).
+    Everything(&'static str),
+    /// These ARN patterns (`*` and `?` wildcards), in every region unless `regions` names them
+    /// (as an `aws:RequestedRegion` condition).
+    Arns {
+        /// The statement id's resource part, e.g. `Parameters`.
+        label: &'static str,
+        /// The ARN patterns.
+        arns: BTreeSet<String>,
+        /// The regions the call may be sent to; empty: any.
+        regions: BTreeSet<String>,
+    },
+}
+
+impl Scope {
+    fn label(&self) -> &'static str {
+        match self {
+            Scope::Unscoped => "AnyResource",
+            Scope::Everything(_) => "Listing",
+            Scope::Arns { label, .. } => label,
+        }
+    }
+
+    fn statement(&self, sid: &str, actions: &BTreeSet<&'static str>) -> Value {
+        match self {
+            Scope::Unscoped | Scope::Everything(_) => {
+                json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*" })
+            }
+            Scope::Arns { arns, regions, .. } if regions.is_empty() => {
+                json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": arns })
+            }
+            Scope::Arns { arns, regions, .. } => json!({
+                "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": arns,
+                "Condition": { "StringEquals": { "aws:RequestedRegion": regions } },
+            }),
+        }
+    }
+}
+
+/// The job's actions grouped by the scope each may act in; an action the configuration gives
+/// nothing to act on is left out.
+pub fn job_scopes(config: &Config, job: Job, partition: &str) -> BTreeMap<Scope, BTreeSet<&'static str>> {
+    let arns = Arns { partition, accounts: &config.accounts };
+    let mut scopes: BTreeMap<Scope, BTreeSet<&'static str>> = BTreeMap::new();
+    if job == Job::Rollback && config.rules.iter().all(|rule| rule.targets.is_empty()) {
+        // Rollback moves the configuration's pointers; without any it has nothing to do.
+        return scopes;
+    }
+    for action in job.actions(config) {
+        let scope = scope(config, job, action, &arns);
+        if matches!(&scope, Scope::Arns { arns, .. } if arns.is_empty()) {
+            continue;
+        }
+        scopes.entry(scope).or_default().insert(action);
+    }
+    scopes
+}
+
+/// Actions that AWS's service authorization reference gives no resource type: IAM grants them
+/// on `*` only.
+pub const UNSCOPED_ACTIONS: [&str; 13] = [
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeLaunchConfigurations",
+    "cloudformation:ListStacks",
+    "ec2:DescribeImageReferences",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeVolumes",
+    "ec2:GetAllowedImagesSettings",
+    "rbin:ListRules",
+    "ssm:DescribeParameters",
+];
+
+/// Why the sweep's `cloudformation:DescribeStacks` is granted on `*`.
+const LISTING_STACKS: &str = "cloudformation:DescribeStacks without a stack name (the sweep reads every stack's \
+     parameters) is authorized against *, not a stack ARN, and also needs cloudformation:ListStacks \
+     (CloudFormation's DescribeStacks reference)";
+
+/// Why an action amikeeper knows no scope for is granted on `*`.
+const NO_SCOPE_KNOWN: &str = "amikeeper knows no narrower resource for this action";
+
+/// The ARN patterns of one configuration: its partition and accounts, any region.
+struct Arns<'a> {
+    partition: &'a str,
+    accounts: &'a [String],
+}
+
+impl Arns<'_> {
+    /// `arn:<partition>:<service>:*:<account>:<resource>` for every account.
+    fn each_account(&self, service: &str, resource: &str) -> Vec<String> {
+        self.accounts.iter().map(|account| format!("arn:{}:{service}:*:{account}:{resource}", self.partition)).collect()
+    }
+
+    /// Images and snapshots: their ARNs name no account.
+    fn ec2_without_account(&self, resource: &str) -> String {
+        format!("arn:{}:ec2:*::{resource}", self.partition)
+    }
+
+    /// SSM parameters: `parameter/<name without its leading />`, which is also the form of a
+    /// name that has no leading `/` (SSM's ARN format).
+    fn parameters(&self, names: &NameSet) -> Vec<String> {
+        let resource = match names {
+            NameSet::Exactly(name) => format!("parameter/{}", name.strip_prefix('/').unwrap_or(name)),
+            NameSet::StartingWith(prefix) => format!("parameter/{}*", prefix.strip_prefix('/').unwrap_or(prefix)),
+        };
+        self.each_account("ssm", &resource)
+    }
+
+    /// A path `GetParametersByPath` reads: authorized against the path itself (not the
+    /// parameters it returns), with or without its trailing `/`.
+    fn parameter_path(&self, path: &str) -> Vec<String> {
+        let path = path.trim_matches('/');
+        if path.is_empty() {
+            return self.each_account("ssm", "parameter/*");
+        }
+        let mut arns = self.each_account("ssm", &format!("parameter/{path}"));
+        arns.extend(self.each_account("ssm", &format!("parameter/{path}/*")));
+        arns
+    }
+
+    /// Stacks by name (`stack/<name>/<stack id>`); none for a prefix no stack name can start
+    /// with (stack names start with a letter and use letters, digits and `-`).
+    fn stacks(&self, names: &NameSet) -> Vec<String> {
+        let (NameSet::Exactly(name) | NameSet::StartingWith(name)) = names;
+        let mut chars = name.chars();
+        let starts_well = chars.next().is_none_or(|c| c.is_ascii_alphabetic());
+        if !starts_well || !chars.all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Vec::new();
+        }
+        let resource = match names {
+            NameSet::Exactly(name) => format!("stack/{name}/*"),
+            NameSet::StartingWith(prefix) => format!("stack/{prefix}*/*"),
+        };
+        self.each_account("cloudformation", &resource)
+    }
+
+    /// Auto Scaling groups by name (`autoScalingGroup:<group id>:autoScalingGroupName/<name>`).
+    fn groups(&self, names: &NameSet) -> Vec<String> {
+        let name = match names {
+            NameSet::Exactly(name) => name.clone(),
+            NameSet::StartingWith(prefix) => format!("{prefix}*"),
+        };
+        self.each_account("autoscaling", &format!("autoScalingGroup:*:autoScalingGroupName/{name}"))
+    }
+
+    /// Launch templates: by id where the configuration fixes it, else any of the account's
+    /// (IAM names launch templates by id only).
+    fn launch_templates(&self, ids: &NameSet) -> Vec<String> {
+        let resource = match ids {
+            NameSet::Exactly(id) => format!("launch-template/{id}"),
+            NameSet::StartingWith(prefix) => format!("launch-template/{prefix}*"),
+        };
+        self.each_account("ec2", &resource)
+    }
+
+    /// What `ec2:RunInstances` is authorized against when Auto Scaling checks that the caller
+    /// may launch from a launch template: every resource type of the action in the accounts.
+    fn run_instances(&self) -> Vec<String> {
+        let mut arns = vec![self.ec2_without_account("image/*"), self.ec2_without_account("snapshot/*")];
+        for resource in [
+            "capacity-reservation/*",
+            "elastic-gpu/*",
+            "instance/*",
+            "key-pair/*",
+            "launch-template/*",
+            "network-interface/*",
+            "placement-group/*",
+            "security-group/*",
+            "subnet/*",
+            "volume/*",
+        ] {
+            arns.extend(self.each_account("ec2", resource));
+        }
+        arns.extend(self.each_account("license-manager", "license-configuration:*"));
+        arns.extend(self.each_account("resource-groups", "group/*"));
+        arns
+    }
+}
+
+/// What the configuration tells of each placeholder's value before an event gives it: ids
+/// start the way AWS makes them (events are refused unless they do), `{rule}` is the rule's
+/// name, and `{asg_name}` starts with the rule's `asg_name_prefix`.
+fn known<'a>(rule: &'a Rule) -> impl Fn(&Placeholder) -> KnownValue<'a> {
+    move |placeholder| match placeholder {
+        Placeholder::Rule => KnownValue::Exactly(&rule.name),
+        Placeholder::InstanceId => KnownValue::StartsWith("i-"),
+        Placeholder::ImageId => KnownValue::StartsWith("ami-"),
+        Placeholder::LaunchTemplateId => KnownValue::StartsWith("lt-"),
+        Placeholder::AsgName => {
+            rule.matcher.asg_name_prefix.as_deref().map_or(KnownValue::Unknown, KnownValue::StartsWith)
+        }
+        _ => KnownValue::Unknown,
+    }
+}
+
+/// The names a target's template can render to. A name with a tag's value in it must also
+/// start with one of `allowed_name_prefixes` (amikeeper refuses any other), so the sets are
+/// narrowed to those prefixes.
+fn name_sets(config: &Config, rule: &Rule, template: &NameTemplate) -> Vec<NameSet> {
+    let set = template.name_set(known(rule));
+    let NameSet::StartingWith(prefix) = &set else { return vec![set] };
+    if !template.uses_tags() {
+        return vec![set];
+    }
+    let mut sets = BTreeSet::new();
+    for allowed in &config.allowed_name_prefixes {
+        if allowed.starts_with(prefix.as_str()) {
+            sets.insert(NameSet::StartingWith(allowed.clone()));
+        } else if prefix.starts_with(allowed.as_str()) {
+            sets.insert(set.clone());
+        }
+    }
+    sets.into_iter().collect()
+}
+
+/// Which targets an action of the handle or rollback job touches.
+fn targets_for<'a>(config: &'a Config, job: Job, action: &str) -> Vec<(&'a Rule, &'a TargetConfig)> {
+    let rollback = job == Job::Rollback;
+    config
+        .rules
+        .iter()
+        .flat_map(|rule| rule.targets.iter().map(move |target| (rule, target)))
+        .filter(|(_, target)| match (action, target) {
+            ("ssm:GetParameter", TargetConfig::LaunchTemplate { id_from_parameter, .. }) => {
+                !rollback && id_from_parameter.is_some()
+            }
+            ("ssm:GetParameter" | "ssm:PutParameter", TargetConfig::SsmParameter { .. }) => true,
+            ("ssm:DeleteParameter", TargetConfig::SsmParameter { fixed_version, .. }) => *fixed_version,
+            ("ssm:GetParameterHistory", TargetConfig::SsmParameter { fixed_version, .. }) => rollback || !fixed_version,
+            ("cloudformation:DescribeStacks" | "cloudformation:UpdateStack", TargetConfig::StackParameter { .. }) => {
+                true
+            }
+            ("autoscaling:UpdateAutoScalingGroup" | "ec2:RunInstances", TargetConfig::AutoScalingGroup { .. }) => true,
+            ("autoscaling:StartInstanceRefresh", TargetConfig::AutoScalingGroup { instance_refresh, .. }) => {
+                instance_refresh.is_some()
+            }
+            (
+                "ec2:CreateLaunchTemplateVersion" | "ec2:DeleteLaunchTemplateVersions",
+                TargetConfig::LaunchTemplate { .. },
+            ) => true,
+            ("ec2:ModifyLaunchTemplate", TargetConfig::LaunchTemplate { set_default, .. }) => rollback || *set_default,
+            _ => false,
+        })
+        .collect()
+}
+
+/// The ARN patterns of the targets an action touches.
+fn target_arns(config: &Config, job: Job, action: &str, arns: &Arns<'_>) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for (rule, target) in targets_for(config, job, action) {
+        let sets = |template: &NameTemplate| name_sets(config, rule, template);
+        match target {
+            TargetConfig::SsmParameter { name, .. } => found.extend(sets(name).iter().flat_map(|s| arns.parameters(s))),
+            TargetConfig::LaunchTemplate { id_from_parameter: Some(parameter), .. } if action.starts_with("ssm:") => {
+                found.extend(sets(parameter).iter().flat_map(|s| arns.parameters(s)));
+            }
+            TargetConfig::LaunchTemplate { id: Some(id), .. } => {
+                found.extend(sets(id).iter().flat_map(|s| arns.launch_templates(s)));
+            }
+            // By name, or by an id a parameter holds: any template of the account.
+            TargetConfig::LaunchTemplate { .. } => {
+                found.extend(arns.launch_templates(&NameSet::StartingWith(String::new())));
+            }
+            TargetConfig::AutoScalingGroup { .. } if action == "ec2:RunInstances" => found.extend(arns.run_instances()),
+            TargetConfig::AutoScalingGroup { name, .. } => {
+                found.extend(sets(name).iter().flat_map(|s| arns.groups(s)));
+            }
+            TargetConfig::StackParameter { stack, .. } => found.extend(sets(stack).iter().flat_map(|s| arns.stacks(s))),
+        }
+    }
+    found
+}
+
+/// Where `action` of `job` may act, for `config`.
+pub fn scope_of(config: &Config, job: Job, action: &str, partition: &str) -> Scope {
+    scope(config, job, action, &Arns { partition, accounts: &config.accounts })
+}
+
+fn scope(config: &Config, job: Job, action: &str, arns: &Arns<'_>) -> Scope {
+    let images = || BTreeSet::from([arns.ec2_without_account("image/*")]);
+    let snapshots = || BTreeSet::from([arns.ec2_without_account("snapshot/*")]);
+    let scoped = |label, arns: BTreeSet<String>| Scope::Arns { label, arns, regions: BTreeSet::new() };
+    if UNSCOPED_ACTIONS.contains(&action) {
+        return Scope::Unscoped;
+    }
+    match (job, action) {
+        (Job::Sweep, "cloudformation:DescribeStacks") => Scope::Everything(LISTING_STACKS),
+        (Job::Sweep, "ssm:GetParameter" | "ssm:GetParametersByPath" | "ssm:GetParameterHistory") => {
+            let mut found = BTreeSet::new();
+            let (names, paths, _) = parameter_sources(config, &Region::from("*"));
+            match action {
+                "ssm:GetParameter" => {
+                    found.extend(names.iter().flat_map(|n| arns.parameters(&NameSet::Exactly(n.clone()))));
+                }
+                "ssm:GetParametersByPath" => found.extend(paths.iter().flat_map(|p| arns.parameter_path(p))),
+                _ => {
+                    let published = config.retention.iter().flat_map(|r| &r.images).filter_map(|p| match &p.group_by {
+                        GroupByConfig::PublishedTo(names) => Some(names),
+                        _ => None,
+                    });
+                    for name in published.flatten() {
+                        found.extend(arns.parameters(&NameSet::Exactly(name.clone())));
+                    }
+                }
+            }
+            scoped("Parameters", found)
+        }
+        (Job::Sweep, "ec2:DeleteLaunchTemplateVersions") => scoped(
+            "LaunchTemplates",
+            arns.launch_templates(&NameSet::StartingWith(String::new())).into_iter().collect(),
+        ),
+        (Job::Sweep, "rbin:GetRule") => {
+            scoped("RecycleBinRules", arns.each_account("rbin", "rule/*").into_iter().collect())
+        }
+        (Job::Sweep, "ec2:DeleteSnapshot" | "ec2:CreateTags") => scoped("Snapshots", snapshots()),
+        (
+            _,
+            "ec2:DeregisterImage"
+            | "ec2:EnableImageDeprecation"
+            | "ec2:DisableImage"
+            | "ec2:EnableImageDeregistrationProtection"
+            | "ec2:DisableImageDeregistrationProtection"
+            | "ec2:ModifyImageAttribute"
+            | "ec2:CreateTags",
+        ) => scoped("Images", images()),
+        (Job::Handle, "ec2:ModifySnapshotAttribute") => scoped("Snapshots", snapshots()),
+        (Job::Handle, "ec2:CreateImage") => {
+            // The instance imaged, the new image and the snapshots it is made with.
+            let mut found: BTreeSet<String> = images().into_iter().chain(snapshots()).collect();
+            for bake in config.rules.iter().filter_map(|r| r.bake.as_ref()) {
+                found.extend(arns.each_account("ec2", &format!("instance/{}", bake.instance_id)));
+            }
+            scoped("Bake", found)
+        }
+        (Job::Handle, "ec2:CopyImage") => {
+            // The copy is made by a call to the destination region, from the source image
+            // and its snapshots.
+            let regions: BTreeSet<String> = config
+                .rules
+                .iter()
+                .flat_map(|r| &r.copy_to)
+                .filter(|d| d.role_arn().is_none())
+                .map(|d| d.region().to_owned())
+                .collect();
+            Scope::Arns { label: "Copies", arns: images().into_iter().chain(snapshots()).collect(), regions }
+        }
+        (Job::Handle | Job::Rollback, _) if !targets_for(config, job, action).is_empty() => {
+            let label = match action.split(':').next() {
+                Some("ssm") => "Parameters",
+                Some("cloudformation") => "Stacks",
+                Some("autoscaling") => "Groups",
+                _ if action == "ec2:RunInstances" => "Launches",
+                _ => "LaunchTemplates",
+            };
+            scoped(label, target_arns(config, job, action, arns))
+        }
+        (Job::Rollback, _) => scoped("Nothing", BTreeSet::new()),
+        _ => Scope::Everything(NO_SCOPE_KNOWN),
+    }
 }
 
 /// The roles a fleet sweep assumes (`[[fleet]] role_arn`), each once.
@@ -256,6 +685,7 @@ pub fn consumer_role_actions() -> BTreeSet<&'static str> {
         "autoscaling:DescribeAutoScalingGroups",
         "autoscaling:DescribeLaunchConfigurations",
         "cloudformation:DescribeStacks",
+        "cloudformation:ListStacks",
     ]
     .into()
 }
@@ -263,7 +693,43 @@ pub fn consumer_role_actions() -> BTreeSet<&'static str> {
 /// What the policy cannot say by itself, for whoever attaches it.
 pub fn caveats(config: &Config) -> Vec<String> {
     let mut notes = Vec::new();
+    let mut unscoped = BTreeSet::new();
+    let mut everything = BTreeSet::new();
+    for job in Job::ALL {
+        for (scope, actions) in job_scopes(config, job, DEFAULT_PARTITION) {
+            match scope {
+                Scope::Unscoped => unscoped.extend(actions),
+                Scope::Everything(why) => {
+                    let actions: Vec<&str> = actions.into_iter().collect();
+                    everything.insert(format!("{} is granted on *: {why}", actions.join(", ")));
+                }
+                Scope::Arns { .. } => {}
+            }
+        }
+    }
+    if !unscoped.is_empty() {
+        let actions: Vec<&str> = unscoped.into_iter().collect();
+        notes.push(format!(
+            "granted on * because AWS defines no resource type for them (they only read): {}",
+            actions.join(", ")
+        ));
+    }
+    notes.extend(everything);
+    notes.push(
+        "resources are named in every region (*) of the configured accounts: events come from any region; \
+         image/* and snapshot/* name no account because EC2's image and snapshot ARNs have none (an account \
+         can change only its own)"
+            .into(),
+    );
     let targets = || config.rules.iter().flat_map(|r| &r.targets);
+    if targets().any(|t| matches!(t, TargetConfig::LaunchTemplate { id: None, .. })) {
+        notes.push(
+            "a launch_template target by `name` or `id_from_parameter` is granted on every launch template of the \
+             account (launch-template/*): IAM names launch templates by id only and EC2 has no condition key for a \
+             template's name; write `id = \"lt-...\"` to narrow it"
+                .into(),
+        );
+    }
     if targets().any(|t| matches!(t, TargetConfig::StackParameter { .. })) {
         notes.push(String::from(
             "cloudformation:UpdateStack runs with the caller's permissions unless the stack has a service \
@@ -271,7 +737,12 @@ pub fn caveats(config: &Config) -> Vec<String> {
         ));
     }
     if targets().any(|t| matches!(t, TargetConfig::AutoScalingGroup { .. })) {
-        notes.push("a launch template with an instance profile also needs iam:PassRole on that role".into());
+        notes.push(
+            "a launch template with an instance profile also needs iam:PassRole on that role; ec2:RunInstances (which \
+             Auto Scaling checks when a group is pointed at a launch template) is granted on the accounts' own \
+             resources: a subnet or security group shared from another account needs its ARN added"
+                .into(),
+        );
     }
     if targets().any(|t| matches!(t, TargetConfig::SsmParameter { .. })) {
         notes.push("SecureString parameters also need kms:Decrypt and kms:Encrypt on their key".into());
@@ -325,5 +796,98 @@ mod tests {
         let table = group_target("instance_refresh = { min_healthy_percentage = 50 }");
         assert!(handle_actions(&table).contains(refresh));
         assert!(!rollback_actions(&table).contains(refresh), "a rollback starts no refresh");
+    }
+
+    fn resources(policy: &Value, sid: &str) -> Vec<String> {
+        let statement = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid);
+        let statement = statement.unwrap_or_else(|| panic!("no statement {sid}: {policy:#}"));
+        match &statement["Resource"] {
+            Value::String(any) => vec![any.clone()],
+            list => list.as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn parameters_are_scoped_to_names_and_allowed_prefixes() {
+        let config = Config::from_toml(
+            "accounts = [\"111122223333\", \"444455556666\"]\nallowed_name_prefixes = [\"/ami/\", \"solution\"]\n\
+             [[rules]]\nname = \"web\"\n[[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/web\"\n\
+             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"plain-name\"\n\
+             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"{tag:Parameter}\"\n\
+             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/{rule}/{instance_id}\"\n",
+        )
+        .unwrap();
+        let arns = resources(&policy(&config), "AmikeeperHandleParameters");
+        let expected: Vec<String> = ["ami/*", "ami/web", "ami/web/i-*", "plain-name", "solution*"]
+            .iter()
+            .flat_map(|r| {
+                ["111122223333", "444455556666"].map(|account| format!("arn:aws:ssm:*:{account}:parameter/{r}"))
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(arns, expected);
+        let cn = policy_in_partition(&config, "aws-cn");
+        assert!(resources(&cn, "AmikeeperHandleParameters").iter().all(|arn| arn.starts_with("arn:aws-cn:ssm:")));
+    }
+
+    #[test]
+    fn stacks_groups_and_templates_are_scoped_by_name_or_id() {
+        let config = Config::from_toml(
+            "accounts = [\"111122223333\"]\nallowed_name_prefixes = [\"/ami/\", \"app-\"]\n\
+             [[rules]]\nname = \"web\"\n[[rules.targets]]\nkind = \"stack_parameter\"\nstack = \"{tag:Stack}\"\n\
+             [[rules.targets]]\nkind = \"launch_template\"\nid = \"lt-0123456789abcdef0\"\n\
+             [[rules.targets]]\nkind = \"auto_scaling_group\"\nname = \"web-asg\"\n",
+        )
+        .unwrap();
+        let policy = policy(&config);
+        // `/ami/` cannot start a stack name: only `app-`.
+        assert_eq!(
+            resources(&policy, "AmikeeperHandleStacks"),
+            ["arn:aws:cloudformation:*:111122223333:stack/app-*/*"]
+        );
+        assert_eq!(
+            resources(&policy, "AmikeeperHandleLaunchTemplates"),
+            ["arn:aws:ec2:*:111122223333:launch-template/lt-0123456789abcdef0"]
+        );
+        assert_eq!(
+            resources(&policy, "AmikeeperHandleGroups"),
+            ["arn:aws:autoscaling:*:111122223333:autoScalingGroup:*:autoScalingGroupName/web-asg"]
+        );
+        assert_eq!(resources(&policy, "AmikeeperHandleAnyResource"), ["*"]);
+        let statements = policy["Statement"].as_array().unwrap();
+        for statement in statements.iter().filter(|s| s["Resource"] == "*") {
+            for action in statement["Action"].as_array().unwrap() {
+                assert!(UNSCOPED_ACTIONS.contains(&action.as_str().unwrap()), "{action} on *");
+            }
+        }
+    }
+
+    #[test]
+    fn copies_are_limited_to_their_regions_and_rollback_to_the_pointers() {
+        let config = Config::from_toml(
+            "accounts = [\"111122223333\"]\n[[rules]]\nname = \"dr\"\ncopy_to = [\"ap-northeast-3\", \"eu-west-1\"]\n\
+             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/web\"\n",
+        )
+        .unwrap();
+        let policy = policy(&config);
+        let copies = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "AmikeeperHandleCopies");
+        let copies = copies.expect("a statement for the copies");
+        assert_eq!(copies["Action"], json!(["ec2:CopyImage"]));
+        assert_eq!(
+            copies["Condition"],
+            json!({ "StringEquals": { "aws:RequestedRegion": ["ap-northeast-3", "eu-west-1"] } })
+        );
+        let rollback: Vec<&str> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Sid"].as_str().unwrap().starts_with("AmikeeperRollback"))
+            .flat_map(|s| s["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()))
+            .collect();
+        assert!(rollback.contains(&"ssm:PutParameter"));
+        for absent in ["cloudformation:UpdateStack", "autoscaling:UpdateAutoScalingGroup", "ec2:ModifyLaunchTemplate"] {
+            assert!(!rollback.contains(&absent), "{absent}: the configuration has no such pointer");
+        }
     }
 }

@@ -185,6 +185,45 @@ impl NameTemplate {
     }
 }
 
+/// What the configuration alone tells of a placeholder's value, before an event gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownValue<'a> {
+    /// Exactly this value (e.g. `{rule}`).
+    Exactly(&'a str),
+    /// Some value that starts with this (e.g. `i-` for `{instance_id}`).
+    StartsWith(&'a str),
+    /// Nothing.
+    Unknown,
+}
+
+/// The names a template can render to, as far as the configuration alone tells.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NameSet {
+    /// This one name.
+    Exactly(String),
+    /// Any name that starts with this (possibly empty: any name at all).
+    StartingWith(String),
+}
+
+impl NameTemplate {
+    /// The names this template can render to, given what is `known` of each placeholder: the
+    /// literals and known values up to the first placeholder whose value is not known exactly.
+    pub fn name_set<'a>(&self, known: impl Fn(&Placeholder) -> KnownValue<'a>) -> NameSet {
+        let mut prefix = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => prefix.push_str(text),
+                Part::Value(placeholder) => match known(placeholder) {
+                    KnownValue::Exactly(value) => prefix.push_str(value),
+                    KnownValue::StartsWith(start) => return NameSet::StartingWith(prefix + start),
+                    KnownValue::Unknown => return NameSet::StartingWith(prefix),
+                },
+            }
+        }
+        NameSet::Exactly(prefix)
+    }
+}
+
 impl fmt::Display for NameTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
@@ -234,6 +273,20 @@ mod tests {
     fn empty_value_counts_as_missing() {
         let t = NameTemplate::parse("x{image_name}").unwrap();
         assert!(t.render(|_| Some("")).is_err());
+    }
+
+    #[test]
+    fn name_set_stops_at_the_first_value_not_known_exactly() {
+        let known = |p: &Placeholder| match p {
+            Placeholder::Rule => KnownValue::Exactly("web"),
+            Placeholder::InstanceId => KnownValue::StartsWith("i-"),
+            _ => KnownValue::Unknown,
+        };
+        let set = |t: &str| NameTemplate::parse(t).unwrap().name_set(known);
+        assert_eq!(set("/ami/{rule}"), NameSet::Exactly("/ami/web".into()));
+        assert_eq!(set("/ami/{rule}/{instance_id}/x"), NameSet::StartingWith("/ami/web/i-".into()));
+        assert_eq!(set("/ami/{tag:Role}/{rule}"), NameSet::StartingWith("/ami/".into()));
+        assert_eq!(set("{image_id}"), NameSet::StartingWith(String::new()));
     }
 
     #[test]

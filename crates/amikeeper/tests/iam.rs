@@ -105,7 +105,18 @@ fn a_small_configuration_gets_a_small_policy() {
     assert_eq!(reads, ["ssm:GetParameter"], "the rule's fixed-name parameter, and no path");
     let policy = iam::policy(&config(""));
     let sids: Vec<&str> = policy["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap()).collect();
-    assert_eq!(sids, ["AmikeeperHandle", "AmikeeperRollback"]);
+    assert_eq!(
+        sids,
+        [
+            "AmikeeperHandleAnyResource",
+            "AmikeeperHandleImages",
+            "AmikeeperHandleParameters",
+            "AmikeeperRollbackAnyResource",
+            "AmikeeperRollbackImages",
+            "AmikeeperRollbackParameters"
+        ]
+    );
+    assert_eq!(policy["Statement"][2]["Resource"], serde_json::json!(["arn:aws:ssm:*:111122223333:parameter/ami/web"]));
     assert_eq!(policy["Version"], "2012-10-17");
 }
 
