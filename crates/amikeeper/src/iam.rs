@@ -594,7 +594,10 @@ fn scope(config: &Config, job: Job, action: &str, arns: &Arns<'_>) -> Scope {
         (Job::Sweep, "rbin:GetRule") => {
             scoped("RecycleBinRules", arns.each_account("rbin", "rule/*").into_iter().collect())
         }
-        (Job::Sweep, "ec2:DeleteSnapshot" | "ec2:CreateTags") => scoped("Snapshots", snapshots()),
+        (Job::Sweep, "ec2:DeleteSnapshot") => scoped("Snapshots", snapshots()),
+        // Snapshots marked before their AMI is deregistered; amikeeper's protection claim on
+        // images withdrawn.
+        (Job::Sweep, "ec2:CreateTags") => scoped("Tags", images().into_iter().chain(snapshots()).collect()),
         (
             _,
             "ec2:DeregisterImage"
