@@ -79,7 +79,7 @@ impl ThrottlingProxy {
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().skip(1).find_map(|line| {
         let (key, value) = line.split_once(':')?;
-        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        key.trim().eq_ignore_ascii_case(name).then_some(value.trim())
     })
 }
 
