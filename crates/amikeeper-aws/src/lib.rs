@@ -108,9 +108,9 @@ pub mod error;
 mod rbin;
 mod ssm;
 mod sts;
-mod throttles;
 #[cfg(feature = "test-util")]
 pub mod testing;
+mod throttles;
 
 pub use client::{
     ParseRetryModeError, RetryMode, SdkAws, SdkAwsBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,

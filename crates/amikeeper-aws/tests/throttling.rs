@@ -208,7 +208,8 @@ async fn throttles_the_sdk_retried_are_counted_and_slow_the_sweep() {
     let throttled = proxy.throttled();
     assert!(throttled >= 4, "3 of 10 of {} EC2 requests throttled: {throttled}", proxy.ec2_requests());
     assert_eq!(
-        report.summary.throttled, throttled,
+        report.summary.throttled,
+        throttled,
         "every RequestLimitExceeded counts, the SDK's retries included ({} EC2 requests)",
         proxy.ec2_requests()
     );
