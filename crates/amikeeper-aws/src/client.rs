@@ -303,7 +303,8 @@ macro_rules! client_getter {
             let region = self.region_name(region, $service)?;
             Ok(self.inner.$name.get(&region, || {
                 let config = $krate::config::Builder::from(&self.inner.config)
-                    .region($krate::config::Region::new(region.clone()));
+                    .region($krate::config::Region::new(region.clone()))
+                    .interceptor(crate::throttles::ReportThrottles);
                 tracing::debug!(service = $service, %region, "made an SDK client");
                 $krate::Client::from_conf(config.build())
             }))

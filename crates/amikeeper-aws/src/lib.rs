@@ -64,6 +64,12 @@
 //! crate marks retryable. [`RetryMode::Adaptive`] is there for accounts that are throttled
 //! steadily.
 //!
+//! Every attempt AWS throttles is reported to amikeeper, also when the SDK's retry then
+//! succeeds: an interceptor on each client asks the operation's retry classifiers (the SDK's
+//! own list of throttling codes: `RequestLimitExceeded`, `Throttling`, `ThrottlingException`,
+//! ...) and calls [`report_throttled_attempt`](amikeeper::backend::report_throttled_attempt).
+//! A sweep counts these in `summary.throttled` and its pacer slows down for them.
+//!
 //! Timeouts: [`DEFAULT_CONNECT_TIMEOUT`] 3 s to connect, [`DEFAULT_OPERATION_ATTEMPT_TIMEOUT`]
 //! 20 s per attempt, [`DEFAULT_OPERATION_TIMEOUT`] 60 s per call in all (attempts and back-off),
 //! so a call never hangs an invocation, and a dead endpoint fails in seconds.
@@ -104,6 +110,7 @@ mod ssm;
 mod sts;
 #[cfg(feature = "test-util")]
 pub mod testing;
+mod throttles;
 
 pub use client::{
     ParseRetryModeError, RetryMode, SdkAws, SdkAwsBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,

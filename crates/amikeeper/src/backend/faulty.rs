@@ -21,7 +21,8 @@ use crate::model::{
 
 /// Wraps any [`Aws`] and fails the calls the injected faults hit. A faulted call does not
 /// reach the wrapped backend, except [`FaultKind::TimeoutAfterEffect`], which reaches it and
-/// then loses the answer.
+/// then loses the answer, and [`FaultKind::ThrottledThenRetried`], which reaches it after a
+/// throttle retried in the backend.
 pub struct FaultyAws {
     inner: Arc<dyn Aws>,
     faults: Mutex<FaultPlan>,
@@ -103,6 +104,10 @@ impl FaultyAws {
             Some(FaultKind::TimeoutAfterEffect) => {
                 let _ = call.await;
                 Err(fault_error(op, FaultKind::TimeoutAfterEffect))
+            }
+            Some(FaultKind::ThrottledThenRetried) => {
+                super::report_throttled_attempt();
+                call.await
             }
             Some(kind) => Err(fault_error(op, kind)),
         }

@@ -9,6 +9,7 @@
 
 mod counting;
 mod faulty;
+mod throttles;
 mod wrap;
 
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use async_trait::async_trait;
 
 pub use counting::{CallLog, CountingAws};
 pub use faulty::FaultyAws;
+pub use throttles::report_throttled_attempt;
+pub(crate) use throttles::{listen_for_throttles, ThrottleListener};
 
 use crate::error::AwsError;
 use time::OffsetDateTime;

@@ -16,6 +16,10 @@ pub enum FaultKind {
     Timeout,
     /// The call takes effect but its answer is lost: the caller sees a `RequestTimeout`.
     TimeoutAfterEffect,
+    /// The service throttles the call once and the backend retries it by itself, as the AWS
+    /// SDK does: the call succeeds (or fails) as without the fault, and the backend reports
+    /// the throttled attempt ([`report_throttled_attempt`](crate::backend::report_throttled_attempt)).
+    ThrottledThenRetried,
 }
 
 impl FaultKind {
@@ -135,11 +139,13 @@ impl FaultPlan {
     }
 }
 
-/// The error a fault of `kind` makes operation `op` (`service:Operation`) fail with.
+/// The error a fault of `kind` makes operation `op` (`service:Operation`) fail with (for
+/// [`FaultKind::ThrottledThenRetried`], the error of the attempt the backend retried).
 pub(crate) fn fault_error(op: &str, kind: FaultKind) -> AwsError {
     let service = op.split_once(':').map_or(op, |(service, _)| service);
     match kind {
-        FaultKind::Throttling => {
+        // A retried throttle's error is the one its throttled attempt got.
+        FaultKind::Throttling | FaultKind::ThrottledThenRetried => {
             let (code, message) = match service {
                 "ec2" => ("RequestLimitExceeded", "Request limit exceeded."),
                 "ssm" => ("ThrottlingException", "Rate exceeded"),

@@ -35,7 +35,8 @@
 //!   ([`MemoryAws::inject_random`]) throttling, server errors and timeouts, with each service's
 //!   error code (`RequestLimitExceeded` for EC2, `ThrottlingException` for SSM, `Throttling`
 //!   for Auto Scaling and CloudFormation, ...). A faulted call has no effect, except
-//!   [`FaultKind::TimeoutAfterEffect`], which models a lost answer.
+//!   [`FaultKind::TimeoutAfterEffect`], which models a lost answer, and
+//!   [`FaultKind::ThrottledThenRetried`], which models a throttle the SDK retried by itself.
 //! - Every call is recorded ([`MemoryAws::calls`]) as `service:Operation`, with the same names
 //!   as [`CountingAws`](crate::backend::CountingAws).
 //!
@@ -307,6 +308,11 @@ impl MemoryAws {
                 // The service did the work; only the answer was lost.
                 let _ = f(&mut inner.world);
                 Err(faults::fault_error(op, FaultKind::TimeoutAfterEffect))
+            }
+            Some(FaultKind::ThrottledThenRetried) => {
+                // Throttled once, then the backend's own retry went through, as the SDK's does.
+                crate::backend::report_throttled_attempt();
+                f(&mut inner.world)
             }
             Some(kind) => Err(faults::fault_error(op, kind)),
         }

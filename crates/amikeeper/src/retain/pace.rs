@@ -6,14 +6,20 @@
 //! multiplicative decrease, like the SDKs' adaptive retry mode), so a sweep settles just under
 //! the account's rate limit instead of failing. [`Pacer::retry`] tries a call again after a
 //! retryable error (throttling, a 5xx, a timeout) with exponential backoff.
+//!
+//! A throttle counts whether the pacer sees it or the backend absorbed it: the AWS SDK retries
+//! a throttled attempt by itself and reports it
+//! ([`report_throttled_attempt`](crate::backend::report_throttled_attempt)) while the call is
+//! still running, so the pacer counts it and slows every later call down at once.
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::backend::AwsResult;
+use crate::backend::{listen_for_throttles, AwsResult, ThrottleListener};
 use crate::error::AwsErrorKind;
 
 /// How often a sweep tries one call, in all, when AWS throttles it, fails with a 5xx or
@@ -33,7 +39,8 @@ const MIN_INTERVAL: Duration = Duration::from_millis(2);
 pub(crate) struct Pacer {
     /// The fixed spacing from `max_requests_per_second`, if any.
     floor: Option<Duration>,
-    state: Mutex<PacerState>,
+    /// Shared with the throttle listener of each call in progress.
+    state: Arc<Mutex<PacerState>>,
 }
 
 #[derive(Debug)]
@@ -42,19 +49,40 @@ struct PacerState {
     learnt: Option<Duration>,
     /// The earliest time the next call may start.
     next: Option<Instant>,
-    /// How many calls were throttled.
+    /// How many times AWS throttled: calls the pacer saw throttled, and attempts the backend
+    /// retried itself.
     throttled: u64,
+    /// The widest spacing throttling ever set.
+    widest: Option<Duration>,
+}
+
+impl PacerState {
+    /// AWS throttled once: count it and double the spacing.
+    fn throttled(&mut self) {
+        self.throttled += 1;
+        let interval = match self.learnt {
+            None => FIRST_INTERVAL,
+            Some(interval) => (interval * 2).min(MAX_INTERVAL),
+        };
+        self.learnt = Some(interval);
+        self.widest = self.widest.max(Some(interval));
+    }
+}
+
+fn lock(state: &Mutex<PacerState>) -> std::sync::MutexGuard<'_, PacerState> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Pacer {
     /// A pacer with at most `max_per_second` calls a second, or no fixed limit.
     pub(crate) fn new(max_per_second: Option<u32>) -> Self {
         let floor = max_per_second.filter(|n| *n > 0).map(|n| Duration::from_secs(1) / n);
-        Self { floor, state: Mutex::new(PacerState { learnt: None, next: None, throttled: 0 }) }
+        let state = PacerState { learnt: None, next: None, throttled: 0, widest: None };
+        Self { floor, state: Arc::new(Mutex::new(state)) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, PacerState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     /// The spacing now in force.
@@ -79,12 +107,7 @@ impl Pacer {
     }
 
     fn on_throttled(&self) {
-        let mut state = self.lock();
-        state.throttled += 1;
-        state.learnt = Some(match state.learnt {
-            None => FIRST_INTERVAL,
-            Some(interval) => (interval * 2).min(MAX_INTERVAL),
-        });
+        self.lock().throttled();
     }
 
     fn on_success(&self) {
@@ -95,9 +118,30 @@ impl Pacer {
         }
     }
 
-    /// How many calls AWS throttled.
+    /// How many times AWS throttled, the attempts the backend retried itself included.
     pub(crate) fn throttled(&self) -> u64 {
         self.lock().throttled
+    }
+
+    /// The slowest pace throttling brought calls down to, in calls a second (rounded down, at
+    /// least 1); `None` when throttling never slowed calls below the fixed limit, if any.
+    pub(crate) fn slowest_per_second(&self) -> Option<u32> {
+        let widest = self.lock().widest?;
+        if self.floor.is_some_and(|floor| floor >= widest) {
+            return None;
+        }
+        let per_second = Duration::from_secs(1).as_nanos() / widest.as_nanos().max(1);
+        Some(u32::try_from(per_second).unwrap_or(u32::MAX).max(1))
+    }
+
+    /// A listener for one call: counts the throttled attempts the backend reports and slows
+    /// the pacer down at once for each.
+    fn listener(&self, reported: &Arc<AtomicU32>) -> ThrottleListener {
+        let (state, reported) = (self.state.clone(), reported.clone());
+        Arc::new(move || {
+            reported.fetch_add(1, Ordering::Relaxed);
+            lock(&state).throttled();
+        })
     }
 
     /// Runs `call` in turn, again after a retryable error, at most [`ATTEMPTS`] times.
@@ -111,11 +155,13 @@ impl Pacer {
         let mut attempt = 1;
         loop {
             self.ready().await;
-            let result = call().await;
+            let reported = Arc::new(AtomicU32::new(0));
+            let result = listen_for_throttles(self.listener(&reported), call()).await;
             match &result {
                 Ok(_) => self.on_success(),
                 Err(error) => {
-                    if error.kind == AwsErrorKind::Throttling {
+                    // A backend that reported throttled attempts reported this answer too.
+                    if error.kind == AwsErrorKind::Throttling && reported.load(Ordering::Relaxed) == 0 {
                         self.on_throttled();
                     }
                     if error.is_retryable() && attempt < ATTEMPTS {
@@ -134,6 +180,7 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::report_throttled_attempt;
     use crate::error::AwsError;
 
     fn throttle() -> AwsError {
@@ -194,5 +241,60 @@ mod tests {
             pacer.on_success();
         }
         assert_eq!(pacer.interval(&pacer.lock()), None, "back to full speed");
+        assert_eq!(pacer.slowest_per_second(), Some(10), "at worst 100 ms apart");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttles_the_backend_retried_itself_count_once_and_slow_down() {
+        let pacer = Pacer::new(Some(100));
+        // Throttled twice, then the backend's own retry succeeded: the caller sees a success.
+        let (result, attempts) = pacer
+            .retry(|| async {
+                report_throttled_attempt();
+                report_throttled_attempt();
+                Ok::<_, AwsError>("done")
+            })
+            .await;
+        assert_eq!((result.unwrap(), attempts), ("done", 1));
+        assert_eq!(pacer.throttled(), 2);
+        assert_eq!(pacer.slowest_per_second(), Some(10), "100 ms apart, below the fixed 100 a second");
+
+        // Throttled three times, the backend gave up (its error is the third throttle, not a
+        // fourth), then the pacer's own retry went through.
+        let mut calls = 0;
+        let (result, attempts) = pacer
+            .retry(|| {
+                calls += 1;
+                let give_up = calls == 1;
+                async move {
+                    if give_up {
+                        for _ in 0..3 {
+                            report_throttled_attempt();
+                        }
+                        Err(throttle())
+                    } else {
+                        Ok(())
+                    }
+                }
+            })
+            .await;
+        assert!(result.is_ok());
+        assert_eq!((attempts, pacer.throttled()), (2, 5));
+        assert_eq!(pacer.slowest_per_second(), Some(1), "760 ms apart at worst: one call a second");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_slowdown_is_reported_when_throttling_stays_under_the_fixed_limit() {
+        let pacer = Pacer::new(Some(10));
+        assert_eq!(pacer.slowest_per_second(), None);
+        let (result, _) = pacer
+            .retry(|| async {
+                report_throttled_attempt();
+                Ok::<_, AwsError>(())
+            })
+            .await;
+        assert!(result.is_ok());
+        assert_eq!(pacer.throttled(), 1);
+        assert_eq!(pacer.slowest_per_second(), None, "50 ms learnt, 100 ms fixed: no slower than asked");
     }
 }

@@ -203,8 +203,12 @@ pub struct SweepSummary {
     pub failed: usize,
     /// Actions skipped because something they depend on failed.
     pub skipped: usize,
-    /// Calls AWS throttled (each was retried).
+    /// Answers in which AWS throttled a call (`RequestLimitExceeded`, `Throttling`, ...),
+    /// whoever retried it: the sweep itself, or the AWS SDK before amikeeper saw an answer.
     pub throttled: u64,
+    /// The slowest pace, in calls a second, that throttling brought the sweep down to (below
+    /// `max_requests_per_second`, if set); `None` when throttling never slowed it.
+    pub slowed_to_per_second: Option<u32>,
 }
 
 /// The report of one sweep.
@@ -647,6 +651,7 @@ impl<'a> Sweeper<'a> {
         summary.snapshots_tagged =
             plan.snapshot_generations.iter().filter(|g| g.tag && tagged_volumes.contains(g.volume_id.as_str())).count();
         summary.throttled = pacer.throttled();
+        summary.slowed_to_per_second = pacer.slowest_per_second();
         Ok(SweepReport {
             applied: options.apply,
             status: if summary.failed == 0 { "ok" } else { "failed" },
