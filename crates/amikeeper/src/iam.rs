@@ -143,8 +143,17 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
     if retention.launch_templates.is_some() {
         actions.insert("ec2:DeleteLaunchTemplateVersions");
     }
-    if retention.image_references {
+    if retention.image_references.asked() {
         actions.insert("ec2:DescribeImageReferences");
+    } else {
+        // The scan decides alone: every parameter of the region and the Image Builder recipes.
+        actions.extend([
+            "ssm:DescribeParameters",
+            "ssm:GetParameters",
+            "imagebuilder:ListImageRecipes",
+            "imagebuilder:ListContainerRecipes",
+            "imagebuilder:GetContainerRecipe",
+        ]);
     }
     if retention.recycle_bin {
         actions.extend(["rbin:ListRules", "rbin:GetRule"]);

@@ -793,6 +793,13 @@ impl Ec2Api for MemoryAws {
         })
     }
 
+    async fn describe_snapshots_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Snapshot>> {
+        self.call(ops::DESCRIBE_SNAPSHOTS, |world| {
+            let snapshots = world.region(region).snapshots.iter().filter(|(_, record)| record.tags.contains_key(tag_key));
+            Ok(snapshots.map(|(id, record)| record.describe(id)).collect())
+        })
+    }
+
     async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>> {
         self.call(ops::DESCRIBE_VOLUMES, |world| {
             let volumes = world.region(region).volumes.iter().filter(|(_, record)| record.tags.contains_key(tag_key));

@@ -340,6 +340,9 @@ mod ops {
     pub const DISABLE_DEREGISTRATION_PROTECTION: &str = "ec2:DisableImageDeregistrationProtection";
     pub const GET_PARAMETER: &str = "ssm:GetParameter";
     pub const GET_PARAMETERS_BY_PATH: &str = "ssm:GetParametersByPath";
+    pub const DESCRIBE_PARAMETERS: &str = "ssm:DescribeParameters";
+    pub const GET_PARAMETERS: &str = "ssm:GetParameters";
+    pub const LIST_IMAGE_RECIPES: &str = "imagebuilder:ListImageRecipes";
     pub const GET_PARAMETER_HISTORY: &str = "ssm:GetParameterHistory";
     pub const PUT_PARAMETER: &str = "ssm:PutParameter";
     pub const DELETE_PARAMETER: &str = "ssm:DeleteParameter";
