@@ -63,9 +63,12 @@ refused as by an endpoint without them:
   launch template, SSM parameters holding the id, Image Builder image recipes).
 * EC2 Image Builder (signed for `imagebuilder`): CreateImageRecipe, ListImageRecipes and
   ListContainerRecipes over recipes kept per region.
-* `POST /moto-api/amikeeper/unavailable?apis=ec2:DescribeImageReferences,imagebuilder` makes
-  those APIs answer as where they are missing or denied (`InvalidAction`,
-  `AccessDeniedException`), for the fail-closed tests; an empty `apis` restores them.
+* `POST /moto-api/amikeeper/unavailable?apis=ec2:DescribeImageReferences,imagebuilder,...` makes
+  those APIs answer as where they are missing or denied, for the fail-closed tests:
+  DescribeImageReferences with `InvalidAction`, Image Builder with `AccessDeniedException`, and
+  any other `service:Operation` (e.g. `autoscaling:DescribeAutoScalingGroups`) with the
+  service's own access-denied error (`UnauthorizedOperation` for EC2, `AccessDenied` for the
+  query protocols, `AccessDeniedException` for JSON ones). An empty `apis` restores them.
 * Recycle Bin (`rbin`, signed for the service `rbin`; moto 5.2.5 has no such backend): every
   request gets HTTP 400 `UnknownOperationException` in the restJson error format (the
   `x-amzn-ErrorType` header and a `__type` / `message` body), which SDKs do not retry.
@@ -631,6 +634,44 @@ def _imagebuilder(environ: dict[str, Any], start_response: Any) -> Any:
     return _unknown_operation(environ, start_response)
 
 
+def _operation(environ: dict[str, Any]) -> str | None:
+    """The operation a request calls: from `X-Amz-Target` (JSON protocols) or the form body's
+    `Action` (EC2, Auto Scaling, CloudFormation); the body is put back for moto to read."""
+    import io
+    from urllib.parse import parse_qs
+
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    action = parse_qs(body.decode("utf-8", "replace")).get("Action") or parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    return action[0] if action else None
+
+
+def _access_denied(environ: dict[str, Any], start_response: Any, service: str, operation: str) -> Any:
+    """AccessDenied in the service's own error format, as for a role without the permission."""
+    import uuid
+
+    from werkzeug.wrappers import Response
+
+    message = f"User is not authorized to perform: {service}:{operation}"
+    if service == "ec2":
+        body = (
+            f"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>{message}</Message>"
+            f"</Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"
+        )
+        return Response(body, status=403, headers={"Content-Type": "text/xml"})(environ, start_response)
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return _json_response(environ, start_response, 400, {"__type": "AccessDeniedException", "message": message}, "AccessDeniedException")
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{message}</Message>"
+        f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+    return Response(body, status=403, headers={"Content-Type": "text/xml"})(environ, start_response)
+
+
 def _set_unavailable(environ: dict[str, Any], start_response: Any) -> Any:
     from urllib.parse import parse_qs
 
@@ -686,6 +727,10 @@ def _patch_dispatcher() -> None:
         if environ.get("PATH_INFO") == "/moto-api/amikeeper/unavailable":
             return _set_unavailable(environ, start_response)
         service = _signing_service(environ)
+        if UNAVAILABLE and service and service != "imagebuilder":
+            operation = _operation(environ)
+            if operation and f"{service}:{operation}" in UNAVAILABLE and operation != "DescribeImageReferences":
+                return _access_denied(environ, start_response, service, operation)
         if service in REFUSED_JSON_SERVICES:
             return _unknown_operation(environ, start_response)
         if service == "imagebuilder":

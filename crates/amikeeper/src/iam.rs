@@ -108,6 +108,8 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
         "cloudformation:DescribeStacks",
         // amikeeper's protection on AMIs no pointer names any more is released.
         "ec2:DisableImageDeregistrationProtection",
+        // Snapshots an interrupted sweep left behind (tagged amikeeper:retired).
+        "ec2:DescribeSnapshots",
     ]);
     // The parameters a sweep reads: the names and paths do not depend on the region.
     let (names, paths, _) = parameter_sources(config, &Region::from("us-east-1"));
@@ -134,7 +136,8 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
         };
         for retire in retires {
             actions.extend(match retire {
-                Retire::Delete => &["ec2:DeregisterImage", "ec2:DeleteSnapshot"][..],
+                // The snapshots are tagged amikeeper:retired before their AMI is deregistered.
+                Retire::Delete => &["ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:CreateTags"][..],
                 Retire::Deprecate => &["ec2:EnableImageDeprecation"][..],
                 Retire::Disable => &["ec2:DisableImage"][..],
             });

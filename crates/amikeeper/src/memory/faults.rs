@@ -16,6 +16,9 @@ pub enum FaultKind {
     Timeout,
     /// The call takes effect but its answer is lost: the caller sees a `RequestTimeout`.
     TimeoutAfterEffect,
+    /// The caller's role may not make the call (`UnauthorizedOperation`, `AccessDeniedException`,
+    /// `AccessDenied`); not retried.
+    AccessDenied,
 }
 
 impl FaultKind {
@@ -157,6 +160,15 @@ pub(crate) fn fault_error(op: &str, kind: FaultKind) -> AwsError {
                 ),
             };
             aws_error(op, AwsErrorKind::Server, code, format!("{message} (injected fault)"))
+        }
+        FaultKind::AccessDenied => {
+            let code = match service {
+                "ec2" => "UnauthorizedOperation",
+                "ssm" | "imagebuilder" => "AccessDeniedException",
+                _ => "AccessDenied",
+            };
+            let message = format!("You are not authorized to perform this operation ({op}; injected fault).");
+            aws_error(op, AwsErrorKind::Client, code, message)
         }
         FaultKind::Timeout | FaultKind::TimeoutAfterEffect => aws_error(
             op,

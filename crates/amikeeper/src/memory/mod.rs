@@ -145,6 +145,9 @@ struct World {
     pending_describes: u32,
     /// Whether `DescribeImageReferences` exists here (it does not in some regions and partitions).
     image_references: bool,
+    /// `DeregisterImage` with `DeleteAssociatedSnapshots` leaves every snapshot (as EC2 does
+    /// for a snapshot it could not delete: `client-error` in its result set).
+    deregister_keeps_snapshots: bool,
     /// Other accounts, by the role that reaches them.
     roles: BTreeMap<String, std::sync::Arc<MemoryAws>>,
     /// Other accounts whose images shared with this one `CopyImage` can copy
@@ -221,6 +224,7 @@ impl MemoryAws {
                     counters: BTreeMap::new(),
                     pending_describes: 1,
                     image_references: true,
+                    deregister_keeps_snapshots: false,
                     roles: BTreeMap::new(),
                     sharing_accounts: Vec::new(),
                     regions: BTreeMap::new(),
