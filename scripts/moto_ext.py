@@ -59,11 +59,20 @@ Changed (moto 5.2.5 has them but differs from EC2 in a way the retention tests w
   storage of this ami" (the message EC2 gives; the code is not verified against EC2). An image
   not shared stays InvalidAMIID.NotFound. The copy belongs to the caller's account.
 
-Refused as by an AWS endpoint without the API (moto 5.2.5 answers an HTML 500, which SDKs retry
-with back-off, so every call took seconds):
+Added where moto 5.2.5 lacks them (it answers an HTML 500, which SDKs retry with back-off), or
+refused as by an endpoint without them:
 
-* DescribeImageReferences: HTTP 400 `InvalidAction` ("The action DescribeImageReferences is not
-  valid for this web service."), as in a region or partition that lacks the API.
+* DescribeImageReferences: what references each AMI in the caller's account and region, as EC2's
+  reference check reports it (instances that are not terminated, the 10 newest versions of each
+  launch template, SSM parameters holding the id, Image Builder image recipes).
+* EC2 Image Builder (signed for `imagebuilder`): CreateImageRecipe, ListImageRecipes and
+  ListContainerRecipes over recipes kept per region.
+* `POST /moto-api/amikeeper/unavailable?apis=ec2:DescribeImageReferences,imagebuilder,...` makes
+  those APIs answer as where they are missing or denied, for the fail-closed tests:
+  DescribeImageReferences with `InvalidAction`, Image Builder with `AccessDeniedException`, and
+  any other `service:Operation` (e.g. `autoscaling:DescribeAutoScalingGroups`) with the
+  service's own access-denied error (`UnauthorizedOperation` for EC2, `AccessDenied` for the
+  query protocols, `AccessDeniedException` for JSON ones). An empty `apis` restores them.
 * Recycle Bin (`rbin`, signed for the service `rbin`; moto 5.2.5 has no such backend): every
   request gets HTTP 400 `UnknownOperationException` in the restJson error format (the
   `x-amzn-ErrorType` header and a `__type` / `message` body), which SDKs do not retry.
@@ -537,11 +546,146 @@ AmiBackend.copy_image = _backend_copy_image  # type: ignore[method-assign]
 # --- APIs refused as by an endpoint without them ---------------------------------------------
 
 
+# APIs a test made unavailable (`POST /moto-api/amikeeper/unavailable?apis=A,B`, see
+# _patch_dispatcher), as in a region or partition without them or for a role denied them:
+# `ec2:DescribeImageReferences`, `imagebuilder`.
+UNAVAILABLE: set[str] = set()
+
+
 def _describe_image_references(self: EC2Response) -> ActionResult:
-    raise EC2ClientError("InvalidAction", "The action DescribeImageReferences is not valid for this web service.")
+    """EC2's AMI reference check over moto's account and region: instances that are not
+    terminated, the 10 newest versions of each launch template (EC2's default depth), SSM
+    parameters whose value is the AMI id, and the Image Builder recipes of _IMAGEBUILDER."""
+    if "ec2:DescribeImageReferences" in UNAVAILABLE:
+        raise EC2ClientError("InvalidAction", "The action DescribeImageReferences is not valid for this web service.")
+    from moto.ssm.models import ssm_backends
+
+    image_ids = self._get_param("ImageIds", [])
+    if not image_ids:
+        raise InvalidParameterValue("ImageIds is required.")
+    backend = self.ec2_backend
+    region, account = backend.region_name, backend.account_id
+    wanted = set(image_ids)
+    found: list[dict[str, str]] = []
+
+    def add(image_id: str, resource_type: str, arn: str) -> None:
+        if image_id in wanted:
+            found.append({"ImageId": image_id, "ResourceType": resource_type, "Arn": arn})
+
+    for instance in list(backend.all_instances()):
+        if instance.state != "terminated":
+            add(instance.image_id, "ec2:Instance", f"arn:aws:ec2:{region}:{account}:instance/{instance.id}")
+    for template in list(backend.launch_templates.values()):
+        newest = sorted(list(template.versions), key=lambda v: v.number, reverse=True)[:10]
+        for image_id in {version.image_id for version in newest}:
+            add(image_id, "ec2:LaunchTemplate", f"arn:aws:ec2:{region}:{account}:launch-template/{template.id}")
+    parameters = ssm_backends[account][region]._parameters
+    for name in list(parameters.keys()):
+        versions = parameters.get(name) or []
+        if versions and versions[-1].value in wanted:
+            arn_name = name if name.startswith("/") else f"/{name}"
+            add(versions[-1].value, "ssm:Parameter", f"arn:aws:ssm:{region}:{account}:parameter{arn_name}")
+    if "imagebuilder" not in UNAVAILABLE:
+        for recipe in list(_IMAGEBUILDER.get(region, {}).values()):
+            add(recipe["parentImage"], "imagebuilder:ImageRecipe", recipe["arn"])
+    return ActionResult({"ImageReferences": found})
 
 
 EC2Response.describe_image_references = _describe_image_references  # type: ignore[attr-defined]
+
+# --- EC2 Image Builder (moto 5.2.5 has no backend): the recipe calls amikeeper's scan makes -----
+#
+# CreateImageRecipe (PUT), ListImageRecipes and ListContainerRecipes (POST, owner Self: the
+# recipes created here; no container recipe can be created, so that list is empty), as restJson
+# answers with the fields amikeeper reads. Recipes are kept per region.
+_IMAGEBUILDER: dict[str, dict[str, dict[str, str]]] = {}
+
+
+def _json_response(environ: dict[str, Any], start_response: Any, status: int, body: dict[str, Any], error: str | None = None) -> Any:
+    import json
+    import uuid
+
+    from werkzeug.wrappers import Response
+
+    headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+    if error:
+        headers["x-amzn-ErrorType"] = error
+    return Response(json.dumps(body), status=status, headers=headers)(environ, start_response)
+
+
+def _imagebuilder(environ: dict[str, Any], start_response: Any) -> Any:
+    import json
+
+    if "imagebuilder" in UNAVAILABLE:
+        return _json_response(environ, start_response, 403, {"message": "User is not authorized to perform this action"}, "AccessDeniedException")
+    method = environ.get("REQUEST_METHOD", "")
+    path = environ.get("PATH_INFO", "")
+    auth = environ.get("HTTP_AUTHORIZATION") or ""
+    try:
+        region = auth.split(",")[0].split()[1].split("/")[2]
+    except IndexError:
+        region = "us-east-1"
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+    recipes = _IMAGEBUILDER.setdefault(region, {})
+    if method == "PUT" and path == "/CreateImageRecipe":
+        name, version = body.get("name", ""), body.get("semanticVersion", "1.0.0")
+        arn = f"arn:aws:imagebuilder:{region}:123456789012:image-recipe/{name.lower()}/{version}"
+        recipes[arn] = {"arn": arn, "name": name, "parentImage": body.get("parentImage", ""), "owner": "123456789012", "platform": "Linux", "dateCreated": utcnow().isoformat()}
+        return _json_response(environ, start_response, 200, {"requestId": "moto", "clientToken": body.get("clientToken", ""), "imageRecipeArn": arn})
+    if method == "POST" and path == "/ListImageRecipes":
+        return _json_response(environ, start_response, 200, {"requestId": "moto", "imageRecipeSummaryList": list(recipes.values())})
+    if method == "POST" and path == "/ListContainerRecipes":
+        return _json_response(environ, start_response, 200, {"requestId": "moto", "containerRecipeSummaryList": []})
+    return _unknown_operation(environ, start_response)
+
+
+def _operation(environ: dict[str, Any]) -> str | None:
+    """The operation a request calls: from `X-Amz-Target` (JSON protocols) or the form body's
+    `Action` (EC2, Auto Scaling, CloudFormation); the body is put back for moto to read."""
+    import io
+    from urllib.parse import parse_qs
+
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    action = parse_qs(body.decode("utf-8", "replace")).get("Action") or parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    return action[0] if action else None
+
+
+def _access_denied(environ: dict[str, Any], start_response: Any, service: str, operation: str) -> Any:
+    """AccessDenied in the service's own error format, as for a role without the permission."""
+    import uuid
+
+    from werkzeug.wrappers import Response
+
+    message = f"User is not authorized to perform: {service}:{operation}"
+    if service == "ec2":
+        body = (
+            f"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>{message}</Message>"
+            f"</Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>"
+        )
+        return Response(body, status=403, headers={"Content-Type": "text/xml"})(environ, start_response)
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return _json_response(environ, start_response, 400, {"__type": "AccessDeniedException", "message": message}, "AccessDeniedException")
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{message}</Message>"
+        f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+    return Response(body, status=403, headers={"Content-Type": "text/xml"})(environ, start_response)
+
+
+def _set_unavailable(environ: dict[str, Any], start_response: Any) -> Any:
+    from urllib.parse import parse_qs
+
+    apis = parse_qs(environ.get("QUERY_STRING", "")).get("apis", [""])[0]
+    UNAVAILABLE.clear()
+    UNAVAILABLE.update(api for api in apis.split(",") if api)
+    return _json_response(environ, start_response, 200, {"unavailable": sorted(UNAVAILABLE)})
+
 
 # Services moto 5.2.5 has no backend for, by SigV4 signing name: every request is refused.
 REFUSED_JSON_SERVICES = frozenset({"rbin"})
@@ -586,8 +730,17 @@ def _patch_dispatcher() -> None:
     original_call = DomainDispatcherApplication.__call__
 
     def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Any) -> Any:
-        if _signing_service(environ) in REFUSED_JSON_SERVICES:
+        if environ.get("PATH_INFO") == "/moto-api/amikeeper/unavailable":
+            return _set_unavailable(environ, start_response)
+        service = _signing_service(environ)
+        if UNAVAILABLE and service and service != "imagebuilder":
+            operation = _operation(environ)
+            if operation and f"{service}:{operation}" in UNAVAILABLE and operation != "DescribeImageReferences":
+                return _access_denied(environ, start_response, service, operation)
+        if service in REFUSED_JSON_SERVICES:
             return _unknown_operation(environ, start_response)
+        if service == "imagebuilder":
+            return _imagebuilder(environ, start_response)
         return original_call(self, environ, start_response)
 
     DomainDispatcherApplication.__call__ = _call  # type: ignore[method-assign]

@@ -267,6 +267,7 @@ struct Inner {
     autoscaling: Clients<aws_sdk_autoscaling::Client>,
     cloudformation: Clients<aws_sdk_cloudformation::Client>,
     rbin: Clients<aws_sdk_rbin::Client>,
+    imagebuilder: Clients<aws_sdk_imagebuilder::Client>,
 }
 
 /// amikeeper's five backend traits ([`Ec2Api`](amikeeper::backend::Ec2Api),
@@ -329,6 +330,7 @@ impl SdkAws {
                 autoscaling: Clients::new(),
                 cloudformation: Clients::new(),
                 rbin: Clients::new(),
+                imagebuilder: Clients::new(),
             }),
         }
     }
@@ -380,6 +382,10 @@ impl SdkAws {
     client_getter!(
         /// The Recycle Bin client of `region` (the default region if `region` is empty).
         rbin, aws_sdk_rbin, "rbin"
+    );
+    client_getter!(
+        /// The EC2 Image Builder client of `region` (the default region if `region` is empty).
+        imagebuilder, aws_sdk_imagebuilder, "imagebuilder"
     );
 }
 

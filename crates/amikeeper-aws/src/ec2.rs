@@ -563,6 +563,21 @@ impl Ec2Api for SdkAws {
         Ok(snapshots)
     }
 
+    async fn describe_snapshots_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Snapshot>> {
+        let client = self.ec2(region)?;
+        let snapshots = client
+            .describe_snapshots()
+            .owner_ids("self")
+            .filters(Filter::builder().name("tag-key").values(tag_key).build())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(map_err("DescribeSnapshots"))?;
+        snapshots.iter().map(snapshot_from_sdk).collect()
+    }
+
     async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>> {
         let client = self.ec2(region)?;
         let volumes = client

@@ -105,6 +105,7 @@ mod client;
 mod cloudformation;
 mod ec2;
 pub mod error;
+mod imagebuilder;
 mod rbin;
 mod ssm;
 mod sts;

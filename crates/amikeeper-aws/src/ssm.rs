@@ -121,6 +121,52 @@ impl SsmApi for SdkAws {
         tracing::debug!(%region, path, parameters = parameters.len(), "got parameters by path");
         Ok(parameters)
     }
+
+    async fn describe_parameter_names(&self, region: &Region) -> AwsResult<Vec<String>> {
+        let client = self.ssm(region)?;
+        let filter = ssm::ParameterStringFilter::builder()
+            .key("Type")
+            .option("Equals")
+            .values("String")
+            .values("StringList")
+            .build()
+            .map_err(|error| invalid_response(SERVICE, "DescribeParameters", error.to_string()))?;
+        let pages = client
+            .describe_parameters()
+            .parameter_filters(filter)
+            .max_results(50)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| from_sdk_error(SERVICE, "DescribeParameters", error))?;
+        let names: Vec<String> =
+            pages.iter().flat_map(|page| page.parameters()).filter_map(|p| p.name().map(str::to_owned)).collect();
+        tracing::debug!(%region, parameters = names.len(), "described parameters");
+        Ok(names)
+    }
+
+    async fn get_parameters(&self, region: &Region, names: &[String]) -> AwsResult<Vec<Parameter>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.ssm(region)?;
+        let mut parameters = Vec::with_capacity(names.len());
+        // The trait asks for at most PARAMETERS_PER_CALL names; more are split, not refused.
+        for batch in names.chunks(amikeeper::backend::PARAMETERS_PER_CALL) {
+            let output = client
+                .get_parameters()
+                .set_names(Some(batch.to_vec()))
+                .with_decryption(false)
+                .send()
+                .await
+                .map_err(|error| from_sdk_error(SERVICE, "GetParameters", error))?;
+            for parameter in output.parameters() {
+                parameters.push(parameter_from_sdk(parameter)?);
+            }
+        }
+        Ok(parameters)
+    }
 }
 
 #[cfg(test)]

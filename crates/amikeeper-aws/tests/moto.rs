@@ -567,8 +567,8 @@ async fn a_protection_with_a_cooldown_is_never_amikeepers() {
 }
 
 /// A sweep assumes a role in a consumer account (moto switches accounts on `AssumeRole`) and
-/// keeps the AMI a launch template there names; the reference check and the Recycle Bin, which
-/// moto lacks, are reported unavailable.
+/// keeps the AMI a launch template there names; EC2's reference check (scripts/moto_ext.py)
+/// answers for the candidate, and the Recycle Bin, which moto lacks, is reported unavailable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_account_keeps_the_ami_it_launches() {
     use amikeeper::retain::{ReferenceCheck, UndoCheck};
@@ -619,9 +619,7 @@ async fn a_consumer_account_keeps_the_ami_it_launches() {
     assert_eq!(retired, [images[1].as_str()]);
     let check = &report.plan.consumers[0];
     assert_eq!((check.account.as_str(), check.images_in_use, check.error.as_ref()), ("444455556666", 1, None));
-    assert!(
-        matches!(&report.plan.image_references, ReferenceCheck::Unavailable { error } if error.contains("InvalidAction"))
-    );
+    assert_eq!(report.plan.image_references, ReferenceCheck::Checked { images: 1, referenced: 0 });
     assert!(matches!(report.plan.recycle_bin, UndoCheck::Unavailable { .. }), "{:?}", report.plan.recycle_bin);
 }
 
@@ -1033,4 +1031,110 @@ async fn copy_to_another_account_shares_and_copies_there() {
 
     let again = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0);
     assert_eq!((again.copies[0].status, again.copies[0].image_id.as_ref()), ("already_copied", Some(&copy_id)));
+}
+
+/// The sweep fails closed on moto (issue 15). No `parameter_paths`: images[0] is named only by a
+/// parameter without a leading `/`, images[1] by `/legacy/app/ami`, images[2] by the oldest of
+/// a launch template's 12 versions; images[3] by nothing. The reference check unavailable keeps
+/// every candidate; answered, it finds the parameters; `image_references = "scan_only"` finds
+/// them itself (DescribeParameters, GetParameters) and an Image Builder recipe; each listing
+/// denied keeps every image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_fails_closed_on_moto() {
+    use amikeeper::retain::ReferenceCheck;
+    use amikeeper::{SweepOptions, SweepReport};
+    let Some((moto, fixture)) = moto().await else { return };
+    let r = MAIN_REGION;
+    let mut images = Vec::new();
+    for i in 0..5 {
+        images.push(fixture.image(r, ImageSpec::named(format!("closed-{i}")).tag("Role", "closed")).await);
+    }
+    fixture.set_parameter(r, "i-0aaaaaaaaaaaaaaaa", images[0].as_str()).await;
+    fixture.set_parameter(r, "/legacy/app/ami", images[1].as_str()).await;
+    let template = fixture.launch_template(r, "closed-web", &images[2]).await;
+    for _ in 2..=12 {
+        fixture.template_version(r, &template, &images[4], true).await;
+    }
+    let sweep = |extra: &'static str, apply: bool| {
+        let aws = fixture.aws();
+        let account = fixture.account();
+        async move {
+            let config = Config::from_toml(&format!(
+                "accounts = [\"{account}\"]\nprotect_published = false\n[retention]\n{extra}\n\
+                 [[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 1"
+            ))
+            .unwrap();
+            Keeper::new(config, aws).sweep(&main_region(), &SweepOptions { apply, now: None }).await.unwrap()
+        }
+    };
+    let reason = |report: &SweepReport, i: usize| {
+        report.plan.images.iter().find(|d| d.image_id == images[i]).unwrap().reason.to_string()
+    };
+    let retired = |report: &SweepReport| -> Vec<String> { report.plan.retirements().map(|d| d.image_id.to_string()).collect() };
+    let before = fixture.own_images(r).await.len();
+
+    // The reference check unavailable: nothing is retired, even when applying.
+    moto.set_unavailable(&["ec2:DescribeImageReferences"]);
+    let report = sweep("", true).await;
+    assert!(retired(&report).is_empty(), "{:#?}", report.plan.images);
+    let ReferenceCheck::Unavailable { error, images_kept } = &report.plan.image_references else {
+        panic!("{:?}", report.plan.image_references)
+    };
+    assert!(error.contains("InvalidAction"), "{error}");
+    assert_eq!(*images_kept, 3);
+    assert!(reason(&report, 0).contains("ec2:DescribeImageReferences could not be read"), "{}", reason(&report, 0));
+    assert!(reason(&report, 2).contains("version 1"), "{}", reason(&report, 2));
+    assert_eq!(fixture.own_images(r).await.len(), before, "nothing deregistered");
+
+    // Answered: the check finds both parameters.
+    moto.set_unavailable(&[]);
+    let report = sweep("", false).await;
+    assert_eq!(retired(&report), [images[3].to_string()]);
+    assert!(reason(&report, 0).contains("parameter/i-0aaaaaaaaaaaaaaaa"), "{}", reason(&report, 0));
+    assert!(reason(&report, 1).contains("parameter/legacy/app/ami"), "{}", reason(&report, 1));
+
+    // The scan alone, with the check unavailable, finds them itself.
+    moto.set_unavailable(&["ec2:DescribeImageReferences"]);
+    let report = sweep("image_references = \"scan_only\"", false).await;
+    assert_eq!(retired(&report), [images[3].to_string()], "{:#?}", report.plan.images);
+    assert_eq!(reason(&report, 0), "in use by SSM parameter i-0aaaaaaaaaaaaaaaa");
+    assert_eq!(reason(&report, 1), "in use by SSM parameter /legacy/app/ami");
+    assert!(reason(&report, 2).contains("version 1"), "{}", reason(&report, 2));
+    // An Image Builder recipe building from images[3] keeps it too.
+    let imagebuilder = aws_sdk_imagebuilder::Client::new(&moto.sdk_config(r).await);
+    let component = "arn:aws:imagebuilder:us-east-1:aws:component/update-linux/1.0.0";
+    let recipe = imagebuilder
+        .create_image_recipe()
+        .name("closed-recipe")
+        .semantic_version("1.0.0")
+        .components(aws_sdk_imagebuilder::types::ComponentConfiguration::builder().component_arn(component).build().unwrap())
+        .parent_image(images[3].as_str())
+        .client_token("closed-recipe")
+        .send()
+        .await
+        .unwrap();
+    let arn = recipe.image_recipe_arn().unwrap().to_owned();
+    let report = sweep("image_references = \"scan_only\"", false).await;
+    assert!(retired(&report).is_empty(), "{:#?}", report.plan.images);
+    assert_eq!(reason(&report, 3), format!("in use by imagebuilder:ImageRecipe {arn}"));
+
+    // Each listing denied keeps every image, naming the listing.
+    for (api, extra) in [
+        ("ec2:DescribeInstances", ""),
+        ("ec2:DescribeLaunchTemplateVersions", ""),
+        ("autoscaling:DescribeAutoScalingGroups", ""),
+        ("autoscaling:DescribeLaunchConfigurations", ""),
+        ("cloudformation:DescribeStacks", ""),
+        ("ssm:DescribeParameters", "image_references = \"scan_only\""),
+        ("imagebuilder", "image_references = \"scan_only\""),
+    ] {
+        moto.set_unavailable(&[api]);
+        let report = sweep(extra, true).await;
+        assert!(retired(&report).is_empty(), "{api}: {:#?}", report.plan.images);
+        let why = reason(&report, 3);
+        let listing = if api == "imagebuilder" { "imagebuilder:ListImageRecipes" } else { api };
+        assert!(why.contains(&format!("{listing} could not be read")), "{api}: {why}");
+        assert_eq!(fixture.own_images(r).await.len(), before, "{api}: nothing deregistered");
+    }
+    moto.set_unavailable(&[]);
 }

@@ -216,12 +216,13 @@ pub struct RetentionConfig {
     /// Snapshot generations and orphans.
     #[serde(default)]
     pub snapshots: Option<SnapshotRetention>,
-    /// Ask EC2's own AMI reference check (`DescribeImageReferences`) about every AMI the plan
-    /// would retire (default true). It sees what the inventory scan cannot: SSM parameters
-    /// outside the configured paths and Image Builder recipes. Where the API is missing, the
-    /// scan decides alone and the report says so.
-    #[serde(default = "yes")]
-    pub image_references: bool,
+    /// What decides that an AMI is not in use (default [`ImageReferences::Required`]): EC2's
+    /// own AMI reference check (`DescribeImageReferences`) must answer for every AMI the plan
+    /// would retire, and an AMI it did not answer for is kept; or, with `image_references =
+    /// "scan_only"` (or `false`), the inventory scan decides alone and reads everything the
+    /// check would have seen.
+    #[serde(default)]
+    pub image_references: ImageReferences,
     /// Read the Recycle Bin retention rules when the plan deletes AMIs or snapshots, so the
     /// report says which deletions can be undone (default true).
     #[serde(default = "yes")]
@@ -232,6 +233,64 @@ pub struct RetentionConfig {
     /// stack parameters). An account that cannot be checked keeps every candidate.
     #[serde(default)]
     pub consumers: Vec<ConsumerConfig>,
+}
+
+/// What decides that an AMI no one names is not in use (`retention.image_references`).
+///
+/// Written `true` / `"required"` or `false` / `"scan_only"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ImageReferences {
+    /// EC2's AMI reference check is asked about every AMI the plan would retire, besides the
+    /// inventory scan; an AMI it did not answer for (the API denied, throttled past its
+    /// retries, missing in the region) is kept, and the report says why.
+    #[default]
+    Required,
+    /// The inventory scan decides alone. It then reads everything the reference check would
+    /// have seen: every SSM parameter of the region (`DescribeParameters`, `GetParameters`),
+    /// every version of every launch template, the account's Image Builder recipes.
+    ScanOnly,
+}
+
+impl ImageReferences {
+    /// Whether the reference check is asked.
+    pub fn asked(self) -> bool {
+        self == Self::Required
+    }
+}
+
+impl Serialize for ImageReferences {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(match self {
+            Self::Required => "required",
+            Self::ScanOnly => "scan_only",
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ImageReferences {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ImageReferences;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("\"required\" (or true) or \"scan_only\" (or false)")
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Self::Value, E> {
+                Ok(if value { ImageReferences::Required } else { ImageReferences::ScanOnly })
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Self::Value, E> {
+                match value {
+                    "required" => Ok(ImageReferences::Required),
+                    "scan_only" => Ok(ImageReferences::ScanOnly),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// `[[retention.consumers]]`: an account the AMIs are shared with.

@@ -121,6 +121,8 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
         // (tag `amikeeper:protected`) is withdrawn first, then the protection is turned off.
         "ec2:DisableImageDeregistrationProtection",
         "ec2:CreateTags",
+        // Snapshots an interrupted sweep left behind (tagged amikeeper:retired).
+        "ec2:DescribeSnapshots",
     ]);
     // The parameters a sweep reads: the names and paths do not depend on the region.
     let (names, paths, _) = parameter_sources(config, &Region::from("us-east-1"));
@@ -147,7 +149,8 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
         };
         for retire in retires {
             actions.extend(match retire {
-                Retire::Delete => &["ec2:DeregisterImage", "ec2:DeleteSnapshot"][..],
+                // The snapshots are tagged amikeeper:retired before their AMI is deregistered.
+                Retire::Delete => &["ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:CreateTags"][..],
                 Retire::Deprecate => &["ec2:EnableImageDeprecation"][..],
                 Retire::Disable => &["ec2:DisableImage"][..],
             });
@@ -156,8 +159,17 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
     if retention.launch_templates.is_some() {
         actions.insert("ec2:DeleteLaunchTemplateVersions");
     }
-    if retention.image_references {
+    if retention.image_references.asked() {
         actions.insert("ec2:DescribeImageReferences");
+    } else {
+        // The scan decides alone: every parameter of the region and the Image Builder recipes.
+        actions.extend([
+            "ssm:DescribeParameters",
+            "ssm:GetParameters",
+            "imagebuilder:ListImageRecipes",
+            "imagebuilder:ListContainerRecipes",
+            "imagebuilder:GetContainerRecipe",
+        ]);
     }
     if retention.recycle_bin {
         actions.extend(["rbin:ListRules", "rbin:GetRule"]);

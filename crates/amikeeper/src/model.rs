@@ -481,6 +481,21 @@ pub struct ImageReference {
     pub arn: String,
 }
 
+/// An EC2 Image Builder recipe of the account and the AMI it builds from: an image recipe's
+/// parent image, or the image a container recipe's build instances launch from
+/// (`instanceConfiguration.image`). Read by a sweep whose inventory scan decides alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct RecipeImage {
+    /// The recipe's ARN.
+    pub arn: String,
+    /// `imagebuilder:ImageRecipe` or `imagebuilder:ContainerRecipe`, as
+    /// `DescribeImageReferences` names them.
+    pub resource_type: String,
+    /// What the recipe names as its image: an AMI id, an Image Builder image ARN or an
+    /// `ssm:` parameter reference (only an AMI id names one of our AMIs directly).
+    pub image: String,
+}
+
 /// What a Recycle Bin retention rule keeps after deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum RecycleBinResource {

@@ -350,13 +350,45 @@ async fn the_reference_check_keeps_what_the_scan_cannot_see() {
             // One DescribeImageReferences call for the three candidates.
             assert_eq!(report.aws_calls_by_operation["ec2:DescribeImageReferences"], 1);
         } else {
-            // Where the API is missing, the scan decides alone, and the report says so.
-            assert_eq!(retired, [images[2].as_str(), images[1].as_str(), images[0].as_str()], "newest first");
-            let ReferenceCheck::Unavailable { error } = &report.plan.image_references else {
+            // Where the API is missing, the sweep fails closed: every candidate is kept, and
+            // the report says why.
+            assert!(retired.is_empty(), "{retired:?}");
+            let ReferenceCheck::Unavailable { error, images_kept } = &report.plan.image_references else {
                 panic!("{:?}", report.plan.image_references)
             };
             assert!(error.contains("InvalidAction"), "{error}");
+            assert_eq!(*images_kept, 3);
+            assert!(reason(2).starts_with("in use by unknown: ec2:DescribeImageReferences could not be read"), "{}", reason(2));
         }
+    }
+}
+
+/// With `image_references = "scan_only"` the scan decides alone and reads what the reference
+/// check would have seen: every parameter of the region (with or without a leading `/`) and
+/// the Image Builder recipes.
+#[tokio::test(start_paused = true)]
+async fn the_scan_alone_reads_every_parameter_and_recipe() {
+    let retention = "[retention]\nimage_references = \"scan_only\"\n[[retention.images]]\ngroup_by = { tag = \"Role\" }\nkeep_newest = 1";
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let images = web_images(&aws, 5);
+    let recipe = aws.add_image_recipe(REGION, "web-recipe", &images[0]);
+    aws.set_parameter(REGION, "/legacy/app/ami", images[1].as_str()).unwrap();
+    aws.set_parameter(REGION, "i-0aaaaaaaaaaaaaaaa", images[2].as_str()).unwrap();
+    aws.set_image_references_available(false);
+    let report = sweep(&keeper(&aws, retention), &aws, false).await;
+    let reason = |i: usize| report.plan.images.iter().find(|d| d.image_id == images[i]).unwrap().reason.to_string();
+    assert_eq!(reason(0), format!("in use by imagebuilder:ImageRecipe {recipe}"));
+    assert_eq!(reason(1), "in use by SSM parameter /legacy/app/ami");
+    assert_eq!(reason(2), "in use by SSM parameter i-0aaaaaaaaaaaaaaaa");
+    let retired: Vec<&str> = report.plan.retirements().map(|d| d.image_id.as_str()).collect();
+    assert_eq!(retired, [images[3].as_str()]);
+    assert_eq!(report.plan.image_references, amikeeper::retain::ReferenceCheck::Off);
+    assert_eq!(report.aws_calls_by_operation.get("ec2:DescribeImageReferences"), None);
+    // Each decision names the sources it rests on.
+    let decision = report.plan.images.iter().find(|d| d.image_id == images[3]).unwrap();
+    let sources: Vec<&str> = decision.sources.iter().map(|s| s.as_str()).collect();
+    for wanted in ["ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions", "ssm:DescribeParameters", "imagebuilder:ListImageRecipes", "cloudformation:DescribeStacks", "autoscaling:DescribeAutoScalingGroups"] {
+        assert!(sources.contains(&wanted), "{wanted} not in {sources:?}");
     }
 }
 

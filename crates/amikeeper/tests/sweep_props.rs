@@ -205,6 +205,7 @@ fn gathered(world: &World) -> Gathered {
         consumer_usages: Vec::new(),
         launch_configurations: Vec::new(),
         warnings: Vec::new(),
+        ..Gathered::default()
     }
 }
 
@@ -238,7 +239,7 @@ fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Op
                 delete_orphans: true,
                 exclude_tag: KEEP_TAG.into(),
             }),
-            image_references: true,
+            image_references: amikeeper::config::ImageReferences::Required,
             recycle_bin: true,
             consumers: Vec::new(),
         }),

@@ -451,10 +451,10 @@ impl Fixture for MotoFixture {
         MOTO_ACCOUNT_ID.to_owned()
     }
 
-    /// moto 5.2.5 serves neither (scripts/moto_ext.py answers them as an endpoint without
-    /// them would).
+    /// moto 5.2.5 has no Recycle Bin (scripts/moto_ext.py answers it as an endpoint without
+    /// it would; it adds DescribeImageReferences).
     fn lacks(&self) -> &'static [&'static str] {
-        &["ec2:DescribeImageReferences", "rbin:ListRules"]
+        &["rbin:ListRules"]
     }
 
     fn aws(&self) -> Arc<dyn Aws> {

@@ -160,6 +160,19 @@ impl MotoServer {
         }
     }
 
+    /// Makes `apis` answer as where they are missing or denied (scripts/moto_ext.py): e.g.
+    /// `ec2:DescribeImageReferences` (`InvalidAction`), `imagebuilder` (`AccessDeniedException`)
+    /// or any `service:Operation` (the service's access-denied error). An empty list restores
+    /// them. Panics on failure.
+    pub fn set_unavailable(&self, apis: &[&str]) {
+        let path = format!("/moto-api/amikeeper/unavailable?apis={}", apis.join(","));
+        match self.request("POST", &path) {
+            Ok(200) => {}
+            Ok(status) => panic!("moto's unavailability switch answered HTTP {status}"),
+            Err(error) => panic!("moto's unavailability switch failed: {error}"),
+        }
+    }
+
     /// An [`SdkAws`] pointed at this server: `region` as the default region, static test
     /// credentials, nothing from the environment or `~/.aws`, and quick retries (3 attempts,
     /// 100 ms back-off).

@@ -5,7 +5,7 @@
 //! [`MemoryAws`](crate::memory::MemoryAws) (a faithful in-memory account with fault injection),
 //! [`CountingAws`] (a wrapper that counts calls) and, in the `amikeeper-aws` crate, the AWS SDK.
 //! With the `mock` feature, mockall generates `MockEc2Api`, `MockSsmApi`, `MockAutoScalingApi`,
-//! `MockCloudFormationApi` and `MockRecycleBinApi`.
+//! `MockCloudFormationApi`, `MockRecycleBinApi` and `MockImageBuilderApi`.
 
 mod counting;
 mod faulty;
@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 use crate::model::{
     AccountId, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
     LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
-    RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+    RecipeImage, RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// A result of a backend call.
@@ -113,6 +113,9 @@ pub trait Ec2Api: Send + Sync {
     /// `DescribeSnapshots` with `OwnerIds=self` (all pages).
     async fn describe_own_snapshots(&self, region: &Region) -> AwsResult<Vec<Snapshot>>;
 
+    /// `DescribeSnapshots` with `OwnerIds=self`, filtered on `tag-key` (all pages).
+    async fn describe_snapshots_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Snapshot>>;
+
     /// `DescribeVolumes` filtered on `tag-key` (all pages).
     async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>>;
 
@@ -167,6 +170,28 @@ pub trait SsmApi: Send + Sync {
     /// `GetParameterHistory` (all pages): the versions SSM keeps, oldest first, as
     /// `(version, value)`; empty when the parameter does not exist.
     async fn get_parameter_history(&self, region: &Region, name: &str) -> AwsResult<Vec<(i64, String)>>;
+
+    /// `DescribeParameters` (all pages, every tier): the names of every parameter of the region
+    /// of type `String` or `StringList`, with or without a leading `/` (the types that can
+    /// hold an AMI id in clear; `SecureString` is left out).
+    async fn describe_parameter_names(&self, region: &Region) -> AwsResult<Vec<String>>;
+
+    /// `GetParameters` for at most [`PARAMETERS_PER_CALL`] names: the current value of each
+    /// that exists (names that do not exist are left out).
+    async fn get_parameters(&self, region: &Region, names: &[String]) -> AwsResult<Vec<Parameter>>;
+}
+
+/// The most names one `GetParameters` call takes.
+pub const PARAMETERS_PER_CALL: usize = 10;
+
+/// EC2 Image Builder: the recipes that build from an AMI.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait ImageBuilderApi: Send + Sync {
+    /// The account's own image recipes (`ListImageRecipes`, owner `Self`: each one's parent
+    /// image) and container recipes (`ListContainerRecipes`, then `GetContainerRecipe` for
+    /// the image their build instances launch from), all pages.
+    async fn list_recipe_images(&self, region: &Region) -> AwsResult<Vec<RecipeImage>>;
 }
 
 /// Amazon EC2 Auto Scaling.
@@ -261,7 +286,10 @@ pub trait StsApi: Send + Sync {
 /// The most image ids one `DescribeImageReferences` call takes.
 pub const IMAGE_REFERENCES_PER_CALL: usize = 10;
 
-/// Every service amikeeper uses; implemented for anything that implements the six traits.
-pub trait Aws: Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi + RecycleBinApi + StsApi {}
+/// Every service amikeeper uses; implemented for anything that implements the seven traits.
+pub trait Aws: Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi + RecycleBinApi + ImageBuilderApi + StsApi {}
 
-impl<T: Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi + RecycleBinApi + StsApi + ?Sized> Aws for T {}
+impl<T: Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi + RecycleBinApi + ImageBuilderApi + StsApi + ?Sized> Aws
+    for T
+{
+}

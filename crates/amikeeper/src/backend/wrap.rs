@@ -94,6 +94,10 @@ macro_rules! delegate_through_around {
                 self.around("ec2:DescribeSnapshots", self.inner.describe_own_snapshots(region)).await
             }
 
+            async fn describe_snapshots_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Snapshot>> {
+                self.around("ec2:DescribeSnapshots", self.inner.describe_snapshots_tagged(region, tag_key)).await
+            }
+
             async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>> {
                 self.around("ec2:DescribeVolumes", self.inner.describe_volumes_tagged(region, tag_key)).await
             }
@@ -202,6 +206,21 @@ macro_rules! delegate_through_around {
 
             async fn get_parameter_history(&self, region: &Region, name: &str) -> AwsResult<Vec<(i64, String)>> {
                 self.around("ssm:GetParameterHistory", self.inner.get_parameter_history(region, name)).await
+            }
+
+            async fn describe_parameter_names(&self, region: &Region) -> AwsResult<Vec<String>> {
+                self.around("ssm:DescribeParameters", self.inner.describe_parameter_names(region)).await
+            }
+
+            async fn get_parameters(&self, region: &Region, names: &[String]) -> AwsResult<Vec<Parameter>> {
+                self.around("ssm:GetParameters", self.inner.get_parameters(region, names)).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::backend::ImageBuilderApi for $wrapper {
+            async fn list_recipe_images(&self, region: &Region) -> AwsResult<Vec<$crate::model::RecipeImage>> {
+                self.around("imagebuilder:ListImageRecipes", self.inner.list_recipe_images(region)).await
             }
         }
 

@@ -810,6 +810,13 @@ impl Ec2Api for MemoryAws {
         })
     }
 
+    async fn describe_snapshots_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Snapshot>> {
+        self.call(ops::DESCRIBE_SNAPSHOTS, |world| {
+            let snapshots = world.region(region).snapshots.iter().filter(|(_, record)| record.tags.contains_key(tag_key));
+            Ok(snapshots.map(|(id, record)| record.describe(id)).collect())
+        })
+    }
+
     async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>> {
         self.call(ops::DESCRIBE_VOLUMES, |world| {
             let volumes = world.region(region).volumes.iter().filter(|(_, record)| record.tags.contains_key(tag_key));
@@ -850,8 +857,7 @@ impl Ec2Api for MemoryAws {
         let op = ops::DEREGISTER_IMAGE;
         self.call(op, |world| {
             check_image_id(op, image_id)?;
-            let state = world.region(region);
-            let snapshots = match state.images.get_mut(image_id) {
+            let snapshots = match world.region(region).images.get_mut(image_id) {
                 Some(record) if record.image.deregistration_protected => {
                     return Err(aws_error(
                         op,
@@ -867,7 +873,8 @@ impl Ec2Api for MemoryAws {
                 _ => return Err(image_not_found(op, image_id)),
             };
             let mut deleted = Vec::new();
-            if delete_snapshots {
+            if delete_snapshots && !world.deregister_keeps_snapshots {
+                let state = world.region(region);
                 for snapshot in snapshots {
                     // EC2 keeps a snapshot another image still uses.
                     if snapshot_user(state, &snapshot).is_none() && state.snapshots.remove(&snapshot).is_some() {

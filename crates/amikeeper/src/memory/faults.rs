@@ -20,6 +20,9 @@ pub enum FaultKind {
     /// SDK does: the call succeeds (or fails) as without the fault, and the backend reports
     /// the throttled attempt ([`report_throttled_attempt`](crate::backend::report_throttled_attempt)).
     ThrottledThenRetried,
+    /// The caller's role may not make the call (`UnauthorizedOperation`, `AccessDeniedException`,
+    /// `AccessDenied`); not retried.
+    AccessDenied,
 }
 
 impl FaultKind {
@@ -163,6 +166,15 @@ pub(crate) fn fault_error(op: &str, kind: FaultKind) -> AwsError {
                 ),
             };
             aws_error(op, AwsErrorKind::Server, code, format!("{message} (injected fault)"))
+        }
+        FaultKind::AccessDenied => {
+            let code = match service {
+                "ec2" => "UnauthorizedOperation",
+                "ssm" | "imagebuilder" => "AccessDeniedException",
+                _ => "AccessDenied",
+            };
+            let message = format!("You are not authorized to perform this operation ({op}; injected fault).");
+            aws_error(op, AwsErrorKind::Client, code, message)
         }
         FaultKind::Timeout | FaultKind::TimeoutAfterEffect => aws_error(
             op,

@@ -146,6 +146,9 @@ struct World {
     pending_describes: u32,
     /// Whether `DescribeImageReferences` exists here (it does not in some regions and partitions).
     image_references: bool,
+    /// `DeregisterImage` with `DeleteAssociatedSnapshots` leaves every snapshot (as EC2 does
+    /// for a snapshot it could not delete: `client-error` in its result set).
+    deregister_keeps_snapshots: bool,
     /// Other accounts, by the role that reaches them.
     roles: BTreeMap<String, std::sync::Arc<MemoryAws>>,
     /// Other accounts whose images shared with this one `CopyImage` can copy
@@ -222,6 +225,7 @@ impl MemoryAws {
                     counters: BTreeMap::new(),
                     pending_describes: 1,
                     image_references: true,
+                    deregister_keeps_snapshots: false,
                     roles: BTreeMap::new(),
                     sharing_accounts: Vec::new(),
                     regions: BTreeMap::new(),
@@ -346,6 +350,9 @@ mod ops {
     pub const DISABLE_DEREGISTRATION_PROTECTION: &str = "ec2:DisableImageDeregistrationProtection";
     pub const GET_PARAMETER: &str = "ssm:GetParameter";
     pub const GET_PARAMETERS_BY_PATH: &str = "ssm:GetParametersByPath";
+    pub const DESCRIBE_PARAMETERS: &str = "ssm:DescribeParameters";
+    pub const GET_PARAMETERS: &str = "ssm:GetParameters";
+    pub const LIST_IMAGE_RECIPES: &str = "imagebuilder:ListImageRecipes";
     pub const GET_PARAMETER_HISTORY: &str = "ssm:GetParameterHistory";
     pub const PUT_PARAMETER: &str = "ssm:PutParameter";
     pub const DELETE_PARAMETER: &str = "ssm:DeleteParameter";

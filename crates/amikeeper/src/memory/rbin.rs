@@ -1,9 +1,9 @@
-//! Recycle Bin retention rules of the in-memory account.
+//! Recycle Bin retention rules and Image Builder recipes of the in-memory account.
 
 use async_trait::async_trait;
 
-use crate::backend::{AwsResult, RecycleBinApi};
-use crate::model::{RecycleBinResource, RecycleBinRule, Region};
+use crate::backend::{AwsResult, ImageBuilderApi, RecycleBinApi};
+use crate::model::{RecipeImage, RecycleBinResource, RecycleBinRule, Region};
 
 use super::{ops, IntoRegion, MemoryAws};
 
@@ -25,6 +25,23 @@ impl RecycleBinApi for MemoryAws {
         self.call(ops::LIST_RECYCLE_BIN_RULES, |world| {
             let rules = &world.region(region).recycle_bin_rules;
             Ok(rules.iter().filter(|rule| rule.resource_type == resource_type).cloned().collect())
+        })
+    }
+}
+
+#[async_trait]
+impl ImageBuilderApi for MemoryAws {
+    async fn list_recipe_images(&self, region: &Region) -> AwsResult<Vec<RecipeImage>> {
+        self.call(ops::LIST_IMAGE_RECIPES, |world| {
+            let recipes = &world.region(region).image_recipes;
+            Ok(recipes
+                .iter()
+                .map(|(arn, image)| RecipeImage {
+                    arn: arn.clone(),
+                    resource_type: "imagebuilder:ImageRecipe".to_owned(),
+                    image: image.as_str().to_owned(),
+                })
+                .collect())
         })
     }
 }

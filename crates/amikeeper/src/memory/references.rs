@@ -21,6 +21,12 @@ impl MemoryAws {
         })
     }
 
+    /// Makes `DeregisterImage` with `DeleteAssociatedSnapshots` leave the image's snapshots, as
+    /// EC2 does for a snapshot it could not delete (`client-error` in its result set).
+    pub fn set_deregister_keeps_snapshots(&self, keeps: bool) {
+        self.with_world(|world| world.deregister_keeps_snapshots = keeps);
+    }
+
     /// Makes `DescribeImageReferences` exist or not, as in regions and partitions without it
     /// (where EC2 answers `InvalidAction`).
     pub fn set_image_references_available(&self, available: bool) {

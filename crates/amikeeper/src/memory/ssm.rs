@@ -311,6 +311,32 @@ impl SsmApi for MemoryAws {
                 .collect())
         })
     }
+
+    async fn describe_parameter_names(&self, region: &Region) -> AwsResult<Vec<String>> {
+        self.call(ops::DESCRIBE_PARAMETERS, |world| {
+            Ok(world
+                .region(region)
+                .parameters
+                .iter()
+                .filter(|(_, record)| matches!(record.kind, ParameterType::String | ParameterType::StringList))
+                .map(|(name, _)| name.clone())
+                .collect())
+        })
+    }
+
+    async fn get_parameters(&self, region: &Region, names: &[String]) -> AwsResult<Vec<Parameter>> {
+        let op = ops::GET_PARAMETERS;
+        self.call(op, |world| {
+            if names.is_empty() || names.len() > crate::backend::PARAMETERS_PER_CALL {
+                return Err(validation(
+                    op,
+                    format!("give 1 to {} names, not {}", crate::backend::PARAMETERS_PER_CALL, names.len()),
+                ));
+            }
+            let parameters = &world.region(region).parameters;
+            Ok(names.iter().filter_map(|name| parameters.get(name)?.current(name)).collect())
+        })
+    }
 }
 
 #[cfg(test)]

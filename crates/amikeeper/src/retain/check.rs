@@ -21,6 +21,7 @@ use super::pace::Pacer;
 use super::sweep::SweepPlan;
 use super::{Action, Retire, Usage};
 use crate::backend::{Aws, CountingAws, IMAGE_REFERENCES_PER_CALL};
+use crate::error::{AwsError, AwsErrorKind};
 use crate::config::{Config, ConsumerConfig};
 use crate::model::{ImageId, RecycleBinResource, RecycleBinRule, Tags};
 
@@ -28,7 +29,7 @@ use crate::model::{ImageId, RecycleBinResource, RecycleBinRule, Tags};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ReferenceCheck {
-    /// Not asked (`image_references = false`, or a plan made without AWS).
+    /// Not asked (`image_references = "scan_only"`, or a plan made without AWS).
     Off,
     /// The scan left nothing to retire, so there was nothing to ask about.
     NoCandidates,
@@ -39,11 +40,14 @@ pub enum ReferenceCheck {
         /// Images found referenced, kept.
         referenced: usize,
     },
-    /// The check failed (the API is missing in this region or partition, or not permitted):
-    /// the inventory scan decided alone.
+    /// The check failed (the API is missing in this region or partition, not permitted, or
+    /// throttled past its retries): every AMI it did not answer for is kept. Set
+    /// `image_references = "scan_only"` to let the inventory scan decide alone.
     Unavailable {
         /// AWS's error.
         error: String,
+        /// The AMIs the plan would have retired that were kept for want of an answer.
+        images_kept: usize,
     },
 }
 
@@ -80,6 +84,9 @@ pub enum UndoCheck {
 /// Asks EC2 about every image `plan` would retire, keeps what it finds referenced (by making
 /// the plan again with `replan`), and repeats for images the new plan retires that were not
 /// asked about. One call first, alone, so a missing API costs one request.
+///
+/// Fails closed: an image the check did not answer for (the call failed after its retries) is
+/// kept, with AWS's error as its usage, and no later call is made.
 pub(super) async fn ask_about_candidates(
     aws: &dyn Aws,
     pacer: &Pacer,
@@ -90,40 +97,62 @@ pub(super) async fn ask_about_candidates(
 ) -> ReferenceCheck {
     let region = plan.region.clone();
     let mut asked: BTreeSet<ImageId> = BTreeSet::new();
+    let mut failure: Option<String> = None;
     loop {
         let candidates: Vec<ImageId> =
             plan.retirements().map(|d| d.image_id.clone()).filter(|id| !asked.contains(id)).collect();
         if candidates.is_empty() {
             break;
         }
+        if let Some(error) = &failure {
+            // The check is down: every new candidate is kept unasked.
+            for id in &candidates {
+                gathered.references_unanswered.insert(id.clone(), error.clone());
+            }
+            asked.extend(candidates);
+            *plan = replan(gathered);
+            continue;
+        }
         let mut chunks = candidates.chunks(IMAGE_REFERENCES_PER_CALL);
         let first = chunks.next().into_iter();
         let ask = |chunk: &[ImageId]| {
             let (region, chunk) = (&region, chunk.to_vec());
-            async move { pacer.retry(|| aws.describe_image_references(region, &chunk)).await.0 }
+            async move {
+                let answer = pacer.retry(|| aws.describe_image_references(region, &chunk)).await.0;
+                (chunk, answer.map_err(|error| error.to_string()))
+            }
         };
         let mut answers = Vec::new();
         for chunk in first {
             answers.push(ask(chunk).await);
         }
-        if answers.iter().all(Result::is_ok) {
+        if answers.iter().all(|(_, answer)| answer.is_ok()) {
             answers.extend(stream::iter(chunks).map(ask).buffer_unordered(concurrency).collect::<Vec<_>>().await);
+        } else {
+            // The first call failed: the other candidates are not asked, and kept.
+            let rest = chunks.flat_map(|chunk| chunk.iter().cloned());
+            answers.push((rest.collect(), Err("not asked: the first call failed".to_owned())));
         }
-        let mut failure = None;
-        for answer in answers {
+        for (chunk, answer) in answers {
             match answer {
-                Ok(references) => gathered.image_references.extend(references),
-                Err(error) => failure = Some(error),
+                Ok(references) => {
+                    gathered.image_references.extend(references);
+                    gathered.references_answered.extend(chunk);
+                }
+                Err(error) => {
+                    let error = failure.get_or_insert(error).clone();
+                    for id in chunk {
+                        gathered.references_unanswered.insert(id, error.clone());
+                    }
+                }
             }
         }
-        if !gathered.image_references.is_empty() {
-            *plan = replan(gathered);
-        }
-        if let Some(error) = failure {
-            tracing::warn!(%error, "EC2's AMI reference check failed; the inventory scan decides alone");
-            return ReferenceCheck::Unavailable { error: error.to_string() };
-        }
+        *plan = replan(gathered);
         asked.extend(candidates);
+    }
+    if let Some(error) = failure {
+        tracing::warn!(%error, "EC2's AMI reference check failed; the AMIs it did not answer for are kept");
+        return ReferenceCheck::Unavailable { error, images_kept: gathered.references_unanswered.len() };
     }
     if asked.is_empty() {
         return ReferenceCheck::NoCandidates;
@@ -139,13 +168,16 @@ pub(super) async fn ask_about_candidates(
 pub(super) async fn recycle_bin(aws: &dyn Aws, pacer: &Pacer, gathered: &Gathered, plan: &SweepPlan) -> UndoCheck {
     let no_tags = Tags::new();
     let image_tags = |id: &ImageId| gathered.images.iter().find(|i| &i.id == id).map_or(&no_tags, |i| &i.tags);
-    let snapshot_tags = |id: &str| gathered.snapshots.iter().find(|s| s.id == id).map_or(&no_tags, |s| &s.tags);
+    let snapshot_tags = |id: &str| {
+        gathered.snapshots.iter().chain(&gathered.retired_snapshots).find(|s| s.id == id).map_or(&no_tags, |s| &s.tags)
+    };
     let images: Vec<&ImageId> =
         plan.retirements().filter(|d| d.action == Action::Retire(Retire::Delete)).map(|d| &d.image_id).collect();
     let mut snapshots: BTreeSet<&str> = BTreeSet::new();
     snapshots.extend(plan.image_snapshots.iter().filter(|s| s.delete).map(|s| s.snapshot_id.as_str()));
     snapshots.extend(plan.snapshot_generations.iter().filter(|g| g.delete).map(|g| g.snapshot_id.as_str()));
     snapshots.extend(plan.orphans.iter().filter(|o| o.delete).map(|o| o.snapshot_id.as_str()));
+    snapshots.extend(plan.leftover_snapshots.iter().filter(|l| l.delete).map(|l| l.snapshot_id.as_str()));
     if images.is_empty() && snapshots.is_empty() {
         return UndoCheck::NothingDeleted;
     }
@@ -259,8 +291,13 @@ pub(super) async fn ask_consumers(
             let counting = CountingAws::new(assumed.as_ref());
             let read = gather_paced(&counting, &scan, &plan.region, pacer, concurrency).await;
             calls = counting.log().count();
+            let read = read?;
+            if let Some((source, error)) = read.unreadable.first() {
+                let (service, operation) = source.as_str().split_once(':').unwrap_or(("", source.as_str()));
+                return Err(AwsError::new(service, operation, AwsErrorKind::Client, "Unreadable", error.clone()));
+            }
             let mut warnings = Vec::new();
-            Ok::<_, crate::error::AwsError>(super::sweep::usages(&read?, None, &mut warnings).0)
+            Ok::<_, AwsError>(super::sweep::usages(&read, None, &mut warnings).0)
         }
         .await;
         let mut in_use = BTreeSet::new();

@@ -5,11 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::pace::Pacer;
-use crate::backend::{Aws, AwsResult};
+use super::{Source, Sources};
+use crate::backend::{Aws, AwsResult, PARAMETERS_PER_CALL};
+use crate::error::AwsError;
 use crate::config::{Config, GroupByConfig, TargetConfig};
 use crate::model::{
     AutoScalingGroup, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
-    LaunchTemplateVersion, Parameter, ParameterType, Region, Snapshot, Stack, Volume,
+    LaunchTemplateVersion, Parameter, ParameterType, RecipeImage, Region, Snapshot, Stack, Volume,
 };
 use crate::template::Placeholder;
 
@@ -43,6 +45,21 @@ pub struct Gathered {
     /// What names the plan's candidates in the consumer accounts (see
     /// [`RetentionConfig::consumers`](crate::config::RetentionConfig::consumers)).
     pub consumer_usages: Vec<(ImageId, super::Usage)>,
+    /// Snapshots an earlier sweep marked before deregistering their AMI
+    /// ([`RETIRED_SNAPSHOT_TAG`](super::RETIRED_SNAPSHOT_TAG)).
+    pub retired_snapshots: Vec<Snapshot>,
+    /// The account's Image Builder recipes and the images they build from (read when the
+    /// scan decides alone).
+    pub recipes: Vec<RecipeImage>,
+    /// The sources of usage that were read.
+    pub read: Sources,
+    /// The sources of usage that could not be read, with AWS's error: every image is kept.
+    pub unreadable: Vec<(Source, String)>,
+    /// The images EC2's AMI reference check answered for.
+    pub references_answered: BTreeSet<ImageId>,
+    /// The images EC2's AMI reference check was asked about and did not answer for, with
+    /// AWS's error: they are kept.
+    pub references_unanswered: BTreeMap<ImageId, String>,
     /// What could not be checked, for the plan's warnings.
     pub warnings: Vec<String>,
 }
@@ -99,6 +116,11 @@ fn under(name: &str, path: &str) -> bool {
 /// Reads the inventory of `region`: the listings run at once, then each launch template's
 /// versions, at most `concurrency` at a time; every call goes through the pacer and is retried
 /// on retryable errors.
+///
+/// Fails when the images (or, with `[retention.snapshots]`, the snapshots or volumes) cannot be
+/// listed: then there is nothing to plan. A source of usage that cannot be read does not fail
+/// the gathering: it is recorded in [`Gathered::unreadable`], and the plan keeps every image it
+/// could have named.
 pub(super) async fn gather_paced(
     aws: &dyn Aws,
     config: &Config,
@@ -106,12 +128,12 @@ pub(super) async fn gather_paced(
     pacer: &Pacer,
     concurrency: usize,
 ) -> AwsResult<Gathered> {
-    let generations_tag =
-        config.retention.as_ref().and_then(|r| r.snapshots.as_ref()).and_then(|s| s.generations_tag.clone());
-    let (names, paths, warnings) = parameter_sources(config, region);
-    let published: BTreeSet<&String> = config
-        .retention
-        .iter()
+    let retention = config.retention.as_ref();
+    let generations_tag = retention.and_then(|r| r.snapshots.as_ref()).and_then(|s| s.generations_tag.clone());
+    let scan_only = retention.is_some_and(|r| !r.image_references.asked());
+    let (names, paths, mut warnings) = parameter_sources(config, region);
+    let published: BTreeSet<&String> = retention
+        .into_iter()
         .flat_map(|r| &r.images)
         .filter_map(|policy| match &policy.group_by {
             GroupByConfig::PublishedTo(names) => Some(names),
@@ -121,9 +143,9 @@ pub(super) async fn gather_paced(
         .collect();
 
     let images = async { pacer.retry(|| aws.describe_own_images(region)).await.0 };
-    // Snapshots are read only for generations and orphans: with no [retention.snapshots],
-    // deleting an AMI's snapshots needs nothing but the AMI's own list.
-    let read_snapshots = config.retention.as_ref().is_some_and(|r| r.snapshots.is_some());
+    // Snapshots are read for generations and orphans, and those an interrupted sweep left
+    // behind (marked before their AMI was deregistered).
+    let read_snapshots = retention.is_some_and(|r| r.snapshots.is_some());
     let snapshots = async {
         match read_snapshots {
             true => pacer.retry(|| aws.describe_own_snapshots(region)).await.0,
@@ -134,6 +156,12 @@ pub(super) async fn gather_paced(
         match &generations_tag {
             Some(tag) => pacer.retry(|| aws.describe_volumes_tagged(region, tag)).await.0,
             None => Ok(Vec::new()),
+        }
+    };
+    let retired_snapshots = async {
+        match retention.is_some() {
+            true => pacer.retry(|| aws.describe_snapshots_tagged(region, super::RETIRED_SNAPSHOT_TAG)).await.0,
+            false => Ok(Vec::new()),
         }
     };
     let instances = async { pacer.retry(|| aws.describe_instances(region)).await.0 };
@@ -147,7 +175,7 @@ pub(super) async fn gather_paced(
             .buffer_unordered(concurrency)
             .try_collect()
             .await?;
-        Ok(lists.into_iter().flatten().collect::<Vec<_>>())
+        Ok::<_, AwsError>(lists.into_iter().flatten().collect::<Vec<_>>())
     };
     let by_name = async {
         let found: Vec<Option<Parameter>> = stream::iter(&names)
@@ -155,36 +183,100 @@ pub(super) async fn gather_paced(
             .buffer_unordered(concurrency)
             .try_collect()
             .await?;
-        Ok(found.into_iter().flatten().collect::<Vec<_>>())
+        Ok::<_, AwsError>(found.into_iter().flatten().collect::<Vec<_>>())
     };
     let histories = async {
         stream::iter(&published)
             .map(|name| async move {
                 let history = pacer.retry(|| aws.get_parameter_history(region, name)).await.0?;
-                Ok::<_, crate::error::AwsError>(((*name).clone(), history))
+                Ok::<_, AwsError>(((*name).clone(), history))
             })
             .buffer_unordered(concurrency)
             .try_collect::<BTreeMap<_, _>>()
             .await
     };
+    let every_parameter = async {
+        if !scan_only {
+            return Ok(None);
+        }
+        let all = pacer.retry(|| aws.describe_parameter_names(region)).await.0?;
+        let lists: Vec<Vec<Parameter>> = stream::iter(all.chunks(PARAMETERS_PER_CALL))
+            .map(|chunk| async move { pacer.retry(|| aws.get_parameters(region, chunk)).await.0 })
+            .buffer_unordered(concurrency)
+            .try_collect()
+            .await?;
+        Ok::<_, AwsError>(Some(lists.into_iter().flatten().collect::<Vec<_>>()))
+    };
+    let recipes = async {
+        match scan_only {
+            true => pacer.retry(|| aws.list_recipe_images(region)).await.0.map(Some),
+            false => Ok(None),
+        }
+    };
     let (
-        (images, snapshots, volumes, instances, templates),
-        (groups, configurations, stacks, by_path, by_name, histories),
-    ) = futures::try_join!(async { futures::try_join!(images, snapshots, volumes, instances, templates) }, async {
-        futures::try_join!(groups, configurations, stacks, by_path, by_name, histories)
-    },)?;
+        (images, snapshots, volumes, instances, templates, every_parameter, retired_snapshots),
+        (groups, configurations, stacks, by_path, by_name, histories, recipes),
+    ) = futures::join!(
+        async { futures::join!(images, snapshots, volumes, instances, templates, every_parameter, retired_snapshots) },
+        async { futures::join!(groups, configurations, stacks, by_path, by_name, histories, recipes) },
+    );
+    let (images, snapshots, volumes) = (images?, snapshots?, volumes?);
+    let retired_snapshots = retired_snapshots.unwrap_or_else(|error| {
+        warnings.push(format!("the snapshots an earlier sweep left behind could not be listed: {error}"));
+        Vec::new()
+    });
 
-    let launch_templates: Vec<(LaunchTemplate, Vec<LaunchTemplateVersion>)> = stream::iter(templates)
+    // Each source of usage: read, or recorded as unreadable (which keeps every image).
+    let mut reads = Reads::default();
+    let instances = reads.take(Source::Instances, instances).unwrap_or_default();
+    let templates = reads.take(Source::LaunchTemplates, templates).unwrap_or_default();
+    let groups = reads.take(Source::AutoScalingGroups, groups);
+    let configurations = reads.take(Source::LaunchConfigurations, configurations).unwrap_or_default();
+    let stacks = reads.take(Source::Stacks, stacks).unwrap_or_default();
+    let by_path = if paths.is_empty() { by_path.ok() } else { reads.take(Source::ParametersByPath, by_path) };
+    let by_name = if names.is_empty() { by_name.ok() } else { reads.take(Source::NamedParameters, by_name) };
+    let histories = if published.is_empty() { histories.ok() } else { reads.take(Source::ParameterHistories, histories) };
+    let every_parameter = if scan_only { reads.take(Source::AllParameters, every_parameter).flatten() } else { None };
+    let recipes = if scan_only { reads.take(Source::ImageBuilderRecipes, recipes).flatten() } else { None };
+
+    let versions: Vec<AwsResult<(LaunchTemplate, Vec<LaunchTemplateVersion>)>> = stream::iter(templates)
         .map(|template| async move {
             let versions = pacer.retry(|| aws.describe_launch_template_versions(region, &template.id)).await.0?;
-            Ok::<_, crate::error::AwsError>((template, versions))
+            Ok::<_, AwsError>((template, versions))
         })
         .buffered(concurrency)
-        .try_collect()
-        .await?;
+        .collect()
+        .await;
+    let mut launch_templates = Vec::with_capacity(versions.len());
+    let mut failed_versions = None;
+    for result in versions {
+        match result {
+            Ok(pair) => launch_templates.push(pair),
+            Err(error) => failed_versions = Some(error.to_string()),
+        }
+    }
+    match failed_versions {
+        Some(error) => {
+            tracing::warn!(%error, "launch template versions could not be read; every image is kept");
+            reads.unreadable.push((Source::LaunchTemplateVersions, error));
+        }
+        None if reads.read.contains(Source::LaunchTemplates) => reads.read.insert(Source::LaunchTemplateVersions),
+        None => {}
+    }
+    let auto_scaling_groups = match groups {
+        Some(groups) => groups,
+        None => {
+            warnings.push(
+                "the Auto Scaling groups could not be read, so no launch template version is deleted".to_owned(),
+            );
+            Vec::new()
+        }
+    };
 
-    let mut parameters = by_path;
-    parameters.extend(by_name);
+    let mut parameters = by_path.unwrap_or_default();
+    parameters.extend(by_name.unwrap_or_default());
+    parameters.extend(every_parameter.unwrap_or_default());
+    let histories = histories.unwrap_or_default();
     // A parameter AMIs are published to is in use at its current value.
     for (name, history) in &histories {
         if let Some((version, value)) = history.last() {
@@ -208,15 +300,45 @@ pub(super) async fn gather_paced(
         volumes,
         instances,
         launch_templates,
-        auto_scaling_groups: groups,
+        auto_scaling_groups,
         launch_configurations: configurations,
         parameters,
         stacks,
         parameter_histories: histories,
+        retired_snapshots,
+        recipes: recipes.unwrap_or_default(),
         image_references: Vec::new(),
         consumer_usages: Vec::new(),
+        read: reads.read,
+        unreadable: reads.unreadable,
+        references_answered: BTreeSet::new(),
+        references_unanswered: BTreeMap::new(),
         warnings,
     })
+}
+
+/// The sources of usage read so far, and those that could not be read.
+#[derive(Default)]
+struct Reads {
+    read: Sources,
+    unreadable: Vec<(Source, String)>,
+}
+
+impl Reads {
+    /// The listing's answer, or `None` (recorded as unreadable) when it failed.
+    fn take<T>(&mut self, source: Source, result: AwsResult<T>) -> Option<T> {
+        match result {
+            Ok(value) => {
+                self.read.insert(source);
+                Some(value)
+            }
+            Err(error) => {
+                tracing::warn!(%source, %error, "a source of usage could not be read; every image it could name is kept");
+                self.unreadable.push((source, error.to_string()));
+                None
+            }
+        }
+    }
 }
 
 /// Reads the inventory of `region` for `config` (see [`Gathered`]), at most `concurrency`

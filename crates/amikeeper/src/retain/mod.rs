@@ -24,7 +24,7 @@ pub use inventory::{gather, parameter_sources, Gathered};
 pub use pace::ATTEMPTS;
 pub(crate) use sweep::ami_ids;
 pub use sweep::{
-    plan_sweep, ItemResult, ItemStatus, OrphanSnapshot, Progress, SnapshotGeneration, SweepOptions, SweepPlan,
+    plan_sweep, LeftoverSnapshot, UnreadableSource, RETIRED_SNAPSHOT_TAG, ItemResult, ItemStatus, OrphanSnapshot, Progress, SnapshotGeneration, SweepOptions, SweepPlan,
     SweepReport, SweepSummary, Sweeper, VersionDeletion,
 };
 
@@ -78,6 +78,21 @@ pub enum Usage {
         /// What there names the AMI (e.g. `instance i-0abc`), or why it could not be checked.
         what: String,
     },
+    /// An EC2 Image Builder recipe builds from the AMI (read by a scan that decides alone).
+    Recipe {
+        /// `imagebuilder:ImageRecipe` or `imagebuilder:ContainerRecipe`.
+        resource_type: String,
+        /// The recipe's ARN.
+        arn: String,
+    },
+    /// A source of usage could not be read, so whether something there names the AMI is
+    /// unknown: the AMI is kept (the sweep fails closed).
+    Unreadable {
+        /// The listing or check that failed.
+        source: Source,
+        /// AWS's error.
+        error: String,
+    },
     /// EC2's AMI reference check (`DescribeImageReferences`) found a resource naming the AMI
     /// that the inventory scan did not (an SSM parameter outside the configured paths, an
     /// Image Builder recipe, ...).
@@ -87,6 +102,141 @@ pub enum Usage {
         /// The resource's ARN.
         arn: String,
     },
+}
+
+/// A listing the sweep's in-use scan reads, or a check it asks: each is a source of usage.
+/// Named after the AWS call, as an operator grants and audits it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Source {
+    /// Instances in any state but terminated.
+    #[serde(rename = "ec2:DescribeInstances")]
+    Instances,
+    /// The launch templates of the region.
+    #[serde(rename = "ec2:DescribeLaunchTemplates")]
+    LaunchTemplates,
+    /// Every version of every launch template.
+    #[serde(rename = "ec2:DescribeLaunchTemplateVersions")]
+    LaunchTemplateVersions,
+    /// Auto Scaling groups.
+    #[serde(rename = "autoscaling:DescribeAutoScalingGroups")]
+    AutoScalingGroups,
+    /// Launch configurations.
+    #[serde(rename = "autoscaling:DescribeLaunchConfigurations")]
+    LaunchConfigurations,
+    /// CloudFormation stack parameters.
+    #[serde(rename = "cloudformation:DescribeStacks")]
+    Stacks,
+    /// The SSM parameters under the configured paths (and the rules' templated names).
+    #[serde(rename = "ssm:GetParametersByPath")]
+    ParametersByPath,
+    /// The SSM parameters the rules name exactly.
+    #[serde(rename = "ssm:GetParameter")]
+    NamedParameters,
+    /// The history of the parameters a `published_to` grouping names.
+    #[serde(rename = "ssm:GetParameterHistory")]
+    ParameterHistories,
+    /// Every `String` and `StringList` parameter of the region (scan-only mode).
+    #[serde(rename = "ssm:DescribeParameters")]
+    AllParameters,
+    /// The account's Image Builder image and container recipes (scan-only mode).
+    #[serde(rename = "imagebuilder:ListImageRecipes")]
+    ImageBuilderRecipes,
+    /// EC2's AMI reference check, for the AMIs the plan would retire.
+    #[serde(rename = "ec2:DescribeImageReferences")]
+    ImageReferences,
+}
+
+impl Source {
+    /// Every source, in a stable order.
+    pub const ALL: [Source; 12] = [
+        Self::Instances,
+        Self::LaunchTemplates,
+        Self::LaunchTemplateVersions,
+        Self::AutoScalingGroups,
+        Self::LaunchConfigurations,
+        Self::Stacks,
+        Self::ParametersByPath,
+        Self::NamedParameters,
+        Self::ParameterHistories,
+        Self::AllParameters,
+        Self::ImageBuilderRecipes,
+        Self::ImageReferences,
+    ];
+
+    /// The AWS call, e.g. `ec2:DescribeInstances`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Instances => "ec2:DescribeInstances",
+            Self::LaunchTemplates => "ec2:DescribeLaunchTemplates",
+            Self::LaunchTemplateVersions => "ec2:DescribeLaunchTemplateVersions",
+            Self::AutoScalingGroups => "autoscaling:DescribeAutoScalingGroups",
+            Self::LaunchConfigurations => "autoscaling:DescribeLaunchConfigurations",
+            Self::Stacks => "cloudformation:DescribeStacks",
+            Self::ParametersByPath => "ssm:GetParametersByPath",
+            Self::NamedParameters => "ssm:GetParameter",
+            Self::ParameterHistories => "ssm:GetParameterHistory",
+            Self::AllParameters => "ssm:DescribeParameters",
+            Self::ImageBuilderRecipes => "imagebuilder:ListImageRecipes",
+            Self::ImageReferences => "ec2:DescribeImageReferences",
+        }
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of [`Source`]s (the ones a decision consulted), serialized as a list of their names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Sources(u16);
+
+impl Sources {
+    /// No source.
+    pub const fn empty() -> Self {
+        Self(0)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// Adds `source`.
+    pub fn insert(&mut self, source: Source) {
+        self.0 |= source.bit();
+    }
+
+    /// Whether `source` is in the set.
+    pub fn contains(&self, source: Source) -> bool {
+        self.0 & source.bit() != 0
+    }
+
+    /// The sources in the set, in [`Source::ALL`]'s order.
+    pub fn iter(self) -> impl Iterator<Item = Source> {
+        Source::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+}
+
+impl FromIterator<Source> for Sources {
+    fn from_iter<I: IntoIterator<Item = Source>>(iter: I) -> Self {
+        let mut set = Self::empty();
+        for source in iter {
+            set.insert(source);
+        }
+        set
+    }
+}
+
+impl Serialize for Sources {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
 }
 
 impl fmt::Display for Usage {
@@ -99,6 +249,10 @@ impl fmt::Display for Usage {
             Self::LaunchConfiguration { name } => write!(f, "launch configuration {name}"),
             Self::StackParameter { stack, parameter } => write!(f, "stack {stack} parameter {parameter}"),
             Self::Consumer { account, what } => write!(f, "account {account}: {what}"),
+            Self::Recipe { resource_type, arn } => write!(f, "{resource_type} {arn}"),
+            Self::Unreadable { source, error } => {
+                write!(f, "unknown: {source} could not be read ({error}), so the AMI is kept")
+            }
             Self::Reference { resource_type, arn } => {
                 write!(f, "{resource_type} {arn} (found by EC2's AMI reference check)")
             }
@@ -289,6 +443,10 @@ pub struct Decision {
     pub action: Action,
     /// Why.
     pub reason: Reason,
+    /// The sources of usage that answered for this image (filled in by a sweep; empty for a
+    /// plan made from an inventory alone).
+    #[serde(skip_serializing_if = "Sources::is_empty")]
+    pub sources: Sources,
 }
 
 /// What to do with one snapshot of a retired image.
@@ -447,7 +605,7 @@ impl ImagePolicy {
                 _ => Action::Keep,
             };
             let group = arcs[group_of[index] as usize].clone();
-            slots.push(Some(Decision { image_id: image.id.clone(), group, action, reason }));
+            slots.push(Some(Decision { image_id: image.id.clone(), group, action, reason, sources: Sources::empty() }));
         }
 
         // The cap: the oldest candidates first.

@@ -26,9 +26,10 @@ use time::{Duration, OffsetDateTime};
 
 use super::check::{self, ConsumerCheck, ReferenceCheck, UndoCheck};
 use super::inventory::{gather_paced, Gathered};
+use super::Sources;
 use super::pace::Pacer;
 use super::{
-    snapshot_plan, Action, Decision, GroupBy, ImagePolicy, Inventory, Retire, SnapshotDecision, Usage, Usages,
+    snapshot_plan, Action, Decision, GroupBy, ImagePolicy, Inventory, Retire, SnapshotDecision, Source, Usage, Usages,
 };
 use crate::backend::Aws;
 use crate::config::{Config, GroupByConfig, ImagePolicyConfig, RetentionConfig};
@@ -112,6 +113,16 @@ pub struct SweepPlan {
     pub snapshot_generations: Vec<SnapshotGeneration>,
     /// Snapshots no AMI uses.
     pub orphans: Vec<OrphanSnapshot>,
+    /// Snapshots an earlier sweep marked ([`RETIRED_SNAPSHOT_TAG`]) before it deregistered
+    /// their AMI, and did not delete (it was interrupted, or the deletion failed): deleted now,
+    /// unless an AMI uses them or they carry the exclusion tag.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leftover_snapshots: Vec<LeftoverSnapshot>,
+    /// The sources of usage that were read.
+    pub sources_read: Sources,
+    /// The sources of usage that could not be read: every image is kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources_unreadable: Vec<UnreadableSource>,
     /// AMIs with amikeeper's deregistration protection that no pointer names any more (SSM
     /// parameter, launch template version, Auto Scaling group, launch configuration, stack
     /// parameter) and that the plan does not delete: their protection is turned off.
@@ -132,6 +143,35 @@ pub struct SweepPlan {
     pub recycle_bin: UndoCheck,
     /// What could not be checked or understood.
     pub warnings: Vec<String>,
+}
+
+/// The tag a sweep puts on the snapshots it will delete (value `true`), before it deregisters
+/// their AMI, so that the next sweep finds and deletes any it left behind. Remove the tag to
+/// keep such a snapshot.
+pub const RETIRED_SNAPSHOT_TAG: &str = "amikeeper:retired";
+
+/// A snapshot an earlier sweep left behind (see [`SweepPlan::leftover_snapshots`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftoverSnapshot {
+    /// The snapshot.
+    pub snapshot_id: String,
+    /// The AMI it was made for, from the description EC2 gives AMI snapshots
+    /// (`Created by CreateImage(...) for ami-...`), when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<ImageId>,
+    /// Delete it (no AMI uses it, no exclusion tag).
+    pub delete: bool,
+    /// Why it is deleted or kept.
+    pub reason: String,
+}
+
+/// A source of usage the sweep could not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadableSource {
+    /// The listing.
+    pub source: Source,
+    /// AWS's error.
+    pub error: String,
 }
 
 impl SweepPlan {
@@ -322,6 +362,9 @@ pub(crate) fn usages(
             }
         }
     }
+    // Without the groups, which versions they launch is unknown: delete none.
+    let groups_unread = gathered.unreadable.iter().any(|(source, _)| *source == Source::AutoScalingGroups);
+    let keep_versions = keep_versions.filter(|_| !groups_unread);
     let mut version_deletions = Vec::new();
     for (template, versions) in &gathered.launch_templates {
         let mut newest_first: Vec<_> = versions.iter().collect();
@@ -390,6 +433,26 @@ pub(crate) fn usages(
             }
         }
     }
+    for recipe in &gathered.recipes {
+        for found in ami_ids().find_iter(&recipe.image) {
+            let usage = Usage::Recipe { resource_type: recipe.resource_type.clone(), arn: recipe.arn.clone() };
+            usages.entry(ImageId::new(found.as_str())).or_default().push(usage);
+        }
+    }
+    // Fail closed: what could not be read might name any image, and an image EC2's reference
+    // check did not answer for might be named by what only the check sees.
+    for (image, error) in &gathered.references_unanswered {
+        let usage = Usage::Unreadable { source: Source::ImageReferences, error: error.clone() };
+        usages.entry(image.clone()).or_default().push(usage);
+    }
+    if !gathered.unreadable.is_empty() {
+        for image in &gathered.images {
+            let list = usages.entry(image.id.clone()).or_default();
+            for (source, error) in &gathered.unreadable {
+                list.push(Usage::Unreadable { source: *source, error: error.clone() });
+            }
+        }
+    }
     for list in usages.values_mut() {
         list.sort_by_key(|usage| usage.to_string());
         list.dedup();
@@ -407,7 +470,7 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
         images: Vec::new(),
         launch_templates: None,
         snapshots: None,
-        image_references: false,
+        image_references: crate::config::ImageReferences::ScanOnly,
         recycle_bin: false,
         consumers: Vec::new(),
     };
@@ -438,6 +501,13 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
         for decision in policy.decisions(&inventory, now) {
             judged.insert(decision.image_id.clone(), decisions.len());
             decisions.push(decision);
+        }
+    }
+    // The sources each decision rests on.
+    for decision in &mut decisions {
+        decision.sources = gathered.read;
+        if gathered.references_answered.contains(&decision.image_id) {
+            decision.sources.insert(Source::ImageReferences);
         }
     }
     let deleted: Vec<bool> = gathered
@@ -535,6 +605,30 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
         })
         .collect();
     orphans.sort_by(|a, b| a.snapshot_id.cmp(&b.snapshot_id));
+    let mut leftover_snapshots: Vec<LeftoverSnapshot> = gathered
+        .retired_snapshots
+        .iter()
+        .filter(|s| s.state == SnapshotState::Completed)
+        .map(|s| {
+            let image_id =
+                s.description.as_deref().and_then(|d| ami_ids().find(d)).map(|found| ImageId::new(found.as_str()));
+            let (delete, reason) = if let Some(user) = used_by_images.get(s.id.as_str()) {
+                (false, format!("used by image {user}"))
+            } else if s.tags.contains_key(exclude) {
+                (false, format!("carries the exclusion tag {exclude}"))
+            } else {
+                let image = image_id.as_ref().map_or_else(|| "its image".to_owned(), |id| format!("image {id}"));
+                (true, format!("left behind by an interrupted sweep when {image} was deregistered"))
+            };
+            LeftoverSnapshot { snapshot_id: s.id.clone(), image_id, delete, reason }
+        })
+        .collect();
+    leftover_snapshots.sort_by(|a, b| a.snapshot_id.cmp(&b.snapshot_id));
+    let sources_unreadable = gathered
+        .unreadable
+        .iter()
+        .map(|(source, error)| UnreadableSource { source: *source, error: error.clone() })
+        .collect();
 
     SweepPlan {
         region: region.clone(),
@@ -544,6 +638,9 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
         launch_template_versions: version_deletions,
         snapshot_generations,
         orphans,
+        leftover_snapshots,
+        sources_read: gathered.read,
+        sources_unreadable,
         release_protection,
         withdraw_protection_claims,
         image_references: ReferenceCheck::Off,
@@ -595,7 +692,7 @@ impl<'a> Sweeper<'a> {
             .await;
         }
         let mut references = ReferenceCheck::Off;
-        if retention.is_some_and(|r| r.image_references) {
+        if retention.is_some_and(|r| r.image_references.asked()) {
             references = check::ask_about_candidates(self.aws, &pacer, concurrency, &mut gathered, &mut plan, |g| {
                 plan_sweep(self.config, g, region, now)
             })
@@ -611,7 +708,8 @@ impl<'a> Sweeper<'a> {
             images_planned: plan.retirements().count(),
             snapshots_planned: plan.image_snapshots.iter().filter(|s| s.delete).count()
                 + plan.snapshot_generations.iter().filter(|g| g.delete).count()
-                + plan.orphans.iter().filter(|o| o.delete).count(),
+                + plan.orphans.iter().filter(|o| o.delete).count()
+                + plan.leftover_snapshots.iter().filter(|l| l.delete).count(),
             launch_template_versions_planned: plan.launch_template_versions.len(),
             orphans: plan.orphans.len(),
             ..SweepSummary::default()
@@ -760,6 +858,7 @@ impl Apply<'_> {
             + late_snapshots.len()
             + generation_deletes.len()
             + orphan_deletes.len()
+            + plan.leftover_snapshots.iter().filter(|l| l.delete).count()
             + to_tag.len();
         let mut results = Vec::with_capacity(self.total);
 
@@ -818,7 +917,28 @@ impl Apply<'_> {
             })
             .collect();
 
-        // 2. Images.
+        // 2. Images. First their snapshots are marked, so that a sweep interrupted before it
+        //    deletes them (step 3) leaves them for the next one to find.
+        let marked: Vec<String> = late_snapshots.iter().map(|s| s.snapshot_id.clone()).collect();
+        let mark: Tags = [(RETIRED_SNAPSHOT_TAG.to_owned(), "true".to_owned())].into();
+        for chunk in marked.chunks(1000) {
+            let (outcome, attempts) = pacer.retry(|| aws.create_tags(region, chunk, &mark)).await;
+            if let Err(error) = outcome {
+                let why = format!(
+                    "could not mark {} snapshots {RETIRED_SNAPSHOT_TAG}: a sweep interrupted before it deletes \
+                     them would leave them behind ({error})",
+                    chunk.len()
+                );
+                results.push(ItemResult {
+                    resource: chunk.join(","),
+                    action: "mark_snapshots",
+                    version: None,
+                    status: ItemStatus::Failed,
+                    attempts,
+                    detail: Some(why),
+                });
+            }
+        }
         let protection: HashMap<&ImageId, Ownership> =
             images.iter().map(|i| (&i.id, crate::protect::ownership(i))).collect();
         let protection = &protection;
@@ -968,6 +1088,9 @@ impl Apply<'_> {
         }
         for orphan in orphan_deletes {
             snapshot_jobs.push((orphan.snapshot_id.clone(), Some("used by no image".to_owned())));
+        }
+        for leftover in plan.leftover_snapshots.iter().filter(|l| l.delete) {
+            snapshot_jobs.push((leftover.snapshot_id.clone(), Some(leftover.reason.clone())));
         }
         let mut outcomes = stream::iter(snapshot_jobs)
             .map(|(id, detail)| async move {
