@@ -2,7 +2,7 @@
 
 use amikeeper::backend::{AwsResult, Ec2Api, IMAGE_REFERENCES_PER_CALL};
 use amikeeper::model::{
-    AccountId, CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate,
+    AccountId, AllowedImagesSettings, AllowedImagesState, CopyImage, CreateImage, Image, ImageCriterion, ImageId, ImageReference, ImageState, Instance, LaunchTemplate,
     LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
 };
 use amikeeper::{AwsError, AwsErrorKind};
@@ -118,7 +118,39 @@ pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
         deprecated_at: deprecation_time(id, image.deprecation_time()),
         last_launched: deprecation_time(id, image.last_launched_time()),
         deregistration_protected: image.deregistration_protection().is_some_and(|p| p.starts_with("enabled")),
+        allowed: image.image_allowed(),
     })
+}
+
+/// An SDK `GetAllowedImagesSettings` answer to amikeeper's settings. A missing state reads as
+/// `disabled` (EC2's default); one amikeeper does not know is kept as
+/// [`AllowedImagesState::Other`], which amikeeper treats as `enabled`.
+pub(crate) fn allowed_images_settings_from_sdk(
+    output: &aws_sdk_ec2::operation::get_allowed_images_settings::GetAllowedImagesSettingsOutput,
+) -> AllowedImagesSettings {
+    let state = output.state().map_or(AllowedImagesState::Disabled, AllowedImagesState::parse);
+    let image_criteria = output
+        .image_criteria()
+        .iter()
+        .map(|criterion| ImageCriterion {
+            image_providers: criterion.image_providers().to_vec(),
+            image_names: criterion.image_names().to_vec(),
+            marketplace_product_codes: criterion.marketplace_product_codes().to_vec(),
+            max_days_since_created: criterion
+                .creation_date_condition()
+                .and_then(|c| c.maximum_days_since_created())
+                .and_then(|days| u32::try_from(days).ok()),
+            max_days_since_deprecated: criterion
+                .deprecation_time_condition()
+                .and_then(|c| c.maximum_days_since_deprecated())
+                .and_then(|days| u32::try_from(days).ok()),
+        })
+        .collect();
+    AllowedImagesSettings {
+        state,
+        image_criteria,
+        managed_by: output.managed_by().map(|m| m.as_str().to_owned()),
+    }
 }
 
 /// An image's `DeprecationTime` or `LastLaunchedTime`, read tolerantly: `None` when absent or
@@ -677,6 +709,15 @@ impl Ec2Api for SdkAws {
         }
         tracing::info!(%region, resources = resource_ids.len(), tags = tags.len(), "tagged resources");
         Ok(())
+    }
+
+    async fn get_allowed_images_settings(&self, region: &Region) -> AwsResult<AllowedImagesSettings> {
+        let client = self.ec2(region)?;
+        let output =
+            client.get_allowed_images_settings().send().await.map_err(map_err("GetAllowedImagesSettings"))?;
+        let settings = allowed_images_settings_from_sdk(&output);
+        tracing::debug!(%region, state = %settings.state, criteria = settings.image_criteria.len(), "Allowed AMIs");
+        Ok(settings)
     }
 }
 

@@ -23,6 +23,7 @@ fn inventory(count: usize) -> Inventory {
             deprecated_at: None,
             last_launched: None,
             deregistration_protected: false,
+            allowed: None,
         })
         .collect();
     // One image in 1,000 is in use.

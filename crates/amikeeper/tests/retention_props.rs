@@ -95,6 +95,7 @@ fn inventory(cases: &[ImageCase]) -> Inventory {
                 deprecated_at: None,
                 last_launched: None,
                 deregistration_protected: false,
+                allowed: None,
             }
         })
         .collect();

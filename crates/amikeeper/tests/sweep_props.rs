@@ -87,6 +87,7 @@ fn gathered(world: &World) -> Gathered {
                 deprecated_at: None,
                 last_launched: None,
                 deregistration_protected: false,
+                allowed: None,
             }
         })
         .collect();

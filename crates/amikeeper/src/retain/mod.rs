@@ -635,6 +635,7 @@ mod tests {
             deprecated_at: None,
             last_launched: None,
             deregistration_protected: false,
+            allowed: None,
         }
     }
 
