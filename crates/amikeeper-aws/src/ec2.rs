@@ -2,8 +2,9 @@
 
 use amikeeper::backend::{AwsResult, Ec2Api, IMAGE_REFERENCES_PER_CALL};
 use amikeeper::model::{
-    AccountId, AllowedImagesSettings, AllowedImagesState, CopyImage, CreateImage, Image, ImageCriterion, ImageId, ImageReference, ImageState, Instance, LaunchTemplate,
-    LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
+    AccountId, AllowedImagesSettings, AllowedImagesState, CopyImage, CreateImage, Image, ImageCriterion, ImageId,
+    ImageReference, ImageState, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot,
+    SnapshotState, Tags, Volume,
 };
 use amikeeper::{AwsError, AwsErrorKind};
 use async_trait::async_trait;
@@ -146,11 +147,7 @@ pub(crate) fn allowed_images_settings_from_sdk(
                 .and_then(|days| u32::try_from(days).ok()),
         })
         .collect();
-    AllowedImagesSettings {
-        state,
-        image_criteria,
-        managed_by: output.managed_by().map(|m| m.as_str().to_owned()),
-    }
+    AllowedImagesSettings { state, image_criteria, managed_by: output.managed_by().map(|m| m.as_str().to_owned()) }
 }
 
 /// An image's `DeprecationTime` or `LastLaunchedTime`, read tolerantly: `None` when absent or
@@ -713,8 +710,7 @@ impl Ec2Api for SdkAws {
 
     async fn get_allowed_images_settings(&self, region: &Region) -> AwsResult<AllowedImagesSettings> {
         let client = self.ec2(region)?;
-        let output =
-            client.get_allowed_images_settings().send().await.map_err(map_err("GetAllowedImagesSettings"))?;
+        let output = client.get_allowed_images_settings().send().await.map_err(map_err("GetAllowedImagesSettings"))?;
         let settings = allowed_images_settings_from_sdk(&output);
         tracing::debug!(%region, state = %settings.state, criteria = settings.image_criteria.len(), "Allowed AMIs");
         Ok(settings)

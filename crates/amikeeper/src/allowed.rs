@@ -142,7 +142,9 @@ mod tests {
                 check(&aws, &region, &image(Some(false))).await.unwrap()
             }
         };
-        assert!(matches!(verdict(AllowedImagesState::Enabled).await, Verdict::Refuse(r) if r.contains("cannot launch")));
+        assert!(
+            matches!(verdict(AllowedImagesState::Enabled).await, Verdict::Refuse(r) if r.contains("cannot launch"))
+        );
         assert!(matches!(verdict(AllowedImagesState::Other).await, Verdict::Refuse(_)));
         assert!(matches!(verdict(AllowedImagesState::AuditMode).await, Verdict::Warn(w) if w.contains("audit mode")));
         assert!(matches!(verdict(AllowedImagesState::Disabled).await, Verdict::Warn(_)));

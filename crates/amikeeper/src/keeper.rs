@@ -458,8 +458,7 @@ impl Keeper {
             (t.outcome.from.as_deref(), t.outcome.to.as_deref().filter(|_| moved))
         });
         // DR copies, once the AMI is available; a copy is never copied again.
-        let copyable =
-            image.as_ref().filter(|i| i.state == ImageState::Available && !copy::is_copy(i) && !not_allowed);
+        let copyable = image.as_ref().filter(|i| i.state == ImageState::Available && !copy::is_copy(i) && !not_allowed);
         if let Some(image) = copyable {
             for destination in &copy_destinations {
                 report.copies.push(copy::copy_to(aws, &event.region, image, destination, options.dry_run).await);

@@ -140,7 +140,10 @@ async fn the_accounts_own_amis_are_always_allowed() {
     let me = Arc::new(MemoryAws::new(ACCOUNT));
     let image = me.add_image(REGION, ImageSeed::new("own-1"));
     me.set_allowed_images_state(REGION, AllowedImagesState::Enabled);
-    me.replace_image_criteria(REGION, vec![ImageCriterion { image_providers: vec!["none".into()], ..Default::default() }]);
+    me.replace_image_criteria(
+        REGION,
+        vec![ImageCriterion { image_providers: vec!["none".into()], ..Default::default() }],
+    );
     let report = handle(&keeper(&me, &[&image]), &image).await;
     assert_eq!(report.status, RunStatus::Ok, "{report:?}");
     assert_eq!(me.parameter(REGION, PARAMETER).unwrap().value, image.as_str());

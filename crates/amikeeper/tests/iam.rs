@@ -101,7 +101,13 @@ fn a_small_configuration_gets_a_small_policy() {
     let unprotected: Vec<&str> = iam::handle_actions(&config("protect_published = false")).into_iter().collect();
     assert_eq!(
         unprotected,
-        ["ec2:DescribeImages", "ec2:GetAllowedImagesSettings", "ssm:GetParameter", "ssm:GetParameterHistory", "ssm:PutParameter"]
+        [
+            "ec2:DescribeImages",
+            "ec2:GetAllowedImagesSettings",
+            "ssm:GetParameter",
+            "ssm:GetParameterHistory",
+            "ssm:PutParameter"
+        ]
     );
     assert!(iam::sweep_actions(&config("")).is_empty());
     let sweep = config("[retention]\n[retention.launch_templates]\nkeep_versions = 2");

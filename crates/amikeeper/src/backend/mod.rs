@@ -22,9 +22,10 @@ use crate::error::AwsError;
 use time::OffsetDateTime;
 
 use crate::model::{
-    AccountId, AllowedImagesSettings, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
-    LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
-    RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+    AccountId, AllowedImagesSettings, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference,
+    Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion,
+    Parameter, PutParameter, RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags,
+    UpdateStack, Volume,
 };
 
 /// A result of a backend call.

@@ -84,9 +84,8 @@ fn meets(criterion: &ImageCriterion, image: &Image, now: OffsetDateTime) -> bool
         || criterion.image_providers.iter().any(|provider| provider == image.owner.as_str());
     let name = criterion.image_names.is_empty() || criterion.image_names.iter().any(|p| wildcard(p, &image.name));
     let product = criterion.marketplace_product_codes.is_empty();
-    let created = criterion
-        .max_days_since_created
-        .is_none_or(|days| now - image.created <= Duration::days(i64::from(days)));
+    let created =
+        criterion.max_days_since_created.is_none_or(|days| now - image.created <= Duration::days(i64::from(days)));
     let deprecated = criterion.max_days_since_deprecated.is_none_or(|days| match image.deprecated_at {
         Some(at) if at <= now => now - at <= Duration::days(i64::from(days)),
         _ => true,
@@ -184,7 +183,10 @@ mod tests {
         me.replace_image_criteria(&region, vec![narrow, by_name]);
         assert_eq!(seen(image.clone()).await, Some(Some(true)));
         // `none`: only the account's own.
-        me.replace_image_criteria(&region, vec![ImageCriterion { image_providers: vec!["none".into()], ..Default::default() }]);
+        me.replace_image_criteria(
+            &region,
+            vec![ImageCriterion { image_providers: vec!["none".into()], ..Default::default() }],
+        );
         assert_eq!(seen(image.clone()).await, None);
         // Criteria of one region do not apply in another.
         assert!(me.describe_own_images(&Region::from("us-east-1")).await.unwrap().is_empty());

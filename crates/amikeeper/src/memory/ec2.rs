@@ -10,8 +10,8 @@ use super::{aws_error, ops, IntoRegion, MemoryAws, World};
 use crate::backend::{AwsResult, Ec2Api};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{
-    AccountId, AllowedImagesSettings, CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate,
-    LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
+    AccountId, AllowedImagesSettings, CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance,
+    LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
 };
 
 /// An image to seed with [`MemoryAws::add_image`]; build it with [`ImageSeed::new`] and the methods.
