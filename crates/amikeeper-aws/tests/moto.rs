@@ -883,10 +883,9 @@ async fn allowed_amis_refuse_warn_or_publish() {
     let keeper = Keeper::new(config, fixture.aws());
     let handle = |id: &'static str| {
         let keeper = &keeper;
-        let event = Origin::new(fixture.account(), MAIN_REGION, id).image_state_change(AMAZON_AMI, "available");
+        let event = Origin::new(&fixture.account(), MAIN_REGION, id).image_state_change(AMAZON_AMI, "available");
         async move {
-            let payload = serde_json::to_vec(&event).unwrap();
-            keeper.handle_payload(&payload, &HandleOptions::default()).await.unwrap().remove(0)
+            keeper.handle_payload(event.to_string().as_bytes(), &HandleOptions::default()).await.unwrap().remove(0)
         }
     };
     let parameter = || async { aws.get_parameter(&region, "/ami/base").await.unwrap().map(|p| p.value) };
@@ -907,7 +906,9 @@ async fn allowed_amis_refuse_warn_or_publish() {
     assert_eq!(report.status, RunStatus::Refused, "{report:?}");
     assert!(report.reason.as_deref().unwrap().contains("Allowed AMIs is enabled"), "{report:?}");
     assert_eq!(parameter().await, None, "nothing written");
-    fixture.put_parameter(MAIN_REGION, "/ami/base", "ami-0123456789abcdef0", ParameterType::String).await;
+    fixture
+        .put_parameter(MAIN_REGION, "/ami/base", "ami-0123456789abcdef0", aws_sdk_ssm::types::ParameterType::String)
+        .await;
     let targets: Vec<RollbackTarget> = vec!["ssm_parameter:/ami/base".parse().unwrap()];
     let options = RollbackOptions { to: Some(amazon.clone()), dry_run: false };
     let rollback = keeper.rollback(&region, &targets, &options).await;
