@@ -26,6 +26,11 @@ Added (moto 5.2.5 answers HTTP 500 "not implemented" for these):
 * DisableImageDeprecation: clears DeprecationTime (same errors).
 * Auto Scaling StartInstanceRefresh, DescribeInstanceRefreshes, CancelInstanceRefresh: see the
   comment above their patch, near the end of this file.
+* Allowed AMIs: GetAllowedImagesSettings, EnableAllowedImagesSettings,
+  DisableAllowedImagesSettings and ReplaceImageCriteriaInAllowedImagesSettings (a per-account,
+  per-region state and image criteria), and DescribeImages' ImageAllowed, with images that are not
+  allowed left out while the setting is enabled: see the comment above their patch, near the end
+  of this file.
 * EnableImageDeregistrationProtection / DisableImageDeregistrationProtection: set the image's
   DeregistrationProtection (`enabled`, `enabled-with-cooldown` with WithCooldown, `disabled`),
   which DescribeImages reports; DeregisterImage of a protected image fails with
@@ -881,6 +886,181 @@ def _cancel_instance_refresh(self: AutoScalingResponse) -> ActionResult:
 AutoScalingResponse.start_instance_refresh = _start_instance_refresh  # type: ignore[attr-defined]
 AutoScalingResponse.describe_instance_refreshes = _describe_instance_refreshes  # type: ignore[attr-defined]
 AutoScalingResponse.cancel_instance_refresh = _cancel_instance_refresh  # type: ignore[attr-defined]
+
+# --- Allowed AMIs -------------------------------------------------------------------------------
+#
+# Added (moto 5.2.5 answers HTTP 500 "not implemented" for these, and DescribeImages has no
+# ImageAllowed), after the EC2 API reference (GetAllowedImagesSettings, EnableAllowedImagesSettings,
+# DisableAllowedImagesSettings, ReplaceImageCriteriaInAllowedImagesSettings, DescribeImages,
+# ImageCriterion):
+#
+# * The setting is per account and region: a state (`disabled` until enabled, `audit-mode`,
+#   `enabled`) and up to 10 image criteria. EnableAllowedImagesSettings takes
+#   AllowedImagesSettingsState `enabled` or `audit-mode` (else InvalidParameterValue) and answers
+#   it; DisableAllowedImagesSettings answers `disabled`; both keep the criteria.
+#   ReplaceImageCriteriaInAllowedImagesSettings replaces the criteria (ImageProviders,
+#   ImageNames, MarketplaceProductCodes, CreationDateCondition.MaximumDaysSinceCreated,
+#   DeprecationTimeCondition.MaximumDaysSinceDeprecated); more than 10 criteria, or `none` with
+#   other providers, is InvalidParameterValue. GetAllowedImagesSettings answers the state, the
+#   criteria and ManagedBy `account`.
+# * DescribeImages applies it: while it is `audit-mode` or `enabled` each image carries
+#   ImageAllowed; while it is `enabled` an image that is not allowed is left out (even when
+#   asked for by id). An image is allowed when the caller's account owns it, or when it meets
+#   any criterion: every part of it that is set matches (the owner is one of the providers,
+#   a 12-digit account id or `amazon` for moto's Amazon-owned default AMIs, `aws-marketplace` for
+#   owner alias `aws-marketplace`; `none` allows only the caller's own; the name matches one of
+#   the names with `*` and `?` wildcards; a product code matches; the image was created and, if
+#   deprecated, deprecated within the given days).
+
+import fnmatch as _fnmatch
+import threading as _threading
+
+ALLOWED_IMAGES_STATES = frozenset({"enabled", "audit-mode"})
+MAX_IMAGE_CRITERIA = 10
+# The setting lives on the account's EC2 backend of the region, so that `/moto-api/reset`
+# forgets it with everything else; one lock serialises its reads and writes across threads.
+_allowed_images_lock = _threading.Lock()
+
+
+def _settings_of(self: EC2Response) -> dict[str, Any]:
+    backend = self.ec2_backend
+    settings = getattr(backend, "allowed_images_settings", None)
+    if settings is None:
+        settings = {"State": "disabled", "ImageCriteria": []}
+        backend.allowed_images_settings = settings  # type: ignore[attr-defined]
+    return settings
+
+
+def _allowed_images_settings(self: EC2Response) -> dict[str, Any]:
+    with _allowed_images_lock:
+        settings = _settings_of(self)
+        return {"State": settings["State"], "ImageCriteria": list(settings["ImageCriteria"])}
+
+
+def _set_allowed_images(self: EC2Response, **changes: Any) -> None:
+    with _allowed_images_lock:
+        _settings_of(self).update(changes)
+
+
+def _enable_allowed_images_settings(self: EC2Response) -> ActionResult:
+    state = self._get_param("AllowedImagesSettingsState")
+    self.error_on_dryrun()
+    if state not in ALLOWED_IMAGES_STATES:
+        raise InvalidParameterValue(f"AllowedImagesSettingsState must be enabled or audit-mode, not {state!r}.")
+    _set_allowed_images(self, State=state)
+    return ActionResult({"AllowedImagesSettingsState": state})
+
+
+def _disable_allowed_images_settings(self: EC2Response) -> ActionResult:
+    self.error_on_dryrun()
+    _set_allowed_images(self, State="disabled")
+    return ActionResult({"AllowedImagesSettingsState": "disabled"})
+
+
+def _criterion_from_request(raw: dict[str, Any]) -> dict[str, Any]:
+    providers = list(raw.get("ImageProviders") or [])
+    if "none" in providers and len(providers) > 1:
+        raise InvalidParameterValue("When the image provider none is specified, no other values can be specified.")
+    criterion: dict[str, Any] = {
+        "ImageProviders": providers,
+        "ImageNames": list(raw.get("ImageNames") or []),
+        "MarketplaceProductCodes": list(raw.get("MarketplaceProductCodes") or []),
+    }
+    for condition, field in (
+        ("CreationDateCondition", "MaximumDaysSinceCreated"),
+        ("DeprecationTimeCondition", "MaximumDaysSinceDeprecated"),
+    ):
+        days = (raw.get(condition) or {}).get(field)
+        if days is not None:
+            criterion[condition] = {field: int(days)}
+    return criterion
+
+
+def _replace_image_criteria_in_allowed_images_settings(self: EC2Response) -> ActionResult:
+    raw = self._get_param("ImageCriteria", []) or []
+    self.error_on_dryrun()
+    if len(raw) > MAX_IMAGE_CRITERIA:
+        raise InvalidParameterValue(f"At most {MAX_IMAGE_CRITERIA} image criteria can be specified.")
+    _set_allowed_images(self, ImageCriteria=[_criterion_from_request(c) for c in raw])
+    return ActionResult({"ReturnValue": True})
+
+
+def _get_allowed_images_settings(self: EC2Response) -> ActionResult:
+    self.error_on_dryrun()
+    settings = _allowed_images_settings(self)
+    result: dict[str, Any] = {"State": settings["State"], "ManagedBy": "account"}
+    if settings["ImageCriteria"]:
+        result["ImageCriteria"] = [
+            {key: value for key, value in criterion.items() if value} for criterion in settings["ImageCriteria"]
+        ]
+    return ActionResult(result)
+
+
+def _meets(criterion: dict[str, Any], ami: Ami, now: _dt.datetime) -> bool:
+    providers = criterion.get("ImageProviders") or []
+    if providers:
+        owner_alias = getattr(ami, "owner_alias", None)
+        if not any(
+            provider == ami.owner_id or (provider in ("amazon", "aws-marketplace") and provider == owner_alias)
+            for provider in providers
+            if provider != "none"
+        ):
+            return False
+    names = criterion.get("ImageNames") or []
+    if names and not any(_fnmatch.fnmatchcase(ami.name or "", name) for name in names):
+        return False
+    codes = criterion.get("MarketplaceProductCodes") or []
+    if codes and not set(codes) & set(getattr(ami, "product_codes", None) or []):
+        return False
+    created_within = (criterion.get("CreationDateCondition") or {}).get("MaximumDaysSinceCreated")
+    if created_within is not None:
+        created = getattr(ami, "creation_date", None)
+        if created is None or now - _as_utc(created) > _dt.timedelta(days=created_within):
+            return False
+    deprecated_within = (criterion.get("DeprecationTimeCondition") or {}).get("MaximumDaysSinceDeprecated")
+    if deprecated_within is not None and _is_deprecated(ami, now):
+        if now - _as_utc(ami.deprecation_time) > _dt.timedelta(days=deprecated_within):  # type: ignore[attr-defined]
+            return False
+    return True
+
+
+class _ShownImage:
+    """An image as DescribeImages shows it to one caller: the AMI, plus its ImageAllowed."""
+
+    def __init__(self, ami: Ami, allowed: bool) -> None:
+        self._ami = ami
+        self.image_allowed = allowed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ami, name)
+
+
+_ext_describe_images = EC2Response.describe_images
+
+
+def _describe_images_allowed(self: EC2Response) -> ActionResult:
+    result = _ext_describe_images(self)
+    settings = _allowed_images_settings(self)
+    if settings["State"] == "disabled":
+        return result
+    me = self.current_account
+    now = utcnow()
+    shown = []
+    for ami in result.result["Images"]:
+        allowed = ami.owner_id == me or any(_meets(c, ami, now) for c in settings["ImageCriteria"])
+        if settings["State"] == "enabled" and not allowed:
+            continue
+        shown.append(_ShownImage(ami, allowed))
+    return ActionResult({**result.result, "Images": shown})
+
+
+EC2Response.enable_allowed_images_settings = _enable_allowed_images_settings  # type: ignore[attr-defined]
+EC2Response.disable_allowed_images_settings = _disable_allowed_images_settings  # type: ignore[attr-defined]
+EC2Response.replace_image_criteria_in_allowed_images_settings = (  # type: ignore[attr-defined]
+    _replace_image_criteria_in_allowed_images_settings
+)
+EC2Response.get_allowed_images_settings = _get_allowed_images_settings  # type: ignore[attr-defined]
+EC2Response.describe_images = _describe_images_allowed  # type: ignore[method-assign]
 
 # Keep the names importable for anyone checking what is patched.
 PATCHED_BACKENDS = (AmiBackend, EBSBackend, LaunchTemplateBackend)

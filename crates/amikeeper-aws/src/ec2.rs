@@ -2,8 +2,9 @@
 
 use amikeeper::backend::{AwsResult, Ec2Api, IMAGE_REFERENCES_PER_CALL};
 use amikeeper::model::{
-    AccountId, CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate,
-    LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
+    AccountId, AllowedImagesSettings, AllowedImagesState, CopyImage, CreateImage, Image, ImageCriterion, ImageId,
+    ImageReference, ImageState, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot,
+    SnapshotState, Tags, Volume,
 };
 use amikeeper::{AwsError, AwsErrorKind};
 use async_trait::async_trait;
@@ -119,6 +120,7 @@ pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
         last_launched: deprecation_time(id, image.last_launched_time()),
         deregistration_protected: image.deregistration_protection().is_some_and(|p| p.starts_with("enabled")),
         deregistration_protection_cooldown: image.deregistration_protection().is_some_and(protection_has_cooldown),
+        allowed: image.image_allowed(),
     })
 }
 
@@ -128,6 +130,33 @@ pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
 /// not known here counts as having one, so that it is never taken for amikeeper's.
 fn protection_has_cooldown(value: &str) -> bool {
     value.starts_with("enabled") && !matches!(value, "enabled-without-cooldown" | "enabled")
+}
+
+/// An SDK `GetAllowedImagesSettings` answer to amikeeper's settings. A missing state reads as
+/// `disabled` (EC2's default); one amikeeper does not know is kept as
+/// [`AllowedImagesState::Other`], which amikeeper treats as `enabled`.
+pub(crate) fn allowed_images_settings_from_sdk(
+    output: &aws_sdk_ec2::operation::get_allowed_images_settings::GetAllowedImagesSettingsOutput,
+) -> AllowedImagesSettings {
+    let state = output.state().map_or(AllowedImagesState::Disabled, AllowedImagesState::parse);
+    let image_criteria = output
+        .image_criteria()
+        .iter()
+        .map(|criterion| ImageCriterion {
+            image_providers: criterion.image_providers().to_vec(),
+            image_names: criterion.image_names().to_vec(),
+            marketplace_product_codes: criterion.marketplace_product_codes().to_vec(),
+            max_days_since_created: criterion
+                .creation_date_condition()
+                .and_then(|c| c.maximum_days_since_created())
+                .and_then(|days| u32::try_from(days).ok()),
+            max_days_since_deprecated: criterion
+                .deprecation_time_condition()
+                .and_then(|c| c.maximum_days_since_deprecated())
+                .and_then(|days| u32::try_from(days).ok()),
+        })
+        .collect();
+    AllowedImagesSettings { state, image_criteria, managed_by: output.managed_by().map(|m| m.as_str().to_owned()) }
 }
 
 /// An image's `DeprecationTime` or `LastLaunchedTime`, read tolerantly: `None` when absent or
@@ -701,6 +730,14 @@ impl Ec2Api for SdkAws {
         }
         tracing::info!(%region, resources = resource_ids.len(), tags = tags.len(), "tagged resources");
         Ok(())
+    }
+
+    async fn get_allowed_images_settings(&self, region: &Region) -> AwsResult<AllowedImagesSettings> {
+        let client = self.ec2(region)?;
+        let output = client.get_allowed_images_settings().send().await.map_err(map_err("GetAllowedImagesSettings"))?;
+        let settings = allowed_images_settings_from_sdk(&output);
+        tracing::debug!(%region, state = %settings.state, criteria = settings.image_criteria.len(), "Allowed AMIs");
+        Ok(settings)
     }
 }
 

@@ -1138,3 +1138,98 @@ async fn the_sweep_fails_closed_on_moto() {
     }
     moto.set_unavailable(&[]);
 }
+
+/// Allowed AMIs on the emulator (`scripts/moto_ext.py` adds the setting and `ImageAllowed`):
+/// one of moto's Amazon-owned default AMIs (owner alias `amazon`) is published to a parameter
+/// when the setting is disabled, or enabled with `amazon` among the providers; with a warning
+/// in audit mode when it is not allowed; and refused, nothing written, when enabled and not
+/// allowed. A rollback to it is refused the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_amis_refuse_warn_or_publish() {
+    use amikeeper::model::AllowedImagesState;
+    use amikeeper::rollback::{RollbackOptions, RollbackTarget};
+    use amikeeper::RunStatus;
+    use aws_sdk_ec2::types::{AllowedImagesSettingsEnabledState, ImageCriterionRequest};
+    let Some((_moto, fixture)) = moto().await else { return };
+    let aws = fixture.sdk_aws();
+    let ec2 = fixture.ec2(MAIN_REGION);
+    let region = main_region();
+    // A public AMI of moto's default set, owned by Amazon.
+    const AMAZON_AMI: &str = "ami-03cf127a";
+    let amazon = ImageId::new(AMAZON_AMI);
+    let described = aws.describe_image(&region, &amazon).await.unwrap().expect("moto's default AMI");
+    assert_ne!(described.owner.as_str(), fixture.account());
+    assert_eq!(described.allowed, None, "no ImageAllowed while the setting is disabled");
+    assert_eq!(aws.get_allowed_images_settings(&region).await.unwrap().state, AllowedImagesState::Disabled);
+
+    let config = Config::from_toml(&format!(
+        "accounts = [\"{}\"]\nprotect_published = false\n[[rules]]\nname = \"amazon\"\n[rules.match]\n\
+         image_ids = [\"{AMAZON_AMI}\"]\n[[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/base\"\n",
+        fixture.account()
+    ))
+    .unwrap();
+    let keeper = Keeper::new(config, fixture.aws());
+    let handle = |id: &'static str| {
+        let keeper = &keeper;
+        let event = Origin::new(&fixture.account(), MAIN_REGION, id).image_state_change(AMAZON_AMI, "available");
+        async move {
+            keeper.handle_payload(event.to_string().as_bytes(), &HandleOptions::default()).await.unwrap().remove(0)
+        }
+    };
+    let parameter = || async { aws.get_parameter(&region, "/ami/base").await.unwrap().map(|p| p.value) };
+    let criteria = |providers: &[&str]| {
+        let criterion = ImageCriterionRequest::builder()
+            .set_image_providers(Some(providers.iter().map(|p| p.to_string()).collect()));
+        ec2.replace_image_criteria_in_allowed_images_settings().image_criteria(criterion.build()).send()
+    };
+    let state = |state: AllowedImagesSettingsEnabledState| {
+        ec2.enable_allowed_images_settings().allowed_images_settings_state(state).send()
+    };
+
+    // Enabled, and only another account's AMIs allowed: EC2 does not even show it. Refused.
+    criteria(&["999988887777"]).await.unwrap();
+    state(AllowedImagesSettingsEnabledState::Enabled).await.unwrap();
+    assert_eq!(aws.describe_image(&region, &amazon).await.unwrap(), None);
+    let report = handle("allowed-enabled").await;
+    assert_eq!(report.status, RunStatus::Refused, "{report:?}");
+    assert!(report.reason.as_deref().unwrap().contains("Allowed AMIs is enabled"), "{report:?}");
+    assert_eq!(parameter().await, None, "nothing written");
+    fixture
+        .put_parameter(MAIN_REGION, "/ami/base", "ami-0123456789abcdef0", aws_sdk_ssm::types::ParameterType::String)
+        .await;
+    let targets: Vec<RollbackTarget> = vec!["ssm_parameter:/ami/base".parse().unwrap()];
+    let options = RollbackOptions { to: Some(amazon.clone()), dry_run: false };
+    let rollback = keeper.rollback(&region, &targets, &options).await;
+    assert_eq!(rollback.status, "refused", "{rollback:?}");
+    assert!(rollback.targets[0].outcome.reason.contains("Allowed AMIs is enabled"), "{rollback:?}");
+    assert_eq!(parameter().await.as_deref(), Some("ami-0123456789abcdef0"), "nothing written");
+    aws.delete_parameter(&region, "/ami/base").await.unwrap();
+
+    // Audit mode: ImageAllowed false, published with a warning.
+    state(AllowedImagesSettingsEnabledState::AuditMode).await.unwrap();
+    assert_eq!(aws.describe_image(&region, &amazon).await.unwrap().unwrap().allowed, Some(false));
+    let report = handle("allowed-audit").await;
+    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    assert_eq!(report.warnings.len(), 1, "{report:?}");
+    assert!(report.warnings[0].contains("audit mode"));
+    assert_eq!(parameter().await.as_deref(), Some(AMAZON_AMI));
+
+    // Enabled, and Amazon's AMIs allowed: published, no warning.
+    criteria(&["amazon"]).await.unwrap();
+    state(AllowedImagesSettingsEnabledState::Enabled).await.unwrap();
+    let settings = aws.get_allowed_images_settings(&region).await.unwrap();
+    assert_eq!(settings.state, AllowedImagesState::Enabled);
+    assert_eq!(settings.image_criteria[0].image_providers, ["amazon"]);
+    assert_eq!(aws.describe_image(&region, &amazon).await.unwrap().unwrap().allowed, Some(true));
+    aws.delete_parameter(&region, "/ami/base").await.unwrap();
+    let report = handle("allowed-allowed").await;
+    assert_eq!((report.status, report.warnings.len()), (RunStatus::Ok, 0), "{report:?}");
+    assert_eq!(parameter().await.as_deref(), Some(AMAZON_AMI));
+
+    // Disabled: published as before.
+    ec2.disable_allowed_images_settings().send().await.unwrap();
+    aws.delete_parameter(&region, "/ami/base").await.unwrap();
+    let report = handle("allowed-disabled").await;
+    assert_eq!((report.status, report.warnings.len()), (RunStatus::Ok, 0), "{report:?}");
+    assert_eq!(parameter().await.as_deref(), Some(AMAZON_AMI));
+}

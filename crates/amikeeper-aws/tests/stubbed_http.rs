@@ -662,3 +662,76 @@ async fn parameters_by_path_and_every_stack_over_pages() {
     assert_eq!(seen.len(), 4);
     assert!(!seen[2].body.contains("StackName"), "{}", seen[2].body);
 }
+
+/// Allowed AMIs: `imageAllowed` on an image, and the settings with their criteria, in EC2's
+/// XML shape (API reference: `DescribeImages`, `GetAllowedImagesSettings`, `ImageCriterion`).
+#[tokio::test]
+async fn allowed_images_settings_and_image_allowed() {
+    use amikeeper::model::{AllowedImagesState, ImageCriterion};
+    let (aws, seen) = stubbed(|request, _| {
+        if request.action == "DescribeImages" {
+            ec2_ok(
+                "DescribeImages",
+                "<imagesSet><item><imageId>ami-1</imageId><name>golden-1</name><imageState>available</imageState>\
+                 <creationDate>2024-01-02T03:04:05.000Z</creationDate><imageOwnerId>444455556666</imageOwnerId>\
+                 <imageAllowed>false</imageAllowed></item></imagesSet>",
+            )
+        } else {
+            ec2_ok(
+                "GetAllowedImagesSettings",
+                "<state>audit-mode</state><imageCriterionSet><item>\
+                   <imageProviderSet><item>amazon</item><item>444455556666</item></imageProviderSet>\
+                   <imageNameSet><item>golden-*</item></imageNameSet>\
+                   <marketplaceProductCodeSet><item>abc123</item></marketplaceProductCodeSet>\
+                   <creationDateCondition><maximumDaysSinceCreated>300</maximumDaysSinceCreated></creationDateCondition>\
+                   <deprecationTimeCondition><maximumDaysSinceDeprecated>30</maximumDaysSinceDeprecated></deprecationTimeCondition>\
+                 </item><item><imageProviderSet><item>none</item></imageProviderSet></item></imageCriterionSet>\
+                 <managedBy>account</managedBy>",
+            )
+        }
+    })
+    .await;
+    let image = aws.describe_image(&singapore(), &ImageId::new("ami-1")).await.unwrap().unwrap();
+    assert_eq!((image.owner.as_str(), image.allowed), ("444455556666", Some(false)));
+    let settings = aws.get_allowed_images_settings(&singapore()).await.unwrap();
+    assert_eq!(settings.state, AllowedImagesState::AuditMode);
+    assert_eq!(settings.managed_by.as_deref(), Some("account"));
+    assert_eq!(
+        settings.image_criteria,
+        [
+            ImageCriterion {
+                image_providers: vec!["amazon".into(), "444455556666".into()],
+                image_names: vec!["golden-*".into()],
+                marketplace_product_codes: vec!["abc123".into()],
+                max_days_since_created: Some(300),
+                max_days_since_deprecated: Some(30),
+            },
+            ImageCriterion { image_providers: vec!["none".into()], ..Default::default() },
+        ]
+    );
+    assert_eq!(seen.lock().unwrap()[1].action, "GetAllowedImagesSettings");
+}
+
+/// Without the setting (EC2's default) the answer has no `imageAllowed`, and a setting with no
+/// state reads as disabled; a missing permission is EC2's `UnauthorizedOperation`, kept as is.
+#[tokio::test]
+async fn allowed_images_defaults_and_errors() {
+    use amikeeper::model::AllowedImagesState;
+    let (aws, _) = stubbed(|request, index| match (request.action.as_str(), index) {
+        ("DescribeImages", _) => ec2_ok(
+            "DescribeImages",
+            "<imagesSet><item><imageId>ami-1</imageId><name>web-1</name><imageState>available</imageState>\
+             <creationDate>2024-01-02T03:04:05.000Z</creationDate><imageOwnerId>111122223333</imageOwnerId>\
+             </item></imagesSet>",
+        ),
+        (_, 1) => ec2_ok("GetAllowedImagesSettings", ""),
+        _ => (403, "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r</RequestID></Response>".to_owned()),
+    })
+    .await;
+    assert_eq!(aws.describe_image(&singapore(), &ImageId::new("ami-1")).await.unwrap().unwrap().allowed, None);
+    let settings = aws.get_allowed_images_settings(&singapore()).await.unwrap();
+    assert_eq!((settings.state, settings.image_criteria.len()), (AllowedImagesState::Disabled, 0));
+    let error = aws.get_allowed_images_settings(&singapore()).await.unwrap_err();
+    assert_eq!((error.operation.as_str(), error.code.as_str()), ("GetAllowedImagesSettings", "UnauthorizedOperation"));
+    assert!(!error.is_retryable());
+}

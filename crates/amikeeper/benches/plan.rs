@@ -24,6 +24,7 @@ fn inventory(count: usize) -> Inventory {
             last_launched: None,
             deregistration_protected: false,
             deregistration_protection_cooldown: false,
+            allowed: None,
         })
         .collect();
     // One image in 1,000 is in use.

@@ -29,7 +29,9 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
     if config.rules.is_empty() {
         return actions;
     }
-    actions.insert("ec2:DescribeImages");
+    // GetAllowedImagesSettings: whether an AMI EC2 flags as not allowed may still be
+    // published (audit mode), or why EC2 does not show it (see `allowed`).
+    actions.extend(["ec2:DescribeImages", "ec2:GetAllowedImagesSettings"]);
     for rule in &config.rules {
         if rule.copy_to.iter().any(|d| d.role_arn().is_none()) {
             // CopyImage with TagSpecifications needs CreateTags on the copy.
@@ -190,6 +192,7 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
 pub fn rollback_actions(config: &Config) -> BTreeSet<&'static str> {
     let mut actions: BTreeSet<&'static str> = [
         "ec2:DescribeImages",
+        "ec2:GetAllowedImagesSettings",
         "ssm:GetParameter",
         "ssm:GetParameterHistory",
         "ssm:PutParameter",

@@ -292,8 +292,16 @@ impl Keeper {
                 return;
             }
             Err(error) => {
-                report.status = RunStatus::Failed;
-                report.reason = Some(error.to_string());
+                // An AMI EC2 does not show may be hidden by the account's Allowed AMIs setting:
+                // then launches from it fail, and the event is refused rather than retried.
+                let hidden = match (&error, &event.image_id) {
+                    (Error::NotFound { kind: "AMI", .. }, Some(image_id)) => {
+                        crate::allowed::hidden(aws, &event.region, image_id).await
+                    }
+                    _ => None,
+                };
+                report.status = if hidden.is_some() { RunStatus::Refused } else { RunStatus::Failed };
+                report.reason = Some(hidden.unwrap_or_else(|| error.to_string()));
                 return;
             }
         };
@@ -349,6 +357,32 @@ impl Keeper {
                 Outcome::new(Status::Skipped, format!("{} is {}, never published", i.id, i.state))
             }
         });
+        // The account's Allowed AMIs setting: an AMI that cannot launch is never published.
+        let mut not_allowed = false;
+        let not_ready = match (not_ready, image.as_ref()) {
+            (None, Some(image)) => {
+                let check = || async { crate::allowed::check(aws, &event.region, image).await.map_err(Error::from) };
+                match with_retries("the Allowed AMIs setting", check).await.0 {
+                    Ok(crate::allowed::Verdict::Allowed) => None,
+                    Ok(crate::allowed::Verdict::Warn(warning)) => {
+                        tracing::warn!(event_id = %event.event_id, %warning, "Allowed AMIs");
+                        report.warnings.push(warning);
+                        None
+                    }
+                    Ok(crate::allowed::Verdict::Refuse(reason)) => {
+                        tracing::warn!(event_id = %event.event_id, %reason, "refused by Allowed AMIs");
+                        not_allowed = true;
+                        Some(Outcome::new(Status::Refused, reason))
+                    }
+                    Err(error) => {
+                        report.status = RunStatus::Failed;
+                        report.reason = Some(error.to_string());
+                        return;
+                    }
+                }
+            }
+            (not_ready, _) => not_ready,
+        };
         let mut protect = false;
         let described = DescribedImages::default();
         // The targets published (moved, or left alone on purpose), to read back at the end.
@@ -457,7 +491,7 @@ impl Keeper {
             std::iter::once((t.outcome.from.as_deref(), to)).chain(replaced)
         });
         // DR copies, once the AMI is available; a copy is never copied again.
-        let copyable = image.as_ref().filter(|i| i.state == ImageState::Available && !copy::is_copy(i));
+        let copyable = image.as_ref().filter(|i| i.state == ImageState::Available && !copy::is_copy(i) && !not_allowed);
         if let Some(image) = copyable {
             for destination in &copy_destinations {
                 report.copies.push(copy::copy_to(aws, &event.region, image, destination, options.dry_run).await);
@@ -633,6 +667,7 @@ fn new_report(event: &AmiEvent, dry_run: bool) -> Report {
         protection: None,
         released: Vec::new(),
         copies: Vec::new(),
+        warnings: Vec::new(),
         aws_calls: 0,
         aws_calls_by_operation: Default::default(),
     }

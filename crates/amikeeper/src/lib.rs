@@ -34,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod allowed;
 pub mod backend;
 pub mod config;
 pub mod conformance;

@@ -174,6 +174,12 @@ pub struct Image {
     /// which lags by up to a day); `None` when never, or not known.
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub last_launched: Option<OffsetDateTime>,
+    /// Whether the image meets the account's Allowed AMIs criteria, as `DescribeImages` reports
+    /// it (`ImageAllowed`). EC2 reports it only while the setting is `enabled` or in
+    /// `audit-mode` (and while `enabled` it shows only allowed images); `None` when EC2 does
+    /// not say. Images of the account itself are always allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<bool>,
 }
 
 impl Image {
@@ -535,4 +541,85 @@ impl RecycleBinRule {
             self.resource_tags.iter().any(has)
         }
     }
+}
+
+/// The state of the account's Allowed AMIs setting in a region (`GetAllowedImagesSettings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AllowedImagesState {
+    /// Every AMI can be used (the default).
+    #[default]
+    Disabled,
+    /// Every AMI can be used, but `DescribeImages` says of each whether it meets the criteria
+    /// (`ImageAllowed`), to preview `enabled`.
+    AuditMode,
+    /// Only AMIs that meet the criteria (and the account's own) are shown and can launch
+    /// instances.
+    Enabled,
+    /// A state this version of amikeeper does not know; treated as `enabled` (fail closed).
+    Other,
+}
+
+impl AllowedImagesState {
+    /// Parses EC2's spelling (`disabled`, `audit-mode`, `enabled`); others are [`Self::Other`].
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "disabled" => Self::Disabled,
+            "audit-mode" => Self::AuditMode,
+            "enabled" => Self::Enabled,
+            _ => Self::Other,
+        }
+    }
+
+    /// EC2's spelling of the state.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::AuditMode => "audit-mode",
+            Self::Enabled => "enabled",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for AllowedImagesState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One criterion of the Allowed AMIs setting (EC2's `ImageCriterion`). An AMI meets it when it
+/// matches every part that is set; it is allowed when it meets any criterion (or belongs to
+/// the account itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageCriterion {
+    /// Allowed providers: `amazon`, `aws-marketplace`, `aws-backup-vault`, 12-digit account
+    /// ids, or `none` (only the account's own AMIs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_providers: Vec<String>,
+    /// Allowed image names; `*` and `?` are wildcards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_names: Vec<String>,
+    /// Allowed AWS Marketplace product codes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marketplace_product_codes: Vec<String>,
+    /// The most days since the AMI was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_days_since_created: Option<u32>,
+    /// The most days since the AMI was deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_days_since_deprecated: Option<u32>,
+}
+
+/// The account's Allowed AMIs setting in one region, as `GetAllowedImagesSettings` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowedImagesSettings {
+    /// Whether the criteria apply, are only previewed, or are off.
+    pub state: AllowedImagesState,
+    /// The criteria, any one of which an AMI must meet.
+    #[serde(default)]
+    pub image_criteria: Vec<ImageCriterion>,
+    /// Who manages the setting: `account`, or `declarative-policy` (AWS Organizations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }

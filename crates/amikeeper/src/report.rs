@@ -23,7 +23,8 @@ pub enum RunStatus {
     Ignored,
     /// Refused for safety or as invalid input: the whole event (another account: nothing was
     /// read or written; an AMI that does not exist), or a target (a name outside the
-    /// allow-list, a stack-managed resource), none having failed.
+    /// allow-list, a stack-managed resource, an AMI the account's Allowed AMIs setting keeps
+    /// from launching), none having failed.
     Refused,
 }
 
@@ -121,6 +122,11 @@ pub struct Report {
     /// The copies the rules' `copy_to` made (or would make) of the AMI.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub copies: Vec<crate::copy::CopyReport>,
+    /// What the run did but wants a person to know, e.g. that the AMI published does not meet
+    /// the account's Allowed AMIs criteria, which are in audit mode (launches will fail once
+    /// they are enabled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// How many AWS calls the run made.
     pub aws_calls: usize,
     /// Those calls per operation, e.g. `ssm:PutParameter`.

@@ -15,6 +15,10 @@
 //! - a stack parameter: CloudFormation keeps no history of parameter values, so a stack needs
 //!   `--to`.
 //!
+//! An AMI the account's Allowed AMIs setting keeps from launching is refused like one that is
+//! not `available`; in audit mode the rollback goes ahead and the report carries a warning
+//! (see [`allowed`](crate::allowed)).
+//!
 //! Protection follows the pointers (see [`protect`](crate::protect)): the AMIs rolled back to
 //! get deregistration protection, and amikeeper's protection on the AMIs the pointers left is
 //! released, so the bad AMI can be cleaned up. The pointers are compared by AMI, whatever their
@@ -147,6 +151,10 @@ pub struct RollbackReport {
     /// amikeeper's protection on the AMIs the pointers left is released.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub protection: Vec<String>,
+    /// What the rollback did but wants a person to know, e.g. that an AMI rolled back to does
+    /// not meet the account's Allowed AMIs criteria, which are in audit mode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// AWS calls made.
     pub aws_calls: usize,
     /// AWS calls per operation.
@@ -234,6 +242,7 @@ pub async fn rollback(
         dry_run: options.dry_run,
         targets: Vec::new(),
         protection: Vec::new(),
+        warnings: Vec::new(),
         aws_calls: 0,
         aws_calls_by_operation: BTreeMap::new(),
     };
@@ -261,7 +270,10 @@ async fn run(
     for target in targets {
         match plan(aws, config, region, target, options.to.as_ref()).await {
             Ok(Ok(planned)) => match check_image(aws, region, planned.image()).await {
-                Ok(Ok(image)) => {
+                Ok(Ok((image, warning))) => {
+                    if let Some(warning) = warning.filter(|w| !report.warnings.contains(w)) {
+                        report.warnings.push(warning);
+                    }
                     images.insert(image.id.clone(), image);
                     moves.push((target, planned));
                 }
@@ -334,14 +346,27 @@ async fn run(
     }
 }
 
-/// The AMI to roll back to, or `Err(why)` when it may not be rolled back to.
-async fn check_image(aws: &dyn Aws, region: &Region, image: &ImageId) -> AwsResult<Result<Image, String>> {
+/// The AMI to roll back to, with a warning to carry (Allowed AMIs in audit mode), or
+/// `Err(why)` when it may not be rolled back to: it does not exist, is not `available`, or the
+/// account's Allowed AMIs setting keeps it from launching (see [`allowed`](crate::allowed)).
+async fn check_image(
+    aws: &dyn Aws,
+    region: &Region,
+    image: &ImageId,
+) -> AwsResult<Result<(Image, Option<String>), String>> {
     Ok(match aws.describe_image(region, image).await? {
-        None => Err(format!("{image} does not exist (deregistered, or not an AMI of this account and region)")),
+        None => Err(match crate::allowed::hidden(aws, region, image).await {
+            Some(hidden) => hidden,
+            None => format!("{image} does not exist (deregistered, or not an AMI of this account and region)"),
+        }),
         Some(found) if found.state != ImageState::Available => {
             Err(format!("{image} is {}, not available; a pointer never names an AMI that cannot launch", found.state))
         }
-        Some(found) => Ok(found),
+        Some(found) => match crate::allowed::check(aws, region, &found).await? {
+            crate::allowed::Verdict::Allowed => Ok((found, None)),
+            crate::allowed::Verdict::Warn(warning) => Ok((found, Some(warning))),
+            crate::allowed::Verdict::Refuse(reason) => Err(reason),
+        },
     })
 }
 

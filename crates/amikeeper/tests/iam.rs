@@ -92,13 +92,23 @@ fn a_small_configuration_gets_a_small_policy() {
             "ec2:DescribeImages",
             "ec2:DisableImageDeregistrationProtection",
             "ec2:EnableImageDeregistrationProtection",
+            "ec2:GetAllowedImagesSettings",
             "ssm:GetParameter",
             "ssm:GetParameterHistory",
             "ssm:PutParameter"
         ]
     );
     let unprotected: Vec<&str> = iam::handle_actions(&config("protect_published = false")).into_iter().collect();
-    assert_eq!(unprotected, ["ec2:DescribeImages", "ssm:GetParameter", "ssm:GetParameterHistory", "ssm:PutParameter"]);
+    assert_eq!(
+        unprotected,
+        [
+            "ec2:DescribeImages",
+            "ec2:GetAllowedImagesSettings",
+            "ssm:GetParameter",
+            "ssm:GetParameterHistory",
+            "ssm:PutParameter"
+        ]
+    );
     assert!(iam::sweep_actions(&config("")).is_empty());
     let sweep = config("[retention]\n[retention.launch_templates]\nkeep_versions = 2");
     let reads: Vec<&str> = iam::sweep_actions(&sweep).into_iter().filter(|a| a.starts_with("ssm:")).collect();

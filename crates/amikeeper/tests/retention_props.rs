@@ -96,6 +96,7 @@ fn inventory(cases: &[ImageCase]) -> Inventory {
                 last_launched: None,
                 deregistration_protected: false,
                 deregistration_protection_cooldown: false,
+                allowed: None,
             }
         })
         .collect();

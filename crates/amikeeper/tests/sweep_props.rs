@@ -88,6 +88,7 @@ fn gathered(world: &World) -> Gathered {
                 last_launched: None,
                 deregistration_protected: false,
                 deregistration_protection_cooldown: false,
+                allowed: None,
             }
         })
         .collect();

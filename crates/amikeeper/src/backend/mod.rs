@@ -25,9 +25,10 @@ use crate::error::AwsError;
 use time::OffsetDateTime;
 
 use crate::model::{
-    AccountId, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
-    LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
-    RecipeImage, RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+    AccountId, AllowedImagesSettings, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference,
+    Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion,
+    Parameter, PutParameter, RecipeImage, RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate,
+    Tags, UpdateStack, Volume,
 };
 
 /// A result of a backend call.
@@ -149,6 +150,11 @@ pub trait Ec2Api: Send + Sync {
 
     /// `CreateTags` on up to 1,000 resources at once.
     async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()>;
+
+    /// `GetAllowedImagesSettings`: the account's Allowed AMIs setting in `region` (its state
+    /// and criteria). Regions and partitions without the API fail (e.g. `InvalidAction`), and
+    /// so does a caller without `ec2:GetAllowedImagesSettings` (`UnauthorizedOperation`).
+    async fn get_allowed_images_settings(&self, region: &Region) -> AwsResult<AllowedImagesSettings>;
 }
 
 /// AWS Systems Manager Parameter Store.

@@ -184,6 +184,13 @@ macro_rules! delegate_through_around {
             async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()> {
                 self.around("ec2:CreateTags", self.inner.create_tags(region, resource_ids, tags)).await
             }
+
+            async fn get_allowed_images_settings(
+                &self,
+                region: &Region,
+            ) -> AwsResult<$crate::model::AllowedImagesSettings> {
+                self.around("ec2:GetAllowedImagesSettings", self.inner.get_allowed_images_settings(region)).await
+            }
         }
 
         #[async_trait::async_trait]

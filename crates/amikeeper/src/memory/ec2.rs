@@ -10,8 +10,8 @@ use super::{aws_error, ops, IntoRegion, MemoryAws, World};
 use crate::backend::{AwsResult, Ec2Api};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{
-    AccountId, CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance, LaunchTemplate,
-    LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
+    AccountId, AllowedImagesSettings, CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance,
+    LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
 };
 
 /// An image to seed with [`MemoryAws::add_image`]; build it with [`ImageSeed::new`] and the methods.
@@ -236,6 +236,7 @@ impl World {
             last_launched: None,
             deregistration_protected: false,
             deregistration_protection_cooldown: false,
+            allowed: None,
         };
         let state = self.region(region);
         assert!(!state.images.contains_key(&id), "image {id} already exists in {region}");
@@ -558,10 +559,13 @@ fn check_image_id(op: &str, id: &ImageId) -> AwsResult<()> {
 #[async_trait]
 impl Ec2Api for MemoryAws {
     async fn describe_image(&self, region: &Region, image_id: &ImageId) -> AwsResult<Option<Image>> {
+        // An image another account shares with this one, read before this account's lock is taken.
+        let shared = self.shared_image(region, image_id).map(|(image, _)| image);
         self.call(ops::DESCRIBE_IMAGES, |world| {
             check_image_id(ops::DESCRIBE_IMAGES, image_id)?;
             let Some(record) = world.region(region).images.get_mut(image_id) else {
-                return Ok(None);
+                let shared = shared.filter(|image| image.state != ImageState::Deregistered);
+                return Ok(shared.and_then(|image| super::allowed::shown(world, region, image)));
             };
             match record.image.state {
                 ImageState::Deregistered => return Ok(None),
@@ -571,7 +575,8 @@ impl Ec2Api for MemoryAws {
                 ImageState::Pending => record.pending_describes_left -= 1,
                 _ => {}
             }
-            Ok(Some(record.image.clone()))
+            let image = record.image.clone();
+            Ok(super::allowed::shown(world, region, image))
         })
     }
 
@@ -704,7 +709,9 @@ impl Ec2Api for MemoryAws {
         self.call(ops::DESCRIBE_IMAGES, |world| {
             let images = world.region(region).images.values().map(|record| &record.image);
             let tagged = images.filter(|image| image.state != ImageState::Deregistered);
-            Ok(tagged.filter(|image| image.tags.get(key).is_some_and(|v| v == value)).cloned().collect())
+            let tagged: Vec<Image> =
+                tagged.filter(|image| image.tags.get(key).is_some_and(|v| v == value)).cloned().collect();
+            Ok(tagged.into_iter().filter_map(|image| super::allowed::shown(world, region, image)).collect())
         })
     }
 
@@ -800,7 +807,9 @@ impl Ec2Api for MemoryAws {
     async fn describe_own_images(&self, region: &Region) -> AwsResult<Vec<Image>> {
         self.call(ops::DESCRIBE_IMAGES, |world| {
             let images = world.region(region).images.values();
-            Ok(images.filter(|r| r.image.state != ImageState::Deregistered).map(|r| r.image.clone()).collect())
+            let images: Vec<Image> =
+                images.filter(|r| r.image.state != ImageState::Deregistered).map(|r| r.image.clone()).collect();
+            Ok(images.into_iter().filter_map(|image| super::allowed::shown(world, region, image)).collect())
         })
     }
 
@@ -972,6 +981,10 @@ impl Ec2Api for MemoryAws {
                 _ => Err(image_not_found(op, image_id)),
             }
         })
+    }
+
+    async fn get_allowed_images_settings(&self, region: &Region) -> AwsResult<AllowedImagesSettings> {
+        self.call(ops::GET_ALLOWED_IMAGES_SETTINGS, |world| super::allowed::get(world, region))
     }
 
     async fn create_tags(&self, region: &Region, resource_ids: &[String], tags: &Tags) -> AwsResult<()> {

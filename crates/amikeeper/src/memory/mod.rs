@@ -31,6 +31,11 @@
 //!   updated, wants every parameter named (a value or `UsePreviousValue`) and refuses unknown
 //!   ones, and answers "no updates are to be performed"
 //!   ([`StackUpdate::NoChange`](crate::model::StackUpdate::NoChange)) when nothing changes.
+//! - **Allowed AMIs**: each region has the account's setting (state and image criteria,
+//!   [`MemoryAws::set_allowed_images_state`], [`MemoryAws::replace_image_criteria`]), which
+//!   `DescribeImages` applies as EC2 does: `ImageAllowed` while it is on, and images that are not
+//!   allowed hidden while it is `enabled`. The account's own images are always allowed; images
+//!   other accounts share ([`MemoryAws::add_sharing_account`]) are judged by the criteria.
 //! - **Faults**: scripted ([`MemoryAws::inject`]) or seeded-random
 //!   ([`MemoryAws::inject_random`]) throttling, server errors and timeouts, with each service's
 //!   error code (`RequestLimitExceeded` for EC2, `ThrottlingException` for SSM, `Throttling`
@@ -44,8 +49,8 @@
 //!
 //! - One account; there are no permissions and no quotas beyond the ones named above. Other
 //!   accounts are other `MemoryAws`es, reached by `AssumeRole` ([`MemoryAws::add_role`]); the
-//!   one cross-account path is `CopyImage` of an image another account shared
-//!   ([`MemoryAws::add_sharing_account`]).
+//!   cross-account paths are `CopyImage` of an image another account shared
+//!   ([`MemoryAws::add_sharing_account`]), and `DescribeImages` of such an image by its id.
 //! - Everything is strongly consistent and immediate: CloudFormation updates complete at once
 //!   (use [`MemoryAws::set_stack_status`] to simulate one in progress), images become available
 //!   after describes rather than after time passes, and `aws:ec2:image` parameters are not
@@ -57,6 +62,7 @@
 //!   recorded nor faulted; they panic on misuse (a duplicate id, an unknown resource) because
 //!   such a test is wrong.
 
+mod allowed;
 mod autoscaling;
 mod cloudformation;
 mod ec2;
@@ -149,6 +155,9 @@ struct World {
     /// `DeregisterImage` with `DeleteAssociatedSnapshots` leaves every snapshot (as EC2 does
     /// for a snapshot it could not delete: `client-error` in its result set).
     deregister_keeps_snapshots: bool,
+    /// The error code `GetAllowedImagesSettings` fails with, if it does
+    /// ([`MemoryAws::set_allowed_images_settings_error`]).
+    allowed_images_error: Option<String>,
     /// Other accounts, by the role that reaches them.
     roles: BTreeMap<String, std::sync::Arc<MemoryAws>>,
     /// Other accounts whose images shared with this one `CopyImage` can copy
@@ -176,6 +185,8 @@ struct RegionState {
     /// `CopyImage` client tokens and the copies they made.
     copy_tokens: BTreeMap<String, ImageId>,
     recycle_bin_rules: Vec<RecycleBinRule>,
+    /// The Allowed AMIs setting of the region (state and criteria).
+    allowed_images: crate::model::AllowedImagesSettings,
 }
 
 impl World {
@@ -226,6 +237,7 @@ impl MemoryAws {
                     pending_describes: 1,
                     image_references: true,
                     deregister_keeps_snapshots: false,
+                    allowed_images_error: None,
                     roles: BTreeMap::new(),
                     sharing_accounts: Vec::new(),
                     regions: BTreeMap::new(),
@@ -344,6 +356,7 @@ mod ops {
     pub const DISABLE_IMAGE: &str = "ec2:DisableImage";
     pub const CREATE_TAGS: &str = "ec2:CreateTags";
     pub const DESCRIBE_IMAGE_REFERENCES: &str = "ec2:DescribeImageReferences";
+    pub const GET_ALLOWED_IMAGES_SETTINGS: &str = "ec2:GetAllowedImagesSettings";
     pub const LIST_RECYCLE_BIN_RULES: &str = "rbin:ListRules";
     pub const ASSUME_ROLE: &str = "sts:AssumeRole";
     pub const ENABLE_DEREGISTRATION_PROTECTION: &str = "ec2:EnableImageDeregistrationProtection";

@@ -795,6 +795,7 @@ mod tests {
             last_launched: None,
             deregistration_protected: false,
             deregistration_protection_cooldown: false,
+            allowed: None,
         }
     }
 
