@@ -191,7 +191,9 @@ impl Move {
     /// The AMI the pointer names before the rollback, whatever the kind of pointer.
     fn image_before(&self) -> Option<ImageId> {
         match self {
-            Self::Parameter { from, .. } | Self::Stack { from, .. } => protect::first_image_id(from),
+            Self::Parameter { from, .. } | Self::FixedParameter { from, .. } | Self::Stack { from, .. } => {
+                protect::first_image_id(from)
+            }
             Self::TemplateDefault { from_image, .. }
             | Self::TemplateNewVersion { from_image, .. }
             | Self::Group { from_image, .. } => from_image.clone(),
