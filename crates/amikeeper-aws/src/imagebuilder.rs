@@ -6,8 +6,8 @@ use amikeeper::model::{RecipeImage, Region};
 use async_trait::async_trait;
 use aws_sdk_imagebuilder::types::Ownership;
 
-use crate::SdkAws;
 use crate::error::{from_sdk_error, invalid_response};
+use crate::SdkAws;
 
 const SERVICE: &str = "imagebuilder";
 
@@ -26,9 +26,8 @@ impl ImageBuilderApi for SdkAws {
             .map_err(|error| from_sdk_error(SERVICE, "ListImageRecipes", error))?;
         let mut recipes = Vec::new();
         for summary in &image_recipes {
-            let arn = summary
-                .arn()
-                .ok_or_else(|| invalid_response(SERVICE, "ListImageRecipes", "a recipe without arn"))?;
+            let arn =
+                summary.arn().ok_or_else(|| invalid_response(SERVICE, "ListImageRecipes", "a recipe without arn"))?;
             recipes.push(RecipeImage {
                 arn: arn.to_owned(),
                 resource_type: "imagebuilder:ImageRecipe".to_owned(),

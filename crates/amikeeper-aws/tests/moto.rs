@@ -1070,7 +1070,8 @@ async fn the_sweep_fails_closed_on_moto() {
     let reason = |report: &SweepReport, i: usize| {
         report.plan.images.iter().find(|d| d.image_id == images[i]).unwrap().reason.to_string()
     };
-    let retired = |report: &SweepReport| -> Vec<String> { report.plan.retirements().map(|d| d.image_id.to_string()).collect() };
+    let retired =
+        |report: &SweepReport| -> Vec<String> { report.plan.retirements().map(|d| d.image_id.to_string()).collect() };
     let before = fixture.own_images(r).await.len();
 
     // The reference check unavailable: nothing is retired, even when applying.
@@ -1107,7 +1108,9 @@ async fn the_sweep_fails_closed_on_moto() {
         .create_image_recipe()
         .name("closed-recipe")
         .semantic_version("1.0.0")
-        .components(aws_sdk_imagebuilder::types::ComponentConfiguration::builder().component_arn(component).build().unwrap())
+        .components(
+            aws_sdk_imagebuilder::types::ComponentConfiguration::builder().component_arn(component).build().unwrap(),
+        )
         .parent_image(images[3].as_str())
         .client_token("closed-recipe")
         .send()

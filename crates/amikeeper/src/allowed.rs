@@ -113,6 +113,7 @@ mod tests {
             snapshot_ids: Vec::new(),
             deprecated_at: None,
             deregistration_protected: false,
+            deregistration_protection_cooldown: false,
             last_launched: None,
             allowed,
         }

@@ -507,7 +507,9 @@ pub async fn sweep_keeps_what_is_in_use(f: &dyn SweepFixture) {
     assert_eq!(applied.aws_calls, if has_recycle_bin { 16 } else { 15 }, "{:?}", applied.aws_calls_by_operation);
     match &applied.plan.image_references {
         ReferenceCheck::Checked { images: 2, referenced: 0 } => assert!(has_references),
-        ReferenceCheck::Unavailable { error, .. } => assert!(!has_references && error.contains("InvalidAction"), "{error}"),
+        ReferenceCheck::Unavailable { error, .. } => {
+            assert!(!has_references && error.contains("InvalidAction"), "{error}")
+        }
         other => panic!("{other:?}"),
     }
     match &applied.plan.recycle_bin {

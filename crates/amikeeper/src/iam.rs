@@ -352,7 +352,7 @@ pub fn job_scopes(config: &Config, job: Job, partition: &str) -> BTreeMap<Scope,
 
 /// Actions that AWS's service authorization reference gives no resource type: IAM grants them
 /// on `*` only.
-pub const UNSCOPED_ACTIONS: [&str; 13] = [
+pub const UNSCOPED_ACTIONS: [&str; 15] = [
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:DescribeLaunchConfigurations",
     "cloudformation:ListStacks",
@@ -364,6 +364,8 @@ pub const UNSCOPED_ACTIONS: [&str; 13] = [
     "ec2:DescribeSnapshots",
     "ec2:DescribeVolumes",
     "ec2:GetAllowedImagesSettings",
+    "imagebuilder:ListContainerRecipes",
+    "imagebuilder:ListImageRecipes",
     "rbin:ListRules",
     "ssm:DescribeParameters",
 ];
@@ -582,6 +584,13 @@ fn scope(config: &Config, job: Job, action: &str, arns: &Arns<'_>) -> Scope {
     }
     match (job, action) {
         (Job::Sweep, "cloudformation:DescribeStacks") => Scope::Everything(LISTING_STACKS),
+        // `image_references = "scan_only"`: every parameter of the region, every container recipe.
+        (Job::Sweep, "ssm:GetParameters") => {
+            scoped("AllParameters", arns.each_account("ssm", "parameter/*").into_iter().collect())
+        }
+        (Job::Sweep, "imagebuilder:GetContainerRecipe") => {
+            scoped("ContainerRecipes", arns.each_account("imagebuilder", "container-recipe/*").into_iter().collect())
+        }
         (Job::Sweep, "ssm:GetParameter" | "ssm:GetParametersByPath" | "ssm:GetParameterHistory") => {
             let mut found = BTreeSet::new();
             let (names, paths, _) = parameter_sources(config, &Region::from("*"));

@@ -359,6 +359,7 @@ mod tests {
             deregistration_protected: protected,
             deregistration_protection_cooldown: cooldown,
             last_launched: None,
+            allowed: None,
         }
     }
 

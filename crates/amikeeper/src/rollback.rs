@@ -165,10 +165,29 @@ const NOTICE: &str = "rollback: the rule that a pointer never moves to an older 
 
 /// How a target will be rolled back, once worked out.
 enum Move {
-    Parameter { from: String, to: ImageId, put: PutParameter },
-    FixedParameter { from: String, to: ImageId, existing: Parameter },
-    TemplateDefault { id: String, from: i64, from_image: Option<ImageId>, to: i64, to_image: ImageId },
-    TemplateNewVersion { id: String, from: i64, from_image: Option<ImageId>, to_image: ImageId },
+    Parameter {
+        from: String,
+        to: ImageId,
+        put: PutParameter,
+    },
+    FixedParameter {
+        from: String,
+        to: ImageId,
+        existing: Parameter,
+    },
+    TemplateDefault {
+        id: String,
+        from: i64,
+        from_image: Option<ImageId>,
+        to: i64,
+        to_image: ImageId,
+    },
+    TemplateNewVersion {
+        id: String,
+        from: i64,
+        from_image: Option<ImageId>,
+        to_image: ImageId,
+    },
     Group {
         group: Box<crate::model::AutoScalingGroup>,
         from: String,
@@ -176,7 +195,11 @@ enum Move {
         to: LaunchTemplateSpec,
         to_image: ImageId,
     },
-    Stack { request: UpdateStack, from: String, to: ImageId },
+    Stack {
+        request: UpdateStack,
+        from: String,
+        to: ImageId,
+    },
 }
 
 impl Move {

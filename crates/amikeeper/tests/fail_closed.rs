@@ -78,7 +78,10 @@ async fn an_unanswered_reference_check_keeps_every_candidate() {
     assert_eq!(*images_kept, 3, "images[0], [1] (named by parameters only the check sees) and [3]");
     for i in [0, 1, 3] {
         let why = reason(&report, &w.images[i]);
-        assert!(why.contains("ec2:DescribeImageReferences could not be read") && why.contains("InvalidAction"), "{why}");
+        assert!(
+            why.contains("ec2:DescribeImageReferences could not be read") && why.contains("InvalidAction"),
+            "{why}"
+        );
     }
     // The scan still found the others itself: the launch template's oldest version.
     assert!(reason(&report, &w.images[2]).contains("version 1"), "{}", reason(&report, &w.images[2]));
@@ -103,7 +106,11 @@ async fn a_denied_throttled_or_failing_reference_check_keeps_every_candidate() {
     let w = world().await;
     let report = sweep(&keeper(&w.aws, ""), &w.aws, false).await;
     assert_eq!(retired(&report), [w.images[3].to_string()]);
-    assert!(reason(&report, &w.images[0]).contains("parameter/i-0aaaaaaaaaaaaaaaa"), "{}", reason(&report, &w.images[0]));
+    assert!(
+        reason(&report, &w.images[0]).contains("parameter/i-0aaaaaaaaaaaaaaaa"),
+        "{}",
+        reason(&report, &w.images[0])
+    );
     assert!(reason(&report, &w.images[1]).contains("parameter/legacy/app/ami"));
     let decision = report.plan.images.iter().find(|d| d.image_id == w.images[3]).unwrap();
     assert!(decision.sources.contains(Source::ImageReferences));

@@ -19,9 +19,10 @@ use amikeeper::backend::{
 use amikeeper::conformance::{self, Fixture, ImageSpec, MemoryFixture, SweepFixture, TemplateState};
 use amikeeper::iam;
 use amikeeper::model::{
-    AccountId, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
-    LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
-    RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
+    AccountId, AllowedImagesSettings, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference,
+    Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion,
+    Parameter, PutParameter, RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags,
+    UpdateStack, Volume,
 };
 use amikeeper::samples::configs;
 use amikeeper::Config;
@@ -295,6 +296,16 @@ impl Ec2Api for Recorder {
         self.inner.describe_own_snapshots(region).await
     }
 
+    async fn describe_snapshots_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Snapshot>> {
+        self.any("ec2:DescribeSnapshots", region);
+        self.inner.describe_snapshots_tagged(region, tag_key).await
+    }
+
+    async fn get_allowed_images_settings(&self, region: &Region) -> AwsResult<AllowedImagesSettings> {
+        self.any("ec2:GetAllowedImagesSettings", region);
+        self.inner.get_allowed_images_settings(region).await
+    }
+
     async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>> {
         self.any("ec2:DescribeVolumes", region);
         self.inner.describe_volumes_tagged(region, tag_key).await
@@ -384,6 +395,31 @@ impl SsmApi for Recorder {
     async fn get_parameter_history(&self, region: &Region, name: &str) -> AwsResult<Vec<(i64, String)>> {
         self.record("ssm:GetParameterHistory", region.as_str(), self.parameter(region, name));
         self.inner.get_parameter_history(region, name).await
+    }
+
+    async fn describe_parameter_names(&self, region: &Region) -> AwsResult<Vec<String>> {
+        self.any("ssm:DescribeParameters", region);
+        self.inner.describe_parameter_names(region).await
+    }
+
+    async fn get_parameters(&self, region: &Region, names: &[String]) -> AwsResult<Vec<Parameter>> {
+        for name in names {
+            self.record("ssm:GetParameters", region.as_str(), self.parameter(region, name));
+        }
+        self.inner.get_parameters(region, names).await
+    }
+}
+
+#[async_trait]
+impl amikeeper::backend::ImageBuilderApi for Recorder {
+    async fn list_recipe_images(&self, region: &Region) -> AwsResult<Vec<amikeeper::model::RecipeImage>> {
+        self.any("imagebuilder:ListImageRecipes", region);
+        self.any("imagebuilder:ListContainerRecipes", region);
+        let recipes = self.inner.list_recipe_images(region).await?;
+        for recipe in recipes.iter().filter(|r| r.resource_type == "imagebuilder:ContainerRecipe") {
+            self.record("imagebuilder:GetContainerRecipe", region.as_str(), recipe.arn.clone());
+        }
+        Ok(recipes)
     }
 }
 

@@ -358,7 +358,11 @@ async fn the_reference_check_keeps_what_the_scan_cannot_see() {
             };
             assert!(error.contains("InvalidAction"), "{error}");
             assert_eq!(*images_kept, 3);
-            assert!(reason(2).starts_with("in use by unknown: ec2:DescribeImageReferences could not be read"), "{}", reason(2));
+            assert!(
+                reason(2).starts_with("in use by unknown: ec2:DescribeImageReferences could not be read"),
+                "{}",
+                reason(2)
+            );
         }
     }
 }
@@ -387,7 +391,14 @@ async fn the_scan_alone_reads_every_parameter_and_recipe() {
     // Each decision names the sources it rests on.
     let decision = report.plan.images.iter().find(|d| d.image_id == images[3]).unwrap();
     let sources: Vec<&str> = decision.sources.iter().map(|s| s.as_str()).collect();
-    for wanted in ["ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions", "ssm:DescribeParameters", "imagebuilder:ListImageRecipes", "cloudformation:DescribeStacks", "autoscaling:DescribeAutoScalingGroups"] {
+    for wanted in [
+        "ec2:DescribeInstances",
+        "ec2:DescribeLaunchTemplateVersions",
+        "ssm:DescribeParameters",
+        "imagebuilder:ListImageRecipes",
+        "cloudformation:DescribeStacks",
+        "autoscaling:DescribeAutoScalingGroups",
+    ] {
         assert!(sources.contains(&wanted), "{wanted} not in {sources:?}");
     }
 }

@@ -821,7 +821,8 @@ impl Ec2Api for MemoryAws {
 
     async fn describe_snapshots_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Snapshot>> {
         self.call(ops::DESCRIBE_SNAPSHOTS, |world| {
-            let snapshots = world.region(region).snapshots.iter().filter(|(_, record)| record.tags.contains_key(tag_key));
+            let snapshots =
+                world.region(region).snapshots.iter().filter(|(_, record)| record.tags.contains_key(tag_key));
             Ok(snapshots.map(|(id, record)| record.describe(id)).collect())
         })
     }

@@ -21,8 +21,8 @@ use super::pace::Pacer;
 use super::sweep::SweepPlan;
 use super::{Action, Retire, Usage};
 use crate::backend::{Aws, CountingAws, IMAGE_REFERENCES_PER_CALL};
-use crate::error::{AwsError, AwsErrorKind};
 use crate::config::{Config, ConsumerConfig};
+use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{ImageId, RecycleBinResource, RecycleBinRule, Tags};
 
 /// What EC2's AMI reference check said about the plan's candidates.

@@ -7,8 +7,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use super::pace::Pacer;
 use super::{Source, Sources};
 use crate::backend::{Aws, AwsResult, PARAMETERS_PER_CALL};
-use crate::error::AwsError;
 use crate::config::{Config, GroupByConfig, TargetConfig};
+use crate::error::AwsError;
 use crate::model::{
     AutoScalingGroup, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
     LaunchTemplateVersion, Parameter, ParameterType, RecipeImage, Region, Snapshot, Stack, Volume,
@@ -235,7 +235,8 @@ pub(super) async fn gather_paced(
     let stacks = reads.take(Source::Stacks, stacks).unwrap_or_default();
     let by_path = if paths.is_empty() { by_path.ok() } else { reads.take(Source::ParametersByPath, by_path) };
     let by_name = if names.is_empty() { by_name.ok() } else { reads.take(Source::NamedParameters, by_name) };
-    let histories = if published.is_empty() { histories.ok() } else { reads.take(Source::ParameterHistories, histories) };
+    let histories =
+        if published.is_empty() { histories.ok() } else { reads.take(Source::ParameterHistories, histories) };
     let every_parameter = if scan_only { reads.take(Source::AllParameters, every_parameter).flatten() } else { None };
     let recipes = if scan_only { reads.take(Source::ImageBuilderRecipes, recipes).flatten() } else { None };
 
@@ -266,9 +267,8 @@ pub(super) async fn gather_paced(
     let auto_scaling_groups = match groups {
         Some(groups) => groups,
         None => {
-            warnings.push(
-                "the Auto Scaling groups could not be read, so no launch template version is deleted".to_owned(),
-            );
+            warnings
+                .push("the Auto Scaling groups could not be read, so no launch template version is deleted".to_owned());
             Vec::new()
         }
     };

@@ -24,8 +24,8 @@ pub use inventory::{gather, parameter_sources, Gathered};
 pub use pace::ATTEMPTS;
 pub(crate) use sweep::ami_ids;
 pub use sweep::{
-    plan_sweep, LeftoverSnapshot, UnreadableSource, RETIRED_SNAPSHOT_TAG, ItemResult, ItemStatus, OrphanSnapshot, Progress, SnapshotGeneration, SweepOptions, SweepPlan,
-    SweepReport, SweepSummary, Sweeper, VersionDeletion,
+    plan_sweep, ItemResult, ItemStatus, LeftoverSnapshot, OrphanSnapshot, Progress, SnapshotGeneration, SweepOptions,
+    SweepPlan, SweepReport, SweepSummary, Sweeper, UnreadableSource, VersionDeletion, RETIRED_SNAPSHOT_TAG,
 };
 
 /// The tag that keeps an AMI or snapshot from every retention policy, whatever its value

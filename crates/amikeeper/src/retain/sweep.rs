@@ -26,8 +26,8 @@ use time::{Duration, OffsetDateTime};
 
 use super::check::{self, ConsumerCheck, ReferenceCheck, UndoCheck};
 use super::inventory::{gather_paced, Gathered};
-use super::Sources;
 use super::pace::Pacer;
+use super::Sources;
 use super::{
     snapshot_plan, Action, Decision, GroupBy, ImagePolicy, Inventory, Retire, SnapshotDecision, Source, Usage, Usages,
 };
