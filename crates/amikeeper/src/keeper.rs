@@ -280,28 +280,28 @@ impl Keeper {
         let (resolved, _) = with_retries("resolve", || self.resolver.resolve(aws, event)).await;
         let resolution = match resolved {
             Ok(resolution) => resolution,
-            // EC2 answers InvalidAMIID.NotFound: the event names an AMI this account cannot see
-            // (it never existed here, or is not shared). That is the event's fault, not AWS's:
-            // retrying cannot help, so the run is refused (the CLI exits 2), having written nothing.
+            // EC2 answers InvalidAMIID.NotFound: the event names an AMI this account cannot see.
+            // Either the account's Allowed AMIs setting hides it (launches from it would fail),
+            // or it never existed here or is not shared. Both are the event's fault, not AWS's:
+            // retrying cannot help, so the run is refused (the CLI exits 2), having written
+            // nothing.
             Err(Error::NotFound { kind: "AMI", name, region }) => {
+                let hidden = match &event.image_id {
+                    Some(image_id) => crate::allowed::hidden(aws, &event.region, image_id).await,
+                    None => None,
+                };
                 report.status = RunStatus::Refused;
-                report.reason = Some(format!(
-                    "the event names AMI {name}, which EC2 does not know in {region} (InvalidAMIID.NotFound: \
-                     it does not exist, or is not shared with this account); nothing was written"
-                ));
+                report.reason = Some(hidden.unwrap_or_else(|| {
+                    format!(
+                        "the event names AMI {name}, which EC2 does not know in {region} (InvalidAMIID.NotFound: \
+                         it does not exist, or is not shared with this account); nothing was written"
+                    )
+                }));
                 return;
             }
             Err(error) => {
-                // An AMI EC2 does not show may be hidden by the account's Allowed AMIs setting:
-                // then launches from it fail, and the event is refused rather than retried.
-                let hidden = match (&error, &event.image_id) {
-                    (Error::NotFound { kind: "AMI", .. }, Some(image_id)) => {
-                        crate::allowed::hidden(aws, &event.region, image_id).await
-                    }
-                    _ => None,
-                };
-                report.status = if hidden.is_some() { RunStatus::Refused } else { RunStatus::Failed };
-                report.reason = Some(hidden.unwrap_or_else(|| error.to_string()));
+                report.status = RunStatus::Failed;
+                report.reason = Some(error.to_string());
                 return;
             }
         };

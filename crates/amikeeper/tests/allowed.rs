@@ -175,12 +175,13 @@ async fn an_unreadable_setting_refuses_only_what_ec2_flags() {
 }
 
 #[tokio::test]
-async fn a_missing_ami_is_still_a_failure_when_the_setting_is_off() {
+async fn a_missing_ami_is_refused_as_the_events_fault_when_the_setting_is_off() {
     let me = Arc::new(MemoryAws::new(ACCOUNT));
     let gone = ImageId::from("ami-0000000000000dead");
     let report = handle(&keeper(&me, &[&gone]), &gone).await;
-    assert_eq!(report.status, RunStatus::Failed, "{report:?}");
-    assert!(report.reason.as_deref().unwrap().contains("not found"));
+    // Refused, not failed: a retry cannot make the AMI exist (the exit-code table: 2).
+    assert_eq!(report.status, RunStatus::Refused, "{report:?}");
+    assert!(report.reason.as_deref().unwrap().contains("InvalidAMIID.NotFound"), "{report:?}");
 }
 
 #[tokio::test]
