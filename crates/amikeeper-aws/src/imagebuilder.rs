@@ -17,7 +17,7 @@ impl ImageBuilderApi for SdkAws {
         let client = self.imagebuilder(region)?;
         let image_recipes: Vec<_> = client
             .list_image_recipes()
-            .owner(Ownership::Self_)
+            .owner(Ownership::SelfValue)
             .into_paginator()
             .items()
             .send()
@@ -36,7 +36,7 @@ impl ImageBuilderApi for SdkAws {
         }
         let container_recipes: Vec<_> = client
             .list_container_recipes()
-            .owner(Ownership::Self_)
+            .owner(Ownership::SelfValue)
             .into_paginator()
             .items()
             .send()

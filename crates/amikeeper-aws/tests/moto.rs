@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use amikeeper::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
-use amikeeper::conformance::{self, Fixture, ImageSpec, MAIN_REGION};
+use amikeeper::conformance::{self, Fixture, ImageSpec, SweepFixture, MAIN_REGION};
 use amikeeper::model::{
     ImageId, ImageState, ParameterType, PutParameter, Region, SnapshotState, StackParameterValue, StackUpdate,
     UpdateStack, PROTECTED_TAG,
