@@ -490,6 +490,9 @@ impl Keeper {
             let replaced = t.outcome.replaced.iter().filter(move |_| moved).map(move |r| (Some(r.as_str()), to));
             std::iter::once((t.outcome.from.as_deref(), to)).chain(replaced)
         });
+        // Worked out now, not across the awaits below: the iterator's closures would make this
+        // future not `Send` for every lifetime (it could no longer be `tokio::spawn`ed).
+        let left = if self.config().protects_any() { protect::left_behind(moves) } else { Vec::new() };
         // DR copies, once the AMI is available; a copy is never copied again.
         let copyable = image.as_ref().filter(|i| i.state == ImageState::Available && !copy::is_copy(i) && !not_allowed);
         if let Some(image) = copyable {
@@ -497,7 +500,6 @@ impl Keeper {
                 report.copies.push(copy::copy_to(aws, &event.region, image, destination, options.dry_run).await);
             }
         }
-        let left = if self.config().protects_any() { protect::left_behind(moves) } else { Vec::new() };
         for left in left {
             // Described afresh, not as this run saw it at its start: another run may have
             // protected it since (this run would take that for someone else's protection).
