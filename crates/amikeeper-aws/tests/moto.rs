@@ -558,7 +558,7 @@ async fn a_protection_with_a_cooldown_is_never_amikeepers() {
     let report = keeper.sweep(&region, &amikeeper::SweepOptions { apply: true, now: None }).await.unwrap();
     let reason = report.plan.images.iter().find(|d| d.image_id == image).unwrap().reason.clone();
     assert_eq!(reason, amikeeper::retain::Reason::Protected, "{:#?}", report.plan.images);
-    assert_eq!(report.plan.withdraw_protection_claims, [image.clone()], "{:#?}", report.plan);
+    assert_eq!(report.plan.withdraw_protection_claims, std::slice::from_ref(&image), "{:#?}", report.plan);
     assert_eq!(report.status, "ok", "{:#?}", report.results);
     let described = aws.describe_image(&region, &image).await.unwrap().unwrap();
     assert!(described.deregistration_protected, "still protected");

@@ -320,7 +320,7 @@ fn handle_exits_by_the_worst_run_of_the_payload() {
     assert_eq!(reports[0]["status"], "failed", "{reports:#?}");
 
     // A batch: the same shape as one event, and the worst run decides (1 over 2 over 0).
-    let (code, reports) = handle_offline("one-record", &sqs_batch(&[refused.clone()]));
+    let (code, reports) = handle_offline("one-record", &sqs_batch(std::slice::from_ref(&refused)));
     assert_eq!((code, reports.len()), (Some(2), 1), "{reports:#?}");
     let (code, reports) = handle_offline("ignored-refused", &sqs_batch(&[ignored.clone(), refused.clone()]));
     assert_eq!(code, Some(2), "{reports:#?}");
