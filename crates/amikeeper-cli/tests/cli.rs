@@ -110,9 +110,15 @@ fn iam_policy_prints_a_policy_document_and_its_caveats() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(policy["Version"], "2012-10-17");
-    let handle = &policy["Statement"][0];
-    assert_eq!(handle["Sid"], "AmikeeperHandle");
-    assert!(handle["Action"].as_array().unwrap().iter().any(|a| a == "ssm:PutParameter"), "{policy:#}");
+    // The handle job's parameter writes, scoped to parameter ARNs (not `*`).
+    let statements = policy["Statement"].as_array().unwrap();
+    let put = statements
+        .iter()
+        .find(|s| s["Action"].as_array().unwrap().iter().any(|a| a == "ssm:PutParameter"))
+        .unwrap_or_else(|| panic!("no PutParameter: {policy:#}"));
+    assert!(put["Sid"].as_str().unwrap().starts_with("AmikeeperHandle"), "{policy:#}");
+    let resources = put["Resource"].as_array().unwrap_or_else(|| panic!("scoped: {put:#}"));
+    assert!(resources.iter().all(|r| r.as_str().unwrap().contains(":parameter/")), "{put:#}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("kms:Decrypt"));
 }
 
