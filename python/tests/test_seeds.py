@@ -199,7 +199,9 @@ def test_seed_003_scheduled_bake_through_the_lambda_handler(world: World, tmp_pa
         "ec2:CreateLaunchTemplateVersion": 1,
         "ec2:CreateTags": 1,
         "ec2:DescribeLaunchTemplateVersions": 2,
-        "ec2:DescribeLaunchTemplates": 1,
+        # Once to publish, once to read the template back after protecting the AMI (another
+        # run may have moved it on meanwhile: then the protection is released).
+        "ec2:DescribeLaunchTemplates": 2,
         "ec2:EnableImageDeregistrationProtection": 1,
         "ec2:ModifyLaunchTemplate": 1,
     }
