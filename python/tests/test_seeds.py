@@ -191,20 +191,25 @@ def test_seed_003_scheduled_bake_through_the_lambda_handler(world: World, tmp_pa
     assert world.describe_image(baked) is not None
     assert world.template_state(template)[2][0] == (2, baked)
     assert world.group_template("web-asg") == (template, "2")
-    writes = {op: n for op, n in report["aws_calls_by_operation"].items() if op != "ec2:DescribeImages"}
+    calls = report["aws_calls_by_operation"]
+    # The writes, exactly; the reads vary with what the run reads back after protecting the AMI
+    # (another run may have moved a pointer meanwhile), so they are only bounded.
+    writes = {op: n for op, n in calls.items() if not op.split(":")[1].startswith("Describe")}
     assert writes == {
-        "autoscaling:DescribeAutoScalingGroups": 1,
         "autoscaling:UpdateAutoScalingGroup": 1,
         "ec2:CreateImage": 1,
         "ec2:CreateLaunchTemplateVersion": 1,
         "ec2:CreateTags": 1,
-        "ec2:DescribeLaunchTemplateVersions": 2,
-        # Once to publish, once to read the template back after protecting the AMI (another
-        # run may have moved it on meanwhile: then the protection is released).
-        "ec2:DescribeLaunchTemplates": 2,
         "ec2:EnableImageDeregistrationProtection": 1,
         "ec2:ModifyLaunchTemplate": 1,
-    }
+    }, calls
+    reads = {op: n for op, n in calls.items() if op not in writes and op != "ec2:DescribeImages"}
+    assert set(reads) == {
+        "autoscaling:DescribeAutoScalingGroups",
+        "ec2:DescribeLaunchTemplateVersions",
+        "ec2:DescribeLaunchTemplates",
+    }, calls
+    assert all(n <= 4 for n in reads.values()), calls
 
 
 def test_seed_004_snapshot_generations_swept_on_a_schedule(world: World, tmp_path: Path) -> None:
