@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::InstanceRefreshPreferences;
 use crate::events::EventKind;
-use crate::resolve::{check_template, NameKind};
+use crate::kinds::names::check_template;
+use crate::kinds::{Invalid, Target, TargetTemplate};
+pub use crate::kinds::{Kinds, TargetConfig};
 use crate::template::{NameTemplate, Placeholder};
 
 /// A malformed or inconsistent configuration.
@@ -45,7 +46,7 @@ pub enum ConfigError {
     },
 }
 
-impl Config {
+impl<T: Kinds> Config<T> {
     fn validate_retention(&self, retention: &RetentionConfig) -> Result<(), ConfigError> {
         for (i, consumer) in retention.consumers.iter().enumerate() {
             if !consumer.role_arn.starts_with("arn:") || consumer.account().is_none() {
@@ -143,9 +144,12 @@ fn invalid(at: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 }
 
 /// The whole configuration of a [`Keeper`](crate::keeper::Keeper).
+///
+/// `T` is the set of pointer kinds its targets may name: [`TargetConfig`], amikeeper's own,
+/// unless a test registers its own with [`pointer_kinds!`](crate::pointer_kinds).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct Config<T = TargetConfig> {
     /// Accounts whose events are handled; events from any other account are refused.
     pub accounts: Vec<String>,
     /// Prefixes that every name rendered from a tag value must start with.
@@ -155,8 +159,8 @@ pub struct Config {
     #[serde(default)]
     pub wait: WaitConfig,
     /// The rules, each an event filter with the targets to move.
-    #[serde(default)]
-    pub rules: Vec<Rule>,
+    #[serde(default = "Vec::new")]
+    pub rules: Vec<Rule<T>>,
     /// Turn on deregistration protection for every AMI a run publishes (default true): DLM, a
     /// script or a console click then cannot deregister the AMI a pointer names. A target's own
     /// `protect` overrides it. amikeeper turns its protection off again when the pointers move
@@ -472,7 +476,7 @@ impl WaitConfig {
 /// One rule: which events and images it takes, and the targets it moves.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Rule {
+pub struct Rule<T = TargetConfig> {
     /// A name for reports, `{rule}` and the `amikeeper:rule` tag of baked images.
     pub name: String,
     /// Event kinds the rule takes. Default: every event about an AMI, or `scheduled` for a
@@ -486,7 +490,7 @@ pub struct Rule {
     #[serde(default)]
     pub bake: Option<Bake>,
     /// The pointers to move, in order.
-    pub targets: Vec<TargetConfig>,
+    pub targets: Vec<T>,
     /// Where to copy each AMI the rule takes, once it is `available` (seed 000's DR copy, as
     /// configuration): regions of this account (`"ap-northeast-3"`), or regions of another
     /// account reached through a role (`{ region = "...", role_arn = "...", external_id = "..." }`).
@@ -497,7 +501,7 @@ pub struct Rule {
     pub copy_to: Vec<CopyDestination>,
 }
 
-impl Rule {
+impl<T> Rule<T> {
     /// The event kinds this rule takes, defaults applied.
     pub fn kinds(&self) -> Vec<EventKind> {
         if !self.on.is_empty() {
@@ -655,203 +659,7 @@ fn default_true() -> bool {
     true
 }
 
-/// A pointer to move, as configured.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum TargetConfig {
-    /// An SSM parameter that holds the AMI id.
-    SsmParameter {
-        /// The parameter name, e.g. `/ami/web`, `{instance_id}` or `{tag:ImageIdParameterName}`.
-        name: NameTemplate,
-        /// Keep the value at version 1, for `{{resolve:ssm:NAME:1}}` (seed 000): the parameter is
-        /// re-created, and restored if the new value cannot be written.
-        #[serde(default)]
-        fixed_version: bool,
-        /// `aws:ec2:image` makes SSM check the value is an AMI id; default `text`.
-        #[serde(default)]
-        data_type: Option<String>,
-        /// Turn on deregistration protection for the AMI this target is moved to; default:
-        /// the configuration's `protect_published`.
-        #[serde(default)]
-        protect: Option<bool>,
-    },
-    /// A launch template: a new version from `$Latest` with the new AMI.
-    LaunchTemplate {
-        /// The template id (`lt-...`), may use placeholders such as `{launch_template_id}`.
-        #[serde(default)]
-        id: Option<NameTemplate>,
-        /// The template name.
-        #[serde(default)]
-        name: Option<NameTemplate>,
-        /// An SSM parameter whose value is the template id (seed 002).
-        #[serde(default)]
-        id_from_parameter: Option<NameTemplate>,
-        /// Make the new version the default (default true).
-        #[serde(default = "default_true")]
-        set_default: bool,
-        /// Keep this many newest versions and delete older ones; never the default, the
-        /// latest, or one an Auto Scaling group pins. Unset: delete nothing.
-        #[serde(default)]
-        keep_versions: Option<u32>,
-        /// Change the template even when a CloudFormation stack manages it.
-        #[serde(default)]
-        allow_stack_managed: bool,
-        /// Turn on deregistration protection for the AMI this target is moved to; default:
-        /// the configuration's `protect_published`.
-        #[serde(default)]
-        protect: Option<bool>,
-    },
-    /// An Auto Scaling group's launch template version.
-    AutoScalingGroup {
-        /// The group name, e.g. `{asg_name}` on `asg_created` (seed 002).
-        name: NameTemplate,
-        /// `$Latest`, `$Default` or a number. Unset: the newest version of the group's launch
-        /// template that launches the AMI (put a `launch_template` target before this one).
-        #[serde(default)]
-        version: Option<String>,
-        /// Change the group even when a CloudFormation stack manages it.
-        #[serde(default)]
-        allow_stack_managed: bool,
-        /// Turn on deregistration protection for the AMI this target is moved to; default:
-        /// the configuration's `protect_published`.
-        #[serde(default)]
-        protect: Option<bool>,
-        /// Start an instance refresh once a run has moved the group to a new AMI, so running
-        /// instances are replaced: `instance_refresh = true`, or a table of preferences such as
-        /// `instance_refresh = { min_healthy_percentage = 90, instance_warmup_seconds = 300 }`.
-        /// Unset or `false`: running instances are left as they are.
-        #[serde(default, deserialize_with = "instance_refresh_setting", skip_serializing_if = "Option::is_none")]
-        instance_refresh: Option<InstanceRefreshPreferences>,
-    },
-    /// A CloudFormation stack parameter (seed 001, pattern 2).
-    StackParameter {
-        /// The stack name, e.g. `{tag:StackName}`.
-        stack: NameTemplate,
-        /// The parameter that holds the AMI id (default `ImageId`).
-        #[serde(default = "default_stack_parameter")]
-        parameter: String,
-        /// Capabilities to acknowledge, e.g. `CAPABILITY_NAMED_IAM`.
-        #[serde(default)]
-        capabilities: Vec<String>,
-        /// Turn on deregistration protection for the AMI this target is moved to; default:
-        /// the configuration's `protect_published`.
-        #[serde(default)]
-        protect: Option<bool>,
-    },
-}
-
-fn default_stack_parameter() -> String {
-    "ImageId".to_owned()
-}
-
-/// `instance_refresh = true | false | { ... }`: a switch, or the preferences (which switch it on).
-fn instance_refresh_setting<'de, D>(deserializer: D) -> Result<Option<InstanceRefreshPreferences>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    struct Setting;
-
-    impl<'de> serde::de::Visitor<'de> for Setting {
-        type Value = Option<InstanceRefreshPreferences>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("true, false, or a table such as { min_healthy_percentage = 90 }")
-        }
-
-        fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<Self::Value, E> {
-            Ok(on.then(InstanceRefreshPreferences::default))
-        }
-
-        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            InstanceRefreshPreferences::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
-        }
-    }
-
-    deserializer.deserialize_any(Setting)
-}
-
-impl TargetConfig {
-    /// The target's own protection switch, if it sets one.
-    pub fn protect(&self) -> Option<bool> {
-        match self {
-            Self::SsmParameter { protect, .. }
-            | Self::LaunchTemplate { protect, .. }
-            | Self::AutoScalingGroup { protect, .. }
-            | Self::StackParameter { protect, .. } => *protect,
-        }
-    }
-
-    /// The instance refresh an `auto_scaling_group` target starts after moving the group.
-    pub fn instance_refresh(&self) -> Option<&InstanceRefreshPreferences> {
-        match self {
-            Self::AutoScalingGroup { instance_refresh, .. } => instance_refresh.as_ref(),
-            _ => None,
-        }
-    }
-
-    /// Whether this target needs an AMI from the event (all but a literal-version ASG target).
-    pub fn needs_image(&self) -> bool {
-        !matches!(self, Self::AutoScalingGroup { version: Some(_), .. })
-    }
-
-    /// The target's `kind` as the configuration spells it, e.g. `ssm_parameter`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::SsmParameter { .. } => "ssm_parameter",
-            Self::LaunchTemplate { .. } => "launch_template",
-            Self::AutoScalingGroup { .. } => "auto_scaling_group",
-            Self::StackParameter { .. } => "stack_parameter",
-        }
-    }
-
-    /// The kind of AWS name the template in `field` (one of [`templates`](Self::templates)'s)
-    /// renders to, as the resolver checks it.
-    pub fn name_kind(&self, field: &str) -> NameKind {
-        match (self, field) {
-            (Self::LaunchTemplate { .. }, "id") => NameKind::LaunchTemplateId,
-            (Self::LaunchTemplate { .. }, "name") => NameKind::LaunchTemplateName,
-            (Self::SsmParameter { .. } | Self::LaunchTemplate { .. }, _) => NameKind::Parameter,
-            (Self::AutoScalingGroup { .. }, _) => NameKind::AutoScalingGroup,
-            (Self::StackParameter { .. }, _) => NameKind::Stack,
-        }
-    }
-
-    /// The name templates this target uses, with the field each is in.
-    pub fn templates(&self) -> Vec<(&'static str, &NameTemplate)> {
-        match self {
-            Self::SsmParameter { name, .. } => vec![("name", name)],
-            Self::LaunchTemplate { id, name, id_from_parameter, .. } => {
-                [("id", id.as_ref()), ("name", name.as_ref()), ("id_from_parameter", id_from_parameter.as_ref())]
-                    .into_iter()
-                    .filter_map(|(field, t)| t.map(|t| (field, t)))
-                    .collect()
-            }
-            Self::AutoScalingGroup { name, .. } => vec![("name", name)],
-            Self::StackParameter { stack, .. } => vec![("stack", stack)],
-        }
-    }
-}
-
-const SUPPORTED_CAPABILITIES: [&str; 3] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
-
 impl Config {
-    /// Whether any target protects the AMIs it is moved to (its `protect`, else
-    /// [`protect_published`](Self::protect_published)).
-    pub fn protects_any(&self) -> bool {
-        self.rules
-            .iter()
-            .flat_map(|rule| &rule.targets)
-            .any(|target| target.protect().unwrap_or(self.protect_published))
-    }
-
     /// Loads a file: `.json` as JSON, anything else as TOML.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
@@ -866,18 +674,39 @@ impl Config {
 
     /// Parses and checks TOML.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::parse_toml(text)
+    }
+
+    /// Parses and checks JSON (the same schema as TOML).
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        Self::parse_json(text)
+    }
+}
+
+impl<T: Kinds> Config<T> {
+    /// Parses and checks TOML whose targets are of the kinds `T` registers.
+    pub fn parse_toml(text: &str) -> Result<Self, ConfigError> {
         let config: Self =
             toml::from_str(text).map_err(|e| ConfigError::Parse { format: "TOML", message: e.to_string() })?;
         config.validate()?;
         Ok(config)
     }
 
-    /// Parses and checks JSON (the same schema as TOML).
-    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+    /// Parses and checks JSON whose targets are of the kinds `T` registers.
+    pub fn parse_json(text: &str) -> Result<Self, ConfigError> {
         let config: Self =
             serde_json::from_str(text).map_err(|e| ConfigError::Parse { format: "JSON", message: e.to_string() })?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Whether any target protects the AMIs it is moved to (its `protect`, else
+    /// [`protect_published`](Self::protect_published)).
+    pub fn protects_any(&self) -> bool {
+        self.rules
+            .iter()
+            .flat_map(|rule| &rule.targets)
+            .any(|target| target.target().protect().unwrap_or(self.protect_published))
     }
 
     /// Checks what the schema alone cannot.
@@ -987,104 +816,64 @@ impl Config {
                 .iter()
                 .any(|k| matches!(k, EventKind::AsgCreated) || (*k == EventKind::Scheduled && rule.bake.is_none()));
             for (t, target) in rule.targets.iter().enumerate() {
-                let at = format!("{at}.targets[{t}]");
-                if carries_no_image && target.instance_refresh().is_some() {
-                    return Err(invalid(
-                        format!("{at}.instance_refresh"),
-                        "an instance refresh rolls out a new AMI, but the rule takes events that carry \
-                         none (asg_created, or scheduled without bake); leave instance_refresh out",
-                    ));
-                }
-                if let Some(percentage) =
-                    target.instance_refresh().and_then(|r| r.min_healthy_percentage).filter(|p| *p > 100)
-                {
-                    return Err(invalid(
-                        format!("{at}.instance_refresh.min_healthy_percentage"),
-                        format!("{percentage} is not a percentage from 0 to 100"),
-                    ));
-                }
-                if carries_no_image && target.needs_image() {
-                    return Err(invalid(
-                        &at,
-                        "this target needs an AMI, but the rule takes events that carry none \
-                         (asg_created, or scheduled without bake); use an auto_scaling_group \
-                         target with a `version`, or narrow `on`",
-                    ));
-                }
-                for (field, template) in target.templates() {
-                    if template.uses_tags() && self.allowed_name_prefixes.is_empty() {
-                        return Err(invalid(
-                            format!("{at}.{field}"),
-                            format!(
-                                "`{template}` takes a name from a tag, so anyone who can tag an AMI \
-                                 could choose it: set allowed_name_prefixes (e.g. [\"/ami/\"])"
-                            ),
-                        ));
-                    }
-                    if template.placeholders().any(|p| *p == Placeholder::Date) && rule.bake.is_none() {
-                        return Err(invalid(format!("{at}.{field}"), "`{date}` is only for bake names"));
-                    }
-                    // What the configuration writes itself is checked now, not per event.
-                    check_template(target.name_kind(field), template, &self.allowed_name_prefixes).map_err(
-                        |reason| {
-                            invalid(
-                                format!("{at}.{field}"),
-                                format!("`{template}` is not a safe {} name: {reason}", target.kind()),
-                            )
-                        },
-                    )?;
-                }
-                match target {
-                    TargetConfig::LaunchTemplate { id, name, id_from_parameter, keep_versions, .. } => {
-                        let given = [id.is_some(), name.is_some(), id_from_parameter.is_some()]
-                            .into_iter()
-                            .filter(|b| *b)
-                            .count();
-                        if given != 1 {
-                            return Err(invalid(
-                                &at,
-                                "a launch_template target needs exactly one of `id`, `name`, `id_from_parameter`",
-                            ));
-                        }
-                        if *keep_versions == Some(0) {
-                            return Err(invalid(format!("{at}.keep_versions"), "keep at least 1 version"));
-                        }
-                    }
-                    TargetConfig::AutoScalingGroup { version: Some(version), .. } => {
-                        let ok = version == "$Latest"
-                            || version == "$Default"
-                            || version.parse::<u64>().is_ok_and(|n| n > 0);
-                        if !ok {
-                            return Err(invalid(
-                                format!("{at}.version"),
-                                format!("`{version}` is not `$Latest`, `$Default` or a version number"),
-                            ));
-                        }
-                    }
-                    TargetConfig::SsmParameter { data_type: Some(data_type), .. }
-                        if data_type != "text" && data_type != "aws:ec2:image" =>
-                    {
-                        return Err(invalid(
-                            format!("{at}.data_type"),
-                            format!("`{data_type}`: use `text` or `aws:ec2:image`"),
-                        ));
-                    }
-                    TargetConfig::StackParameter { capabilities, parameter, .. } => {
-                        if parameter.is_empty() {
-                            return Err(invalid(format!("{at}.parameter"), "name the stack parameter"));
-                        }
-                        if let Some(bad) = capabilities.iter().find(|c| !SUPPORTED_CAPABILITIES.contains(&c.as_str())) {
-                            return Err(invalid(
-                                format!("{at}.capabilities"),
-                                format!("`{bad}`; CloudFormation knows {}", SUPPORTED_CAPABILITIES.join(", ")),
-                            ));
-                        }
-                    }
-                    _ => {}
-                }
+                self.validate_target(rule, target.target(), &format!("{at}.targets[{t}]"), carries_no_image)?;
             }
         }
         Ok(())
+    }
+
+    /// Checks one target: what the rule's events allow, its name templates, then the kind's own checks.
+    fn validate_target(
+        &self,
+        rule: &Rule<T>,
+        target: &dyn Target,
+        at: &str,
+        carries_no_image: bool,
+    ) -> Result<(), ConfigError> {
+        if carries_no_image && target.instance_refresh().is_some() {
+            return Err(invalid(
+                format!("{at}.instance_refresh"),
+                "an instance refresh rolls out a new AMI, but the rule takes events that carry \
+                 none (asg_created, or scheduled without bake); leave instance_refresh out",
+            ));
+        }
+        if let Some(percentage) = target.instance_refresh().and_then(|r| r.min_healthy_percentage).filter(|p| *p > 100)
+        {
+            return Err(invalid(
+                format!("{at}.instance_refresh.min_healthy_percentage"),
+                format!("{percentage} is not a percentage from 0 to 100"),
+            ));
+        }
+        if carries_no_image && target.needs_image() {
+            return Err(invalid(
+                at,
+                "this target needs an AMI, but the rule takes events that carry none \
+                 (asg_created, or scheduled without bake); use an auto_scaling_group \
+                 target with a `version`, or narrow `on`",
+            ));
+        }
+        for TargetTemplate { field, template, name_kind } in target.templates() {
+            if template.uses_tags() && self.allowed_name_prefixes.is_empty() {
+                return Err(invalid(
+                    format!("{at}.{field}"),
+                    format!(
+                        "`{template}` takes a name from a tag, so anyone who can tag an AMI \
+                         could choose it: set allowed_name_prefixes (e.g. [\"/ami/\"])"
+                    ),
+                ));
+            }
+            if template.placeholders().any(|p| *p == Placeholder::Date) && rule.bake.is_none() {
+                return Err(invalid(format!("{at}.{field}"), "`{date}` is only for bake names"));
+            }
+            // What the configuration writes itself is checked now, not per event.
+            check_template(name_kind, template, &self.allowed_name_prefixes).map_err(|reason| {
+                invalid(format!("{at}.{field}"), format!("`{template}` is not a safe {} name: {reason}", target.kind()))
+            })?;
+        }
+        target.validate().map_err(|Invalid { field, reason }| match field {
+            Some(field) => invalid(format!("{at}.{field}"), reason),
+            None => invalid(at, reason),
+        })
     }
 
     /// Whether events from `account` may be acted on.
@@ -1096,6 +885,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::InstanceRefreshPreferences;
 
     const BASE: &str = r#"
         accounts = ["111122223333"]
@@ -1119,7 +909,7 @@ mod tests {
         let json = r#"{"accounts":["111122223333"],"rules":[{"name":"web",
             "targets":[{"kind":"ssm_parameter","name":"/ami/web","fixed_version":true}]}]}"#;
         let config = Config::from_json(json).unwrap();
-        assert!(matches!(config.rules[0].targets[0], TargetConfig::SsmParameter { fixed_version: true, .. }));
+        assert!(matches!(&config.rules[0].targets[0], TargetConfig::SsmParameter(t) if t.fixed_version));
     }
 
     fn invalid_at(text: &str) -> String {
