@@ -111,9 +111,9 @@ fn under(name: &str, path: &str) -> bool {
 /// listed: then there is nothing to plan. A source of usage that cannot be read does not fail
 /// the gathering: it is recorded in [`Gathered::unreadable`], and the plan keeps every image it
 /// could have named.
-pub(super) async fn gather_paced(
+pub(super) async fn gather_paced<T: Kinds>(
     aws: &dyn Aws,
-    config: &Config,
+    config: &Config<T>,
     region: &Region,
     pacer: &Pacer,
     concurrency: usize,
@@ -333,7 +333,7 @@ impl Reads {
 
 /// Reads the inventory of `region` for `config` (see [`Gathered`]), at most `concurrency`
 /// calls at a time, retrying retryable errors.
-pub async fn gather(aws: &dyn Aws, config: &Config, region: &Region, concurrency: usize) -> AwsResult<Gathered> {
+pub async fn gather<T: Kinds>(aws: &dyn Aws, config: &Config<T>, region: &Region, concurrency: usize) -> AwsResult<Gathered> {
     let max_rps = config.retention.as_ref().and_then(|r| r.max_requests_per_second);
     gather_paced(aws, config, region, &Pacer::new(max_rps), concurrency.max(1)).await
 }
