@@ -12,7 +12,7 @@ use crate::backend::{Aws, InstanceRefreshPreferences};
 use crate::error::Result;
 use crate::iam::{Arns, Job};
 use crate::model::{AutoScalingGroup, ImageId, LaunchTemplateRef, LaunchTemplateSpec, Region};
-use crate::publish::{AutoScalingGroupPublisher, Publisher};
+use crate::publish::{AutoScalingGroupPublisher, PointerNow, Publisher};
 use crate::template::{NameSet, NameTemplate};
 
 /// An Auto Scaling group's launch template version.
@@ -178,6 +178,18 @@ impl PointerKind for AutoScalingGroupTarget {
         pointer.clone()
     }
 
+    /// The AMI the version of the launch template the group launches names.
+    async fn read_pointer(aws: &dyn Aws, region: &Region, name: &String) -> Result<PointerNow> {
+        let spec = aws.describe_auto_scaling_group(region, name).await?.and_then(|group| group.launch_template);
+        let Some(spec) = spec else { return Ok(PointerNow::NoImage) };
+        let template = aws.describe_launch_template(region, &LaunchTemplateRef::Id(spec.id.clone())).await?;
+        let Some(template) = template else { return Ok(PointerNow::NoImage) };
+        let number = launched_version(&spec.version, template.default_version, template.latest_version);
+        let versions = aws.describe_launch_template_versions(region, &template.id).await?;
+        let image = versions.iter().find(|v| v.number == number).and_then(|v| v.image_id.clone());
+        Ok(image.map_or(PointerNow::NoImage, PointerNow::Image))
+    }
+
     /// The newest version of the group's template below the one it launches (`$Latest` and
     /// `$Default` resolved) whose AMI differs, or the newest that launches `to`; the group is
     /// pinned to it.
@@ -199,11 +211,7 @@ impl PointerKind for AutoScalingGroupTarget {
             return Ok(Err(format!("launch template {} of group {name} does not exist", spec.id)));
         };
         let versions = aws.describe_launch_template_versions(region, &template.id).await?;
-        let number = match spec.version.as_str() {
-            "$Latest" => template.latest_version,
-            "$Default" => template.default_version,
-            n => n.parse().unwrap_or(template.latest_version),
-        };
+        let number = launched_version(&spec.version, template.default_version, template.latest_version);
         let current = versions.iter().find(|v| v.number == number).and_then(|v| v.image_id.clone());
         let found = match to {
             Some(image) => newest_launching(&versions, image),
@@ -224,6 +232,15 @@ impl PointerKind for AutoScalingGroupTarget {
             current.as_ref().map_or("no AMI".into(), ToString::to_string)
         );
         Ok(Ok(Box::new(GroupMove { group: Box::new(group), from, from_image: current, to: to_spec, to_image: image })))
+    }
+}
+
+/// The version number a group's `$Latest`, `$Default` or number names.
+fn launched_version(version: &str, default: i64, latest: i64) -> i64 {
+    match version {
+        "$Latest" => latest,
+        "$Default" => default,
+        n => n.parse().unwrap_or(latest),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::backend::Aws;
 use crate::error::Result;
 use crate::iam::{Arns, Job};
 use crate::model::{ImageId, LaunchTemplateRef, LaunchTemplateVersion, Region};
-use crate::publish::{LaunchTemplateLocator, LaunchTemplatePublisher, Publisher};
+use crate::publish::{LaunchTemplateLocator, LaunchTemplatePublisher, PointerNow, Publisher};
 use crate::template::{NameSet, NameTemplate};
 
 /// A launch template: a new version from `$Latest` with the new AMI.
@@ -180,6 +180,16 @@ impl PointerKind for LaunchTemplateTarget {
 
     fn pointer_name(pointer: &LaunchTemplateRef) -> String {
         pointer.to_string()
+    }
+
+    /// The AMI the default version launches.
+    async fn read_pointer(aws: &dyn Aws, region: &Region, reference: &LaunchTemplateRef) -> Result<PointerNow> {
+        let Some(template) = aws.describe_launch_template(region, reference).await? else {
+            return Ok(PointerNow::NoImage);
+        };
+        let versions = aws.describe_launch_template_versions(region, &template.id).await?;
+        let default = versions.iter().find(|v| v.number == template.default_version);
+        Ok(default.and_then(|v| v.image_id.clone()).map_or(PointerNow::NoImage, PointerNow::Image))
     }
 
     /// The newest version below the default whose AMI differs from the default's (or the

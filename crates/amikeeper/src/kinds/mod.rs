@@ -38,7 +38,7 @@ use crate::error::Result;
 use crate::events::AmiEvent;
 use crate::iam::{Arns, Job};
 use crate::model::{ImageId, Region};
-use crate::publish::{Publisher, TargetId};
+use crate::publish::{PointerNow, Publisher, TargetId};
 use crate::template::{NameSet, NameTemplate};
 
 pub use names::NameKind;
@@ -226,6 +226,10 @@ pub trait PointerKind: Clone + fmt::Debug + Serialize + DeserializeOwned + Send 
     /// The pointer's name in reports.
     fn pointer_name(pointer: &Self::Pointer) -> String;
 
+    /// Where `pointer` points now, read from AWS: the AMI it names (for a launch template or a
+    /// group, the AMI the version it launches names). For rollback and status views.
+    async fn read_pointer(aws: &dyn Aws, region: &Region, pointer: &Self::Pointer) -> Result<PointerNow>;
+
     /// Works out how to roll `pointer` back (to `to`, or to the AMI it named before), reading
     /// where it points now. `configured` are the configuration's targets of this kind.
     async fn plan_rollback(
@@ -314,6 +318,9 @@ impl<K: PointerKind> Target for K {
 /// A future that plans one rollback.
 pub type PlanFuture<'a> = Pin<Box<dyn Future<Output = Result<Planned>> + Send + 'a>>;
 
+/// A future that reads where one pointer points now.
+pub type ReadFuture<'a> = Pin<Box<dyn Future<Output = Result<PointerNow>> + Send + 'a>>;
+
 /// The registered pointer kinds, as one type: an enum [`pointer_kinds!`] generates, each value
 /// one configured target. The configuration, the resolver, rollback, the IAM policy and the
 /// sweep are written against this trait.
@@ -329,6 +336,9 @@ pub trait Kinds: Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync
 
     /// The pointer in reports.
     fn pointer_id(pointer: &Self::Pointer) -> TargetId;
+
+    /// Reads where `pointer` points now (see [`PointerKind::read_pointer`]).
+    fn read_pointer<'a>(aws: &'a dyn Aws, region: &'a Region, pointer: &'a Self::Pointer) -> ReadFuture<'a>;
 
     /// Plans the rollback of `pointer`; `targets` are every configured target.
     fn plan_rollback<'a>(
@@ -431,6 +441,18 @@ macro_rules! pointer_kinds {
                         kind: <$kind as $crate::kinds::PointerKind>::KIND,
                         name: <$kind as $crate::kinds::PointerKind>::pointer_name(pointer),
                     },)+
+                }
+            }
+
+            fn read_pointer<'a>(
+                aws: &'a dyn $crate::backend::Aws,
+                region: &'a $crate::model::Region,
+                pointer: &'a $pointers,
+            ) -> $crate::kinds::ReadFuture<'a> {
+                match pointer {
+                    $($pointers::$variant(pointer) => {
+                        <$kind as $crate::kinds::PointerKind>::read_pointer(aws, region, pointer)
+                    })+
                 }
             }
 

@@ -9,7 +9,7 @@ use crate::backend::Aws;
 use crate::error::{AwsError, Result};
 use crate::iam::{Arns, Job};
 use crate::model::{ImageId, Parameter, PutParameter, Region};
-use crate::publish::{DescribedImages, PublishContext, Publisher, Replaced, SsmParameterPublisher};
+use crate::publish::{DescribedImages, PointerNow, PublishContext, Publisher, Replaced, SsmParameterPublisher};
 use crate::template::{NameSet, NameTemplate, Placeholder};
 
 /// An SSM parameter that holds the AMI id.
@@ -126,6 +126,11 @@ impl PointerKind for SsmParameterTarget {
 
     fn pointer_name(pointer: &String) -> String {
         pointer.clone()
+    }
+
+    async fn read_pointer(aws: &dyn Aws, region: &Region, name: &String) -> Result<PointerNow> {
+        let found = aws.get_parameter(region, name).await?;
+        Ok(PointerNow::from_value(found.as_ref().map(|p| p.value.as_str())))
     }
 
     /// The newest version in `GetParameterHistory` whose value differs from the current one.

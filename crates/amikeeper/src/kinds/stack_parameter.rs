@@ -11,7 +11,7 @@ use crate::backend::Aws;
 use crate::error::Result;
 use crate::iam::{Arns, Job};
 use crate::model::{ImageId, Region, StackUpdate, UpdateStack};
-use crate::publish::{stack_update_request, Publisher, StackParameterPublisher};
+use crate::publish::{stack_update_request, PointerNow, Publisher, StackParameterPublisher};
 use crate::template::{NameSet, NameTemplate};
 
 /// A CloudFormation stack parameter (seed 001, pattern 2).
@@ -121,6 +121,12 @@ impl PointerKind for StackParameterTarget {
 
     fn pointer_name(pointer: &StackPointer) -> String {
         format!("{}/{}", pointer.stack, pointer.parameter)
+    }
+
+    async fn read_pointer(aws: &dyn Aws, region: &Region, pointer: &StackPointer) -> Result<PointerNow> {
+        let found = aws.describe_stack(region, &pointer.stack).await?;
+        let value = found.as_ref().and_then(|stack| stack.parameters.get(&pointer.parameter));
+        Ok(PointerNow::from_value(value.map(String::as_str)))
     }
 
     /// CloudFormation keeps no history of parameter values, so a stack needs `to`; the stack

@@ -206,7 +206,7 @@ pub enum PointerNow {
 
 impl PointerNow {
     /// `Image` for an `ami-…` value, else `NoImage`.
-    pub(crate) fn from_value(value: Option<&str>) -> Self {
+    pub fn from_value(value: Option<&str>) -> Self {
         match value.filter(|v| v.starts_with("ami-")) {
             Some(id) => Self::Image(ImageId::new(id)),
             None => Self::NoImage,

@@ -333,7 +333,12 @@ impl Reads {
 
 /// Reads the inventory of `region` for `config` (see [`Gathered`]), at most `concurrency`
 /// calls at a time, retrying retryable errors.
-pub async fn gather<T: Kinds>(aws: &dyn Aws, config: &Config<T>, region: &Region, concurrency: usize) -> AwsResult<Gathered> {
+pub async fn gather<T: Kinds>(
+    aws: &dyn Aws,
+    config: &Config<T>,
+    region: &Region,
+    concurrency: usize,
+) -> AwsResult<Gathered> {
     let max_rps = config.retention.as_ref().and_then(|r| r.max_requests_per_second);
     gather_paced(aws, config, region, &Pacer::new(max_rps), concurrency.max(1)).await
 }

@@ -6,7 +6,7 @@ use amikeeper::backend::Aws;
 use amikeeper::iam::{Arns, Job};
 use amikeeper::kinds::{Invalid, NameFailure, NameKind, Names, Planned, PointerKind, TargetTemplate};
 use amikeeper::model::{ImageId, Region};
-use amikeeper::publish::{Publisher, SsmParameterPublisher};
+use amikeeper::publish::{PointerNow, Publisher, SsmParameterPublisher};
 use amikeeper::template::{NameSet, NameTemplate};
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,10 @@ impl PointerKind for Forgetful {
 
     fn pointer_name(pointer: &String) -> String {
         pointer.clone()
+    }
+
+    async fn read_pointer(_aws: &dyn Aws, _region: &Region, _pointer: &String) -> amikeeper::Result<PointerNow> {
+        Ok(PointerNow::Unknown)
     }
 
     async fn plan_rollback(
