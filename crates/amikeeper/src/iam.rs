@@ -423,6 +423,41 @@ impl<'a> Arns<'a> {
     }
 }
 
+/// The ARN patterns a target's resources can have: the configuration's, for the names each of
+/// the target's templates can render to.
+pub struct TargetArns<'a> {
+    /// The configuration's partition and accounts.
+    pub arns: &'a Arns<'a>,
+    names: &'a dyn Fn(&NameTemplate) -> Vec<NameSet>,
+}
+
+impl TargetArns<'_> {
+    /// The names `template` can render to (narrowed to the allowed prefixes when a tag fills it).
+    pub fn names(&self, template: &NameTemplate) -> Vec<NameSet> {
+        (self.names)(template)
+    }
+
+    /// The SSM parameters `template` can name.
+    pub fn parameters(&self, template: &NameTemplate) -> Vec<String> {
+        self.names(template).iter().flat_map(|set| self.arns.parameters(set)).collect()
+    }
+
+    /// The launch templates `template` (an id) can name.
+    pub fn launch_templates(&self, template: &NameTemplate) -> Vec<String> {
+        self.names(template).iter().flat_map(|set| self.arns.launch_templates(set)).collect()
+    }
+
+    /// The Auto Scaling groups `template` can name.
+    pub fn groups(&self, template: &NameTemplate) -> Vec<String> {
+        self.names(template).iter().flat_map(|set| self.arns.groups(set)).collect()
+    }
+
+    /// The stacks `template` can name.
+    pub fn stacks(&self, template: &NameTemplate) -> Vec<String> {
+        self.names(template).iter().flat_map(|set| self.arns.stacks(set)).collect()
+    }
+}
+
 /// What the configuration tells of each placeholder's value before an event gives it: ids
 /// start the way AWS makes them (events are refused unless they do), `{rule}` is the rule's
 /// name, and `{asg_name}` starts with the rule's `asg_name_prefix`.
@@ -465,8 +500,9 @@ fn target_arns<T: Kinds>(config: &Config<T>, job: Job, action: &str, arns: &Arns
     let mut found: Option<BTreeSet<String>> = None;
     for rule in &config.rules {
         let names = |template: &NameTemplate| name_sets(config, rule, template);
+        let target_arns = TargetArns { arns, names: &names };
         for target in &rule.targets {
-            if let Some(touched) = target.target().iam_resources(job, action, arns, &names) {
+            if let Some(touched) = target.target().iam_resources(job, action, &target_arns) {
                 found.get_or_insert_with(BTreeSet::new).extend(touched);
             }
         }

@@ -6,17 +6,19 @@
 
 use amikeeper::backend::Aws;
 use amikeeper::config::{Config, ConfigError};
-use amikeeper::iam::{self, Arns, Job};
+use amikeeper::iam::{self, Job, TargetArns};
 use amikeeper::kinds::ssm_parameter::SsmParameterTarget;
-use amikeeper::kinds::{InUse, Invalid, Kinds, NameFailure, NameKind, Names, Planned, PointerKind, TargetTemplate};
+use amikeeper::kinds::{
+    InUse, Invalid, Kinds, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, TargetTemplate,
+};
 use amikeeper::memory::{ImageSeed, MemoryAws};
-use amikeeper::model::{ImageId, Region};
+use amikeeper::model::Region;
 use amikeeper::publish::{DescribedImages, PointerNow, PublishContext, Publisher, SsmParameterPublisher, Status};
 use amikeeper::resolve::{AmiResolver, ConfigResolver, Resolution, ResolvedTarget};
 use amikeeper::retain::{gather, parameter_sources, plan_sweep, Reason, Usage};
 use amikeeper::rollback::{rollback, RollbackOptions};
 use amikeeper::samples::Origin;
-use amikeeper::template::{NameSet, NameTemplate};
+use amikeeper::template::NameTemplate;
 use serde::{Deserialize, Serialize};
 
 const ACCOUNT: &str = "111122223333";
@@ -70,15 +72,9 @@ impl PointerKind for GoldenParameter {
         &["ssm:GetParameter", "ssm:PutParameter"]
     }
 
-    fn iam_resources(
-        &self,
-        _job: Job,
-        action: &str,
-        arns: &Arns<'_>,
-        names: &dyn Fn(&NameTemplate) -> Vec<NameSet>,
-    ) -> Option<Vec<String>> {
+    fn iam_resources(&self, _job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>> {
         let touched = matches!(action, "ssm:GetParameter" | "ssm:PutParameter" | "ssm:GetParameterHistory");
-        touched.then(|| names(&self.name).iter().flat_map(|set| arns.parameters(set)).collect())
+        touched.then(|| arns.parameters(&self.name))
     }
 
     fn parse_pointer(name: &str) -> Option<String> {
@@ -94,13 +90,7 @@ impl PointerKind for GoldenParameter {
         Ok(PointerNow::from_value(found.as_ref().map(|p| p.value.as_str())))
     }
 
-    async fn plan_rollback(
-        _aws: &dyn Aws,
-        _region: &Region,
-        name: &String,
-        _configured: &[&Self],
-        _to: Option<&ImageId>,
-    ) -> amikeeper::Result<Planned> {
+    async fn plan_rollback(name: &String, _ctx: &RollbackContext<'_, Self>) -> amikeeper::Result<Planned> {
         Ok(Err(format!("{name} is rolled back by hand")))
     }
 }

@@ -6,14 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use super::launch_template::{newest_launching, previous_version};
 use super::{
-    InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackMove, TargetTemplate,
+    InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove,
+    TargetTemplate,
 };
 use crate::backend::{Aws, InstanceRefreshPreferences};
 use crate::error::Result;
-use crate::iam::{Arns, Job};
+use crate::iam::{Job, TargetArns};
 use crate::model::{AutoScalingGroup, ImageId, LaunchTemplateRef, LaunchTemplateSpec, Region};
 use crate::publish::{AutoScalingGroupPublisher, PointerNow, Publisher};
-use crate::template::{NameSet, NameTemplate};
+use crate::template::NameTemplate;
 
 /// An Auto Scaling group's launch template version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,17 +148,11 @@ impl PointerKind for AutoScalingGroupTarget {
         ]
     }
 
-    fn iam_resources(
-        &self,
-        _job: Job,
-        action: &str,
-        arns: &Arns<'_>,
-        names: &dyn Fn(&NameTemplate) -> Vec<NameSet>,
-    ) -> Option<Vec<String>> {
+    fn iam_resources(&self, _job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>> {
         match action {
-            "ec2:RunInstances" => Some(arns.run_instances()),
-            "autoscaling:UpdateAutoScalingGroup" => Some(self.groups(arns, names)),
-            "autoscaling:StartInstanceRefresh" if self.instance_refresh.is_some() => Some(self.groups(arns, names)),
+            "ec2:RunInstances" => Some(arns.arns.run_instances()),
+            "autoscaling:UpdateAutoScalingGroup" => Some(arns.groups(&self.name)),
+            "autoscaling:StartInstanceRefresh" if self.instance_refresh.is_some() => Some(arns.groups(&self.name)),
             _ => None,
         }
     }
@@ -193,13 +188,8 @@ impl PointerKind for AutoScalingGroupTarget {
     /// The newest version of the group's template below the one it launches (`$Latest` and
     /// `$Default` resolved) whose AMI differs, or the newest that launches `to`; the group is
     /// pinned to it.
-    async fn plan_rollback(
-        aws: &dyn Aws,
-        region: &Region,
-        name: &String,
-        _configured: &[&Self],
-        to: Option<&ImageId>,
-    ) -> Result<Planned> {
+    async fn plan_rollback(name: &String, ctx: &RollbackContext<'_, Self>) -> Result<Planned> {
+        let (aws, region, to) = (ctx.aws, ctx.region, ctx.to);
         let Some(group) = aws.describe_auto_scaling_group(region, name).await? else {
             return Ok(Err(format!("Auto Scaling group {name} does not exist")));
         };
@@ -241,12 +231,6 @@ fn launched_version(version: &str, default: i64, latest: i64) -> i64 {
         "$Latest" => latest,
         "$Default" => default,
         n => n.parse().unwrap_or(latest),
-    }
-}
-
-impl AutoScalingGroupTarget {
-    fn groups(&self, arns: &Arns<'_>, names: &dyn Fn(&NameTemplate) -> Vec<NameSet>) -> Vec<String> {
-        names(&self.name).iter().flat_map(|set| arns.groups(set)).collect()
     }
 }
 

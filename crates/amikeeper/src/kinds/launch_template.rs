@@ -5,11 +5,12 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackMove, TargetTemplate,
+    InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove,
+    TargetTemplate,
 };
 use crate::backend::Aws;
 use crate::error::Result;
-use crate::iam::{Arns, Job};
+use crate::iam::{Job, TargetArns};
 use crate::model::{ImageId, LaunchTemplateRef, LaunchTemplateVersion, Region};
 use crate::publish::{LaunchTemplateLocator, LaunchTemplatePublisher, PointerNow, Publisher};
 use crate::template::{NameSet, NameTemplate};
@@ -136,13 +137,7 @@ impl PointerKind for LaunchTemplateTarget {
         ]
     }
 
-    fn iam_resources(
-        &self,
-        job: Job,
-        action: &str,
-        arns: &Arns<'_>,
-        names: &dyn Fn(&NameTemplate) -> Vec<NameSet>,
-    ) -> Option<Vec<String>> {
+    fn iam_resources(&self, job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>> {
         let rollback = job == Job::Rollback;
         let touched = match action {
             "ssm:GetParameter" => !rollback && self.id_from_parameter.is_some(),
@@ -154,12 +149,10 @@ impl PointerKind for LaunchTemplateTarget {
             return None;
         }
         Some(match (&self.id_from_parameter, &self.id) {
-            (Some(parameter), _) if action.starts_with("ssm:") => {
-                names(parameter).iter().flat_map(|set| arns.parameters(set)).collect()
-            }
-            (_, Some(id)) => names(id).iter().flat_map(|set| arns.launch_templates(set)).collect(),
+            (Some(parameter), _) if action.starts_with("ssm:") => arns.parameters(parameter),
+            (_, Some(id)) => arns.launch_templates(id),
             // By name, or by an id a parameter holds: any template of the account.
-            _ => arns.launch_templates(&NameSet::StartingWith(String::new())),
+            _ => arns.arns.launch_templates(&NameSet::StartingWith(String::new())),
         })
     }
 
@@ -195,13 +188,8 @@ impl PointerKind for LaunchTemplateTarget {
     /// The newest version below the default whose AMI differs from the default's (or the
     /// newest that launches `to`) becomes the default again; no version launches `to`: a new
     /// one is made from the default.
-    async fn plan_rollback(
-        aws: &dyn Aws,
-        region: &Region,
-        reference: &LaunchTemplateRef,
-        _configured: &[&Self],
-        to: Option<&ImageId>,
-    ) -> Result<Planned> {
+    async fn plan_rollback(reference: &LaunchTemplateRef, ctx: &RollbackContext<'_, Self>) -> Result<Planned> {
+        let (aws, region, to) = (ctx.aws, ctx.region, ctx.to);
         let Some(template) = aws.describe_launch_template(region, reference).await? else {
             return Ok(Err(format!("launch template {reference} does not exist")));
         };

@@ -36,10 +36,10 @@ use serde::Serialize;
 use crate::backend::{Aws, InstanceRefreshPreferences};
 use crate::error::Result;
 use crate::events::AmiEvent;
-use crate::iam::{Arns, Job};
+use crate::iam::{Job, TargetArns};
 use crate::model::{ImageId, Region};
 use crate::publish::{PointerNow, Publisher, TargetId};
-use crate::template::{NameSet, NameTemplate};
+use crate::template::NameTemplate;
 
 pub use names::NameKind;
 
@@ -154,6 +154,18 @@ pub trait RollbackMove: Send + Sync {
     async fn write(&self, aws: &dyn Aws, region: &Region) -> Result<Option<String>>;
 }
 
+/// What planning a rollback works with.
+pub struct RollbackContext<'a, K> {
+    /// The account.
+    pub aws: &'a dyn Aws,
+    /// The region of the pointers.
+    pub region: &'a Region,
+    /// The configuration's targets of this kind.
+    pub configured: &'a [&'a K],
+    /// The AMI to roll back to; `None`: the one the pointer named before.
+    pub to: Option<&'a ImageId>,
+}
+
 /// A rollback worked out: the move, or why the pointer cannot be rolled back (`Err`).
 pub type Planned = std::result::Result<Box<dyn RollbackMove>, String>;
 
@@ -206,14 +218,7 @@ pub trait PointerKind: Clone + fmt::Debug + Serialize + DeserializeOwned + Send 
     fn rollback_actions() -> &'static [&'static str];
 
     /// The resources `action` of `job` touches for this target, `None` when it touches none.
-    /// `names` gives the names a template can render to.
-    fn iam_resources(
-        &self,
-        job: Job,
-        action: &str,
-        arns: &Arns<'_>,
-        names: &dyn Fn(&NameTemplate) -> Vec<NameSet>,
-    ) -> Option<Vec<String>>;
+    fn iam_resources(&self, job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>>;
 
     /// What the IAM policy cannot say for this target, for whoever attaches it.
     fn iam_caveat(&self) -> Option<&'static str> {
@@ -230,15 +235,9 @@ pub trait PointerKind: Clone + fmt::Debug + Serialize + DeserializeOwned + Send 
     /// group, the AMI the version it launches names). For rollback and status views.
     async fn read_pointer(aws: &dyn Aws, region: &Region, pointer: &Self::Pointer) -> Result<PointerNow>;
 
-    /// Works out how to roll `pointer` back (to `to`, or to the AMI it named before), reading
-    /// where it points now. `configured` are the configuration's targets of this kind.
-    async fn plan_rollback(
-        aws: &dyn Aws,
-        region: &Region,
-        pointer: &Self::Pointer,
-        configured: &[&Self],
-        to: Option<&ImageId>,
-    ) -> Result<Planned>;
+    /// Works out how to roll `pointer` back (to `ctx.to`, or to the AMI it named before),
+    /// reading where it points now.
+    async fn plan_rollback(pointer: &Self::Pointer, ctx: &RollbackContext<'_, Self>) -> Result<Planned>;
 }
 
 /// What a configured target of any kind says: the object-safe part of [`PointerKind`].
@@ -262,13 +261,7 @@ pub trait Target: fmt::Debug + Send + Sync {
     /// See [`PointerKind::handle_actions`].
     fn handle_actions(&self) -> Vec<&'static str>;
     /// See [`PointerKind::iam_resources`].
-    fn iam_resources(
-        &self,
-        job: Job,
-        action: &str,
-        arns: &Arns<'_>,
-        names: &dyn Fn(&NameTemplate) -> Vec<NameSet>,
-    ) -> Option<Vec<String>>;
+    fn iam_resources(&self, job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>>;
     /// See [`PointerKind::iam_caveat`].
     fn iam_caveat(&self) -> Option<&'static str>;
 }
@@ -301,14 +294,8 @@ impl<K: PointerKind> Target for K {
     fn handle_actions(&self) -> Vec<&'static str> {
         PointerKind::handle_actions(self)
     }
-    fn iam_resources(
-        &self,
-        job: Job,
-        action: &str,
-        arns: &Arns<'_>,
-        names: &dyn Fn(&NameTemplate) -> Vec<NameSet>,
-    ) -> Option<Vec<String>> {
-        PointerKind::iam_resources(self, job, action, arns, names)
+    fn iam_resources(&self, job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>> {
+        PointerKind::iam_resources(self, job, action, arns)
     }
     fn iam_caveat(&self) -> Option<&'static str> {
         PointerKind::iam_caveat(self)
@@ -473,8 +460,8 @@ macro_rules! pointer_kinds {
                                 _ => None,
                             })
                             .collect();
-                        <$kind as $crate::kinds::PointerKind>::plan_rollback(aws, region, pointer, &configured, to)
-                            .await
+                        let ctx = $crate::kinds::RollbackContext { aws, region, configured: &configured, to };
+                        <$kind as $crate::kinds::PointerKind>::plan_rollback(pointer, &ctx).await
                     }),)+
                 }
             }

@@ -4,13 +4,15 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{InUse, Invalid, NameFailure, NameKind, Names, Planned, PointerKind, RollbackMove, TargetTemplate};
+use super::{
+    InUse, Invalid, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove, TargetTemplate,
+};
 use crate::backend::Aws;
 use crate::error::{AwsError, Result};
-use crate::iam::{Arns, Job};
+use crate::iam::{Job, TargetArns};
 use crate::model::{ImageId, Parameter, PutParameter, Region};
 use crate::publish::{DescribedImages, PointerNow, PublishContext, Publisher, Replaced, SsmParameterPublisher};
-use crate::template::{NameSet, NameTemplate, Placeholder};
+use crate::template::{NameTemplate, Placeholder};
 
 /// An SSM parameter that holds the AMI id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,20 +102,14 @@ impl PointerKind for SsmParameterTarget {
         &["ssm:GetParameter", "ssm:GetParameterHistory", "ssm:PutParameter"]
     }
 
-    fn iam_resources(
-        &self,
-        job: Job,
-        action: &str,
-        arns: &Arns<'_>,
-        names: &dyn Fn(&NameTemplate) -> Vec<NameSet>,
-    ) -> Option<Vec<String>> {
+    fn iam_resources(&self, job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>> {
         let touched = match action {
             "ssm:GetParameter" | "ssm:PutParameter" => true,
             "ssm:DeleteParameter" => self.fixed_version,
             "ssm:GetParameterHistory" => job == Job::Rollback || !self.fixed_version,
             _ => false,
         };
-        touched.then(|| names(&self.name).iter().flat_map(|set| arns.parameters(set)).collect())
+        touched.then(|| arns.parameters(&self.name))
     }
 
     fn iam_caveat(&self) -> Option<&'static str> {
@@ -136,13 +132,8 @@ impl PointerKind for SsmParameterTarget {
     /// The newest version in `GetParameterHistory` whose value differs from the current one.
     /// A fixed-version parameter keeps no history, so it needs `to`; it is re-created at
     /// version 1 the way publishing does.
-    async fn plan_rollback(
-        aws: &dyn Aws,
-        region: &Region,
-        name: &String,
-        configured: &[&Self],
-        to: Option<&ImageId>,
-    ) -> Result<Planned> {
+    async fn plan_rollback(name: &String, ctx: &RollbackContext<'_, Self>) -> Result<Planned> {
+        let (aws, region, configured, to) = (ctx.aws, ctx.region, ctx.configured, ctx.to);
         let fixed = configured.iter().any(|t| t.fixed_version && t.name.as_str() == name);
         if fixed && to.is_none() {
             return Ok(Err(format!(

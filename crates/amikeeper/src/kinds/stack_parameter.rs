@@ -5,14 +5,15 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackMove, TargetTemplate,
+    InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove,
+    TargetTemplate,
 };
 use crate::backend::Aws;
 use crate::error::Result;
-use crate::iam::{Arns, Job};
+use crate::iam::{Job, TargetArns};
 use crate::model::{ImageId, Region, StackUpdate, UpdateStack};
 use crate::publish::{stack_update_request, PointerNow, Publisher, StackParameterPublisher};
-use crate::template::{NameSet, NameTemplate};
+use crate::template::NameTemplate;
 
 /// A CloudFormation stack parameter (seed 001, pattern 2).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,15 +96,9 @@ impl PointerKind for StackParameterTarget {
         &["cloudformation:DescribeStacks", "cloudformation:UpdateStack"]
     }
 
-    fn iam_resources(
-        &self,
-        _job: Job,
-        action: &str,
-        arns: &Arns<'_>,
-        names: &dyn Fn(&NameTemplate) -> Vec<NameSet>,
-    ) -> Option<Vec<String>> {
+    fn iam_resources(&self, _job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>> {
         matches!(action, "cloudformation:DescribeStacks" | "cloudformation:UpdateStack")
-            .then(|| names(&self.stack).iter().flat_map(|set| arns.stacks(set)).collect())
+            .then(|| arns.stacks(&self.stack))
     }
 
     fn iam_caveat(&self) -> Option<&'static str> {
@@ -131,13 +126,8 @@ impl PointerKind for StackParameterTarget {
 
     /// CloudFormation keeps no history of parameter values, so a stack needs `to`; the stack
     /// is updated with its previous template and the capabilities its target acknowledges.
-    async fn plan_rollback(
-        aws: &dyn Aws,
-        region: &Region,
-        pointer: &StackPointer,
-        configured: &[&Self],
-        to: Option<&ImageId>,
-    ) -> Result<Planned> {
+    async fn plan_rollback(pointer: &StackPointer, ctx: &RollbackContext<'_, Self>) -> Result<Planned> {
+        let (aws, region, configured, to) = (ctx.aws, ctx.region, ctx.configured, ctx.to);
         let StackPointer { stack, parameter } = pointer;
         let Some(to) = to else {
             return Ok(Err(format!(

@@ -3,11 +3,11 @@
 //! names, which production still boots from.
 
 use amikeeper::backend::Aws;
-use amikeeper::iam::{Arns, Job};
-use amikeeper::kinds::{Invalid, NameFailure, NameKind, Names, Planned, PointerKind, TargetTemplate};
-use amikeeper::model::{ImageId, Region};
+use amikeeper::iam::{Job, TargetArns};
+use amikeeper::kinds::{Invalid, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, TargetTemplate};
+use amikeeper::model::Region;
 use amikeeper::publish::{PointerNow, Publisher, SsmParameterPublisher};
-use amikeeper::template::{NameSet, NameTemplate};
+use amikeeper::template::NameTemplate;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,13 +48,7 @@ impl PointerKind for Forgetful {
         &[]
     }
 
-    fn iam_resources(
-        &self,
-        _job: Job,
-        _action: &str,
-        _arns: &Arns<'_>,
-        _names: &dyn Fn(&NameTemplate) -> Vec<NameSet>,
-    ) -> Option<Vec<String>> {
+    fn iam_resources(&self, _job: Job, _action: &str, _arns: &TargetArns<'_>) -> Option<Vec<String>> {
         None
     }
 
@@ -70,13 +64,7 @@ impl PointerKind for Forgetful {
         Ok(PointerNow::Unknown)
     }
 
-    async fn plan_rollback(
-        _aws: &dyn Aws,
-        _region: &Region,
-        _pointer: &String,
-        _configured: &[&Self],
-        _to: Option<&ImageId>,
-    ) -> amikeeper::Result<Planned> {
+    async fn plan_rollback(_pointer: &String, _ctx: &RollbackContext<'_, Self>) -> amikeeper::Result<Planned> {
         Ok(Err("not rolled back".into()))
     }
 }
