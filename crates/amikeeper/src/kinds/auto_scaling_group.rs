@@ -11,7 +11,7 @@ use super::{
 };
 use crate::backend::{Aws, InstanceRefreshPreferences};
 use crate::error::Result;
-use crate::iam::{Job, TargetArns};
+use crate::iam::arns::{Job, TargetArns};
 use crate::model::{AutoScalingGroup, ImageId, LaunchTemplateRef, LaunchTemplateSpec, Region};
 use crate::publish::{AutoScalingGroupPublisher, PointerNow, Publisher};
 use crate::template::NameTemplate;

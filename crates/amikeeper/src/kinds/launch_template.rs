@@ -10,7 +10,7 @@ use super::{
 };
 use crate::backend::Aws;
 use crate::error::Result;
-use crate::iam::{Job, TargetArns};
+use crate::iam::arns::{Job, TargetArns};
 use crate::model::{ImageId, LaunchTemplateRef, LaunchTemplateVersion, Region};
 use crate::publish::{LaunchTemplateLocator, LaunchTemplatePublisher, PointerNow, Publisher};
 use crate::template::{NameSet, NameTemplate};

@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::backend::{Aws, InstanceRefreshPreferences};
 use crate::error::Result;
 use crate::events::AmiEvent;
-use crate::iam::{Job, TargetArns};
+use crate::iam::arns::{Job, TargetArns};
 use crate::model::{ImageId, Region};
 use crate::publish::{PointerNow, Publisher, TargetId};
 use crate::template::NameTemplate;

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::backend::Aws;
 use crate::error::{AwsError, Result};
-use crate::iam::{Job, TargetArns};
+use crate::iam::arns::{Job, TargetArns};
 use crate::model::{ImageId, Parameter, PutParameter, Region};
 use crate::publish::{DescribedImages, PointerNow, PublishContext, Publisher, Replaced, SsmParameterPublisher};
 use crate::template::{NameTemplate, Placeholder};

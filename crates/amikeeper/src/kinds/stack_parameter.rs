@@ -10,7 +10,7 @@ use super::{
 };
 use crate::backend::Aws;
 use crate::error::Result;
-use crate::iam::{Job, TargetArns};
+use crate::iam::arns::{Job, TargetArns};
 use crate::model::{ImageId, Region, StackUpdate, UpdateStack};
 use crate::publish::{stack_update_request, PointerNow, Publisher, StackParameterPublisher};
 use crate::template::NameTemplate;

@@ -18,11 +18,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
+pub(crate) mod arns;
+
 use crate::config::{Config, GroupByConfig, Rule};
 use crate::kinds::Kinds;
 use crate::model::Region;
 use crate::retain::{parameter_sources, Retire};
 use crate::template::{KnownValue, NameSet, NameTemplate, Placeholder};
+pub use arns::{Arns, Job, TargetArns};
 
 /// The actions handling events needs, for the configured rules.
 pub fn handle_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
@@ -194,30 +197,7 @@ pub fn policy_in_partition<T: Kinds>(config: &Config<T>, partition: &str) -> Val
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
-/// A job amikeeper does; each has its own statements, so that each can go to its own role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Job {
-    /// Handling events (`handle`, `bake`).
-    Handle,
-    /// Sweeping (`sweep`).
-    Sweep,
-    /// Rolling back (`rollback`).
-    Rollback,
-}
-
 impl Job {
-    /// Every job, in the order the policy lists them.
-    pub const ALL: [Job; 3] = [Job::Handle, Job::Sweep, Job::Rollback];
-
-    /// The job's part of a statement id.
-    fn sid(self) -> &'static str {
-        match self {
-            Job::Handle => "Handle",
-            Job::Sweep => "Sweep",
-            Job::Rollback => "Rollback",
-        }
-    }
-
     /// The actions the job needs for `config`.
     pub fn actions<T: Kinds>(self, config: &Config<T>) -> BTreeSet<&'static str> {
         match self {
@@ -276,7 +256,7 @@ impl Scope {
 /// The job's actions grouped by the scope each may act in; an action the configuration gives
 /// nothing to act on is left out.
 pub fn job_scopes<T: Kinds>(config: &Config<T>, job: Job, partition: &str) -> BTreeMap<Scope, BTreeSet<&'static str>> {
-    let arns = Arns { partition, accounts: &config.accounts };
+    let arns = Arns::new(partition, &config.accounts);
     let mut scopes: BTreeMap<Scope, BTreeSet<&'static str>> = BTreeMap::new();
     if job == Job::Rollback && config.rules.iter().all(|rule| rule.targets.is_empty()) {
         // Rollback moves the configuration's pointers; without any it has nothing to do.
@@ -319,144 +299,6 @@ const LISTING_STACKS: &str = "cloudformation:DescribeStacks without a stack name
 
 /// Why an action amikeeper knows no scope for is granted on `*`.
 const NO_SCOPE_KNOWN: &str = "amikeeper knows no narrower resource for this action";
-
-/// The ARN patterns of one configuration: its partition and accounts, any region.
-pub struct Arns<'a> {
-    partition: &'a str,
-    accounts: &'a [String],
-}
-
-impl<'a> Arns<'a> {
-    /// ARNs in `partition` (`aws`, `aws-cn`, ...) for `accounts`.
-    pub fn new(partition: &'a str, accounts: &'a [String]) -> Self {
-        Self { partition, accounts }
-    }
-
-    /// `arn:<partition>:<service>:*:<account>:<resource>` for every account.
-    pub fn each_account(&self, service: &str, resource: &str) -> Vec<String> {
-        self.accounts.iter().map(|account| format!("arn:{}:{service}:*:{account}:{resource}", self.partition)).collect()
-    }
-
-    /// Images and snapshots: their ARNs name no account.
-    pub fn ec2_without_account(&self, resource: &str) -> String {
-        format!("arn:{}:ec2:*::{resource}", self.partition)
-    }
-
-    /// SSM parameters: `parameter/<name without its leading />`, which is also the form of a
-    /// name that has no leading `/` (SSM's ARN format).
-    pub fn parameters(&self, names: &NameSet) -> Vec<String> {
-        let resource = match names {
-            NameSet::Exactly(name) => format!("parameter/{}", name.strip_prefix('/').unwrap_or(name)),
-            NameSet::StartingWith(prefix) => format!("parameter/{}*", prefix.strip_prefix('/').unwrap_or(prefix)),
-        };
-        self.each_account("ssm", &resource)
-    }
-
-    /// A path `GetParametersByPath` reads: authorized against the path itself (not the
-    /// parameters it returns), with or without its trailing `/`.
-    pub fn parameter_path(&self, path: &str) -> Vec<String> {
-        let path = path.trim_matches('/');
-        if path.is_empty() {
-            return self.each_account("ssm", "parameter/*");
-        }
-        let mut arns = self.each_account("ssm", &format!("parameter/{path}"));
-        arns.extend(self.each_account("ssm", &format!("parameter/{path}/*")));
-        arns
-    }
-
-    /// Stacks by name (`stack/<name>/<stack id>`); none for a prefix no stack name can start
-    /// with (stack names start with a letter and use letters, digits and `-`).
-    pub fn stacks(&self, names: &NameSet) -> Vec<String> {
-        let (NameSet::Exactly(name) | NameSet::StartingWith(name)) = names;
-        let mut chars = name.chars();
-        let starts_well = chars.next().is_none_or(|c| c.is_ascii_alphabetic());
-        if !starts_well || !chars.all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Vec::new();
-        }
-        let resource = match names {
-            NameSet::Exactly(name) => format!("stack/{name}/*"),
-            NameSet::StartingWith(prefix) => format!("stack/{prefix}*/*"),
-        };
-        self.each_account("cloudformation", &resource)
-    }
-
-    /// Auto Scaling groups by name (`autoScalingGroup:<group id>:autoScalingGroupName/<name>`).
-    pub fn groups(&self, names: &NameSet) -> Vec<String> {
-        let name = match names {
-            NameSet::Exactly(name) => name.clone(),
-            NameSet::StartingWith(prefix) => format!("{prefix}*"),
-        };
-        self.each_account("autoscaling", &format!("autoScalingGroup:*:autoScalingGroupName/{name}"))
-    }
-
-    /// Launch templates: by id where the configuration fixes it, else any of the account's
-    /// (IAM names launch templates by id only).
-    pub fn launch_templates(&self, ids: &NameSet) -> Vec<String> {
-        let resource = match ids {
-            NameSet::Exactly(id) => format!("launch-template/{id}"),
-            NameSet::StartingWith(prefix) => format!("launch-template/{prefix}*"),
-        };
-        self.each_account("ec2", &resource)
-    }
-
-    /// What `ec2:RunInstances` is authorized against when Auto Scaling checks that the caller
-    /// may launch from a launch template: every resource type of the action in the accounts.
-    pub fn run_instances(&self) -> Vec<String> {
-        let mut arns = vec![self.ec2_without_account("image/*"), self.ec2_without_account("snapshot/*")];
-        for resource in [
-            "capacity-reservation/*",
-            "elastic-gpu/*",
-            "instance/*",
-            "key-pair/*",
-            "launch-template/*",
-            "network-interface/*",
-            "placement-group/*",
-            "security-group/*",
-            "subnet/*",
-            "volume/*",
-        ] {
-            arns.extend(self.each_account("ec2", resource));
-        }
-        arns.extend(self.each_account("license-manager", "license-configuration:*"));
-        arns.extend(self.each_account("resource-groups", "group/*"));
-        arns
-    }
-}
-
-/// The ARN patterns a target's resources can have: the configuration's, for the names each of
-/// the target's templates can render to.
-pub struct TargetArns<'a> {
-    /// The configuration's partition and accounts.
-    pub arns: &'a Arns<'a>,
-    names: &'a dyn Fn(&NameTemplate) -> Vec<NameSet>,
-}
-
-impl TargetArns<'_> {
-    /// The names `template` can render to (narrowed to the allowed prefixes when a tag fills it).
-    pub fn names(&self, template: &NameTemplate) -> Vec<NameSet> {
-        (self.names)(template)
-    }
-
-    /// The SSM parameters `template` can name.
-    pub fn parameters(&self, template: &NameTemplate) -> Vec<String> {
-        self.names(template).iter().flat_map(|set| self.arns.parameters(set)).collect()
-    }
-
-    /// The launch templates `template` (an id) can name.
-    pub fn launch_templates(&self, template: &NameTemplate) -> Vec<String> {
-        self.names(template).iter().flat_map(|set| self.arns.launch_templates(set)).collect()
-    }
-
-    /// The Auto Scaling groups `template` can name.
-    pub fn groups(&self, template: &NameTemplate) -> Vec<String> {
-        self.names(template).iter().flat_map(|set| self.arns.groups(set)).collect()
-    }
-
-    /// The stacks `template` can name.
-    pub fn stacks(&self, template: &NameTemplate) -> Vec<String> {
-        self.names(template).iter().flat_map(|set| self.arns.stacks(set)).collect()
-    }
-}
 
 /// What the configuration tells of each placeholder's value before an event gives it: ids
 /// start the way AWS makes them (events are refused unless they do), `{rule}` is the rule's
@@ -512,7 +354,7 @@ fn target_arns<T: Kinds>(config: &Config<T>, job: Job, action: &str, arns: &Arns
 
 /// Where `action` of `job` may act, for `config`.
 pub fn scope_of<T: Kinds>(config: &Config<T>, job: Job, action: &str, partition: &str) -> Scope {
-    scope(config, job, action, &Arns { partition, accounts: &config.accounts })
+    scope(config, job, action, &Arns::new(partition, &config.accounts))
 }
 
 fn scope<T: Kinds>(config: &Config<T>, job: Job, action: &str, arns: &Arns<'_>) -> Scope {
@@ -726,118 +568,4 @@ pub fn caveats<T: Kinds>(config: &Config<T>) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn group_target(extra: &str) -> Config {
-        Config::from_toml(&format!(
-            "accounts = [\"111122223333\"]\n[[rules]]\nname = \"web\"\n[[rules.targets]]\n\
-             kind = \"auto_scaling_group\"\nname = \"web-asg\"\n{extra}\n"
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn instance_refresh_is_allowed_only_when_configured() {
-        let refresh = "autoscaling:StartInstanceRefresh";
-        assert!(!handle_actions(&group_target("")).contains(refresh));
-        assert!(!handle_actions(&group_target("instance_refresh = false")).contains(refresh));
-        assert!(handle_actions(&group_target("instance_refresh = true")).contains(refresh));
-        let table = group_target("instance_refresh = { min_healthy_percentage = 50 }");
-        assert!(handle_actions(&table).contains(refresh));
-        assert!(!rollback_actions(&table).contains(refresh), "a rollback starts no refresh");
-    }
-
-    fn resources(policy: &Value, sid: &str) -> Vec<String> {
-        let statement = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid);
-        let statement = statement.unwrap_or_else(|| panic!("no statement {sid}: {policy:#}"));
-        match &statement["Resource"] {
-            Value::String(any) => vec![any.clone()],
-            list => list.as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect(),
-        }
-    }
-
-    #[test]
-    fn parameters_are_scoped_to_names_and_allowed_prefixes() {
-        let config = Config::from_toml(
-            "accounts = [\"111122223333\", \"444455556666\"]\nallowed_name_prefixes = [\"/ami/\", \"solution\"]\n\
-             [[rules]]\nname = \"web\"\n[[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/web\"\n\
-             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"plain-name\"\n\
-             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"{tag:Parameter}\"\n\
-             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/{rule}/{instance_id}\"\n",
-        )
-        .unwrap();
-        let arns = resources(&policy(&config), "AmikeeperHandleParameters");
-        let expected: Vec<String> = ["ami/*", "ami/web", "ami/web/i-*", "plain-name", "solution*"]
-            .iter()
-            .flat_map(|r| {
-                ["111122223333", "444455556666"].map(|account| format!("arn:aws:ssm:*:{account}:parameter/{r}"))
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        assert_eq!(arns, expected);
-        let cn = policy_in_partition(&config, "aws-cn");
-        assert!(resources(&cn, "AmikeeperHandleParameters").iter().all(|arn| arn.starts_with("arn:aws-cn:ssm:")));
-    }
-
-    #[test]
-    fn stacks_groups_and_templates_are_scoped_by_name_or_id() {
-        let config = Config::from_toml(
-            "accounts = [\"111122223333\"]\nallowed_name_prefixes = [\"/ami/\", \"app-\"]\n\
-             [[rules]]\nname = \"web\"\n[[rules.targets]]\nkind = \"stack_parameter\"\nstack = \"{tag:Stack}\"\n\
-             [[rules.targets]]\nkind = \"launch_template\"\nid = \"lt-0123456789abcdef0\"\n\
-             [[rules.targets]]\nkind = \"auto_scaling_group\"\nname = \"web-asg\"\n",
-        )
-        .unwrap();
-        let policy = policy(&config);
-        // `/ami/` cannot start a stack name: only `app-`.
-        assert_eq!(
-            resources(&policy, "AmikeeperHandleStacks"),
-            ["arn:aws:cloudformation:*:111122223333:stack/app-*/*"]
-        );
-        assert_eq!(
-            resources(&policy, "AmikeeperHandleLaunchTemplates"),
-            ["arn:aws:ec2:*:111122223333:launch-template/lt-0123456789abcdef0"]
-        );
-        assert_eq!(
-            resources(&policy, "AmikeeperHandleGroups"),
-            ["arn:aws:autoscaling:*:111122223333:autoScalingGroup:*:autoScalingGroupName/web-asg"]
-        );
-        assert_eq!(resources(&policy, "AmikeeperHandleAnyResource"), ["*"]);
-        let statements = policy["Statement"].as_array().unwrap();
-        for statement in statements.iter().filter(|s| s["Resource"] == "*") {
-            for action in statement["Action"].as_array().unwrap() {
-                assert!(UNSCOPED_ACTIONS.contains(&action.as_str().unwrap()), "{action} on *");
-            }
-        }
-    }
-
-    #[test]
-    fn copies_are_limited_to_their_regions_and_rollback_to_the_pointers() {
-        let config = Config::from_toml(
-            "accounts = [\"111122223333\"]\n[[rules]]\nname = \"dr\"\ncopy_to = [\"ap-northeast-3\", \"eu-west-1\"]\n\
-             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/web\"\n",
-        )
-        .unwrap();
-        let policy = policy(&config);
-        let copies = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "AmikeeperHandleCopies");
-        let copies = copies.expect("a statement for the copies");
-        assert_eq!(copies["Action"], json!(["ec2:CopyImage"]));
-        assert_eq!(
-            copies["Condition"],
-            json!({ "StringEquals": { "aws:RequestedRegion": ["ap-northeast-3", "eu-west-1"] } })
-        );
-        let rollback: Vec<&str> = policy["Statement"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["Sid"].as_str().unwrap().starts_with("AmikeeperRollback"))
-            .flat_map(|s| s["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()))
-            .collect();
-        assert!(rollback.contains(&"ssm:PutParameter"));
-        for absent in ["cloudformation:UpdateStack", "autoscaling:UpdateAutoScalingGroup", "ec2:ModifyLaunchTemplate"] {
-            assert!(!rollback.contains(&absent), "{absent}: the configuration has no such pointer");
-        }
-    }
-}
+mod tests;
