@@ -342,3 +342,13 @@ fn no_status_is_compared_as_a_string() {
     }
     assert!(found.is_empty(), "statuses compared as strings (compare the enums):\n{}", found.join("\n"));
 }
+
+#[test]
+fn the_core_does_not_depend_on_the_aws_sdk() {
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(repo().join("crates/amikeeper/Cargo.toml")).unwrap()).unwrap();
+    let dependencies = manifest["dependencies"].as_table().unwrap();
+    let sdk: Vec<&String> = dependencies.keys().filter(|name| name.starts_with("aws-")).collect();
+    assert!(sdk.is_empty(), "the core crate depends on {sdk:?}: AWS SDK code belongs in amikeeper-aws");
+    assert!(dependencies.contains_key("serde"), "the manifest was read: {dependencies:?}");
+}
