@@ -11,40 +11,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::ConfigError;
 use crate::events::EventKind;
-use crate::kinds::names::check_template;
 use crate::kinds::{Invalid, Target, TargetTemplate};
 pub use crate::kinds::{Kinds, TargetConfig};
+use crate::names::check_template;
 use crate::template::{NameTemplate, Placeholder};
-
-/// A malformed or inconsistent configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read configuration {path}: {source}")]
-    Io {
-        /// The path given.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The text is not valid TOML or JSON for this schema.
-    #[error("invalid {format} configuration: {message}")]
-    Parse {
-        /// `TOML` or `JSON`.
-        format: &'static str,
-        /// What the parser said, with the line where it knows it.
-        message: String,
-    },
-    /// The configuration parses but does not make sense.
-    #[error("invalid configuration at {at}: {reason}")]
-    Invalid {
-        /// Where: e.g. `rules[0].targets[1].name`.
-        at: String,
-        /// What is wrong and how to fix it.
-        reason: String,
-    },
-}
 
 impl<T: Kinds> Config<T> {
     fn validate_retention(&self, retention: &RetentionConfig) -> Result<(), ConfigError> {
@@ -116,7 +88,7 @@ impl<T: Kinds> Config<T> {
                         "each stage must come later than the one before: deprecate < disable < delete",
                     ));
                 }
-                if policy.retire != crate::retain::Retire::Delete {
+                if policy.retire != Retire::Delete {
                     return Err(invalid(
                         format!("{at}.retire"),
                         "with stages, the stages say how images are retired; leave retire out",
@@ -360,7 +332,7 @@ pub struct ImagePolicyConfig {
     /// What retiring means: `delete` (deregister, and delete the snapshots no other image
     /// uses), `deprecate` or `disable`. Default `delete`.
     #[serde(default)]
-    pub retire: crate::retain::Retire,
+    pub retire: Retire,
     /// Retire by age in stages instead of `retire`: deprecate, then disable, then delete, each
     /// from its own age: `stages = { deprecate_after_days = 30, disable_after_days = 60,
     /// delete_after_days = 90 }` (any of the three).
@@ -384,7 +356,7 @@ pub struct StagesConfig {
 }
 
 fn default_exclude_tag() -> String {
-    crate::retain::KEEP_TAG.to_owned()
+    crate::model::KEEP_TAG.to_owned()
 }
 
 /// How a policy groups images.
@@ -659,6 +631,19 @@ fn default_true() -> bool {
     true
 }
 
+/// What to do with an image the policy retires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Retire {
+    /// Deregister it and delete its snapshots (unless another image uses them).
+    #[default]
+    Delete,
+    /// Mark it deprecated (`EnableImageDeprecation`); it stays usable.
+    Deprecate,
+    /// Disable it (`DisableImage`): it cannot launch instances, and can be enabled again.
+    Disable,
+}
+
 impl Config {
     /// Loads a file: `.json` as JSON, anything else as TOML.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
@@ -885,7 +870,7 @@ impl<T: Kinds> Config<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::InstanceRefreshPreferences;
+    use crate::model::InstanceRefreshPreferences;
 
     const BASE: &str = r#"
         accounts = ["111122223333"]

@@ -45,6 +45,7 @@ pub mod iam;
 pub mod kinds;
 pub mod memory;
 pub mod model;
+pub mod names;
 pub mod protect;
 
 pub use config::Config;

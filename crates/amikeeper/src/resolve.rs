@@ -11,6 +11,9 @@ use crate::model::{Image, ImageState, RULE_TAG};
 use crate::publish::{Publisher, TargetId};
 use crate::template::{NameTemplate, Placeholder};
 
+/// Re-exported from [`names`](crate::names), where the checks of AWS's name rules live.
+pub use crate::names::{check_name, check_template, NameKind};
+
 /// A target that resolved to a publisher, or was refused while resolving.
 pub enum ResolvedTarget {
     /// Ready to publish.
@@ -269,5 +272,3 @@ impl<T> Values<'_, T> {
         })
     }
 }
-
-pub use crate::kinds::names::{check_name, check_template, NameKind};

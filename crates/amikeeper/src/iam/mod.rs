@@ -18,14 +18,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-pub(crate) mod arns;
-
 use crate::config::{Config, GroupByConfig, Rule};
+pub use crate::kinds::iam::{Arns, Job, TargetArns};
 use crate::kinds::Kinds;
 use crate::model::Region;
 use crate::retain::{parameter_sources, Retire};
 use crate::template::{KnownValue, NameSet, NameTemplate, Placeholder};
-pub use arns::{Arns, Job, TargetArns};
 
 /// The actions handling events needs, for the configured rules.
 pub fn handle_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {

@@ -4,14 +4,15 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::iam::{Job, TargetArns};
 use super::launch_template::{newest_launching, previous_version};
 use super::{
     InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove,
     TargetTemplate,
 };
-use crate::backend::{Aws, InstanceRefreshPreferences};
+use crate::backend::Aws;
 use crate::error::Result;
-use crate::iam::arns::{Job, TargetArns};
+use crate::model::InstanceRefreshPreferences;
 use crate::model::{AutoScalingGroup, ImageId, LaunchTemplateRef, LaunchTemplateSpec, Region};
 use crate::publish::{AutoScalingGroupPublisher, PointerNow, Publisher};
 use crate::template::NameTemplate;

@@ -18,8 +18,8 @@
 //! through the [`Kinds`] trait that macro implements, never through a kind's variant.
 
 pub mod auto_scaling_group;
+pub mod iam;
 pub mod launch_template;
-pub mod names;
 pub mod ssm_parameter;
 pub mod stack_parameter;
 
@@ -33,15 +33,16 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::backend::{Aws, InstanceRefreshPreferences};
+use crate::backend::Aws;
 use crate::error::Result;
 use crate::events::AmiEvent;
-use crate::iam::arns::{Job, TargetArns};
+use crate::model::InstanceRefreshPreferences;
 use crate::model::{ImageId, Region};
 use crate::publish::{PointerNow, Publisher, TargetId};
 use crate::template::NameTemplate;
+use iam::{Job, TargetArns};
 
-pub use names::NameKind;
+pub use crate::names::NameKind;
 
 /// A name template of a target: the field it is written in, and the kind of AWS name it
 /// renders to (how it is checked).

@@ -4,12 +4,12 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::iam::{Job, TargetArns};
 use super::{
     InUse, Invalid, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove, TargetTemplate,
 };
 use crate::backend::Aws;
 use crate::error::{AwsError, Result};
-use crate::iam::arns::{Job, TargetArns};
 use crate::model::{ImageId, Parameter, PutParameter, Region};
 use crate::publish::{DescribedImages, PointerNow, PublishContext, Publisher, Replaced, SsmParameterPublisher};
 use crate::template::{NameTemplate, Placeholder};

@@ -4,13 +4,13 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::iam::{Job, TargetArns};
 use super::{
     InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove,
     TargetTemplate,
 };
 use crate::backend::Aws;
 use crate::error::Result;
-use crate::iam::arns::{Job, TargetArns};
 use crate::model::{ImageId, Region, StackUpdate, UpdateStack};
 use crate::publish::{stack_update_request, PointerNow, Publisher, StackParameterPublisher};
 use crate::template::NameTemplate;

@@ -9,8 +9,8 @@ use super::{
     TargetId, SETTLE_ROUNDS,
 };
 use crate::error::{Error, Result};
-use crate::kinds::names::{check_name, NameKind};
 use crate::model::{ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, ParameterType};
+use crate::names::{check_name, NameKind};
 
 /// How the publisher finds its launch template.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -163,7 +163,7 @@ impl<'a> PublishContext<'a> {
     /// The image, or an error for publishers that need one.
     pub fn require_image(&self) -> Result<&'a Image> {
         self.image.ok_or_else(|| {
-            Error::Config(crate::config::ConfigError::Invalid {
+            Error::Config(crate::error::ConfigError::Invalid {
                 at: "target".into(),
                 reason: "this target needs an AMI and the event carries none".into(),
             })

@@ -1,5 +1,5 @@
-//! The names amikeeper writes to: the kinds of AWS names, and the checks each gets when the
-//! configuration loads ([`check_template`]) and when an event renders it ([`check_name`]).
+//! AWS's rules for the names amikeeper writes to (SSM parameters, launch templates, Auto Scaling
+//! groups, stacks), checked on a configured template once and on every rendered name.
 
 use crate::template::NameTemplate;
 

@@ -1,5 +1,5 @@
-//! What a pointer kind needs to say its part of the IAM policy: the jobs, and the ARN patterns
-//! of the configured accounts.
+//! The IAM vocabulary a pointer kind speaks: the jobs, and the ARN patterns of the configured
+//! accounts. [`iam`](crate::iam) builds the policy from what each kind says in it.
 
 use crate::template::{NameSet, NameTemplate};
 
@@ -19,7 +19,7 @@ impl Job {
     pub const ALL: [Job; 3] = [Job::Handle, Job::Sweep, Job::Rollback];
 
     /// The job's part of a statement id.
-    pub(super) fn sid(self) -> &'static str {
+    pub(crate) fn sid(self) -> &'static str {
         match self {
             Job::Handle => "Handle",
             Job::Sweep => "Sweep",
@@ -136,7 +136,7 @@ impl<'a> Arns<'a> {
 pub struct TargetArns<'a> {
     /// The configuration's partition and accounts.
     pub arns: &'a Arns<'a>,
-    pub(super) names: &'a dyn Fn(&NameTemplate) -> Vec<NameSet>,
+    pub(crate) names: &'a dyn Fn(&NameTemplate) -> Vec<NameSet>,
 }
 
 impl TargetArns<'_> {
