@@ -36,8 +36,7 @@ use serde::Serialize;
 use crate::backend::Aws;
 use crate::error::Result;
 use crate::events::AmiEvent;
-use crate::model::InstanceRefreshPreferences;
-use crate::model::{ImageId, Region};
+use crate::model::{ImageId, InstanceRefreshPreferences, Region};
 use crate::publish::{PointerNow, Publisher, TargetId};
 use crate::template::NameTemplate;
 use iam::{Job, TargetArns};
@@ -115,7 +114,9 @@ impl<'a> Names<'a> {
 }
 
 /// A listing the sweep's in-use scan reads in full in every region it sweeps, whatever the
-/// configuration names: every pointer of a kind that lives there is seen.
+/// configuration names: every pointer of a kind that lives there is seen. Each variant is one
+/// that `retain::inventory` always reads; a kind whose pointers live elsewhere adds a variant
+/// and its reading there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Listing {
     /// Every version of every launch template.
@@ -525,5 +526,32 @@ impl TargetConfig {
     /// The target's `kind` as the configuration spells it, e.g. `ssm_parameter`.
     pub fn kind(&self) -> &'static str {
         self.target().kind()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_is_written_as_its_kind_and_its_pointers_read_back() {
+        let config = crate::Config::from_toml(
+            "accounts = [\"111122223333\"]\n[[rules]]\nname = \"web\"\n\
+             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/web\"\n\
+             [[rules.targets]]\nkind = \"launch_template\"\nid = \"lt-0abc\"\n\
+             [[rules.targets]]\nkind = \"auto_scaling_group\"\nname = \"web-asg\"\n\
+             [[rules.targets]]\nkind = \"stack_parameter\"\nstack = \"web\"\n",
+        )
+        .unwrap();
+        let kinds: Vec<&str> = config.rules[0].targets.iter().map(TargetConfig::kind).collect();
+        assert_eq!(kinds, ["ssm_parameter", "launch_template", "auto_scaling_group", "stack_parameter"]);
+        for target in &config.rules[0].targets {
+            assert_eq!(serde_json::to_value(target).unwrap()["kind"], target.kind());
+        }
+        for text in ["ssm_parameter:/ami/web", "launch_template:lt-0abc", "auto_scaling_group:web-asg"] {
+            assert_eq!(text.parse::<RollbackTarget>().unwrap().to_string(), text);
+        }
+        let stack: RollbackTarget = "stack_parameter:web".parse().unwrap();
+        assert_eq!(stack.to_string(), "stack_parameter:web/ImageId");
     }
 }
