@@ -36,6 +36,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 
 from .amis import as_utc, is_deprecated
+from .methods import set_methods
 
 ALLOWED_IMAGES_STATES = frozenset({"enabled", "audit-mode"})
 MAX_IMAGE_CRITERIA = 10
@@ -46,10 +47,13 @@ _lock = threading.Lock()
 
 def apply() -> None:
     """Adds the four operations and wraps DescribeImages (apply after describe_images)."""
-    EC2Response.enable_allowed_images_settings = _enable  # type: ignore[attr-defined]
-    EC2Response.disable_allowed_images_settings = _disable  # type: ignore[attr-defined]
-    EC2Response.replace_image_criteria_in_allowed_images_settings = _replace_criteria  # type: ignore[attr-defined]
-    EC2Response.get_allowed_images_settings = _get  # type: ignore[attr-defined]
+    set_methods(
+        EC2Response,
+        enable_allowed_images_settings=_enable,
+        disable_allowed_images_settings=_disable,
+        replace_image_criteria_in_allowed_images_settings=_replace_criteria,
+        get_allowed_images_settings=_get,
+    )
     describe_all_images = EC2Response.describe_images
 
     def describe_images(self: EC2Response) -> ActionResult:
@@ -60,14 +64,14 @@ def apply() -> None:
         me = self.current_account
         now = utcnow()
         shown = []
-        for ami in result.result["Images"]:
+        for ami in result.result["Images"]:  # type: ignore[index]
             allowed = ami.owner_id == me or any(meets(c, ami, now) for c in settings["ImageCriteria"])
             if settings["State"] == "enabled" and not allowed:
                 continue
             shown.append(ShownImage(ami, allowed))
-        return ActionResult({**result.result, "Images": shown})
+        return ActionResult({**result.result, "Images": shown})  # type: ignore[dict-item]
 
-    EC2Response.describe_images = describe_images  # type: ignore[method-assign]
+    set_methods(EC2Response, describe_images=describe_images)
 
 
 class ShownImage:
@@ -116,7 +120,7 @@ def _settings_of(response: EC2Response) -> dict[str, Any]:
     if settings is None:
         settings = {"State": "disabled", "ImageCriteria": []}
         backend.allowed_images_settings = settings
-    return settings  # type: ignore[no-any-return]
+    return settings
 
 
 def _settings(response: EC2Response) -> dict[str, Any]:

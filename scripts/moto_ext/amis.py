@@ -16,7 +16,7 @@ def own_image(response: EC2Response, image_id: str) -> Ami:
     backend = response.ec2_backend
     if image_id in backend.deleted_amis and image_id not in backend.amis:
         raise UnvailableAMIIdError(image_id)
-    ami = backend.amis.get(image_id)
+    ami: Ami | None = backend.amis.get(image_id)
     if ami is None:
         raise InvalidAMIIdError(image_id)
     if ami.owner_id != response.current_account:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from moto.core.responses import ActionResult
 from moto.ec2.responses import EC2Response
 
+from .methods import set_methods
+
 
 def apply() -> None:
     """Wraps moto's CopyImage response."""
@@ -17,7 +19,7 @@ def apply() -> None:
         result = moto_copy_image(self)
         tags = self._parse_tag_specification("image").get("image", {})
         if tags:
-            self.ec2_backend.create_tags([result.result["ImageId"]], tags)
+            self.ec2_backend.create_tags([result.result["ImageId"]], tags)  # type: ignore[index]
         return result
 
-    EC2Response.copy_image = copy_image  # type: ignore[method-assign]
+    set_methods(EC2Response, copy_image=copy_image)

@@ -18,6 +18,7 @@ from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.utils import random_ami_id
 
 from .amis import image_snapshot_ids
+from .methods import set_methods
 
 
 def apply() -> None:
@@ -44,7 +45,7 @@ def apply() -> None:
         self.amis[ami.id] = ami
         return ami
 
-    AmiBackend.copy_image = copy_image  # type: ignore[method-assign]
+    set_methods(AmiBackend, copy_image=copy_image)
 
 
 def shared_with(permissions: Any, account: str) -> bool:
@@ -61,7 +62,7 @@ def shared_image(me: str, image_id: str, source_region: str) -> Ami | None:
             continue
         ami = ec2_backends[account][source_region].amis.get(image_id)
         if ami is not None and shared_with(ami.launch_permissions, me):
-            return ami  # type: ignore[no-any-return]
+            return ami
     return None
 
 

@@ -14,12 +14,13 @@ from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.responses import EC2Response
 
-from .amis import image_snapshot_ids
+from .amis import image_snapshot_ids as image_snapshot_ids  # re-exported: test_lock patches it here
+from .methods import set_methods
 
 
 def apply() -> None:
     """Replaces DeregisterImage."""
-    EC2Response.deregister_image = _deregister_image  # type: ignore[method-assign]
+    set_methods(EC2Response, deregister_image=_deregister_image)
 
 
 def _deregister_image(self: EC2Response) -> ActionResult:

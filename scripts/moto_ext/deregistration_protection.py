@@ -17,14 +17,16 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 
 from .amis import own_image
+from .methods import set_methods
 
 
 def apply() -> None:
     """Adds the two operations and wraps DeregisterImage (apply after deregister_image)."""
     # Read by moto's serializer for DescribeImages' DeregistrationProtection.
     Ami.deregistration_protection = None  # type: ignore[attr-defined]
-    EC2Response.enable_image_deregistration_protection = _enable  # type: ignore[attr-defined]
-    EC2Response.disable_image_deregistration_protection = _disable  # type: ignore[attr-defined]
+    set_methods(
+        EC2Response, enable_image_deregistration_protection=_enable, disable_image_deregistration_protection=_disable
+    )
     unprotected_deregister = EC2Response.deregister_image
 
     def deregister_image(self: EC2Response) -> ActionResult:
@@ -38,7 +40,7 @@ def apply() -> None:
             )
         return unprotected_deregister(self)
 
-    EC2Response.deregister_image = deregister_image  # type: ignore[method-assign]
+    set_methods(EC2Response, deregister_image=deregister_image)
 
 
 def _enable(self: EC2Response) -> ActionResult:
@@ -46,7 +48,8 @@ def _enable(self: EC2Response) -> ActionResult:
     with_cooldown = self._get_bool_param("WithCooldown", False)
     self.error_on_dryrun()
     ami = own_image(self, image_id)
-    ami.deregistration_protection = "enabled-with-cooldown" if with_cooldown else "enabled"  # type: ignore[attr-defined]
+    protection = "enabled-with-cooldown" if with_cooldown else "enabled"
+    ami.deregistration_protection = protection  # type: ignore[attr-defined]
     return ActionResult({"Return": "true"})
 
 

@@ -12,11 +12,12 @@ from moto.core.utils import utcnow
 from moto.ec2.responses import EC2Response
 
 from .amis import is_deprecated
+from .methods import set_methods
 
 
 def apply() -> None:
     """Replaces DescribeImages (allowed_images wraps it)."""
-    EC2Response.describe_images = _describe_images  # type: ignore[method-assign]
+    set_methods(EC2Response, describe_images=_describe_images)
 
 
 def _describe_images(self: EC2Response) -> ActionResult:

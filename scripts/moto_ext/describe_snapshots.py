@@ -9,10 +9,12 @@ from __future__ import annotations
 from moto.core.responses import ActionResult
 from moto.ec2.responses import EC2Response
 
+from .methods import set_methods
+
 
 def apply() -> None:
     """Replaces DescribeSnapshots."""
-    EC2Response.describe_snapshots = _describe_snapshots  # type: ignore[method-assign]
+    set_methods(EC2Response, describe_snapshots=_describe_snapshots)
 
 
 def _describe_snapshots(self: EC2Response) -> ActionResult:

@@ -18,6 +18,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
 
 from .amis import as_utc, own_image
+from .methods import set_methods
 
 # EnableImageDeprecation accepts DeprecateAt at most this far ahead.
 MAX_DEPRECATION_AHEAD = _dt.timedelta(days=3652)
@@ -29,8 +30,9 @@ def apply() -> None:
     """Adds the two operations and DescribeImages' DeprecationTime."""
     # Read by moto's serializer for DescribeImages' DeprecationTime (None: not in the response).
     Ami.deprecation_time = None  # type: ignore[attr-defined]
-    EC2Response.enable_image_deprecation = _enable_image_deprecation  # type: ignore[attr-defined]
-    EC2Response.disable_image_deprecation = _disable_image_deprecation  # type: ignore[attr-defined]
+    set_methods(
+        EC2Response, enable_image_deprecation=_enable_image_deprecation, disable_image_deprecation=_disable_image_deprecation
+    )
 
 
 def round_to_minute(value: _dt.datetime) -> _dt.datetime:

@@ -15,6 +15,7 @@ from moto.ec2.exceptions import EC2ClientError, InvalidParameterValue
 from moto.ec2.responses import EC2Response
 
 from .imagebuilder import recipes_in
+from .methods import set_methods
 from .unavailable import UNAVAILABLE
 
 # Launch template versions EC2 checks by default, newest first.
@@ -23,7 +24,7 @@ LAUNCH_TEMPLATE_DEPTH = 10
 
 def apply() -> None:
     """Adds DescribeImageReferences."""
-    EC2Response.describe_image_references = _describe_image_references  # type: ignore[attr-defined]
+    set_methods(EC2Response, describe_image_references=_describe_image_references)
 
 
 def _describe_image_references(self: EC2Response) -> ActionResult:

@@ -59,8 +59,8 @@ def _handle(environ: Environ, start_response: StartResponse) -> Iterable[bytes] 
         answer = {"requestId": "moto", "clientToken": body.get("clientToken", ""), "imageRecipeArn": arn}
         return wsgi.json_response(environ, start_response, 200, answer)
     if method == "POST" and path == "/ListImageRecipes":
-        answer = {"requestId": "moto", "imageRecipeSummaryList": list(recipes.values())}
-        return wsgi.json_response(environ, start_response, 200, answer)
+        listed = {"requestId": "moto", "imageRecipeSummaryList": list(recipes.values())}
+        return wsgi.json_response(environ, start_response, 200, listed)
     if method == "POST" and path == "/ListContainerRecipes":
         return wsgi.json_response(environ, start_response, 200, {"requestId": "moto", "containerRecipeSummaryList": []})
     return wsgi.unknown_operation(environ, start_response)

@@ -25,27 +25,24 @@ from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 
+from .methods import set_methods
+
 # Refresh states in which Auto Scaling refuses to start another refresh of the group.
 ACTIVE_REFRESH_STATES = frozenset({"Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"})
 
-
-class InstanceRefreshInProgressError(AutoscalingClientError):
-    """The group already has an active refresh."""
-
-    code = "InstanceRefreshInProgress"
-
-
-class ActiveInstanceRefreshNotFoundError(AutoscalingClientError):
-    """The group has no active refresh to cancel."""
-
-    code = "ActiveInstanceRefreshNotFound"
+# The errors are raised as moto's own AutoscalingClientError with the code: moto looks up the
+# error's model by the raising class's module, and takes any module named `moto*` (this package
+# too) for one of its own services.
 
 
 def apply() -> None:
     """Adds the three operations."""
-    AutoScalingResponse.start_instance_refresh = _start_instance_refresh  # type: ignore[attr-defined]
-    AutoScalingResponse.describe_instance_refreshes = _describe_instance_refreshes  # type: ignore[attr-defined]
-    AutoScalingResponse.cancel_instance_refresh = _cancel_instance_refresh  # type: ignore[attr-defined]
+    set_methods(
+        AutoScalingResponse,
+        start_instance_refresh=_start_instance_refresh,
+        describe_instance_refreshes=_describe_instance_refreshes,
+        cancel_instance_refresh=_cancel_instance_refresh,
+    )
 
 
 def _refreshed_group(self: AutoScalingResponse, name: str) -> Any:
@@ -53,7 +50,7 @@ def _refreshed_group(self: AutoScalingResponse, name: str) -> Any:
     if group is None:
         raise AutoscalingValidationError(f"AutoScalingGroup name not found - AutoScalingGroup {name} not found")
     if not hasattr(group, "instance_refreshes"):
-        group.instance_refreshes = []
+        group.instance_refreshes = []  # type: ignore[attr-defined]
     return group
 
 
@@ -67,7 +64,8 @@ def _start_instance_refresh(self: AutoScalingResponse) -> ActionResult:
     preferences = self._get_param("Preferences") or {}
     group = _refreshed_group(self, name)
     if _active_refresh(group) is not None:
-        raise InstanceRefreshInProgressError(
+        raise AutoscalingClientError(
+            "InstanceRefreshInProgress",
             "An Instance Refresh is already in progress and blocks the execution of this Instance Refresh."
         )
     minimum = preferences.get("MinHealthyPercentage")
@@ -104,6 +102,8 @@ def _cancel_instance_refresh(self: AutoScalingResponse) -> ActionResult:
     group = _refreshed_group(self, name)
     refresh = _active_refresh(group)
     if refresh is None:
-        raise ActiveInstanceRefreshNotFoundError("No in progress or pending Instance Refresh found for this group.")
+        raise AutoscalingClientError(
+            "ActiveInstanceRefreshNotFound", "No in progress or pending Instance Refresh found for this group."
+        )
     refresh.update({"Status": "Cancelled", "EndTime": utcnow()})
     return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})

@@ -23,16 +23,21 @@ from moto.ec2.exceptions import EC2ClientError, InvalidLaunchTemplateVersionNotF
 from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend, LaunchTemplateVersion
 from moto.ec2.responses import EC2Response
 
+from .methods import set_methods
+
 # DeleteLaunchTemplateVersions takes at most this many versions.
 MAX_DELETE_VERSIONS = 200
 
 
 def apply() -> None:
     """Looks versions up by number and adds DeleteLaunchTemplateVersions."""
-    LaunchTemplate.create_version = _create_version  # type: ignore[method-assign]
-    LaunchTemplate.get_version = _get_version  # type: ignore[method-assign]
-    LaunchTemplate.default_version = _default_version  # type: ignore[method-assign]
-    LaunchTemplate.latest_version = _latest_version  # type: ignore[method-assign]
+    set_methods(
+        LaunchTemplate,
+        create_version=_create_version,
+        get_version=_get_version,
+        default_version=_default_version,
+        latest_version=_latest_version,
+    )
     moto_describe = LaunchTemplateBackend.describe_launch_template_versions
 
     def describe_launch_template_versions(
@@ -58,8 +63,8 @@ def apply() -> None:
         ]
         return selected[:max_results]
 
-    LaunchTemplateBackend.describe_launch_template_versions = describe_launch_template_versions  # type: ignore[method-assign]
-    EC2Response.delete_launch_template_versions = _delete_launch_template_versions  # type: ignore[attr-defined]
+    set_methods(LaunchTemplateBackend, describe_launch_template_versions=describe_launch_template_versions)
+    set_methods(EC2Response, delete_launch_template_versions=_delete_launch_template_versions)
 
 
 def find_version(template: LaunchTemplate, number: int) -> LaunchTemplateVersion | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .methods import set_methods
 from .wsgi import Environ, StartResponse
 
 REQUEST_LOCK = threading.RLock()
@@ -36,4 +37,4 @@ def apply() -> None:
                 if close is not None:
                     close()
 
-    DomainDispatcherApplication.__call__ = _call  # type: ignore[method-assign]
+    set_methods(DomainDispatcherApplication, __call__=_call)

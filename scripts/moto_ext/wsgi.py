@@ -15,6 +15,8 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Response
 
+from .methods import set_methods
+
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 Handler = Callable[[Environ, StartResponse], "Iterable[bytes] | None"]
@@ -30,7 +32,7 @@ def intercept(handler: Handler) -> None:
         answer = handler(environ, start_response)
         return answer if answer is not None else moto_call(self, environ, start_response)
 
-    DomainDispatcherApplication.__call__ = _call  # type: ignore[method-assign]
+    set_methods(DomainDispatcherApplication, __call__=_call)
 
 
 def json_response(
@@ -40,12 +42,12 @@ def json_response(
     headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
     if error:
         headers["x-amzn-ErrorType"] = error
-    return Response(json.dumps(body), status=status, headers=headers)(environ, start_response)  # type: ignore[no-any-return]
+    return Response(json.dumps(body), status=status, headers=headers)(environ, start_response)
 
 
 def xml_response(environ: Environ, start_response: StartResponse, status: int, body: str) -> Iterable[bytes]:
     """An XML answer (the EC2 and query protocols)."""
-    return Response(body, status=status, headers={"Content-Type": "text/xml"})(environ, start_response)  # type: ignore[no-any-return]
+    return Response(body, status=status, headers={"Content-Type": "text/xml"})(environ, start_response)
 
 
 def signing_service(environ: Environ) -> str | None:
@@ -70,7 +72,7 @@ def _credential_scope(environ: Environ, part: int) -> str | None:
 def json_body(environ: Environ) -> dict[str, Any]:
     """The request's JSON body ({} when empty)."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    return json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}  # type: ignore[no-any-return]
+    return json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
 
 
 def operation(environ: Environ) -> str | None:

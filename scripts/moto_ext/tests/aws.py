@@ -28,8 +28,11 @@ class Aws:
         self.endpoint = endpoint
         self._last: dict[int, bytes] = {}
 
-    def client(self, service: str, region: str = REGION, credentials: dict[str, str] | None = None) -> Any:
-        """A boto3 client of `service` whose answers `call` and `error` can check."""
+    def client(
+        self, service: str, region: str = REGION, credentials: dict[str, str] | None = None, validate: bool = True
+    ) -> Any:
+        """A boto3 client of `service` whose answers `call` and `error` can check (`validate`:
+        whether botocore checks the parameters before sending them)."""
         keys = credentials or {"AccessKeyId": "testing", "SecretAccessKey": "testing"}
         client = boto3.client(
             service,
@@ -38,7 +41,7 @@ class Aws:
             aws_access_key_id=keys["AccessKeyId"],
             aws_secret_access_key=keys["SecretAccessKey"],
             aws_session_token=keys.get("SessionToken"),
-            config=ONE_ATTEMPT,
+            config=ONE_ATTEMPT.merge(Config(parameter_validation=validate)),
         )
 
         def record(http_response: Any, **_: Any) -> None:
@@ -104,7 +107,7 @@ def amazon_image(ec2: Any) -> str:
     """One of moto's Amazon-owned default AMIs (looked up in process: DescribeImages of all of
     them takes seconds)."""
     amis = backend(ec2).amis
-    return next(i for i, ami in list(amis.items()) if ami.owner_alias == "amazon" and not ami.platform)
+    return next(str(i) for i, ami in list(amis.items()) if ami.owner_alias == "amazon" and not ami.platform)
 
 
 def share_snapshot(ec2: Any, image_id: str, with_image_id: str) -> None:
@@ -118,6 +121,18 @@ def own_images(ec2: Any, count: int, name: str = "image") -> list[str]:
     """`count` AMIs of the caller's account, each with a snapshot of its own."""
     instance = ec2.run_instances(ImageId=amazon_image(ec2), MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     return [ec2.create_image(InstanceId=instance, Name=f"{name}-{i}")["ImageId"] for i in range(count)]
+
+
+def recipe(name: str, parent_image: str) -> dict[str, Any]:
+    """CreateImageRecipe's parameters for a recipe `name` built on `parent_image`."""
+    component = f"arn:aws:imagebuilder:{REGION}:aws:component/update-linux/x.x.x"
+    return {
+        "name": name,
+        "semanticVersion": "1.0.0",
+        "parentImage": parent_image,
+        "components": [{"componentArn": component}],
+        "clientToken": f"token-{name}",
+    }
 
 
 def forget_snapshot(ec2: Any, snapshot_id: str) -> None:

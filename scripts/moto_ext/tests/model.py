@@ -101,7 +101,8 @@ def _check_xml(shape: Shape, element: ET.Element, path: str) -> None:
 def _check_scalar(shape: Shape, text: str, path: str) -> None:
     kind = shape.type_name
     if kind == "string" and shape.enum:
-        assert text in shape.enum or text in MOTO_OWN_DEVIATIONS.get(shape.name, ()), f"{path}: {text!r} is not one of {shape.name}'s values {shape.enum}"
+        known = text in shape.enum or text in MOTO_OWN_DEVIATIONS.get(shape.name, ())
+        assert known, f"{path}: {text!r} is not one of {shape.name}'s values {shape.enum}"
     elif kind in INTEGERS:
         int(text)
     elif kind in FLOATS:

@@ -11,7 +11,9 @@ from .aws import Aws, amazon_image, own_images
 
 
 def _protection(aws: Aws, ec2: Any, image: str) -> str | None:
-    return aws.call(ec2, "DescribeImages", ImageIds=[image])["Images"][0].get("DeregistrationProtection")
+    shown = aws.call(ec2, "DescribeImages", ImageIds=[image])["Images"][0]
+    protection: str | None = shown.get("DeregistrationProtection")
+    return protection
 
 
 @pytest.mark.parametrize(("cooldown", "state"), [(False, "enabled"), (True, "enabled-with-cooldown")])

@@ -28,7 +28,7 @@ def test_deprecation_time_is_set_rounded_to_the_minute_and_cleared(aws: Aws, ec2
 @pytest.mark.parametrize("operation", ["EnableImageDeprecation", "DisableImageDeprecation"])
 def test_only_the_owner_of_an_existing_image_may_change_it(aws: Aws, ec2: Any, operation: str) -> None:
     (image,) = own_images(ec2, 1)
-    params = {"DeprecateAt": _in(days=1)} if operation == "EnableImageDeprecation" else {}
+    params: dict[str, Any] = {"DeprecateAt": _in(days=1)} if operation == "EnableImageDeprecation" else {}
     assert aws.error(ec2, operation, ImageId="ami-0123456789abcdef0", **params)["Code"] == "InvalidAMIID.NotFound"
     assert aws.error(ec2, operation, ImageId=amazon_image(ec2), **params)["Code"] == "AuthFailure"
     ec2.deregister_image(ImageId=image)

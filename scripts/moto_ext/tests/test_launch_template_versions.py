@@ -66,7 +66,10 @@ def test_an_unknown_template_refuses_every_version(aws: Aws, ec2: Any, template:
 @pytest.mark.parametrize(
     ("params", "code"),
     [
-        ({"LaunchTemplateId": "lt-0123456789abcdef0", "LaunchTemplateName": "template-a", "Versions": ["1"]}, "MissingParameter"),
+        (
+            {"LaunchTemplateId": "lt-0123456789abcdef0", "LaunchTemplateName": "template-a", "Versions": ["1"]},
+            "MissingParameter",
+        ),
         ({"LaunchTemplateName": "template-a", "Versions": [str(n) for n in range(1, 202)]}, "InvalidParameterValue"),
         ({"LaunchTemplateName": "template-a", "Versions": ["$Latest"]}, "InvalidParameterValue"),
     ],
