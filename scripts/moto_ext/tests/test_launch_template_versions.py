@@ -42,7 +42,7 @@ def test_version_numbers_are_never_reused(aws: Aws, ec2: Any) -> None:
     aws.call(ec2, DELETE, LaunchTemplateName="template-a", Versions=["3"])
     described = aws.call(ec2, "DescribeLaunchTemplates", LaunchTemplateIds=[template_id])["LaunchTemplates"][0]
     assert described["LatestVersionNumber"] == 2
-    created = ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData={})
+    created = aws.call(ec2, "CreateLaunchTemplateVersion", LaunchTemplateId=template_id, LaunchTemplateData={})
     assert created["LaunchTemplateVersion"]["VersionNumber"] == 4
     assert _numbers(aws, ec2, template_id, MinVersion="2") == [2, 4]
     latest = aws.call(ec2, "DescribeLaunchTemplateVersions", LaunchTemplateId=template_id, Versions=["$Latest"])
