@@ -9,6 +9,7 @@
 
 mod counting;
 mod faulty;
+mod retry;
 mod throttles;
 mod wrap;
 
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 
 pub use counting::{CallLog, CountingAws};
 pub use faulty::FaultyAws;
+pub use retry::{RetryPolicy, RetryableError};
 pub use throttles::report_throttled_attempt;
 pub(crate) use throttles::{listen_for_throttles, ThrottleListener};
 
