@@ -58,7 +58,6 @@ pub struct FleetReport {
     pub error: Option<String>,
 }
 
-
 /// Keeps the pointers of one configuration right.
 ///
 /// Built from a [`Config`] and an AWS account (any [`Aws`]: the SDK backend, or

@@ -174,7 +174,13 @@ mod tests {
             .run("", || {
                 calls += 1;
                 let fail = calls == 1;
-                async move { if fail { Err(Error::Aws(error(AwsErrorKind::Server))) } else { Ok(()) } }
+                async move {
+                    if fail {
+                        Err(Error::Aws(error(AwsErrorKind::Server)))
+                    } else {
+                        Ok(())
+                    }
+                }
             })
             .await;
         assert!(result.is_ok() && attempts == 2);
