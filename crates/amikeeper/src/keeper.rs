@@ -1,11 +1,10 @@
 //! [`Keeper`]: the pipeline from an event to moved pointers and a [`Report`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::backend::{Aws, CountingAws, Ec2Api, InstanceRefreshPreferences, INSTANCE_REFRESH_IN_PROGRESS};
+use crate::backend::{Aws, CountingAws, Ec2Api, InstanceRefreshPreferences, RetryPolicy, INSTANCE_REFRESH_IN_PROGRESS};
 use crate::config::{Config, ConfigError, Rule, TargetConfig, WaitConfig};
 use crate::copy;
 use crate::error::{AwsError, Error};
@@ -58,10 +57,6 @@ pub struct FleetReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
-
-/// How often a target whose publish failed with a retryable AWS error (throttling, 5xx,
-/// timeout) is tried, in all. Publishing is idempotent and monotonic, so a retry is safe.
-const TARGET_ATTEMPTS: u32 = 3;
 
 /// Keeps the pointers of one configuration right.
 ///
@@ -856,26 +851,16 @@ fn entry(rule: &str, target: TargetId, outcome: Outcome, error: Option<AwsError>
     TargetReport { rule: rule.to_owned(), target, outcome, error }
 }
 
-/// Runs `call` until it succeeds, fails for good, or has failed [`TARGET_ATTEMPTS`] times
-/// with a retryable AWS error (throttling, 5xx, timeout), backing off in between. Returns the
-/// result and the number of attempts. Only for idempotent work: reads, and publishes, which
-/// are idempotent and monotonic.
-async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> (Result<T, Error>, u32)
+/// Runs `call` as amikeeper's retry layer decides ([`RetryPolicy::TARGETS`]): again after a
+/// temporary AWS error the backend has not already retried. Returns the result and the number
+/// of attempts. Only for idempotent work: reads, and publishes, which are idempotent and
+/// monotonic.
+async fn with_retries<T, F, Fut>(what: &str, call: F) -> (Result<T, Error>, u32)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Err(Error::Aws(error)) if error.is_retryable() && attempt < TARGET_ATTEMPTS => {
-                tracing::warn!(%what, %error, attempt, "retrying after a retryable AWS error");
-                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-                attempt += 1;
-            }
-            result => return (result, attempt),
-        }
-    }
+    RetryPolicy::TARGETS.run(what, call).await
 }
 
 async fn publish_with_retry(publisher: &dyn Publisher, ctx: &PublishContext<'_>, rule: &str) -> TargetReport {
