@@ -62,20 +62,26 @@ pub fn handle_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
 const PROTECTION_ACTIONS: [&str; 3] =
     ["ec2:EnableImageDeregistrationProtection", "ec2:DisableImageDeregistrationProtection", "ec2:CreateTags"];
 
+/// What the sweep's in-use scan reads in every account it checks: the images, and everything
+/// that launches them.
+const IN_USE_SCAN: [&str; 8] = [
+    "ec2:DescribeImages",
+    "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions",
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeLaunchConfigurations",
+    // DescribeStacks without a stack name needs ListStacks too (its API reference).
+    "cloudformation:DescribeStacks",
+    "cloudformation:ListStacks",
+];
+
 /// The actions `sweep` needs, for the configured `[retention]`.
 pub fn sweep_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
     let mut actions = BTreeSet::new();
     let Some(retention) = &config.retention else { return actions };
+    actions.extend(IN_USE_SCAN);
     actions.extend([
-        "ec2:DescribeImages",
-        "ec2:DescribeInstances",
-        "ec2:DescribeLaunchTemplates",
-        "ec2:DescribeLaunchTemplateVersions",
-        "autoscaling:DescribeAutoScalingGroups",
-        "autoscaling:DescribeLaunchConfigurations",
-        // DescribeStacks without a stack name needs ListStacks too (its API reference).
-        "cloudformation:DescribeStacks",
-        "cloudformation:ListStacks",
         // amikeeper's protection on AMIs no pointer names any more is released: its claim
         // (tag `amikeeper:protected`) is withdrawn first, then the protection is turned off.
         "ec2:DisableImageDeregistrationProtection",
@@ -487,17 +493,7 @@ fn consumer_roles<T>(config: &Config<T>) -> impl Iterator<Item = &str> {
 /// What each consumer role needs in its own account (its policy, beside a trust policy that
 /// lets this account assume it).
 pub fn consumer_role_actions() -> BTreeSet<&'static str> {
-    [
-        "ec2:DescribeImages",
-        "ec2:DescribeInstances",
-        "ec2:DescribeLaunchTemplates",
-        "ec2:DescribeLaunchTemplateVersions",
-        "autoscaling:DescribeAutoScalingGroups",
-        "autoscaling:DescribeLaunchConfigurations",
-        "cloudformation:DescribeStacks",
-        "cloudformation:ListStacks",
-    ]
-    .into()
+    IN_USE_SCAN.into()
 }
 
 /// What the policy cannot say by itself, for whoever attaches it.
