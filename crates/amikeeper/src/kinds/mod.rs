@@ -1,6 +1,6 @@
 //! Pointer kinds: one module per kind of pointer amikeeper moves, each saying everything about
 //! its kind through one trait, [`PointerKind`], and each registered with one line in
-//! [`pointer_kinds!`].
+//! [`pointer_kinds!`](crate::pointer_kinds).
 //!
 //! A kind says:
 //! - its configuration (`[[rules.targets]]` with `kind = "..."`): the type itself, parsed with
@@ -13,9 +13,10 @@
 //!   required: a kind the scan cannot see does not compile);
 //! - the IAM actions each job needs for it, and the resources they act on.
 //!
-//! The registered kinds make one enum ([`TargetConfig`]) through [`pointer_kinds!`]; everything
-//! else (the configuration's checks, the resolver, rollback, the IAM policy, the sweep) goes
-//! through the [`Kinds`] trait that macro implements, never through a kind's variant.
+//! The registered kinds make one enum ([`TargetConfig`]) through
+//! [`pointer_kinds!`](crate::pointer_kinds); everything else (the configuration's checks, the
+//! resolver, rollback, the IAM policy, the sweep) goes through the [`Kinds`] trait that macro
+//! implements, never through a kind's variant.
 
 pub mod auto_scaling_group;
 pub mod iam;
@@ -175,7 +176,7 @@ pub type Planned = std::result::Result<Box<dyn RollbackMove>, String>;
 /// `[[rules.targets]]` entry whose `kind` is [`KIND`](Self::KIND), parsed by serde (give it
 /// `#[serde(deny_unknown_fields)]`).
 ///
-/// Register a kind with one line in [`pointer_kinds!`].
+/// Register a kind with one line in [`pointer_kinds!`](crate::pointer_kinds).
 #[async_trait]
 pub trait PointerKind: Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static {
     /// `kind = "..."` in the configuration, `kind:` on the rollback command line, and the
@@ -310,9 +311,9 @@ pub type PlanFuture<'a> = Pin<Box<dyn Future<Output = Result<Planned>> + Send + 
 /// A future that reads where one pointer points now.
 pub type ReadFuture<'a> = Pin<Box<dyn Future<Output = Result<PointerNow>> + Send + 'a>>;
 
-/// The registered pointer kinds, as one type: an enum [`pointer_kinds!`] generates, each value
-/// one configured target. The configuration, the resolver, rollback, the IAM policy and the
-/// sweep are written against this trait.
+/// The registered pointer kinds, as one type: an enum [`pointer_kinds!`](crate::pointer_kinds)
+/// generates, each value one configured target. The configuration, the resolver, rollback, the
+/// IAM policy and the sweep are written against this trait.
 pub trait Kinds: Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static {
     /// A pointer of any registered kind, named on the rollback command line (`kind:name`).
     type Pointer: Clone + fmt::Debug + PartialEq + Eq + Send + Sync + FromStr<Err = BadTarget> + fmt::Display;
