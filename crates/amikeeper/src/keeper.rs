@@ -8,7 +8,7 @@ use crate::backend::{Aws, CountingAws, Ec2Api, InstanceRefreshPreferences, Retry
 use crate::config::{Config, ConfigError, Rule, TargetConfig, WaitConfig};
 use crate::copy;
 use crate::error::{AwsError, Error};
-use crate::events::{self, AmiEvent, EventError, EventKind};
+use crate::events::{self, AmiEvent, EventError, ImageCreated, Scheduled};
 use crate::model::{AccountId, CreateImage, Image, ImageId, ImageState, Region, RULE_TAG};
 use crate::protect;
 use crate::publish::{DescribedImages, Outcome, PointerNow, PublishContext, Publisher, Status, TargetId};
@@ -224,7 +224,8 @@ impl Keeper {
         };
         let now = options.now.unwrap_or_else(OffsetDateTime::now_utc);
         let event_id = format!("amikeeper-bake-{rule}-{}", now.unix_timestamp());
-        let event = AmiEvent::new(EventKind::Scheduled, region.clone(), AccountId::new(account), now, event_id);
+        let event =
+            AmiEvent::new(region.clone(), AccountId::new(account), now, event_id, Scheduled { rule_name: None });
         let handle = HandleOptions { dry_run: options.dry_run, wait: options.wait };
         let aws = CountingAws::new(self.aws.as_ref());
         let mut report = new_report(&event, options.dry_run);
@@ -255,7 +256,7 @@ impl Keeper {
         let aws = CountingAws::new(self.aws.as_ref());
         let mut report = new_report(event, options.dry_run);
         let unlisted = std::iter::once(&event.account)
-            .chain(event.source_account.as_ref())
+            .chain(event.source_account())
             .find(|account| !self.config().allows_account(account.as_str()));
         if let Some(account) = unlisted {
             report.status = RunStatus::Refused;
@@ -281,7 +282,7 @@ impl Keeper {
             // retrying cannot help, so the run is refused (the CLI exits 2), having written
             // nothing.
             Err(Error::NotFound { kind: "AMI", name, region }) => {
-                let hidden = match &event.image_id {
+                let hidden = match event.image_id() {
                     Some(image_id) => crate::allowed::hidden(aws, &event.region, image_id).await,
                     None => None,
                 };
@@ -607,10 +608,13 @@ impl Keeper {
         // The new image carries `amikeeper:rule`, so when it is still pending, its
         // `EC2 AMI State Change` event resolves to this rule and finishes the job.
         let created = AmiEvent {
-            kind: EventKind::ImageCreated,
-            image_id: Some(image_id.clone()),
-            instance_id: Some(bake.instance_id.clone()),
-            image_name: Some(name),
+            detail: ImageCreated {
+                image_id: image_id.clone(),
+                instance_id: Some(bake.instance_id.clone()),
+                image_name: Some(name),
+                description: None,
+            }
+            .into(),
             ..event.clone()
         };
         let image = match aws.describe_image(&event.region, &image_id).await {

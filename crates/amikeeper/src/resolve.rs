@@ -116,7 +116,7 @@ impl<T: Kinds> ConfigResolver<T> {
     }
 
     fn rules_for<'a>(&'a self, event: &'a AmiEvent) -> impl Iterator<Item = &'a Rule<T>> + 'a {
-        self.config.rules.iter().filter(move |rule| rule.kinds().contains(&event.kind))
+        self.config.rules.iter().filter(move |rule| rule.kinds().contains(&event.kind()))
     }
 }
 
@@ -124,7 +124,7 @@ impl<T: Kinds> ConfigResolver<T> {
 impl<T: Kinds> AmiResolver for ConfigResolver<T> {
     async fn resolve(&self, aws: &dyn Aws, event: &AmiEvent) -> Result<Resolution> {
         let ignore = |reason: String| Ok(Resolution::Ignore { reason });
-        match event.kind {
+        match event.kind() {
             EventKind::SnapshotCreated => {
                 return ignore("snapshot events move no pointer; snapshot generations are kept by retention".into())
             }
@@ -137,7 +137,7 @@ impl<T: Kinds> AmiResolver for ConfigResolver<T> {
                 if rules.is_empty() {
                     return ignore(format!(
                         "no rule with `bake` takes the schedule `{}`",
-                        event.rule_name.as_deref().unwrap_or("?")
+                        event.rule_name().unwrap_or("?")
                     ));
                 }
                 return Ok(Resolution::Bake { rules });
@@ -151,25 +151,25 @@ impl<T: Kinds> AmiResolver for ConfigResolver<T> {
                 if rules.is_empty() {
                     return ignore(format!(
                         "no rule takes asg_created for group `{}`",
-                        event.asg_name.as_deref().unwrap_or("?")
+                        event.asg_name().unwrap_or("?")
                     ));
                 }
                 return Ok(Resolution::Publish { image: None, rules });
             }
             _ => {}
         }
-        if let Some(state) = &event.state {
-            let done = match event.kind {
+        if let Some(state) = event.state() {
+            let done = match event.kind() {
                 EventKind::BackupJob | EventKind::BackupCopyJob => state.eq_ignore_ascii_case("COMPLETED"),
                 EventKind::ImageStateChanged => state.eq_ignore_ascii_case("available"),
                 _ => true,
             };
             if !done {
-                return ignore(format!("{} in state `{state}`; amikeeper acts when it completes", event.kind));
+                return ignore(format!("{} in state `{state}`; amikeeper acts when it completes", event.kind()));
             }
         }
-        let Some(image_id) = &event.image_id else {
-            return ignore(format!("this {} event names no AMI (not an EC2 backup?)", event.kind));
+        let Some(image_id) = event.image_id() else {
+            return ignore(format!("this {} event names no AMI (not an EC2 backup?)", event.kind()));
         };
         let image = aws.describe_image(&event.region, image_id).await?.ok_or_else(|| Error::NotFound {
             kind: "AMI",
@@ -205,23 +205,23 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 fn schedule_matches(matcher: &Match, event: &AmiEvent) -> bool {
-    matcher.schedule_rule.as_ref().is_none_or(|want| event.rule_name.as_ref() == Some(want))
+    matcher.schedule_rule.as_ref().is_none_or(|want| event.rule_name() == Some(want.as_str()))
 }
 
 fn asg_matches(matcher: &Match, event: &AmiEvent) -> bool {
     matcher
         .asg_name_prefix
         .as_ref()
-        .is_none_or(|prefix| event.asg_name.as_deref().is_some_and(|name| name.starts_with(prefix.as_str())))
+        .is_none_or(|prefix| event.asg_name().is_some_and(|name| name.starts_with(prefix.as_str())))
 }
 
 /// The instance an image was made from: the event's, or the one in an AWS Backup image name
 /// (`AwsBackup_<instanceId>_...`, seed 000).
 pub fn instance_id_of<'a>(event: &'a AmiEvent, image: Option<&'a Image>) -> Option<&'a str> {
-    if let Some(id) = event.instance_id.as_deref() {
+    if let Some(id) = event.instance_id() {
         return Some(id);
     }
-    let name = image.map(|i| i.name.as_str()).or(event.image_name.as_deref())?;
+    let name = image.map(|i| i.name.as_str()).or(event.image_name())?;
     let (prefix, rest) = name.split_once('_')?;
     if !prefix.eq_ignore_ascii_case("awsbackup") {
         return None;
@@ -236,7 +236,7 @@ fn image_matches<T>(rule: &Rule<T>, event: &AmiEvent, image: &Image) -> bool {
     if rule.bake.is_some() && image.tags.get(RULE_TAG) != Some(&rule.name) {
         return false;
     }
-    let description = image.description.as_deref().or(event.description.as_deref()).unwrap_or("");
+    let description = image.description.as_deref().or(event.description()).unwrap_or("");
     m.name_prefix.as_ref().is_none_or(|p| image.name.starts_with(p.as_str()))
         && m.description_contains.as_ref().is_none_or(|d| description.contains(d.as_str()))
         && m.has_tags.iter().all(|k| image.tags.contains_key(k))
@@ -257,15 +257,13 @@ impl<T> Values<'_, T> {
     /// bake names, which the keeper renders.
     fn render(&self, template: &NameTemplate) -> Result<String, crate::template::MissingValue> {
         template.render(|placeholder| match placeholder {
-            Placeholder::ImageId => {
-                self.image.map(|i| i.id.as_str()).or(self.event.image_id.as_ref().map(|i| i.as_str()))
-            }
-            Placeholder::ImageName => self.image.map(|i| i.name.as_str()).or(self.event.image_name.as_deref()),
+            Placeholder::ImageId => self.image.map(|i| i.id.as_str()).or(self.event.image_id().map(|i| i.as_str())),
+            Placeholder::ImageName => self.image.map(|i| i.name.as_str()).or(self.event.image_name()),
             Placeholder::InstanceId => instance_id_of(self.event, self.image),
             Placeholder::Region => Some(self.event.region.as_str()),
             Placeholder::Account => Some(self.event.account.as_str()),
-            Placeholder::AsgName => self.event.asg_name.as_deref(),
-            Placeholder::LaunchTemplateId => self.event.launch_template_id.as_deref(),
+            Placeholder::AsgName => self.event.asg_name(),
+            Placeholder::LaunchTemplateId => self.event.launch_template_id(),
             Placeholder::Rule => Some(self.rule.name.as_str()),
             Placeholder::Tag(key) => self.image.and_then(|i| i.tags.get(key)).map(String::as_str),
             Placeholder::Date => None,

@@ -115,7 +115,7 @@ impl PointerKind for AutoScalingGroupTarget {
         Ok(Box::new(AutoScalingGroupPublisher {
             name: names.render(&self.name, NameKind::AutoScalingGroup)?,
             version: self.version.clone(),
-            launch_template_id: names.event().launch_template_id.clone(),
+            launch_template_id: names.event().launch_template_id().map(str::to_owned),
             allow_stack_managed: self.allow_stack_managed,
         }))
     }
