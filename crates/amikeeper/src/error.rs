@@ -4,8 +4,36 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::ConfigError;
 use crate::events::EventError;
+
+/// A malformed or inconsistent configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration {path}: {source}")]
+    Io {
+        /// The path given.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The text is not valid TOML or JSON for this schema.
+    #[error("invalid {format} configuration: {message}")]
+    Parse {
+        /// `TOML` or `JSON`.
+        format: &'static str,
+        /// What the parser said, with the line where it knows it.
+        message: String,
+    },
+    /// The configuration parses but does not make sense.
+    #[error("invalid configuration at {at}: {reason}")]
+    Invalid {
+        /// Where: e.g. `rules[0].targets[1].name`.
+        at: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+}
 
 /// Everything that can go wrong in amikeeper.
 #[derive(Debug, thiserror::Error)]
