@@ -2,7 +2,8 @@
 //! generic machinery: the configuration parses and checks it, the IAM policy grants what it
 //! says, the sweep's in-use scan reads where it says its pointers are, the resolver builds its
 //! publisher and it publishes on `MemoryAws`, and rollback asks it. This is the walkthrough of
-//! `docs/adding-a-pointer-kind.md`, kept honest.
+//! the walkthrough "Adding a pointer kind" in `ARCHITECTURE.md`, kept honest (its last test
+//! checks that the files, the registration and the trait items it names are the ones in the code).
 
 use amikeeper::backend::Aws;
 use amikeeper::config::{Config, ConfigError};
@@ -225,4 +226,57 @@ async fn the_resolver_builds_its_publisher_and_it_publishes() {
     assert_eq!(report["targets"][0]["reason"], "/golden/web is rolled back by hand");
     let bad = "golden_parameter:/ami/web".parse::<Pointers>().unwrap_err().to_string();
     assert!(bad.ends_with("use ssm_parameter:NAME or golden_parameter:NAME"), "{bad}");
+}
+
+/// The section "Adding a pointer kind" of `ARCHITECTURE.md`.
+fn walkthrough() -> String {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ARCHITECTURE.md")).unwrap();
+    let section =
+        text.split("\n## Adding a pointer kind\n").nth(1).expect("ARCHITECTURE.md has \"## Adding a pointer kind\"");
+    section.split("\n## ").next().unwrap().to_owned()
+}
+
+/// The walkthrough names files that exist, shows the registration as `pointer_kinds!` is
+/// written, and every trait item its table names is one of `PointerKind`'s, `in_use` without
+/// a default.
+#[test]
+fn the_adding_a_pointer_kind_walkthrough_is_true() {
+    let doc = walkthrough();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let quoted: Vec<&str> = doc.split('`').skip(1).step_by(2).collect();
+    let paths: Vec<&str> =
+        quoted.iter().copied().filter(|q| q.starts_with("crates/") || q.starts_with("scripts/")).collect();
+    assert!(paths.len() >= 8, "{paths:?}");
+    for path in paths {
+        // `<kind>.rs`: the folder it goes in exists.
+        let path = if path.contains('<') { path.rsplit_once('/').unwrap().0 } else { path };
+        assert!(std::path::Path::new(&format!("{root}/{path}")).exists(), "{path} does not exist");
+    }
+
+    let kinds = std::fs::read_to_string(format!("{root}/crates/amikeeper/src/kinds/mod.rs")).unwrap();
+    let registration = kinds.split("\npointer_kinds! {\n").nth(1).expect("kinds/mod.rs calls pointer_kinds!");
+    let registration: Vec<&str> = registration.split("\n}").next().unwrap().lines().map(str::trim).collect();
+    let shown = doc.split("```rust\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a rust block");
+    for line in shown.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//") && !l.contains("MyKind"))
+    {
+        if line == "pointer_kinds! {" || line == "}" {
+            continue;
+        }
+        assert!(registration.contains(&line), "not in kinds/mod.rs's pointer_kinds!: {line}");
+    }
+
+    let table: Vec<&str> = doc.lines().filter(|l| l.starts_with("| `")).collect();
+    assert!(table.len() >= 8, "{table:?}");
+    let trait_body = kinds.split("pub trait PointerKind").nth(1).unwrap().split("\n}\n").next().unwrap();
+    for row in table {
+        let items = row.split(" | ").next().unwrap();
+        for item in items.split('`').skip(1).step_by(2) {
+            let declared = [format!("fn {item}("), format!("const {item}:")];
+            assert!(declared.iter().any(|d| trait_body.contains(d.as_str())), "PointerKind has no `{item}`");
+        }
+    }
+    assert!(
+        trait_body.contains("fn in_use(&self, rule: &str, region: &Region) -> Vec<InUse>;"),
+        "in_use must stay required (no default body)"
+    );
 }

@@ -11,7 +11,7 @@
 //!   CloudTrail `eventName`) to its [`EventKind`] and parser. Dispatch, the list of supported
 //!   events in errors ([`SUPPORTED`]) and [`supported()`] are all read from it.
 //!
-//! `docs/adding-an-event-kind.md` walks through adding a source.
+//! `ARCHITECTURE.md` ("Adding an event kind") walks through adding a source.
 
 #[macro_use]
 mod event;
