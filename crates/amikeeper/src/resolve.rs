@@ -67,6 +67,10 @@ pub enum Resolution {
 pub trait AmiResolver: Send + Sync {
     /// Resolves `event`, reading what it needs (the image and its tags) through `aws`.
     async fn resolve(&self, aws: &dyn Aws, event: &AmiEvent) -> Result<Resolution>;
+
+    /// The targets of `rule` for `event` and `image`, in the rule's order: what a bake of
+    /// `rule` moves to the image it made (`image` is `None` when a dry run plans the bake).
+    fn rule_targets(&self, rule: &Rule, event: &AmiEvent, image: Option<&Image>) -> Vec<ResolvedTarget>;
 }
 
 /// The resolver driven by a [`Config`]: rules match event kinds and image attributes, targets
@@ -253,6 +257,10 @@ impl AmiResolver for ConfigResolver {
             ));
         }
         Ok(Resolution::Publish { image: Some(image), rules })
+    }
+
+    fn rule_targets(&self, rule: &Rule, event: &AmiEvent, image: Option<&Image>) -> Vec<ResolvedTarget> {
+        self.targets(rule, event, image)
     }
 }
 

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -29,10 +29,11 @@ use super::inventory::{gather_paced, Gathered};
 use super::pace::Pacer;
 use super::Sources;
 use super::{
-    snapshot_plan, Action, Decision, GroupBy, ImagePolicy, Inventory, Retire, SnapshotDecision, Source, Usage, Usages,
+    snapshot_plan, Action, ConfiguredRetention, Decision, Inventory, RetentionPolicy, Retire, SnapshotDecision, Source,
+    Usage, Usages,
 };
 use crate::backend::Aws;
-use crate::config::{Config, GroupByConfig, ImagePolicyConfig, RetentionConfig};
+use crate::config::{Config, RetentionConfig};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{Image, ImageId, Region, SnapshotState, Tags};
 use crate::protect::{LetGoFailure, Ownership, Step};
@@ -285,43 +286,6 @@ pub(crate) fn ami_ids() -> &'static regex::Regex {
     AMI.get_or_init(|| regex::Regex::new(r"\bami-[0-9a-f]{8,17}\b").expect("valid pattern"))
 }
 
-/// The [`ImagePolicy`] a `[[retention.images]]` entry describes; `gathered` has the parameter
-/// histories a `published_to` grouping reads.
-pub fn image_policy(config: &ImagePolicyConfig, gathered: &Gathered) -> Result<ImagePolicy, regex::Error> {
-    let group_by = match &config.group_by {
-        GroupByConfig::Tag(key) => GroupBy::Tag(key.clone()),
-        GroupByConfig::NamePrefix(prefixes) => GroupBy::NamePrefix(prefixes.clone()),
-        GroupByConfig::NamePattern(pattern) => GroupBy::NamePattern(regex::Regex::new(pattern)?),
-        GroupByConfig::PublishedTo(names) => {
-            let mut groups: rustc_hash::FxHashMap<ImageId, Arc<str>> = Default::default();
-            for name in names {
-                let group: Arc<str> = Arc::from(name.as_str());
-                for (_, value) in gathered.parameter_histories.get(name).into_iter().flatten() {
-                    for found in ami_ids().find_iter(value) {
-                        groups.entry(ImageId::new(found.as_str())).or_insert_with(|| group.clone());
-                    }
-                }
-            }
-            GroupBy::Lookup(Arc::new(groups))
-        }
-    };
-    Ok(ImagePolicy {
-        group_by,
-        keep_newest: config.keep_newest,
-        min_age: Duration::days(i64::from(config.min_age_days)),
-        max_age: config.max_age_days.map(|days| Duration::days(i64::from(days))),
-        keep_launched_within: config.keep_launched_within_days.map(|days| Duration::days(i64::from(days))),
-        exclude_tag: Some(config.exclude_tag.clone()),
-        max_retirements: config.max_retirements,
-        retire: config.retire,
-        stages: config.stages.map(|s| super::Stages {
-            deprecate_after: s.deprecate_after_days.map(|d| Duration::days(i64::from(d))),
-            disable_after: s.disable_after_days.map(|d| Duration::days(i64::from(d))),
-            delete_after: s.delete_after_days.map(|d| Duration::days(i64::from(d))),
-        }),
-    })
-}
-
 /// The version number `version` (`$Latest`, `$Default` or a number) names in a template.
 fn version_number(version: &str, default: i64, latest: i64) -> Option<i64> {
     match version {
@@ -460,9 +424,21 @@ pub(crate) fn usages(
     (usages, version_deletions)
 }
 
-/// Plans a sweep of what was gathered in `region`, at `now`. Pure: the same inputs give the
-/// same plan.
+/// Plans a sweep of what was gathered in `region`, at `now`, with the configuration's image
+/// policies ([`ConfiguredRetention`]). Pure: the same inputs give the same plan.
 pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: OffsetDateTime) -> SweepPlan {
+    plan_sweep_with(config, gathered, region, now, &ConfiguredRetention::new(config))
+}
+
+/// [`plan_sweep`] with `policy` deciding which images to retire; the rest of the plan follows
+/// the configuration's `[retention]`.
+pub fn plan_sweep_with(
+    config: &Config,
+    gathered: &Gathered,
+    region: &Region,
+    now: OffsetDateTime,
+    policy: &dyn RetentionPolicy,
+) -> SweepPlan {
     let default_retention = RetentionConfig {
         concurrency: 1,
         max_requests_per_second: None,
@@ -480,29 +456,12 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
     let keep_versions = retention.launch_templates.map(|policy| policy.keep_versions);
     let (usages, version_deletions) = usages(gathered, keep_versions, &mut warnings);
 
-    // Images: each policy judges the images no earlier policy selected.
-    let mut policies = Vec::new();
-    for (i, config) in retention.images.iter().enumerate() {
-        match image_policy(config, gathered) {
-            Ok(policy) => policies.push(policy),
-            Err(error) => warnings.push(format!("retention.images[{i}] is skipped: {error}")),
-        }
-    }
-    let mut decisions: Vec<Decision> = Vec::new();
-    let mut judged: HashMap<ImageId, usize> = HashMap::new();
-    let mut inventory = Inventory { images: Vec::new(), usages };
-    for (i, policy) in policies.iter().enumerate() {
-        inventory.images = gathered
-            .images
-            .iter()
-            .filter(|image| policies[..i].iter().all(|earlier| earlier.group_by.group_of(image).is_none()))
-            .cloned()
-            .collect();
-        for decision in policy.decisions(&inventory, now) {
-            judged.insert(decision.image_id.clone(), decisions.len());
-            decisions.push(decision);
-        }
-    }
+    // Images: the policy judges them (the configuration's: each of its policies judges the
+    // images no earlier one selected).
+    let inventory = Inventory { images: gathered.images.clone(), usages };
+    let mut decisions = policy.sweep_decisions(&inventory, gathered, now, &mut warnings);
+    let judged: HashMap<ImageId, usize> =
+        decisions.iter().enumerate().map(|(index, decision)| (decision.image_id.clone(), index)).collect();
     // The sources each decision rests on.
     for decision in &mut decisions {
         decision.sources = gathered.read;
@@ -654,13 +613,21 @@ pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: Of
 pub struct Sweeper<'a> {
     aws: &'a dyn Aws,
     config: &'a Config,
+    policy: Option<&'a dyn RetentionPolicy>,
     progress: Option<&'a (dyn Fn(Progress) + Send + Sync)>,
 }
 
 impl<'a> Sweeper<'a> {
     /// A sweeper for `config` acting on `aws`.
     pub fn new(aws: &'a dyn Aws, config: &'a Config) -> Self {
-        Self { aws, config, progress: None }
+        Self { aws, config, policy: None, progress: None }
+    }
+
+    /// Decides which images to retire with `policy` instead of the configuration's
+    /// `[[retention.images]]` ([`ConfiguredRetention`]).
+    pub fn with_policy(mut self, policy: &'a dyn RetentionPolicy) -> Self {
+        self.policy = Some(policy);
+        self
     }
 
     /// Calls `progress` after each action (for a progress bar).
@@ -681,20 +648,28 @@ impl<'a> Sweeper<'a> {
         let mut gathered = gather_paced(self.aws, self.config, region, &pacer, concurrency).await?;
         let now = options.now.unwrap_or_else(OffsetDateTime::now_utc);
         let retention = self.config.retention.as_ref();
-        let mut plan = plan_sweep(self.config, &gathered, region, now);
+        let configured;
+        let policy = match self.policy {
+            Some(policy) => policy,
+            None => {
+                configured = ConfiguredRetention::new(self.config);
+                &configured
+            }
+        };
+        let mut plan = plan_sweep_with(self.config, &gathered, region, now, policy);
         // Consumer accounts first: they read everything there at once; then EC2's reference
         // check, which asks about each candidate left (and any a new plan brings up).
         let mut consumers = Vec::new();
         if let Some(list) = retention.map(|r| &r.consumers).filter(|c| !c.is_empty()) {
             consumers = check::ask_consumers(self.aws, &pacer, concurrency, list, &mut gathered, &mut plan, |g| {
-                plan_sweep(self.config, g, region, now)
+                plan_sweep_with(self.config, g, region, now, policy)
             })
             .await;
         }
         let mut references = ReferenceCheck::Off;
         if retention.is_some_and(|r| r.image_references.asked()) {
             references = check::ask_about_candidates(self.aws, &pacer, concurrency, &mut gathered, &mut plan, |g| {
-                plan_sweep(self.config, g, region, now)
+                plan_sweep_with(self.config, g, region, now, policy)
             })
             .await;
         }
