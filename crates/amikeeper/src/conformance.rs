@@ -18,8 +18,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::backend::{Aws, Ec2Api, FaultyAws};
+use crate::backend::{Aws, Ec2Api};
 use crate::config::WaitConfig;
+use crate::memory::FaultyAws;
 use crate::memory::{Fault, FaultKind, ImageSeed, MemoryAws};
 use crate::model::{ImageId, ImageState, LaunchTemplateSpec, Region, SnapshotState, Tags};
 use crate::publish::Status;

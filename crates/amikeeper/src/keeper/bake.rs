@@ -7,7 +7,7 @@ use super::{entry, finish_report, new_report, BakeOptions, HandleOptions, Keeper
 use crate::backend::{CountingAws, Ec2Api};
 use crate::config::{ConfigError, Rule};
 use crate::error::Error;
-use crate::events::{AmiEvent, EventKind};
+use crate::events::{AmiEvent, ImageCreated, Scheduled};
 use crate::model::{AccountId, CreateImage, Region, RULE_TAG};
 use crate::publish::{Outcome, Status, TargetId};
 use crate::report::{Report, RunStatus, TargetReport};
@@ -61,7 +61,8 @@ impl Keeper {
         };
         let now = options.now.unwrap_or_else(OffsetDateTime::now_utc);
         let event_id = format!("amikeeper-bake-{rule}-{}", now.unix_timestamp());
-        let event = AmiEvent::new(EventKind::Scheduled, region.clone(), AccountId::new(account), now, event_id);
+        let event =
+            AmiEvent::new(region.clone(), AccountId::new(account), now, event_id, Scheduled { rule_name: None });
         let handle = HandleOptions { dry_run: options.dry_run, wait: options.wait };
         let aws = CountingAws::new(self.aws.as_ref());
         let mut report = new_report(&event, options.dry_run);
@@ -138,10 +139,13 @@ impl Keeper {
         // The new image carries `amikeeper:rule`, so when it is still pending, its
         // `EC2 AMI State Change` event resolves to this rule and finishes the job.
         let created = AmiEvent {
-            kind: EventKind::ImageCreated,
-            image_id: Some(image_id.clone()),
-            instance_id: Some(bake.instance_id.clone()),
-            image_name: Some(name),
+            detail: ImageCreated {
+                image_id: image_id.clone(),
+                instance_id: Some(bake.instance_id.clone()),
+                image_name: Some(name),
+                description: None,
+            }
+            .into(),
             ..event.clone()
         };
         let image = match aws.describe_image(&event.region, &image_id).await {

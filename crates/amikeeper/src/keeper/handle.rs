@@ -38,7 +38,7 @@ impl Keeper {
         let aws = CountingAws::new(self.aws.as_ref());
         let mut report = new_report(event, options.dry_run);
         let unlisted = std::iter::once(&event.account)
-            .chain(event.source_account.as_ref())
+            .chain(event.source_account())
             .find(|account| !self.config().allows_account(account.as_str()));
         if let Some(account) = unlisted {
             report.status = RunStatus::Refused;
@@ -64,7 +64,7 @@ impl Keeper {
             // retrying cannot help, so the run is refused (the CLI exits 2), having written
             // nothing.
             Err(Error::NotFound { kind: "AMI", name, region }) => {
-                let hidden = match &event.image_id {
+                let hidden = match event.image_id() {
                     Some(image_id) => crate::allowed::hidden(aws, &event.region, image_id).await,
                     None => None,
                 };

@@ -1,36 +1,21 @@
 //! How often a read or a publish of a run is tried.
 
-use std::time::Duration;
-
 use super::entry;
+use crate::backend::RetryPolicy;
 use crate::error::Error;
 use crate::publish::{Outcome, PublishContext, Publisher, Status};
 use crate::report::TargetReport;
 
-/// How often a target whose publish failed with a retryable AWS error (throttling, 5xx,
-/// timeout) is tried, in all. Publishing is idempotent and monotonic, so a retry is safe.
-pub(super) const TARGET_ATTEMPTS: u32 = 3;
-
-/// Runs `call` until it succeeds, fails for good, or has failed [`TARGET_ATTEMPTS`] times
-/// with a retryable AWS error (throttling, 5xx, timeout), backing off in between. Returns the
-/// result and the number of attempts. Only for idempotent work: reads, and publishes, which
-/// are idempotent and monotonic.
-pub(super) async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> (Result<T, Error>, u32)
+/// Runs `call` as amikeeper's retry layer decides ([`RetryPolicy::TARGETS`]): again after a
+/// temporary AWS error the backend has not already retried. Returns the result and the number
+/// of attempts. Only for idempotent work: reads, and publishes, which are idempotent and
+/// monotonic.
+pub(super) async fn with_retries<T, F, Fut>(what: &str, call: F) -> (Result<T, Error>, u32)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Err(Error::Aws(error)) if error.is_retryable() && attempt < TARGET_ATTEMPTS => {
-                tracing::warn!(target: super::LOG, %what, %error, attempt, "retrying after a retryable AWS error");
-                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-                attempt += 1;
-            }
-            result => return (result, attempt),
-        }
-    }
+    RetryPolicy::TARGETS.run(what, call).await
 }
 
 pub(super) async fn publish_with_retry(
