@@ -88,11 +88,20 @@ pub struct Keeper {
 /// use std::sync::Arc;
 /// use amikeeper::{Config, Keeper, MemoryAws, StandardEventParser};
 ///
-/// let config = Config::from_toml("accounts = [\"111122223333\"]").unwrap();
+/// let config = Config::from_toml(r#"
+///     accounts = ["111122223333"]
+///     [[rules]]
+///     name = "web"
+///     [rules.match]
+///     name_prefix = "web-"
+///     [[rules.targets]]
+///     kind = "ssm_parameter"
+///     name = "/ami/web"
+/// "#).unwrap();
 /// let keeper = Keeper::builder(config, Arc::new(MemoryAws::new("111122223333")))
 ///     .parser(StandardEventParser::new().with_max_bytes(1024 * 1024))
 ///     .build();
-/// assert!(keeper.config().rules.is_empty());
+/// assert_eq!(keeper.config().rules.len(), 1);
 /// ```
 pub struct KeeperBuilder {
     config: Config,
