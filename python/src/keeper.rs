@@ -3,29 +3,22 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use amikeeper::config::{ConfigError, WaitConfig};
 use amikeeper::events::{self, AmiEvent};
+use amikeeper::keeper::BatchItemFailure;
 use amikeeper::model::{ImageId, Region};
 use amikeeper::retain::SweepOptions;
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
-use amikeeper::{BakeOptions, Config, HandleOptions, Keeper, Report};
-use amikeeper_aws::aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
-use amikeeper_aws::{SdkAws, SdkAwsBuilder};
+use amikeeper::{AwsError, BakeOptions, Config, HandleOptions, InvokeError, InvokeOptions, Keeper, Report, RunReport};
+use amikeeper_aws::SdkAws;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use tokio::sync::OnceCell;
+use serde::Serialize;
 
 use crate::convert::{json_text, to_python, NotJson};
 use crate::errors;
 use crate::runtime::block_on;
-
-/// How long one attempt of a sweep's AWS call may take: listing thousands of images or
-/// snapshots takes far longer than an event's calls (the same as `amikeeper sweep`).
-const SWEEP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long one of a sweep's AWS calls may take, retries included (as `amikeeper sweep`).
-const SWEEP_OPERATION_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Where the AWS SDK sends calls and with which credentials: the constructors' keywords.
 #[derive(Debug, Clone, Default)]
@@ -36,23 +29,39 @@ struct AwsSettings {
 }
 
 impl AwsSettings {
-    /// The SDK backend's builder for these settings, with its default retries and timeouts.
-    fn builder(&self) -> SdkAwsBuilder {
+    /// The SDK backend for these settings, with its default retries and timeouts.
+    async fn load(&self) -> SdkAws {
         SdkAws::builder()
             .region(self.region.clone())
             .profile(self.profile.clone())
             .endpoint_url(self.endpoint_url.clone())
+            .load()
+            .await
     }
+}
 
-    /// The builder for sweeps, set up like `amikeeper sweep`'s: longer timeouts, and no
-    /// stalled-stream protection (a sweep's thousands of small requests are bounded by the
-    /// timeouts instead, for less CPU per request).
-    fn sweep_builder(&self) -> SdkAwsBuilder {
-        self.builder()
-            .operation_attempt_timeout(SWEEP_ATTEMPT_TIMEOUT)
-            .operation_timeout(SWEEP_OPERATION_TIMEOUT)
-            .customize(|loader| loader.stalled_stream_protection(StalledStreamProtectionConfig::disabled()))
-    }
+/// What `Keeper.invoke` returns: [`amikeeper::Invocation`] as Python sees it.
+#[derive(Serialize)]
+struct InvocationDict<'a> {
+    /// One report per event; a schedule's sweep in its place.
+    reports: &'a [RunReport],
+    /// One line per report, for the log.
+    summaries: Vec<String>,
+    /// Why the invocation failed, if it did.
+    failure: Option<FailureDict<'a>>,
+    /// For an SQS batch, the records whose run failed.
+    batch_item_failures: Option<Vec<BatchItemFailure>>,
+}
+
+/// [`amikeeper::keeper::InvocationFailure`] as Python sees it.
+#[derive(Serialize)]
+struct FailureDict<'a> {
+    /// The index of the first failed report.
+    run: usize,
+    /// What failed, in one line.
+    message: String,
+    /// The AWS error to raise, when AWS said why.
+    error: Option<&'a AwsError>,
 }
 
 /// Keeps the pointers of one configuration right, talking to AWS through the AWS SDK for Rust.
@@ -61,23 +70,21 @@ impl AwsSettings {
 /// the report the CLI prints as JSON, as a dict, and releases the GIL while AWS work runs.
 #[pyclass(name = "Keeper", module = "amikeeper", frozen)]
 pub struct PyKeeper {
-    /// The keeper for events and rollbacks, on the SDK's default timeouts.
+    /// The keeper: events and rollbacks on the SDK's default timeouts, sweeps through the same
+    /// clients' configuration with a sweep's longer timeouts ([`SdkAws::for_sweeps`]).
     keeper: Keeper,
-    /// The SDK settings, for the sweeps' own backend.
-    settings: AwsSettings,
     /// The region of sweeps and rollbacks that name none: `region=`, else the SDK's chain
     /// (`AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's).
     default_region: Option<String>,
-    /// The keeper for sweeps, made by the first sweep, on a backend with the sweep's timeouts.
-    sweeper: OnceCell<Keeper>,
 }
 
 impl PyKeeper {
     /// A keeper for `config` on the SDK backend with `settings` (loaded once, here).
     fn load(py: Python<'_>, config: Config, settings: AwsSettings) -> PyResult<Self> {
-        let aws = block_on(py, || settings.builder().load())?;
+        let aws = block_on(py, || settings.load())?;
         let default_region = aws.default_region().map(str::to_owned);
-        Ok(Self { keeper: Keeper::new(config, Arc::new(aws)), settings, default_region, sweeper: OnceCell::new() })
+        let sweeps = Arc::new(aws.for_sweeps());
+        Ok(Self { keeper: Keeper::builder(config, Arc::new(aws)).sweep_backend(sweeps).build(), default_region })
     }
 
     /// `region`, else the default region; a `ConfigError` when there is neither.
@@ -108,17 +115,22 @@ impl PyKeeper {
     }
 }
 
-/// The events of one payload (a dict, or JSON as `str` or `bytes`): one, or one per record of
-/// an SQS or SNS batch. Anything that is not JSON-like, or not an event, is an `EventError`.
-pub fn parse_events(py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Vec<AmiEvent>> {
-    let payload = json_text(event).map_err(|error| match error {
+/// The JSON text of one payload (a dict, or JSON as `str` or `bytes`); anything that is not
+/// JSON-like is an `EventError`.
+fn payload(py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    json_text(event).map_err(|error| match error {
         NotJson::Unserializable(why) => errors::event_error_message(
             py,
             format!("the event is not JSON-like (dict, list, str, int, float, bool, None): {why}"),
         ),
         NotJson::Python(error) => error,
-    })?;
-    events::parse_payload(&payload).map_err(|error| errors::event_error(py, error))
+    })
+}
+
+/// The events of one payload (a dict, or JSON as `str` or `bytes`): one, or one per record of
+/// an SQS or SNS batch. Anything that is not JSON-like, or not an event, is an `EventError`.
+pub fn parse_events(py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Vec<AmiEvent>> {
+    events::parse_payload(&payload(py, event)?).map_err(|error| errors::event_error(py, error))
 }
 
 /// The one item of `items`, else an `EventError` saying to use the `*_all`/`*_events` form.
@@ -243,18 +255,40 @@ impl PyKeeper {
         }
         let region = self.region_or_default(py, region)?;
         let options = SweepOptions { apply, now: None };
-        let report = block_on(py, || async {
-            let sweeper = self
-                .sweeper
-                .get_or_init(|| async {
-                    let aws = self.settings.sweep_builder().load().await;
-                    Keeper::new(self.keeper.config().clone(), Arc::new(aws))
-                })
-                .await;
-            sweeper.sweep(&region, &options).await
-        })?
-        .map_err(|error| errors::from_core(py, error))?;
+        let report =
+            block_on(py, || self.keeper.sweep(&region, &options))?.map_err(|error| errors::from_core(py, error))?;
         to_python(py, &report)
+    }
+
+    /// Answers one Lambda-style invocation, as `lambda_handler` does: handles every event of
+    /// `event` (one, or each record of an SQS or SNS batch) in order, and a scheduled event
+    /// that no rule takes sweeps its region when the configuration has `[retention]` (acting
+    /// on the plan unless `apply_sweeps=False`). Returns a dict: `reports` (one per event, a
+    /// schedule's sweep in its place), `summaries` (one line each, for the log), `failure`
+    /// (`None`, or the first failed report's index as `run`, a `message`, and the AWS `error`
+    /// when AWS said why) and `batch_item_failures` (for an SQS batch, the records to deliver
+    /// again, as Lambda's `batchItemFailures`; else `None`). A malformed or unsupported
+    /// payload is an `EventError`; a sweep that cannot run raises as `sweep` does.
+    #[pyo3(signature = (event, *, apply_sweeps = true))]
+    fn invoke(&self, py: Python<'_>, event: &Bound<'_, PyAny>, apply_sweeps: bool) -> PyResult<Py<PyAny>> {
+        let payload = payload(py, event)?;
+        let options = InvokeOptions::lambda(apply_sweeps);
+        let invocation = block_on(py, || self.keeper.invoke(&payload, &options))?.map_err(|error| match error {
+            InvokeError::Event(error) => errors::event_error(py, error),
+            InvokeError::Sweep(error) => errors::from_core(py, error),
+        })?;
+        let failure = invocation.failure();
+        let dict = InvocationDict {
+            reports: &invocation.runs,
+            summaries: invocation.runs.iter().map(ToString::to_string).collect(),
+            failure: failure.as_ref().map(|failure| FailureDict {
+                run: failure.run,
+                message: failure.to_string(),
+                error: failure.aws_error(),
+            }),
+            batch_item_failures: invocation.sqs_batch_response().map(|response| response.batch_item_failures),
+        };
+        to_python(py, &dict)
     }
 
     /// Moves `targets` back to the AMI each named before, or to `to`, and returns the report:

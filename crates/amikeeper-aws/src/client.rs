@@ -20,6 +20,11 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const DEFAULT_OPERATION_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a call may take in all, retries and their back-off included, by default.
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one attempt of a sweep's call may take ([`SdkAws::for_sweeps`]): listing thousands
+/// of images or snapshots takes far longer than an event's calls.
+pub const SWEEP_OPERATION_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a sweep's call may take in all, retries included ([`SdkAws::for_sweeps`]).
+pub const SWEEP_OPERATION_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The SDK's retry strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -338,6 +343,28 @@ impl SdkAws {
     /// The shared configuration every client is made from.
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.inner.config
+    }
+
+    /// The same account, credentials and settings, set up for sweeps (for
+    /// [`KeeperBuilder::sweep_backend`](amikeeper::KeeperBuilder::sweep_backend)): each call may
+    /// take [`SWEEP_OPERATION_ATTEMPT_TIMEOUT`] per attempt and [`SWEEP_OPERATION_TIMEOUT`] in
+    /// all, and stalled-stream protection is off (a sweep's thousands of small requests are
+    /// bounded by the timeouts instead, for less CPU per request). Nothing is loaded again:
+    /// its clients are made on first use from this configuration.
+    pub fn for_sweeps(&self) -> SdkAws {
+        use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
+        let config = &self.inner.config;
+        let timeouts = config.timeout_config().map(TimeoutConfig::to_builder).unwrap_or_default();
+        let timeouts = timeouts
+            .operation_attempt_timeout(SWEEP_OPERATION_ATTEMPT_TIMEOUT)
+            .operation_timeout(SWEEP_OPERATION_TIMEOUT)
+            .build();
+        let config = config
+            .to_builder()
+            .timeout_config(timeouts)
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+            .build();
+        SdkAws::from_sdk_config(config)
     }
 
     /// The region used for calls whose region is empty, if any.

@@ -115,7 +115,8 @@ mod throttles;
 
 pub use client::{
     ParseRetryModeError, RetryMode, SdkAws, SdkAwsBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_OPERATION_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT,
+    DEFAULT_OPERATION_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, SWEEP_OPERATION_ATTEMPT_TIMEOUT,
+    SWEEP_OPERATION_TIMEOUT,
 };
 
 /// `aws-config`, re-exported for [`SdkAwsBuilder::customize`] and [`SdkAws::from_sdk_config`].

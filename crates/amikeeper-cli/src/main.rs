@@ -15,8 +15,7 @@ use amikeeper::events::parse_payload;
 use amikeeper::model::Region;
 use amikeeper::retain::{Progress, SweepOptions};
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
-use amikeeper::{BakeOptions, Config, HandleOptions, Keeper, RunStatus};
-use amikeeper_aws::aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
+use amikeeper::{BakeOptions, Config, HandleOptions, InvokeOptions, Keeper, Verdict};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// The exit codes of every command, shown by `--help` (the README has the same table).
@@ -154,47 +153,18 @@ enum Command {
     },
 }
 
-/// What a command's outcome means to its caller; [`EXIT_CODES`] describes each.
-/// Ordered by precedence: when a command has several results, the greatest decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Exit {
-    /// Done (0).
-    Done,
-    /// Refused or invalid input (2).
-    Refused,
-    /// AWS work failed (1).
-    Failed,
-}
-
-impl Exit {
-    /// The process exit code.
-    fn code(self) -> u8 {
-        match self {
-            Self::Done => 0,
-            Self::Failed => 1,
-            Self::Refused => 2,
-        }
-    }
-
-    /// The exit of one handled event (or bake).
-    fn of_run(status: RunStatus) -> Self {
-        match status {
-            RunStatus::Ok | RunStatus::Deferred | RunStatus::Ignored => Self::Done,
-            RunStatus::Refused => Self::Refused,
-            RunStatus::Failed => Self::Failed,
-        }
-    }
-
-    /// The exit of several results: the one of highest precedence.
-    fn of_all(exits: impl IntoIterator<Item = Self>) -> Self {
-        exits.into_iter().max().unwrap_or(Self::Done)
+/// The process exit code of a command whose outcome is `verdict` ([`EXIT_CODES`]).
+fn exit_code(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Done => 0,
+        Verdict::Failed => 1,
+        Verdict::Refused => 2,
     }
 }
 
-impl From<Exit> for ExitCode {
-    fn from(exit: Exit) -> Self {
-        ExitCode::from(exit.code())
-    }
+/// The process exit of `verdict`.
+fn exit(verdict: Verdict) -> ExitCode {
+    ExitCode::from(exit_code(verdict))
 }
 
 /// The command line with the exit-code table after every command's help.
@@ -243,12 +213,12 @@ struct Failure {
 }
 
 fn bad_input(message: impl std::fmt::Display) -> Failure {
-    Failure { code: Exit::Refused.code(), message: message.to_string() }
+    Failure { code: exit_code(Verdict::Refused), message: message.to_string() }
 }
 
 /// A failure of AWS work outside any report (exit 1).
 fn aws_failure(message: impl std::fmt::Display) -> Failure {
-    Failure { code: Exit::Failed.code(), message: message.to_string() }
+    Failure { code: exit_code(Verdict::Failed), message: message.to_string() }
 }
 
 async fn run(command: Command) -> ExitCode {
@@ -298,20 +268,13 @@ fn parse(event: &PathBuf) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// How long one attempt of a sweep's AWS call may take.
-const SWEEP_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
-/// How long one of a sweep's AWS calls may take, retries included.
-const SWEEP_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
-
-fn sdk_builder(args: &AwsArgs) -> amikeeper_aws::SdkAwsBuilder {
+async fn load_aws(args: &AwsArgs) -> amikeeper_aws::SdkAws {
     amikeeper_aws::SdkAws::builder()
         .region(args.region.clone())
         .profile(args.profile.clone())
         .endpoint_url(args.endpoint_url.clone())
-}
-
-async fn load_aws(args: &AwsArgs) -> amikeeper_aws::SdkAws {
-    sdk_builder(args).load().await
+        .load()
+        .await
 }
 
 async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -> Result<ExitCode, Failure> {
@@ -327,27 +290,21 @@ async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -
     if fleet && aws_args.region.is_none() {
         aws_args.region = config.fleet.iter().flat_map(|t| t.regions.first()).next().cloned();
     }
-    let aws_args = &aws_args;
     // Listing thousands of images or snapshots can take an emulator (or a busy region) far
-    // longer than an event's single-item calls: give each attempt two minutes.
-    // Stalled-stream protection watches every request body's throughput; a sweep's thousands
-    // of small requests are bounded by the timeouts instead, for less CPU per request.
-    let aws = sdk_builder(aws_args)
-        .operation_attempt_timeout(SWEEP_ATTEMPT_TIMEOUT)
-        .operation_timeout(SWEEP_OPERATION_TIMEOUT)
-        .customize(|loader| loader.stalled_stream_protection(StalledStreamProtectionConfig::disabled()))
-        .load()
-        .await;
+    // longer than an event's single-item calls: the sweep backend's longer timeouts.
+    let aws = load_aws(&aws_args).await;
     let Some(region) = aws.default_region().map(Region::from) else {
         return Err(bad_input("no region: pass --region, or set AWS_REGION or a profile's region"));
     };
-    let keeper = Keeper::new(config, Arc::new(aws));
+    let sweeps = Arc::new(aws.for_sweeps());
+    let keeper = Keeper::builder(config, Arc::new(aws)).sweep_backend(sweeps).build();
     let options = SweepOptions { apply, now: None };
     if fleet {
         let reports = keeper.sweep_fleet(&options).await;
         print_json(&reports)?;
-        let exits = reports.iter().map(|r| if r.status == "ok" { Exit::Done } else { Exit::Failed });
-        return Ok(Exit::of_all(exits).into());
+        // A target that could not be swept has no report: it failed.
+        let verdicts = reports.iter().map(|r| r.report.as_ref().map_or(Verdict::Failed, Verdict::of_sweep));
+        return Ok(exit(Verdict::worst(verdicts)));
     }
     let bar = progress_bar(apply);
     let progress = |p: Progress| {
@@ -362,7 +319,7 @@ async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -
     }
     let report = report.map_err(|error| if error.is_bad_input() { bad_input(&error) } else { aws_failure(&error) })?;
     print_json(&report)?;
-    Ok(if report.summary.failed > 0 { Exit::Failed } else { Exit::Done }.into())
+    Ok(exit(Verdict::of_sweep(&report)))
 }
 
 fn iam_policy(config: &PathBuf, partition: &str) -> Result<ExitCode, Failure> {
@@ -393,12 +350,11 @@ async fn rollback(
     let options = RollbackOptions { to: to.map(amikeeper::model::ImageId::new), dry_run };
     let report = keeper.rollback(&region, targets, &options).await;
     print_json(&report)?;
-    Ok(match report.status {
-        "ok" => Exit::Done,
-        "refused" => Exit::Refused,
-        _ => Exit::Failed,
-    }
-    .into())
+    Ok(exit(match report.status {
+        "ok" => Verdict::Done,
+        "refused" => Verdict::Refused,
+        _ => Verdict::Failed,
+    }))
 }
 
 /// A progress bar on stderr when it is a terminal and there is something to act on.
@@ -429,11 +385,14 @@ async fn handle(
     parse_payload(&payload).map_err(bad_input)?;
     let aws = load_aws(aws_args).await;
     let keeper = Keeper::new(config.clone(), Arc::new(aws));
-    let options =
+    let handle =
         HandleOptions { dry_run, wait: wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..config.wait }) };
-    let reports = keeper.handle_payload(&payload, &options).await.map_err(bad_input)?;
-    print_json(&reports)?;
-    Ok(Exit::of_all(reports.iter().map(|r| Exit::of_run(r.status))).into())
+    // `handle` runs what the events ask for, and nothing more: a schedule no rule takes is
+    // reported as ignored, not swept.
+    let options = InvokeOptions { handle, sweep_schedules: None };
+    let invocation = keeper.invoke(&payload, &options).await.map_err(bad_input)?;
+    print_json(&invocation.runs)?;
+    Ok(exit(invocation.verdict()))
 }
 
 /// `bake`'s flags besides the configuration, the rule and the AWS settings.
@@ -455,16 +414,18 @@ async fn bake(config: &PathBuf, rule: String, flags: BakeFlags, aws_args: &AwsAr
     // An unknown rule, a rule without `bake` or an unknown account: exit 2, no AWS call made.
     let report = keeper.bake(&rule, &region, &options).await.map_err(bad_input)?;
     print_json(&report)?;
-    Ok(Exit::of_run(report.status).into())
+    Ok(exit(Verdict::of_run(report.status)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use amikeeper::RunStatus;
+
     #[test]
     fn every_run_status_has_its_exit_code() {
-        let code = |status| Exit::of_run(status).code();
+        let code = |status| exit_code(Verdict::of_run(status));
         assert_eq!(code(RunStatus::Ok), 0);
         assert_eq!(code(RunStatus::Deferred), 0, "the EC2 AMI State Change event finishes a deferred run");
         assert_eq!(code(RunStatus::Ignored), 0);
@@ -474,12 +435,13 @@ mod tests {
 
     #[test]
     fn a_failure_outranks_a_refusal_which_outranks_done() {
-        use Exit::{Done, Failed, Refused};
-        assert_eq!(Exit::of_all([]), Done);
-        assert_eq!(Exit::of_all([Done, Done]).code(), 0);
-        assert_eq!(Exit::of_all([Done, Refused, Done]).code(), 2);
-        assert_eq!(Exit::of_all([Refused, Failed, Done]).code(), 1);
-        assert_eq!(Exit::of_all([Failed, Refused]).code(), 1);
+        use Verdict::{Done, Failed, Refused};
+        let code = |verdicts: &[Verdict]| exit_code(Verdict::worst(verdicts.iter().copied()));
+        assert_eq!(Verdict::worst([]), Done);
+        assert_eq!(code(&[Done, Done]), 0);
+        assert_eq!(code(&[Done, Refused, Done]), 2);
+        assert_eq!(code(&[Refused, Failed, Done]), 1);
+        assert_eq!(code(&[Failed, Refused]), 1);
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub mod rollback;
 pub mod samples;
 pub mod template;
 
-pub use keeper::{BakeOptions, FleetReport, HandleOptions, Keeper};
+pub use keeper::{
+    BakeOptions, FleetReport, HandleOptions, Invocation, InvokeError, InvokeOptions, Keeper, KeeperBuilder, RunReport,
+    Verdict,
+};
+pub use publish::Publisher;
 pub use report::{Report, RunStatus};
-pub use retain::{SweepOptions, SweepReport};
+pub use resolve::{AmiResolver, ConfigResolver};
+pub use retain::{ConfiguredRetention, RetentionPolicy, SweepOptions, SweepReport};

@@ -68,6 +68,10 @@ pub enum Resolution {
 pub trait AmiResolver: Send + Sync {
     /// Resolves `event`, reading what it needs (the image and its tags) through `aws`.
     async fn resolve(&self, aws: &dyn Aws, event: &AmiEvent) -> Result<Resolution>;
+
+    /// The targets of `rule` for `event` and `image`, in the rule's order: what a bake of
+    /// `rule` moves to the image it made (`image` is `None` when a dry run plans the bake).
+    fn rule_targets(&self, rule: &Rule, event: &AmiEvent, image: Option<&Image>) -> Vec<ResolvedTarget>;
 }
 
 /// The resolver driven by a [`Config`]: rules match event kinds and image attributes, targets
@@ -90,11 +94,17 @@ impl<T: Kinds> ConfigResolver<T> {
 
     /// The targets of `rule` for this event and image, names rendered and checked.
     pub fn targets(&self, rule: &Rule<T>, event: &AmiEvent, image: Option<&Image>) -> Vec<ResolvedTarget> {
+        self.targets_of(rule, event, image)
+    }
+
+    /// [`targets`](Self::targets) of a rule whose targets are of any registered kinds (a
+    /// bake's rule comes from the keeper's configuration, not necessarily this one's).
+    fn targets_of<U: Kinds>(&self, rule: &Rule<U>, event: &AmiEvent, image: Option<&Image>) -> Vec<ResolvedTarget> {
         let values = Values { rule, event, image };
         rule.targets.iter().map(|target| self.resolve_target(target.target(), &values)).collect()
     }
 
-    fn resolve_target(&self, target: &dyn Target, values: &Values<'_, T>) -> ResolvedTarget {
+    fn resolve_target<U>(&self, target: &dyn Target, values: &Values<'_, U>) -> ResolvedTarget {
         let prefixes = &self.config.allowed_name_prefixes;
         let render = |template: &NameTemplate, kind: NameKind| -> Result<String, NameFailure> {
             let failure = |reason, refused| NameFailure { template: template.to_string(), reason, refused };
@@ -193,6 +203,10 @@ impl<T: Kinds> AmiResolver for ConfigResolver<T> {
             ));
         }
         Ok(Resolution::Publish { image: Some(image), rules })
+    }
+
+    fn rule_targets(&self, rule: &Rule, event: &AmiEvent, image: Option<&Image>) -> Vec<ResolvedTarget> {
+        self.targets_of(rule, event, image)
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amikeeper::model::Region;
-use amikeeper::{Config, HandleOptions, Keeper, SweepOptions};
+use amikeeper::{Config, InvokeOptions, Keeper, SweepOptions};
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
@@ -56,7 +56,9 @@ async fn serve() -> Result<(), String> {
     // reused by every event and sweep.
     let aws = amikeeper_aws::SdkAws::builder().load().await;
     let region = aws.default_region().map(Region::from).ok_or("no region: set AWS_REGION or a profile's region")?;
-    let keeper = Keeper::new(config, Arc::new(aws));
+    // Sweeps list thousands of images: they go through the same clients with longer timeouts.
+    let sweeps = Arc::new(aws.for_sweeps());
+    let keeper = Keeper::builder(config, Arc::new(aws)).sweep_backend(sweeps).build();
 
     // The producer: JSON lines on stdin. Dropping the sender (end of input) ends no service:
     // the sweeps go on until a shutdown signal.
@@ -129,13 +131,14 @@ async fn run(
     ran
 }
 
-/// Handles one payload and logs each report as JSON.
+/// Handles one payload and logs each report as JSON. Its schedules sweep nothing: the service
+/// sweeps on its own interval.
 async fn handle(keeper: &Keeper, payload: &[u8]) {
-    match keeper.handle_payload(payload, &HandleOptions::default()).await {
-        Ok(reports) => {
-            for report in reports {
-                let json = serde_json::to_string(&report).unwrap_or_default();
-                if report.failed() {
+    match keeper.invoke(payload, &InvokeOptions::default()).await {
+        Ok(invocation) => {
+            for run in invocation.runs {
+                let json = serde_json::to_string(&run).unwrap_or_default();
+                if run.failed() {
                     tracing::warn!(report = %json, "event failed; it is safe to handle it again");
                 } else {
                     tracing::info!(report = %json, "event handled");

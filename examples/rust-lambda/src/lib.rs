@@ -4,9 +4,9 @@
 //! A [`Function`] holds one [`Keeper`], made once per container in the Lambda's init phase, and
 //! answers each invocation by its input:
 //!
-//! - an event amikeeper understands, directly or in SQS or SNS records: [`Keeper::handle_payload`].
-//!   A scheduled event that no rule takes sweeps the event's region when the configuration has
-//!   `[retention]`, as the Python `lambda_handler` does;
+//! - an event amikeeper understands, directly or in SQS or SNS records: [`Keeper::invoke`] with
+//!   [`InvokeOptions::lambda`]. A scheduled event that no rule takes sweeps the event's region
+//!   when the configuration has `[retention]`, as the Python `lambda_handler` does;
 //! - a fleet target, `{"role_arn": "...", "region": "...", "external_id": "..."}` ([`SweepTarget`]):
 //!   sweeps that one account and region with [`Keeper::sweep_account`] (one entry of
 //!   [`Keeper::sweep_fleet`]). This is the item of `examples/step-functions`' Distributed Map,
@@ -20,10 +20,9 @@ use std::sync::Arc;
 
 use amikeeper::backend::Aws;
 use amikeeper::config::ConfigError;
-use amikeeper::events::EventKind;
 use amikeeper::model::Region;
 use amikeeper::retain::SweepSummary;
-use amikeeper::{Config, Error, FleetReport, HandleOptions, Keeper, Report, RunStatus, SweepOptions, SweepReport};
+use amikeeper::{Config, Error, FleetReport, InvokeError, InvokeOptions, Keeper, SweepOptions, SweepReport};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -152,26 +151,7 @@ impl Input {
 }
 
 /// The report of one event, or of the sweep a scheduled event started.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-// An invocation makes a handful of these, each serialized once: no need to box the sweep.
-#[allow(clippy::large_enum_variant)]
-pub enum RunReport {
-    /// What handling an event did.
-    Event(Report),
-    /// The sweep of a scheduled event's region.
-    Sweep(SweepReport),
-}
-
-impl RunReport {
-    /// Whether the run failed (an event's AWS work, or a sweep action).
-    pub fn failed(&self) -> bool {
-        match self {
-            Self::Event(report) => report.failed(),
-            Self::Sweep(report) => report.status == "failed",
-        }
-    }
-}
+pub use amikeeper::RunReport;
 
 /// A fleet target's sweep without its plan and results ([`FleetReportDetail::Summary`]).
 #[derive(Debug, Clone, Serialize)]
@@ -282,40 +262,22 @@ impl Function {
     /// when any run failed, after logging every report.
     pub async fn handle_events(&self, payload: &Value) -> Result<Response, FunctionError> {
         let bytes = serde_json::to_vec(payload).map_err(|error| FunctionError::BadInput(error.to_string()))?;
-        let reports = self
-            .keeper
-            .handle_payload(&bytes, &HandleOptions::default())
-            .await
-            .map_err(|error| FunctionError::BadInput(error.to_string()))?;
-        let mut runs = Vec::with_capacity(reports.len());
-        for report in reports {
-            let run = self.finish_schedule(report).await?;
-            log(&run);
-            runs.push(run);
+        let options = InvokeOptions::lambda(self.settings.apply_sweeps);
+        let invocation = self.keeper.invoke(&bytes, &options).await.map_err(|error| match error {
+            InvokeError::Event(error) => FunctionError::BadInput(error.to_string()),
+            InvokeError::Sweep(error) => function_error(&error, error.to_string()),
+        })?;
+        for run in &invocation.runs {
+            tracing::info!(report = %json(run), "{run}");
         }
-        let failed = runs.iter().filter(|run| run.failed()).count();
-        if failed > 0 {
+        if let Some(failure) = invocation.failure() {
             return Err(FunctionError::Failed(format!(
-                "{failed} of {} runs failed (the reports are in the log); the first: {}",
-                runs.len(),
-                runs.iter().find(|run| run.failed()).map(failure).unwrap_or_default()
+                "{} of {} runs failed (the reports are in the log); {failure}",
+                failure.failed_runs, failure.runs
             )));
         }
+        let mut runs = invocation.runs;
         Ok(if runs.len() == 1 { Response::One(runs.remove(0)) } else { Response::Batch(runs) })
-    }
-
-    /// The sweep of a scheduled event's region, for a schedule no rule took; else `report`.
-    async fn finish_schedule(&self, report: Report) -> Result<RunReport, FunctionError> {
-        let unclaimed = report.event.kind == EventKind::Scheduled && report.status == RunStatus::Ignored;
-        if !unclaimed || self.keeper.config().retention.is_none() {
-            return Ok(RunReport::Event(report));
-        }
-        let region = Region::from(report.event.region.as_str());
-        let options = SweepOptions { apply: self.settings.apply_sweeps, now: None };
-        match self.keeper.sweep(&region, &options).await {
-            Ok(sweep) => Ok(RunReport::Sweep(sweep)),
-            Err(error) => Err(function_error(&error, error.to_string())),
-        }
     }
 
     /// Sweeps one fleet target: assumes its role (the function's own account without one) and
@@ -369,35 +331,6 @@ fn describe(target: &SweepTarget) -> String {
     match &target.role_arn {
         Some(role) => format!("{role} in {}", target.region),
         None => format!("this account in {}", target.region),
-    }
-}
-
-/// What failed in a failed run, in one line.
-fn failure(run: &RunReport) -> String {
-    match run {
-        RunReport::Event(report) => report
-            .targets
-            .iter()
-            .find(|t| t.outcome.status == amikeeper::publish::Status::Failed)
-            .map(|t| format!("{} {}: {}", t.target.kind, t.target.name, t.outcome.reason))
-            .or_else(|| report.reason.clone())
-            .unwrap_or_else(|| format!("event {} failed", report.event.event_id)),
-        RunReport::Sweep(report) => format!("the sweep: {} actions failed", report.summary.failed),
-    }
-}
-
-/// Logs a run's report as one JSON line.
-fn log(run: &RunReport) {
-    match run {
-        RunReport::Event(report) => tracing::info!(
-            report = %json(report),
-            "{:?} event {} in {}: {:?}",
-            report.event.kind,
-            report.event.event_id,
-            report.event.region,
-            report.status
-        ),
-        RunReport::Sweep(report) => tracing::info!(report = %json(report), "sweep: {}", report.status),
     }
 }
 

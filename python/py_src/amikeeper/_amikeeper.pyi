@@ -63,6 +63,10 @@ class Keeper:
     def sweep(self, apply: bool = False, *, region: Optional[str] = None) -> dict[str, Any]:
         """Sweeps one region as the configuration's `[retention]` says; without `apply` only plans."""
 
+    def invoke(self, event: _Event, *, apply_sweeps: bool = True) -> dict[str, Any]:
+        """Answers one Lambda-style invocation, as `lambda_handler` does: `reports`, `summaries`,
+        `failure` and `batch_item_failures` (for an SQS batch)."""
+
     def rollback(
         self,
         targets: Sequence[str],

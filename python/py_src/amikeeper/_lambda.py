@@ -56,65 +56,28 @@ def lambda_handler(
         keeper = Keeper.from_file(config, region=region, profile=profile, endpoint_url=endpoint_url)
 
     def handler(event: Any, context: Any = None) -> Result:
-        reports = [_finish_schedule(keeper, report, apply_sweeps) for report in keeper.handle_all(event)]
+        invocation = keeper.invoke(event, apply_sweeps=apply_sweeps)
+        reports = invocation["reports"]
         if logger.isEnabledFor(logging.INFO):
-            for report in reports:
-                logger.info("%s", _summary(report))
-        if raise_on_failure:
-            for report in reports:
-                if report["status"] == "failed":
-                    raise _failure(report)
+            for summary in invocation["summaries"]:
+                logger.info("%s", summary)
+        failure = invocation["failure"]
+        if raise_on_failure and failure is not None:
+            raise _failure(reports[failure["run"]], failure)
         return reports[0] if len(reports) == 1 else reports
 
     return handler
 
 
-def _finish_schedule(keeper: Keeper, report: dict[str, Any], apply: bool) -> dict[str, Any]:
-    """The sweep of a scheduled event's region, for a schedule no rule took; else ``report``."""
-    event = report.get("event", {})
-    if event.get("kind") == "scheduled" and report["status"] == "ignored" and keeper.has_retention:
-        return keeper.sweep(apply, region=event["region"])
-    return report
-
-
-def _summary(report: dict[str, Any]) -> str:
-    """One line about a report, for the log."""
-    if "event" in report:
-        event = report["event"]
-        return (
-            f"{event['kind']} event {event['event_id']} in {event['region']}: {report['status']}, "
-            f"{len(report['targets'])} targets, {report['aws_calls']} AWS calls"
-        )
-    summary = report.get("summary", {})
-    return (
-        f"sweep {'applied' if report.get('applied') else 'planned'}: {report['status']}, "
-        f"{summary.get('images_retired', 0)} of {summary.get('images_planned', 0)} images retired, "
-        f"{summary.get('snapshots_deleted', 0)} of {summary.get('snapshots_planned', 0)} snapshots deleted, "
-        f"{summary.get('failed', 0)} failed, {report['aws_calls']} AWS calls"
-    )
-
-
-def _failure(report: dict[str, Any]) -> AmikeeperError:
-    """The exception for a failed run: ``AwsError`` for its first AWS error, else
-    ``AmikeeperError`` with its first failure (or its reason)."""
-    failures = [
-        (f"{target['kind']} {target['name']}: {target['reason']}", target.get("error"))
-        for target in report.get("targets", [])
-        if target.get("status") == "failed"
-    ]
-    failures += [
-        (f"{result['action']} {result['resource']}: {result.get('detail', 'failed')}", None)
-        for result in report.get("results", [])
-        if result.get("status") == "failed"
-    ]
-    if not failures:
-        return AmikeeperError(f"amikeeper: the run failed: {report.get('reason', 'no reason given')}", report=report)
-    aws_failure = next(((what, error) for what, error in failures if isinstance(error, dict)), None)
-    if aws_failure is None:
-        return AmikeeperError(f"amikeeper: {len(failures)} failed; the first: {failures[0][0]}", report=report)
-    what, error = aws_failure
+def _failure(report: dict[str, Any], failure: dict[str, Any]) -> AmikeeperError:
+    """The exception for a failed run (``Keeper.invoke``'s ``failure``): ``AwsError`` for its
+    first AWS error, else ``AmikeeperError``; either carries the report."""
+    message = f"amikeeper: {failure['message']}"
+    error = failure["error"]
+    if error is None:
+        return AmikeeperError(message, report=report)
     return AwsError(
-        f"amikeeper: {len(failures)} failed; {what}",
+        message,
         service=error["service"],
         operation=error["operation"],
         code=error["code"],

@@ -6,6 +6,7 @@
 //! group is ever planned for retirement.
 
 mod check;
+mod configured;
 mod inventory;
 mod pace;
 mod plan;
@@ -24,9 +25,10 @@ use crate::model::{Image, ImageId, ImageState};
 
 pub use crate::config::Retire;
 pub use crate::model::KEEP_TAG;
+pub use configured::ConfiguredRetention;
 pub use inventory::{gather, parameter_sources, Gathered};
 pub use pace::ATTEMPTS;
-pub use plan::plan_sweep;
+pub use plan::{plan_sweep, plan_sweep_with};
 pub(crate) use policy::snapshot_plan;
 pub use policy::{ImagePolicy, RetentionPolicy, Stages};
 pub use report::{

@@ -4,18 +4,31 @@ use std::collections::{BTreeSet, HashMap};
 
 use time::OffsetDateTime;
 
+use super::configured::ConfiguredRetention;
 use super::inventory::Gathered;
 use super::report::{
     LeftoverSnapshot, OrphanSnapshot, ReferenceCheck, SnapshotGeneration, SweepPlan, UndoCheck, UnreadableSource,
 };
-use super::usage::{image_policy, usages};
-use super::{snapshot_plan, Action, Decision, Inventory, Retire, Source, Usage};
+use super::usage::usages;
+use super::{snapshot_plan, Action, Inventory, RetentionPolicy, Retire, Source, Usage};
 use crate::config::{Config, RetentionConfig};
 use crate::model::{ami_ids, Image, ImageId, Region, SnapshotState};
 
-/// Plans a sweep of what was gathered in `region`, at `now`. Pure: the same inputs give the
-/// same plan.
+/// Plans a sweep of what was gathered in `region`, at `now`, with the configuration's image
+/// policies ([`ConfiguredRetention`]). Pure: the same inputs give the same plan.
 pub fn plan_sweep<T>(config: &Config<T>, gathered: &Gathered, region: &Region, now: OffsetDateTime) -> SweepPlan {
+    plan_sweep_with(config, gathered, region, now, &ConfiguredRetention::new(config))
+}
+
+/// [`plan_sweep`] with `policy` deciding which images to retire; the rest of the plan follows
+/// the configuration's `[retention]`.
+pub fn plan_sweep_with<T>(
+    config: &Config<T>,
+    gathered: &Gathered,
+    region: &Region,
+    now: OffsetDateTime,
+    policy: &dyn RetentionPolicy,
+) -> SweepPlan {
     let default_retention = RetentionConfig {
         concurrency: 1,
         max_requests_per_second: None,
@@ -33,29 +46,12 @@ pub fn plan_sweep<T>(config: &Config<T>, gathered: &Gathered, region: &Region, n
     let keep_versions = retention.launch_templates.map(|policy| policy.keep_versions);
     let (usages, version_deletions) = usages(gathered, keep_versions, &mut warnings);
 
-    // Images: each policy judges the images no earlier policy selected.
-    let mut policies = Vec::new();
-    for (i, config) in retention.images.iter().enumerate() {
-        match image_policy(config, gathered) {
-            Ok(policy) => policies.push(policy),
-            Err(error) => warnings.push(format!("retention.images[{i}] is skipped: {error}")),
-        }
-    }
-    let mut decisions: Vec<Decision> = Vec::new();
-    let mut judged: HashMap<ImageId, usize> = HashMap::new();
-    let mut inventory = Inventory { images: Vec::new(), usages };
-    for (i, policy) in policies.iter().enumerate() {
-        inventory.images = gathered
-            .images
-            .iter()
-            .filter(|image| policies[..i].iter().all(|earlier| earlier.group_by.group_of(image).is_none()))
-            .cloned()
-            .collect();
-        for decision in policy.decisions(&inventory, now) {
-            judged.insert(decision.image_id.clone(), decisions.len());
-            decisions.push(decision);
-        }
-    }
+    // Images: the policy judges them (the configuration's: each of its policies judges the
+    // images no earlier one selected).
+    let inventory = Inventory { images: gathered.images.clone(), usages };
+    let mut decisions = policy.sweep_decisions(&inventory, gathered, now, &mut warnings);
+    let judged: HashMap<ImageId, usize> =
+        decisions.iter().enumerate().map(|(index, decision)| (decision.image_id.clone(), index)).collect();
     // The sources each decision rests on.
     for decision in &mut decisions {
         decision.sources = gathered.read;

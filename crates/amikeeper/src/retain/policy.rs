@@ -13,6 +13,22 @@ pub trait RetentionPolicy: Send + Sync {
     /// The plan for `inventory` at time `now`. Must be deterministic and must never retire an
     /// image that `inventory.usages` lists.
     fn plan(&self, inventory: &Inventory, now: OffsetDateTime) -> Plan;
+
+    /// The decisions of a sweep, which plans snapshots itself over them: `inventory` holds
+    /// every image the sweep gathered and what uses each, `gathered` everything else it read
+    /// (e.g. the parameter histories a `published_to` grouping reads). What the policy could
+    /// not apply goes to `warnings`, and into the sweep's report. By default the decisions of
+    /// [`plan`](Self::plan).
+    fn sweep_decisions(
+        &self,
+        inventory: &Inventory,
+        gathered: &Gathered,
+        now: OffsetDateTime,
+        warnings: &mut Vec<String>,
+    ) -> Vec<Decision> {
+        let _ = (gathered, warnings);
+        self.plan(inventory, now).decisions
+    }
 }
 
 /// The configurable policy: group images, keep the newest of each group, never touch what is
@@ -63,7 +79,7 @@ impl ImagePolicy {
 
 impl RetentionPolicy for ImagePolicy {
     fn plan(&self, inventory: &Inventory, now: OffsetDateTime) -> Plan {
-        self.plan_with(inventory, now, true)
+        self.plan_with(&inventory.images, &inventory.usages, now, true)
     }
 }
 
@@ -71,13 +87,17 @@ impl ImagePolicy {
     /// The decisions alone, without the snapshot plan (a sweep plans snapshots once, over the
     /// decisions of all its policies).
     pub fn decisions(&self, inventory: &Inventory, now: OffsetDateTime) -> Vec<Decision> {
-        self.plan_with(inventory, now, false).decisions
+        self.decisions_among(&inventory.images, &inventory.usages, now)
     }
 
-    fn plan_with(&self, inventory: &Inventory, now: OffsetDateTime, with_snapshots: bool) -> Plan {
+    /// [`decisions`](Self::decisions) for `images`, with what uses them in `usages`.
+    pub(crate) fn decisions_among(&self, images: &[Image], usages: &Usages, now: OffsetDateTime) -> Vec<Decision> {
+        self.plan_with(images, usages, now, false).decisions
+    }
+
+    fn plan_with(&self, images: &[Image], usages: &Usages, now: OffsetDateTime, with_snapshots: bool) -> Plan {
         // Planning a million images must stay well under a second, so every pass that reads
         // the images reads them in memory order, and the sorting works on compact keys.
-        let images = &inventory.images;
         let floor = self.floor();
 
         // Pass 1, in memory order: each image's group and age key.
@@ -115,7 +135,7 @@ impl ImagePolicy {
                 slots.push(None);
                 continue;
             }
-            let mut reason = self.judge(inventory, image, rank[index] as usize, floor, now);
+            let mut reason = self.judge(usages, image, rank[index] as usize, floor, now);
             let action = match (&reason, &self.stages) {
                 (Reason::BeyondNewest { .. } | Reason::TooOld { .. }, None) => Action::Retire(self.retire),
                 (Reason::BeyondNewest { .. } | Reason::TooOld { .. }, Some(stages)) => {
@@ -180,8 +200,8 @@ impl ImagePolicy {
 }
 
 impl ImagePolicy {
-    fn judge(&self, inventory: &Inventory, image: &Image, rank: usize, floor: usize, now: OffsetDateTime) -> Reason {
-        if let Some(usages) = inventory.usages.get(&image.id).filter(|u| !u.is_empty()) {
+    fn judge(&self, usages: &Usages, image: &Image, rank: usize, floor: usize, now: OffsetDateTime) -> Reason {
+        if let Some(usages) = usages.get(&image.id).filter(|u| !u.is_empty()) {
             return Reason::InUse(usages.clone());
         }
         if let Some(tag) = self.exclude_tag.as_ref().filter(|tag| image.tags.contains_key(*tag)) {

@@ -1,6 +1,6 @@
 //! The sweep: gather the inventory of a region, plan (a pure function), then act on the plan.
 //!
-//! [`plan_sweep`] decides, from what was gathered, the configuration and the time:
+//! [`plan_sweep`](super::plan_sweep) decides, from what was gathered, the configuration and the time:
 //! - which launch template versions to delete (never the default, the latest, or a version an
 //!   Auto Scaling group names; always keeping the newest `keep_versions`);
 //! - what uses each AMI: the launch template versions that stay, the Auto Scaling groups (the
@@ -23,14 +23,15 @@ use futures::stream::{self, StreamExt};
 use time::{Duration, OffsetDateTime};
 
 use super::check;
+use super::configured::ConfiguredRetention;
 use super::inventory::gather_paced;
 use super::pace::Pacer;
-use super::plan::plan_sweep;
+use super::plan::plan_sweep_with;
 use super::report::{
     ItemResult, ItemStatus, OrphanSnapshot, Progress, ReferenceCheck, SnapshotGeneration, SweepOptions, SweepPlan,
     SweepReport, SweepSummary, RETIRED_SNAPSHOT_TAG,
 };
-use super::{Action, Decision, Retire, SnapshotDecision};
+use super::{Action, Decision, RetentionPolicy, Retire, SnapshotDecision};
 use crate::backend::Aws;
 use crate::config::Config;
 use crate::error::{AwsError, AwsErrorKind};
@@ -41,13 +42,21 @@ use crate::protect::{LetGoFailure, Ownership, Step};
 pub struct Sweeper<'a> {
     aws: &'a dyn Aws,
     config: &'a Config,
+    policy: Option<&'a dyn RetentionPolicy>,
     progress: Option<&'a (dyn Fn(Progress) + Send + Sync)>,
 }
 
 impl<'a> Sweeper<'a> {
     /// A sweeper for `config` acting on `aws`.
     pub fn new(aws: &'a dyn Aws, config: &'a Config) -> Self {
-        Self { aws, config, progress: None }
+        Self { aws, config, policy: None, progress: None }
+    }
+
+    /// Decides which images to retire with `policy` instead of the configuration's
+    /// `[[retention.images]]` ([`ConfiguredRetention`]).
+    pub fn with_policy(mut self, policy: &'a dyn RetentionPolicy) -> Self {
+        self.policy = Some(policy);
+        self
     }
 
     /// Calls `progress` after each action (for a progress bar).
@@ -68,20 +77,28 @@ impl<'a> Sweeper<'a> {
         let mut gathered = gather_paced(self.aws, self.config, region, &pacer, concurrency).await?;
         let now = options.now.unwrap_or_else(OffsetDateTime::now_utc);
         let retention = self.config.retention.as_ref();
-        let mut plan = plan_sweep(self.config, &gathered, region, now);
+        let configured;
+        let policy = match self.policy {
+            Some(policy) => policy,
+            None => {
+                configured = ConfiguredRetention::new(self.config);
+                &configured
+            }
+        };
+        let mut plan = plan_sweep_with(self.config, &gathered, region, now, policy);
         // Consumer accounts first: they read everything there at once; then EC2's reference
         // check, which asks about each candidate left (and any a new plan brings up).
         let mut consumers = Vec::new();
         if let Some(list) = retention.map(|r| &r.consumers).filter(|c| !c.is_empty()) {
             consumers = check::ask_consumers(self.aws, &pacer, concurrency, list, &mut gathered, &mut plan, |g| {
-                plan_sweep(self.config, g, region, now)
+                plan_sweep_with(self.config, g, region, now, policy)
             })
             .await;
         }
         let mut references = ReferenceCheck::Off;
         if retention.is_some_and(|r| r.image_references.asked()) {
             references = check::ask_about_candidates(self.aws, &pacer, concurrency, &mut gathered, &mut plan, |g| {
-                plan_sweep(self.config, g, region, now)
+                plan_sweep_with(self.config, g, region, now, policy)
             })
             .await;
         }

@@ -1,7 +1,7 @@
 //! What uses each AMI: the in-use scan over what was gathered, and the image policies that group
 //! the AMIs.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use time::Duration;
@@ -12,9 +12,13 @@ use super::{GroupBy, ImagePolicy, Source, Usage, Usages};
 use crate::config::{GroupByConfig, ImagePolicyConfig};
 use crate::model::{ami_ids, ImageId};
 
-/// The [`ImagePolicy`] a `[[retention.images]]` entry describes; `gathered` has the parameter
+/// The history of each SSM parameter a `published_to` grouping names, oldest first, as
+/// `(version, value)` ([`Gathered::parameter_histories`]).
+pub(crate) type ParameterHistories = BTreeMap<String, Vec<(i64, String)>>;
+
+/// The [`ImagePolicy`] a `[[retention.images]]` entry describes; `histories` has the parameter
 /// histories a `published_to` grouping reads.
-pub fn image_policy(config: &ImagePolicyConfig, gathered: &Gathered) -> Result<ImagePolicy, regex::Error> {
+pub fn image_policy(config: &ImagePolicyConfig, histories: &ParameterHistories) -> Result<ImagePolicy, regex::Error> {
     let group_by = match &config.group_by {
         GroupByConfig::Tag(key) => GroupBy::Tag(key.clone()),
         GroupByConfig::NamePrefix(prefixes) => GroupBy::NamePrefix(prefixes.clone()),
@@ -23,7 +27,7 @@ pub fn image_policy(config: &ImagePolicyConfig, gathered: &Gathered) -> Result<I
             let mut groups: rustc_hash::FxHashMap<ImageId, Arc<str>> = Default::default();
             for name in names {
                 let group: Arc<str> = Arc::from(name.as_str());
-                for (_, value) in gathered.parameter_histories.get(name).into_iter().flatten() {
+                for (_, value) in histories.get(name).into_iter().flatten() {
                     for found in ami_ids().find_iter(value) {
                         groups.entry(ImageId::new(found.as_str())).or_insert_with(|| group.clone());
                     }
