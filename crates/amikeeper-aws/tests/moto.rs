@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use amikeeper::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
-use amikeeper::conformance::{self, Fixture, ImageSpec, SweepFixture, MAIN_REGION};
+use amikeeper::conformance::{Fixture, ImageSpec, SweepFixture, MAIN_REGION};
 use amikeeper::model::{
     ImageId, ImageState, ParameterType, PutParameter, Region, SnapshotState, StackParameterValue, StackUpdate,
     UpdateStack, PROTECTED_TAG,
@@ -34,83 +34,11 @@ fn main_region() -> Region {
     Region::new(MAIN_REGION)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_000_backup_to_fixed_version_parameter() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_000_backup_to_fixed_version_parameter(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_001_parameter_from_tag() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_001_parameter_from_tag(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_001_stack_from_tag() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_001_stack_from_tag(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_002_asg_created_to_latest() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_002_asg_created_to_latest(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_002_dlm_to_launch_template() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_002_dlm_to_launch_template(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_003_scheduled_bake() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_003_scheduled_bake(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_write_nothing() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::refusals_write_nothing(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sweep_keeps_what_is_in_use() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::sweep_keeps_what_is_in_use(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sweep_converges_after_failures() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::sweep_converges_after_failures(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protection_follows_the_pointers() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::protection_follows_the_pointers(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protection_someone_else_set_is_kept() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::protection_someone_else_set_is_kept(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rollback_with_a_group_releases_the_bad_ami() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::rollback_with_a_group_releases_the_bad_ami(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_004_snapshot_generations() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_004_snapshot_generations(&fixture).await;
-}
+// Every conformance scenario, one test each, on a server of its own.
+amikeeper::conformance_tests!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    MotoFixture::start().await
+);
 
 /// The harness itself: reset forgets everything, and a second server is independent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

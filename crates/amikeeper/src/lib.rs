@@ -37,6 +37,7 @@
 pub mod allowed;
 pub mod backend;
 pub mod config;
+#[cfg(feature = "test-util")]
 pub mod conformance;
 pub mod copy;
 pub mod error;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use amikeeper::conformance::{self, MemoryFixture};
+use amikeeper::conformance::{self, MemoryFixture, ScenarioConfig};
 use amikeeper::iam;
 use amikeeper::Config;
 
@@ -56,22 +56,11 @@ async fn the_policy_covers_every_call_the_conformance_scenarios_make() {
         .chain(iam::rollback_actions(&config))
         .collect();
     let mut called = BTreeSet::new();
-    macro_rules! scenario {
-        ($name:ident) => {{
-            let fixture = MemoryFixture::new();
-            conformance::$name(&fixture).await;
-            called.extend(fixture.memory().calls());
-        }};
+    for scenario in conformance::SCENARIOS {
+        let fixture = MemoryFixture::new();
+        (scenario.run)(&fixture).await;
+        called.extend(fixture.memory().calls());
     }
-    scenario!(seed_000_backup_to_fixed_version_parameter);
-    scenario!(seed_001_parameter_from_tag);
-    scenario!(seed_001_stack_from_tag);
-    scenario!(seed_002_asg_created_to_latest);
-    scenario!(seed_002_dlm_to_launch_template);
-    scenario!(seed_003_scheduled_bake);
-    scenario!(sweep_keeps_what_is_in_use);
-    scenario!(seed_004_snapshot_generations);
-    scenario!(protection_follows_the_pointers);
     let missing: Vec<&String> = called.iter().filter(|op| !allowed.contains(op.as_str())).collect();
     assert!(missing.is_empty(), "calls the policy does not allow: {missing:?}");
 }
@@ -226,30 +215,20 @@ async fn every_account_gets_only_the_calls_its_policy_allows() {
 /// target kind that needs another kind's action).
 #[tokio::test(start_paused = true)]
 async fn each_seed_configuration_gets_a_policy_that_covers_its_scenario() {
-    use amikeeper::samples::configs;
-
     let mut uncovered = Vec::new();
-    macro_rules! scenario {
-        ($name:ident, $config:expr) => {{
-            let config = Config::from_toml($config).unwrap();
-            // These scenarios handle events and sweep; none rolls back, whose statement would
-            // hide a read the handle statement lacks.
-            let allowed: BTreeSet<&str> =
-                iam::handle_actions(&config).into_iter().chain(iam::sweep_actions(&config)).collect();
-            let fixture = MemoryFixture::new();
-            conformance::$name(&fixture).await;
-            let calls: BTreeSet<String> = fixture.memory().calls().into_iter().collect();
-            for call in calls.into_iter().filter(|call| !allowed.contains(call.as_str())) {
-                uncovered.push(format!("{}: {call}", stringify!($name)));
-            }
-        }};
+    for scenario in conformance::SCENARIOS {
+        let ScenarioConfig::Seed(text) = scenario.config else { continue };
+        let config = Config::from_toml(text).unwrap();
+        // These scenarios handle events and sweep; none rolls back, whose statement would
+        // hide a read the handle statement lacks.
+        let allowed: BTreeSet<&str> =
+            iam::handle_actions(&config).into_iter().chain(iam::sweep_actions(&config)).collect();
+        let fixture = MemoryFixture::new();
+        (scenario.run)(&fixture).await;
+        let calls: BTreeSet<String> = fixture.memory().calls().into_iter().collect();
+        for call in calls.into_iter().filter(|call| !allowed.contains(call.as_str())) {
+            uncovered.push(format!("{}: {call}", scenario.name));
+        }
     }
-    scenario!(seed_000_backup_to_fixed_version_parameter, configs::SEED_000_BACKUP_TO_PARAMETER);
-    scenario!(seed_001_parameter_from_tag, configs::SEED_001_PARAMETER_AND_STACK_FROM_TAGS);
-    scenario!(seed_001_stack_from_tag, configs::SEED_001_PARAMETER_AND_STACK_FROM_TAGS);
-    scenario!(seed_002_asg_created_to_latest, configs::SEED_002_ASG_TO_LATEST);
-    scenario!(seed_002_dlm_to_launch_template, configs::SEED_002_DLM_TO_LAUNCH_TEMPLATE);
-    scenario!(seed_003_scheduled_bake, configs::SEED_003_NIGHTLY_BAKE);
-    scenario!(seed_004_snapshot_generations, configs::SEED_004_SNAPSHOT_GENERATIONS);
     assert!(uncovered.is_empty(), "calls the configuration's own policy does not allow:\n{}", uncovered.join("\n"));
 }

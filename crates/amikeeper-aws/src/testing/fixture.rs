@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amikeeper::backend::Aws;
-use amikeeper::conformance::{Fixture, ImageFacts, ImageSpec, SweepFixture, TemplateState};
+use amikeeper::conformance::{Capabilities, Fixture, ImageFacts, ImageSpec, SweepFixture, TemplateState};
 use amikeeper::model::{ImageId, LaunchTemplateSpec, Tags};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -58,6 +58,8 @@ pub struct MotoFixture {
     aws: Arc<SdkAws>,
     config: SdkConfig,
     state: Mutex<State>,
+    /// The server, when the fixture started it ([`start`](Self::start)).
+    server: Option<MotoServer>,
 }
 
 impl MotoFixture {
@@ -67,10 +69,23 @@ impl MotoFixture {
         Self::with_backend(server.sdk_aws(amikeeper::conformance::MAIN_REGION).await)
     }
 
+    /// A fixture over a server of its own, which lives as long as the fixture; `None` when
+    /// moto is not installed (and not required: see [`MotoServer::start`]).
+    pub async fn start() -> Option<Self> {
+        let server = MotoServer::start()?;
+        let fixture = Self::new(&server).await;
+        Some(Self { server: Some(server), ..fixture })
+    }
+
     /// A fixture whose backend is `aws`; the raw clients are made from its configuration.
     pub fn with_backend(aws: SdkAws) -> Self {
         let config = aws.sdk_config().clone();
-        Self { aws: Arc::new(aws), config, state: Mutex::new(State::default()) }
+        Self { aws: Arc::new(aws), config, state: Mutex::new(State::default()), server: None }
+    }
+
+    /// The server the fixture started, if it did.
+    pub fn server(&self) -> Option<&MotoServer> {
+        self.server.as_ref()
     }
 
     /// The backend under test.
@@ -453,8 +468,8 @@ impl Fixture for MotoFixture {
 
     /// moto 5.2.5 has no Recycle Bin (scripts/moto_ext.py answers it as an endpoint without
     /// it would; it adds DescribeImageReferences).
-    fn lacks(&self) -> &'static [&'static str] {
-        &["rbin:ListRules"]
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL.without_recycle_bin()
     }
 
     fn aws(&self) -> Arc<dyn Aws> {
