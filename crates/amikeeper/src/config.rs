@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::InstanceRefreshPreferences;
 use crate::events::EventKind;
-use crate::resolve::{check_template, NameKind};
+use crate::model::InstanceRefreshPreferences;
+use crate::names::{check_template, NameKind};
 use crate::template::{NameTemplate, Placeholder};
 
 /// A malformed or inconsistent configuration.
@@ -115,7 +115,7 @@ impl Config {
                         "each stage must come later than the one before: deprecate < disable < delete",
                     ));
                 }
-                if policy.retire != crate::retain::Retire::Delete {
+                if policy.retire != Retire::Delete {
                     return Err(invalid(
                         format!("{at}.retire"),
                         "with stages, the stages say how images are retired; leave retire out",
@@ -356,7 +356,7 @@ pub struct ImagePolicyConfig {
     /// What retiring means: `delete` (deregister, and delete the snapshots no other image
     /// uses), `deprecate` or `disable`. Default `delete`.
     #[serde(default)]
-    pub retire: crate::retain::Retire,
+    pub retire: Retire,
     /// Retire by age in stages instead of `retire`: deprecate, then disable, then delete, each
     /// from its own age: `stages = { deprecate_after_days = 30, disable_after_days = 60,
     /// delete_after_days = 90 }` (any of the three).
@@ -380,7 +380,7 @@ pub struct StagesConfig {
 }
 
 fn default_exclude_tag() -> String {
-    crate::retain::KEEP_TAG.to_owned()
+    crate::model::KEEP_TAG.to_owned()
 }
 
 /// How a policy groups images.
@@ -653,6 +653,19 @@ fn default_bake_name() -> NameTemplate {
 
 fn default_true() -> bool {
     true
+}
+
+/// What to do with an image the policy retires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Retire {
+    /// Deregister it and delete its snapshots (unless another image uses them).
+    #[default]
+    Delete,
+    /// Mark it deprecated (`EnableImageDeprecation`); it stays usable.
+    Deprecate,
+    /// Disable it (`DisableImage`): it cannot launch instances, and can be enabled again.
+    Disable,
 }
 
 /// A pointer to move, as configured.

@@ -45,6 +45,7 @@ pub mod events;
 pub mod iam;
 pub mod memory;
 pub mod model;
+pub mod names;
 pub mod protect;
 
 pub use config::Config;

@@ -66,6 +66,10 @@ pub const STACK_NAME_TAG: &str = "aws:cloudformation:stack-name";
 /// The tag amikeeper puts on the images it bakes, naming the rule that baked them.
 pub const RULE_TAG: &str = "amikeeper:rule";
 
+/// The tag that keeps an AMI or snapshot from every retention policy, whatever its value
+/// (the default exclusion tag).
+pub const KEEP_TAG: &str = "amikeeper:keep";
+
 /// The tag by which amikeeper claims an image's deregistration protection as its own.
 ///
 /// It says [`PROTECTION_HELD`] once amikeeper has turned the protection on (after publishing
@@ -622,4 +626,26 @@ pub struct AllowedImagesSettings {
     /// Who manages the setting: `account`, or `declarative-policy` (AWS Organizations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<String>,
+}
+
+/// The preferences of one instance refresh (`StartInstanceRefresh`, rolling), and the table
+/// form of an `auto_scaling_group` target's `instance_refresh`; unset ones are Auto Scaling's
+/// defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceRefreshPreferences {
+    /// The share of the group's capacity (0 to 100) that stays in service while instances are
+    /// replaced (Auto Scaling's default: 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_healthy_percentage: Option<u8>,
+    /// Seconds a new instance needs before it counts as in service (Auto Scaling's default:
+    /// the group's health check grace period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_warmup_seconds: Option<u32>,
+}
+
+/// `ami-…` ids inside any text (a parameter value, a stack parameter, a report value).
+pub(crate) fn ami_ids() -> &'static regex::Regex {
+    static AMI: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    AMI.get_or_init(|| regex::Regex::new(r"\bami-[0-9a-f]{8,17}\b").expect("valid pattern"))
 }

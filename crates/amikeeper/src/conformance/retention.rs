@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{
     only_reads, seed, sweep, sweep_config, sweep_on, Capabilities, ImageFacts, ImageSpec, SweepFixture, MAIN_REGION,
 };
-use crate::backend::FaultyAws;
+use crate::memory::FaultyAws;
 use crate::memory::{Fault, FaultKind};
 use crate::model::{ImageId, LaunchTemplateSpec, Tags};
 use crate::retain::{ItemStatus, ReferenceCheck, UndoCheck};

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
-use super::wrap::delegate_through_around;
-use super::{Aws, AwsResult, InstanceRefreshPreferences};
-use crate::memory::faults::{fault_error, FaultPlan};
-use crate::memory::{Fault, FaultKind};
+use super::faults::{fault_error, FaultPlan};
+use super::{Fault, FaultKind};
+use crate::backend::wrap::delegate_through_around;
+use crate::backend::{Aws, AwsResult, InstanceRefreshPreferences};
 use crate::model::{
     AccountId, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchConfiguration,
     LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter,
@@ -106,7 +106,7 @@ impl FaultyAws {
                 Err(fault_error(op, FaultKind::TimeoutAfterEffect))
             }
             Some(FaultKind::ThrottledThenRetried) => {
-                super::report_throttled_attempt();
+                crate::backend::report_throttled_attempt();
                 call.await
             }
             Some(kind) => Err(fault_error(op, kind)),
