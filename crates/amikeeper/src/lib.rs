@@ -60,6 +60,8 @@ pub mod retain;
 pub mod rollback;
 pub mod samples;
 pub mod template;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use keeper::{BakeOptions, FleetReport, HandleOptions, Keeper};
 pub use report::{Report, RunStatus};

@@ -1,0 +1,23 @@
+//! The test configurations, one TOML file each in `src/testing/configs/`: every configuration
+//! a test of this workspace names (beyond the seed configurations of
+//! [`samples::configs`](crate::samples::configs)), in one place. Each names the sample account
+//! [`ACCOUNT`](super::ACCOUNT); [`in_account`](crate::samples::configs::in_account) puts
+//! another one in, [`fill`](super::fill) fills a `{placeholder}`.
+
+/// Seed 001's configuration, plus a rule whose parameter name comes from a tag on any event (`tests/hostile.rs`).
+pub const HOSTILE_TAGGED: &str = include_str!("configs/hostile-tagged.toml");
+
+/// A parameter and a launch template id from SecureString parameters (`tests/hostile.rs`).
+pub const SECRETS_TO_REPORT: &str = include_str!("configs/secrets-to-report.toml");
+
+/// A parameter that holds a secret, and a sweep that reads it (`tests/hostile.rs`).
+pub const SECRET_PARAMETER_AND_SWEEP: &str = include_str!("configs/secret-parameter-and-sweep.toml");
+
+/// A launch template id from a SecureString parameter (`tests/hostile.rs`).
+pub const SECRET_TEMPLATE_ID: &str = include_str!("configs/secret-template-id.toml");
+
+/// A parameter name from a tag without `allowed_name_prefixes`: a configuration error.
+pub const TAG_NAME_WITHOUT_ALLOW_LIST: &str = include_str!("configs/tag-name-without-allow-list.toml");
+
+/// Every `web-` AMI goes to `/ami/web`.
+pub const WEB_PARAMETER: &str = include_str!("configs/web-parameter.toml");
