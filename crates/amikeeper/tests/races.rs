@@ -4,14 +4,13 @@
 use std::sync::Arc;
 
 use amikeeper::backend::Ec2Api;
-use amikeeper::memory::ImageSeed;
+use amikeeper::memory::{ImageSeed, SplitMix64};
 use amikeeper::model::{Region, Tags};
 use amikeeper::publish::Status;
 use amikeeper::samples::Origin;
+use amikeeper::testing::{configs, fill, keeper, ACCOUNT, REGION};
 use amikeeper::{Config, HandleOptions, Keeper, MemoryAws};
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "eu-west-1";
 
 /// Another run made version 2 with the newest AMI and has not made it the default yet; a third
 /// made version 3 with an older one. A run with an AMI between the two must not make its own
@@ -29,21 +28,7 @@ async fn an_older_ami_never_becomes_the_default_over_any_newer_pending_version()
     aws.create_launch_template_version(&region, &template.id, 1, &newest, "another run").await.unwrap();
     aws.create_launch_template_version(&region, &template.id, 1, &older, "a third run").await.unwrap();
 
-    let config = Config::from_toml(
-        r#"
-        accounts = ["111122223333"]
-        protect_published = false
-        [[rules]]
-        name = "web"
-        [rules.match]
-        name_prefix = "web-"
-        [[rules.targets]]
-        kind = "launch_template"
-        name = "web"
-        "#,
-    )
-    .unwrap();
-    let keeper = Keeper::new(config, aws.clone());
+    let keeper = keeper(configs::WEB_TEMPLATE_UNPROTECTED, &aws);
     let event = Origin::new(ACCOUNT, REGION, "e1").image_state_change(ours.as_str(), "available");
     let reports = keeper.handle_payload(event.to_string().as_bytes(), &HandleOptions::default()).await.unwrap();
     let target = &reports[0].targets[0];
@@ -54,22 +39,6 @@ async fn an_older_ami_never_becomes_the_default_over_any_newer_pending_version()
     assert!(versions.iter().any(|v| v.number == 1 && v.is_default), "{versions:?}");
 }
 
-/// splitmix64: small and deterministic, to shuffle events by seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// How many AMIs the concurrency runs publish (the first one is what the pointers name before).
 const RACE_IMAGES: usize = 8;
@@ -101,33 +70,13 @@ async fn race(seed: u64) -> Vec<String> {
     memory.set_parameter(REGION, "/ami/race", images[0].as_str()).unwrap();
     memory.set_parameter(REGION, "/ami/race-fixed", images[0].as_str()).unwrap();
     let template = memory.create_launch_template(REGION, "race", Some(images[0].clone()), Tags::new());
-    let config = Config::from_toml(&format!(
-        r#"
-        accounts = ["{ACCOUNT}"]
-        [[rules]]
-        name = "race"
-        [rules.match]
-        name_prefix = "race-"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "/ami/race"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "/ami/race-fixed"
-        fixed_version = true
-        [[rules.targets]]
-        kind = "launch_template"
-        id = "{}"
-        "#,
-        template.id
-    ))
-    .unwrap();
+    let config = Config::from_toml(&fill(configs::RACE, &[("template", &template.id)])).unwrap();
     let faulty = Arc::new(FaultyAws::new(memory.clone()));
     faulty.interleave(seed, 6);
     let keeper = Arc::new(Keeper::new(config, faulty));
 
     // Every newer AMI's events (AWS Backup and the AMI state change), duplicated, shuffled.
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::new(seed);
     let origin = Origin::new(ACCOUNT, REGION, "race");
     let mut events: Vec<String> = (0..RACE_EVENTS)
         .map(|n| {

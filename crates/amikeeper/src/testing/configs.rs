@@ -4,8 +4,17 @@
 //! [`ACCOUNT`](super::ACCOUNT); [`in_account`](crate::samples::configs::in_account) puts
 //! another one in, [`fill`](super::fill) fills a `{placeholder}`.
 
+/// Every kind of pointer, a tag-named parameter and retention (`tests/chaos.rs`, which turns `protect_published` off or leaves it on).
+pub const CHAOS: &str = include_str!("configs/chaos.toml");
+
+/// Every `app-` AMI goes to the fixed-version parameter `app-fixed`.
+pub const FIXED_VERSION_PARAMETER: &str = include_str!("configs/fixed-version-parameter.toml");
+
 /// Seed 001's configuration, plus a rule whose parameter name comes from a tag on any event (`tests/hostile.rs`).
 pub const HOSTILE_TAGGED: &str = include_str!("configs/hostile-tagged.toml");
+
+/// Every pointer a race moves: a parameter, a fixed-version one, and the launch template `{template}` (`tests/races.rs`).
+pub const RACE: &str = include_str!("configs/race.toml");
 
 /// A parameter and a launch template id from SecureString parameters (`tests/hostile.rs`).
 pub const SECRETS_TO_REPORT: &str = include_str!("configs/secrets-to-report.toml");
@@ -21,3 +30,6 @@ pub const TAG_NAME_WITHOUT_ALLOW_LIST: &str = include_str!("configs/tag-name-wit
 
 /// Every `web-` AMI goes to `/ami/web`.
 pub const WEB_PARAMETER: &str = include_str!("configs/web-parameter.toml");
+
+/// Every `web-` AMI goes to launch template `web`, unprotected.
+pub const WEB_TEMPLATE_UNPROTECTED: &str = include_str!("configs/web-template-unprotected.toml");
