@@ -4,6 +4,9 @@
 //! [`ACCOUNT`](super::ACCOUNT); [`in_account`](crate::samples::configs::in_account) puts
 //! another one in, [`fill`](super::fill) fills a `{placeholder}`.
 
+/// Every AMI goes to `/ami/web` (no match, no retention).
+pub const ANY_AMI_TO_PARAMETER: &str = include_str!("configs/any-ami-to-parameter.toml");
+
 /// Every kind of pointer, a tag-named parameter and retention (`tests/chaos.rs`, which turns `protect_published` off or leaves it on).
 pub const CHAOS: &str = include_str!("configs/chaos.toml");
 
@@ -15,6 +18,15 @@ pub const HOSTILE_TAGGED: &str = include_str!("configs/hostile-tagged.toml");
 
 /// Every pointer a race moves: a parameter, a fixed-version one, and the launch template `{template}` (`tests/races.rs`).
 pub const RACE: &str = include_str!("configs/race.toml");
+
+/// Retention body (no `accounts`): `web-` images between 15 and 25 days old, at most 2 a run.
+pub const RETENTION_AGES: &str = include_str!("configs/retention-ages.toml");
+
+/// Retention body (no `accounts`): the last AMIs a parameter named are kept (`tests/sweep.rs`).
+pub const RETENTION_PUBLISHED_TO: &str = include_str!("configs/retention-published-to.toml");
+
+/// Retention body (no `accounts`): images by `Role`, the newest kept, older ones deprecated, disabled, then deleted as they age.
+pub const RETENTION_STAGES: &str = include_str!("configs/retention-stages.toml");
 
 /// A parameter and a launch template id from SecureString parameters (`tests/hostile.rs`).
 pub const SECRETS_TO_REPORT: &str = include_str!("configs/secrets-to-report.toml");
@@ -28,8 +40,14 @@ pub const SECRET_TEMPLATE_ID: &str = include_str!("configs/secret-template-id.to
 /// A parameter name from a tag without `allowed_name_prefixes`: a configuration error.
 pub const TAG_NAME_WITHOUT_ALLOW_LIST: &str = include_str!("configs/tag-name-without-allow-list.toml");
 
+/// Every `web-` AMI goes to the fixed-version parameter `/ami/fixed`.
+pub const WEB_FIXED_PARAMETER: &str = include_str!("configs/web-fixed-parameter.toml");
+
 /// Every `web-` AMI goes to `/ami/web`.
 pub const WEB_PARAMETER: &str = include_str!("configs/web-parameter.toml");
+
+/// Stack `web` (with `CAPABILITY_IAM`) takes every AMI.
+pub const WEB_STACK: &str = include_str!("configs/web-stack.toml");
 
 /// Every `web-` AMI goes to launch template `web`, unprotected.
 pub const WEB_TEMPLATE_UNPROTECTED: &str = include_str!("configs/web-template-unprotected.toml");
