@@ -40,6 +40,12 @@ pub const SECRET_TEMPLATE_ID: &str = include_str!("configs/secret-template-id.to
 /// A parameter name from a tag without `allowed_name_prefixes`: a configuration error.
 pub const TAG_NAME_WITHOUT_ALLOW_LIST: &str = include_str!("configs/tag-name-without-allow-list.toml");
 
+/// Every `web-` AMI goes to `/ami/web`, copied to this account's DR region and to another account's through a role.
+pub const WEB_COPY_CROSS_ACCOUNT: &str = include_str!("configs/web-copy-cross-account.toml");
+
+/// Every `web-` AMI goes to `/ami/web`, copied to the DR region `ap-northeast-3`.
+pub const WEB_COPY_TO_DR: &str = include_str!("configs/web-copy-to-dr.toml");
+
 /// Every `web-` AMI goes to the fixed-version parameter `/ami/fixed`.
 pub const WEB_FIXED_PARAMETER: &str = include_str!("configs/web-fixed-parameter.toml");
 
