@@ -5,47 +5,10 @@ use std::collections::BTreeSet;
 
 use amikeeper::conformance::{self, MemoryFixture, ScenarioConfig};
 use amikeeper::iam;
+use amikeeper::testing::configs;
 use amikeeper::Config;
 
-const EVERYTHING: &str = r#"
-accounts = ["111122223333"]
-allowed_name_prefixes = ["/ami/"]
-[[rules]]
-name = "parameter"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/web"
-fixed_version = true
-[[rules.targets]]
-kind = "launch_template"
-id_from_parameter = "/app/lt"
-keep_versions = 3
-[[rules.targets]]
-kind = "auto_scaling_group"
-name = "web"
-[[rules.targets]]
-kind = "stack_parameter"
-stack = "web"
-[[rules]]
-name = "bake"
-on = ["scheduled"]
-[rules.bake]
-instance_id = "i-0123456789abcdef0"
-[[rules.targets]]
-kind = "launch_template"
-name = "web"
-[retention]
-parameter_paths = ["/ami/"]
-[[retention.images]]
-group_by = { published_to = ["/ami/web"] }
-keep_newest = 2
-stages = { deprecate_after_days = 30, disable_after_days = 60, delete_after_days = 90 }
-[retention.launch_templates]
-keep_versions = 3
-[retention.snapshots]
-generations_tag = "Daily_Gens"
-delete_orphans = true
-"#;
+const EVERYTHING: &str = configs::EVERYTHING;
 
 #[tokio::test(start_paused = true)]
 async fn the_policy_covers_every_call_the_conformance_scenarios_make() {
@@ -135,32 +98,7 @@ async fn every_account_gets_only_the_calls_its_policy_allows() {
     const CONSUMER_ROLE: &str = "arn:aws:iam::444455556666:role/amikeeper-reader";
     const FLEET_ROLE: &str = "arn:aws:iam::777788889999:role/amikeeper";
     const REGION: &str = "ap-northeast-1";
-    const DR: &str = "ap-northeast-3";
-    let config = Config::from_toml(&format!(
-        r#"
-        accounts = ["{HOME}"]
-        [[rules]]
-        name = "web"
-        copy_to = ["{DR}"]
-        [rules.match]
-        name_prefix = "web-"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "/ami/web"
-        [retention]
-        [[retention.consumers]]
-        role_arn = "{CONSUMER_ROLE}"
-        [[retention.images]]
-        group_by = {{ tag = "Role" }}
-        keep_newest = 1
-        [[fleet]]
-        regions = ["{REGION}", "{DR}"]
-        [[fleet]]
-        role_arn = "{FLEET_ROLE}"
-        regions = ["{REGION}"]
-        "#
-    ))
-    .unwrap();
+    let config = Config::from_toml(configs::COPIES_CONSUMERS_FLEET).unwrap();
     let home = Arc::new(MemoryAws::new(HOME));
     let consumer = Arc::new(MemoryAws::new("444455556666"));
     let fleet = Arc::new(MemoryAws::new("777788889999"));

@@ -7,14 +7,26 @@
 /// Every AMI goes to `/ami/web` (no match, no retention).
 pub const ANY_AMI_TO_PARAMETER: &str = include_str!("configs/any-ami-to-parameter.toml");
 
+/// Every `app-` AMI from AWS Backup goes to `/ami/app`; one kept per prefix (`tests/protection.rs`).
+pub const APP_PARAMETER_KEEP_ONE: &str = include_str!("configs/app-parameter-keep-one.toml");
+
 /// Every kind of pointer, a tag-named parameter and retention (`tests/chaos.rs`, which turns `protect_published` off or leaves it on).
 pub const CHAOS: &str = include_str!("configs/chaos.toml");
+
+/// Copies to the DR region, a consumer account and two fleet accounts (`tests/iam.rs`).
+pub const COPIES_CONSUMERS_FLEET: &str = include_str!("configs/copies-consumers-fleet.toml");
+
+/// Every kind of target, a bake, and every part of retention: a policy for everything (`tests/iam.rs`).
+pub const EVERYTHING: &str = include_str!("configs/everything.toml");
 
 /// Every `app-` AMI goes to the fixed-version parameter `app-fixed`.
 pub const FIXED_VERSION_PARAMETER: &str = include_str!("configs/fixed-version-parameter.toml");
 
 /// Seed 001's configuration, plus a rule whose parameter name comes from a tag on any event (`tests/hostile.rs`).
 pub const HOSTILE_TAGGED: &str = include_str!("configs/hostile-tagged.toml");
+
+/// A bake rule with a launch template, a group refreshed once moved and a parameter, plus a rule without `bake` (`tests/bake.rs`).
+pub const NIGHTLY_BAKE: &str = include_str!("configs/nightly-bake.toml");
 
 /// Every pointer a race moves: a parameter, a fixed-version one, and the launch template `{template}` (`tests/races.rs`).
 pub const RACE: &str = include_str!("configs/race.toml");
