@@ -9,22 +9,7 @@ use crate::samples::Origin;
 use crate::{Config, Keeper};
 
 /// The configuration of [`protection_follows_the_pointers`] (in the fixture's account).
-pub const PROTECTED_PARAMETER: &str = r#"
-[[rules]]
-name = "app"
-on = ["backup_job"]
-[rules.match]
-name_prefix = "c009-"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/app"
-
-[retention]
-parameter_paths = ["/ami/"]
-[[retention.images]]
-group_by = { name_prefix = ["c009-"] }
-keep_newest = 10
-"#;
+pub const PROTECTED_PARAMETER: &str = crate::testing::configs::PROTECTED_PARAMETER;
 
 /// Protection follows the pointer: a handle protects the AMI it publishes and releases
 /// amikeeper's protection on the one the pointer left; a rollback does the same the other way;
@@ -81,22 +66,7 @@ pub async fn protection_follows_the_pointers(f: &dyn SweepFixture) {
 }
 
 /// The configuration of [`protection_someone_else_set_is_kept`] (in the fixture's account).
-pub(crate) const PROTECTED_ONE_KEPT: &str = r#"
-[[rules]]
-name = "app"
-on = ["backup_job"]
-[rules.match]
-name_prefix = "c015-"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/c015"
-
-[retention]
-parameter_paths = ["/ami/"]
-[[retention.images]]
-group_by = { name_prefix = ["c015-"] }
-keep_newest = 1
-"#;
+pub(crate) const PROTECTED_ONE_KEPT: &str = crate::testing::configs::PROTECTED_ONE_KEPT;
 
 /// The value of amikeeper's claim tag on an image, read through the backend.
 async fn protection_claim(f: &dyn Fixture, region: &str, image: &ImageId) -> Option<String> {
@@ -165,19 +135,7 @@ pub async fn protection_someone_else_set_is_kept(f: &dyn SweepFixture) {
 
 /// The configuration of [`rollback_with_a_group_releases_the_bad_ami`] (in the fixture's
 /// account).
-pub(crate) const ROLLBACK_WITH_GROUP: &str = r#"
-[[rules]]
-name = "web"
-on = ["backup_job"]
-[rules.match]
-name_prefix = "c016-"
-[[rules.targets]]
-kind = "launch_template"
-name = "c016-web"
-[[rules.targets]]
-kind = "auto_scaling_group"
-name = "c016-web"
-"#;
+pub(crate) const ROLLBACK_WITH_GROUP: &str = crate::testing::configs::ROLLBACK_WITH_GROUP;
 
 /// Issue 15, finding 3: a rollback releases amikeeper's protection on the AMI the pointers
 /// left, by AMI, whatever the kind of target: an Auto Scaling group's pointer is a launch

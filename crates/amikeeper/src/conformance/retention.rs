@@ -14,16 +14,7 @@ use crate::samples::configs;
 use crate::Config;
 
 /// The configuration of the image sweep scenarios (in the fixture's account).
-pub const KEEP_TWO_PER_ROLE: &str = r#"
-[retention]
-concurrency = 4
-parameter_paths = ["/ami/"]
-[[retention.images]]
-group_by = { tag = "Role" }
-keep_newest = 2
-[retention.launch_templates]
-keep_versions = 1
-"#;
+pub const KEEP_TWO_PER_ROLE: &str = crate::testing::configs::KEEP_TWO_PER_ROLE;
 
 /// The world of the image sweeps: two groups of images, with an image in use through each kind
 /// of pointer, and one excluded by tag.

@@ -25,8 +25,17 @@ pub const FIXED_VERSION_PARAMETER: &str = include_str!("configs/fixed-version-pa
 /// Seed 001's configuration, plus a rule whose parameter name comes from a tag on any event (`tests/hostile.rs`).
 pub const HOSTILE_TAGGED: &str = include_str!("configs/hostile-tagged.toml");
 
+/// Retention body (no `accounts`) of the conformance suite's image sweeps: two kept per `Role`, one template version.
+pub const KEEP_TWO_PER_ROLE: &str = include_str!("configs/keep-two-per-role.toml");
+
 /// A bake rule with a launch template, a group refreshed once moved and a parameter, plus a rule without `bake` (`tests/bake.rs`).
 pub const NIGHTLY_BAKE: &str = include_str!("configs/nightly-bake.toml");
+
+/// Body (no `accounts`) of the conformance scenario `protection_someone_else_set_is_kept`.
+pub const PROTECTED_ONE_KEPT: &str = include_str!("configs/protected-one-kept.toml");
+
+/// Body (no `accounts`) of the conformance scenario `protection_follows_the_pointers`.
+pub const PROTECTED_PARAMETER: &str = include_str!("configs/protected-parameter.toml");
 
 /// Every pointer a race moves: a parameter, a fixed-version one, and the launch template `{template}` (`tests/races.rs`).
 pub const RACE: &str = include_str!("configs/race.toml");
@@ -39,6 +48,9 @@ pub const RETENTION_PUBLISHED_TO: &str = include_str!("configs/retention-publish
 
 /// Retention body (no `accounts`): images by `Role`, the newest kept, older ones deprecated, disabled, then deleted as they age.
 pub const RETENTION_STAGES: &str = include_str!("configs/retention-stages.toml");
+
+/// Body (no `accounts`) of the conformance scenario `rollback_with_a_group_releases_the_bad_ami`.
+pub const ROLLBACK_WITH_GROUP: &str = include_str!("configs/rollback-with-group.toml");
 
 /// A parameter and a launch template id from SecureString parameters (`tests/hostile.rs`).
 pub const SECRETS_TO_REPORT: &str = include_str!("configs/secrets-to-report.toml");
