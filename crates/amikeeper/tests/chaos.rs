@@ -35,8 +35,8 @@ use amikeeper::memory::{Fault, FaultKind, ImageSeed, SplitMix64};
 use amikeeper::model::{Image, ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
 use amikeeper::publish::Status;
 use amikeeper::samples::{sqs_batch, Origin};
-use amikeeper::{HandleOptions, Keeper, MemoryAws, Report, RunStatus, SweepOptions};
 use amikeeper::testing::{configs, keeper, ACCOUNT, OTHER_ACCOUNT, REGION};
+use amikeeper::{HandleOptions, Keeper, MemoryAws, Report, RunStatus, SweepOptions};
 use serde_json::Value;
 use time::Duration;
 

@@ -6,8 +6,8 @@ use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageState, COPIED_FROM_TAG};
 use amikeeper::report::{Report, RunStatus};
 use amikeeper::samples::Origin;
-use amikeeper::{Config, HandleOptions, Keeper, MemoryAws};
 use amikeeper::testing::{configs, keeper, ACCOUNT};
+use amikeeper::{Config, HandleOptions, Keeper, MemoryAws};
 
 const MAIN: &str = "ap-northeast-1";
 const DR: &str = "ap-northeast-3";

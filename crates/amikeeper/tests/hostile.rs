@@ -12,8 +12,8 @@ use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageId, ParameterType, PutParameter, Region};
 use amikeeper::publish::Status;
 use amikeeper::samples::{sqs_batch, Origin};
-use amikeeper::{Config, HandleOptions, MemoryAws, RunStatus, SweepOptions};
 use amikeeper::testing::{configs, handle, keeper, ACCOUNT, OTHER_ACCOUNT, REGION};
+use amikeeper::{Config, HandleOptions, MemoryAws, RunStatus, SweepOptions};
 use serde_json::{json, Value};
 
 const OTHER_REGION: &str = "us-east-1";
@@ -142,10 +142,7 @@ async fn stack_and_template_names_from_hostile_tags_are_refused() {
 
 #[test]
 fn a_tag_name_without_an_allow_list_is_a_configuration_error() {
-    let error = Config::from_toml(
-        configs::TAG_NAME_WITHOUT_ALLOW_LIST,
-    )
-    .unwrap_err();
+    let error = Config::from_toml(configs::TAG_NAME_WITHOUT_ALLOW_LIST).unwrap_err();
     assert!(error.to_string().contains("allowed_name_prefixes"), "{error}");
     let empty_prefix = Config::from_toml(&TAGGED.replace(r#"["/ami/", "solution"]"#, r#"["/ami/", ""]"#));
     assert!(empty_prefix.is_err(), "an empty prefix would allow every name");

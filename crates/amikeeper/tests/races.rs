@@ -11,7 +11,6 @@ use amikeeper::samples::Origin;
 use amikeeper::testing::{configs, fill, keeper, ACCOUNT, REGION};
 use amikeeper::{Config, HandleOptions, Keeper, MemoryAws};
 
-
 /// Another run made version 2 with the newest AMI and has not made it the default yet; a third
 /// made version 3 with an older one. A run with an AMI between the two must not make its own
 /// version the default over version 2 (the first CI run of the moto concurrency test ended at an
@@ -38,7 +37,6 @@ async fn an_older_ami_never_becomes_the_default_over_any_newer_pending_version()
     assert_eq!(versions.len(), 3, "no version made: {versions:?}");
     assert!(versions.iter().any(|v| v.number == 1 && v.is_default), "{versions:?}");
 }
-
 
 /// How many AMIs the concurrency runs publish (the first one is what the pointers name before).
 const RACE_IMAGES: usize = 8;

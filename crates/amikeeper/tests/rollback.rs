@@ -9,8 +9,8 @@ use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
 use amikeeper::publish::Status;
 use amikeeper::rollback::{RollbackOptions, RollbackReport, RollbackTarget};
-use amikeeper::{Keeper, MemoryAws};
 use amikeeper::testing::{self, configs, ACCOUNT, REGION};
+use amikeeper::{Keeper, MemoryAws};
 
 fn keeper(aws: &Arc<MemoryAws>) -> Keeper {
     testing::keeper(configs::WEB_STACK, aws)

@@ -13,6 +13,15 @@ pub const APP_PARAMETER_KEEP_ONE: &str = include_str!("configs/app-parameter-kee
 /// Every kind of pointer, a tag-named parameter and retention (`tests/chaos.rs`, which turns `protect_published` off or leaves it on).
 pub const CHAOS: &str = include_str!("configs/chaos.toml");
 
+/// The command-line bake against moto: `{account}`, builder `{builder}` (`amikeeper-cli/tests/bake.rs`).
+pub const CLI_NIGHTLY_BAKE: &str = include_str!("configs/cli-nightly-bake.toml");
+
+/// A parameter and a stack from tags, in `{account}` (`amikeeper-cli/tests/moto.rs`).
+pub const CLI_PARAMETER_AND_STACK_FROM_TAGS: &str = include_str!("configs/cli-parameter-and-stack-from-tags.toml");
+
+/// A parameter from the AMI's tag on AWS Backup jobs, in `{account}` (`amikeeper-cli/tests/moto.rs`).
+pub const CLI_PARAMETER_FROM_TAG: &str = include_str!("configs/cli-parameter-from-tag.toml");
+
 /// Copies to the DR region, a consumer account and two fleet accounts (`tests/iam.rs`).
 pub const COPIES_CONSUMERS_FLEET: &str = include_str!("configs/copies-consumers-fleet.toml");
 
@@ -25,6 +34,9 @@ pub const FIXED_VERSION_PARAMETER: &str = include_str!("configs/fixed-version-pa
 /// Seed 001's configuration, plus a rule whose parameter name comes from a tag on any event (`tests/hostile.rs`).
 pub const HOSTILE_TAGGED: &str = include_str!("configs/hostile-tagged.toml");
 
+/// Retention only, in `{account}`: one image kept per `Role`, parameters under `/ami/` read.
+pub const KEEP_ONE_PER_ROLE: &str = include_str!("configs/keep-one-per-role.toml");
+
 /// Retention body (no `accounts`) of the conformance suite's image sweeps: two kept per `Role`, one template version.
 pub const KEEP_TWO_PER_ROLE: &str = include_str!("configs/keep-two-per-role.toml");
 
@@ -36,6 +48,9 @@ pub const PROTECTED_ONE_KEPT: &str = include_str!("configs/protected-one-kept.to
 
 /// Body (no `accounts`) of the conformance scenario `protection_follows_the_pointers`.
 pub const PROTECTED_PARAMETER: &str = include_str!("configs/protected-parameter.toml");
+
+/// Every new AMI to launch template `{template}` in `{account}`, keeping one version (`amikeeper-aws/tests/moto.rs`).
+pub const PRUNE_TEMPLATE: &str = include_str!("configs/prune-template.toml");
 
 /// Every pointer a race moves: a parameter, a fixed-version one, and the launch template `{template}` (`tests/races.rs`).
 pub const RACE: &str = include_str!("configs/race.toml");
@@ -52,6 +67,9 @@ pub const RETENTION_STAGES: &str = include_str!("configs/retention-stages.toml")
 /// Body (no `accounts`) of the conformance scenario `rollback_with_a_group_releases_the_bad_ami`.
 pub const ROLLBACK_WITH_GROUP: &str = include_str!("configs/rollback-with-group.toml");
 
+/// A bake of builder `{builder}` in `{account}` that moves a template, a refreshed group and a parameter (`amikeeper-aws/tests/moto.rs`).
+pub const SDK_BAKE: &str = include_str!("configs/sdk-bake.toml");
+
 /// A parameter and a launch template id from SecureString parameters (`tests/hostile.rs`).
 pub const SECRETS_TO_REPORT: &str = include_str!("configs/secrets-to-report.toml");
 
@@ -63,6 +81,9 @@ pub const SECRET_TEMPLATE_ID: &str = include_str!("configs/secret-template-id.to
 
 /// A parameter name from a tag without `allowed_name_prefixes`: a configuration error.
 pub const TAG_NAME_WITHOUT_ALLOW_LIST: &str = include_str!("configs/tag-name-without-allow-list.toml");
+
+/// A sweep of every `Role` image in `{account}`, paced, without the reference and Recycle Bin checks (`amikeeper-aws/tests/throttling.rs`).
+pub const THROTTLED_SWEEP: &str = include_str!("configs/throttled-sweep.toml");
 
 /// Every `web-` AMI goes to `/ami/web`, copied to this account's DR region and to another account's through a role.
 pub const WEB_COPY_CROSS_ACCOUNT: &str = include_str!("configs/web-copy-cross-account.toml");

@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use time::OffsetDateTime;
+
+use crate::model::{AccountId, Image, ImageId, ImageState, Tags};
 use crate::report::Report;
 use crate::{Config, HandleOptions, Keeper, MemoryAws};
 
@@ -45,4 +48,24 @@ pub async fn handle_one(keeper: &Keeper, payload: &Value, options: &HandleOption
     let mut reports = handle_with(keeper, payload, options).await;
     assert_eq!(reports.len(), 1, "one event, one report: {reports:#?}");
     reports.remove(0)
+}
+
+/// An available image of [`ACCOUNT`] without description, tags, snapshots or protection, as
+/// `DescribeImages` would report one; tests set the fields they are about.
+pub fn image(id: ImageId, name: impl Into<String>, created: OffsetDateTime) -> Image {
+    Image {
+        id,
+        name: name.into(),
+        description: None,
+        state: ImageState::Available,
+        created,
+        owner: AccountId::new(ACCOUNT),
+        tags: Tags::new(),
+        snapshot_ids: Vec::new(),
+        deprecated_at: None,
+        last_launched: None,
+        deregistration_protected: false,
+        deregistration_protection_cooldown: false,
+        allowed: None,
+    }
 }
