@@ -19,6 +19,7 @@ use amikeeper::model::{
 };
 use amikeeper::publish::Status;
 use amikeeper::samples::Origin;
+use amikeeper::testing::{configs, fill};
 use amikeeper::{AwsErrorKind, Config, HandleOptions, Keeper};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
 use time::OffsetDateTime;
@@ -160,20 +161,8 @@ async fn pruning_launch_template_versions() {
     assert_eq!(fixture.template_state(MAIN_REGION, &template).await.versions.len(), 3);
 
     let image = fixture.image(MAIN_REGION, ImageSpec::named("prune-new").description("EC2_BACKUP")).await;
-    let config = Config::from_toml(&format!(
-        r#"
-        accounts = ["{account}"]
-        [[rules]]
-        name = "prune"
-        on = ["image_created"]
-        [[rules.targets]]
-        kind = "launch_template"
-        id = "{template}"
-        keep_versions = 1
-        "#,
-        account = fixture.account(),
-    ))
-    .unwrap();
+    let config = fill(configs::PRUNE_TEMPLATE, &[("account", &fixture.account()), ("template", &template)]);
+    let config = Config::from_toml(&config).unwrap();
     let keeper = Keeper::new(config, fixture.aws());
     let event = Origin::new(&fixture.account(), MAIN_REGION, "prune").create_image(
         image.as_str(),
@@ -842,31 +831,8 @@ async fn bake_publishes_and_refreshes_the_group() {
         .await
         .expect("CreateAutoScalingGroup");
     fixture.set_parameter(r, "/ami/bake-web", base.as_str()).await;
-    let config = Config::from_toml(&format!(
-        r#"
-accounts = ["{account}"]
-[wait]
-timeout_seconds = 60
-poll_seconds = 1
-[[rules]]
-name = "moto-bake"
-[rules.bake]
-instance_id = "{builder}"
-name = "bake-web-{{date}}"
-[[rules.targets]]
-kind = "launch_template"
-name = "bake-web"
-[[rules.targets]]
-kind = "auto_scaling_group"
-name = "bake-web-asg"
-instance_refresh = {{ min_healthy_percentage = 50, instance_warmup_seconds = 30 }}
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/bake-web"
-"#,
-        account = fixture.account()
-    ))
-    .unwrap();
+    let config = fill(configs::SDK_BAKE, &[("account", &fixture.account()), ("builder", &builder)]);
+    let config = Config::from_toml(&config).unwrap();
     let keeper = Keeper::new(config, fixture.aws());
     let outcomes = |report: &amikeeper::Report| -> Vec<(String, Status)> {
         report.targets.iter().map(|t| (format!("{} {}", t.target.kind, t.target.name), t.outcome.status)).collect()

@@ -14,11 +14,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use amikeeper::conformance::{Fixture, ImageSpec, MAIN_REGION};
 use amikeeper::samples::{configs, Origin};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
+use common::{json, temp_dir};
+
+mod common;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -146,19 +149,8 @@ fn words(line: &str) -> Vec<String> {
 /// Runs the binary with `args`, with test credentials, no AWS reachable and nothing from the
 /// machine's `~/.aws`, in the workspace root (where the guides' paths start).
 fn amikeeper(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_amikeeper"));
+    let mut command = common::offline();
     command.args(args).current_dir(root());
-    for key in ["AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "RUST_LOG"]
-    {
-        command.env_remove(key);
-    }
-    command
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/amikeeper-test/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/amikeeper-test/credentials");
     for (key, value) in extra_env {
         command.env(key, value);
     }
@@ -335,19 +327,6 @@ fn moto_amikeeper(moto: &MotoServer, args: &[&str]) -> Output {
     amikeeper(&all, &[("AWS_ENDPOINT_URL", &endpoint)])
 }
 
-fn json(out: &Output, code: i32) -> serde_json::Value {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr:\n{stderr}\nstdout:\n{}", String::from_utf8_lossy(&out.stdout));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is no JSON report ({e}); stderr:\n{stderr}"))
-}
-
-/// A directory of this test's own.
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("amikeeper-cli-guides-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_on_a_launch_configuration_is_skipped_refused_and_keeps_its_ami() {
     let Some(moto) = MotoServer::start() else { return };
@@ -375,7 +354,7 @@ async fn a_group_on_a_launch_configuration_is_skipped_refused_and_keeps_its_ami(
         .await
         .expect("CreateAutoScalingGroup");
 
-    let dir = temp_dir();
+    let dir = temp_dir("guides");
     let config = dir.join("asg-to-latest.toml");
     std::fs::write(&config, configs::in_account(configs::SEED_002_ASG_TO_LATEST, &account)).unwrap();
     let config = config.to_str().unwrap();
