@@ -7,7 +7,7 @@
 //!
 //! The retention operations need `scripts/moto-server` (moto plus `DeleteLaunchTemplateVersions`,
 //! `EnableImageDeprecation`, `DeregisterImage`'s `DeleteAssociatedSnapshots`, ...; see
-//! `scripts/moto_ext.py`): set `AMIKEEPER_MOTO_SERVER=$PWD/scripts/moto-server`, as the script does.
+//! `scripts/moto_ext/`): set `AMIKEEPER_MOTO_SERVER=$PWD/scripts/moto-server`, as the script does.
 
 use std::collections::BTreeMap;
 
@@ -484,7 +484,7 @@ async fn a_protection_with_a_cooldown_is_never_amikeepers() {
 }
 
 /// A sweep assumes a role in a consumer account (moto switches accounts on `AssumeRole`) and
-/// keeps the AMI a launch template there names; EC2's reference check (scripts/moto_ext.py)
+/// keeps the AMI a launch template there names; EC2's reference check (scripts/moto_ext/image_references.py)
 /// answers for the candidate, and the Recycle Bin, which moto lacks, is reported unavailable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_account_keeps_the_ami_it_launches() {
@@ -1036,7 +1036,7 @@ async fn the_sweep_fails_closed_on_moto() {
     moto.set_unavailable(&[]);
 }
 
-/// Allowed AMIs on the emulator (`scripts/moto_ext.py` adds the setting and `ImageAllowed`):
+/// Allowed AMIs on the emulator (`scripts/moto_ext/allowed_images.py` adds the setting and `ImageAllowed`):
 /// one of moto's Amazon-owned default AMIs (owner alias `amazon`) is published to a parameter
 /// when the setting is disabled, or enabled with `amazon` among the providers; with a warning
 /// in audit mode when it is not allowed; and refused, nothing written, when enabled and not

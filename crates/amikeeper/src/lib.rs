@@ -43,6 +43,7 @@ pub mod copy;
 pub mod error;
 pub mod events;
 pub mod iam;
+pub mod kinds;
 pub mod memory;
 pub mod model;
 pub mod names;

@@ -342,3 +342,124 @@ fn no_status_is_compared_as_a_string() {
     }
     assert!(found.is_empty(), "statuses compared as strings (compare the enums):\n{}", found.join("\n"));
 }
+
+#[test]
+fn the_core_does_not_depend_on_the_aws_sdk() {
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(repo().join("crates/amikeeper/Cargo.toml")).unwrap()).unwrap();
+    let dependencies = manifest["dependencies"].as_table().unwrap();
+    let sdk: Vec<&String> = dependencies.keys().filter(|name| name.starts_with("aws-")).collect();
+    assert!(sdk.is_empty(), "the core crate depends on {sdk:?}: AWS SDK code belongs in amikeeper-aws");
+    assert!(dependencies.contains_key("serde"), "the manifest was read: {dependencies:?}");
+}
+
+fn architecture_md() -> String {
+    std::fs::read_to_string(repo().join("ARCHITECTURE.md")).unwrap()
+}
+
+/// Every file or folder `ARCHITECTURE.md` names (in backquotes, from the repository's root)
+/// exists.
+#[test]
+fn every_path_architecture_md_names_exists() {
+    let doc = architecture_md();
+    let roots = ["crates/", "scripts/", "python/", "examples/", "docs/"];
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for quoted in doc.split('`').skip(1).step_by(2) {
+        if !roots.iter().any(|root| quoted.starts_with(root)) || quoted.contains(' ') {
+            continue;
+        }
+        seen += 1;
+        // `kinds/<kind>.rs`: the folder it goes in.
+        let path = if quoted.contains('<') { quoted.rsplit_once('/').unwrap().0 } else { quoted };
+        if !repo().join(path).exists() {
+            missing.push(quoted);
+        }
+    }
+    assert!(seen >= 30, "only {seen} paths read: is ARCHITECTURE.md's format still backquoted paths?");
+    assert!(missing.is_empty(), "ARCHITECTURE.md names paths that do not exist: {missing:?}");
+}
+
+/// The core's top-level modules and the modules each uses (tests aside).
+fn core_edges() -> BTreeMap<String, BTreeSet<String>> {
+    let graph = crate_graph(&repo().join("crates/amikeeper/src"));
+    let modules: BTreeSet<Vec<String>> = graph.keys().cloned().collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, references) in &graph {
+        let Some(from) = child_of(&[], module, &modules) else { continue };
+        let uses = edges.entry(from.clone()).or_default();
+        for reference in references {
+            if let Some(to) = child_of(&[], reference, &modules).filter(|to| *to != from) {
+                uses.insert(to);
+            }
+        }
+    }
+    edges
+}
+
+/// The table under "Layers" in `ARCHITECTURE.md` lists every top-level module of the core once,
+/// and each module uses only modules of lower layers.
+#[test]
+fn the_core_modules_form_the_layers_of_architecture_md() {
+    let doc = architecture_md();
+    let section = doc.split("\n## Layers\n").nth(1).unwrap().split("\n## ").next().unwrap();
+    let mut layer_of: BTreeMap<String, u32> = BTreeMap::new();
+    for row in section.lines().filter(|line| line.starts_with("| ")) {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let Ok(layer) = cells[0].trim_start_matches("| ").parse::<u32>() else { continue };
+        for module in cells[1].split('`').skip(1).step_by(2) {
+            assert!(layer_of.insert(module.to_owned(), layer).is_none(), "{module} is listed twice");
+        }
+    }
+    let edges = core_edges();
+    let unlisted: Vec<&String> = edges.keys().filter(|module| !layer_of.contains_key(*module)).collect();
+    let gone: Vec<&String> = layer_of.keys().filter(|module| !edges.contains_key(*module)).collect();
+    assert!(unlisted.is_empty(), "modules missing from ARCHITECTURE.md's layer table: {unlisted:?}");
+    assert!(gone.is_empty(), "ARCHITECTURE.md's layer table lists modules that do not exist: {gone:?}");
+    let mut upward = Vec::new();
+    for (from, uses) in &edges {
+        for to in uses.iter().filter(|to| layer_of[*to] >= layer_of[from]) {
+            upward.push(format!("{from} (layer {}) uses {to} (layer {})", layer_of[from], layer_of[to]));
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "a module uses one of its layer or above (move it, or fix the table):\n{}",
+        upward.join("\n")
+    );
+}
+
+/// The README's "Workspace" table names every crate and folder of the workspace that exists,
+/// and only those; the core's row names modules that exist.
+#[test]
+fn the_readme_workspace_section_matches_the_layout() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let section = readme.split("\n## Workspace\n").nth(1).unwrap().split("\n## ").next().unwrap();
+    let rows: Vec<(&str, &str)> = section
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            (cells[0].trim_start_matches("| ").trim_matches('`'), cells[1])
+        })
+        .collect();
+    for (path, _) in &rows {
+        assert!(repo().join(path).exists(), "README's Workspace names {path}, which does not exist");
+    }
+    let members: toml::Table = toml::from_str(&std::fs::read_to_string(repo().join("Cargo.toml")).unwrap()).unwrap();
+    for member in members["workspace"]["members"].as_array().unwrap() {
+        let member = member.as_str().unwrap().trim_end_matches("/*").trim_end_matches('/');
+        let listed = rows.iter().any(|(path, _)| member == path.trim_end_matches('/') || member.starts_with(path));
+        assert!(listed, "README's Workspace does not list the workspace member {member}");
+    }
+    let core = rows.iter().find(|(path, _)| *path == "crates/amikeeper").expect("a row for the core").1;
+    let src = repo().join("crates/amikeeper/src");
+    for module in core.split('`').skip(1).step_by(2) {
+        let name = module.trim_end_matches('/');
+        let exists = src.join(name).is_dir() || src.join(format!("{name}.rs")).is_file();
+        assert!(
+            exists || module.contains(char::is_uppercase),
+            "README's Workspace names the core module {module}, which does not exist"
+        );
+    }
+}

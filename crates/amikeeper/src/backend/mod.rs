@@ -8,6 +8,7 @@
 //! `MockCloudFormationApi`, `MockRecycleBinApi` and `MockImageBuilderApi`.
 
 mod counting;
+mod retry;
 mod throttles;
 pub(crate) mod wrap;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use counting::{CallLog, CountingAws};
+pub use retry::{RetryPolicy, RetryableError};
 pub use throttles::report_throttled_attempt;
 pub(crate) use throttles::{listen_for_throttles, ThrottleListener};
 

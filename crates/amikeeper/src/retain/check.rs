@@ -198,7 +198,7 @@ pub(super) async fn ask_consumers(
     }
     let ours: BTreeSet<ImageId> = gathered.images.iter().map(|image| image.id.clone()).collect();
     // Nothing but the scan of what launches AMIs: no rules, no parameters, no snapshots.
-    let scan = Config {
+    let scan: Config = Config {
         accounts: Vec::new(),
         allowed_name_prefixes: Vec::new(),
         wait: Default::default(),

@@ -15,7 +15,7 @@ use crate::model::{ami_ids, Image, ImageId, Region, SnapshotState};
 
 /// Plans a sweep of what was gathered in `region`, at `now`. Pure: the same inputs give the
 /// same plan.
-pub fn plan_sweep(config: &Config, gathered: &Gathered, region: &Region, now: OffsetDateTime) -> SweepPlan {
+pub fn plan_sweep<T>(config: &Config<T>, gathered: &Gathered, region: &Region, now: OffsetDateTime) -> SweepPlan {
     let default_retention = RetentionConfig {
         concurrency: 1,
         max_requests_per_second: None,

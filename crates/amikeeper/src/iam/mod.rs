@@ -18,13 +18,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::config::{Config, GroupByConfig, Rule, TargetConfig};
+use crate::config::{Config, GroupByConfig, Rule};
+pub use crate::kinds::iam::{Arns, Job, TargetArns};
+use crate::kinds::Kinds;
 use crate::model::Region;
 use crate::retain::{parameter_sources, Retire};
 use crate::template::{KnownValue, NameSet, NameTemplate, Placeholder};
 
 /// The actions handling events needs, for the configured rules.
-pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
+pub fn handle_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
     let mut actions = BTreeSet::new();
     if config.rules.is_empty() {
         return actions;
@@ -47,52 +49,7 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
             actions.extend(["ec2:CreateImage", "ec2:CreateTags"]);
         }
         for target in &rule.targets {
-            match target {
-                TargetConfig::SsmParameter { fixed_version, .. } => {
-                    actions.extend(["ssm:GetParameter", "ssm:PutParameter"]);
-                    if *fixed_version {
-                        actions.insert("ssm:DeleteParameter");
-                    } else {
-                        // After a race with another run: which AMIs were written meanwhile.
-                        actions.insert("ssm:GetParameterHistory");
-                    }
-                }
-                TargetConfig::LaunchTemplate { id_from_parameter, set_default, keep_versions, .. } => {
-                    actions.extend([
-                        "ec2:DescribeLaunchTemplates",
-                        "ec2:DescribeLaunchTemplateVersions",
-                        "ec2:CreateLaunchTemplateVersion",
-                        // Pruning (keep_versions), and a duplicate version after a race.
-                        "ec2:DeleteLaunchTemplateVersions",
-                    ]);
-                    if keep_versions.is_some() {
-                        // Pruning never deletes a version an Auto Scaling group pins.
-                        actions.insert("autoscaling:DescribeAutoScalingGroups");
-                    }
-                    if id_from_parameter.is_some() {
-                        actions.insert("ssm:GetParameter");
-                    }
-                    if *set_default {
-                        actions.insert("ec2:ModifyLaunchTemplate");
-                    }
-                }
-                TargetConfig::AutoScalingGroup { instance_refresh, .. } => {
-                    // Pointing a group at a launch template needs ec2:RunInstances on it.
-                    actions.extend([
-                        "autoscaling:DescribeAutoScalingGroups",
-                        "autoscaling:UpdateAutoScalingGroup",
-                        "ec2:DescribeLaunchTemplates",
-                        "ec2:DescribeLaunchTemplateVersions",
-                        "ec2:RunInstances",
-                    ]);
-                    if instance_refresh.is_some() {
-                        actions.insert("autoscaling:StartInstanceRefresh");
-                    }
-                }
-                TargetConfig::StackParameter { .. } => {
-                    actions.extend(["cloudformation:DescribeStacks", "cloudformation:UpdateStack"]);
-                }
-            }
+            actions.extend(target.target().handle_actions());
         }
     }
     if config.protects_any() {
@@ -105,20 +62,26 @@ pub fn handle_actions(config: &Config) -> BTreeSet<&'static str> {
 const PROTECTION_ACTIONS: [&str; 3] =
     ["ec2:EnableImageDeregistrationProtection", "ec2:DisableImageDeregistrationProtection", "ec2:CreateTags"];
 
+/// What the sweep's in-use scan reads in every account it checks: the images, and everything
+/// that launches them.
+const IN_USE_SCAN: [&str; 8] = [
+    "ec2:DescribeImages",
+    "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions",
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeLaunchConfigurations",
+    // DescribeStacks without a stack name needs ListStacks too (its API reference).
+    "cloudformation:DescribeStacks",
+    "cloudformation:ListStacks",
+];
+
 /// The actions `sweep` needs, for the configured `[retention]`.
-pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
+pub fn sweep_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
     let mut actions = BTreeSet::new();
     let Some(retention) = &config.retention else { return actions };
+    actions.extend(IN_USE_SCAN);
     actions.extend([
-        "ec2:DescribeImages",
-        "ec2:DescribeInstances",
-        "ec2:DescribeLaunchTemplates",
-        "ec2:DescribeLaunchTemplateVersions",
-        "autoscaling:DescribeAutoScalingGroups",
-        "autoscaling:DescribeLaunchConfigurations",
-        // DescribeStacks without a stack name needs ListStacks too (its API reference).
-        "cloudformation:DescribeStacks",
-        "cloudformation:ListStacks",
         // amikeeper's protection on AMIs no pointer names any more is released: its claim
         // (tag `amikeeper:protected`) is withdrawn first, then the protection is turned off.
         "ec2:DisableImageDeregistrationProtection",
@@ -189,24 +152,10 @@ pub fn sweep_actions(config: &Config) -> BTreeSet<&'static str> {
 }
 
 /// The actions `rollback` can need: reading each kind of pointer's history, and writing it.
-pub fn rollback_actions(config: &Config) -> BTreeSet<&'static str> {
-    let mut actions: BTreeSet<&'static str> = [
-        "ec2:DescribeImages",
-        "ec2:GetAllowedImagesSettings",
-        "ssm:GetParameter",
-        "ssm:GetParameterHistory",
-        "ssm:PutParameter",
-        "ec2:DescribeLaunchTemplates",
-        "ec2:DescribeLaunchTemplateVersions",
-        "ec2:CreateLaunchTemplateVersion",
-        "ec2:ModifyLaunchTemplate",
-        "autoscaling:DescribeAutoScalingGroups",
-        "autoscaling:UpdateAutoScalingGroup",
-        "ec2:RunInstances",
-        "cloudformation:DescribeStacks",
-        "cloudformation:UpdateStack",
-    ]
-    .into();
+pub fn rollback_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
+    // Checking the AMI rolled back to, then what each kind of pointer needs.
+    let mut actions: BTreeSet<&'static str> = ["ec2:DescribeImages", "ec2:GetAllowedImagesSettings"].into();
+    actions.extend(T::rollback_actions());
     if config.protects_any() {
         actions.extend(PROTECTION_ACTIONS);
     }
@@ -217,7 +166,7 @@ pub fn rollback_actions(config: &Config) -> BTreeSet<&'static str> {
 pub const DEFAULT_PARTITION: &str = "aws";
 
 /// The IAM policy document in the `aws` partition: see [`policy_in_partition`].
-pub fn policy(config: &Config) -> Value {
+pub fn policy<T: Kinds>(config: &Config<T>) -> Value {
     policy_in_partition(config, DEFAULT_PARTITION)
 }
 
@@ -225,7 +174,7 @@ pub fn policy(config: &Config) -> Value {
 /// rolling back), its actions grouped by the resources they may touch, each group a statement
 /// (`Sid` `Amikeeper<Job><Resources>`), then `sts:AssumeRole` on the configured roles.
 /// `partition` is `aws`, `aws-cn` or `aws-us-gov`.
-pub fn policy_in_partition(config: &Config, partition: &str) -> Value {
+pub fn policy_in_partition<T: Kinds>(config: &Config<T>, partition: &str) -> Value {
     let mut statements = Vec::new();
     let mut sids = BTreeSet::new();
     for job in Job::ALL {
@@ -252,32 +201,9 @@ pub fn policy_in_partition(config: &Config, partition: &str) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
-/// A job amikeeper does; each has its own statements, so that each can go to its own role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Job {
-    /// Handling events (`handle`, `bake`).
-    Handle,
-    /// Sweeping (`sweep`).
-    Sweep,
-    /// Rolling back (`rollback`).
-    Rollback,
-}
-
 impl Job {
-    /// Every job, in the order the policy lists them.
-    pub const ALL: [Job; 3] = [Job::Handle, Job::Sweep, Job::Rollback];
-
-    /// The job's part of a statement id.
-    fn sid(self) -> &'static str {
-        match self {
-            Job::Handle => "Handle",
-            Job::Sweep => "Sweep",
-            Job::Rollback => "Rollback",
-        }
-    }
-
     /// The actions the job needs for `config`.
-    pub fn actions(self, config: &Config) -> BTreeSet<&'static str> {
+    pub fn actions<T: Kinds>(self, config: &Config<T>) -> BTreeSet<&'static str> {
         match self {
             Job::Handle => handle_actions(config),
             Job::Sweep => sweep_actions(config),
@@ -333,8 +259,8 @@ impl Scope {
 
 /// The job's actions grouped by the scope each may act in; an action the configuration gives
 /// nothing to act on is left out.
-pub fn job_scopes(config: &Config, job: Job, partition: &str) -> BTreeMap<Scope, BTreeSet<&'static str>> {
-    let arns = Arns { partition, accounts: &config.accounts };
+pub fn job_scopes<T: Kinds>(config: &Config<T>, job: Job, partition: &str) -> BTreeMap<Scope, BTreeSet<&'static str>> {
+    let arns = Arns::new(partition, &config.accounts);
     let mut scopes: BTreeMap<Scope, BTreeSet<&'static str>> = BTreeMap::new();
     if job == Job::Rollback && config.rules.iter().all(|rule| rule.targets.is_empty()) {
         // Rollback moves the configuration's pointers; without any it has nothing to do.
@@ -378,108 +304,10 @@ const LISTING_STACKS: &str = "cloudformation:DescribeStacks without a stack name
 /// Why an action amikeeper knows no scope for is granted on `*`.
 const NO_SCOPE_KNOWN: &str = "amikeeper knows no narrower resource for this action";
 
-/// The ARN patterns of one configuration: its partition and accounts, any region.
-struct Arns<'a> {
-    partition: &'a str,
-    accounts: &'a [String],
-}
-
-impl Arns<'_> {
-    /// `arn:<partition>:<service>:*:<account>:<resource>` for every account.
-    fn each_account(&self, service: &str, resource: &str) -> Vec<String> {
-        self.accounts.iter().map(|account| format!("arn:{}:{service}:*:{account}:{resource}", self.partition)).collect()
-    }
-
-    /// Images and snapshots: their ARNs name no account.
-    fn ec2_without_account(&self, resource: &str) -> String {
-        format!("arn:{}:ec2:*::{resource}", self.partition)
-    }
-
-    /// SSM parameters: `parameter/<name without its leading />`, which is also the form of a
-    /// name that has no leading `/` (SSM's ARN format).
-    fn parameters(&self, names: &NameSet) -> Vec<String> {
-        let resource = match names {
-            NameSet::Exactly(name) => format!("parameter/{}", name.strip_prefix('/').unwrap_or(name)),
-            NameSet::StartingWith(prefix) => format!("parameter/{}*", prefix.strip_prefix('/').unwrap_or(prefix)),
-        };
-        self.each_account("ssm", &resource)
-    }
-
-    /// A path `GetParametersByPath` reads: authorized against the path itself (not the
-    /// parameters it returns), with or without its trailing `/`.
-    fn parameter_path(&self, path: &str) -> Vec<String> {
-        let path = path.trim_matches('/');
-        if path.is_empty() {
-            return self.each_account("ssm", "parameter/*");
-        }
-        let mut arns = self.each_account("ssm", &format!("parameter/{path}"));
-        arns.extend(self.each_account("ssm", &format!("parameter/{path}/*")));
-        arns
-    }
-
-    /// Stacks by name (`stack/<name>/<stack id>`); none for a prefix no stack name can start
-    /// with (stack names start with a letter and use letters, digits and `-`).
-    fn stacks(&self, names: &NameSet) -> Vec<String> {
-        let (NameSet::Exactly(name) | NameSet::StartingWith(name)) = names;
-        let mut chars = name.chars();
-        let starts_well = chars.next().is_none_or(|c| c.is_ascii_alphabetic());
-        if !starts_well || !chars.all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Vec::new();
-        }
-        let resource = match names {
-            NameSet::Exactly(name) => format!("stack/{name}/*"),
-            NameSet::StartingWith(prefix) => format!("stack/{prefix}*/*"),
-        };
-        self.each_account("cloudformation", &resource)
-    }
-
-    /// Auto Scaling groups by name (`autoScalingGroup:<group id>:autoScalingGroupName/<name>`).
-    fn groups(&self, names: &NameSet) -> Vec<String> {
-        let name = match names {
-            NameSet::Exactly(name) => name.clone(),
-            NameSet::StartingWith(prefix) => format!("{prefix}*"),
-        };
-        self.each_account("autoscaling", &format!("autoScalingGroup:*:autoScalingGroupName/{name}"))
-    }
-
-    /// Launch templates: by id where the configuration fixes it, else any of the account's
-    /// (IAM names launch templates by id only).
-    fn launch_templates(&self, ids: &NameSet) -> Vec<String> {
-        let resource = match ids {
-            NameSet::Exactly(id) => format!("launch-template/{id}"),
-            NameSet::StartingWith(prefix) => format!("launch-template/{prefix}*"),
-        };
-        self.each_account("ec2", &resource)
-    }
-
-    /// What `ec2:RunInstances` is authorized against when Auto Scaling checks that the caller
-    /// may launch from a launch template: every resource type of the action in the accounts.
-    fn run_instances(&self) -> Vec<String> {
-        let mut arns = vec![self.ec2_without_account("image/*"), self.ec2_without_account("snapshot/*")];
-        for resource in [
-            "capacity-reservation/*",
-            "elastic-gpu/*",
-            "instance/*",
-            "key-pair/*",
-            "launch-template/*",
-            "network-interface/*",
-            "placement-group/*",
-            "security-group/*",
-            "subnet/*",
-            "volume/*",
-        ] {
-            arns.extend(self.each_account("ec2", resource));
-        }
-        arns.extend(self.each_account("license-manager", "license-configuration:*"));
-        arns.extend(self.each_account("resource-groups", "group/*"));
-        arns
-    }
-}
-
 /// What the configuration tells of each placeholder's value before an event gives it: ids
 /// start the way AWS makes them (events are refused unless they do), `{rule}` is the rule's
 /// name, and `{asg_name}` starts with the rule's `asg_name_prefix`.
-fn known<'a>(rule: &'a Rule) -> impl Fn(&Placeholder) -> KnownValue<'a> {
+fn known<'a, T>(rule: &'a Rule<T>) -> impl Fn(&Placeholder) -> KnownValue<'a> {
     move |placeholder| match placeholder {
         Placeholder::Rule => KnownValue::Exactly(&rule.name),
         Placeholder::InstanceId => KnownValue::StartsWith("i-"),
@@ -495,7 +323,7 @@ fn known<'a>(rule: &'a Rule) -> impl Fn(&Placeholder) -> KnownValue<'a> {
 /// The names a target's template can render to. A name with a tag's value in it must also
 /// start with one of `allowed_name_prefixes` (amikeeper refuses any other), so the sets are
 /// narrowed to those prefixes.
-fn name_sets(config: &Config, rule: &Rule, template: &NameTemplate) -> Vec<NameSet> {
+fn name_sets<T>(config: &Config<T>, rule: &Rule<T>, template: &NameTemplate) -> Vec<NameSet> {
     let set = template.name_set(known(rule));
     let NameSet::StartingWith(prefix) = &set else { return vec![set] };
     if !template.uses_tags() {
@@ -512,70 +340,28 @@ fn name_sets(config: &Config, rule: &Rule, template: &NameTemplate) -> Vec<NameS
     sets.into_iter().collect()
 }
 
-/// Which targets an action of the handle or rollback job touches.
-fn targets_for<'a>(config: &'a Config, job: Job, action: &str) -> Vec<(&'a Rule, &'a TargetConfig)> {
-    let rollback = job == Job::Rollback;
-    config
-        .rules
-        .iter()
-        .flat_map(|rule| rule.targets.iter().map(move |target| (rule, target)))
-        .filter(|(_, target)| match (action, target) {
-            ("ssm:GetParameter", TargetConfig::LaunchTemplate { id_from_parameter, .. }) => {
-                !rollback && id_from_parameter.is_some()
+/// The ARN patterns the targets an action of the handle or rollback job touches act on; `None`
+/// when it touches none.
+fn target_arns<T: Kinds>(config: &Config<T>, job: Job, action: &str, arns: &Arns<'_>) -> Option<BTreeSet<String>> {
+    let mut found: Option<BTreeSet<String>> = None;
+    for rule in &config.rules {
+        let names = |template: &NameTemplate| name_sets(config, rule, template);
+        let target_arns = TargetArns { arns, names: &names };
+        for target in &rule.targets {
+            if let Some(touched) = target.target().iam_resources(job, action, &target_arns) {
+                found.get_or_insert_with(BTreeSet::new).extend(touched);
             }
-            ("ssm:GetParameter" | "ssm:PutParameter", TargetConfig::SsmParameter { .. }) => true,
-            ("ssm:DeleteParameter", TargetConfig::SsmParameter { fixed_version, .. }) => *fixed_version,
-            ("ssm:GetParameterHistory", TargetConfig::SsmParameter { fixed_version, .. }) => rollback || !fixed_version,
-            ("cloudformation:DescribeStacks" | "cloudformation:UpdateStack", TargetConfig::StackParameter { .. }) => {
-                true
-            }
-            ("autoscaling:UpdateAutoScalingGroup" | "ec2:RunInstances", TargetConfig::AutoScalingGroup { .. }) => true,
-            ("autoscaling:StartInstanceRefresh", TargetConfig::AutoScalingGroup { instance_refresh, .. }) => {
-                instance_refresh.is_some()
-            }
-            (
-                "ec2:CreateLaunchTemplateVersion" | "ec2:DeleteLaunchTemplateVersions",
-                TargetConfig::LaunchTemplate { .. },
-            ) => true,
-            ("ec2:ModifyLaunchTemplate", TargetConfig::LaunchTemplate { set_default, .. }) => rollback || *set_default,
-            _ => false,
-        })
-        .collect()
-}
-
-/// The ARN patterns of the targets an action touches.
-fn target_arns(config: &Config, job: Job, action: &str, arns: &Arns<'_>) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    for (rule, target) in targets_for(config, job, action) {
-        let sets = |template: &NameTemplate| name_sets(config, rule, template);
-        match target {
-            TargetConfig::SsmParameter { name, .. } => found.extend(sets(name).iter().flat_map(|s| arns.parameters(s))),
-            TargetConfig::LaunchTemplate { id_from_parameter: Some(parameter), .. } if action.starts_with("ssm:") => {
-                found.extend(sets(parameter).iter().flat_map(|s| arns.parameters(s)));
-            }
-            TargetConfig::LaunchTemplate { id: Some(id), .. } => {
-                found.extend(sets(id).iter().flat_map(|s| arns.launch_templates(s)));
-            }
-            // By name, or by an id a parameter holds: any template of the account.
-            TargetConfig::LaunchTemplate { .. } => {
-                found.extend(arns.launch_templates(&NameSet::StartingWith(String::new())));
-            }
-            TargetConfig::AutoScalingGroup { .. } if action == "ec2:RunInstances" => found.extend(arns.run_instances()),
-            TargetConfig::AutoScalingGroup { name, .. } => {
-                found.extend(sets(name).iter().flat_map(|s| arns.groups(s)));
-            }
-            TargetConfig::StackParameter { stack, .. } => found.extend(sets(stack).iter().flat_map(|s| arns.stacks(s))),
         }
     }
     found
 }
 
 /// Where `action` of `job` may act, for `config`.
-pub fn scope_of(config: &Config, job: Job, action: &str, partition: &str) -> Scope {
-    scope(config, job, action, &Arns { partition, accounts: &config.accounts })
+pub fn scope_of<T: Kinds>(config: &Config<T>, job: Job, action: &str, partition: &str) -> Scope {
+    scope(config, job, action, &Arns::new(partition, &config.accounts))
 }
 
-fn scope(config: &Config, job: Job, action: &str, arns: &Arns<'_>) -> Scope {
+fn scope<T: Kinds>(config: &Config<T>, job: Job, action: &str, arns: &Arns<'_>) -> Scope {
     let images = || BTreeSet::from([arns.ec2_without_account("image/*")]);
     let snapshots = || BTreeSet::from([arns.ec2_without_account("snapshot/*")]);
     let scoped = |label, arns: BTreeSet<String>| Scope::Arns { label, arns, regions: BTreeSet::new() };
@@ -653,30 +439,33 @@ fn scope(config: &Config, job: Job, action: &str, arns: &Arns<'_>) -> Scope {
                 .collect();
             Scope::Arns { label: "Copies", arns: images().into_iter().chain(snapshots()).collect(), regions }
         }
-        (Job::Handle | Job::Rollback, _) if !targets_for(config, job, action).is_empty() => {
-            let label = match action.split(':').next() {
-                Some("ssm") => "Parameters",
-                Some("cloudformation") => "Stacks",
-                Some("autoscaling") => "Groups",
-                _ if action == "ec2:RunInstances" => "Launches",
-                _ => "LaunchTemplates",
-            };
-            scoped(label, target_arns(config, job, action, arns))
-        }
-        (Job::Rollback, _) => scoped("Nothing", BTreeSet::new()),
+        (Job::Handle | Job::Rollback, _) => match target_arns(config, job, action, arns) {
+            Some(found) => {
+                let label = match action.split(':').next() {
+                    Some("ssm") => "Parameters",
+                    Some("cloudformation") => "Stacks",
+                    Some("autoscaling") => "Groups",
+                    _ if action == "ec2:RunInstances" => "Launches",
+                    _ => "LaunchTemplates",
+                };
+                scoped(label, found)
+            }
+            None if job == Job::Rollback => scoped("Nothing", BTreeSet::new()),
+            None => Scope::Everything(NO_SCOPE_KNOWN),
+        },
         _ => Scope::Everything(NO_SCOPE_KNOWN),
     }
 }
 
 /// The roles a fleet sweep assumes (`[[fleet]] role_arn`), each once.
-fn fleet_roles(config: &Config) -> impl Iterator<Item = &str> {
+fn fleet_roles<T>(config: &Config<T>) -> impl Iterator<Item = &str> {
     let roles: BTreeSet<&str> = config.fleet.iter().filter_map(|t| t.role_arn.as_deref()).collect();
     roles.into_iter()
 }
 
 /// What each fleet role needs in its own account: what a sweep needs here, plus
 /// `sts:AssumeRole` on the configuration's consumer roles when it has any.
-pub fn fleet_role_actions(config: &Config) -> BTreeSet<&'static str> {
+pub fn fleet_role_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
     let mut actions = sweep_actions(config);
     if consumer_roles(config).next().is_some() {
         actions.insert("sts:AssumeRole");
@@ -685,7 +474,7 @@ pub fn fleet_role_actions(config: &Config) -> BTreeSet<&'static str> {
 }
 
 /// The roles `copy_to` assumes to copy into other accounts, each once.
-fn copy_roles(config: &Config) -> impl Iterator<Item = &str> {
+fn copy_roles<T>(config: &Config<T>) -> impl Iterator<Item = &str> {
     let roles: BTreeSet<&str> = config.rules.iter().flat_map(|r| &r.copy_to).filter_map(|d| d.role_arn()).collect();
     roles.into_iter()
 }
@@ -697,28 +486,18 @@ pub fn copy_role_actions() -> BTreeSet<&'static str> {
 }
 
 /// The consumer roles a sweep assumes.
-fn consumer_roles(config: &Config) -> impl Iterator<Item = &str> {
+fn consumer_roles<T>(config: &Config<T>) -> impl Iterator<Item = &str> {
     config.retention.iter().flat_map(|r| &r.consumers).map(|c| c.role_arn.as_str())
 }
 
 /// What each consumer role needs in its own account (its policy, beside a trust policy that
 /// lets this account assume it).
 pub fn consumer_role_actions() -> BTreeSet<&'static str> {
-    [
-        "ec2:DescribeImages",
-        "ec2:DescribeInstances",
-        "ec2:DescribeLaunchTemplates",
-        "ec2:DescribeLaunchTemplateVersions",
-        "autoscaling:DescribeAutoScalingGroups",
-        "autoscaling:DescribeLaunchConfigurations",
-        "cloudformation:DescribeStacks",
-        "cloudformation:ListStacks",
-    ]
-    .into()
+    IN_USE_SCAN.into()
 }
 
 /// What the policy cannot say by itself, for whoever attaches it.
-pub fn caveats(config: &Config) -> Vec<String> {
+pub fn caveats<T: Kinds>(config: &Config<T>) -> Vec<String> {
     let mut notes = Vec::new();
     let mut unscoped = BTreeSet::new();
     let mut everything = BTreeSet::new();
@@ -748,31 +527,11 @@ pub fn caveats(config: &Config) -> Vec<String> {
          can change only its own)"
             .into(),
     );
-    let targets = || config.rules.iter().flat_map(|r| &r.targets);
-    if targets().any(|t| matches!(t, TargetConfig::LaunchTemplate { id: None, .. })) {
-        notes.push(
-            "a launch_template target by `name` or `id_from_parameter` is granted on every launch template of the \
-             account (launch-template/*): IAM names launch templates by id only and EC2 has no condition key for a \
-             template's name; write `id = \"lt-...\"` to narrow it"
-                .into(),
-        );
-    }
-    if targets().any(|t| matches!(t, TargetConfig::StackParameter { .. })) {
-        notes.push(String::from(
-            "cloudformation:UpdateStack runs with the caller's permissions unless the stack has a service \
-             role: the role also needs whatever the stack's resources need to update",
-        ));
-    }
-    if targets().any(|t| matches!(t, TargetConfig::AutoScalingGroup { .. })) {
-        notes.push(
-            "a launch template with an instance profile also needs iam:PassRole on that role; ec2:RunInstances (which \
-             Auto Scaling checks when a group is pointed at a launch template) is granted on the accounts' own \
-             resources: a subnet or security group shared from another account needs its ARN added"
-                .into(),
-        );
-    }
-    if targets().any(|t| matches!(t, TargetConfig::SsmParameter { .. })) {
-        notes.push("SecureString parameters also need kms:Decrypt and kms:Encrypt on their key".into());
+    // What each kind of pointer adds, once per kind.
+    for target in config.rules.iter().flat_map(|r| &r.targets) {
+        if let Some(caveat) = target.target().iam_caveat().filter(|c| !notes.iter().any(|n| n == c)) {
+            notes.push(caveat.to_owned());
+        }
     }
     if fleet_roles(config).next().is_some() {
         let actions: Vec<&str> = fleet_role_actions(config).into_iter().collect();
@@ -803,118 +562,4 @@ pub fn caveats(config: &Config) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn group_target(extra: &str) -> Config {
-        Config::from_toml(&format!(
-            "accounts = [\"111122223333\"]\n[[rules]]\nname = \"web\"\n[[rules.targets]]\n\
-             kind = \"auto_scaling_group\"\nname = \"web-asg\"\n{extra}\n"
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn instance_refresh_is_allowed_only_when_configured() {
-        let refresh = "autoscaling:StartInstanceRefresh";
-        assert!(!handle_actions(&group_target("")).contains(refresh));
-        assert!(!handle_actions(&group_target("instance_refresh = false")).contains(refresh));
-        assert!(handle_actions(&group_target("instance_refresh = true")).contains(refresh));
-        let table = group_target("instance_refresh = { min_healthy_percentage = 50 }");
-        assert!(handle_actions(&table).contains(refresh));
-        assert!(!rollback_actions(&table).contains(refresh), "a rollback starts no refresh");
-    }
-
-    fn resources(policy: &Value, sid: &str) -> Vec<String> {
-        let statement = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid);
-        let statement = statement.unwrap_or_else(|| panic!("no statement {sid}: {policy:#}"));
-        match &statement["Resource"] {
-            Value::String(any) => vec![any.clone()],
-            list => list.as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect(),
-        }
-    }
-
-    #[test]
-    fn parameters_are_scoped_to_names_and_allowed_prefixes() {
-        let config = Config::from_toml(
-            "accounts = [\"111122223333\", \"444455556666\"]\nallowed_name_prefixes = [\"/ami/\", \"solution\"]\n\
-             [[rules]]\nname = \"web\"\n[[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/web\"\n\
-             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"plain-name\"\n\
-             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"{tag:Parameter}\"\n\
-             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/{rule}/{instance_id}\"\n",
-        )
-        .unwrap();
-        let arns = resources(&policy(&config), "AmikeeperHandleParameters");
-        let expected: Vec<String> = ["ami/*", "ami/web", "ami/web/i-*", "plain-name", "solution*"]
-            .iter()
-            .flat_map(|r| {
-                ["111122223333", "444455556666"].map(|account| format!("arn:aws:ssm:*:{account}:parameter/{r}"))
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        assert_eq!(arns, expected);
-        let cn = policy_in_partition(&config, "aws-cn");
-        assert!(resources(&cn, "AmikeeperHandleParameters").iter().all(|arn| arn.starts_with("arn:aws-cn:ssm:")));
-    }
-
-    #[test]
-    fn stacks_groups_and_templates_are_scoped_by_name_or_id() {
-        let config = Config::from_toml(
-            "accounts = [\"111122223333\"]\nallowed_name_prefixes = [\"/ami/\", \"app-\"]\n\
-             [[rules]]\nname = \"web\"\n[[rules.targets]]\nkind = \"stack_parameter\"\nstack = \"{tag:Stack}\"\n\
-             [[rules.targets]]\nkind = \"launch_template\"\nid = \"lt-0123456789abcdef0\"\n\
-             [[rules.targets]]\nkind = \"auto_scaling_group\"\nname = \"web-asg\"\n",
-        )
-        .unwrap();
-        let policy = policy(&config);
-        // `/ami/` cannot start a stack name: only `app-`.
-        assert_eq!(
-            resources(&policy, "AmikeeperHandleStacks"),
-            ["arn:aws:cloudformation:*:111122223333:stack/app-*/*"]
-        );
-        assert_eq!(
-            resources(&policy, "AmikeeperHandleLaunchTemplates"),
-            ["arn:aws:ec2:*:111122223333:launch-template/lt-0123456789abcdef0"]
-        );
-        assert_eq!(
-            resources(&policy, "AmikeeperHandleGroups"),
-            ["arn:aws:autoscaling:*:111122223333:autoScalingGroup:*:autoScalingGroupName/web-asg"]
-        );
-        assert_eq!(resources(&policy, "AmikeeperHandleAnyResource"), ["*"]);
-        let statements = policy["Statement"].as_array().unwrap();
-        for statement in statements.iter().filter(|s| s["Resource"] == "*") {
-            for action in statement["Action"].as_array().unwrap() {
-                assert!(UNSCOPED_ACTIONS.contains(&action.as_str().unwrap()), "{action} on *");
-            }
-        }
-    }
-
-    #[test]
-    fn copies_are_limited_to_their_regions_and_rollback_to_the_pointers() {
-        let config = Config::from_toml(
-            "accounts = [\"111122223333\"]\n[[rules]]\nname = \"dr\"\ncopy_to = [\"ap-northeast-3\", \"eu-west-1\"]\n\
-             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/web\"\n",
-        )
-        .unwrap();
-        let policy = policy(&config);
-        let copies = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "AmikeeperHandleCopies");
-        let copies = copies.expect("a statement for the copies");
-        assert_eq!(copies["Action"], json!(["ec2:CopyImage"]));
-        assert_eq!(
-            copies["Condition"],
-            json!({ "StringEquals": { "aws:RequestedRegion": ["ap-northeast-3", "eu-west-1"] } })
-        );
-        let rollback: Vec<&str> = policy["Statement"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["Sid"].as_str().unwrap().starts_with("AmikeeperRollback"))
-            .flat_map(|s| s["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()))
-            .collect();
-        assert!(rollback.contains(&"ssm:PutParameter"));
-        for absent in ["cloudformation:UpdateStack", "autoscaling:UpdateAutoScalingGroup", "ec2:ModifyLaunchTemplate"] {
-            assert!(!rollback.contains(&absent), "{absent}: the configuration has no such pointer");
-        }
-    }
-}
+mod tests;

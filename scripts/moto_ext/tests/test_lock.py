@@ -1,15 +1,11 @@
-"""Tests of scripts/moto_ext.py's thread safety (issue 15, finding 8).
-
-Run by scripts/test.sh with the project's .venv:
-
-    .venv/bin/python -m pytest -p no:cacheprovider scripts/test_moto_ext.py
+"""lock (and deregister_image's copy of the images): thread safety (issue 15, finding 8).
 
 moto_server serves each request on a thread of its own. DeregisterImage with
 DeleteAssociatedSnapshots looked at every image of the region while other requests deregistered
 or created images, failed with "dictionary changed size during iteration" and answered HTTP 500
 after the image was gone. These tests make another request change the images in the middle of
 that look (deterministically, in process), and run many DeregisterImage, CreateImage and
-CreateLaunchTemplateVersion requests at once against a real moto_ext server.
+CreateLaunchTemplateVersion requests at once against scripts/moto-server.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ import concurrent.futures
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -26,14 +21,14 @@ from typing import Any, Iterator
 
 import boto3
 import pytest
+from moto import mock_aws
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+import moto_ext
+from moto_ext import deregister_image
 
-import moto_ext  # noqa: E402  (patches moto on import)
-from moto import mock_aws  # noqa: E402
+from .aws import REGION, own_images
 
-REGION = "eu-west-1"
+MOTO_SERVER = Path(__file__).resolve().parents[2] / "moto-server"
 
 
 def _ec2(endpoint: str | None = None) -> Any:
@@ -46,19 +41,14 @@ def _ec2(endpoint: str | None = None) -> Any:
     )
 
 
-def _images_with_snapshots(ec2: Any, count: int) -> list[str]:
-    base = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
-    return [ec2.create_image(InstanceId=instance, Name=f"race-{i}")["ImageId"] for i in range(count)]
-
-
 def test_deregister_image_survives_images_changing_while_it_looks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Another request deregisters an image while DeregisterImage looks for other images using
     the snapshots: the call succeeds and reports every snapshot (before the fix: a 500)."""
+    moto_ext.apply()
     with mock_aws():
         ec2 = _ec2()
-        first, second, third = _images_with_snapshots(ec2, 3)
-        original = moto_ext._image_snapshot_ids
+        first, second, third = own_images(ec2, 3, "race")
+        original = deregister_image.image_snapshot_ids
         interrupted: list[str] = []
 
         def snapshot_ids_while_another_request_runs(ami: Any) -> list[str]:
@@ -68,7 +58,7 @@ def test_deregister_image_survives_images_changing_while_it_looks(monkeypatch: p
                 ami.ec2_backend.deregister_image(third)
             return original(ami)
 
-        monkeypatch.setattr(moto_ext, "_image_snapshot_ids", snapshot_ids_while_another_request_runs)
+        monkeypatch.setattr(deregister_image, "image_snapshot_ids", snapshot_ids_while_another_request_runs)
         answer = ec2.deregister_image(ImageId=first, DeleteAssociatedSnapshots=True)
         assert interrupted == [third]
         assert [r["ReturnCode"] for r in answer["DeleteSnapshotResults"]] == ["success"]
@@ -84,9 +74,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def moto_server() -> Iterator[str]:
+    """scripts/moto-server, as the Rust tests run it, on a free loopback port."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "moto_ext.py"), "-H", "127.0.0.1", "-p", str(port)],
+        [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "MOTO_CALL_RESET_API": "true"},
@@ -113,11 +104,12 @@ def test_concurrent_requests_never_fail_inside_the_emulator(moto_server: str) ->
     created, and launch template versions created: no request fails, and no two versions
     share a number."""
     ec2 = _ec2(moto_server)
-    images = _images_with_snapshots(ec2, 24)
+    base = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    images = [ec2.create_image(InstanceId=instance, Name=f"race-{i}")["ImageId"] for i in range(24)]
     template = ec2.create_launch_template(
         LaunchTemplateName="race", LaunchTemplateData={"ImageId": images[0]}
     )["LaunchTemplate"]["LaunchTemplateId"]
-    base = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
 
     def deregister(image: str) -> Any:
