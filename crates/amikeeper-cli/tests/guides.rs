@@ -334,15 +334,8 @@ async fn a_group_on_a_launch_configuration_is_skipped_refused_and_keeps_its_ami(
     let account = fixture.account();
     let legacy = fixture.image(MAIN_REGION, ImageSpec::named("lc-legacy")).await;
     let newer = fixture.image(MAIN_REGION, ImageSpec::named("lc-newer")).await;
+    fixture.launch_configuration(MAIN_REGION, "app-legacy-lc", &legacy).await;
     let autoscaling = fixture.autoscaling(MAIN_REGION);
-    autoscaling
-        .create_launch_configuration()
-        .launch_configuration_name("app-legacy-lc")
-        .image_id(legacy.as_str())
-        .instance_type("t3.micro")
-        .send()
-        .await
-        .expect("CreateLaunchConfiguration");
     autoscaling
         .create_auto_scaling_group()
         .auto_scaling_group_name("app-legacy")

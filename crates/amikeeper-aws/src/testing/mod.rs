@@ -42,6 +42,7 @@
 
 mod fixture;
 mod server;
+mod suite;
 
 pub use fixture::{MotoFixture, FIXTURE_INSTANCE_TYPE};
 pub use server::{MotoServer, MOTO_ACCOUNT_ID, MOTO_SERVER_ENV, REQUIRE_MOTO_ENV};

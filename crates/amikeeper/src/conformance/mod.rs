@@ -40,6 +40,7 @@ use crate::{Config, HandleOptions, Keeper};
 mod fixture;
 mod memory;
 mod protection;
+mod races;
 mod retention;
 mod seeds;
 
@@ -49,6 +50,7 @@ pub use protection::{
     protection_follows_the_pointers, protection_someone_else_set_is_kept, rollback_with_a_group_releases_the_bad_ami,
     PROTECTED_PARAMETER,
 };
+pub use races::{Race, RACE_EVENTS, RACE_HANDLERS, RACE_REDELIVERIES};
 pub use retention::{
     seed_004_snapshot_generations, sweep_converges_after_failures, sweep_keeps_what_is_in_use, KEEP_TWO_PER_ROLE,
 };

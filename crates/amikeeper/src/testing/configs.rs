@@ -52,7 +52,7 @@ pub const PROTECTED_PARAMETER: &str = include_str!("configs/protected-parameter.
 /// Every new AMI to launch template `{template}` in `{account}`, keeping one version (`amikeeper-aws/tests/moto.rs`).
 pub const PRUNE_TEMPLATE: &str = include_str!("configs/prune-template.toml");
 
-/// Every pointer a race moves: a parameter, a fixed-version one, and the launch template `{template}` (`tests/races.rs`).
+/// Every pointer a race moves, for AMIs named `{prefix}...`: parameter `{parameter}`, fixed-version parameter `{fixed}` and launch template `{template}` ([`Race`](crate::conformance::Race)).
 pub const RACE: &str = include_str!("configs/race.toml");
 
 /// Retention body (no `accounts`): `web-` images between 15 and 25 days old, at most 2 a run.
