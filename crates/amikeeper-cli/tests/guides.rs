@@ -18,6 +18,7 @@ use std::process::Output;
 
 use amikeeper::conformance::{Fixture, ImageSpec, MAIN_REGION};
 use amikeeper::samples::{configs, Origin};
+use amikeeper::testing::markdown::{fenced_blocks as blocks, FencedBlock as Block};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
 use common::{json, temp_dir};
 
@@ -45,40 +46,6 @@ fn guides() -> Vec<(PathBuf, String)> {
 
 fn name(path: &Path) -> String {
     path.strip_prefix(root()).unwrap_or(path).display().to_string()
-}
-
-/// A fenced block: its language, its lines (0-based, content only) and their text with the
-/// fence's indentation removed.
-struct Block {
-    lang: String,
-    first: usize,
-    last: usize,
-    lines: Vec<String>,
-}
-
-fn blocks(markdown: &str) -> Vec<Block> {
-    let mut found = Vec::new();
-    let mut open: Option<(usize, Block)> = None;
-    for (number, line) in markdown.lines().enumerate() {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        match &mut open {
-            None if trimmed.starts_with("```") => {
-                let lang = trimmed.trim_start_matches('`').trim().to_owned();
-                open = Some((indent, Block { lang, first: number + 1, last: number + 1, lines: Vec::new() }));
-            }
-            None => {}
-            Some((_, block)) if trimmed == "```" => {
-                block.last = number;
-                found.push(open.take().unwrap().1);
-            }
-            Some((fence_indent, block)) => {
-                block.lines.push(line[(*fence_indent).min(indent)..].to_owned());
-            }
-        }
-    }
-    assert!(open.is_none(), "a fenced block is not closed");
-    found
 }
 
 /// The command lines of an `sh` block (lines ending in `\` continue on the next).

@@ -316,8 +316,15 @@ impl MotoFixture {
 
     /// The ids of the account's snapshots in `region`, sorted.
     pub async fn snapshot_ids(&self, region: &str) -> Vec<String> {
-        let snapshots = self
-            .ec2(region)
+        let snapshots = self.own_raw_snapshots(region).await;
+        let mut ids: Vec<String> = snapshots.iter().filter_map(|s| s.snapshot_id().map(str::to_owned)).collect();
+        ids.sort();
+        ids
+    }
+
+    /// The account's snapshots in `region`, as EC2 describes them.
+    pub(super) async fn own_raw_snapshots(&self, region: &str) -> Vec<aws_sdk_ec2::types::Snapshot> {
+        self.ec2(region)
             .describe_snapshots()
             .owner_ids("self")
             .into_paginator()
@@ -325,10 +332,7 @@ impl MotoFixture {
             .send()
             .try_collect()
             .await
-            .unwrap_or_else(|e| panic!("DescribeSnapshots in {region}: {e:?}"));
-        let mut ids: Vec<String> = snapshots.iter().filter_map(|s| s.snapshot_id().map(str::to_owned)).collect();
-        ids.sort();
-        ids
+            .unwrap_or_else(|e| panic!("DescribeSnapshots in {region}: {e:?}"))
     }
 
     /// The tags of an EC2 resource (image, snapshot, volume, ...).

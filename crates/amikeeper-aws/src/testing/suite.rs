@@ -283,16 +283,7 @@ impl SweepFixture for MotoFixture {
     }
 
     async fn own_snapshots(&self, region: &str) -> BTreeMap<String, Tags> {
-        let snapshots = self
-            .ec2(region)
-            .describe_snapshots()
-            .owner_ids("self")
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .unwrap_or_else(|e| panic!("DescribeSnapshots in {region}: {e:?}"));
+        let snapshots = self.own_raw_snapshots(region).await;
         snapshots.iter().filter_map(|s| Some((s.snapshot_id()?.to_owned(), tag_map(s.tags())))).collect()
     }
 }

@@ -13,6 +13,7 @@ use crate::report::Report;
 use crate::{Config, HandleOptions, Keeper, MemoryAws};
 
 pub mod configs;
+pub mod markdown;
 
 /// The sample account the test configurations name (the seed configurations' account).
 pub const ACCOUNT: &str = crate::samples::configs::ACCOUNT;
