@@ -94,9 +94,9 @@
 //!
 //! # Testing
 //!
-//! The feature `test-util` adds `testing`: `MotoServer`, a private `moto_server` (an AWS
+//! The feature `test-util` (which turns on the core's `test-util`) adds `testing`: `MotoServer`, a private `moto_server` (an AWS
 //! emulator) per test on loopback, and `MotoFixture`, the core's conformance fixture over it.
-//! This crate's `tests/moto.rs` runs every conformance scenario and the error mapping against
+//! This crate's `tests/moto.rs` runs every conformance scenario (`amikeeper::conformance_tests!`) and the error mapping against
 //! it; `scripts/setup-python.sh` installs the pinned moto into the clone's `.venv`.
 #![deny(missing_docs)]
 

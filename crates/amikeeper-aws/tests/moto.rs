@@ -12,13 +12,14 @@
 use std::collections::BTreeMap;
 
 use amikeeper::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
-use amikeeper::conformance::{self, Fixture, ImageSpec, SweepFixture, MAIN_REGION};
+use amikeeper::conformance::{Fixture, ImageSpec, Race, SweepFixture, MAIN_REGION};
 use amikeeper::model::{
     ImageId, ImageState, ParameterType, PutParameter, Region, SnapshotState, StackParameterValue, StackUpdate,
     UpdateStack, PROTECTED_TAG,
 };
 use amikeeper::publish::Status;
 use amikeeper::samples::Origin;
+use amikeeper::testing::{configs, fill};
 use amikeeper::{AwsErrorKind, Config, HandleOptions, Keeper};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
 use time::OffsetDateTime;
@@ -34,83 +35,11 @@ fn main_region() -> Region {
     Region::new(MAIN_REGION)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_000_backup_to_fixed_version_parameter() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_000_backup_to_fixed_version_parameter(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_001_parameter_from_tag() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_001_parameter_from_tag(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_001_stack_from_tag() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_001_stack_from_tag(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_002_asg_created_to_latest() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_002_asg_created_to_latest(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_002_dlm_to_launch_template() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_002_dlm_to_launch_template(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_003_scheduled_bake() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_003_scheduled_bake(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_write_nothing() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::refusals_write_nothing(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sweep_keeps_what_is_in_use() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::sweep_keeps_what_is_in_use(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sweep_converges_after_failures() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::sweep_converges_after_failures(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protection_follows_the_pointers() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::protection_follows_the_pointers(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protection_someone_else_set_is_kept() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::protection_someone_else_set_is_kept(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rollback_with_a_group_releases_the_bad_ami() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::rollback_with_a_group_releases_the_bad_ami(&fixture).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_004_snapshot_generations() {
-    let Some((_moto, fixture)) = moto().await else { return };
-    conformance::seed_004_snapshot_generations(&fixture).await;
-}
+// Every conformance scenario, one test each, on a server of its own.
+amikeeper::conformance_tests!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    MotoFixture::start().await
+);
 
 /// The harness itself: reset forgets everything, and a second server is independent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,20 +161,8 @@ async fn pruning_launch_template_versions() {
     assert_eq!(fixture.template_state(MAIN_REGION, &template).await.versions.len(), 3);
 
     let image = fixture.image(MAIN_REGION, ImageSpec::named("prune-new").description("EC2_BACKUP")).await;
-    let config = Config::from_toml(&format!(
-        r#"
-        accounts = ["{account}"]
-        [[rules]]
-        name = "prune"
-        on = ["image_created"]
-        [[rules.targets]]
-        kind = "launch_template"
-        id = "{template}"
-        keep_versions = 1
-        "#,
-        account = fixture.account(),
-    ))
-    .unwrap();
+    let config = fill(configs::PRUNE_TEMPLATE, &[("account", &fixture.account()), ("template", &template)]);
+    let config = Config::from_toml(&config).unwrap();
     let keeper = Keeper::new(config, fixture.aws());
     let event = Origin::new(&fixture.account(), MAIN_REGION, "prune").create_image(
         image.as_str(),
@@ -496,15 +413,7 @@ async fn parameter_history_lists_every_version_oldest_first() {
 async fn launch_configurations_name_their_images() {
     let Some((_moto, fixture)) = moto().await else { return };
     let image = fixture.image(MAIN_REGION, ImageSpec::named("lc-image")).await;
-    fixture
-        .autoscaling(MAIN_REGION)
-        .create_launch_configuration()
-        .launch_configuration_name("legacy-web")
-        .image_id(image.as_str())
-        .instance_type("t3.micro")
-        .send()
-        .await
-        .expect("moto creates the launch configuration");
+    fixture.launch_configuration(MAIN_REGION, "legacy-web", &image).await;
     let configurations = fixture.sdk_aws().describe_launch_configurations(&main_region()).await.unwrap();
     assert_eq!(configurations, [amikeeper::model::LaunchConfiguration { name: "legacy-web".into(), image_id: image }]);
 }
@@ -689,124 +598,24 @@ async fn concurrent_handlers_end_at_the_newest_ami() {
 /// would, over several seeds (`AMIKEEPER_RACE_SEEDS`, default 6), each with its own AMIs, an SSM
 /// parameter, a fixed-version parameter and a launch template. In the end: every pointer names
 /// the newest AMI (the fixed-version parameter at version 1), no AMI is in two launch template
-/// versions, and amikeeper's protection is only on AMIs a pointer names.
+/// versions, and amikeeper's protection is only on AMIs a pointer names. The race is
+/// [`Race`], which `amikeeper`'s tests/races.rs runs on `MemoryAws` with the calls interleaved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_handlers_with_redelivery_converge() {
-    use amikeeper::model::PROTECTED_TAG;
-    use std::collections::{BTreeSet, VecDeque};
-    use std::sync::{Arc, Mutex};
     let Some((_moto, fixture)) = moto().await else { return };
     let seeds: u64 = std::env::var("AMIKEEPER_RACE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
-    let r = MAIN_REGION;
-    let aws = fixture.aws();
     let mut wrong = Vec::new();
     for seed in 0..seeds {
-        let prefix = format!("race{seed}-");
+        let name = format!("race{seed}");
         let mut images = Vec::new();
         for i in 0..8 {
-            images.push(fixture.image(r, ImageSpec::named(format!("{prefix}{i}"))).await);
+            images.push(fixture.image(MAIN_REGION, ImageSpec::named(format!("{name}-{i}"))).await);
         }
-        let mut described = Vec::new();
-        for id in &images {
-            described.push(aws.describe_image(&main_region(), id).await.unwrap().expect("the image exists"));
-        }
-        let newest = described.iter().max_by(|a, b| a.age_key().cmp(&b.age_key())).unwrap().id.clone();
-        let (parameter, fixed) = (format!("/ami/race{seed}"), format!("/ami/race{seed}-fixed"));
-        fixture.set_parameter(r, &parameter, images[0].as_str()).await;
-        fixture.set_parameter(r, &fixed, images[0].as_str()).await;
-        let template = fixture.launch_template(r, &format!("race{seed}"), &images[0]).await;
-        let config = Config::from_toml(&format!(
-            "accounts = [\"{}\"]\n[[rules]]\nname = \"race\"\n[rules.match]\nname_prefix = \"{prefix}\"\n\
-             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"{parameter}\"\n\
-             [[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"{fixed}\"\nfixed_version = true\n\
-             [[rules.targets]]\nkind = \"launch_template\"\nid = \"{template}\"\n",
-            fixture.account()
-        ))
-        .unwrap();
-        let keeper = Arc::new(Keeper::new(config, aws.clone()));
-        // 40 events: each newer AMI's AWS Backup and state change events, shuffled by the seed.
-        let origin = Origin::new(&fixture.account(), r, &format!("race{seed}"));
-        let mut events: Vec<String> = (0..40)
-            .map(|n| {
-                let image = images[1 + n % 7].as_str();
-                match (n / 7) % 2 {
-                    0 => origin.backup_job(image, "i-0123456789abcdef0", "COMPLETED"),
-                    _ => origin.image_state_change(image, "available"),
-                }
-                .to_string()
-            })
-            .collect();
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        for i in (1..events.len()).rev() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            events.swap(i, (state % (i as u64 + 1)) as usize);
-        }
-        let queue: Arc<Mutex<VecDeque<(String, u32)>>> =
-            Arc::new(Mutex::new(events.into_iter().map(|e| (e, 0)).collect()));
-        let failures = Arc::new(Mutex::new(Vec::<String>::new()));
-        let handlers: Vec<_> = (0..8)
-            .map(|_| {
-                let (keeper, queue, failures) = (keeper.clone(), queue.clone(), failures.clone());
-                tokio::spawn(async move {
-                    loop {
-                        let next = queue.lock().unwrap().pop_front();
-                        let Some((event, delivery)) = next else { return };
-                        let reports = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap();
-                        for report in reports.iter().filter(|r| r.status == amikeeper::RunStatus::Failed) {
-                            let why: Vec<String> = report
-                                .targets
-                                .iter()
-                                .filter(|t| t.outcome.status == Status::Failed)
-                                .map(|t| format!("{}: {}", t.target, t.outcome.reason))
-                                .collect();
-                            failures.lock().unwrap().push(format!("delivery {delivery}: {}", why.join("; ")));
-                            if delivery < 5 {
-                                queue.lock().unwrap().push_back((event.clone(), delivery + 1));
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
-        for handler in handlers {
-            handler.await.expect("no panic");
-        }
-        let failures = failures.lock().unwrap().clone();
+        let race = Race::new(&fixture, MAIN_REGION, &name, images).await;
+        let keeper = Keeper::new(race.config(&fixture.account()), fixture.aws());
+        let failures = Race::deliver(&keeper, race.events(&fixture.account(), seed)).await;
         eprintln!("seed {seed}: {} of the runs failed and were delivered again", failures.len());
-        let mut seed_wrong = Vec::new();
-        let value = fixture.parameter(r, &parameter).await.map(|(value, _)| value);
-        if value.as_deref() != Some(newest.as_str()) {
-            seed_wrong.push(format!("{parameter} names {value:?}, not {newest}"));
-        }
-        let fixed_value = fixture.parameter(r, &fixed).await;
-        if fixed_value != Some((newest.to_string(), 1)) {
-            seed_wrong.push(format!("{fixed} is {fixed_value:?}, not {newest} at version 1"));
-        }
-        let state = fixture.template_state(r, &template).await;
-        let default = state.versions.iter().find(|(n, _)| *n == state.default_version).and_then(|(_, i)| i.clone());
-        if default.as_ref() != Some(&newest) {
-            seed_wrong.push(format!("the default version launches {default:?}, not {newest}: {state:?}"));
-        }
-        let mut launched: Vec<&ImageId> = state.versions.iter().filter_map(|(_, image)| image.as_ref()).collect();
-        let count = launched.len();
-        launched.sort();
-        launched.dedup();
-        if launched.len() != count {
-            seed_wrong.push(format!("an AMI is in two versions: {state:?}"));
-        }
-        let named: BTreeSet<String> =
-            [value, fixed_value.map(|f| f.0), default.map(|d| d.to_string())].into_iter().flatten().collect();
-        for image in &images {
-            let found = aws.describe_image(&main_region(), image).await.unwrap().expect("the image exists");
-            if found.deregistration_protected
-                && found.tags.contains_key(PROTECTED_TAG)
-                && !named.contains(image.as_str())
-            {
-                seed_wrong.push(format!("{image} keeps amikeeper's protection, and no pointer names it"));
-            }
-        }
+        let mut seed_wrong = race.wrong(&fixture).await;
         if !failures.is_empty() && !seed_wrong.is_empty() {
             seed_wrong.push(format!("failed runs: {failures:#?}"));
         }
@@ -914,31 +723,8 @@ async fn bake_publishes_and_refreshes_the_group() {
         .await
         .expect("CreateAutoScalingGroup");
     fixture.set_parameter(r, "/ami/bake-web", base.as_str()).await;
-    let config = Config::from_toml(&format!(
-        r#"
-accounts = ["{account}"]
-[wait]
-timeout_seconds = 60
-poll_seconds = 1
-[[rules]]
-name = "moto-bake"
-[rules.bake]
-instance_id = "{builder}"
-name = "bake-web-{{date}}"
-[[rules.targets]]
-kind = "launch_template"
-name = "bake-web"
-[[rules.targets]]
-kind = "auto_scaling_group"
-name = "bake-web-asg"
-instance_refresh = {{ min_healthy_percentage = 50, instance_warmup_seconds = 30 }}
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/bake-web"
-"#,
-        account = fixture.account()
-    ))
-    .unwrap();
+    let config = fill(configs::SDK_BAKE, &[("account", &fixture.account()), ("builder", &builder)]);
+    let config = Config::from_toml(&config).unwrap();
     let keeper = Keeper::new(config, fixture.aws());
     let outcomes = |report: &amikeeper::Report| -> Vec<(String, Status)> {
         report.targets.iter().map(|t| (format!("{} {}", t.target.kind, t.target.name), t.outcome.status)).collect()

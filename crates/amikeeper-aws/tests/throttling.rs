@@ -15,6 +15,7 @@ use std::sync::Arc;
 use amikeeper::conformance::{SweepFixture, MAIN_REGION};
 use amikeeper::model::Region;
 use amikeeper::retain::ItemStatus;
+use amikeeper::testing::{configs, fill};
 use amikeeper::{Config, Keeper, SweepOptions};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
 use amikeeper_aws::SdkAws;
@@ -180,21 +181,8 @@ async fn throttles_the_sdk_retried_are_counted_and_slow_the_sweep() {
         .await;
     // No reference check: moto does not serve DescribeImageReferences, and this test is about
     // throttling, not about what the sweep keeps.
-    let config = Config::from_toml(&format!(
-        r#"
-        accounts = ["{}"]
-        [retention]
-        concurrency = 4
-        max_requests_per_second = 50
-        image_references = false
-        recycle_bin = false
-        [[retention.images]]
-        group_by = {{ tag = "Role" }}
-        keep_newest = 0
-        "#,
-        amikeeper_aws::testing::MOTO_ACCOUNT_ID
-    ))
-    .expect("valid configuration");
+    let config = fill(configs::THROTTLED_SWEEP, &[("account", amikeeper_aws::testing::MOTO_ACCOUNT_ID)]);
+    let config = Config::from_toml(&config).expect("valid configuration");
     let keeper = Keeper::new(config, Arc::new(aws));
     let report =
         keeper.sweep(&Region::new(region), &SweepOptions { apply: true, now: None }).await.expect("the sweep runs");

@@ -7,66 +7,24 @@
 //! `scripts/moto-server` (`AMIKEEPER_MOTO_SERVER=$PWD/scripts/moto-server`).
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use amikeeper::conformance::{Fixture, ImageSpec, MAIN_REGION};
 use amikeeper::model::LaunchTemplateSpec;
+use amikeeper::testing::{configs, fill};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
+use common::{amikeeper_at, json, temp_dir};
 use serde_json::Value;
 
-/// `amikeeper ARGS --endpoint-url ENDPOINT --region ap-northeast-1` with test credentials and
-/// nothing else from the environment or `~/.aws`.
-fn amikeeper(endpoint: &str, args: &[&OsStr]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_amikeeper"));
-    command.args(args);
-    command.args(["--endpoint-url", endpoint, "--region", MAIN_REGION]);
-    for key in [
-        "AWS_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "RUST_LOG",
-    ] {
-        command.env_remove(key);
-    }
-    command
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/amikeeper-test/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/amikeeper-test/credentials");
-    command.output().expect("the binary runs")
-}
+mod common;
 
 /// `amikeeper bake --config CONFIG --rule RULE EXTRA...`.
 fn bake(endpoint: &str, config: &Path, rule: &str, extra: &[&str]) -> Output {
     let mut args: Vec<&OsStr> = vec!["bake".as_ref(), "--config".as_ref(), config.as_os_str(), "--rule".as_ref()];
     args.push(rule.as_ref());
     args.extend(extra.iter().map(OsStr::new));
-    amikeeper(endpoint, &args)
-}
-
-/// A directory of this test's own (the tests of this file run at once in one process).
-fn temp_dir() -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("amikeeper-cli-bake-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The JSON report of a run that exited with `code`.
-fn report(out: &Output, code: i32) -> Value {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(code), "stderr:\n{stderr}\nstdout:\n{stdout}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is no JSON report ({e}); stderr:\n{stderr}"))
+    amikeeper_at(endpoint, &args)
 }
 
 /// Each target as `kind name: status`.
@@ -87,47 +45,14 @@ fn outcomes(report: &Value) -> Vec<String> {
 }
 
 fn config(account: &str, builder: &str) -> String {
-    format!(
-        r#"
-accounts = ["{account}"]
-[wait]
-timeout_seconds = 60
-poll_seconds = 1
-
-[[rules]]
-name = "nightly-bake"
-[rules.match]
-schedule_rule = "nightly-ami"
-[rules.bake]
-instance_id = "{builder}"
-name = "cli-bake-{{date}}"
-[[rules.targets]]
-kind = "launch_template"
-name = "cli-bake-web"
-[[rules.targets]]
-kind = "auto_scaling_group"
-name = "cli-bake-asg"
-instance_refresh = true
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/cli-bake"
-
-[[rules]]
-name = "backups"
-[rules.match]
-name_prefix = "AWSBackup_"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/backup"
-"#
-    )
+    fill(configs::CLI_NIGHTLY_BAKE, &[("account", account), ("builder", builder)])
 }
 
 #[test]
 fn bad_rules_and_configurations_exit_2_without_calling_aws() {
     // Nothing listens there: a call would fail with exit 1, not 2.
-    let endpoint = "http://127.0.0.1:9";
-    let dir = temp_dir();
+    let endpoint = common::OFFLINE_ENDPOINT;
+    let dir = temp_dir("bake");
     let path = dir.join("bake.toml");
     std::fs::write(&path, config("111122223333", "i-0b0b0b0b0b0b0b0b0")).unwrap();
 
@@ -149,7 +74,7 @@ fn bad_rules_and_configurations_exit_2_without_calling_aws() {
     std::fs::write(&broken, "accounts = []\n").unwrap();
     assert_eq!(bake(endpoint, &broken, "nightly-bake", &[]).status.code(), Some(2));
 
-    let missing_rule = amikeeper(endpoint, &["bake".as_ref(), "--config".as_ref(), path.as_os_str()]);
+    let missing_rule = amikeeper_at(endpoint, &["bake".as_ref(), "--config".as_ref(), path.as_os_str()]);
     assert_eq!(missing_rule.status.code(), Some(2), "clap: --rule is required");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -165,12 +90,12 @@ async fn bake_plans_then_publishes_and_refreshes_the_group() {
     let pinned = LaunchTemplateSpec { id: template.clone(), version: "1".into() };
     fixture.auto_scaling_group(MAIN_REGION, "cli-bake-asg", pinned.clone()).await;
     fixture.set_parameter(MAIN_REGION, "/ami/cli-bake", base.as_str()).await;
-    let dir = temp_dir();
+    let dir = temp_dir("bake");
     let path = dir.join("bake.toml");
     std::fs::write(&path, config(&fixture.account(), &builder)).unwrap();
 
     // A dry run says what it would do and writes nothing.
-    let planned = report(&bake(&endpoint, &path, "nightly-bake", &["--dry-run"]), 0);
+    let planned = json(&bake(&endpoint, &path, "nightly-bake", &["--dry-run"]), 0);
     assert_eq!(planned["dry_run"], true, "{planned:#}");
     assert_eq!(planned["status"], "ok", "{planned:#}");
     assert_eq!(
@@ -183,7 +108,7 @@ async fn bake_plans_then_publishes_and_refreshes_the_group() {
     assert_eq!(fixture.group_template(MAIN_REGION, "cli-bake-asg").await, Some(pinned));
 
     // The bake: moto's AMIs are available at once, so every target moves in this run.
-    let done = report(&bake(&endpoint, &path, "nightly-bake", &["--wait", "30"]), 0);
+    let done = json(&bake(&endpoint, &path, "nightly-bake", &["--wait", "30"]), 0);
     assert_eq!(done["status"], "ok", "{done:#}");
     assert_eq!(done["event"]["kind"], "scheduled", "{done:#}");
     assert_eq!(
@@ -219,12 +144,12 @@ async fn bake_plans_then_publishes_and_refreshes_the_group() {
 async fn a_bake_whose_create_image_fails_exits_1() {
     let Some(moto) = MotoServer::start() else { return };
     let fixture = MotoFixture::new(&moto).await;
-    let dir = temp_dir();
+    let dir = temp_dir("bake");
     let path = dir.join("bake.toml");
     // No such instance in moto: CreateImage fails.
     std::fs::write(&path, config(&fixture.account(), "i-0123456789abcdef0")).unwrap();
 
-    let failed = report(&bake(&moto.endpoint(), &path, "nightly-bake", &[]), 1);
+    let failed = json(&bake(&moto.endpoint(), &path, "nightly-bake", &[]), 1);
     assert_eq!(failed["status"], "failed", "{failed:#}");
     assert_eq!(outcomes(&failed), ["bake i-0123456789abcdef0: failed"], "{failed:#}");
     assert_eq!(failed["targets"][0]["error"]["operation"], "CreateImage", "{failed:#}");

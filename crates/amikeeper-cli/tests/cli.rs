@@ -2,18 +2,17 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use amikeeper::samples::{sqs_batch, Origin};
+use amikeeper::testing::configs;
 
+mod common;
+
+/// The binary with `args` and `stdin`, no AWS reachable: make sure nothing tries.
 fn amikeeper(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amikeeper"))
+    let mut child = common::offline()
         .args(args)
-        // No AWS is reachable: make sure nothing tries.
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -28,21 +27,12 @@ fn amikeeper(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("amikeeper-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = common::temp_dir("cli").join(name);
     std::fs::write(&path, text).unwrap();
     path
 }
 
-const CONFIG: &str = r#"
-accounts = ["111122223333"]
-[[rules]]
-name = "web"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/web"
-"#;
+const CONFIG: &str = configs::ANY_AMI_TO_PARAMETER;
 
 #[test]
 fn parse_prints_the_normalised_event_from_stdin() {
@@ -88,17 +78,8 @@ fn sweep_without_retention_or_region_exits_2_before_any_aws_call() {
 
     let retention = "accounts = [\"111122223333\"]\n[retention]\n[retention.launch_templates]\nkeep_versions = 3\n";
     let config = temp_file("retention.toml", retention);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amikeeper"));
-    child.args(["sweep", "--config", config.to_str().unwrap()]);
-    for key in ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"] {
-        child.env_remove(key);
-    }
-    let out = child
-        .env("AWS_CONFIG_FILE", "/nonexistent/amikeeper-test/config")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
+    // No --region, and none from the environment or `~/.aws` (the binary runs isolated).
+    let out = amikeeper(&["sweep", "--config", config.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no region"));
 }

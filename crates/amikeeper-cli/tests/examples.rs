@@ -19,13 +19,7 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
-/// A directory of this test's own (the tests of this file run at once in one process).
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("amikeeper-cli-examples-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
 
 /// The directory of the `amikeeper` binary this test run built.
 fn bin_dir() -> PathBuf {
@@ -46,13 +40,7 @@ fn sweep_sh(path: &Path, endpoint: Option<&str>, env: &[(&str, &OsStr)], regions
     let system_path = std::env::var_os("PATH").unwrap_or_default();
     let mut paths = vec![path.to_owned()];
     paths.extend(std::env::split_paths(&system_path));
-    command
-        .env("PATH", std::env::join_paths(paths).unwrap())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/amikeeper-test/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/amikeeper-test/credentials");
+    common::test_credentials(&mut command).env("PATH", std::env::join_paths(paths).unwrap());
     if let Some(endpoint) = endpoint {
         command.env("AWS_ENDPOINT_URL", endpoint);
     }
@@ -162,7 +150,7 @@ fn the_crontab_line_runs_sweep_sh_under_flock() {
 
 #[test]
 fn sweep_sh_stops_at_a_bad_configuration_and_goes_on_past_a_failed_region() {
-    let dir = temp_dir("codes");
+    let dir = common::temp_dir("examples-codes");
     let out_dir = dir.join("reports");
 
     // A bad configuration: the real binary exits 2 before any AWS call, and so does the script.
@@ -215,7 +203,7 @@ async fn sweep_sh_sweeps_every_region_against_moto() {
             images.push(fixture.image(region, ImageSpec::named(format!("cron-{i}")).tag("Role", "web")).await);
         }
     }
-    let dir = temp_dir("moto");
+    let dir = common::temp_dir("examples-moto");
     let config = cron_config(&dir, &fixture.account());
     let out_dir = dir.join("reports");
     let env = [("AMIKEEPER_CONFIG", config.as_os_str()), ("AMIKEEPER_REPORTS", out_dir.as_os_str())];

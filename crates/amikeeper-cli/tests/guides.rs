@@ -14,11 +14,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use amikeeper::conformance::{Fixture, ImageSpec, MAIN_REGION};
 use amikeeper::samples::{configs, Origin};
+use amikeeper::testing::markdown::{fenced_blocks as blocks, FencedBlock as Block};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
+use common::{json, temp_dir};
+
+mod common;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -42,40 +46,6 @@ fn guides() -> Vec<(PathBuf, String)> {
 
 fn name(path: &Path) -> String {
     path.strip_prefix(root()).unwrap_or(path).display().to_string()
-}
-
-/// A fenced block: its language, its lines (0-based, content only) and their text with the
-/// fence's indentation removed.
-struct Block {
-    lang: String,
-    first: usize,
-    last: usize,
-    lines: Vec<String>,
-}
-
-fn blocks(markdown: &str) -> Vec<Block> {
-    let mut found = Vec::new();
-    let mut open: Option<(usize, Block)> = None;
-    for (number, line) in markdown.lines().enumerate() {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        match &mut open {
-            None if trimmed.starts_with("```") => {
-                let lang = trimmed.trim_start_matches('`').trim().to_owned();
-                open = Some((indent, Block { lang, first: number + 1, last: number + 1, lines: Vec::new() }));
-            }
-            None => {}
-            Some((_, block)) if trimmed == "```" => {
-                block.last = number;
-                found.push(open.take().unwrap().1);
-            }
-            Some((fence_indent, block)) => {
-                block.lines.push(line[(*fence_indent).min(indent)..].to_owned());
-            }
-        }
-    }
-    assert!(open.is_none(), "a fenced block is not closed");
-    found
 }
 
 /// The command lines of an `sh` block (lines ending in `\` continue on the next).
@@ -146,19 +116,8 @@ fn words(line: &str) -> Vec<String> {
 /// Runs the binary with `args`, with test credentials, no AWS reachable and nothing from the
 /// machine's `~/.aws`, in the workspace root (where the guides' paths start).
 fn amikeeper(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_amikeeper"));
+    let mut command = common::offline();
     command.args(args).current_dir(root());
-    for key in ["AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "RUST_LOG"]
-    {
-        command.env_remove(key);
-    }
-    command
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/amikeeper-test/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/amikeeper-test/credentials");
     for (key, value) in extra_env {
         command.env(key, value);
     }
@@ -335,19 +294,6 @@ fn moto_amikeeper(moto: &MotoServer, args: &[&str]) -> Output {
     amikeeper(&all, &[("AWS_ENDPOINT_URL", &endpoint)])
 }
 
-fn json(out: &Output, code: i32) -> serde_json::Value {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr:\n{stderr}\nstdout:\n{}", String::from_utf8_lossy(&out.stdout));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is no JSON report ({e}); stderr:\n{stderr}"))
-}
-
-/// A directory of this test's own.
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("amikeeper-cli-guides-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_on_a_launch_configuration_is_skipped_refused_and_keeps_its_ami() {
     let Some(moto) = MotoServer::start() else { return };
@@ -355,15 +301,8 @@ async fn a_group_on_a_launch_configuration_is_skipped_refused_and_keeps_its_ami(
     let account = fixture.account();
     let legacy = fixture.image(MAIN_REGION, ImageSpec::named("lc-legacy")).await;
     let newer = fixture.image(MAIN_REGION, ImageSpec::named("lc-newer")).await;
+    fixture.launch_configuration(MAIN_REGION, "app-legacy-lc", &legacy).await;
     let autoscaling = fixture.autoscaling(MAIN_REGION);
-    autoscaling
-        .create_launch_configuration()
-        .launch_configuration_name("app-legacy-lc")
-        .image_id(legacy.as_str())
-        .instance_type("t3.micro")
-        .send()
-        .await
-        .expect("CreateLaunchConfiguration");
     autoscaling
         .create_auto_scaling_group()
         .auto_scaling_group_name("app-legacy")
@@ -375,7 +314,7 @@ async fn a_group_on_a_launch_configuration_is_skipped_refused_and_keeps_its_ami(
         .await
         .expect("CreateAutoScalingGroup");
 
-    let dir = temp_dir();
+    let dir = temp_dir("guides");
     let config = dir.join("asg-to-latest.toml");
     std::fs::write(&config, configs::in_account(configs::SEED_002_ASG_TO_LATEST, &account)).unwrap();
     let config = config.to_str().unwrap();

@@ -4,12 +4,17 @@
 //! Without moto installed the test prints `skipped: moto not installed ...` and passes, unless
 //! `AMIKEEPER_REQUIRE_MOTO=1` (as `scripts/test.sh` sets). Install with `scripts/setup-python.sh`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use amikeeper::conformance::{Fixture, ImageSpec, MAIN_REGION};
+use amikeeper::samples::configs::in_account;
 use amikeeper::samples::Origin;
+use amikeeper::testing::{configs, fill};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
+use common::{amikeeper_at, json, temp_dir};
+
+mod common;
 
 /// `amikeeper handle --config CONFIG --endpoint-url URL --region ap-northeast-1 [--dry-run] EVENT`
 /// with test credentials and nothing else from the environment or `~/.aws`.
@@ -19,54 +24,7 @@ fn handle(moto: &MotoServer, config: &Path, event: &Path, dry_run: bool) -> Outp
         args.push("--dry-run".as_ref());
     }
     args.push(event.as_os_str());
-    amikeeper(moto, &args)
-}
-
-/// `amikeeper ARGS --endpoint-url URL --region ap-northeast-1` with test credentials and
-/// nothing else from the environment or `~/.aws`.
-fn amikeeper(moto: &MotoServer, args: &[&std::ffi::OsStr]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_amikeeper"));
-    command.args(args);
-    command.args(["--endpoint-url", &moto.endpoint(), "--region", MAIN_REGION]);
-    for key in [
-        "AWS_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_SSM",
-        "AWS_ENDPOINT_URL_EC2",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "RUST_LOG",
-    ] {
-        command.env_remove(key);
-    }
-    command
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/amikeeper-test/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/amikeeper-test/credentials");
-    command.output().expect("the binary runs")
-}
-
-/// A directory of this test's own: the tests of this file run at once in one process, and each
-/// removes its directory at the end.
-fn temp_dir() -> PathBuf {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("amikeeper-cli-moto-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn report(out: &Output) -> serde_json::Value {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stderr:\n{stderr}\nstdout:\n{}", String::from_utf8_lossy(&out.stdout));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is no JSON report ({e}); stderr:\n{stderr}"))
+    amikeeper_at(&moto.endpoint(), &args)
 }
 
 /// The one report `handle` printed for a payload of one event (an array of one), exit 0.
@@ -78,11 +36,7 @@ fn handled(out: &Output) -> serde_json::Value {
 
 /// The reports `handle` printed: always an array, one per event of the payload; exit `code`.
 fn reports(out: &Output, code: i32) -> Vec<serde_json::Value> {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(code), "stderr:\n{stderr}\nstdout:\n{stdout}");
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is no JSON ({e}); stderr:\n{stderr}"));
+    let json = json(out, code);
     json.as_array().unwrap_or_else(|| panic!("not an array of reports: {json:#}")).clone()
 }
 
@@ -96,27 +50,9 @@ async fn handle_moves_the_parameter_a_backup_image_tag_names() {
     fixture.set_parameter(MAIN_REGION, "/ami/web", old.as_str()).await;
     let new = fixture.image(MAIN_REGION, ImageSpec::named("cli-new").tag("ImageIdParameterName", "/ami/web")).await;
 
-    let dir = temp_dir();
+    let dir = temp_dir("moto");
     let config = dir.join("amikeeper.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-accounts = ["{account}"]
-allowed_name_prefixes = ["/ami/"]
-
-[[rules]]
-name = "parameter-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["ImageIdParameterName"]
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{{tag:ImageIdParameterName}}"
-"#
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, fill(configs::CLI_PARAMETER_FROM_TAG, &[("account", &account)])).unwrap();
     let event = dir.join("backup-job.json");
     let payload =
         Origin::new(&account, MAIN_REGION, "cli-moto").backup_job(new.as_str(), "i-0123456789abcdef0", "COMPLETED");
@@ -157,32 +93,18 @@ async fn sweep_prints_the_plan_then_applies_it() {
     // The oldest is in use through a parameter.
     fixture.set_parameter(MAIN_REGION, "/ami/web/pinned", images[0].as_str()).await;
 
-    let dir = temp_dir();
+    let dir = temp_dir("moto");
     let config = dir.join("sweep.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-accounts = ["{}"]
-[retention]
-parameter_paths = ["/ami/"]
-[[retention.images]]
-group_by = {{ tag = "Role" }}
-keep_newest = 1
-"#,
-            fixture.account()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, fill(configs::KEEP_ONE_PER_ROLE, &[("account", &fixture.account())])).unwrap();
     let sweep = |apply: bool| {
         let mut args = vec!["sweep".as_ref(), "--config".as_ref(), config.as_os_str()];
         if apply {
             args.push("--apply".as_ref());
         }
-        amikeeper(&moto, &args)
+        amikeeper_at(&moto.endpoint(), &args)
     };
 
-    let plan = report(&sweep(false));
+    let plan = json(&sweep(false), 0);
     assert_eq!(plan["applied"], false, "{plan:#}");
     let retire: Vec<&str> = plan["plan"]["images"]
         .as_array()
@@ -195,12 +117,12 @@ keep_newest = 1
     assert_eq!(plan["summary"]["images_planned"], 2, "{plan:#}");
     assert!(plan["results"].as_array().unwrap().is_empty());
 
-    let done = report(&sweep(true));
+    let done = json(&sweep(true), 0);
     assert_eq!(done["status"], "ok", "{done:#}");
     assert_eq!(done["summary"]["images_retired"], 2, "{done:#}");
     assert_eq!(done["summary"]["snapshots_deleted"], 2, "{done:#}");
 
-    let after = report(&sweep(false));
+    let after = json(&sweep(false), 0);
     let left: Vec<&str> =
         after["plan"]["images"].as_array().unwrap().iter().map(|d| d["image_id"].as_str().unwrap()).collect();
     assert_eq!(left, [images[3].as_str(), images[0].as_str()], "{after:#}");
@@ -224,16 +146,16 @@ async fn rollback_restores_a_parameter_and_a_template_default_and_refuses_a_dere
     fixture.set_parameter(MAIN_REGION, "/ami/gone", new.as_str()).await;
     fixture.ec2(MAIN_REGION).deregister_image().image_id(gone.as_str()).send().await.unwrap();
 
-    let dir = temp_dir();
+    let dir = temp_dir("moto");
     let config = dir.join("rollback.toml");
-    std::fs::write(&config, format!("accounts = [\"{}\"]\n[[rules]]\nname = \"web\"\n[[rules.targets]]\nkind = \"ssm_parameter\"\nname = \"/ami/web\"\n", fixture.account())).unwrap();
+    std::fs::write(&config, in_account(configs::ANY_AMI_TO_PARAMETER, &fixture.account())).unwrap();
     let run = |targets: &[&str]| {
         let mut args = vec!["rollback".as_ref(), "--config".as_ref(), config.as_os_str()];
         args.extend(targets.iter().map(|t| std::ffi::OsStr::new(*t)));
-        amikeeper(&moto, &args)
+        amikeeper_at(&moto.endpoint(), &args)
     };
 
-    let done = report(&run(&["ssm_parameter:/ami/web", &format!("launch_template:{template}")]));
+    let done = json(&run(&["ssm_parameter:/ami/web", &format!("launch_template:{template}")]), 0);
     assert_eq!(done["status"], "ok", "{done:#}");
     assert!(done["notice"].as_str().unwrap().contains("older AMI"), "{done:#}");
     assert_eq!(fixture.parameter(MAIN_REGION, "/ami/web").await, Some((old.to_string(), 3)));
@@ -260,36 +182,9 @@ async fn handle_exits_2_for_hostile_tags_and_missing_amis_1_for_failures_and_the
         fixture.image(MAIN_REGION, tagged("exit-dotdot", "ImageIdParameterName", "/ami/../prod/db/password")).await;
     let no_stack = fixture.image(MAIN_REGION, tagged("exit-no-stack", "StackName", "web-missing")).await;
 
-    let dir = temp_dir();
+    let dir = temp_dir("moto");
     let config = dir.join("exit.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-accounts = ["{account}"]
-allowed_name_prefixes = ["/ami/", "web-"]
-
-[[rules]]
-name = "parameter-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["ImageIdParameterName"]
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{{tag:ImageIdParameterName}}"
-
-[[rules]]
-name = "stack-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["StackName"]
-[[rules.targets]]
-kind = "stack_parameter"
-stack = "{{tag:StackName}}"
-"#
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, fill(configs::CLI_PARAMETER_AND_STACK_FROM_TAGS, &[("account", &account)])).unwrap();
     let origin = Origin::new(&account, MAIN_REGION, "cli-exit");
     let event = |image: &str| origin.backup_job(image, "i-0123456789abcdef0", "COMPLETED");
     let run = |name: &str, payload: serde_json::Value| {

@@ -2,29 +2,22 @@
 //!
 //! `cargo bench -p amikeeper --bench plan`; the figures go in docs/PERFORMANCE.md.
 
-use amikeeper::model::{AccountId, Image, ImageId, ImageState};
+use amikeeper::model::{Image, ImageId};
 use amikeeper::retain::{ImagePolicy, Inventory, RetentionPolicy, Usage, Usages};
+use amikeeper::testing;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use time::{Duration, OffsetDateTime};
 
 fn inventory(count: usize) -> Inventory {
-    let owner = AccountId::new("111122223333");
     let images: Vec<Image> = (0..count)
-        .map(|i| Image {
-            id: ImageId::new(format!("ami-{i:017x}")),
-            name: format!("app-{}-{i}", i % 10),
-            description: None,
-            state: ImageState::Available,
+        .map(|i| {
             // Spread over ~3 years, not in creation order.
-            created: OffsetDateTime::UNIX_EPOCH + Duration::seconds(((i * 7919) % count) as i64 * 97),
-            owner: owner.clone(),
-            tags: [("Role".to_owned(), format!("group-{}", i % 10))].into(),
-            snapshot_ids: vec![format!("snap-{i:017x}")],
-            deprecated_at: None,
-            last_launched: None,
-            deregistration_protected: false,
-            deregistration_protection_cooldown: false,
-            allowed: None,
+            let created = OffsetDateTime::UNIX_EPOCH + Duration::seconds(((i * 7919) % count) as i64 * 97);
+            let mut image =
+                testing::image(ImageId::new(format!("ami-{i:017x}")), format!("app-{}-{i}", i % 10), created);
+            image.tags = [("Role".to_owned(), format!("group-{}", i % 10))].into();
+            image.snapshot_ids = vec![format!("snap-{i:017x}")];
+            image
         })
         .collect();
     // One image in 1,000 is in use.

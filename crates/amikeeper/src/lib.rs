@@ -37,6 +37,7 @@
 pub mod allowed;
 pub mod backend;
 pub mod config;
+#[cfg(feature = "test-util")]
 pub mod conformance;
 pub mod copy;
 pub mod error;
@@ -60,6 +61,8 @@ pub mod retain;
 pub mod rollback;
 pub mod samples;
 pub mod template;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use keeper::{
     BakeOptions, FleetReport, HandleOptions, Invocation, InvokeError, InvokeOptions, Keeper, KeeperBuilder, RunReport,

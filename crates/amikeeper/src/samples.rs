@@ -151,7 +151,8 @@ impl Origin {
     }
 }
 
-/// Wraps events in an SQS batch as Lambda receives it.
+/// Wraps events in an SQS batch as Lambda receives it (feature `test-util`).
+#[cfg(feature = "test-util")]
 pub fn sqs_batch(events: &[Value]) -> Value {
     let records: Vec<Value> = events
         .iter()

@@ -17,8 +17,8 @@ use serde_json::Value;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "eu-west-1";
+use amikeeper::testing::{configs, keeper, ACCOUNT, REGION};
+
 const BUILDER: &str = "i-0b0b0b0b0b0b0b0b0";
 /// The bake's time: its `{date}` is 2026-03-01.
 const NIGHT: OffsetDateTime = datetime!(2026-03-01 02:00 UTC);
@@ -26,41 +26,7 @@ const NIGHT: OffsetDateTime = datetime!(2026-03-01 02:00 UTC);
 /// A bake rule with a launch template, a group that follows the AMI (refreshed once moved) and
 /// a parameter, plus a rule without `bake`.
 fn config() -> String {
-    format!(
-        r#"
-accounts = ["{ACCOUNT}"]
-[wait]
-timeout_seconds = 60
-poll_seconds = 5
-
-[[rules]]
-name = "nightly-bake"
-[rules.match]
-schedule_rule = "nightly-ami"
-[rules.bake]
-instance_id = "{BUILDER}"
-name = "web-{{date}}"
-tags = {{ Team = "web" }}
-[[rules.targets]]
-kind = "launch_template"
-name = "web"
-[[rules.targets]]
-kind = "auto_scaling_group"
-name = "web-asg"
-instance_refresh = {{ min_healthy_percentage = 75, instance_warmup_seconds = 120 }}
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/web"
-
-[[rules]]
-name = "backups"
-[rules.match]
-name_prefix = "AWSBackup_"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/backup"
-"#
-    )
+    configs::NIGHTLY_BAKE.to_owned()
 }
 
 /// The account: the builder instance, template `web` (version 1 launches a base AMI), group
@@ -78,10 +44,6 @@ fn account() -> (Arc<MemoryAws>, String, ImageId) {
 
 fn spec(id: &str, version: &str) -> LaunchTemplateSpec {
     LaunchTemplateSpec { id: id.into(), version: version.into() }
-}
-
-fn keeper(config: &str, aws: &Arc<MemoryAws>) -> Keeper {
-    Keeper::new(Config::from_toml(config).expect("valid config"), aws.clone())
 }
 
 fn region() -> Region {

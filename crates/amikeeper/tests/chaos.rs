@@ -31,52 +31,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use amikeeper::memory::{Fault, FaultKind, ImageSeed};
+use amikeeper::memory::{Fault, FaultKind, ImageSeed, SplitMix64};
 use amikeeper::model::{Image, ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
 use amikeeper::publish::Status;
 use amikeeper::samples::{sqs_batch, Origin};
-use amikeeper::{Config, HandleOptions, Keeper, MemoryAws, Report, RunStatus, SweepOptions};
+use amikeeper::testing::{configs, keeper, ACCOUNT, OTHER_ACCOUNT, REGION};
+use amikeeper::{HandleOptions, Keeper, MemoryAws, Report, RunStatus, SweepOptions};
 use serde_json::Value;
 use time::Duration;
 
-const ACCOUNT: &str = "111122223333";
-const OTHER_ACCOUNT: &str = "444455556666";
-const REGION: &str = "eu-west-1";
 const OTHER_REGION: &str = "eu-central-1";
 const REPLAY: &str = "cargo test -p amikeeper --test chaos";
 
 // ------------------------------------------------------------------------------- the PRNG
 
-/// splitmix64: small, deterministic, good enough to draw schedules.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed ^ 0x5DEE_CE66_D1CE_4E5B)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
+/// splitmix64, seeded apart from the fault injection's own draws.
+fn schedule_rng(seed: u64) -> SplitMix64 {
+    SplitMix64::new(seed ^ 0x5DEE_CE66_D1CE_4E5B)
 }
 
 // ------------------------------------------------------------------------------- faults
@@ -113,7 +84,7 @@ const OPERATIONS: [Option<&str>; 22] = [
 ];
 
 /// A few faults drawn at random, for the calls that come next.
-fn draw_faults(rng: &mut Rng) -> Vec<Fault> {
+fn draw_faults(rng: &mut SplitMix64) -> Vec<Fault> {
     (0..1 + rng.below(3))
         .map(|_| {
             let kind = *rng.pick(&KINDS);
@@ -134,57 +105,7 @@ fn show(faults: &[Fault]) -> String {
 // ------------------------------------------------------------------------------- the account
 
 fn config(protect: bool) -> String {
-    format!(
-        r#"
-        accounts = ["{ACCOUNT}"]
-        allowed_name_prefixes = ["/ami/"]
-        protect_published = {protect}
-
-        [[rules]]
-        name = "app"
-        on = ["image_created", "image_state_changed"]
-        [rules.match]
-        name_prefix = "app-"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "/ami/app"
-        data_type = "aws:ec2:image"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "app-fixed"
-        fixed_version = true
-        [[rules.targets]]
-        kind = "launch_template"
-        name = "web"
-        set_default = true
-        keep_versions = 3
-        [[rules.targets]]
-        kind = "auto_scaling_group"
-        name = "web-asg"
-        [[rules.targets]]
-        kind = "stack_parameter"
-        stack = "app"
-        parameter = "ImageId"
-
-        [[rules]]
-        name = "tagged"
-        on = ["backup_job"]
-        [rules.match]
-        has_tags = ["ImageIdParameterName"]
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "{{tag:ImageIdParameterName}}"
-
-        [retention]
-        parameter_paths = ["/ami/"]
-        [[retention.images]]
-        group_by = {{ name_prefix = ["app-"] }}
-        keep_newest = 1
-        min_age_days = 0
-        [retention.launch_templates]
-        keep_versions = 2
-        "#
-    )
+    configs::CHAOS.replace("protect_published = true", &format!("protect_published = {protect}"))
 }
 
 /// The pointers and which rule moves each.
@@ -371,7 +292,7 @@ struct Schedule {
 
 impl Schedule {
     fn draw(seed: u64) -> Self {
-        let mut rng = Rng::new(seed);
+        let mut rng = schedule_rng(seed);
         let count = 2 + rng.below(4);
         let mut fates = vec![Fate::Available];
         for _ in 0..count {
@@ -486,7 +407,7 @@ async fn run_schedule(schedule: &Schedule, totals: &mut Totals) -> Run {
         world.add_image(index);
     }
     let aws = world.aws.clone();
-    let keeper = Keeper::new(Config::from_toml(&config(schedule.protect)).expect("valid config"), aws.clone());
+    let keeper = keeper(&config(schedule.protect), &aws);
     let mut injected = 0u32;
     // Queues the faults drawn for step `index`; returns how many calls they fail, in all.
     let queue = |index: usize| {
@@ -828,20 +749,7 @@ async fn fixed_version_parameter_is_never_left_missing() {
     let old = aws.add_image(REGION, ImageSeed::new("app-old"));
     aws.set_parameter(REGION, "app-fixed", old.as_str()).unwrap();
     let new = aws.add_image(REGION, ImageSeed::new("app-new"));
-    let config = format!(
-        r#"
-        accounts = ["{ACCOUNT}"]
-        [[rules]]
-        name = "app"
-        [rules.match]
-        name_prefix = "app-"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "app-fixed"
-        fixed_version = true
-        "#
-    );
-    let keeper = Keeper::new(Config::from_toml(&config).unwrap(), aws.clone());
+    let keeper = keeper(configs::FIXED_VERSION_PARAMETER, &aws);
     // The delete happens but its answer is lost; the keeper's two retries find no parameter and
     // their puts time out.
     aws.inject(Fault::on("ssm:DeleteParameter", FaultKind::TimeoutAfterEffect));

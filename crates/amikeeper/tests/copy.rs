@@ -6,23 +6,13 @@ use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageState, COPIED_FROM_TAG};
 use amikeeper::report::{Report, RunStatus};
 use amikeeper::samples::Origin;
+use amikeeper::testing::{configs, keeper, ACCOUNT};
 use amikeeper::{Config, HandleOptions, Keeper, MemoryAws};
 
-const ACCOUNT: &str = "111122223333";
 const MAIN: &str = "ap-northeast-1";
 const DR: &str = "ap-northeast-3";
 
-const CONFIG: &str = r#"
-accounts = ["111122223333"]
-[[rules]]
-name = "web"
-copy_to = ["ap-northeast-3"]
-[rules.match]
-name_prefix = "web-"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/web"
-"#;
+const CONFIG: &str = configs::WEB_COPY_TO_DR;
 
 async fn handle(keeper: &Keeper, event: serde_json::Value, dry_run: bool) -> Report {
     let options = HandleOptions { dry_run, wait: None };
@@ -33,7 +23,7 @@ async fn handle(keeper: &Keeper, event: serde_json::Value, dry_run: bool) -> Rep
 #[tokio::test(start_paused = true)]
 async fn copy_to_copies_once_and_the_copy_finishes_the_dr_region() {
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let keeper = Keeper::new(Config::from_toml(CONFIG).unwrap(), aws.clone());
+    let keeper = keeper(CONFIG, &aws);
     let image = aws.add_image(MAIN, ImageSeed::new("web-1").tag("Role", "web"));
     let main = Origin::new(ACCOUNT, MAIN, "copy-main");
 
@@ -80,7 +70,7 @@ async fn copy_to_copies_once_and_the_copy_finishes_the_dr_region() {
 async fn a_failed_copy_fails_the_run_so_the_event_is_retried() {
     use amikeeper::memory::{Fault, FaultKind};
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let keeper = Keeper::new(Config::from_toml(CONFIG).unwrap(), aws.clone());
+    let keeper = keeper(CONFIG, &aws);
     let image = aws.add_image(MAIN, ImageSeed::new("web-1"));
     aws.inject(Fault::on("ec2:CopyImage", FaultKind::ServerError));
     let main = Origin::new(ACCOUNT, MAIN, "copy-fail");
@@ -102,20 +92,7 @@ const DR_ACCOUNT: &str = "444455556666";
 const DR_ROLE: &str = "arn:aws:iam::444455556666:role/amikeeper-dr";
 
 /// This account's DR region, and the same region of another account through a role.
-const CROSS_ACCOUNT: &str = r#"
-accounts = ["111122223333"]
-[[rules]]
-name = "web"
-copy_to = [
-    "ap-northeast-3",
-    { region = "ap-northeast-3", role_arn = "arn:aws:iam::444455556666:role/amikeeper-dr", external_id = "dr" },
-]
-[rules.match]
-name_prefix = "web-"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/web"
-"#;
+const CROSS_ACCOUNT: &str = configs::WEB_COPY_CROSS_ACCOUNT;
 
 /// This account, and the DR account that its role reaches and that sees what this one shares.
 fn two_accounts() -> (Arc<MemoryAws>, Arc<MemoryAws>) {
@@ -133,7 +110,7 @@ fn cross_account_copy(report: &Report) -> &amikeeper::copy::CopyReport {
 #[tokio::test(start_paused = true)]
 async fn copy_to_another_account_shares_the_ami_and_copies_it_once() {
     let (home, dr) = two_accounts();
-    let keeper = Keeper::new(Config::from_toml(CROSS_ACCOUNT).unwrap(), home.clone());
+    let keeper = keeper(CROSS_ACCOUNT, &home);
     let image = home.add_image(MAIN, ImageSeed::new("web-1").tag("Role", "web").snapshots(2));
     let snapshots = home.image(MAIN, &image).unwrap().snapshot_ids;
     let main = Origin::new(ACCOUNT, MAIN, "cross-main");
@@ -207,7 +184,7 @@ async fn a_copy_role_that_cannot_be_assumed_fails_the_run_and_shares_nothing() {
     let home = Arc::new(MemoryAws::new(ACCOUNT));
     let dr = Arc::new(MemoryAws::new(DR_ACCOUNT));
     dr.add_sharing_account(&home);
-    let keeper = Keeper::new(Config::from_toml(CROSS_ACCOUNT).unwrap(), home.clone());
+    let keeper = keeper(CROSS_ACCOUNT, &home);
     let image = home.add_image(MAIN, ImageSeed::new("web-1"));
     let main = Origin::new(ACCOUNT, MAIN, "cross-denied");
     let report = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
@@ -231,7 +208,7 @@ async fn a_copy_role_that_cannot_be_assumed_fails_the_run_and_shares_nothing() {
 async fn a_failed_share_fails_the_copy_and_the_retry_finishes_it() {
     use amikeeper::memory::{Fault, FaultKind};
     let (home, dr) = two_accounts();
-    let keeper = Keeper::new(Config::from_toml(CROSS_ACCOUNT).unwrap(), home.clone());
+    let keeper = keeper(CROSS_ACCOUNT, &home);
     let image = home.add_image(MAIN, ImageSeed::new("web-1"));
     home.inject(Fault::on("ec2:ModifySnapshotAttribute", FaultKind::ServerError));
     let main = Origin::new(ACCOUNT, MAIN, "cross-share");

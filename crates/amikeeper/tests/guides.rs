@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use amikeeper::samples::configs;
+use amikeeper::testing::markdown::fenced_blocks as blocks;
 use amikeeper::Config;
 
 const SEEDS_PATH: &str = "crates/amikeeper/src/seeds/";
@@ -44,54 +45,12 @@ fn guides() -> Vec<(String, String)> {
     guides
 }
 
-/// A fenced block: its language, the line before its opening fence that is not blank, its
-/// 1-based line number and its text (each line with the fence's indentation removed).
-struct Block {
-    lang: String,
-    before: String,
-    line: usize,
-    text: String,
-}
-
-fn blocks(markdown: &str) -> Vec<Block> {
-    let mut found = Vec::new();
-    let mut open: Option<(usize, Block)> = None;
-    let mut last_text = String::new();
-    for (number, line) in markdown.lines().enumerate() {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        match &mut open {
-            None if trimmed.starts_with("```") => {
-                let lang = trimmed.trim_start_matches('`').trim().to_owned();
-                let block = Block { lang, before: last_text.clone(), line: number + 1, text: String::new() };
-                open = Some((indent, block));
-            }
-            None => {
-                if !trimmed.is_empty() {
-                    last_text = line.to_owned();
-                }
-            }
-            Some((_, _)) if trimmed == "```" => {
-                let (_, block) = open.take().unwrap();
-                found.push(block);
-            }
-            Some((fence_indent, block)) => {
-                let strip = (*fence_indent).min(indent);
-                block.text.push_str(&line[strip..]);
-                block.text.push('\n');
-            }
-        }
-    }
-    assert!(open.is_none(), "a fenced block is not closed");
-    found
-}
-
 #[test]
 fn every_toml_block_is_a_seed_configuration_file_as_it_is() {
     let mut shown = BTreeSet::new();
     for (guide, text) in guides() {
         for block in blocks(&text).into_iter().filter(|b| b.lang == "toml") {
-            let at = format!("docs/guides/{guide}:{}", block.line);
+            let at = format!("docs/guides/{guide}:{}", block.first);
             let Some(start) = block.before.find(SEEDS_PATH) else {
                 panic!("{at}: the line above a TOML block must link the seed file it shows ({SEEDS_PATH}...)");
             };
@@ -101,10 +60,10 @@ fn every_toml_block_is_a_seed_configuration_file_as_it_is() {
                 panic!("{at}: `{name}` is not one of amikeeper::samples::configs::ALL");
             };
             assert!(
-                block.text == *config,
+                block.text() == *config,
                 "{at}: the block differs from {SEEDS_PATH}{name}; copy the file into the guide as it is"
             );
-            if let Err(error) = Config::from_toml(&block.text) {
+            if let Err(error) = Config::from_toml(&block.text()) {
                 panic!("{at}: not a valid configuration: {error}");
             }
             shown.insert(name.to_owned());
@@ -142,8 +101,8 @@ fn every_seed_file_is_a_known_valid_configuration() {
 fn every_json_block_is_json_and_every_link_leads_somewhere() {
     for (guide, text) in guides() {
         for block in blocks(&text).into_iter().filter(|b| b.lang == "json") {
-            if let Err(error) = serde_json::from_str::<serde_json::Value>(&block.text) {
-                panic!("docs/guides/{guide}:{}: not JSON: {error}", block.line);
+            if let Err(error) = serde_json::from_str::<serde_json::Value>(&block.text()) {
+                panic!("docs/guides/{guide}:{}: not JSON: {error}", block.first);
             }
         }
         let mut rest = text.as_str();

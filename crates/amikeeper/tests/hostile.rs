@@ -12,61 +12,18 @@ use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageId, ParameterType, PutParameter, Region};
 use amikeeper::publish::Status;
 use amikeeper::samples::{sqs_batch, Origin};
-use amikeeper::{Config, HandleOptions, Keeper, MemoryAws, Report, RunStatus, SweepOptions};
+use amikeeper::testing::{configs, handle, keeper, ACCOUNT, OTHER_ACCOUNT, REGION};
+use amikeeper::{Config, HandleOptions, MemoryAws, RunStatus, SweepOptions};
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "111122223333";
-const OTHER_ACCOUNT: &str = "444455556666";
-const REGION: &str = "eu-west-1";
 const OTHER_REGION: &str = "us-east-1";
 const INSTANCE: &str = "i-0123456789abcdef0";
 
 /// Seed 001's configuration, plus a rule whose parameter name comes from a tag on any event.
-const TAGGED: &str = r#"
-    accounts = ["111122223333"]
-    allowed_name_prefixes = ["/ami/", "solution"]
-    [[rules]]
-    name = "parameter-from-tag"
-    [rules.match]
-    has_tags = ["ImageIdParameterName"]
-    [[rules.targets]]
-    kind = "ssm_parameter"
-    name = "{tag:ImageIdParameterName}"
-    data_type = "aws:ec2:image"
-
-    [[rules]]
-    name = "stack-from-tag"
-    [rules.match]
-    has_tags = ["StackName"]
-    [[rules.targets]]
-    kind = "stack_parameter"
-    stack = "{tag:StackName}"
-
-    [[rules]]
-    name = "template-from-tag"
-    [rules.match]
-    has_tags = ["TemplateName"]
-    [[rules.targets]]
-    kind = "launch_template"
-    name = "{tag:TemplateName}"
-    allow_stack_managed = true
-"#;
+const TAGGED: &str = configs::HOSTILE_TAGGED;
 
 /// A plain configuration: every `web-` AMI goes to `/ami/web`.
-const PLAIN: &str = r#"
-    accounts = ["111122223333"]
-    [[rules]]
-    name = "web"
-    [rules.match]
-    name_prefix = "web-"
-    [[rules.targets]]
-    kind = "ssm_parameter"
-    name = "/ami/web"
-"#;
-
-fn keeper(config: &str, aws: &Arc<MemoryAws>) -> Keeper {
-    Keeper::new(Config::from_toml(config).expect("valid config"), aws.clone())
-}
+const PLAIN: &str = configs::WEB_PARAMETER;
 
 /// Whether a recorded call (`service:Operation`) changes anything.
 fn is_write(call: &str) -> bool {
@@ -77,10 +34,6 @@ fn is_write(call: &str) -> bool {
 fn assert_no_writes(aws: &MemoryAws, what: &str) {
     let writes: Vec<String> = aws.calls().into_iter().filter(|call| is_write(call)).collect();
     assert!(writes.is_empty(), "{what}: wrote {writes:?}");
-}
-
-async fn handle(keeper: &Keeper, payload: &Value) -> Vec<Report> {
-    keeper.handle_payload(payload.to_string().as_bytes(), &HandleOptions::default()).await.expect("payload parses")
 }
 
 fn origin(id: &str) -> Origin {
@@ -189,17 +142,7 @@ async fn stack_and_template_names_from_hostile_tags_are_refused() {
 
 #[test]
 fn a_tag_name_without_an_allow_list_is_a_configuration_error() {
-    let error = Config::from_toml(
-        r#"
-        accounts = ["111122223333"]
-        [[rules]]
-        name = "x"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "{tag:ImageIdParameterName}"
-        "#,
-    )
-    .unwrap_err();
+    let error = Config::from_toml(configs::TAG_NAME_WITHOUT_ALLOW_LIST).unwrap_err();
     assert!(error.to_string().contains("allowed_name_prefixes"), "{error}");
     let empty_prefix = Config::from_toml(&TAGGED.replace(r#"["/ami/", "solution"]"#, r#"["/ami/", ""]"#));
     assert!(empty_prefix.is_err(), "an empty prefix would allow every name");
@@ -558,21 +501,7 @@ fn secure_string_values_never_reach_the_logs() {
         secure(&aws, "/ami/secret", SECRET).await;
         secure(&aws, "/ami/creds/db", SECRET).await;
         let image = aws.add_image(REGION, ImageSeed::new("web-1"));
-        let config = r#"
-            accounts = ["111122223333"]
-            [[rules]]
-            name = "web"
-            [rules.match]
-            name_prefix = "web-"
-            [[rules.targets]]
-            kind = "ssm_parameter"
-            name = "/ami/secret"
-            [retention]
-            parameter_paths = ["/ami/"]
-            [[retention.images]]
-            group_by = { name_prefix = ["web-"] }
-            keep_newest = 1
-        "#;
+        let config = configs::SECRET_PARAMETER_AND_SWEEP;
         let keeper = keeper(config, &aws);
         // Every call fails once or more, so errors and retries are logged too.
         aws.inject_random(7, 0.5, &[]);
@@ -599,16 +528,7 @@ fn a_secure_launch_template_id_never_reaches_the_logs() {
         let aws = Arc::new(MemoryAws::new(ACCOUNT));
         secure(&aws, "/app/launch-template-id", SECRET).await;
         let image = aws.add_image(REGION, ImageSeed::new("web-1"));
-        let config = r#"
-            accounts = ["111122223333"]
-            [[rules]]
-            name = "web"
-            [rules.match]
-            name_prefix = "web-"
-            [[rules.targets]]
-            kind = "launch_template"
-            id_from_parameter = "/app/launch-template-id"
-        "#;
+        let config = configs::SECRET_TEMPLATE_ID;
         let _ = handle(&keeper(config, &aws), &origin("e1").image_state_change(image.as_str(), "available")).await;
     });
     assert!(logs.contains("launch-template-id"), "the capture works:\n{logs}");
@@ -623,19 +543,7 @@ async fn secure_string_values_never_reach_the_report() {
     secure(&aws, "/ami/secret", SECRET).await;
     secure(&aws, "/app/launch-template-id", SECRET).await;
     let image = aws.add_image(REGION, ImageSeed::new("web-1"));
-    let config = r#"
-        accounts = ["111122223333"]
-        [[rules]]
-        name = "web"
-        [rules.match]
-        name_prefix = "web-"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "/ami/secret"
-        [[rules.targets]]
-        kind = "launch_template"
-        id_from_parameter = "/app/launch-template-id"
-    "#;
+    let config = configs::SECRETS_TO_REPORT;
     let reports = handle(&keeper(config, &aws), &origin("e1").image_state_change(image.as_str(), "available")).await;
     let json = serde_json::to_string(&reports).unwrap();
     assert!(!json.contains(SECRET), "{json}");

@@ -3,49 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use amikeeper::conformance::{self, MemoryFixture};
+use amikeeper::conformance::{self, MemoryFixture, ScenarioConfig};
 use amikeeper::iam;
+use amikeeper::testing::configs;
 use amikeeper::Config;
 
-const EVERYTHING: &str = r#"
-accounts = ["111122223333"]
-allowed_name_prefixes = ["/ami/"]
-[[rules]]
-name = "parameter"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/web"
-fixed_version = true
-[[rules.targets]]
-kind = "launch_template"
-id_from_parameter = "/app/lt"
-keep_versions = 3
-[[rules.targets]]
-kind = "auto_scaling_group"
-name = "web"
-[[rules.targets]]
-kind = "stack_parameter"
-stack = "web"
-[[rules]]
-name = "bake"
-on = ["scheduled"]
-[rules.bake]
-instance_id = "i-0123456789abcdef0"
-[[rules.targets]]
-kind = "launch_template"
-name = "web"
-[retention]
-parameter_paths = ["/ami/"]
-[[retention.images]]
-group_by = { published_to = ["/ami/web"] }
-keep_newest = 2
-stages = { deprecate_after_days = 30, disable_after_days = 60, delete_after_days = 90 }
-[retention.launch_templates]
-keep_versions = 3
-[retention.snapshots]
-generations_tag = "Daily_Gens"
-delete_orphans = true
-"#;
+const EVERYTHING: &str = configs::EVERYTHING;
 
 #[tokio::test(start_paused = true)]
 async fn the_policy_covers_every_call_the_conformance_scenarios_make() {
@@ -56,22 +19,11 @@ async fn the_policy_covers_every_call_the_conformance_scenarios_make() {
         .chain(iam::rollback_actions(&config))
         .collect();
     let mut called = BTreeSet::new();
-    macro_rules! scenario {
-        ($name:ident) => {{
-            let fixture = MemoryFixture::new();
-            conformance::$name(&fixture).await;
-            called.extend(fixture.memory().calls());
-        }};
+    for scenario in conformance::SCENARIOS {
+        let fixture = MemoryFixture::new();
+        (scenario.run)(&fixture).await;
+        called.extend(fixture.memory().calls());
     }
-    scenario!(seed_000_backup_to_fixed_version_parameter);
-    scenario!(seed_001_parameter_from_tag);
-    scenario!(seed_001_stack_from_tag);
-    scenario!(seed_002_asg_created_to_latest);
-    scenario!(seed_002_dlm_to_launch_template);
-    scenario!(seed_003_scheduled_bake);
-    scenario!(sweep_keeps_what_is_in_use);
-    scenario!(seed_004_snapshot_generations);
-    scenario!(protection_follows_the_pointers);
     let missing: Vec<&String> = called.iter().filter(|op| !allowed.contains(op.as_str())).collect();
     assert!(missing.is_empty(), "calls the policy does not allow: {missing:?}");
 }
@@ -146,32 +98,7 @@ async fn every_account_gets_only_the_calls_its_policy_allows() {
     const CONSUMER_ROLE: &str = "arn:aws:iam::444455556666:role/amikeeper-reader";
     const FLEET_ROLE: &str = "arn:aws:iam::777788889999:role/amikeeper";
     const REGION: &str = "ap-northeast-1";
-    const DR: &str = "ap-northeast-3";
-    let config = Config::from_toml(&format!(
-        r#"
-        accounts = ["{HOME}"]
-        [[rules]]
-        name = "web"
-        copy_to = ["{DR}"]
-        [rules.match]
-        name_prefix = "web-"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "/ami/web"
-        [retention]
-        [[retention.consumers]]
-        role_arn = "{CONSUMER_ROLE}"
-        [[retention.images]]
-        group_by = {{ tag = "Role" }}
-        keep_newest = 1
-        [[fleet]]
-        regions = ["{REGION}", "{DR}"]
-        [[fleet]]
-        role_arn = "{FLEET_ROLE}"
-        regions = ["{REGION}"]
-        "#
-    ))
-    .unwrap();
+    let config = Config::from_toml(configs::COPIES_CONSUMERS_FLEET).unwrap();
     let home = Arc::new(MemoryAws::new(HOME));
     let consumer = Arc::new(MemoryAws::new("444455556666"));
     let fleet = Arc::new(MemoryAws::new("777788889999"));
@@ -226,30 +153,20 @@ async fn every_account_gets_only_the_calls_its_policy_allows() {
 /// target kind that needs another kind's action).
 #[tokio::test(start_paused = true)]
 async fn each_seed_configuration_gets_a_policy_that_covers_its_scenario() {
-    use amikeeper::samples::configs;
-
     let mut uncovered = Vec::new();
-    macro_rules! scenario {
-        ($name:ident, $config:expr) => {{
-            let config = Config::from_toml($config).unwrap();
-            // These scenarios handle events and sweep; none rolls back, whose statement would
-            // hide a read the handle statement lacks.
-            let allowed: BTreeSet<&str> =
-                iam::handle_actions(&config).into_iter().chain(iam::sweep_actions(&config)).collect();
-            let fixture = MemoryFixture::new();
-            conformance::$name(&fixture).await;
-            let calls: BTreeSet<String> = fixture.memory().calls().into_iter().collect();
-            for call in calls.into_iter().filter(|call| !allowed.contains(call.as_str())) {
-                uncovered.push(format!("{}: {call}", stringify!($name)));
-            }
-        }};
+    for scenario in conformance::SCENARIOS {
+        let ScenarioConfig::Seed(text) = scenario.config else { continue };
+        let config = Config::from_toml(text).unwrap();
+        // These scenarios handle events and sweep; none rolls back, whose statement would
+        // hide a read the handle statement lacks.
+        let allowed: BTreeSet<&str> =
+            iam::handle_actions(&config).into_iter().chain(iam::sweep_actions(&config)).collect();
+        let fixture = MemoryFixture::new();
+        (scenario.run)(&fixture).await;
+        let calls: BTreeSet<String> = fixture.memory().calls().into_iter().collect();
+        for call in calls.into_iter().filter(|call| !allowed.contains(call.as_str())) {
+            uncovered.push(format!("{}: {call}", scenario.name));
+        }
     }
-    scenario!(seed_000_backup_to_fixed_version_parameter, configs::SEED_000_BACKUP_TO_PARAMETER);
-    scenario!(seed_001_parameter_from_tag, configs::SEED_001_PARAMETER_AND_STACK_FROM_TAGS);
-    scenario!(seed_001_stack_from_tag, configs::SEED_001_PARAMETER_AND_STACK_FROM_TAGS);
-    scenario!(seed_002_asg_created_to_latest, configs::SEED_002_ASG_TO_LATEST);
-    scenario!(seed_002_dlm_to_launch_template, configs::SEED_002_DLM_TO_LAUNCH_TEMPLATE);
-    scenario!(seed_003_scheduled_bake, configs::SEED_003_NIGHTLY_BAKE);
-    scenario!(seed_004_snapshot_generations, configs::SEED_004_SNAPSHOT_GENERATIONS);
     assert!(uncovered.is_empty(), "calls the configuration's own policy does not allow:\n{}", uncovered.join("\n"));
 }

@@ -11,29 +11,12 @@ use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::{ImageId, ImageState, Region, PROTECTED_TAG};
 use amikeeper::retain::Reason;
 use amikeeper::samples::Origin;
-use amikeeper::{Config, Keeper, MemoryAws, Report, SweepOptions, SweepReport};
+use amikeeper::{Keeper, MemoryAws, Report, SweepOptions, SweepReport};
 use time::Duration;
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "eu-west-1";
+use amikeeper::testing::{configs, keeper, ACCOUNT, REGION};
 
-const CONFIG: &str = r#"
-accounts = ["111122223333"]
-[[rules]]
-name = "app"
-on = ["backup_job"]
-[rules.match]
-name_prefix = "app-"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/app"
-
-[retention]
-parameter_paths = ["/ami/"]
-[[retention.images]]
-group_by = { name_prefix = ["app-"] }
-keep_newest = 1
-"#;
+const CONFIG: &str = configs::APP_PARAMETER_KEEP_ONE;
 
 struct World {
     aws: Arc<MemoryAws>,
@@ -44,7 +27,7 @@ struct World {
 impl World {
     fn new() -> Self {
         let aws = Arc::new(MemoryAws::new(ACCOUNT));
-        let keeper = Keeper::new(Config::from_toml(CONFIG).expect("valid config"), aws.clone());
+        let keeper = keeper(CONFIG, &aws);
         Self { aws, keeper, region: Region::from(REGION) }
     }
 

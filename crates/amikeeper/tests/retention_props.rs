@@ -2,9 +2,10 @@
 //! excluded, young or not available is retired, each group keeps its newest, the cap holds,
 //! snapshots of kept images stay, and plans are deterministic and independent of input order.
 
+use amikeeper::testing;
 use std::collections::{HashMap, HashSet};
 
-use amikeeper::model::{AccountId, Image, ImageId, ImageState};
+use amikeeper::model::{Image, ImageId, ImageState};
 use amikeeper::retain::{Action, GroupBy, ImagePolicy, Inventory, RetentionPolicy, Retire, Usage, Usages};
 use proptest::prelude::*;
 use time::{Duration, OffsetDateTime};
@@ -83,21 +84,12 @@ fn inventory(cases: &[ImageCase]) -> Inventory {
             if case.excluded {
                 tags.insert(EXCLUDE.to_owned(), String::new());
             }
-            Image {
-                id: ImageId::new(format!("ami-{i:017x}")),
-                name,
-                description: None,
-                state: if case.available { ImageState::Available } else { ImageState::Pending },
-                created: OffsetDateTime::UNIX_EPOCH + Duration::days(case.day) + Duration::seconds(case.second),
-                owner: AccountId::new("111122223333"),
-                tags,
-                snapshot_ids: vec![format!("snap-{i}")],
-                deprecated_at: None,
-                last_launched: None,
-                deregistration_protected: false,
-                deregistration_protection_cooldown: false,
-                allowed: None,
-            }
+            let created = OffsetDateTime::UNIX_EPOCH + Duration::days(case.day) + Duration::seconds(case.second);
+            let mut image = testing::image(ImageId::new(format!("ami-{i:017x}")), name, created);
+            image.state = if case.available { ImageState::Available } else { ImageState::Pending };
+            image.tags = tags;
+            image.snapshot_ids = vec![format!("snap-{i}")];
+            image
         })
         .collect();
     for (i, case) in cases.iter().enumerate() {

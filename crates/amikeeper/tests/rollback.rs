@@ -9,25 +9,11 @@ use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
 use amikeeper::publish::Status;
 use amikeeper::rollback::{RollbackOptions, RollbackReport, RollbackTarget};
-use amikeeper::{Config, Keeper, MemoryAws};
-
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "eu-west-1";
+use amikeeper::testing::{self, configs, ACCOUNT, REGION};
+use amikeeper::{Keeper, MemoryAws};
 
 fn keeper(aws: &Arc<MemoryAws>) -> Keeper {
-    let config = Config::from_toml(
-        r#"
-        accounts = ["111122223333"]
-        [[rules]]
-        name = "web"
-        [[rules.targets]]
-        kind = "stack_parameter"
-        stack = "web"
-        capabilities = ["CAPABILITY_IAM"]
-        "#,
-    )
-    .unwrap();
-    Keeper::new(config, aws.clone())
+    testing::keeper(configs::WEB_STACK, aws)
 }
 
 fn images(aws: &MemoryAws, n: usize) -> Vec<ImageId> {
@@ -211,21 +197,7 @@ async fn a_fixed_version_parameter_rolls_back_at_version_one_and_is_never_left_m
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
     let [good, bad] = images(&aws, 2).try_into().unwrap();
     aws.set_parameter(REGION, "/ami/fixed", good.as_str()).unwrap();
-    let config = Config::from_toml(
-        r#"
-        accounts = ["111122223333"]
-        [[rules]]
-        name = "web"
-        [rules.match]
-        name_prefix = "web-"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "/ami/fixed"
-        fixed_version = true
-        "#,
-    )
-    .unwrap();
-    let keeper = Keeper::new(config, aws.clone());
+    let keeper = testing::keeper(configs::WEB_FIXED_PARAMETER, &aws);
     let origin = Origin::new(ACCOUNT, REGION, "fixed");
     let handle = |image: &ImageId| {
         let event = origin.image_state_change(image.as_str(), "available").to_string();

@@ -8,12 +8,10 @@ use amikeeper::model::{ImageId, ImageState, Region, SnapshotState, Tags};
 use amikeeper::{Config, Error, Keeper, MemoryAws, SweepOptions};
 use time::Duration;
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "eu-west-1";
+use amikeeper::testing::{self, configs, ACCOUNT, REGION};
 
 fn keeper(aws: &Arc<MemoryAws>, retention: &str) -> Keeper {
-    let config = Config::from_toml(&format!("accounts = [\"{ACCOUNT}\"]\n{retention}")).expect("valid config");
-    Keeper::new(config, aws.clone())
+    testing::keeper(&format!("accounts = [\"{ACCOUNT}\"]\n{retention}"), aws)
 }
 
 fn web_images(aws: &MemoryAws, count: usize) -> Vec<ImageId> {
@@ -64,17 +62,7 @@ async fn ages_and_the_cap_bound_what_one_run_retires() {
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
     // Six images, ten days apart: the newest is 0 days old, the oldest 50.
     let images = web_images(&aws, 6);
-    let keeper = keeper(
-        &aws,
-        r#"
-        [retention]
-        [[retention.images]]
-        group_by = { name_prefix = ["web-"] }
-        min_age_days = 15
-        max_age_days = 25
-        max_retirements = 2
-        "#,
-    );
+    let keeper = keeper(&aws, configs::RETENTION_AGES);
     let report = sweep(&keeper, &aws, true).await;
     // Older than 25 days: web-0 (50), web-1 (40), web-2 (30); the cap takes the two oldest.
     let retired: Vec<&str> = report.plan.retirements().map(|d| d.image_id.as_str()).collect();
@@ -121,18 +109,7 @@ async fn orphans_are_deleted_only_when_asked_and_never_when_excluded() {
 #[tokio::test]
 async fn a_configuration_without_retention_is_refused() {
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let config = Config::from_toml(
-        r#"
-        accounts = ["111122223333"]
-        [[rules]]
-        name = "web"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "/ami/web"
-        "#,
-    )
-    .unwrap();
-    let keeper = Keeper::new(config, aws.clone());
+    let keeper = testing::keeper(configs::ANY_AMI_TO_PARAMETER, &aws);
     let error = keeper.sweep(&Region::from(REGION), &SweepOptions::default()).await.unwrap_err();
     assert!(matches!(error, Error::Config(_)), "{error}");
     assert!(aws.calls().is_empty());
@@ -163,15 +140,7 @@ async fn published_to_keeps_the_last_amis_a_parameter_named() {
     for image in &images[..4] {
         aws.set_parameter(REGION, "/ami/web", image.as_str()).unwrap();
     }
-    let keeper = keeper(
-        &aws,
-        r#"
-        [retention]
-        [[retention.images]]
-        group_by = { published_to = ["/ami/web"] }
-        keep_newest = 2
-        "#,
-    );
+    let keeper = keeper(&aws, configs::RETENTION_PUBLISHED_TO);
     let report = sweep(&keeper, &aws, true).await;
     let judged: Vec<(&str, String)> =
         report.plan.images.iter().map(|d| (d.image_id.as_str(), d.reason.to_string())).collect();
@@ -256,16 +225,7 @@ async fn stages_deprecate_then_disable_then_delete_as_images_age() {
         })
         .collect();
     aws.set_now(now);
-    let keeper = keeper(
-        &aws,
-        r#"
-        [retention]
-        [[retention.images]]
-        group_by = { tag = "Role" }
-        keep_newest = 1
-        stages = { deprecate_after_days = 30, disable_after_days = 60, delete_after_days = 90 }
-        "#,
-    );
+    let keeper = keeper(&aws, configs::RETENTION_STAGES);
     let state = |i: usize| {
         let image = aws.image(REGION, &images[i]).unwrap();
         match (image.state, image.deprecated_at.is_some()) {

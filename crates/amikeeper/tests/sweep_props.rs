@@ -4,14 +4,15 @@
 //! template version that is the default, the latest or pinned by a group is deleted, no snapshot
 //! an AMI that stays uses is deleted, excluded things stay, and the plan is deterministic.
 
+use amikeeper::testing;
 use std::collections::{BTreeMap, BTreeSet};
 
 use amikeeper::config::{
     Config, GroupByConfig, ImagePolicyConfig, LaunchTemplateRetention, RetentionConfig, SnapshotRetention,
 };
 use amikeeper::model::{
-    AccountId, AutoScalingGroup, Image, ImageId, ImageState, Instance, LaunchTemplate, LaunchTemplateSpec,
-    LaunchTemplateVersion, Parameter, ParameterType, Region, Snapshot, SnapshotState, Stack, Volume,
+    AutoScalingGroup, Image, ImageId, Instance, LaunchTemplate, LaunchTemplateSpec, LaunchTemplateVersion, Parameter,
+    ParameterType, Region, Snapshot, SnapshotState, Stack, Volume,
 };
 use amikeeper::retain::{plan_sweep, Action, Gathered, Retire, KEEP_TAG};
 use proptest::prelude::*;
@@ -70,26 +71,16 @@ fn gathered(world: &World) -> Gathered {
             if *excluded {
                 tags.insert(KEEP_TAG.to_owned(), String::new());
             }
-            Image {
-                id: image_id(i),
-                name: format!("g{group}-{i}"),
-                description: None,
-                state: ImageState::Available,
-                created: at(*day) + Duration::seconds(i as i64),
-                owner: AccountId::new("111122223333"),
-                tags,
-                // Neighbours share a snapshot now and then.
-                snapshot_ids: if i % 5 == 4 {
-                    vec![format!("snap-{i}"), format!("snap-{}", i - 1)]
-                } else {
-                    vec![format!("snap-{i}")]
-                },
-                deprecated_at: None,
-                last_launched: None,
-                deregistration_protected: false,
-                deregistration_protection_cooldown: false,
-                allowed: None,
-            }
+            let mut image =
+                testing::image(image_id(i), format!("g{group}-{i}"), at(*day) + Duration::seconds(i as i64));
+            image.tags = tags;
+            // Neighbours share a snapshot now and then.
+            image.snapshot_ids = if i % 5 == 4 {
+                vec![format!("snap-{i}"), format!("snap-{}", i - 1)]
+            } else {
+                vec![format!("snap-{i}")]
+            };
+            image
         })
         .collect();
     let launch_templates = world

@@ -18,6 +18,12 @@
 //! # }
 //! ```
 //!
+//! Every scenario of the suite, one test each on a server of its own (`tests/moto.rs`):
+//!
+//! ```ignore
+//! amikeeper::conformance_tests!(#[tokio::test(flavor = "multi_thread")] MotoFixture::start().await);
+//! ```
+//!
 //! # Finding moto
 //!
 //! `AMIKEEPER_MOTO_SERVER` names the `moto_server` executable; unset, `moto_server` is looked
@@ -36,6 +42,7 @@
 
 mod fixture;
 mod server;
+mod suite;
 
 pub use fixture::{MotoFixture, FIXTURE_INSTANCE_TYPE};
 pub use server::{MotoServer, MOTO_ACCOUNT_ID, MOTO_SERVER_ENV, REQUIRE_MOTO_ENV};

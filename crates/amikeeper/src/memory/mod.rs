@@ -81,7 +81,7 @@ use time::{Duration, OffsetDateTime};
 
 pub use autoscaling::InstanceRefresh;
 pub use ec2::ImageSeed;
-pub use faults::{Fault, FaultKind};
+pub use faults::{Fault, FaultKind, SplitMix64};
 pub use faulty::FaultyAws;
 
 use crate::error::{AwsError, AwsErrorKind};
