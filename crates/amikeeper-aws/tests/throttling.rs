@@ -19,6 +19,7 @@ use amikeeper::{Config, Keeper, SweepOptions};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
 use amikeeper_aws::SdkAws;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use amikeeper::SweepStatus;
 
 /// EC2's answer to a throttled request (`RequestLimitExceeded` is HTTP 503 on EC2).
 const REQUEST_LIMIT_EXCEEDED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
@@ -199,7 +200,7 @@ async fn throttles_the_sdk_retried_are_counted_and_slow_the_sweep() {
     let report =
         keeper.sweep(&Region::new(region), &SweepOptions { apply: true, now: None }).await.expect("the sweep runs");
 
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     assert_eq!(report.summary.images_retired, images.len(), "{:#?}", report.results);
     assert!(report.results.iter().all(|r| r.status == ItemStatus::Done), "{:#?}", report.results);
     let left = fixture.own_images(region).await;

@@ -14,8 +14,8 @@ use amikeeper::config::WaitConfig;
 use amikeeper::events::parse_payload;
 use amikeeper::model::Region;
 use amikeeper::retain::{Progress, SweepOptions};
-use amikeeper::rollback::{RollbackOptions, RollbackTarget};
-use amikeeper::{BakeOptions, Config, HandleOptions, Keeper, RunStatus};
+use amikeeper::rollback::{RollbackOptions, RollbackStatus, RollbackTarget};
+use amikeeper::{BakeOptions, Config, HandleOptions, Keeper, RunStatus, SweepStatus};
 use amikeeper_aws::aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -346,7 +346,7 @@ async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -
     if fleet {
         let reports = keeper.sweep_fleet(&options).await;
         print_json(&reports)?;
-        let exits = reports.iter().map(|r| if r.status == "ok" { Exit::Done } else { Exit::Failed });
+        let exits = reports.iter().map(|r| if r.status == SweepStatus::Ok { Exit::Done } else { Exit::Failed });
         return Ok(Exit::of_all(exits).into());
     }
     let bar = progress_bar(apply);
@@ -394,8 +394,8 @@ async fn rollback(
     let report = keeper.rollback(&region, targets, &options).await;
     print_json(&report)?;
     Ok(match report.status {
-        "ok" => Exit::Done,
-        "refused" => Exit::Refused,
+        RollbackStatus::Ok => Exit::Done,
+        RollbackStatus::Refused => Exit::Refused,
         _ => Exit::Failed,
     }
     .into())

@@ -28,6 +28,8 @@ use crate::retain::{ItemStatus, ReferenceCheck, SweepOptions, SweepReport, UndoC
 use crate::rollback::RollbackOptions;
 use crate::samples::{configs, Origin};
 use crate::{Config, HandleOptions, Keeper};
+use crate::retain::{SweepAction, SweepStatus};
+use crate::rollback::RollbackStatus;
 
 /// The main region of the scenarios.
 pub const MAIN_REGION: &str = "ap-northeast-1";
@@ -490,7 +492,7 @@ pub async fn sweep_keeps_what_is_in_use(f: &dyn SweepFixture) {
     assert_eq!(f.own_images(MAIN_REGION).await, before, "the dry run changed nothing");
 
     let applied = sweep(f, &config, true).await;
-    assert_eq!(applied.status, "ok", "{:#?}", applied.results);
+    assert_eq!(applied.status, SweepStatus::Ok, "{:#?}", applied.results);
     assert_eq!(applied.summary.images_retired, 2);
     assert_eq!(applied.summary.launch_template_versions_deleted, 2);
     assert_eq!(applied.summary.snapshots_deleted, 2, "{:#?}", applied.results);
@@ -595,7 +597,7 @@ pub async fn protection_follows_the_pointers(f: &dyn SweepFixture) {
     let keeper = Keeper::new(Config::from_toml(&text).expect("valid"), f.aws());
     let targets = ["ssm_parameter:/ami/app".parse().expect("a target")];
     let rolled = keeper.rollback(&Region::from(r), &targets, &RollbackOptions::default()).await;
-    assert_eq!(rolled.status, "ok", "{rolled:#?}");
+    assert_eq!(rolled.status, RollbackStatus::Ok, "{rolled:#?}");
     assert_eq!(f.parameter(r, "/ami/app").await.map(|(value, _)| value), Some(first.to_string()));
     assert!(f.own_image_protected(r, &first).await, "the AMI rolled back to is protected again");
     assert!(!f.own_image_protected(r, &second).await, "the bad AMI is released: {rolled:#?}");
@@ -682,7 +684,7 @@ pub async fn protection_someone_else_set_is_kept(f: &dyn SweepFixture) {
     let planned = sweep(f, &sweep_config, false).await;
     assert_eq!(planned.plan.withdraw_protection_claims, std::slice::from_ref(&c), "{:#?}", planned.plan);
     let applied = sweep(f, &sweep_config, true).await;
-    assert_eq!(applied.status, "ok", "{:#?}", applied.results);
+    assert_eq!(applied.status, SweepStatus::Ok, "{:#?}", applied.results);
     assert_eq!(protection_claim(f, r, &c).await.as_deref(), Some(crate::model::PROTECTION_RELEASED));
     // They turn it on again: it is theirs now. The parameter moving to D leaves it on.
     f.aws().set_deregistration_protection(&region, &c, true).await.expect("protect by hand");
@@ -733,7 +735,7 @@ pub async fn rollback_with_a_group_releases_the_bad_ami(f: &dyn SweepFixture) {
         "auto_scaling_group:c016-web".parse().expect("a target"),
     ];
     let rolled = keeper.rollback(&Region::from(r), &targets, &RollbackOptions::default()).await;
-    assert_eq!(rolled.status, "ok", "{rolled:#?}");
+    assert_eq!(rolled.status, RollbackStatus::Ok, "{rolled:#?}");
     assert_eq!(f.template_state(r, &template).await.default_version, 1);
     assert_eq!(f.group_template(r, "c016-web").await.map(|s| s.version), Some("1".to_owned()));
     assert!(f.own_image_protected(r, &good).await, "the AMI rolled back to is protected: {rolled:#?}");
@@ -754,7 +756,7 @@ pub async fn sweep_converges_after_failures(f: &dyn SweepFixture) {
     faulty.inject(Fault::on("ec2:DeregisterImage", FaultKind::Throttling).times(2));
 
     let first = sweep_on(faulty.clone(), &config, true).await;
-    assert_eq!(first.status, "failed");
+    assert_eq!(first.status, SweepStatus::Failed);
     assert_eq!(first.summary.failed, 1, "{:#?}", first.results);
     assert_eq!(first.summary.skipped, 1, "the failed image's snapshot waits: {:#?}", first.results);
     assert_eq!(first.summary.images_retired, 1);
@@ -762,12 +764,12 @@ pub async fn sweep_converges_after_failures(f: &dyn SweepFixture) {
     assert!(first.summary.throttled >= 2);
     assert_eq!(faulty.pending_faults(), 0);
     let failed = first.results.iter().find(|r| r.status == ItemStatus::Failed).expect("one failure");
-    assert_eq!((failed.action, failed.resource.as_str()), ("deregister_image", world.db[0].as_str()));
+    assert_eq!((failed.action, failed.resource.as_str()), (SweepAction::DeregisterImage, world.db[0].as_str()));
     assert_eq!(failed.attempts, crate::retain::ATTEMPTS);
     assert!(f.own_images(MAIN_REGION).await.iter().any(|i| i.id == world.db[0]));
 
     let second = sweep_on(faulty.clone(), &config, true).await;
-    assert_eq!(second.status, "ok", "{:#?}", second.results);
+    assert_eq!(second.status, SweepStatus::Ok, "{:#?}", second.results);
     assert_eq!(second.summary.images_retired, 1, "only the image that failed is left");
     let after = f.own_images(MAIN_REGION).await;
     assert!(after.iter().all(|i| i.id != world.db[0] && i.id != world.web[2]));
@@ -794,7 +796,7 @@ pub async fn seed_004_snapshot_generations(f: &dyn SweepFixture) {
         Config::from_toml(&seed(f, configs::SEED_004_SNAPSHOT_GENERATIONS)).expect("scenario configuration is valid");
 
     let report = sweep(f, &config, true).await;
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     let deleted: BTreeSet<&str> =
         report.plan.snapshot_generations.iter().filter(|g| g.delete).map(|g| g.snapshot_id.as_str()).collect();
     assert_eq!(deleted, [snapshots[1].as_str(), snapshots[2].as_str()].into());

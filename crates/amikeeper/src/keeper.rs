@@ -15,7 +15,7 @@ use crate::protect;
 use crate::publish::{DescribedImages, Outcome, PointerNow, PublishContext, Publisher, Status, TargetId};
 use crate::report::{EventSummary, ImageSummary, Report, RunStatus, TargetReport};
 use crate::resolve::{AmiResolver, ConfigResolver, Resolution, ResolvedTarget, RuleTargets};
-use crate::retain::{Progress, SweepOptions, SweepReport, Sweeper};
+use crate::retain::{Progress, SweepOptions, SweepReport, SweepStatus, Sweeper};
 use crate::rollback::{RollbackOptions, RollbackReport, RollbackTarget};
 use crate::template::Placeholder;
 
@@ -50,7 +50,7 @@ pub struct FleetReport {
     /// The region.
     pub region: Region,
     /// The sweep's status, or `failed` when it could not run.
-    pub status: &'static str,
+    pub status: SweepStatus,
     /// The sweep's report, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<SweepReport>,
@@ -136,7 +136,7 @@ impl Keeper {
                 };
                 let (status, report, error) = match outcome {
                     Ok(report) => (report.status, Some(report), None),
-                    Err(error) => ("failed", None, Some(error.to_string())),
+                    Err(error) => (SweepStatus::Failed, None, Some(error.to_string())),
                 };
                 reports.push(FleetReport { role_arn: target.role_arn.clone(), region, status, report, error });
             }
@@ -681,7 +681,7 @@ fn finish_report(aws: &CountingAws<'_>, report: &mut Report) {
     report.aws_calls_by_operation = aws.log().by_operation().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
     if report.reason.is_none() {
         report.status = Report::status_of(&report.targets);
-        if report.copies.iter().any(|c| c.status == "failed") {
+        if report.copies.iter().any(|c| c.status == copy::CopyStatus::Failed) {
             // The event's redelivery retries the copy.
             report.status = RunStatus::Failed;
         }

@@ -34,6 +34,9 @@
 //! ```
 #![deny(missing_docs)]
 
+#[macro_use]
+mod macros;
+
 pub mod allowed;
 pub mod backend;
 pub mod config;
@@ -61,4 +64,4 @@ pub mod template;
 
 pub use keeper::{BakeOptions, FleetReport, HandleOptions, Keeper};
 pub use report::{Report, RunStatus};
-pub use retain::{SweepOptions, SweepReport};
+pub use retain::{SweepOptions, SweepReport, SweepStatus};

@@ -23,7 +23,9 @@ use amikeeper::config::ConfigError;
 use amikeeper::events::EventKind;
 use amikeeper::model::Region;
 use amikeeper::retain::SweepSummary;
-use amikeeper::{Config, Error, FleetReport, HandleOptions, Keeper, Report, RunStatus, SweepOptions, SweepReport};
+use amikeeper::{
+    Config, Error, FleetReport, HandleOptions, Keeper, Report, RunStatus, SweepOptions, SweepReport, SweepStatus,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -168,7 +170,7 @@ impl RunReport {
     pub fn failed(&self) -> bool {
         match self {
             Self::Event(report) => report.failed(),
-            Self::Sweep(report) => report.status == "failed",
+            Self::Sweep(report) => report.status == SweepStatus::Failed,
         }
     }
 }
@@ -181,7 +183,7 @@ pub struct TargetSummary {
     /// The region.
     pub region: String,
     /// `ok`, or `failed` when any action failed (the rest were still done).
-    pub status: &'static str,
+    pub status: SweepStatus,
     /// Whether the plan was acted on.
     pub applied: bool,
     /// The sweep's counts.

@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional, Union
 
 from ._amikeeper import Keeper
 from ._errors import AmikeeperError, AwsError
+from ._status import ItemStatus, RunStatus, TargetStatus
 
 __all__ = ["lambda_handler"]
 
@@ -62,7 +63,7 @@ def lambda_handler(
                 logger.info("%s", _summary(report))
         if raise_on_failure:
             for report in reports:
-                if report["status"] == "failed":
+                if report["status"] == RunStatus.FAILED:
                     raise _failure(report)
         return reports[0] if len(reports) == 1 else reports
 
@@ -72,7 +73,7 @@ def lambda_handler(
 def _finish_schedule(keeper: Keeper, report: dict[str, Any], apply: bool) -> dict[str, Any]:
     """The sweep of a scheduled event's region, for a schedule no rule took; else ``report``."""
     event = report.get("event", {})
-    if event.get("kind") == "scheduled" and report["status"] == "ignored" and keeper.has_retention:
+    if event.get("kind") == "scheduled" and report["status"] == RunStatus.IGNORED and keeper.has_retention:
         return keeper.sweep(apply, region=event["region"])
     return report
 
@@ -100,12 +101,12 @@ def _failure(report: dict[str, Any]) -> AmikeeperError:
     failures = [
         (f"{target['kind']} {target['name']}: {target['reason']}", target.get("error"))
         for target in report.get("targets", [])
-        if target.get("status") == "failed"
+        if target.get("status") == TargetStatus.FAILED
     ]
     failures += [
         (f"{result['action']} {result['resource']}: {result.get('detail', 'failed')}", None)
         for result in report.get("results", [])
-        if result.get("status") == "failed"
+        if result.get("status") == ItemStatus.FAILED
     ]
     if not failures:
         return AmikeeperError(f"amikeeper: the run failed: {report.get('reason', 'no reason given')}", report=report)

@@ -25,7 +25,7 @@ pub use pace::ATTEMPTS;
 pub(crate) use sweep::ami_ids;
 pub use sweep::{
     plan_sweep, ItemResult, ItemStatus, LeftoverSnapshot, OrphanSnapshot, Progress, SnapshotGeneration, SweepOptions,
-    SweepPlan, SweepReport, SweepSummary, Sweeper, UnreadableSource, VersionDeletion, RETIRED_SNAPSHOT_TAG,
+    SweepAction, SweepPlan, SweepReport, SweepStatus, SweepSummary, Sweeper, UnreadableSource, VersionDeletion, RETIRED_SNAPSHOT_TAG,
 };
 
 /// The tag that keeps an AMI or snapshot from every retention policy, whatever its value

@@ -181,18 +181,56 @@ impl SweepPlan {
     }
 }
 
-/// What happened to one item when the plan was applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemStatus {
-    /// Done.
-    Done,
-    /// Already gone (AWS says it does not exist): nothing left to do.
-    AlreadyGone,
-    /// Not attempted, because something it depends on failed.
-    Skipped,
-    /// Failed; a later run tries again.
-    Failed,
+named_enum! {
+    /// What happened to one item when the plan was applied.
+    #[non_exhaustive]
+    pub enum ItemStatus {
+        /// Done.
+        Done = "done",
+        /// Already gone (AWS says it does not exist): nothing left to do.
+        AlreadyGone = "already_gone",
+        /// Not attempted, because something it depends on failed.
+        Skipped = "skipped",
+        /// Failed; a later run tries again.
+        Failed = "failed",
+    }
+}
+
+named_enum! {
+    /// One kind of action of a sweep.
+    #[non_exhaustive]
+    pub enum SweepAction {
+        /// Deregister an image (its snapshots are deleted after).
+        DeregisterImage = "deregister_image",
+        /// Deprecate an image.
+        DeprecateImage = "deprecate_image",
+        /// Disable an image.
+        DisableImage = "disable_image",
+        /// Turn off amikeeper's deregistration protection on an image no pointer names.
+        ReleaseProtection = "release_protection",
+        /// Take back amikeeper's claim on a protection that is no longer its own.
+        WithdrawProtectionClaim = "withdraw_protection_claim",
+        /// Tag the snapshots of the images about to be deregistered, so that an interrupted
+        /// sweep leaves them for the next one to find.
+        MarkSnapshots = "mark_snapshots",
+        /// Delete a snapshot.
+        DeleteSnapshot = "delete_snapshot",
+        /// Delete a launch template version.
+        DeleteLaunchTemplateVersion = "delete_launch_template_version",
+        /// Tag the snapshots of a volume with the generation they keep.
+        TagSnapshots = "tag_snapshots",
+    }
+}
+
+named_enum! {
+    /// The overall result of a sweep.
+    #[non_exhaustive]
+    pub enum SweepStatus {
+        /// Every action was done (or there was none).
+        Ok = "ok",
+        /// An action failed (the rest were still done), or the sweep could not run.
+        Failed = "failed",
+    }
 }
 
 /// The result of one action of the plan.
@@ -200,10 +238,8 @@ pub enum ItemStatus {
 pub struct ItemResult {
     /// The resource: an AMI, snapshot or launch template id.
     pub resource: String,
-    /// The action: `deregister_image`, `deprecate_image`, `disable_image`,
-    /// `release_protection`, `withdraw_protection_claim`, `delete_snapshot`,
-    /// `delete_launch_template_version`, `tag_snapshots`.
-    pub action: &'static str,
+    /// The action.
+    pub action: SweepAction,
     /// The version, for launch template versions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
@@ -257,7 +293,7 @@ pub struct SweepReport {
     /// Whether the plan was acted on.
     pub applied: bool,
     /// `ok`, or `failed` when any action failed (the rest were still done).
-    pub status: &'static str,
+    pub status: SweepStatus,
     /// Counts.
     pub summary: SweepSummary,
     /// The plan.
@@ -734,16 +770,18 @@ impl<'a> Sweeper<'a> {
             match (result.action, result.status) {
                 (_, ItemStatus::Failed) => summary.failed += 1,
                 (_, ItemStatus::Skipped) => summary.skipped += 1,
-                ("deregister_image" | "deprecate_image" | "disable_image", _) if done => summary.images_retired += 1,
-                ("delete_snapshot", _) if done => summary.snapshots_deleted += 1,
-                ("delete_launch_template_version", _) if done => summary.launch_template_versions_deleted += 1,
-                ("release_protection", _) if done => summary.protection_released += 1,
+                (SweepAction::DeregisterImage | SweepAction::DeprecateImage | SweepAction::DisableImage, _) if done => {
+                    summary.images_retired += 1
+                }
+                (SweepAction::DeleteSnapshot, _) if done => summary.snapshots_deleted += 1,
+                (SweepAction::DeleteLaunchTemplateVersion, _) if done => summary.launch_template_versions_deleted += 1,
+                (SweepAction::ReleaseProtection, _) if done => summary.protection_released += 1,
                 _ => {}
             }
         }
         let tagged_volumes: BTreeSet<&str> = results
             .iter()
-            .filter(|r| r.action == "tag_snapshots" && r.status == ItemStatus::Done)
+            .filter(|r| r.action == SweepAction::TagSnapshots && r.status == ItemStatus::Done)
             .map(|r| r.resource.as_str())
             .collect();
         summary.snapshots_tagged =
@@ -752,7 +790,7 @@ impl<'a> Sweeper<'a> {
         summary.slowed_to_per_second = pacer.slowest_per_second();
         Ok(SweepReport {
             applied: options.apply,
-            status: if summary.failed == 0 { "ok" } else { "failed" },
+            status: if summary.failed == 0 { SweepStatus::Ok } else { SweepStatus::Failed },
             summary,
             plan,
             results,
@@ -782,7 +820,7 @@ struct Apply<'a> {
 
 fn result(
     resource: impl Into<String>,
-    action: &'static str,
+    action: SweepAction,
     outcome: Result<Option<String>, AwsError>,
     attempts: u32,
 ) -> ItemResult {
@@ -811,7 +849,7 @@ async fn let_go(pacer: &Pacer, aws: &dyn Aws, region: &Region, id: &ImageId) -> 
 }
 
 /// The result of an action whose protection could not be let go of.
-fn let_go_failed(id: &ImageId, action: &'static str, failure: LetGoFailure, attempts: u32) -> ItemResult {
+fn let_go_failed(id: &ImageId, action: SweepAction, failure: LetGoFailure, attempts: u32) -> ItemResult {
     let mut item = result(id.as_str(), action, Err(failure.error.clone()), attempts);
     if item.status == ItemStatus::Failed {
         item.detail = Some(failure.to_string());
@@ -819,7 +857,7 @@ fn let_go_failed(id: &ImageId, action: &'static str, failure: LetGoFailure, atte
     item
 }
 
-fn skipped(resource: impl Into<String>, action: &'static str, why: String) -> ItemResult {
+fn skipped(resource: impl Into<String>, action: SweepAction, why: String) -> ItemResult {
     ItemResult {
         resource: resource.into(),
         action,
@@ -899,7 +937,7 @@ impl Apply<'_> {
                     },
                     Err(error) => Err(error.clone()),
                 };
-                let mut item = result(id, "delete_launch_template_version", outcome, attempts);
+                let mut item = result(id, SweepAction::DeleteLaunchTemplateVersion, outcome, attempts);
                 item.version = Some(version);
                 if item.status == ItemStatus::Failed {
                     failed_versions.insert((id.to_owned(), version));
@@ -931,7 +969,7 @@ impl Apply<'_> {
                 );
                 results.push(ItemResult {
                     resource: chunk.join(","),
-                    action: "mark_snapshots",
+                    action: SweepAction::MarkSnapshots,
                     version: None,
                     status: ItemStatus::Failed,
                     attempts,
@@ -950,9 +988,9 @@ impl Apply<'_> {
                     let id = &decision.image_id;
                     let Action::Retire(how) = decision.action else { unreachable!("only retirements") };
                     let action = match how {
-                        Retire::Delete => "deregister_image",
-                        Retire::Deprecate => "deprecate_image",
-                        Retire::Disable => "disable_image",
+                        Retire::Delete => SweepAction::DeregisterImage,
+                        Retire::Deprecate => SweepAction::DeprecateImage,
+                        Retire::Disable => SweepAction::DisableImage,
                     };
                     if let Some(blocker) = blocked_by {
                         return (
@@ -967,13 +1005,13 @@ impl Apply<'_> {
                                 Some(Ownership::Amikeepers) => {
                                     let (outcome, attempts) = let_go(pacer, aws, region, id).await;
                                     if let Err(failure) = outcome {
-                                        return (let_go_failed(id, "deregister_image", failure, attempts), Vec::new());
+                                        return (let_go_failed(id, SweepAction::DeregisterImage, failure, attempts), Vec::new());
                                     }
                                 }
                                 // The plan keeps these; never turn someone else's protection off.
                                 Some(Ownership::SomeoneElses) => {
                                     let why = super::Reason::Protected.to_string();
-                                    return (skipped(id.as_str(), "deregister_image", why), Vec::new());
+                                    return (skipped(id.as_str(), SweepAction::DeregisterImage, why), Vec::new());
                                 }
                                 _ => {}
                             }
@@ -1007,7 +1045,7 @@ impl Apply<'_> {
             .buffer_unordered(self.concurrency);
         let mut deleted_with_images: BTreeSet<String> = BTreeSet::new();
         while let Some((item, deleted)) = outcomes.next().await {
-            if matches!(item.status, ItemStatus::Done | ItemStatus::AlreadyGone) && item.action == "deregister_image" {
+            if matches!(item.status, ItemStatus::Done | ItemStatus::AlreadyGone) && item.action == SweepAction::DeregisterImage {
                 retired_ok.insert(ImageId::new(item.resource.clone()));
             }
             deleted_with_images.extend(deleted);
@@ -1021,9 +1059,9 @@ impl Apply<'_> {
                 match let_go(pacer, aws, region, id).await {
                     (Ok(()), attempts) => {
                         let detail = "no pointer names it any more".to_owned();
-                        result(id.as_str(), "release_protection", Ok(Some(detail)), attempts)
+                        result(id.as_str(), SweepAction::ReleaseProtection, Ok(Some(detail)), attempts)
                     }
-                    (Err(failure), attempts) => let_go_failed(id, "release_protection", failure, attempts),
+                    (Err(failure), attempts) => let_go_failed(id, SweepAction::ReleaseProtection, failure, attempts),
                 }
             })
             .buffer_unordered(self.concurrency);
@@ -1035,7 +1073,7 @@ impl Apply<'_> {
             .map(|id| async move {
                 let (outcome, attempts) = pacer.retry(|| Step::Disclaim.run(aws, region, id)).await;
                 let detail = "amikeeper does not hold the protection its tag claimed (off, or with a cooldown)";
-                result(id.as_str(), "withdraw_protection_claim", outcome.map(|()| Some(detail.to_owned())), attempts)
+                result(id.as_str(), SweepAction::WithdrawProtectionClaim, outcome.map(|()| Some(detail.to_owned())), attempts)
             })
             .buffer_unordered(self.concurrency);
         while let Some(item) = outcomes.next().await {
@@ -1059,7 +1097,7 @@ impl Apply<'_> {
             if deleted_with_images.contains(&snapshot.snapshot_id) {
                 results.push(ItemResult {
                     resource: snapshot.snapshot_id.clone(),
-                    action: "delete_snapshot",
+                    action: SweepAction::DeleteSnapshot,
                     version: None,
                     status: ItemStatus::Done,
                     attempts: 0,
@@ -1075,7 +1113,7 @@ impl Apply<'_> {
             if let Some(image) = pending.first() {
                 results.push(skipped(
                     snapshot.snapshot_id.as_str(),
-                    "delete_snapshot",
+                    SweepAction::DeleteSnapshot,
                     format!("image {image} was not deregistered"),
                 ));
                 self.tick(1);
@@ -1095,7 +1133,7 @@ impl Apply<'_> {
         let mut outcomes = stream::iter(snapshot_jobs)
             .map(|(id, detail)| async move {
                 let (outcome, attempts) = pacer.retry(|| aws.delete_snapshot(region, &id)).await;
-                result(id, "delete_snapshot", outcome.map(|()| detail), attempts)
+                result(id, SweepAction::DeleteSnapshot, outcome.map(|()| detail), attempts)
             })
             .buffer_unordered(self.concurrency);
         while let Some(item) = outcomes.next().await {
@@ -1119,7 +1157,7 @@ impl Apply<'_> {
                     }
                     let (outcome, attempts) = last;
                     let detail = format!("{} snapshots: {}", snapshots.len(), snapshots.join(", "));
-                    result(volume, "tag_snapshots", outcome.map(|()| Some(detail)), attempts)
+                    result(volume, SweepAction::TagSnapshots, outcome.map(|()| Some(detail)), attempts)
                 }
             })
             .buffer_unordered(self.concurrency);
