@@ -38,7 +38,7 @@ fi
 
 # The seed corpus.
 mkdir -p "$fuzz/corpus/events" "$fuzz/corpus/config"
-cp "$root"/crates/amikeeper/tests/fixtures/events/*.json "$fuzz/corpus/events/"
+cp "$root"/crates/amikeeper/src/events/fixtures/*.json "$fuzz/corpus/events/"
 cp "$fuzz"/seeds/config/* "$fuzz/corpus/config/"
 if [ -f "$root/examples/python-lambda/keeper.toml" ]; then
     cp "$root/examples/python-lambda/keeper.toml" "$fuzz/corpus/config/example-python-lambda.toml"

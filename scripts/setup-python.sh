@@ -8,7 +8,7 @@
 #   scripts/setup-python.sh            # then: export AMIKEEPER_MOTO_SERVER="$PWD/scripts/moto-server"
 #
 # scripts/moto-server runs this .venv's moto_server with the EC2 operations moto lacks added
-# (scripts/moto_ext.py); the tests need it, not the bare .venv/bin/moto_server.
+# (the package scripts/moto_ext/); the tests need it, not the bare .venv/bin/moto_server.
 #
 # PYTHON picks the interpreter (default: python3.11 if present, else python3; 3.9 or newer).
 set -euo pipefail

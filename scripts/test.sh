@@ -18,8 +18,8 @@ step "Python test tools (.venv: pinned moto_server, the AWS emulator the SDK bac
 export AMIKEEPER_MOTO_SERVER="$PWD/scripts/moto-server"
 export AMIKEEPER_REQUIRE_MOTO=1
 
-step "the emulator's patches (scripts/test_moto_ext.py: thread safety of scripts/moto_ext.py)"
-./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/test_moto_ext.py
+step "the emulator's patches (scripts/moto_ext/tests: each patch against botocore's model of its operations and the documented error codes, and thread safety)"
+./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/moto_ext/tests
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

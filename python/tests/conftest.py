@@ -14,7 +14,7 @@ import amikeeper
 from aws_world import World, MotoServer, moto_executable
 
 #: The Rust core's event fixtures: real payloads, one per supported event.
-EVENT_FIXTURES = Path(__file__).resolve().parents[2] / "crates" / "amikeeper" / "tests" / "fixtures" / "events"
+EVENT_FIXTURES = Path(__file__).resolve().parents[2] / "crates" / "amikeeper" / "src" / "events" / "fixtures"
 
 
 @pytest.fixture(autouse=True)

@@ -7,24 +7,24 @@
 //!
 //! The retention operations need `scripts/moto-server` (moto plus `DeleteLaunchTemplateVersions`,
 //! `EnableImageDeprecation`, `DeregisterImage`'s `DeleteAssociatedSnapshots`, ...; see
-//! `scripts/moto_ext.py`): set `AMIKEEPER_MOTO_SERVER=$PWD/scripts/moto-server`, as the script does.
+//! `scripts/moto_ext/`): set `AMIKEEPER_MOTO_SERVER=$PWD/scripts/moto-server`, as the script does.
 
 use std::collections::BTreeMap;
 
 use amikeeper::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
 use amikeeper::conformance::{self, Fixture, ImageSpec, SweepFixture, MAIN_REGION};
+use amikeeper::copy::CopyStatus;
 use amikeeper::model::{
     ImageId, ImageState, ParameterType, PutParameter, Region, SnapshotState, StackParameterValue, StackUpdate,
     UpdateStack, PROTECTED_TAG,
 };
 use amikeeper::publish::Status;
+use amikeeper::rollback::RollbackStatus;
 use amikeeper::samples::Origin;
+use amikeeper::SweepStatus;
 use amikeeper::{AwsErrorKind, Config, HandleOptions, Keeper};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
 use time::OffsetDateTime;
-use amikeeper::copy::CopyStatus;
-use amikeeper::rollback::RollbackStatus;
-use amikeeper::SweepStatus;
 
 /// A server and a fixture over it; `None` when moto is not installed (and not required).
 async fn moto() -> Option<(MotoServer, MotoFixture)> {
@@ -570,7 +570,7 @@ async fn a_protection_with_a_cooldown_is_never_amikeepers() {
 }
 
 /// A sweep assumes a role in a consumer account (moto switches accounts on `AssumeRole`) and
-/// keeps the AMI a launch template there names; EC2's reference check (scripts/moto_ext.py)
+/// keeps the AMI a launch template there names; EC2's reference check (scripts/moto_ext/image_references.py)
 /// answers for the candidate, and the Recycle Bin, which moto lacks, is reported unavailable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_account_keeps_the_ami_it_launches() {
@@ -844,7 +844,10 @@ async fn copy_to_copies_once_into_the_dr_region() {
     assert_eq!(tags.get(COPIED_FROM_TAG), Some(&format!("{MAIN_REGION}/{image}")));
 
     let again = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0);
-    assert_eq!((again.copies[0].status, again.copies[0].image_id.as_ref()), (CopyStatus::AlreadyCopied, Some(&copy_id)));
+    assert_eq!(
+        (again.copies[0].status, again.copies[0].image_id.as_ref()),
+        (CopyStatus::AlreadyCopied, Some(&copy_id))
+    );
     let copies = fixture.ec2(DR_REGION).describe_images().owners("self").send().await.unwrap();
     assert_eq!(copies.images().len(), 1, "one copy");
 }
@@ -1037,7 +1040,10 @@ async fn copy_to_another_account_shares_and_copies_there() {
     assert!(ours.images().is_empty(), "no copy in this account");
 
     let again = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0);
-    assert_eq!((again.copies[0].status, again.copies[0].image_id.as_ref()), (CopyStatus::AlreadyCopied, Some(&copy_id)));
+    assert_eq!(
+        (again.copies[0].status, again.copies[0].image_id.as_ref()),
+        (CopyStatus::AlreadyCopied, Some(&copy_id))
+    );
 }
 
 /// The sweep fails closed on moto (issue 15). No `parameter_paths`: images[0] is named only by a
@@ -1149,7 +1155,7 @@ async fn the_sweep_fails_closed_on_moto() {
     moto.set_unavailable(&[]);
 }
 
-/// Allowed AMIs on the emulator (`scripts/moto_ext.py` adds the setting and `ImageAllowed`):
+/// Allowed AMIs on the emulator (`scripts/moto_ext/allowed_images.py` adds the setting and `ImageAllowed`):
 /// one of moto's Amazon-owned default AMIs (owner alias `amazon`) is published to a parameter
 /// when the setting is disabled, or enabled with `amazon` among the providers; with a warning
 /// in audit mode when it is not allowed; and refused, nothing written, when enabled and not

@@ -15,11 +15,11 @@ use std::sync::Arc;
 use amikeeper::conformance::{SweepFixture, MAIN_REGION};
 use amikeeper::model::Region;
 use amikeeper::retain::ItemStatus;
+use amikeeper::SweepStatus;
 use amikeeper::{Config, Keeper, SweepOptions};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
 use amikeeper_aws::SdkAws;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-use amikeeper::SweepStatus;
 
 /// EC2's answer to a throttled request (`RequestLimitExceeded` is HTTP 503 on EC2).
 const REQUEST_LIMIT_EXCEEDED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\

@@ -346,7 +346,10 @@ async fn retention(demo: &mut Demo) -> Result<(), String> {
     if let Some(json) = demo.json.then(|| serde_json::to_string_pretty(&report)) {
         println!("{}", json.map_err(|e| e.to_string())?);
     }
-    demo.check("the sweep finished without a failure", report.status == SweepStatus::Ok && summary.images_retired >= 3)?;
+    demo.check(
+        "the sweep finished without a failure",
+        report.status == SweepStatus::Ok && summary.images_retired >= 3,
+    )?;
 
     // Every pointer still names an AMI that exists.
     let inventory =

@@ -18,18 +18,19 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::backend::{Aws, Ec2Api, FaultyAws};
+use crate::backend::{Aws, Ec2Api};
 use crate::config::WaitConfig;
+use crate::memory::FaultyAws;
 use crate::memory::{Fault, FaultKind, ImageSeed, MemoryAws};
 use crate::model::{ImageId, ImageState, LaunchTemplateSpec, Region, SnapshotState, Tags};
 use crate::publish::Status;
 use crate::report::{Report, RunStatus};
 use crate::retain::{ItemStatus, ReferenceCheck, SweepOptions, SweepReport, UndoCheck};
+use crate::retain::{SweepAction, SweepStatus};
 use crate::rollback::RollbackOptions;
+use crate::rollback::RollbackStatus;
 use crate::samples::{configs, Origin};
 use crate::{Config, HandleOptions, Keeper};
-use crate::retain::{SweepAction, SweepStatus};
-use crate::rollback::RollbackStatus;
 
 /// The main region of the scenarios.
 pub const MAIN_REGION: &str = "ap-northeast-1";

@@ -135,7 +135,11 @@ async fn copy_into(
     if let Some((aws, account)) = share {
         if let Err(error) = share_with(aws, source, image, account).await {
             tracing::warn!(image_id = %image.id, %account, %error, "could not share the AMI");
-            return report(CopyStatus::Failed, None, Some(format!("could not share {} with {account}: {error}", image.id)));
+            return report(
+                CopyStatus::Failed,
+                None,
+                Some(format!("could not share {} with {account}: {error}", image.id)),
+            );
         }
     }
     let mut tags: Tags = image

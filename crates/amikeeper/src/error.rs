@@ -4,8 +4,36 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::ConfigError;
 use crate::events::EventError;
+
+/// A malformed or inconsistent configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration {path}: {source}")]
+    Io {
+        /// The path given.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The text is not valid TOML or JSON for this schema.
+    #[error("invalid {format} configuration: {message}")]
+    Parse {
+        /// `TOML` or `JSON`.
+        format: &'static str,
+        /// What the parser said, with the line where it knows it.
+        message: String,
+    },
+    /// The configuration parses but does not make sense.
+    #[error("invalid configuration at {at}: {reason}")]
+    Invalid {
+        /// Where: e.g. `rules[0].targets[1].name`.
+        at: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+}
 
 /// Everything that can go wrong in amikeeper.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +122,12 @@ pub struct AwsError {
     pub message: String,
     /// The kind of failure.
     pub kind: AwsErrorKind,
+    /// Temporary, but the retries already ran out: whoever retries calls (the backend itself,
+    /// like the AWS SDK, or amikeeper's retry layer, [`crate::backend::RetryPolicy`]) tried
+    /// it as often as its policy allows, so no layer above tries it again. Serialized only
+    /// when set. The model is OpenDAL's `ErrorStatus::Persistent`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retries_exhausted: bool,
 }
 
 impl AwsError {
@@ -105,12 +139,33 @@ impl AwsError {
         code: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Self { service: service.into(), operation: operation.into(), code: code.into(), message: message.into(), kind }
+        Self {
+            service: service.into(),
+            operation: operation.into(),
+            code: code.into(),
+            message: message.into(),
+            kind,
+            retries_exhausted: false,
+        }
     }
 
-    /// Whether a retry of the same request may succeed.
+    /// Whether a retry of the same request may succeed: the failure is temporary (throttling,
+    /// a 5xx, a timeout). It may still have run out of retries: see
+    /// [`retries_exhausted`](Self::retries_exhausted).
     pub fn is_retryable(&self) -> bool {
         self.kind.is_retryable()
+    }
+
+    /// Whether a retry layer may try the call again: the failure is temporary and its retries
+    /// have not run out yet.
+    pub fn may_retry(&self) -> bool {
+        self.is_retryable() && !self.retries_exhausted
+    }
+
+    /// This error, marked as temporary but out of retries when it is temporary.
+    pub fn out_of_retries(mut self) -> Self {
+        self.retries_exhausted = self.is_retryable();
+        self
     }
 }
 

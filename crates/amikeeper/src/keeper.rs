@@ -1,15 +1,14 @@
 //! [`Keeper`]: the pipeline from an event to moved pointers and a [`Report`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::backend::{Aws, CountingAws, Ec2Api, InstanceRefreshPreferences, INSTANCE_REFRESH_IN_PROGRESS};
+use crate::backend::{Aws, CountingAws, Ec2Api, InstanceRefreshPreferences, RetryPolicy, INSTANCE_REFRESH_IN_PROGRESS};
 use crate::config::{Config, ConfigError, Rule, TargetConfig, WaitConfig};
 use crate::copy;
 use crate::error::{AwsError, Error};
-use crate::events::{self, AmiEvent, EventError, EventKind};
+use crate::events::{self, AmiEvent, EventError, ImageCreated, Scheduled};
 use crate::model::{AccountId, CreateImage, Image, ImageId, ImageState, Region, RULE_TAG};
 use crate::protect;
 use crate::publish::{DescribedImages, Outcome, PointerNow, PublishContext, Publisher, Status, TargetId};
@@ -58,10 +57,6 @@ pub struct FleetReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
-
-/// How often a target whose publish failed with a retryable AWS error (throttling, 5xx,
-/// timeout) is tried, in all. Publishing is idempotent and monotonic, so a retry is safe.
-const TARGET_ATTEMPTS: u32 = 3;
 
 /// Keeps the pointers of one configuration right.
 ///
@@ -229,7 +224,8 @@ impl Keeper {
         };
         let now = options.now.unwrap_or_else(OffsetDateTime::now_utc);
         let event_id = format!("amikeeper-bake-{rule}-{}", now.unix_timestamp());
-        let event = AmiEvent::new(EventKind::Scheduled, region.clone(), AccountId::new(account), now, event_id);
+        let event =
+            AmiEvent::new(region.clone(), AccountId::new(account), now, event_id, Scheduled { rule_name: None });
         let handle = HandleOptions { dry_run: options.dry_run, wait: options.wait };
         let aws = CountingAws::new(self.aws.as_ref());
         let mut report = new_report(&event, options.dry_run);
@@ -260,7 +256,7 @@ impl Keeper {
         let aws = CountingAws::new(self.aws.as_ref());
         let mut report = new_report(event, options.dry_run);
         let unlisted = std::iter::once(&event.account)
-            .chain(event.source_account.as_ref())
+            .chain(event.source_account())
             .find(|account| !self.config().allows_account(account.as_str()));
         if let Some(account) = unlisted {
             report.status = RunStatus::Refused;
@@ -286,7 +282,7 @@ impl Keeper {
             // retrying cannot help, so the run is refused (the CLI exits 2), having written
             // nothing.
             Err(Error::NotFound { kind: "AMI", name, region }) => {
-                let hidden = match &event.image_id {
+                let hidden = match event.image_id() {
                     Some(image_id) => crate::allowed::hidden(aws, &event.region, image_id).await,
                     None => None,
                 };
@@ -612,10 +608,13 @@ impl Keeper {
         // The new image carries `amikeeper:rule`, so when it is still pending, its
         // `EC2 AMI State Change` event resolves to this rule and finishes the job.
         let created = AmiEvent {
-            kind: EventKind::ImageCreated,
-            image_id: Some(image_id.clone()),
-            instance_id: Some(bake.instance_id.clone()),
-            image_name: Some(name),
+            detail: ImageCreated {
+                image_id: image_id.clone(),
+                instance_id: Some(bake.instance_id.clone()),
+                image_name: Some(name),
+                description: None,
+            }
+            .into(),
             ..event.clone()
         };
         let image = match aws.describe_image(&event.region, &image_id).await {
@@ -856,26 +855,16 @@ fn entry(rule: &str, target: TargetId, outcome: Outcome, error: Option<AwsError>
     TargetReport { rule: rule.to_owned(), target, outcome, error }
 }
 
-/// Runs `call` until it succeeds, fails for good, or has failed [`TARGET_ATTEMPTS`] times
-/// with a retryable AWS error (throttling, 5xx, timeout), backing off in between. Returns the
-/// result and the number of attempts. Only for idempotent work: reads, and publishes, which
-/// are idempotent and monotonic.
-async fn with_retries<T, F, Fut>(what: &str, mut call: F) -> (Result<T, Error>, u32)
+/// Runs `call` as amikeeper's retry layer decides ([`RetryPolicy::TARGETS`]): again after a
+/// temporary AWS error the backend has not already retried. Returns the result and the number
+/// of attempts. Only for idempotent work: reads, and publishes, which are idempotent and
+/// monotonic.
+async fn with_retries<T, F, Fut>(what: &str, call: F) -> (Result<T, Error>, u32)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Err(Error::Aws(error)) if error.is_retryable() && attempt < TARGET_ATTEMPTS => {
-                tracing::warn!(%what, %error, attempt, "retrying after a retryable AWS error");
-                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-                attempt += 1;
-            }
-            result => return (result, attempt),
-        }
-    }
+    RetryPolicy::TARGETS.run(what, call).await
 }
 
 async fn publish_with_retry(publisher: &dyn Publisher, ctx: &PublishContext<'_>, rule: &str) -> TargetReport {

@@ -45,8 +45,10 @@ pub mod copy;
 pub mod error;
 pub mod events;
 pub mod iam;
+pub mod kinds;
 pub mod memory;
 pub mod model;
+pub mod names;
 pub mod protect;
 
 pub use config::Config;

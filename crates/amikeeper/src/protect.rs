@@ -301,7 +301,7 @@ pub(crate) fn left_behind_images(
 
 /// The first `ami-…` id in a report value such as `ami-0abc (version 3)`.
 pub(crate) fn first_image_id(value: &str) -> Option<ImageId> {
-    crate::retain::ami_ids().find(value).map(|found| ImageId::new(found.as_str()))
+    crate::model::ami_ids().find(value).map(|found| ImageId::new(found.as_str()))
 }
 
 #[cfg(test)]

@@ -50,11 +50,11 @@ pub struct EventSummary {
 impl From<&AmiEvent> for EventSummary {
     fn from(event: &AmiEvent) -> Self {
         Self {
-            kind: event.kind,
+            kind: event.kind(),
             event_id: event.event_id.clone(),
             region: event.region.to_string(),
             account: event.account.to_string(),
-            image_id: event.image_id.as_ref().map(ToString::to_string),
+            image_id: event.image_id().map(ToString::to_string),
         }
     }
 }

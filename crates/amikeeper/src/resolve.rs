@@ -6,12 +6,13 @@ use crate::backend::Aws;
 use crate::config::{Config, Match, Rule, TargetConfig};
 use crate::error::{Error, Result};
 use crate::events::{AmiEvent, EventKind};
-use crate::model::{Image, ImageState, LaunchTemplateRef, RULE_TAG};
-use crate::publish::{
-    AutoScalingGroupPublisher, LaunchTemplateLocator, LaunchTemplatePublisher, Publisher, SsmParameterPublisher,
-    StackParameterPublisher, TargetId,
-};
+use crate::kinds::{Kinds, NameFailure, Names, Target};
+use crate::model::{Image, ImageState, RULE_TAG};
+use crate::publish::{Publisher, TargetId};
 use crate::template::{NameTemplate, Placeholder};
+
+/// Re-exported from [`names`](crate::names), where the checks of AWS's name rules live.
+pub use crate::names::{check_name, check_template, NameKind};
 
 /// A target that resolved to a publisher, or was refused while resolving.
 pub enum ResolvedTarget {
@@ -72,119 +73,58 @@ pub trait AmiResolver: Send + Sync {
 /// The resolver driven by a [`Config`]: rules match event kinds and image attributes, targets
 /// are rendered from name templates and checked.
 #[derive(Debug, Clone)]
-pub struct ConfigResolver {
-    config: Config,
+pub struct ConfigResolver<T = TargetConfig> {
+    config: Config<T>,
 }
 
-impl ConfigResolver {
+impl<T: Kinds> ConfigResolver<T> {
     /// A resolver for `config`.
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Config<T>) -> Self {
         Self { config }
     }
 
     /// The configuration.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &Config<T> {
         &self.config
     }
 
     /// The targets of `rule` for this event and image, names rendered and checked.
-    pub fn targets(&self, rule: &Rule, event: &AmiEvent, image: Option<&Image>) -> Vec<ResolvedTarget> {
+    pub fn targets(&self, rule: &Rule<T>, event: &AmiEvent, image: Option<&Image>) -> Vec<ResolvedTarget> {
         let values = Values { rule, event, image };
-        rule.targets.iter().map(|target| self.resolve_target(target, &values)).collect()
+        rule.targets.iter().map(|target| self.resolve_target(target.target(), &values)).collect()
     }
 
-    fn resolve_target(&self, target: &TargetConfig, values: &Values<'_>) -> ResolvedTarget {
+    fn resolve_target(&self, target: &dyn Target, values: &Values<'_, T>) -> ResolvedTarget {
         let prefixes = &self.config.allowed_name_prefixes;
-        let render = |template: &NameTemplate, kind: NameKind| -> Result<String, (String, bool)> {
-            let name = values.render(template).map_err(|e| (e.to_string(), false))?;
+        let render = |template: &NameTemplate, kind: NameKind| -> Result<String, NameFailure> {
+            let failure = |reason, refused| NameFailure { template: template.to_string(), reason, refused };
+            let name = values.render(template).map_err(|e| failure(e.to_string(), false))?;
             check_name(kind, &name, template.uses_tags(), prefixes)
-                .map_err(|reason| (format!("`{name}` (from `{template}`) refused: {reason}"), true))?;
+                .map_err(|reason| failure(format!("`{name}` (from `{template}`) refused: {reason}"), true))?;
             Ok(name)
         };
-        let fail = |kind: &'static str, template: &NameTemplate, (reason, refused): (String, bool)| {
-            let target = TargetId { kind, name: template.to_string() };
-            if refused {
-                ResolvedTarget::Refused { target, reason }
-            } else {
-                ResolvedTarget::Unresolved { target, reason }
-            }
-        };
-        match target {
-            TargetConfig::SsmParameter { name, fixed_version, data_type, .. } => {
-                match render(name, NameKind::Parameter) {
-                    Ok(rendered) => ResolvedTarget::Ready(Box::new(SsmParameterPublisher {
-                        name: rendered,
-                        fixed_version: *fixed_version,
-                        data_type: data_type.clone(),
-                    })),
-                    Err(e) => fail("ssm_parameter", name, e),
+        match target.publisher(&Names::new(&render, values.event)) {
+            Ok(publisher) => ResolvedTarget::Ready(publisher),
+            Err(NameFailure { template, reason, refused }) => {
+                let target = TargetId { kind: target.kind(), name: template };
+                match refused {
+                    true => ResolvedTarget::Refused { target, reason },
+                    false => ResolvedTarget::Unresolved { target, reason },
                 }
             }
-            TargetConfig::LaunchTemplate {
-                id,
-                name,
-                id_from_parameter,
-                set_default,
-                keep_versions,
-                allow_stack_managed,
-                ..
-            } => {
-                let located = if let Some(t) = id {
-                    render(t, NameKind::LaunchTemplateId)
-                        .map(|v| LaunchTemplateLocator::Direct(LaunchTemplateRef::Id(v)))
-                        .map_err(|e| (t, e))
-                } else if let Some(t) = name {
-                    render(t, NameKind::LaunchTemplateName)
-                        .map(|v| LaunchTemplateLocator::Direct(LaunchTemplateRef::Name(v)))
-                        .map_err(|e| (t, e))
-                } else if let Some(t) = id_from_parameter {
-                    render(t, NameKind::Parameter).map(LaunchTemplateLocator::IdFromParameter).map_err(|e| (t, e))
-                } else {
-                    unreachable!("validated: a launch template target has one reference")
-                };
-                match located {
-                    Ok(template) => ResolvedTarget::Ready(Box::new(LaunchTemplatePublisher {
-                        template,
-                        set_default: *set_default,
-                        keep_versions: *keep_versions,
-                        allow_stack_managed: *allow_stack_managed,
-                    })),
-                    Err((t, e)) => fail("launch_template", t, e),
-                }
-            }
-            TargetConfig::AutoScalingGroup { name, version, allow_stack_managed, .. } => {
-                match render(name, NameKind::AutoScalingGroup) {
-                    Ok(rendered) => ResolvedTarget::Ready(Box::new(AutoScalingGroupPublisher {
-                        name: rendered,
-                        version: version.clone(),
-                        launch_template_id: values.event.launch_template_id.clone(),
-                        allow_stack_managed: *allow_stack_managed,
-                    })),
-                    Err(e) => fail("auto_scaling_group", name, e),
-                }
-            }
-            TargetConfig::StackParameter { stack, parameter, capabilities, .. } => match render(stack, NameKind::Stack)
-            {
-                Ok(rendered) => ResolvedTarget::Ready(Box::new(StackParameterPublisher {
-                    stack: rendered,
-                    parameter: parameter.clone(),
-                    capabilities: capabilities.clone(),
-                })),
-                Err(e) => fail("stack_parameter", stack, e),
-            },
         }
     }
 
-    fn rules_for<'a>(&'a self, event: &'a AmiEvent) -> impl Iterator<Item = &'a Rule> + 'a {
-        self.config.rules.iter().filter(move |rule| rule.kinds().contains(&event.kind))
+    fn rules_for<'a>(&'a self, event: &'a AmiEvent) -> impl Iterator<Item = &'a Rule<T>> + 'a {
+        self.config.rules.iter().filter(move |rule| rule.kinds().contains(&event.kind()))
     }
 }
 
 #[async_trait]
-impl AmiResolver for ConfigResolver {
+impl<T: Kinds> AmiResolver for ConfigResolver<T> {
     async fn resolve(&self, aws: &dyn Aws, event: &AmiEvent) -> Result<Resolution> {
         let ignore = |reason: String| Ok(Resolution::Ignore { reason });
-        match event.kind {
+        match event.kind() {
             EventKind::SnapshotCreated => {
                 return ignore("snapshot events move no pointer; snapshot generations are kept by retention".into())
             }
@@ -197,7 +137,7 @@ impl AmiResolver for ConfigResolver {
                 if rules.is_empty() {
                     return ignore(format!(
                         "no rule with `bake` takes the schedule `{}`",
-                        event.rule_name.as_deref().unwrap_or("?")
+                        event.rule_name().unwrap_or("?")
                     ));
                 }
                 return Ok(Resolution::Bake { rules });
@@ -211,25 +151,25 @@ impl AmiResolver for ConfigResolver {
                 if rules.is_empty() {
                     return ignore(format!(
                         "no rule takes asg_created for group `{}`",
-                        event.asg_name.as_deref().unwrap_or("?")
+                        event.asg_name().unwrap_or("?")
                     ));
                 }
                 return Ok(Resolution::Publish { image: None, rules });
             }
             _ => {}
         }
-        if let Some(state) = &event.state {
-            let done = match event.kind {
+        if let Some(state) = event.state() {
+            let done = match event.kind() {
                 EventKind::BackupJob | EventKind::BackupCopyJob => state.eq_ignore_ascii_case("COMPLETED"),
                 EventKind::ImageStateChanged => state.eq_ignore_ascii_case("available"),
                 _ => true,
             };
             if !done {
-                return ignore(format!("{} in state `{state}`; amikeeper acts when it completes", event.kind));
+                return ignore(format!("{} in state `{state}`; amikeeper acts when it completes", event.kind()));
             }
         }
-        let Some(image_id) = &event.image_id else {
-            return ignore(format!("this {} event names no AMI (not an EC2 backup?)", event.kind));
+        let Some(image_id) = event.image_id() else {
+            return ignore(format!("this {} event names no AMI (not an EC2 backup?)", event.kind()));
         };
         let image = aws.describe_image(&event.region, image_id).await?.ok_or_else(|| Error::NotFound {
             kind: "AMI",
@@ -265,23 +205,23 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 fn schedule_matches(matcher: &Match, event: &AmiEvent) -> bool {
-    matcher.schedule_rule.as_ref().is_none_or(|want| event.rule_name.as_ref() == Some(want))
+    matcher.schedule_rule.as_ref().is_none_or(|want| event.rule_name() == Some(want.as_str()))
 }
 
 fn asg_matches(matcher: &Match, event: &AmiEvent) -> bool {
     matcher
         .asg_name_prefix
         .as_ref()
-        .is_none_or(|prefix| event.asg_name.as_deref().is_some_and(|name| name.starts_with(prefix.as_str())))
+        .is_none_or(|prefix| event.asg_name().is_some_and(|name| name.starts_with(prefix.as_str())))
 }
 
 /// The instance an image was made from: the event's, or the one in an AWS Backup image name
 /// (`AwsBackup_<instanceId>_...`, seed 000).
 pub fn instance_id_of<'a>(event: &'a AmiEvent, image: Option<&'a Image>) -> Option<&'a str> {
-    if let Some(id) = event.instance_id.as_deref() {
+    if let Some(id) = event.instance_id() {
         return Some(id);
     }
-    let name = image.map(|i| i.name.as_str()).or(event.image_name.as_deref())?;
+    let name = image.map(|i| i.name.as_str()).or(event.image_name())?;
     let (prefix, rest) = name.split_once('_')?;
     if !prefix.eq_ignore_ascii_case("awsbackup") {
         return None;
@@ -291,12 +231,12 @@ pub fn instance_id_of<'a>(event: &'a AmiEvent, image: Option<&'a Image>) -> Opti
     (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(candidate)
 }
 
-fn image_matches(rule: &Rule, event: &AmiEvent, image: &Image) -> bool {
+fn image_matches<T>(rule: &Rule<T>, event: &AmiEvent, image: &Image) -> bool {
     let m = &rule.matcher;
     if rule.bake.is_some() && image.tags.get(RULE_TAG) != Some(&rule.name) {
         return false;
     }
-    let description = image.description.as_deref().or(event.description.as_deref()).unwrap_or("");
+    let description = image.description.as_deref().or(event.description()).unwrap_or("");
     m.name_prefix.as_ref().is_none_or(|p| image.name.starts_with(p.as_str()))
         && m.description_contains.as_ref().is_none_or(|d| description.contains(d.as_str()))
         && m.has_tags.iter().all(|k| image.tags.contains_key(k))
@@ -306,270 +246,27 @@ fn image_matches(rule: &Rule, event: &AmiEvent, image: &Image) -> bool {
             || instance_id_of(event, Some(image)).is_some_and(|id| m.instance_ids.iter().any(|want| want == id)))
 }
 
-struct Values<'a> {
-    rule: &'a Rule,
+struct Values<'a, T> {
+    rule: &'a Rule<T>,
     event: &'a AmiEvent,
     image: Option<&'a Image>,
 }
 
-impl Values<'_> {
+impl<T> Values<'_, T> {
     /// Renders a target name. `{date}` has no value here: the configuration allows it only in
     /// bake names, which the keeper renders.
     fn render(&self, template: &NameTemplate) -> Result<String, crate::template::MissingValue> {
         template.render(|placeholder| match placeholder {
-            Placeholder::ImageId => {
-                self.image.map(|i| i.id.as_str()).or(self.event.image_id.as_ref().map(|i| i.as_str()))
-            }
-            Placeholder::ImageName => self.image.map(|i| i.name.as_str()).or(self.event.image_name.as_deref()),
+            Placeholder::ImageId => self.image.map(|i| i.id.as_str()).or(self.event.image_id().map(|i| i.as_str())),
+            Placeholder::ImageName => self.image.map(|i| i.name.as_str()).or(self.event.image_name()),
             Placeholder::InstanceId => instance_id_of(self.event, self.image),
             Placeholder::Region => Some(self.event.region.as_str()),
             Placeholder::Account => Some(self.event.account.as_str()),
-            Placeholder::AsgName => self.event.asg_name.as_deref(),
-            Placeholder::LaunchTemplateId => self.event.launch_template_id.as_deref(),
+            Placeholder::AsgName => self.event.asg_name(),
+            Placeholder::LaunchTemplateId => self.event.launch_template_id(),
             Placeholder::Rule => Some(self.rule.name.as_str()),
             Placeholder::Tag(key) => self.image.and_then(|i| i.tags.get(key)).map(String::as_str),
             Placeholder::Date => None,
         })
-    }
-}
-
-/// The kinds of names amikeeper writes to, each with AWS's own rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameKind {
-    /// An SSM parameter name.
-    Parameter,
-    /// A launch template id.
-    LaunchTemplateId,
-    /// A launch template name.
-    LaunchTemplateName,
-    /// An Auto Scaling group name.
-    AutoScalingGroup,
-    /// A CloudFormation stack name.
-    Stack,
-}
-
-/// The most levels an SSM parameter hierarchy may have.
-const SSM_MAX_LEVELS: usize = 15;
-
-/// Checks a rendered name: AWS's syntax for its kind, no path tricks, and, when any of it came
-/// from a tag, one of the allowed prefixes.
-pub fn check_name(kind: NameKind, name: &str, from_tag: bool, allowed_prefixes: &[String]) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("empty name".into());
-    }
-    if name.chars().any(char::is_control) {
-        return Err("control characters".into());
-    }
-    if from_tag && !allowed_prefixes.iter().any(|p| name.starts_with(p.as_str())) {
-        return Err(format!("a name from a tag must start with one of: {}", allowed_prefixes.join(", ")));
-    }
-    match kind {
-        NameKind::Parameter => {
-            if name.len() > 1011 {
-                return Err("longer than SSM allows".into());
-            }
-            if !name.bytes().all(ssm_name_byte) {
-                return Err(SSM_CHARSET.into());
-            }
-            if name.split('/').any(|segment| segment == ".." || segment == ".") || name.contains("//") {
-                return Err("path segments `.`, `..` and empty ones are not allowed".into());
-            }
-            if name.contains('/') && !name.starts_with('/') {
-                return Err("a hierarchical SSM name starts with `/`".into());
-            }
-            if name.len() > 1 && name.ends_with('/') {
-                return Err("an SSM name does not end with `/`".into());
-            }
-            // SSM allows at most 15 levels below the root (`/a/b/.../o`).
-            if name.matches('/').count() > SSM_MAX_LEVELS {
-                return Err(format!("more than {SSM_MAX_LEVELS} levels, which SSM allows at most"));
-            }
-            if reserved_by_ssm(name) {
-                return Err(SSM_RESERVED.into());
-            }
-        }
-        NameKind::LaunchTemplateId => {
-            let ok = name
-                .strip_prefix("lt-")
-                .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
-            if !ok {
-                return Err("not a launch template id (`lt-` and hex digits)".into());
-            }
-        }
-        NameKind::LaunchTemplateName => {
-            if name.len() < 3 || name.len() > 128 {
-                return Err("launch template names have 3 to 128 characters".into());
-            }
-            if !name.bytes().all(launch_template_name_byte) || name.contains("..") {
-                return Err(LAUNCH_TEMPLATE_CHARSET.into());
-            }
-        }
-        NameKind::AutoScalingGroup => {
-            if name.len() > 255 {
-                return Err("Auto Scaling group names have at most 255 characters".into());
-            }
-            if name.contains(':') {
-                return Err("a group name (not an ARN) is expected".into());
-            }
-        }
-        NameKind::Stack => {
-            let mut bytes = name.bytes();
-            let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
-            if !first_ok || name.len() > 128 || !bytes.all(stack_name_byte) {
-                return Err(STACK_CHARSET.into());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// What SSM allows in a parameter name.
-const SSM_CHARSET: &str = "SSM names use only a-z, A-Z, 0-9, `_`, `.`, `-` and `/`";
-/// SSM's reserved names.
-const SSM_RESERVED: &str = "names beginning with `aws` or `ssm` (in any case) are reserved by AWS";
-/// What EC2 allows in a launch template name.
-const LAUNCH_TEMPLATE_CHARSET: &str = "launch template names use a-z, A-Z, 0-9 and ( ) . - / _";
-/// What CloudFormation allows in a stack name.
-const STACK_CHARSET: &str = "stack names start with a letter and use a-z, A-Z, 0-9 and `-`";
-
-fn ssm_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"_.-/".contains(&b)
-}
-
-fn launch_template_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"().-/_".contains(&b)
-}
-
-fn stack_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-'
-}
-
-/// Whether SSM reserves a name beginning so: its first level starts with `aws` or `ssm`, in
-/// any case (`/aws/...`, `/AWS...`, `ssm-x`).
-fn reserved_by_ssm(start: &str) -> bool {
-    let first = start.trim_start_matches('/').to_ascii_lowercase();
-    first.starts_with("aws") || first.starts_with("ssm")
-}
-
-/// Checks a target's name template when the configuration loads, so that a name no event could
-/// make safe is a configuration error rather than a refusal per event.
-///
-/// A literal name (no placeholder) gets every check [`check_name`] makes on a rendered name,
-/// except the allow-list, which is for names a tag fills in. In a templated name the text
-/// written around the placeholders is checked where it decides alone: characters the kind of
-/// name never has, `.`/`..` or empty path segments, SSM's reserved `aws`/`ssm` beginning, a
-/// stack name's first letter, lengths. When a tag fills a placeholder, the name's written
-/// beginning must be able to start with one of `allowed_prefixes` (else every event would be
-/// refused). What the placeholders fill in is still checked per event by [`check_name`].
-pub fn check_template(kind: NameKind, template: &NameTemplate, allowed_prefixes: &[String]) -> Result<(), String> {
-    // `{` never occurs in a template's written text (it opens a placeholder), so it marks
-    // where a placeholder's value goes.
-    const HOLE: char = '{';
-    let Ok(skeleton) = template.render(|_| Some("{")) else { unreachable!("every placeholder has a value") };
-    let Some(first_hole) = skeleton.find(HOLE) else {
-        return check_name(kind, &skeleton, false, &[]);
-    };
-    let leading = &skeleton[..first_hole];
-    let written: String = skeleton.chars().filter(|c| *c != HOLE).collect();
-    if written.chars().any(char::is_control) {
-        return Err("control characters".into());
-    }
-    if template.uses_tags()
-        && !allowed_prefixes.is_empty()
-        && !allowed_prefixes.iter().any(|p| leading.starts_with(p.as_str()) || p.starts_with(leading))
-    {
-        return Err(format!(
-            "every name it makes starts with `{leading}`, which none of the allowed prefixes ({}) allows, \
-             so every event would be refused",
-            allowed_prefixes.join(", ")
-        ));
-    }
-    match kind {
-        NameKind::Parameter => {
-            if !written.bytes().all(ssm_name_byte) {
-                return Err(SSM_CHARSET.into());
-            }
-            let written_segment = |s: &&str| !s.contains(HOLE);
-            if skeleton.contains("//") || skeleton.split('/').filter(written_segment).any(|s| s == "." || s == "..") {
-                return Err("path segments `.`, `..` and empty ones are not allowed".into());
-            }
-            if !leading.is_empty() && reserved_by_ssm(leading) {
-                return Err(SSM_RESERVED.into());
-            }
-            if !leading.is_empty() && !leading.starts_with('/') && written.contains('/') {
-                return Err("a hierarchical SSM name starts with `/`".into());
-            }
-            if skeleton.ends_with('/') {
-                return Err("an SSM name does not end with `/`".into());
-            }
-            if skeleton.matches('/').count() > SSM_MAX_LEVELS {
-                return Err(format!("more than {SSM_MAX_LEVELS} levels, which SSM allows at most"));
-            }
-            if written.len() > 1011 {
-                return Err("longer than SSM allows".into());
-            }
-        }
-        NameKind::LaunchTemplateId => {
-            let fits = "lt-".starts_with(leading)
-                || leading.strip_prefix("lt-").is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
-            if !fits || !written.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                return Err("not a launch template id (`lt-` and hex digits)".into());
-            }
-        }
-        NameKind::LaunchTemplateName => {
-            if !written.bytes().all(launch_template_name_byte) || written.contains("..") {
-                return Err(LAUNCH_TEMPLATE_CHARSET.into());
-            }
-            if written.len() > 128 {
-                return Err("launch template names have 3 to 128 characters".into());
-            }
-        }
-        NameKind::AutoScalingGroup => {
-            if written.contains(':') {
-                return Err("a group name (not an ARN) is expected".into());
-            }
-            if written.len() > 255 {
-                return Err("Auto Scaling group names have at most 255 characters".into());
-            }
-        }
-        NameKind::Stack => {
-            let first_ok = leading.bytes().next().is_none_or(|b| b.is_ascii_alphabetic());
-            if !first_ok || written.len() > 128 || !written.bytes().all(stack_name_byte) {
-                return Err(STACK_CHARSET.into());
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn prefixes() -> Vec<String> {
-        vec!["/ami/".into()]
-    }
-
-    #[test]
-    fn tag_names_outside_the_allow_list_are_refused() {
-        for hostile in ["/aws/service/ami", "/ami/../aws/x", "/other/web", "/ami//x", "ami/web", "/ami/./x"] {
-            assert!(check_name(NameKind::Parameter, hostile, true, &prefixes()).is_err(), "{hostile}");
-        }
-        assert!(check_name(NameKind::Parameter, "/ami/web", true, &prefixes()).is_ok());
-    }
-
-    #[test]
-    fn reserved_ssm_prefixes_are_refused_even_from_config() {
-        assert!(check_name(NameKind::Parameter, "/aws/x", false, &[]).is_err());
-        assert!(check_name(NameKind::Parameter, "ssm-thing", false, &[]).is_err());
-        assert!(check_name(NameKind::Parameter, "i-0123456789abcdef0", false, &[]).is_ok());
-    }
-
-    #[test]
-    fn stack_and_template_syntax() {
-        assert!(check_name(NameKind::Stack, "web-stack", false, &[]).is_ok());
-        assert!(check_name(NameKind::Stack, "1web", false, &[]).is_err());
-        assert!(check_name(NameKind::LaunchTemplateId, "lt-0abc", false, &[]).is_ok());
-        assert!(check_name(NameKind::LaunchTemplateId, "lt-xyz", false, &[]).is_err());
     }
 }

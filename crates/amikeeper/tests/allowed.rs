@@ -9,10 +9,10 @@ use amikeeper::backend::Ec2Api;
 use amikeeper::memory::ImageSeed;
 use amikeeper::model::{AllowedImagesState, ImageCriterion, ImageId, Region};
 use amikeeper::publish::Status;
+use amikeeper::rollback::RollbackStatus;
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
 use amikeeper::samples::Origin;
 use amikeeper::{Config, HandleOptions, Keeper, MemoryAws, Report, RunStatus};
-use amikeeper::rollback::RollbackStatus;
 
 const ACCOUNT: &str = "111122223333";
 const PROVIDER: &str = "444455556666";

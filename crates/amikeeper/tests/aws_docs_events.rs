@@ -1,4 +1,4 @@
-//! AWS's documented example events (`tests/fixtures/events/aws_docs/`, sources in its README):
+//! AWS's documented example events (`src/events/fixtures/aws_docs/`, sources in its README):
 //! for each one, the exact event it yields or the exact refusal and its reason, bare and
 //! wrapped as AWS delivers it to Lambda (an SQS record, an SNS record, an SQS record whose body
 //! is an SNS notification), and, for the ones that must not lead to action, the typed outcome
@@ -12,7 +12,10 @@
 
 use std::sync::Arc;
 
-use amikeeper::events::{parse_payload, AmiEvent, EventError, EventKind};
+use amikeeper::events::{
+    parse_payload, AmiEvent, BackupCopyJob, BackupJob, EventDetail, EventError, ImageStateChanged, Scheduled,
+    SnapshotCreated,
+};
 use amikeeper::model::{AccountId, ImageId, Region};
 use amikeeper::{Config, HandleOptions, Keeper, MemoryAws, RunStatus};
 use serde_json::{json, Value};
@@ -32,7 +35,7 @@ const BACKUP_JOB: &str = "AWS Backup Backup Job State Change";
 const COPY_JOB: &str = "AWS Backup Copy Job State Change";
 
 fn doc(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/events/aws_docs/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/src/events/fixtures/aws_docs/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }
 
@@ -88,7 +91,7 @@ fn outcome(what: &str, event: &str) -> Result<AmiEvent, EventError> {
         let got = parse_payload(payload.as_bytes());
         match (&bare, got) {
             (Ok(want), Ok(events)) => assert_eq!(events, vec![want.clone()], "{what} {how}"),
-            (Err(want), Err(EventError::InRecord { index: 0, source })) => match (want, *source) {
+            (Err(want), Err(EventError::InRecord { index: 0, source, .. })) => match (want, *source) {
                 (EventError::NotJson { .. }, EventError::NotJson { .. }) => {}
                 (want, got) => assert_eq!(&got, want, "{what} {how}"),
             },
@@ -102,12 +105,8 @@ fn at(text: &str) -> OffsetDateTime {
     OffsetDateTime::parse(text, &Rfc3339).unwrap()
 }
 
-fn event(kind: EventKind, region: &str, account: &str, time: &str, id: &str) -> AmiEvent {
-    AmiEvent::new(kind, Region::new(region), AccountId::new(account), at(time), id.to_owned())
-}
-
-fn s(value: &str) -> Option<String> {
-    Some(value.to_owned())
+fn event(region: &str, account: &str, time: &str, id: &str, detail: impl Into<EventDetail>) -> AmiEvent {
+    AmiEvent::new(Region::new(region), AccountId::new(account), at(time), id.to_owned(), detail)
 }
 
 fn bad(event: &str, field: &str, problem: &str) -> EventError {
@@ -174,8 +173,8 @@ fn documented_backup_jobs_as_printed_are_refused_for_their_placeholder_account()
 #[test]
 fn documented_backup_jobs_in_our_account_parse_whatever_their_vault_and_role_name() {
     for (name, id, time, state) in BACKUP_JOBS {
-        let mut want = event(EventKind::BackupJob, "us-west-2", OURS, time, id);
-        want.state = s(state);
+        let want =
+            event("us-west-2", OURS, time, id, BackupJob { state: state.into(), image_id: None, instance_id: None });
         assert_eq!(outcome(name, &with_envelope_account(name)), Ok(want.clone()), "{name}: envelope only");
         assert_eq!(outcome(name, &with_every_account(name)), Ok(want), "{name}: every account");
     }
@@ -184,7 +183,7 @@ fn documented_backup_jobs_in_our_account_parse_whatever_their_vault_and_role_nam
     let mut value: Value = serde_json::from_str(&with_envelope_account("backup_job_failed.json")).unwrap();
     value["region"] = json!("us-east-1");
     let parsed = outcome("backup_job_failed.json in us-east-1", &value.to_string()).unwrap();
-    assert_eq!((parsed.region.as_str(), parsed.state.as_deref()), ("us-east-1", Some("FAILED")));
+    assert_eq!((parsed.region.as_str(), parsed.state()), ("us-east-1", Some("FAILED")));
 }
 
 #[tokio::test(start_paused = true)]
@@ -239,27 +238,40 @@ fn documented_copy_jobs_with_only_our_envelope_are_refused_where_it_matters() {
 
 #[test]
 fn documented_copy_jobs_in_our_account_parse() {
-    let copy = |id: &str, time: &str, state: &str| {
-        let mut want = event(EventKind::BackupCopyJob, "us-west-2", OURS, time, id);
-        want.state = s(state);
-        want.source_region = Some(Region::new("us-west-2"));
-        want.source_account = Some(AccountId::new(OURS));
-        want
+    let copy = |id: &str, time: &str, state: &str, instance: Option<&str>, source: Option<&str>| {
+        let detail = BackupCopyJob {
+            state: state.into(),
+            image_id: None,
+            instance_id: instance.map(str::to_owned),
+            source_image_id: source.map(ImageId::new),
+            source_region: Region::new("us-west-2"),
+            source_account: AccountId::new(OURS),
+        };
+        event("us-west-2", OURS, time, id, detail)
     };
 
-    let mut failed = copy("4660bc92-a44d-c939-4542-cda503f14855", "2020-07-15T20:37:34Z", "FAILED");
-    failed.instance_id = s("i-0515aee7de03f58e1");
-    failed.source_image_id = Some(ImageId::new("ami-00179b33a7a88cac5"));
+    let failed = copy(
+        "4660bc92-a44d-c939-4542-cda503f14855",
+        "2020-07-15T20:37:34Z",
+        "FAILED",
+        Some("i-0515aee7de03f58e1"),
+        Some("ami-00179b33a7a88cac5"),
+    );
     assert_eq!(outcome("copy_job_failed.json", &with_every_account("copy_job_failed.json")), Ok(failed));
 
     // An EBS volume's copy: no instance, and snapshots, not AMIs.
-    let running = copy("d17480ae-7042-edb2-0ff5-8b94822c58e4", "2020-07-15T22:07:48Z", "RUNNING");
+    let running = copy("d17480ae-7042-edb2-0ff5-8b94822c58e4", "2020-07-15T22:07:48Z", "RUNNING", None, None);
     assert_eq!(outcome("copy_job_running.json", &with_every_account("copy_job_running.json")), Ok(running));
-    let completed = copy("47deb974-6473-aef1-56c2-52c3eaedfceb", "2020-07-15T22:08:04Z", "COMPLETED");
+    let completed = copy("47deb974-6473-aef1-56c2-52c3eaedfceb", "2020-07-15T22:08:04Z", "COMPLETED", None, None);
     assert_eq!(outcome("copy_job_completed.json", &with_every_account("copy_job_completed.json")), Ok(completed));
 
-    let mut created = copy("8398a4c4-8fe8-2b49-a4b9-fd4fdcd34a4e", "2020-06-22T21:06:32Z", "CREATED");
-    created.source_image_id = Some(ImageId::new("ami-0888b126e2170b98e"));
+    let created = copy(
+        "8398a4c4-8fe8-2b49-a4b9-fd4fdcd34a4e",
+        "2020-06-22T21:06:32Z",
+        "CREATED",
+        None,
+        Some("ami-0888b126e2170b98e"),
+    );
     assert_eq!(outcome("copy_job_created.json", &with_every_account("copy_job_created.json")), Ok(created));
 }
 
@@ -303,7 +315,7 @@ fn a_copy_job_whose_destination_point_leaves_its_vault_is_refused() {
     );
     value["detail"]["destinationRecoveryPointArn"] = json!("arn:aws:ec2:us-west-2::image/ami-0c0ffee0123456789");
     let parsed = outcome("point in the vault's region", &value.to_string()).unwrap();
-    assert_eq!(parsed.image_id, Some(ImageId::new("ami-0c0ffee0123456789")));
+    assert_eq!(parsed.image_id(), Some(&ImageId::new("ami-0c0ffee0123456789")));
     assert_eq!((parsed.region.as_str(), parsed.account.as_str()), ("us-west-2", OURS));
 }
 
@@ -326,15 +338,8 @@ fn documented_ami_state_changes_as_printed_are_refused_for_their_placeholder_tim
 #[test]
 fn documented_ami_state_changes_with_a_time_parse() {
     for (name, state) in AMI_STATES {
-        let mut want = event(
-            EventKind::ImageStateChanged,
-            "us-east-1",
-            "012345678901",
-            FILLED_TIME,
-            "example-9f07-51db-246b-d8b8441bcdf0",
-        );
-        want.image_id = Some(ImageId::new("ami-0abcdef1234567890"));
-        want.state = s(state);
+        let detail = ImageStateChanged { image_id: ImageId::new("ami-0abcdef1234567890"), state: state.into() };
+        let want = event("us-east-1", "012345678901", FILLED_TIME, "example-9f07-51db-246b-d8b8441bcdf0", detail);
         assert_eq!(outcome(name, &with_time(name)), Ok(want), "{name}");
     }
 }
@@ -370,40 +375,35 @@ fn documented_snapshot_events_as_printed_are_refused_for_their_placeholder_time(
 
 #[test]
 fn documented_snapshot_events_with_a_time_parse() {
-    let snapshot = |account: &str, result: &str| {
-        let mut want = event(
-            EventKind::SnapshotCreated,
-            "us-east-1",
-            account,
-            FILLED_TIME,
-            "01234567-0123-0123-0123-012345678901",
-        );
-        want.state = s(result);
-        want
+    let snapshot = |account: &str, result: &str, snapshot: Option<&str>, volume: Option<&str>| {
+        let detail = SnapshotCreated {
+            state: result.into(),
+            snapshot_id: snapshot.map(str::to_owned),
+            volume_id: volume.map(str::to_owned),
+        };
+        event("us-east-1", account, FILLED_TIME, "01234567-0123-0123-0123-012345678901", detail)
     };
-    // The snapshot's ARN names us-west-2 while the event comes from us-east-1: snapshot events
-    // decide nothing amikeeper writes, so that is not compared.
-    let mut created = snapshot("012345678901", "succeeded");
-    created.snapshot_id = s("snap-01234567");
-    created.volume_id = s("vol-01234567");
-    assert_eq!(outcome("createSnapshot", &with_time("ebs_create_snapshot.json")), Ok(created));
-
-    // Several volumes: the event names no one snapshot.
-    assert_eq!(
-        outcome("createSnapshots", &with_time("ebs_create_snapshots_succeeded.json")),
-        Ok(snapshot("012345678901", "succeeded"))
-    );
-    assert_eq!(
-        outcome("createSnapshots failed", &with_time("ebs_create_snapshots_failed.json")),
-        Ok(snapshot("012345678901", "failed"))
-    );
-
-    // A copy: its source is the snapshot copied from, not a volume.
-    let mut copied = snapshot("123456789012", "succeeded");
-    copied.snapshot_id = s("snap-01234567");
-    assert_eq!(outcome("copySnapshot", &with_time("ebs_copy_snapshot.json")), Ok(copied.clone()));
-    copied.state = s("failed");
-    assert_eq!(outcome("copySnapshot failed", &with_time("ebs_copy_snapshot_failed.json")), Ok(copied));
+    for (what, name, want) in [
+        // The snapshot's ARN names us-west-2 while the event comes from us-east-1: snapshot
+        // events decide nothing amikeeper writes, so that is not compared.
+        (
+            "createSnapshot",
+            "ebs_create_snapshot.json",
+            snapshot("012345678901", "succeeded", Some("snap-01234567"), Some("vol-01234567")),
+        ),
+        // Several volumes: the event names no one snapshot.
+        ("createSnapshots", "ebs_create_snapshots_succeeded.json", snapshot("012345678901", "succeeded", None, None)),
+        ("createSnapshots failed", "ebs_create_snapshots_failed.json", snapshot("012345678901", "failed", None, None)),
+        // A copy: its source is the snapshot copied from, not a volume.
+        ("copySnapshot", "ebs_copy_snapshot.json", snapshot("123456789012", "succeeded", Some("snap-01234567"), None)),
+        (
+            "copySnapshot failed",
+            "ebs_copy_snapshot_failed.json",
+            snapshot("123456789012", "failed", Some("snap-01234567"), None),
+        ),
+    ] {
+        assert_eq!(outcome(what, &with_time(name)), Ok(want), "{what}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -418,14 +418,9 @@ async fn documented_snapshot_events_lead_to_no_action() {
 
 #[test]
 fn documented_scheduled_event_parses_as_printed() {
-    let mut want = event(
-        EventKind::Scheduled,
-        "us-east-1",
-        "123456789012",
-        "2015-10-08T16:53:06Z",
-        "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-    );
-    want.rule_name = s("my-scheduled-rule");
+    let detail = Scheduled { rule_name: Some("my-scheduled-rule".into()) };
+    let want =
+        event("us-east-1", "123456789012", "2015-10-08T16:53:06Z", "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", detail);
     assert_eq!(outcome("scheduled_event.json", &doc("scheduled_event.json")), Ok(want));
 }
 

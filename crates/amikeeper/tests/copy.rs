@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
+use amikeeper::copy::CopyStatus;
 use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageState, COPIED_FROM_TAG};
 use amikeeper::report::{Report, RunStatus};
 use amikeeper::samples::Origin;
 use amikeeper::{Config, HandleOptions, Keeper, MemoryAws};
-use amikeeper::copy::CopyStatus;
 
 const ACCOUNT: &str = "111122223333";
 const MAIN: &str = "ap-northeast-1";
@@ -56,7 +56,10 @@ async fn copy_to_copies_once_and_the_copy_finishes_the_dr_region() {
 
     // The same event again (EventBridge delivers at least once): no second copy.
     let again = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
-    assert_eq!((again.copies[0].status, again.copies[0].image_id.as_ref()), (CopyStatus::AlreadyCopied, Some(&copy_id)));
+    assert_eq!(
+        (again.copies[0].status, again.copies[0].image_id.as_ref()),
+        (CopyStatus::AlreadyCopied, Some(&copy_id))
+    );
     assert!(!again.aws_calls_by_operation.contains_key("ec2:CopyImage"));
     assert_eq!(aws.images(DR).len(), 1);
 
@@ -218,7 +221,11 @@ async fn a_copy_role_that_cannot_be_assumed_fails_the_run_and_shares_nothing() {
     let error = copy.error.as_deref().unwrap();
     assert!(error.contains("could not assume") && error.contains(DR_ROLE) && error.contains("AccessDenied"), "{error}");
     assert!(home.image_shared_with(MAIN, &image).is_empty(), "nothing is shared with an account out of reach");
-    assert_eq!(report.copies.iter().find(|c| c.account.is_none()).unwrap().status, CopyStatus::Copied, "the other copy is made");
+    assert_eq!(
+        report.copies.iter().find(|c| c.account.is_none()).unwrap().status,
+        CopyStatus::Copied,
+        "the other copy is made"
+    );
 
     // Once the role's trust policy is fixed, the event's redelivery makes the copy.
     home.add_role(DR_ROLE, dr.clone());

@@ -10,9 +10,9 @@ use amikeeper::backend::Ec2Api;
 use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::{ImageId, ImageState, Region};
 use amikeeper::retain::{ReferenceCheck, Source, RETIRED_SNAPSHOT_TAG};
+use amikeeper::retain::{SweepAction, SweepStatus};
 use amikeeper::{Config, Keeper, MemoryAws, SweepOptions, SweepReport};
 use time::Duration;
-use amikeeper::retain::{SweepAction, SweepStatus};
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "eu-west-1";

@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 
 use amikeeper::conformance::{self, MemoryFixture};
+use amikeeper::copy::CopyStatus;
 use amikeeper::iam;
 use amikeeper::Config;
-use amikeeper::copy::CopyStatus;
 use amikeeper::SweepStatus;
 
 const EVERYTHING: &str = r#"

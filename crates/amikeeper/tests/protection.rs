@@ -10,10 +10,10 @@ use amikeeper::backend::Ec2Api;
 use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::{ImageId, ImageState, Region, PROTECTED_TAG};
 use amikeeper::retain::Reason;
+use amikeeper::retain::SweepStatus;
 use amikeeper::samples::Origin;
 use amikeeper::{Config, Keeper, MemoryAws, Report, SweepOptions, SweepReport};
 use time::Duration;
-use amikeeper::retain::SweepStatus;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "eu-west-1";

@@ -82,7 +82,7 @@ const RACE_REDELIVERIES: u32 = 5;
 
 /// What went wrong in one seed's run; empty when it converged.
 async fn race(seed: u64) -> Vec<String> {
-    use amikeeper::backend::FaultyAws;
+    use amikeeper::memory::FaultyAws;
     use amikeeper::model::{ImageState, PROTECTED_TAG};
     use amikeeper::RunStatus;
     use std::collections::{BTreeMap, BTreeSet, VecDeque};

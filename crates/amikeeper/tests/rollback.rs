@@ -8,9 +8,9 @@ use std::sync::Arc;
 use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
 use amikeeper::publish::Status;
+use amikeeper::rollback::RollbackStatus;
 use amikeeper::rollback::{RollbackOptions, RollbackReport, RollbackTarget};
 use amikeeper::{Config, Keeper, MemoryAws};
-use amikeeper::rollback::RollbackStatus;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "eu-west-1";
@@ -138,11 +138,12 @@ async fn to_rolls_to_a_given_ami_and_stacks_need_it() {
 
 #[test]
 fn targets_parse_and_bad_ones_say_what_is_expected() {
+    use amikeeper::kinds::stack_parameter::StackPointer;
     let parse = |t: &str| t.parse::<RollbackTarget>();
     assert_eq!(parse("ssm_parameter:/ami/web"), Ok(RollbackTarget::SsmParameter("/ami/web".into())));
     assert_eq!(
         parse("stack_parameter:app"),
-        Ok(RollbackTarget::StackParameter { stack: "app".into(), parameter: "ImageId".into() })
+        Ok(RollbackTarget::StackParameter(StackPointer { stack: "app".into(), parameter: "ImageId".into() }))
     );
     assert_eq!(parse("launch_template:lt-0123").unwrap().to_string(), "launch_template:lt-0123");
     for bad in ["web", "ssm_parameter:", "queue:x", "stack_parameter:/x"] {

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageId, ImageState, Region, SnapshotState, Tags};
+use amikeeper::retain::SweepStatus;
 use amikeeper::{Config, Error, Keeper, MemoryAws, SweepOptions};
 use time::Duration;
-use amikeeper::retain::SweepStatus;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "eu-west-1";

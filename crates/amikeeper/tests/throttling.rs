@@ -7,9 +7,9 @@ use std::sync::Arc;
 use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::Region;
 use amikeeper::retain::ItemStatus;
+use amikeeper::retain::SweepStatus;
 use amikeeper::{Config, Keeper, MemoryAws, SweepOptions};
 use time::Duration;
-use amikeeper::retain::SweepStatus;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "eu-west-1";

@@ -451,8 +451,8 @@ impl Fixture for MotoFixture {
         MOTO_ACCOUNT_ID.to_owned()
     }
 
-    /// moto 5.2.5 has no Recycle Bin (scripts/moto_ext.py answers it as an endpoint without
-    /// it would; it adds DescribeImageReferences).
+    /// moto 5.2.5 has no Recycle Bin (scripts/moto_ext/rbin.py answers it as an endpoint
+    /// without it would; scripts/moto_ext/image_references.py adds DescribeImageReferences).
     fn lacks(&self) -> &'static [&'static str] {
         &["rbin:ListRules"]
     }

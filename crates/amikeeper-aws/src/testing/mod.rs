@@ -29,7 +29,7 @@
 //! Python) plus the EC2 operations the retention sweep needs and moto lacks or gets wrong
 //! (`DeleteLaunchTemplateVersions`, `EnableImageDeprecation`, `DisableImageDeprecation`,
 //! `DeregisterImage` with `DeleteAssociatedSnapshots`, `DescribeImages`' `IncludeDisabled`,
-//! `DescribeSnapshots`' `OwnerIds`); `scripts/moto_ext.py` says how each follows EC2. It also
+//! `DescribeSnapshots`' `OwnerIds`); `scripts/moto_ext/` (one module per patch) says how each follows EC2. It also
 //! refuses at once, as an endpoint without them does, what moto does not serve:
 //! `DescribeImageReferences` (`InvalidAction`) and Recycle Bin (`UnknownOperationException`).
 //! Plain `moto_server` still runs the publish tests, but not the retention ones.

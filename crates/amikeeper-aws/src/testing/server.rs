@@ -160,7 +160,7 @@ impl MotoServer {
         }
     }
 
-    /// Makes `apis` answer as where they are missing or denied (scripts/moto_ext.py): e.g.
+    /// Makes `apis` answer as where they are missing or denied (scripts/moto_ext/unavailable.py): e.g.
     /// `ec2:DescribeImageReferences` (`InvalidAction`), `imagebuilder` (`AccessDeniedException`)
     /// or any `service:Operation` (the service's access-denied error). An empty list restores
     /// them. Panics on failure.

@@ -8,20 +8,22 @@
 //! `MockCloudFormationApi`, `MockRecycleBinApi` and `MockImageBuilderApi`.
 
 mod counting;
-mod faulty;
+mod retry;
 mod throttles;
-mod wrap;
+pub(crate) mod wrap;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 pub use counting::{CallLog, CountingAws};
-pub use faulty::FaultyAws;
+pub use retry::{RetryPolicy, RetryableError};
 pub use throttles::report_throttled_attempt;
 pub(crate) use throttles::{listen_for_throttles, ThrottleListener};
 
 use crate::error::AwsError;
+/// Re-exported: the preferences [`AutoScalingApi::start_instance_refresh`] takes.
+pub use crate::model::InstanceRefreshPreferences;
 use time::OffsetDateTime;
 
 use crate::model::{
@@ -237,22 +239,6 @@ pub trait AutoScalingApi: Send + Sync {
 /// The error code Auto Scaling answers `StartInstanceRefresh` with while the group has a
 /// refresh in progress.
 pub const INSTANCE_REFRESH_IN_PROGRESS: &str = "InstanceRefreshInProgress";
-
-/// The preferences of one instance refresh (`StartInstanceRefresh`, rolling), and the table
-/// form of an `auto_scaling_group` target's `instance_refresh`; unset ones are Auto Scaling's
-/// defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InstanceRefreshPreferences {
-    /// The share of the group's capacity (0 to 100) that stays in service while instances are
-    /// replaced (Auto Scaling's default: 90).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_healthy_percentage: Option<u8>,
-    /// Seconds a new instance needs before it counts as in service (Auto Scaling's default:
-    /// the group's health check grace period).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance_warmup_seconds: Option<u32>,
-}
 
 /// AWS CloudFormation.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]

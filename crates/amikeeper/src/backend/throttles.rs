@@ -8,7 +8,7 @@
 //!
 //! The listener is task-local (tokio), set for the time one call's future runs. That needs no
 //! backend trait method, passes through every wrapper ([`CountingAws`](super::CountingAws),
-//! [`FaultyAws`](super::FaultyAws), the backend of an assumed role) and tells apart the calls
+//! [`FaultyAws`](crate::memory::FaultyAws), the backend of an assumed role) and tells apart the calls
 //! a sweep makes at once in the same task. A backend must report from inside the call's own
 //! future (as an SDK interceptor does), not from a task it spawns.
 

@@ -1,7 +1,7 @@
 //! One way to wrap a backend: [`delegate_through_around!`] implements every backend trait for a
 //! wrapper by passing each call, named `service:Operation`, through the wrapper's own
 //! `around(op, call)` to the backend in its `inner` field. [`CountingAws`](super::CountingAws)
-//! records the call there; [`FaultyAws`](super::FaultyAws) may fail it instead. A new trait
+//! records the call there; [`FaultyAws`](crate::memory::FaultyAws) may fail it instead. A new trait
 //! method is added here once, not once per wrapper.
 
 /// Implements the backend traits for `$wrapper`, which has an `inner` backend and an inherent

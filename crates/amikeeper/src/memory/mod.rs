@@ -67,6 +67,7 @@ mod autoscaling;
 mod cloudformation;
 mod ec2;
 pub(crate) mod faults;
+mod faulty;
 mod rbin;
 mod references;
 mod ssm;
@@ -81,6 +82,7 @@ use time::{Duration, OffsetDateTime};
 pub use autoscaling::InstanceRefresh;
 pub use ec2::ImageSeed;
 pub use faults::{Fault, FaultKind};
+pub use faulty::FaultyAws;
 
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{AccountId, AutoScalingGroup, ImageId, RecycleBinRule, Region};

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::model::{ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, ParameterType};
-use crate::resolve::{check_name, NameKind};
+use crate::names::{check_name, NameKind};
 
 /// How the publisher finds its launch template.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -143,7 +143,7 @@ impl<'a> PublishContext<'a> {
     /// The image, or an error for publishers that need one.
     pub fn require_image(&self) -> Result<&'a Image> {
         self.image.ok_or_else(|| {
-            Error::Config(crate::config::ConfigError::Invalid {
+            Error::Config(crate::error::ConfigError::Invalid {
                 at: "target".into(),
                 reason: "this target needs an AMI and the event carries none".into(),
             })
@@ -186,7 +186,7 @@ pub enum PointerNow {
 
 impl PointerNow {
     /// `Image` for an `ami-…` value, else `NoImage`.
-    pub(crate) fn from_value(value: Option<&str>) -> Self {
+    pub fn from_value(value: Option<&str>) -> Self {
         match value.filter(|v| v.starts_with("ami-")) {
             Some(id) => Self::Image(ImageId::new(id)),
             None => Self::NoImage,

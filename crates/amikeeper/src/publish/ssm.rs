@@ -1,18 +1,13 @@
 //! [`SsmParameterPublisher`]: an SSM parameter that holds the AMI id.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 
 use super::{
     guard_monotonic, newest_available, Outcome, PointerNow, PublishContext, Publisher, Status, TargetId, SETTLE_ROUNDS,
 };
+use crate::backend::RetryPolicy;
 use crate::error::{AwsError, Result};
 use crate::model::{Image, ImageId, Parameter, ParameterType, PutParameter};
-
-/// How many times the fixed-version mode tries to put the previous value back after the new
-/// value could not be written.
-const RESTORE_ATTEMPTS: u32 = 5;
 
 /// Writes the AMI id into an SSM parameter.
 ///
@@ -48,7 +43,7 @@ impl SsmParameterPublisher {
     }
 
     /// Deletes the parameter and puts `value` back at version 1. If the put fails, the previous
-    /// value is put back (up to [`RESTORE_ATTEMPTS`] times), so the parameter is not left missing.
+    /// value is put back (as [`RetryPolicy::RESTORE`] says), so the parameter is not left missing.
     ///
     /// [`Replaced::Raced`] when another run holds the name between our delete and our put
     /// (SSM answers `ParameterAlreadyExists`): the parameter exists, with that run's value, and
@@ -83,36 +78,30 @@ impl SsmParameterPublisher {
             data_type: Some(existing.data_type.clone()),
             ..self.put_request(&existing.value, Some(existing), false)
         };
-        let mut last: Option<AwsError> = None;
-        for attempt in 0..RESTORE_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-            }
-            let restored = match ctx.aws.put_parameter(ctx.region, &restore).await {
-                Ok(_) => format!("the previous value {} was restored at version 1", shown_value(existing)),
+        let restore = || async {
+            match ctx.aws.put_parameter(ctx.region, &restore).await {
+                Ok(_) => Ok(format!("the previous value {} was restored at version 1", shown_value(existing))),
                 // Someone (another run, or a delete that never happened) holds the name.
-                Err(error) if already_exists(&error) => "the parameter exists".to_owned(),
-                Err(error) => {
-                    last = Some(error);
-                    continue;
-                }
-            };
-            return Err(AwsError {
+                Err(error) if already_exists(&error) => Ok("the parameter exists".to_owned()),
+                Err(error) => Err(error),
+            }
+        };
+        match RetryPolicy::RESTORE.run("", restore).await.0 {
+            Ok(restored) => Err(AwsError {
                 message: format!("{}; {restored}, so the parameter is not missing", put_error.message),
                 ..put_error
             }
-            .into());
+            .into()),
+            Err(last) => Err(AwsError {
+                message: format!(
+                    "{}; restoring the previous value {} also failed ({last}): the parameter is MISSING",
+                    put_error.message,
+                    shown_value(existing)
+                ),
+                ..put_error
+            }
+            .into()),
         }
-        let last = last.map(|e| e.to_string()).unwrap_or_default();
-        Err(AwsError {
-            message: format!(
-                "{}; restoring the previous value {} also failed ({last}): the parameter is MISSING",
-                put_error.message,
-                shown_value(existing)
-            ),
-            ..put_error
-        }
-        .into())
     }
 
     /// Why a parameter that names `existing` is not moved to `image`, or `None` to go on.
@@ -208,12 +197,8 @@ impl SsmParameterPublisher {
                 None => notes.push("another run deleted the parameter right after our put; create it again".to_owned()),
             }
         }
-        let error = contended.unwrap_or_else(|| AwsError {
-            service: "ssm".into(),
-            operation: "PutParameter".into(),
-            code: "ParameterAlreadyExists".into(),
-            message: String::new(),
-            kind: crate::error::AwsErrorKind::Client,
+        let error = contended.unwrap_or_else(|| {
+            AwsError::new("ssm", "PutParameter", crate::error::AwsErrorKind::Client, "ParameterAlreadyExists", "")
         });
         Err(AwsError {
             message: format!(

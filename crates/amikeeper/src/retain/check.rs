@@ -14,72 +14,15 @@
 use std::collections::BTreeSet;
 
 use futures::stream::{self, StreamExt};
-use serde::Serialize;
 
 use super::inventory::{gather_paced, Gathered};
 use super::pace::Pacer;
-use super::sweep::SweepPlan;
+use super::report::{ConsumerCheck, ReferenceCheck, SweepPlan, UndoCheck};
 use super::{Action, Retire, Usage};
 use crate::backend::{Aws, CountingAws, IMAGE_REFERENCES_PER_CALL};
 use crate::config::{Config, ConsumerConfig};
 use crate::error::{AwsError, AwsErrorKind};
-use crate::model::{ImageId, RecycleBinResource, RecycleBinRule, Tags};
-
-/// What EC2's AMI reference check said about the plan's candidates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum ReferenceCheck {
-    /// Not asked (`image_references = "scan_only"`, or a plan made without AWS).
-    Off,
-    /// The scan left nothing to retire, so there was nothing to ask about.
-    NoCandidates,
-    /// Asked about `images` images; `referenced` of them are in use after all and kept.
-    Checked {
-        /// Images asked about.
-        images: usize,
-        /// Images found referenced, kept.
-        referenced: usize,
-    },
-    /// The check failed (the API is missing in this region or partition, not permitted, or
-    /// throttled past its retries): every AMI it did not answer for is kept. Set
-    /// `image_references = "scan_only"` to let the inventory scan decide alone.
-    Unavailable {
-        /// AWS's error.
-        error: String,
-        /// The AMIs the plan would have retired that were kept for want of an answer.
-        images_kept: usize,
-    },
-}
-
-/// Whether the plan's deletions can be undone from the Recycle Bin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum UndoCheck {
-    /// Not asked (`recycle_bin = false`, or a plan made without AWS).
-    Off,
-    /// The plan deletes no AMI and no snapshot.
-    NothingDeleted,
-    /// The rules were read.
-    Checked {
-        /// In words.
-        summary: String,
-        /// The rules in effect.
-        rules: Vec<RecycleBinRule>,
-        /// AMIs the plan deletes that a rule keeps, with all their deleted snapshots.
-        images_restorable: usize,
-        /// AMIs the plan deletes that cannot be restored.
-        images_not_restorable: Vec<ImageId>,
-        /// Snapshots the plan deletes that a rule keeps.
-        snapshots_restorable: usize,
-        /// Snapshots the plan deletes that cannot be restored.
-        snapshots_not_restorable: Vec<String>,
-    },
-    /// The rules could not be read: whether a deletion can be undone is unknown.
-    Unavailable {
-        /// AWS's error.
-        error: String,
-    },
-}
+use crate::model::{ImageId, RecycleBinResource, Tags};
 
 /// Asks EC2 about every image `plan` would retire, keeps what it finds referenced (by making
 /// the plan again with `replan`), and repeats for images the new plan retires that were not
@@ -237,22 +180,6 @@ pub(super) async fn recycle_bin(aws: &dyn Aws, pacer: &Pacer, gathered: &Gathere
     }
 }
 
-/// What one consumer account said about the plan's candidates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConsumerCheck {
-    /// The account.
-    pub account: String,
-    /// The role assumed there.
-    pub role_arn: String,
-    /// Our images something there launches (all of them, when the check failed).
-    pub images_in_use: usize,
-    /// Calls made in that account.
-    pub aws_calls: usize,
-    /// Why the account could not be checked; then every candidate is kept.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
 /// Assumes each consumer role, reads what there can launch an AMI, and keeps every image of
 /// ours that something there names (making the plan again with `replan`). An account that
 /// cannot be read keeps every image: a shared AMI is never retired on a guess. Called only
@@ -271,7 +198,7 @@ pub(super) async fn ask_consumers(
     }
     let ours: BTreeSet<ImageId> = gathered.images.iter().map(|image| image.id.clone()).collect();
     // Nothing but the scan of what launches AMIs: no rules, no parameters, no snapshots.
-    let scan = Config {
+    let scan: Config = Config {
         accounts: Vec::new(),
         allowed_name_prefixes: Vec::new(),
         wait: Default::default(),
@@ -297,7 +224,7 @@ pub(super) async fn ask_consumers(
                 return Err(AwsError::new(service, operation, AwsErrorKind::Client, "Unreadable", error.clone()));
             }
             let mut warnings = Vec::new();
-            Ok::<_, AwsError>(super::sweep::usages(&read, None, &mut warnings).0)
+            Ok::<_, AwsError>(super::usage::usages(&read, None, &mut warnings).0)
         }
         .await;
         let mut in_use = BTreeSet::new();

@@ -7,13 +7,13 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use super::pace::Pacer;
 use super::{Source, Sources};
 use crate::backend::{Aws, AwsResult, PARAMETERS_PER_CALL};
-use crate::config::{Config, GroupByConfig, TargetConfig};
+use crate::config::{Config, GroupByConfig};
 use crate::error::AwsError;
+use crate::kinds::{InUse, Kinds};
 use crate::model::{
     AutoScalingGroup, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
     LaunchTemplateVersion, Parameter, ParameterType, RecipeImage, Region, Snapshot, Stack, Volume,
 };
-use crate::template::Placeholder;
 
 /// Everything a sweep reads from one account and region, before it decides anything.
 #[derive(Debug, Clone, Default)]
@@ -64,10 +64,13 @@ pub struct Gathered {
     pub warnings: Vec<String>,
 }
 
-/// Where the SSM parameters that may name an AMI are: exact names, and paths to read
-/// recursively. The rules' `ssm_parameter` targets count: a fixed name as it is, a template
-/// through the path before its first placeholder (`/ami/{tag:Role}` reads `/ami/`).
-pub fn parameter_sources(config: &Config, region: &Region) -> (Vec<String>, Vec<String>, Vec<String>) {
+/// Where the SSM parameters that may name an AMI are: exact names, paths to read recursively,
+/// and warnings about pointers the scan cannot find. `retention.parameter_paths` count, and
+/// what each rule's targets say of themselves ([`PointerKind::in_use`](crate::kinds::PointerKind::in_use)):
+/// an `ssm_parameter` target a fixed name as it is, a template through the path before its
+/// first placeholder (`/ami/{tag:Role}` reads `/ami/`). Listings ([`InUse::Listing`]) are read
+/// in full by every sweep.
+pub fn parameter_sources<T: Kinds>(config: &Config<T>, region: &Region) -> (Vec<String>, Vec<String>, Vec<String>) {
     let mut names = BTreeSet::new();
     let mut paths: BTreeSet<String> = BTreeSet::new();
     let mut warnings = Vec::new();
@@ -76,29 +79,16 @@ pub fn parameter_sources(config: &Config, region: &Region) -> (Vec<String>, Vec<
     }
     for rule in &config.rules {
         for target in &rule.targets {
-            let TargetConfig::SsmParameter { name, .. } = target else { continue };
-            let rendered = name.render(|p| match p {
-                Placeholder::Region => Some(region.as_str()),
-                Placeholder::Rule => Some(rule.name.as_str()),
-                _ => None,
-            });
-            match rendered {
-                Ok(exact) => {
-                    names.insert(exact);
-                }
-                Err(_) => {
-                    let text = name.as_str();
-                    let literal = &text[..text.find('{').unwrap_or(text.len())];
-                    match literal.rfind('/') {
-                        Some(end) if literal.starts_with('/') => {
-                            paths.insert(literal[..=end].to_owned());
-                        }
-                        _ => warnings.push(format!(
-                            "the parameters of rule {} (`{text}`) cannot be found by path; \
-                             list where they live in retention.parameter_paths",
-                            rule.name
-                        )),
+            for in_use in target.target().in_use(&rule.name, region) {
+                match in_use {
+                    InUse::Listing(_) => {}
+                    InUse::Parameter(name) => {
+                        names.insert(name);
                     }
+                    InUse::ParameterPath(path) => {
+                        paths.insert(path);
+                    }
+                    InUse::Unfindable(warning) => warnings.push(warning),
                 }
             }
         }
@@ -121,9 +111,9 @@ fn under(name: &str, path: &str) -> bool {
 /// listed: then there is nothing to plan. A source of usage that cannot be read does not fail
 /// the gathering: it is recorded in [`Gathered::unreadable`], and the plan keeps every image it
 /// could have named.
-pub(super) async fn gather_paced(
+pub(super) async fn gather_paced<T: Kinds>(
     aws: &dyn Aws,
-    config: &Config,
+    config: &Config<T>,
     region: &Region,
     pacer: &Pacer,
     concurrency: usize,
@@ -343,7 +333,12 @@ impl Reads {
 
 /// Reads the inventory of `region` for `config` (see [`Gathered`]), at most `concurrency`
 /// calls at a time, retrying retryable errors.
-pub async fn gather(aws: &dyn Aws, config: &Config, region: &Region, concurrency: usize) -> AwsResult<Gathered> {
+pub async fn gather<T: Kinds>(
+    aws: &dyn Aws,
+    config: &Config<T>,
+    region: &Region,
+    concurrency: usize,
+) -> AwsResult<Gathered> {
     let max_rps = config.retention.as_ref().and_then(|r| r.max_requests_per_second);
     gather_paced(aws, config, region, &Pacer::new(max_rps), concurrency.max(1)).await
 }

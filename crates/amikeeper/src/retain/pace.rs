@@ -5,7 +5,8 @@
 //! interval that doubles on every throttle and shrinks slowly on success (additive increase,
 //! multiplicative decrease, like the SDKs' adaptive retry mode), so a sweep settles just under
 //! the account's rate limit instead of failing. [`Pacer::retry`] tries a call again after a
-//! retryable error (throttling, a 5xx, a timeout) with exponential backoff.
+//! temporary error (throttling, a 5xx, a timeout) as amikeeper's retry layer decides
+//! ([`RetryPolicy::SWEEP`]), pacing every attempt.
 //!
 //! A throttle counts whether the pacer sees it or the backend absorbed it: the AWS SDK retries
 //! a throttled attempt by itself and reports it
@@ -19,14 +20,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::backend::{listen_for_throttles, AwsResult, ThrottleListener};
+use crate::backend::{listen_for_throttles, AwsResult, RetryPolicy, ThrottleListener};
 use crate::error::AwsErrorKind;
 
 /// How often a sweep tries one call, in all, when AWS throttles it, fails with a 5xx or
-/// times out.
-pub const ATTEMPTS: u32 = 5;
-/// The first backoff after a retryable error; it doubles each time.
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// times out, over a backend that does not retry by itself ([`RetryPolicy::SWEEP`]).
+pub const ATTEMPTS: u32 = RetryPolicy::SWEEP.attempts();
 /// The spacing the pacer starts at when it is first throttled (20 calls a second).
 const FIRST_INTERVAL: Duration = Duration::from_millis(50);
 /// The widest spacing (one call a second).
@@ -144,36 +143,31 @@ impl Pacer {
         })
     }
 
-    /// Runs `call` in turn, again after a retryable error, at most [`ATTEMPTS`] times.
-    /// Returns the last result and how many attempts it took.
+    /// Runs `call` in turn, again after a temporary error as amikeeper's retry layer decides
+    /// ([`RetryPolicy::SWEEP`]: at most [`ATTEMPTS`] times, once when the backend retried it
+    /// already). Returns the last result and how many attempts it took.
     pub(crate) async fn retry<T, F, Fut>(&self, mut call: F) -> (AwsResult<T>, u32)
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = AwsResult<T>>,
     {
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 1;
-        loop {
-            self.ready().await;
-            let reported = Arc::new(AtomicU32::new(0));
-            let result = listen_for_throttles(self.listener(&reported), call()).await;
-            match &result {
-                Ok(_) => self.on_success(),
-                Err(error) => {
-                    // A backend that reported throttled attempts reported this answer too.
-                    if error.kind == AwsErrorKind::Throttling && reported.load(Ordering::Relaxed) == 0 {
-                        self.on_throttled();
-                    }
-                    if error.is_retryable() && attempt < ATTEMPTS {
-                        tokio::time::sleep(backoff).await;
-                        backoff *= 2;
-                        attempt += 1;
-                        continue;
-                    }
-                }
+        RetryPolicy::SWEEP.run("", || self.attempt(call())).await
+    }
+
+    /// One attempt of a call: waits its turn, runs it, and learns from its answer.
+    async fn attempt<T>(&self, call: impl Future<Output = AwsResult<T>>) -> AwsResult<T> {
+        self.ready().await;
+        let reported = Arc::new(AtomicU32::new(0));
+        let result = listen_for_throttles(self.listener(&reported), call).await;
+        match &result {
+            Ok(_) => self.on_success(),
+            // A backend that reported throttled attempts reported this answer too.
+            Err(error) if error.kind == AwsErrorKind::Throttling && reported.load(Ordering::Relaxed) == 0 => {
+                self.on_throttled()
             }
-            return (result, attempt);
+            Err(_) => {}
         }
+        result
     }
 }
 

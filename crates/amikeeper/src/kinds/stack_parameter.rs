@@ -1,0 +1,180 @@
+//! `kind = "stack_parameter"`: a CloudFormation stack parameter that holds the AMI id
+//! (published by [`StackParameterPublisher`]).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::iam::{Job, TargetArns};
+use super::{
+    InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove,
+    TargetTemplate,
+};
+use crate::backend::Aws;
+use crate::error::Result;
+use crate::model::{ImageId, Region, StackUpdate, UpdateStack};
+use crate::publish::{stack_update_request, PointerNow, Publisher, StackParameterPublisher};
+use crate::template::NameTemplate;
+
+/// A CloudFormation stack parameter (seed 001, pattern 2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackParameterTarget {
+    /// The stack name, e.g. `{tag:StackName}`.
+    pub stack: NameTemplate,
+    /// The parameter that holds the AMI id (default `ImageId`).
+    #[serde(default = "default_stack_parameter")]
+    pub parameter: String,
+    /// Capabilities to acknowledge, e.g. `CAPABILITY_NAMED_IAM`.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Turn on deregistration protection for the AMI this target is moved to; default:
+    /// the configuration's `protect_published`.
+    #[serde(default)]
+    pub protect: Option<bool>,
+}
+
+fn default_stack_parameter() -> String {
+    "ImageId".to_owned()
+}
+
+/// The capabilities CloudFormation knows.
+const SUPPORTED_CAPABILITIES: [&str; 3] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"];
+
+/// A stack parameter named on the rollback command line: `STACK` or `STACK/PARAMETER`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackPointer {
+    /// The stack name.
+    pub stack: String,
+    /// The parameter key (default `ImageId`).
+    pub parameter: String,
+}
+
+#[async_trait]
+impl PointerKind for StackParameterTarget {
+    const KIND: &'static str = "stack_parameter";
+    const POINTER_FORM: &'static str = "STACK[/PARAMETER]";
+    type Pointer = StackPointer;
+
+    fn protect(&self) -> Option<bool> {
+        self.protect
+    }
+
+    fn templates(&self) -> Vec<TargetTemplate<'_>> {
+        vec![TargetTemplate { field: "stack", template: &self.stack, name_kind: NameKind::Stack }]
+    }
+
+    fn validate(&self) -> std::result::Result<(), Invalid> {
+        if self.parameter.is_empty() {
+            return Err(Invalid::field("parameter", "name the stack parameter"));
+        }
+        if let Some(bad) = self.capabilities.iter().find(|c| !SUPPORTED_CAPABILITIES.contains(&c.as_str())) {
+            return Err(Invalid::field(
+                "capabilities",
+                format!("`{bad}`; CloudFormation knows {}", SUPPORTED_CAPABILITIES.join(", ")),
+            ));
+        }
+        Ok(())
+    }
+
+    fn publisher(&self, names: &Names<'_>) -> std::result::Result<Box<dyn Publisher>, NameFailure> {
+        Ok(Box::new(StackParameterPublisher {
+            stack: names.render(&self.stack, NameKind::Stack)?,
+            parameter: self.parameter.clone(),
+            capabilities: self.capabilities.clone(),
+        }))
+    }
+
+    fn in_use(&self, _rule: &str, _region: &Region) -> Vec<InUse> {
+        vec![InUse::Listing(Listing::StackParameters)]
+    }
+
+    fn handle_actions(&self) -> Vec<&'static str> {
+        vec!["cloudformation:DescribeStacks", "cloudformation:UpdateStack"]
+    }
+
+    fn rollback_actions() -> &'static [&'static str] {
+        &["cloudformation:DescribeStacks", "cloudformation:UpdateStack"]
+    }
+
+    fn iam_resources(&self, _job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>> {
+        matches!(action, "cloudformation:DescribeStacks" | "cloudformation:UpdateStack")
+            .then(|| arns.stacks(&self.stack))
+    }
+
+    fn iam_caveat(&self) -> Option<&'static str> {
+        Some(
+            "cloudformation:UpdateStack runs with the caller's permissions unless the stack has a service \
+             role: the role also needs whatever the stack's resources need to update",
+        )
+    }
+
+    fn parse_pointer(name: &str) -> Option<StackPointer> {
+        let (stack, parameter) = name.split_once('/').unwrap_or((name, "ImageId"));
+        let given = !stack.is_empty() && !parameter.is_empty();
+        given.then(|| StackPointer { stack: stack.to_owned(), parameter: parameter.to_owned() })
+    }
+
+    fn pointer_name(pointer: &StackPointer) -> String {
+        format!("{}/{}", pointer.stack, pointer.parameter)
+    }
+
+    async fn read_pointer(aws: &dyn Aws, region: &Region, pointer: &StackPointer) -> Result<PointerNow> {
+        let found = aws.describe_stack(region, &pointer.stack).await?;
+        let value = found.as_ref().and_then(|stack| stack.parameters.get(&pointer.parameter));
+        Ok(PointerNow::from_value(value.map(String::as_str)))
+    }
+
+    /// CloudFormation keeps no history of parameter values, so a stack needs `to`; the stack
+    /// is updated with its previous template and the capabilities its target acknowledges.
+    async fn plan_rollback(pointer: &StackPointer, ctx: &RollbackContext<'_, Self>) -> Result<Planned> {
+        let (aws, region, configured, to) = (ctx.aws, ctx.region, ctx.configured, ctx.to);
+        let StackPointer { stack, parameter } = pointer;
+        let Some(to) = to else {
+            return Ok(Err(format!(
+                "CloudFormation keeps no history of parameter values: pass --to AMI_ID to roll {stack}/{parameter} back"
+            )));
+        };
+        let Some(found) = aws.describe_stack(region, stack).await? else {
+            return Ok(Err(format!("stack {stack} does not exist")));
+        };
+        let Some(current) = found.parameters.get(parameter).cloned() else {
+            return Ok(Err(format!("stack {stack} has no parameter {parameter}")));
+        };
+        if found.is_busy() {
+            return Ok(Err(format!("stack {stack} is {}; roll back when it is stable", found.status)));
+        }
+        let capabilities =
+            configured.iter().find(|t| t.stack.as_str() == stack).map(|t| t.capabilities.clone()).unwrap_or_default();
+        let request = stack_update_request(&found, parameter, to.as_str(), &capabilities);
+        Ok(Ok(Box::new(StackMove { request, from: current, to: to.clone() })))
+    }
+}
+
+/// Update the stack with its previous template and an earlier parameter value.
+struct StackMove {
+    request: UpdateStack,
+    from: String,
+    to: ImageId,
+}
+
+#[async_trait]
+impl RollbackMove for StackMove {
+    fn image(&self) -> &ImageId {
+        &self.to
+    }
+
+    fn image_before(&self) -> Option<ImageId> {
+        crate::protect::first_image_id(&self.from)
+    }
+
+    fn describe(&self) -> (String, String, String) {
+        ("update the stack with the previous template".into(), self.from.clone(), self.to.to_string())
+    }
+
+    async fn write(&self, aws: &dyn Aws, region: &Region) -> Result<Option<String>> {
+        Ok(match aws.update_stack(region, &self.request).await? {
+            StackUpdate::NoChange => Some("CloudFormation: no updates are to be performed".into()),
+            _ => None,
+        })
+    }
+}
