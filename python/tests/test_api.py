@@ -196,6 +196,15 @@ def test_scheduled_events_in_the_lambda_handler(world: World, tmp_path: Path) ->
     assert world.own_image_ids() == [new]
 
 
+def test_statuses_are_string_enums_of_the_report_strings() -> None:
+    assert amikeeper.RunStatus.FAILED == "failed" and amikeeper.RunStatus("refused") is amikeeper.RunStatus.REFUSED
+    assert [s.value for s in amikeeper.TargetStatus] == [
+        "updated", "planned", "unchanged", "skipped", "deferred", "refused", "failed"
+    ]
+    assert [s.value for s in amikeeper.ItemStatus] == ["done", "already_gone", "skipped", "failed"]
+    assert json.dumps({"status": amikeeper.ItemStatus.ALREADY_GONE}) == '{"status": "already_gone"}'
+
+
 def test_the_lambda_handler_returns_a_list_for_a_batch(world: World, tmp_path: Path) -> None:
     config = tmp_path / "keeper.toml"
     config.write_text(f'accounts = ["{world.account}"]\n{PARAMETER_FROM_TAG}')

@@ -13,14 +13,16 @@ use std::collections::BTreeMap;
 
 use amikeeper::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
 use amikeeper::conformance::{Fixture, ImageSpec, Race, SweepFixture, MAIN_REGION};
+use amikeeper::copy::CopyStatus;
 use amikeeper::model::{
     ImageId, ImageState, ParameterType, PutParameter, Region, SnapshotState, StackParameterValue, StackUpdate,
     UpdateStack, PROTECTED_TAG,
 };
 use amikeeper::publish::Status;
+use amikeeper::rollback::RollbackStatus;
 use amikeeper::samples::Origin;
 use amikeeper::testing::{configs, fill};
-use amikeeper::{AwsErrorKind, Config, HandleOptions, Keeper};
+use amikeeper::{AwsErrorKind, Config, HandleOptions, Keeper, SweepStatus};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
 use time::OffsetDateTime;
 
@@ -468,7 +470,7 @@ async fn a_protection_with_a_cooldown_is_never_amikeepers() {
     let reason = report.plan.images.iter().find(|d| d.image_id == image).unwrap().reason.clone();
     assert_eq!(reason, amikeeper::retain::Reason::Protected, "{:#?}", report.plan.images);
     assert_eq!(report.plan.withdraw_protection_claims, std::slice::from_ref(&image), "{:#?}", report.plan);
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     let described = aws.describe_image(&region, &image).await.unwrap().unwrap();
     assert!(described.deregistration_protected, "still protected");
     assert_eq!(described.tags.get(PROTECTED_TAG).map(String::as_str), Some("released"), "claim withdrawn");
@@ -643,14 +645,17 @@ async fn copy_to_copies_once_into_the_dr_region() {
     let event = origin.image_state_change(image.as_str(), "available").to_string();
     let report = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0);
     let copy = report.copies.first().expect("one copy");
-    assert_eq!((copy.region.as_str(), copy.status), (DR_REGION, "copied"), "{report:#?}");
+    assert_eq!((copy.region.as_str(), copy.status), (DR_REGION, CopyStatus::Copied), "{report:#?}");
     let copy_id = copy.image_id.clone().unwrap();
     let tags = fixture.resource_tags(DR_REGION, copy_id.as_str()).await;
     assert_eq!(tags.get("Role").map(String::as_str), Some("web"));
     assert_eq!(tags.get(COPIED_FROM_TAG), Some(&format!("{MAIN_REGION}/{image}")));
 
     let again = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0);
-    assert_eq!((again.copies[0].status, again.copies[0].image_id.as_ref()), ("already_copied", Some(&copy_id)));
+    assert_eq!(
+        (again.copies[0].status, again.copies[0].image_id.as_ref()),
+        (CopyStatus::AlreadyCopied, Some(&copy_id))
+    );
     let copies = fixture.ec2(DR_REGION).describe_images().owners("self").send().await.unwrap();
     assert_eq!(copies.images().len(), 1, "one copy");
 }
@@ -678,7 +683,7 @@ async fn a_fleet_sweep_reports_per_account_and_region() {
     .unwrap();
     let keeper = Keeper::new(config, fixture.aws());
     let reports = keeper.sweep_fleet(&SweepOptions { apply: false, now: None }).await;
-    let summary: Vec<(Option<&str>, &str, &str, usize)> = reports
+    let summary: Vec<(Option<&str>, &str, SweepStatus, usize)> = reports
         .iter()
         .map(|r| {
             (
@@ -692,7 +697,11 @@ async fn a_fleet_sweep_reports_per_account_and_region() {
     // The other account has no images: its sweep runs and plans nothing.
     assert_eq!(
         summary,
-        [(None, MAIN_REGION, "ok", 2), (None, DR_REGION, "ok", 1), (Some(ROLE), MAIN_REGION, "ok", 0)],
+        [
+            (None, MAIN_REGION, SweepStatus::Ok, 2),
+            (None, DR_REGION, SweepStatus::Ok, 1),
+            (Some(ROLE), MAIN_REGION, SweepStatus::Ok, 0)
+        ],
         "{reports:#?}"
     );
 }
@@ -801,7 +810,7 @@ async fn copy_to_another_account_shares_and_copies_there() {
     let account = copy.account.as_ref().map(|a| a.as_str());
     assert_eq!(
         (copy.region.as_str(), account, copy.status),
-        (DR_REGION, Some("444455556666"), "copied"),
+        (DR_REGION, Some("444455556666"), CopyStatus::Copied),
         "{report:#?}"
     );
     let copy_id = copy.image_id.clone().unwrap();
@@ -816,7 +825,10 @@ async fn copy_to_another_account_shares_and_copies_there() {
     assert!(ours.images().is_empty(), "no copy in this account");
 
     let again = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap().remove(0);
-    assert_eq!((again.copies[0].status, again.copies[0].image_id.as_ref()), ("already_copied", Some(&copy_id)));
+    assert_eq!(
+        (again.copies[0].status, again.copies[0].image_id.as_ref()),
+        (CopyStatus::AlreadyCopied, Some(&copy_id))
+    );
 }
 
 /// The sweep fails closed on moto (issue 15). No `parameter_paths`: images[0] is named only by a
@@ -989,7 +1001,7 @@ async fn allowed_amis_refuse_warn_or_publish() {
     let targets: Vec<RollbackTarget> = vec!["ssm_parameter:/ami/base".parse().unwrap()];
     let options = RollbackOptions { to: Some(amazon.clone()), dry_run: false };
     let rollback = keeper.rollback(&region, &targets, &options).await;
-    assert_eq!(rollback.status, "refused", "{rollback:?}");
+    assert_eq!(rollback.status, RollbackStatus::Refused, "{rollback:?}");
     assert!(rollback.targets[0].outcome.reason.contains("Allowed AMIs is enabled"), "{rollback:?}");
     assert_eq!(parameter().await.as_deref(), Some("ami-0123456789abcdef0"), "nothing written");
     aws.delete_parameter(&region, "/ami/base").await.unwrap();

@@ -16,7 +16,7 @@ use amikeeper::conformance::{SweepFixture, MAIN_REGION};
 use amikeeper::model::Region;
 use amikeeper::retain::ItemStatus;
 use amikeeper::testing::{configs, fill};
-use amikeeper::{Config, Keeper, SweepOptions};
+use amikeeper::{Config, Keeper, SweepOptions, SweepStatus};
 use amikeeper_aws::testing::{MotoFixture, MotoServer};
 use amikeeper_aws::SdkAws;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
@@ -187,7 +187,7 @@ async fn throttles_the_sdk_retried_are_counted_and_slow_the_sweep() {
     let report =
         keeper.sweep(&Region::new(region), &SweepOptions { apply: true, now: None }).await.expect("the sweep runs");
 
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     assert_eq!(report.summary.images_retired, images.len(), "{:#?}", report.results);
     assert!(report.results.iter().all(|r| r.status == ItemStatus::Done), "{:#?}", report.results);
     let left = fixture.own_images(region).await;

@@ -7,7 +7,7 @@ use amikeeper::events::parse_payload;
 use amikeeper::memory::ImageSeed;
 use amikeeper::model::{LaunchTemplateSpec, Tags, STACK_NAME_TAG};
 use amikeeper::samples::{configs, Origin};
-use amikeeper::{Config, Keeper, MemoryAws, Report};
+use amikeeper::{Config, Keeper, MemoryAws, Report, SweepStatus};
 use serde_json::Value;
 
 const ACCOUNT: &str = "111122223333";
@@ -346,7 +346,10 @@ async fn retention(demo: &mut Demo) -> Result<(), String> {
     if let Some(json) = demo.json.then(|| serde_json::to_string_pretty(&report)) {
         println!("{}", json.map_err(|e| e.to_string())?);
     }
-    demo.check("the sweep finished without a failure", report.status == "ok" && summary.images_retired >= 3)?;
+    demo.check(
+        "the sweep finished without a failure",
+        report.status == SweepStatus::Ok && summary.images_retired >= 3,
+    )?;
 
     // Every pointer still names an AMI that exists.
     let inventory =

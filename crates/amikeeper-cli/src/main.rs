@@ -14,7 +14,7 @@ use amikeeper::config::WaitConfig;
 use amikeeper::events::parse_payload;
 use amikeeper::model::Region;
 use amikeeper::retain::{Progress, SweepOptions};
-use amikeeper::rollback::{RollbackOptions, RollbackTarget};
+use amikeeper::rollback::{RollbackOptions, RollbackStatus, RollbackTarget};
 use amikeeper::{BakeOptions, Config, HandleOptions, InvokeOptions, Keeper, Verdict};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -351,8 +351,8 @@ async fn rollback(
     let report = keeper.rollback(&region, targets, &options).await;
     print_json(&report)?;
     Ok(exit(match report.status {
-        "ok" => Verdict::Done,
-        "refused" => Verdict::Refused,
+        RollbackStatus::Ok => Verdict::Done,
+        RollbackStatus::Refused => Verdict::Refused,
         _ => Verdict::Failed,
     }))
 }

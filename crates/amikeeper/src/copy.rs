@@ -26,7 +26,23 @@ use crate::backend::Aws;
 use crate::config::CopyDestination;
 use crate::model::{AccountId, CopyImage, Image, ImageId, Region, Tags, COPIED_FROM_TAG};
 
+named_enum! {
+    /// What became of one copy.
+    #[non_exhaustive]
+    pub enum CopyStatus {
+        /// Copied now.
+        Copied = "copied",
+        /// An earlier copy is there: nothing was copied.
+        AlreadyCopied = "already_copied",
+        /// A dry run: the copy would be made.
+        Planned = "planned",
+        /// It failed; the report says why.
+        Failed = "failed",
+    }
+}
+
 /// What became of one copy.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CopyReport {
     /// The destination region.
@@ -34,8 +50,8 @@ pub struct CopyReport {
     /// The destination account, for a copy into another account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<AccountId>,
-    /// `copied`, `already_copied`, `planned` (dry run) or `failed`.
-    pub status: &'static str,
+    /// What became of it.
+    pub status: CopyStatus,
     /// The copy, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageId>,
@@ -84,7 +100,7 @@ pub(crate) async fn copy_to(
         Ok(target) => target,
         Err(error) => {
             tracing::warn!(image_id = %image.id, role, %error, "could not assume the copy role");
-            return report("failed", None, Some(format!("could not assume {role}: {error}")));
+            return report(CopyStatus::Failed, None, Some(format!("could not assume {role}: {error}")));
         }
     };
     let marker = copied_from(source, image, true);
@@ -103,23 +119,27 @@ async fn copy_into(
     marker: String,
     dry_run: bool,
     share: Option<(&dyn Aws, &AccountId)>,
-    report: impl Fn(&'static str, Option<ImageId>, Option<String>) -> CopyReport,
+    report: impl Fn(CopyStatus, Option<ImageId>, Option<String>) -> CopyReport,
 ) -> CopyReport {
     match target.describe_images_tagged(destination, COPIED_FROM_TAG, &marker).await {
         Ok(found) => {
             if let Some(earlier) = found.first() {
-                return report("already_copied", Some(earlier.id.clone()), None);
+                return report(CopyStatus::AlreadyCopied, Some(earlier.id.clone()), None);
             }
         }
-        Err(error) => return report("failed", None, Some(error.to_string())),
+        Err(error) => return report(CopyStatus::Failed, None, Some(error.to_string())),
     }
     if dry_run {
-        return report("planned", None, None);
+        return report(CopyStatus::Planned, None, None);
     }
     if let Some((aws, account)) = share {
         if let Err(error) = share_with(aws, source, image, account).await {
             tracing::warn!(image_id = %image.id, %account, %error, "could not share the AMI");
-            return report("failed", None, Some(format!("could not share {} with {account}: {error}", image.id)));
+            return report(
+                CopyStatus::Failed,
+                None,
+                Some(format!("could not share {} with {account}: {error}", image.id)),
+            );
         }
     }
     let mut tags: Tags = image
@@ -138,10 +158,10 @@ async fn copy_into(
         client_token: format!("amikeeper-{}-{destination}", image.id),
     };
     match target.copy_image(destination, &request).await {
-        Ok(copy) => report("copied", Some(copy), None),
+        Ok(copy) => report(CopyStatus::Copied, Some(copy), None),
         Err(error) => {
             tracing::warn!(image_id = %image.id, %destination, %error, "could not copy the AMI");
-            report("failed", None, Some(error.to_string()))
+            report(CopyStatus::Failed, None, Some(error.to_string()))
         }
     }
 }

@@ -34,6 +34,9 @@
 //! ```
 #![deny(missing_docs)]
 
+#[macro_use]
+mod macros;
+
 pub mod allowed;
 pub mod backend;
 pub mod config;
@@ -71,4 +74,4 @@ pub use keeper::{
 pub use publish::Publisher;
 pub use report::{Report, RunStatus};
 pub use resolve::{AmiResolver, ConfigResolver};
-pub use retain::{ConfiguredRetention, RetentionPolicy, SweepOptions, SweepReport};
+pub use retain::{ConfiguredRetention, RetentionPolicy, SweepOptions, SweepReport, SweepStatus};

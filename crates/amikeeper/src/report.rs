@@ -9,23 +9,26 @@ use crate::events::{AmiEvent, EventKind};
 use crate::model::{Image, ImageState};
 use crate::publish::{Outcome, Status, TargetId};
 
-/// The overall result of handling one event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Every target is where it should be (updated, unchanged, or skipped on purpose).
-    Ok,
-    /// Some target waits for a later event; none failed.
-    Deferred,
-    /// At least one target failed; the others are reported as they went.
-    Failed,
-    /// Nothing to do: no rule matches, or the event is not one that moves pointers.
-    Ignored,
-    /// Refused for safety or as invalid input: the whole event (another account: nothing was
-    /// read or written; an AMI that does not exist), or a target (a name outside the
-    /// allow-list, a stack-managed resource, an AMI the account's Allowed AMIs setting keeps
-    /// from launching), none having failed.
-    Refused,
+named_enum! {
+    /// The overall result of handling one event.
+    ///
+    /// Not `#[non_exhaustive]`: binaries map every status to an exit code with an exhaustive
+    /// `match`, so that a new status cannot slip through unmapped.
+    pub enum RunStatus {
+        /// Every target is where it should be (updated, unchanged, or skipped on purpose).
+        Ok = "ok",
+        /// Some target waits for a later event; none failed.
+        Deferred = "deferred",
+        /// At least one target failed; the others are reported as they went.
+        Failed = "failed",
+        /// Nothing to do: no rule matches, or the event is not one that moves pointers.
+        Ignored = "ignored",
+        /// Refused for safety or as invalid input: the whole event (another account: nothing was
+        /// read or written; an AMI that does not exist), or a target (a name outside the
+        /// allow-list, a stack-managed resource, an AMI the account's Allowed AMIs setting keeps
+        /// from launching), none having failed.
+        Refused = "refused",
+    }
 }
 
 /// The event a report is about, in brief.

@@ -56,12 +56,25 @@ pub struct RollbackItem {
     pub outcome: Outcome,
 }
 
+named_enum! {
+    /// The overall result of a rollback.
+    #[non_exhaustive]
+    pub enum RollbackStatus {
+        /// Every target was rolled back (or would be, in a dry run).
+        Ok = "ok",
+        /// Refused: nothing was written.
+        Refused = "refused",
+        /// An AWS call failed: while working out the moves (then nothing was written), or
+        /// while writing.
+        Failed = "failed",
+    }
+}
+
 /// The report of one rollback.
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackReport {
-    /// `ok`, `refused` (nothing was written), or `failed` (an AWS call failed: while working
-    /// out the moves, and then nothing was written, or while writing).
-    pub status: &'static str,
+    /// The overall result.
+    pub status: RollbackStatus,
     /// Always said: a rollback sets aside the rule that pointers never move to older AMIs.
     pub notice: &'static str,
     /// Why the rollback was refused, when it was.
@@ -97,7 +110,7 @@ pub async fn rollback<T: Kinds>(
 ) -> RollbackReport {
     let counting = CountingAws::new(aws);
     let mut report = RollbackReport {
-        status: "ok",
+        status: RollbackStatus::Ok,
         notice: NOTICE,
         reason: None,
         dry_run: options.dry_run,
@@ -149,7 +162,7 @@ async fn run<T: Kinds>(
     if !blocked.is_empty() {
         // A failure outranks a refusal: running it again may get past the failure.
         let failed = blocked.iter().any(|(_, status, _)| *status == Status::Failed);
-        report.status = if failed { "failed" } else { "refused" };
+        report.status = if failed { RollbackStatus::Failed } else { RollbackStatus::Refused };
         report.reason =
             Some(format!("{} of {} targets cannot be rolled back; nothing was written", blocked.len(), targets.len()));
         for (target, status, why) in blocked {
@@ -187,7 +200,7 @@ async fn run<T: Kinds>(
             Err(error) => {
                 // It may or may not have moved: it still counts as naming its AMI.
                 pointers.push((before.clone(), before));
-                report.status = "failed";
+                report.status = RollbackStatus::Failed;
                 Outcome::new(Status::Failed, error.to_string()).moved(Some(from), to)
             }
         };

@@ -9,6 +9,7 @@ use amikeeper::backend::Ec2Api;
 use amikeeper::memory::ImageSeed;
 use amikeeper::model::{AllowedImagesState, ImageCriterion, ImageId, Region};
 use amikeeper::publish::Status;
+use amikeeper::rollback::RollbackStatus;
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
 use amikeeper::samples::Origin;
 use amikeeper::{Config, HandleOptions, Keeper, MemoryAws, Report, RunStatus};
@@ -207,7 +208,7 @@ async fn rollback_to_an_ami_that_cannot_launch_is_refused() {
     let targets: Vec<RollbackTarget> = vec![format!("ssm_parameter:{PARAMETER}").parse().unwrap()];
     let options = RollbackOptions { to: Some(golden.clone()), dry_run: false };
     let report = keeper.rollback(&Region::from(REGION), &targets, &options).await;
-    assert_eq!(report.status, "refused", "{report:?}");
+    assert_eq!(report.status, RollbackStatus::Refused, "{report:?}");
     assert_eq!(report.targets[0].outcome.status, Status::Refused);
     assert!(report.targets[0].outcome.reason.contains("Allowed AMIs is enabled"), "{report:?}");
     assert_eq!(me.parameter(REGION, PARAMETER).unwrap().value, own.as_str(), "nothing written");
@@ -215,7 +216,7 @@ async fn rollback_to_an_ami_that_cannot_launch_is_refused() {
     // In audit mode the rollback goes ahead, and says what enabling the setting would do.
     me.set_allowed_images_state(REGION, AllowedImagesState::AuditMode);
     let report = keeper.rollback(&Region::from(REGION), &targets, &options).await;
-    assert_eq!(report.status, "ok", "{report:?}");
+    assert_eq!(report.status, RollbackStatus::Ok, "{report:?}");
     assert_eq!(me.parameter(REGION, PARAMETER).unwrap().value, golden.as_str());
     assert_eq!(report.warnings.len(), 1, "{report:?}");
     assert!(report.warnings[0].contains("audit mode"));

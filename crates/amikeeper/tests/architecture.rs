@@ -315,7 +315,6 @@ fn no_source_file_is_over_600_lines() {
 }
 
 #[test]
-#[ignore = "on once the status enums (issue 17) are merged"]
 fn no_status_is_compared_as_a_string() {
     let pattern = regex::Regex::new(
         r#"(?x)

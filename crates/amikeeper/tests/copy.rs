@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use amikeeper::copy::CopyStatus;
 use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageState, COPIED_FROM_TAG};
 use amikeeper::report::{Report, RunStatus};
@@ -28,13 +29,13 @@ async fn copy_to_copies_once_and_the_copy_finishes_the_dr_region() {
     let main = Origin::new(ACCOUNT, MAIN, "copy-main");
 
     let planned = handle(&keeper, main.image_state_change(image.as_str(), "available"), true).await;
-    assert_eq!(planned.copies[0].status, "planned");
+    assert_eq!(planned.copies[0].status, CopyStatus::Planned);
     assert!(aws.images(DR).is_empty(), "a dry run copies nothing");
 
     let report = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
     assert_eq!(report.status, RunStatus::Ok, "{report:#?}");
     let copy = &report.copies[0];
-    assert_eq!((copy.region.as_str(), copy.status), (DR, "copied"));
+    assert_eq!((copy.region.as_str(), copy.status), (DR, CopyStatus::Copied));
     let copy_id = copy.image_id.clone().unwrap();
     let copied = aws.image(DR, &copy_id).unwrap();
     assert_eq!(copied.name, "web-1");
@@ -45,7 +46,10 @@ async fn copy_to_copies_once_and_the_copy_finishes_the_dr_region() {
 
     // The same event again (EventBridge delivers at least once): no second copy.
     let again = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
-    assert_eq!((again.copies[0].status, again.copies[0].image_id.as_ref()), ("already_copied", Some(&copy_id)));
+    assert_eq!(
+        (again.copies[0].status, again.copies[0].image_id.as_ref()),
+        (CopyStatus::AlreadyCopied, Some(&copy_id))
+    );
     assert!(!again.aws_calls_by_operation.contains_key("ec2:CopyImage"));
     assert_eq!(aws.images(DR).len(), 1);
 
@@ -76,9 +80,9 @@ async fn a_failed_copy_fails_the_run_so_the_event_is_retried() {
     let main = Origin::new(ACCOUNT, MAIN, "copy-fail");
     let report = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
     assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
-    assert_eq!(report.copies[0].status, "failed");
+    assert_eq!(report.copies[0].status, CopyStatus::Failed);
     let retried = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
-    assert_eq!((retried.status, retried.copies[0].status), (RunStatus::Ok, "copied"));
+    assert_eq!((retried.status, retried.copies[0].status), (RunStatus::Ok, CopyStatus::Copied));
 }
 
 #[test]
@@ -117,7 +121,7 @@ async fn copy_to_another_account_shares_the_ami_and_copies_it_once() {
 
     let planned = handle(&keeper, main.image_state_change(image.as_str(), "available"), true).await;
     assert_eq!(planned.copies.len(), 2, "{planned:#?}");
-    assert!(planned.copies.iter().all(|c| c.status == "planned"), "{planned:#?}");
+    assert!(planned.copies.iter().all(|c| c.status == CopyStatus::Planned), "{planned:#?}");
     assert!(home.image_shared_with(MAIN, &image).is_empty(), "a dry run shares nothing");
     assert!(dr.images(DR).is_empty() && home.images(DR).is_empty(), "a dry run copies nothing");
 
@@ -126,7 +130,7 @@ async fn copy_to_another_account_shares_the_ami_and_copies_it_once() {
     let copy = cross_account_copy(&report);
     assert_eq!(
         (copy.region.as_str(), copy.account.as_ref().map(|a| a.as_str()), copy.status),
-        (DR, Some(DR_ACCOUNT), "copied")
+        (DR, Some(DR_ACCOUNT), CopyStatus::Copied)
     );
     let copy_id = copy.image_id.clone().unwrap();
     let copied = dr.image(DR, &copy_id).expect("the copy is in the other account");
@@ -152,7 +156,7 @@ async fn copy_to_another_account_shares_the_ami_and_copies_it_once() {
     let shares = home.call_count("ec2:ModifyImageAttribute");
     let again = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
     let copy = cross_account_copy(&again);
-    assert_eq!((copy.status, copy.image_id.as_ref()), ("already_copied", Some(&copy_id)));
+    assert_eq!((copy.status, copy.image_id.as_ref()), (CopyStatus::AlreadyCopied, Some(&copy_id)));
     assert_eq!(home.call_count("ec2:ModifyImageAttribute"), shares);
     assert_eq!(dr.call_count("ec2:CopyImage"), 1);
     assert_eq!(dr.images(DR).len(), 1);
@@ -190,17 +194,21 @@ async fn a_copy_role_that_cannot_be_assumed_fails_the_run_and_shares_nothing() {
     let report = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
     assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
     let copy = cross_account_copy(&report);
-    assert_eq!(copy.status, "failed");
+    assert_eq!(copy.status, CopyStatus::Failed);
     let error = copy.error.as_deref().unwrap();
     assert!(error.contains("could not assume") && error.contains(DR_ROLE) && error.contains("AccessDenied"), "{error}");
     assert!(home.image_shared_with(MAIN, &image).is_empty(), "nothing is shared with an account out of reach");
-    assert_eq!(report.copies.iter().find(|c| c.account.is_none()).unwrap().status, "copied", "the other copy is made");
+    assert_eq!(
+        report.copies.iter().find(|c| c.account.is_none()).unwrap().status,
+        CopyStatus::Copied,
+        "the other copy is made"
+    );
 
     // Once the role's trust policy is fixed, the event's redelivery makes the copy.
     home.add_role(DR_ROLE, dr.clone());
     let retried = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
     assert_eq!(retried.status, RunStatus::Ok, "{retried:#?}");
-    assert_eq!(cross_account_copy(&retried).status, "copied");
+    assert_eq!(cross_account_copy(&retried).status, CopyStatus::Copied);
     assert_eq!(dr.images(DR).len(), 1);
 }
 
@@ -218,7 +226,7 @@ async fn a_failed_share_fails_the_copy_and_the_retry_finishes_it() {
     assert!(error.starts_with(&format!("could not share {image} with {DR_ACCOUNT}")), "{error}");
     assert_eq!(dr.call_count("ec2:CopyImage"), 0, "no copy without the snapshots shared");
     let retried = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
-    assert_eq!((retried.status, cross_account_copy(&retried).status), (RunStatus::Ok, "copied"));
+    assert_eq!((retried.status, cross_account_copy(&retried).status), (RunStatus::Ok, CopyStatus::Copied));
 }
 
 /// `MemoryAws` across accounts: `CopyImage` of another account's AMI needs the AMI shared, then

@@ -10,6 +10,7 @@ use amikeeper::backend::Ec2Api;
 use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::{ImageId, ImageState, Region};
 use amikeeper::retain::{ReferenceCheck, Source, RETIRED_SNAPSHOT_TAG};
+use amikeeper::retain::{SweepAction, SweepStatus};
 use amikeeper::{Config, Keeper, MemoryAws, SweepOptions, SweepReport};
 use time::Duration;
 
@@ -128,7 +129,7 @@ async fn the_scan_alone_finds_every_parameter_and_template_version() {
     assert_eq!(reason(&report, &w.images[1]), "in use by SSM parameter /legacy/app/ami");
     assert!(reason(&report, &w.images[2]).contains("version 1"));
     assert_eq!(report.plan.image_references, ReferenceCheck::Off);
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     assert_eq!(w.aws.image(REGION, &w.images[3]).unwrap().state, ImageState::Deregistered);
     assert_eq!(w.aws.call_count("ssm:GetParameters"), 1, "two names, one call (10 a call)");
 }
@@ -163,7 +164,7 @@ async fn each_failed_listing_keeps_every_image() {
             for image in &w.images {
                 assert_eq!(w.aws.image(REGION, image).unwrap().state, ImageState::Available, "{case}");
             }
-            assert!(!report.results.iter().any(|r| r.action == "release_protection"), "{case}");
+            assert!(!report.results.iter().any(|r| r.action == SweepAction::ReleaseProtection), "{case}");
         }
     }
 }
@@ -202,7 +203,7 @@ async fn a_snapshot_an_interrupted_sweep_left_is_deleted_by_the_next() {
     let leftover = &second.plan.leftover_snapshots;
     assert_eq!(leftover.len(), 1, "{leftover:?}");
     assert!(leftover[0].delete && leftover[0].reason.contains("interrupted sweep"), "{leftover:?}");
-    assert_eq!(second.status, "ok", "{:#?}", second.results);
+    assert_eq!(second.status, SweepStatus::Ok, "{:#?}", second.results);
     assert!(w.aws.snapshot(REGION, &snapshot).is_none(), "the second sweep deleted it");
     // A snapshot another AMI uses is never a leftover, marked or not.
     let third = sweep(&keeper, &w.aws, false).await;

@@ -4,9 +4,10 @@
 use std::collections::BTreeSet;
 
 use amikeeper::conformance::{self, MemoryFixture, ScenarioConfig};
+use amikeeper::copy::CopyStatus;
 use amikeeper::iam;
 use amikeeper::testing::configs;
-use amikeeper::Config;
+use amikeeper::{Config, SweepStatus};
 
 const EVERYTHING: &str = configs::EVERYTHING;
 
@@ -115,9 +116,9 @@ async fn every_account_gets_only_the_calls_its_policy_allows() {
     let keeper = Keeper::new(config.clone(), home.clone());
     let event = Origin::new(HOME, REGION, "e1").image_state_change(ours[2].as_str(), "available");
     let reports = keeper.handle_payload(event.to_string().as_bytes(), &HandleOptions::default()).await.unwrap();
-    assert_eq!(reports[0].copies[0].status, "copied", "{:#?}", reports[0]);
+    assert_eq!(reports[0].copies[0].status, CopyStatus::Copied, "{:#?}", reports[0]);
     let swept = keeper.sweep_fleet(&SweepOptions { apply: true, now: Some(home.now()) }).await;
-    assert!(swept.iter().all(|r| r.status == "ok"), "{swept:#?}");
+    assert!(swept.iter().all(|r| r.status == SweepStatus::Ok), "{swept:#?}");
     assert!(swept.iter().any(|r| r.report.as_ref().is_some_and(|r| r.summary.images_retired > 0)), "{swept:#?}");
 
     let policy = iam::policy(&config);

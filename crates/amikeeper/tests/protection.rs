@@ -10,6 +10,7 @@ use amikeeper::backend::Ec2Api;
 use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::{ImageId, ImageState, Region, PROTECTED_TAG};
 use amikeeper::retain::Reason;
+use amikeeper::retain::SweepStatus;
 use amikeeper::samples::Origin;
 use amikeeper::{Keeper, MemoryAws, Report, SweepOptions, SweepReport};
 use time::Duration;
@@ -143,7 +144,7 @@ async fn a_release_ec2_refused_is_claimed_again_and_retried() {
     assert_eq!(w.claim(&a).as_deref(), Some("true"), "claimed again");
 
     let report = w.sweep(true).await;
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     assert_eq!(w.state(&a), ImageState::Deregistered);
 }
 
@@ -160,7 +161,7 @@ async fn a_protection_without_a_claim_is_kept() {
     w.aws.create_tags(&w.region, &[a.to_string()], &released).await.unwrap();
     w.by_hand(&b, true).await;
     let report = w.sweep(true).await;
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     for image in [&a, &b] {
         assert_eq!(reason(&report, image), Reason::Protected, "{:#?}", report.plan.images);
         assert_eq!(w.state(image), ImageState::Available);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
 use amikeeper::publish::Status;
+use amikeeper::rollback::RollbackStatus;
 use amikeeper::rollback::{RollbackOptions, RollbackReport, RollbackTarget};
 use amikeeper::testing::{self, configs, ACCOUNT, REGION};
 use amikeeper::{Keeper, MemoryAws};
@@ -51,13 +52,13 @@ async fn every_kind_of_pointer_goes_back_to_what_it_named_before() {
     let targets = ["ssm_parameter:/ami/web", "launch_template:web", "auto_scaling_group:web-asg"];
 
     let planned = rollback(&keeper, &targets, None, true).await;
-    assert_eq!(planned.status, "ok", "{planned:#?}");
+    assert_eq!(planned.status, RollbackStatus::Ok, "{planned:#?}");
     assert_eq!(statuses(&planned), [Status::Planned; 3]);
     assert!(planned.notice.contains("never moves to an older AMI"));
     assert_eq!(aws.parameter(REGION, "/ami/web").unwrap().value, new.as_str(), "a dry run writes nothing");
 
     let done = rollback(&keeper, &targets, None, false).await;
-    assert_eq!(done.status, "ok", "{done:#?}");
+    assert_eq!(done.status, RollbackStatus::Ok, "{done:#?}");
     assert_eq!(statuses(&done), [Status::Updated; 3]);
     let parameter = aws.parameter(REGION, "/ami/web").unwrap();
     assert_eq!((parameter.value.as_str(), parameter.version), (old.as_str(), 3));
@@ -81,7 +82,7 @@ async fn an_ami_that_cannot_launch_is_refused_and_nothing_is_written() {
     aws.reset_calls();
 
     let report = rollback(&keeper, &["ssm_parameter:/ami/a", "ssm_parameter:/ami/b"], None, false).await;
-    assert_eq!(report.status, "refused");
+    assert_eq!(report.status, RollbackStatus::Refused);
     assert_eq!(statuses(&report), [Status::Refused, Status::Refused]);
     assert!(report.targets[0].outcome.reason.contains("does not exist"), "{report:#?}");
     assert!(report.targets[1].outcome.reason.contains("disabled"), "{report:#?}");
@@ -89,7 +90,7 @@ async fn an_ami_that_cannot_launch_is_refused_and_nothing_is_written() {
 
     // One bad target stops the good one too.
     let report = rollback(&keeper, &["ssm_parameter:/ami/b", "ssm_parameter:/ami/a"], Some(&current), false).await;
-    assert_eq!(report.status, "refused", "{report:#?}");
+    assert_eq!(report.status, RollbackStatus::Refused, "{report:#?}");
     assert!(aws.calls().iter().all(|c| !c.contains("Put")), "{:?}", aws.calls());
     assert_eq!(aws.parameter(REGION, "/ami/b").unwrap().version, 2);
 }
@@ -107,11 +108,11 @@ async fn to_rolls_to_a_given_ami_and_stacks_need_it() {
     let keeper = keeper(&aws);
 
     let refused = rollback(&keeper, &["stack_parameter:web"], None, false).await;
-    assert_eq!(refused.status, "refused");
+    assert_eq!(refused.status, RollbackStatus::Refused);
     assert!(refused.targets[0].outcome.reason.contains("pass --to"), "{refused:#?}");
 
     let done = rollback(&keeper, &["stack_parameter:web/ImageId", "launch_template:web"], Some(&first), false).await;
-    assert_eq!(done.status, "ok", "{done:#?}");
+    assert_eq!(done.status, RollbackStatus::Ok, "{done:#?}");
     assert_eq!(aws.stack(REGION, "web").unwrap().parameters["ImageId"], first.as_str());
     assert_eq!(aws.stack(REGION, "web").unwrap().parameters["Size"], "2", "other parameters keep their values");
     // No version launched `first`: a new one was made from the default and became the default.
@@ -170,7 +171,7 @@ async fn the_bad_ami_is_released_when_a_group_is_among_the_targets() {
             targets.push("auto_scaling_group:web-asg");
         }
         let done = rollback(&keeper, &targets, None, false).await;
-        assert_eq!(done.status, "ok", "{done:#?}");
+        assert_eq!(done.status, RollbackStatus::Ok, "{done:#?}");
         assert!(statuses(&done).iter().all(|s| *s == Status::Updated), "{done:#?}");
         if with_group {
             assert_eq!(aws.auto_scaling_group(REGION, "web-asg").unwrap().launch_template.unwrap().version, "1");
@@ -215,13 +216,13 @@ async fn a_fixed_version_parameter_rolls_back_at_version_one_and_is_never_left_m
 
     // Without --to there is nothing to go back to: SSM keeps no history of a re-created parameter.
     let refused = rollback(&keeper, &["ssm_parameter:/ami/fixed"], None, false).await;
-    assert_eq!(refused.status, "refused", "{refused:#?}");
+    assert_eq!(refused.status, RollbackStatus::Refused, "{refused:#?}");
     assert!(refused.targets[0].outcome.reason.contains("--to"), "{refused:#?}");
 
     // The put of the older AMI fails: the bad AMI's value is put back, at version 1.
     aws.inject(Fault::on("ssm:PutParameter", FaultKind::ServerError));
     let failed = rollback(&keeper, &["ssm_parameter:/ami/fixed"], Some(&good), false).await;
-    assert_eq!((failed.status, statuses(&failed)), ("failed", vec![Status::Failed]), "{failed:#?}");
+    assert_eq!((failed.status, statuses(&failed)), (RollbackStatus::Failed, vec![Status::Failed]), "{failed:#?}");
     assert!(failed.targets[0].outcome.reason.contains("not missing"), "{failed:#?}");
     assert_eq!(at(&aws), Some((bad.to_string(), 1)));
 
@@ -230,7 +231,7 @@ async fn a_fixed_version_parameter_rolls_back_at_version_one_and_is_never_left_m
     assert_eq!(at(&aws), Some((bad.to_string(), 1)), "a dry run writes nothing");
 
     let done = rollback(&keeper, &["ssm_parameter:/ami/fixed"], Some(&good), false).await;
-    assert_eq!((done.status, statuses(&done)), ("ok", vec![Status::Updated]), "{done:#?}");
+    assert_eq!((done.status, statuses(&done)), (RollbackStatus::Ok, vec![Status::Updated]), "{done:#?}");
     assert_eq!(at(&aws), Some((good.to_string(), 1)));
     assert_eq!(done.targets[0].outcome.from.as_deref(), Some(bad.as_str()));
     assert!(aws.image(REGION, &good).unwrap().deregistration_protected, "{done:#?}");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use amikeeper::memory::ImageSeed;
 use amikeeper::model::{ImageId, ImageState, Region, SnapshotState, Tags};
+use amikeeper::retain::SweepStatus;
 use amikeeper::{Config, Error, Keeper, MemoryAws, SweepOptions};
 use time::Duration;
 
@@ -38,7 +39,7 @@ async fn deprecating_and_disabling_converge() {
             &format!("[retention]\n[[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 1\nretire = \"{retire}\""),
         );
         let report = sweep(&keeper, &aws, true).await;
-        assert_eq!(report.status, "ok", "{:#?}", report.results);
+        assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
         assert_eq!(report.summary.images_retired, 3, "{retire}");
         assert_eq!(report.summary.snapshots_planned, 0, "{retire} keeps snapshots");
         for (i, id) in images.iter().enumerate() {
@@ -237,7 +238,7 @@ async fn stages_deprecate_then_disable_then_delete_as_images_age() {
     };
 
     let report = sweep(&keeper, &aws, true).await;
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     assert_eq!((0..5).map(state).collect::<Vec<_>>(), ["deleted", "disabled", "deprecated", "available", "available"]);
     let young = report.plan.images.iter().find(|d| d.image_id == images[3]).unwrap();
     assert_eq!(young.reason.to_string(), "beyond what its group keeps, but younger than the first stage");
@@ -248,7 +249,7 @@ async fn stages_deprecate_then_disable_then_delete_as_images_age() {
     // 25 days later each image moves one stage on.
     aws.set_now(now + Duration::days(25));
     let later = sweep(&keeper, &aws, true).await;
-    assert_eq!(later.status, "ok", "{:#?}", later.results);
+    assert_eq!(later.status, SweepStatus::Ok, "{:#?}", later.results);
     assert_eq!((1..5).map(state).collect::<Vec<_>>(), ["deleted", "disabled", "deprecated", "available"]);
 }
 
@@ -267,7 +268,7 @@ async fn protection_amikeeper_turned_on_is_turned_off_before_deleting_and_others
     let keeper = keeper(&aws, "[retention]\n[[retention.images]]\ngroup_by = { tag = \"Role\" }\nkeep_newest = 1");
 
     let report = sweep(&keeper, &aws, true).await;
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     let reason = report.plan.images.iter().find(|d| d.image_id == images[1]).unwrap().reason.to_string();
     assert_eq!(reason, "protected from deregistration, not by amikeeper");
     assert_eq!(aws.image(REGION, &images[0]).unwrap().state, ImageState::Deregistered);
@@ -475,7 +476,7 @@ async fn a_fleet_sweep_reports_per_account_and_region() {
     aws.add_role(ROLE, other.clone());
 
     let reports = keeper(&aws, &config).sweep_fleet(&SweepOptions { apply: true, now: Some(aws.now()) }).await;
-    let summary: Vec<(Option<&str>, &str, &str, usize)> = reports
+    let summary: Vec<(Option<&str>, &str, SweepStatus, usize)> = reports
         .iter()
         .map(|r| {
             let retired = r.report.as_ref().map_or(0, |report| report.summary.images_retired);
@@ -485,10 +486,10 @@ async fn a_fleet_sweep_reports_per_account_and_region() {
     assert_eq!(
         summary,
         [
-            (None, REGION, "ok", 2),
-            (None, OTHER_REGION, "ok", 0),
-            (Some(ROLE), REGION, "ok", 1),
-            (Some("arn:aws:iam::777788889999:role/missing"), REGION, "failed", 0),
+            (None, REGION, SweepStatus::Ok, 2),
+            (None, OTHER_REGION, SweepStatus::Ok, 0),
+            (Some(ROLE), REGION, SweepStatus::Ok, 1),
+            (Some("arn:aws:iam::777788889999:role/missing"), REGION, SweepStatus::Failed, 0),
         ]
     );
     assert!(reports[3].error.as_deref().is_some_and(|e| e.contains("AccessDenied")), "{:?}", reports[3].error);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::Region;
 use amikeeper::retain::ItemStatus;
+use amikeeper::retain::SweepStatus;
 use amikeeper::{Config, Keeper, MemoryAws, SweepOptions};
 use time::Duration;
 
@@ -35,7 +36,7 @@ async fn throttles_the_backend_retried_are_counted_and_slow_the_sweep() {
     let options = SweepOptions { apply: true, now: Some(aws.now()) };
     let report = keeper.sweep(&Region::from(REGION), &options).await.expect("sweep runs");
     assert_eq!(aws.pending_faults(), 0);
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     assert_eq!(report.summary.images_retired, 5, "every action done: {:#?}", report.results);
     assert!(report.results.iter().all(|r| r.status == ItemStatus::Done));
     assert_eq!(report.summary.throttled, 5, "four retried in the backend, one by the sweep");

@@ -22,7 +22,9 @@ use amikeeper::backend::Aws;
 use amikeeper::config::ConfigError;
 use amikeeper::model::Region;
 use amikeeper::retain::SweepSummary;
-use amikeeper::{Config, Error, FleetReport, InvokeError, InvokeOptions, Keeper, SweepOptions, SweepReport};
+use amikeeper::{
+    Config, Error, FleetReport, InvokeError, InvokeOptions, Keeper, SweepOptions, SweepReport, SweepStatus,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -161,7 +163,7 @@ pub struct TargetSummary {
     /// The region.
     pub region: String,
     /// `ok`, or `failed` when any action failed (the rest were still done).
-    pub status: &'static str,
+    pub status: SweepStatus,
     /// Whether the plan was acted on.
     pub applied: bool,
     /// The sweep's counts.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::{ImageId, ImageState};
 use amikeeper::samples::{sqs_batch, Origin};
-use amikeeper::MemoryAws;
+use amikeeper::{MemoryAws, SweepStatus};
 use amikeeper_lambda::{FleetReportDetail, Function, FunctionError, Input, Response, RunReport, Settings, SweepTarget};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
@@ -169,7 +169,10 @@ async fn a_fleet_target_sweeps_that_account_and_region() {
 
     let response = function.invoke(json!({"role_arn": ROLE, "region": REGION})).await.unwrap();
     let Response::Target(report) = &response else { panic!("a fleet report: {response:?}") };
-    assert_eq!((report.status, report.region.as_str(), report.role_arn.as_deref()), ("ok", REGION, Some(ROLE)));
+    assert_eq!(
+        (report.status, report.region.as_str(), report.role_arn.as_deref()),
+        (SweepStatus::Ok, REGION, Some(ROLE))
+    );
     assert_eq!(other.image(REGION, &theirs[0]).unwrap().state, ImageState::Deregistered, "swept in their account");
     assert_eq!(aws.image(REGION, &ours[0]).unwrap().state, ImageState::Available, "not in ours");
     let json = to_json(&response);

@@ -16,13 +16,17 @@ A thin layer over amikeeper's Rust core and its AWS SDK backend: no boto3 needed
 from ._amikeeper import Keeper, __version__, parse_event, parse_events
 from ._errors import AmikeeperError, AwsError, ConfigError, EventError
 from ._lambda import lambda_handler
+from ._status import ItemStatus, RunStatus, TargetStatus
 
 __all__ = [
     "AmikeeperError",
     "AwsError",
     "ConfigError",
     "EventError",
+    "ItemStatus",
     "Keeper",
+    "RunStatus",
+    "TargetStatus",
     "__version__",
     "lambda_handler",
     "parse_event",

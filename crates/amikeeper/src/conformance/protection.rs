@@ -4,7 +4,8 @@ use super::{config, run, statuses, sweep, sweep_config, Fixture, ImageSpec, Swee
 use crate::model::{ImageId, LaunchTemplateSpec, Region};
 use crate::publish::Status;
 use crate::retain::SweepReport;
-use crate::rollback::RollbackOptions;
+use crate::retain::SweepStatus;
+use crate::rollback::{RollbackOptions, RollbackStatus};
 use crate::samples::Origin;
 use crate::{Config, Keeper};
 
@@ -45,7 +46,7 @@ pub async fn protection_follows_the_pointers(f: &dyn SweepFixture) {
     let keeper = Keeper::new(Config::from_toml(&text).expect("valid"), f.aws());
     let targets = ["ssm_parameter:/ami/app".parse().expect("a target")];
     let rolled = keeper.rollback(&Region::from(r), &targets, &RollbackOptions::default()).await;
-    assert_eq!(rolled.status, "ok", "{rolled:#?}");
+    assert_eq!(rolled.status, RollbackStatus::Ok, "{rolled:#?}");
     assert_eq!(f.parameter(r, "/ami/app").await.map(|(value, _)| value), Some(first.to_string()));
     assert!(f.own_image_protected(r, &first).await, "the AMI rolled back to is protected again");
     assert!(!f.own_image_protected(r, &second).await, "the bad AMI is released: {rolled:#?}");
@@ -118,7 +119,7 @@ pub async fn protection_someone_else_set_is_kept(f: &dyn SweepFixture) {
     let planned = sweep(f, &sweep_config, false).await;
     assert_eq!(planned.plan.withdraw_protection_claims, std::slice::from_ref(&c), "{:#?}", planned.plan);
     let applied = sweep(f, &sweep_config, true).await;
-    assert_eq!(applied.status, "ok", "{:#?}", applied.results);
+    assert_eq!(applied.status, SweepStatus::Ok, "{:#?}", applied.results);
     assert_eq!(protection_claim(f, r, &c).await.as_deref(), Some(crate::model::PROTECTION_RELEASED));
     // They turn it on again: it is theirs now. The parameter moving to D leaves it on.
     f.aws().set_deregistration_protection(&region, &c, true).await.expect("protect by hand");
@@ -159,7 +160,7 @@ pub async fn rollback_with_a_group_releases_the_bad_ami(f: &dyn SweepFixture) {
         "auto_scaling_group:c016-web".parse().expect("a target"),
     ];
     let rolled = keeper.rollback(&Region::from(r), &targets, &RollbackOptions::default()).await;
-    assert_eq!(rolled.status, "ok", "{rolled:#?}");
+    assert_eq!(rolled.status, RollbackStatus::Ok, "{rolled:#?}");
     assert_eq!(f.template_state(r, &template).await.default_version, 1);
     assert_eq!(f.group_template(r, "c016-web").await.map(|s| s.version), Some("1".to_owned()));
     assert!(f.own_image_protected(r, &good).await, "the AMI rolled back to is protected: {rolled:#?}");

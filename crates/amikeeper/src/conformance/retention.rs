@@ -9,7 +9,7 @@ use super::{
 use crate::memory::FaultyAws;
 use crate::memory::{Fault, FaultKind};
 use crate::model::{ImageId, LaunchTemplateSpec, Tags};
-use crate::retain::{ItemStatus, ReferenceCheck, UndoCheck};
+use crate::retain::{ItemStatus, ReferenceCheck, SweepAction, SweepStatus, UndoCheck};
 use crate::samples::configs;
 use crate::Config;
 
@@ -80,7 +80,7 @@ pub async fn sweep_keeps_what_is_in_use(f: &dyn SweepFixture) {
     assert_eq!(f.own_images(MAIN_REGION).await, before, "the dry run changed nothing");
 
     let applied = sweep(f, &config, true).await;
-    assert_eq!(applied.status, "ok", "{:#?}", applied.results);
+    assert_eq!(applied.status, SweepStatus::Ok, "{:#?}", applied.results);
     assert_eq!(applied.summary.images_retired, 2);
     assert_eq!(applied.summary.launch_template_versions_deleted, 2);
     assert_eq!(applied.summary.snapshots_deleted, 2, "{:#?}", applied.results);
@@ -145,7 +145,7 @@ pub async fn sweep_converges_after_failures(f: &dyn SweepFixture) {
     faulty.inject(Fault::on("ec2:DeregisterImage", FaultKind::Throttling).times(2));
 
     let first = sweep_on(faulty.clone(), &config, true).await;
-    assert_eq!(first.status, "failed");
+    assert_eq!(first.status, SweepStatus::Failed);
     assert_eq!(first.summary.failed, 1, "{:#?}", first.results);
     assert_eq!(first.summary.skipped, 1, "the failed image's snapshot waits: {:#?}", first.results);
     assert_eq!(first.summary.images_retired, 1);
@@ -153,12 +153,12 @@ pub async fn sweep_converges_after_failures(f: &dyn SweepFixture) {
     assert!(first.summary.throttled >= 2);
     assert_eq!(faulty.pending_faults(), 0);
     let failed = first.results.iter().find(|r| r.status == ItemStatus::Failed).expect("one failure");
-    assert_eq!((failed.action, failed.resource.as_str()), ("deregister_image", world.db[0].as_str()));
+    assert_eq!((failed.action, failed.resource.as_str()), (SweepAction::DeregisterImage, world.db[0].as_str()));
     assert_eq!(failed.attempts, crate::retain::ATTEMPTS);
     assert!(f.own_images(MAIN_REGION).await.iter().any(|i| i.id == world.db[0]));
 
     let second = sweep_on(faulty.clone(), &config, true).await;
-    assert_eq!(second.status, "ok", "{:#?}", second.results);
+    assert_eq!(second.status, SweepStatus::Ok, "{:#?}", second.results);
     assert_eq!(second.summary.images_retired, 1, "only the image that failed is left");
     let after = f.own_images(MAIN_REGION).await;
     assert!(after.iter().all(|i| i.id != world.db[0] && i.id != world.web[2]));
@@ -185,7 +185,7 @@ pub async fn seed_004_snapshot_generations(f: &dyn SweepFixture) {
         Config::from_toml(&seed(f, configs::SEED_004_SNAPSHOT_GENERATIONS)).expect("scenario configuration is valid");
 
     let report = sweep(f, &config, true).await;
-    assert_eq!(report.status, "ok", "{:#?}", report.results);
+    assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     let deleted: BTreeSet<&str> =
         report.plan.snapshot_generations.iter().filter(|g| g.delete).map(|g| g.snapshot_id.as_str()).collect();
     assert_eq!(deleted, [snapshots[1].as_str(), snapshots[2].as_str()].into());

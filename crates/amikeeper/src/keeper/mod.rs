@@ -226,7 +226,7 @@ fn finish_report(aws: &CountingAws<'_>, report: &mut Report) {
     report.aws_calls_by_operation = aws.log().by_operation().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
     if report.reason.is_none() {
         report.status = Report::status_of(&report.targets);
-        if report.copies.iter().any(|c| c.status == "failed") {
+        if report.copies.iter().any(|c| c.status == crate::copy::CopyStatus::Failed) {
             // The event's redelivery retries the copy.
             report.status = RunStatus::Failed;
         }

@@ -7,7 +7,7 @@ use crate::backend::{Aws, CountingAws};
 use crate::config::ConfigError;
 use crate::error::{AwsError, Error};
 use crate::model::Region;
-use crate::retain::{Progress, SweepOptions, SweepReport, Sweeper};
+use crate::retain::{Progress, SweepOptions, SweepReport, SweepStatus, Sweeper};
 
 /// The sweep of one account and region of a fleet.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -17,7 +17,7 @@ pub struct FleetReport {
     /// The region.
     pub region: Region,
     /// The sweep's status, or `failed` when it could not run.
-    pub status: &'static str,
+    pub status: SweepStatus,
     /// The sweep's report, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<SweepReport>,
@@ -64,7 +64,7 @@ impl Keeper {
                 };
                 let (status, report, error) = match outcome {
                     Ok(report) => (report.status, Some(report), None),
-                    Err(error) => ("failed", None, Some(error.to_string())),
+                    Err(error) => (SweepStatus::Failed, None, Some(error.to_string())),
                 };
                 reports.push(FleetReport { role_arn: target.role_arn.clone(), region, status, report, error });
             }

@@ -27,44 +27,24 @@ use crate::backend::Aws;
 use crate::error::{Error, Result};
 use crate::model::{Image, ImageId, Region, Tags, STACK_NAME_TAG};
 
-/// What a publish did to its target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// The pointer was moved.
-    Updated,
-    /// Dry run: the pointer would be moved.
-    Planned,
-    /// The pointer already names the AMI.
-    Unchanged,
-    /// Left alone on purpose (e.g. it names a newer AMI, or the image is not usable).
-    Skipped,
-    /// Not possible yet (the AMI is pending, the stack is busy); a later event finishes it.
-    Deferred,
-    /// Refused for safety (a name outside the allow-list, a stack-managed resource).
-    Refused,
-    /// AWS work failed.
-    Failed,
-}
-
-impl Status {
-    /// The snake_case name.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Updated => "updated",
-            Self::Planned => "planned",
-            Self::Unchanged => "unchanged",
-            Self::Skipped => "skipped",
-            Self::Deferred => "deferred",
-            Self::Refused => "refused",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named_enum! {
+    /// What a publish did to its target.
+    #[non_exhaustive]
+    pub enum Status {
+        /// The pointer was moved.
+        Updated = "updated",
+        /// Dry run: the pointer would be moved.
+        Planned = "planned",
+        /// The pointer already names the AMI.
+        Unchanged = "unchanged",
+        /// Left alone on purpose (e.g. it names a newer AMI, or the image is not usable).
+        Skipped = "skipped",
+        /// Not possible yet (the AMI is pending, the stack is busy); a later event finishes it.
+        Deferred = "deferred",
+        /// Refused for safety (a name outside the allow-list, a stack-managed resource).
+        Refused = "refused",
+        /// AWS work failed.
+        Failed = "failed",
     }
 }
 

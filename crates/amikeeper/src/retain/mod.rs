@@ -33,8 +33,8 @@ pub(crate) use policy::snapshot_plan;
 pub use policy::{ImagePolicy, RetentionPolicy, Stages};
 pub use report::{
     ConsumerCheck, ItemResult, ItemStatus, LeftoverSnapshot, OrphanSnapshot, Progress, ReferenceCheck,
-    SnapshotGeneration, SweepOptions, SweepPlan, SweepReport, SweepSummary, UndoCheck, UnreadableSource,
-    VersionDeletion, RETIRED_SNAPSHOT_TAG,
+    SnapshotGeneration, SweepAction, SweepOptions, SweepPlan, SweepReport, SweepStatus, SweepSummary, UndoCheck,
+    UnreadableSource, VersionDeletion, RETIRED_SNAPSHOT_TAG,
 };
 pub use sweep::Sweeper;
 

@@ -154,18 +154,56 @@ impl SweepPlan {
     }
 }
 
-/// What happened to one item when the plan was applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemStatus {
-    /// Done.
-    Done,
-    /// Already gone (AWS says it does not exist): nothing left to do.
-    AlreadyGone,
-    /// Not attempted, because something it depends on failed.
-    Skipped,
-    /// Failed; a later run tries again.
-    Failed,
+named_enum! {
+    /// What happened to one item when the plan was applied.
+    #[non_exhaustive]
+    pub enum ItemStatus {
+        /// Done.
+        Done = "done",
+        /// Already gone (AWS says it does not exist): nothing left to do.
+        AlreadyGone = "already_gone",
+        /// Not attempted, because something it depends on failed.
+        Skipped = "skipped",
+        /// Failed; a later run tries again.
+        Failed = "failed",
+    }
+}
+
+named_enum! {
+    /// One kind of action of a sweep.
+    #[non_exhaustive]
+    pub enum SweepAction {
+        /// Deregister an image (its snapshots are deleted after).
+        DeregisterImage = "deregister_image",
+        /// Deprecate an image.
+        DeprecateImage = "deprecate_image",
+        /// Disable an image.
+        DisableImage = "disable_image",
+        /// Turn off amikeeper's deregistration protection on an image no pointer names.
+        ReleaseProtection = "release_protection",
+        /// Take back amikeeper's claim on a protection that is no longer its own.
+        WithdrawProtectionClaim = "withdraw_protection_claim",
+        /// Tag the snapshots of the images about to be deregistered, so that an interrupted
+        /// sweep leaves them for the next one to find.
+        MarkSnapshots = "mark_snapshots",
+        /// Delete a snapshot.
+        DeleteSnapshot = "delete_snapshot",
+        /// Delete a launch template version.
+        DeleteLaunchTemplateVersion = "delete_launch_template_version",
+        /// Tag the snapshots of a volume with the generation they keep.
+        TagSnapshots = "tag_snapshots",
+    }
+}
+
+named_enum! {
+    /// The overall result of a sweep.
+    #[non_exhaustive]
+    pub enum SweepStatus {
+        /// Every action was done (or there was none).
+        Ok = "ok",
+        /// An action failed (the rest were still done), or the sweep could not run.
+        Failed = "failed",
+    }
 }
 
 /// The result of one action of the plan.
@@ -173,10 +211,8 @@ pub enum ItemStatus {
 pub struct ItemResult {
     /// The resource: an AMI, snapshot or launch template id.
     pub resource: String,
-    /// The action: `deregister_image`, `deprecate_image`, `disable_image`,
-    /// `release_protection`, `withdraw_protection_claim`, `delete_snapshot`,
-    /// `delete_launch_template_version`, `tag_snapshots`.
-    pub action: &'static str,
+    /// The action.
+    pub action: SweepAction,
     /// The version, for launch template versions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
@@ -230,7 +266,7 @@ pub struct SweepReport {
     /// Whether the plan was acted on.
     pub applied: bool,
     /// `ok`, or `failed` when any action failed (the rest were still done).
-    pub status: &'static str,
+    pub status: SweepStatus,
     /// Counts.
     pub summary: SweepSummary,
     /// The plan.

@@ -28,8 +28,8 @@ use super::inventory::gather_paced;
 use super::pace::Pacer;
 use super::plan::plan_sweep_with;
 use super::report::{
-    ItemResult, ItemStatus, OrphanSnapshot, Progress, ReferenceCheck, SnapshotGeneration, SweepOptions, SweepPlan,
-    SweepReport, SweepSummary, RETIRED_SNAPSHOT_TAG,
+    ItemResult, ItemStatus, OrphanSnapshot, Progress, ReferenceCheck, SnapshotGeneration, SweepAction, SweepOptions,
+    SweepPlan, SweepReport, SweepStatus, SweepSummary, RETIRED_SNAPSHOT_TAG,
 };
 use super::{Action, Decision, RetentionPolicy, Retire, SnapshotDecision};
 use crate::backend::Aws;
@@ -138,16 +138,18 @@ impl<'a> Sweeper<'a> {
             match (result.action, result.status) {
                 (_, ItemStatus::Failed) => summary.failed += 1,
                 (_, ItemStatus::Skipped) => summary.skipped += 1,
-                ("deregister_image" | "deprecate_image" | "disable_image", _) if done => summary.images_retired += 1,
-                ("delete_snapshot", _) if done => summary.snapshots_deleted += 1,
-                ("delete_launch_template_version", _) if done => summary.launch_template_versions_deleted += 1,
-                ("release_protection", _) if done => summary.protection_released += 1,
+                (SweepAction::DeregisterImage | SweepAction::DeprecateImage | SweepAction::DisableImage, _) if done => {
+                    summary.images_retired += 1
+                }
+                (SweepAction::DeleteSnapshot, _) if done => summary.snapshots_deleted += 1,
+                (SweepAction::DeleteLaunchTemplateVersion, _) if done => summary.launch_template_versions_deleted += 1,
+                (SweepAction::ReleaseProtection, _) if done => summary.protection_released += 1,
                 _ => {}
             }
         }
         let tagged_volumes: BTreeSet<&str> = results
             .iter()
-            .filter(|r| r.action == "tag_snapshots" && r.status == ItemStatus::Done)
+            .filter(|r| r.action == SweepAction::TagSnapshots && r.status == ItemStatus::Done)
             .map(|r| r.resource.as_str())
             .collect();
         summary.snapshots_tagged =
@@ -156,7 +158,7 @@ impl<'a> Sweeper<'a> {
         summary.slowed_to_per_second = pacer.slowest_per_second();
         Ok(SweepReport {
             applied: options.apply,
-            status: if summary.failed == 0 { "ok" } else { "failed" },
+            status: if summary.failed == 0 { SweepStatus::Ok } else { SweepStatus::Failed },
             summary,
             plan,
             results,
@@ -186,7 +188,7 @@ struct Apply<'a> {
 
 fn result(
     resource: impl Into<String>,
-    action: &'static str,
+    action: SweepAction,
     outcome: Result<Option<String>, AwsError>,
     attempts: u32,
 ) -> ItemResult {
@@ -215,7 +217,7 @@ async fn let_go(pacer: &Pacer, aws: &dyn Aws, region: &Region, id: &ImageId) -> 
 }
 
 /// The result of an action whose protection could not be let go of.
-fn let_go_failed(id: &ImageId, action: &'static str, failure: LetGoFailure, attempts: u32) -> ItemResult {
+fn let_go_failed(id: &ImageId, action: SweepAction, failure: LetGoFailure, attempts: u32) -> ItemResult {
     let mut item = result(id.as_str(), action, Err(failure.error.clone()), attempts);
     if item.status == ItemStatus::Failed {
         item.detail = Some(failure.to_string());
@@ -223,7 +225,7 @@ fn let_go_failed(id: &ImageId, action: &'static str, failure: LetGoFailure, atte
     item
 }
 
-fn skipped(resource: impl Into<String>, action: &'static str, why: String) -> ItemResult {
+fn skipped(resource: impl Into<String>, action: SweepAction, why: String) -> ItemResult {
     ItemResult {
         resource: resource.into(),
         action,
@@ -303,7 +305,7 @@ impl Apply<'_> {
                     },
                     Err(error) => Err(error.clone()),
                 };
-                let mut item = result(id, "delete_launch_template_version", outcome, attempts);
+                let mut item = result(id, SweepAction::DeleteLaunchTemplateVersion, outcome, attempts);
                 item.version = Some(version);
                 if item.status == ItemStatus::Failed {
                     failed_versions.insert((id.to_owned(), version));
@@ -335,7 +337,7 @@ impl Apply<'_> {
                 );
                 results.push(ItemResult {
                     resource: chunk.join(","),
-                    action: "mark_snapshots",
+                    action: SweepAction::MarkSnapshots,
                     version: None,
                     status: ItemStatus::Failed,
                     attempts,
@@ -354,9 +356,9 @@ impl Apply<'_> {
                     let id = &decision.image_id;
                     let Action::Retire(how) = decision.action else { unreachable!("only retirements") };
                     let action = match how {
-                        Retire::Delete => "deregister_image",
-                        Retire::Deprecate => "deprecate_image",
-                        Retire::Disable => "disable_image",
+                        Retire::Delete => SweepAction::DeregisterImage,
+                        Retire::Deprecate => SweepAction::DeprecateImage,
+                        Retire::Disable => SweepAction::DisableImage,
                     };
                     if let Some(blocker) = blocked_by {
                         return (
@@ -371,13 +373,16 @@ impl Apply<'_> {
                                 Some(Ownership::Amikeepers) => {
                                     let (outcome, attempts) = let_go(pacer, aws, region, id).await;
                                     if let Err(failure) = outcome {
-                                        return (let_go_failed(id, "deregister_image", failure, attempts), Vec::new());
+                                        return (
+                                            let_go_failed(id, SweepAction::DeregisterImage, failure, attempts),
+                                            Vec::new(),
+                                        );
                                     }
                                 }
                                 // The plan keeps these; never turn someone else's protection off.
                                 Some(Ownership::SomeoneElses) => {
                                     let why = super::Reason::Protected.to_string();
-                                    return (skipped(id.as_str(), "deregister_image", why), Vec::new());
+                                    return (skipped(id.as_str(), SweepAction::DeregisterImage, why), Vec::new());
                                 }
                                 _ => {}
                             }
@@ -411,7 +416,9 @@ impl Apply<'_> {
             .buffer_unordered(self.concurrency);
         let mut deleted_with_images: BTreeSet<String> = BTreeSet::new();
         while let Some((item, deleted)) = outcomes.next().await {
-            if matches!(item.status, ItemStatus::Done | ItemStatus::AlreadyGone) && item.action == "deregister_image" {
+            if matches!(item.status, ItemStatus::Done | ItemStatus::AlreadyGone)
+                && item.action == SweepAction::DeregisterImage
+            {
                 retired_ok.insert(ImageId::new(item.resource.clone()));
             }
             deleted_with_images.extend(deleted);
@@ -425,9 +432,9 @@ impl Apply<'_> {
                 match let_go(pacer, aws, region, id).await {
                     (Ok(()), attempts) => {
                         let detail = "no pointer names it any more".to_owned();
-                        result(id.as_str(), "release_protection", Ok(Some(detail)), attempts)
+                        result(id.as_str(), SweepAction::ReleaseProtection, Ok(Some(detail)), attempts)
                     }
-                    (Err(failure), attempts) => let_go_failed(id, "release_protection", failure, attempts),
+                    (Err(failure), attempts) => let_go_failed(id, SweepAction::ReleaseProtection, failure, attempts),
                 }
             })
             .buffer_unordered(self.concurrency);
@@ -439,7 +446,12 @@ impl Apply<'_> {
             .map(|id| async move {
                 let (outcome, attempts) = pacer.retry(|| Step::Disclaim.run(aws, region, id)).await;
                 let detail = "amikeeper does not hold the protection its tag claimed (off, or with a cooldown)";
-                result(id.as_str(), "withdraw_protection_claim", outcome.map(|()| Some(detail.to_owned())), attempts)
+                result(
+                    id.as_str(),
+                    SweepAction::WithdrawProtectionClaim,
+                    outcome.map(|()| Some(detail.to_owned())),
+                    attempts,
+                )
             })
             .buffer_unordered(self.concurrency);
         while let Some(item) = outcomes.next().await {
@@ -463,7 +475,7 @@ impl Apply<'_> {
             if deleted_with_images.contains(&snapshot.snapshot_id) {
                 results.push(ItemResult {
                     resource: snapshot.snapshot_id.clone(),
-                    action: "delete_snapshot",
+                    action: SweepAction::DeleteSnapshot,
                     version: None,
                     status: ItemStatus::Done,
                     attempts: 0,
@@ -479,7 +491,7 @@ impl Apply<'_> {
             if let Some(image) = pending.first() {
                 results.push(skipped(
                     snapshot.snapshot_id.as_str(),
-                    "delete_snapshot",
+                    SweepAction::DeleteSnapshot,
                     format!("image {image} was not deregistered"),
                 ));
                 self.tick(1);
@@ -499,7 +511,7 @@ impl Apply<'_> {
         let mut outcomes = stream::iter(snapshot_jobs)
             .map(|(id, detail)| async move {
                 let (outcome, attempts) = pacer.retry(|| aws.delete_snapshot(region, &id)).await;
-                result(id, "delete_snapshot", outcome.map(|()| detail), attempts)
+                result(id, SweepAction::DeleteSnapshot, outcome.map(|()| detail), attempts)
             })
             .buffer_unordered(self.concurrency);
         while let Some(item) = outcomes.next().await {
@@ -523,7 +535,7 @@ impl Apply<'_> {
                     }
                     let (outcome, attempts) = last;
                     let detail = format!("{} snapshots: {}", snapshots.len(), snapshots.join(", "));
-                    result(volume, "tag_snapshots", outcome.map(|()| Some(detail)), attempts)
+                    result(volume, SweepAction::TagSnapshots, outcome.map(|()| Some(detail)), attempts)
                 }
             })
             .buffer_unordered(self.concurrency);

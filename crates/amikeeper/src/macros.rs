@@ -1,0 +1,43 @@
+//! Macros the crate's modules share.
+
+/// Declares a field-less enum whose variants are named in reports by fixed strings: the enum
+/// serializes as those strings, and gets `as_str` and `Display` from the same list.
+///
+/// ```ignore
+/// named_enum! {
+///     /// What became of one copy.
+///     pub enum CopyStatus {
+///         /// Copied now.
+///         Copied = "copied",
+///     }
+/// }
+/// ```
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$variant_meta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// The name reports (and JSON) give the variant.
+            pub const fn as_str(&self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
