@@ -86,8 +86,8 @@ pub struct SdkAwsBuilder {
     region: Option<String>,
     profile: Option<String>,
     endpoint_url: Option<String>,
-    retry_mode: RetryMode,
-    max_attempts: u32,
+    retry_mode: Option<RetryMode>,
+    max_attempts: Option<u32>,
     connect_timeout: Duration,
     operation_attempt_timeout: Duration,
     operation_timeout: Duration,
@@ -100,8 +100,8 @@ impl Default for SdkAwsBuilder {
             region: None,
             profile: None,
             endpoint_url: None,
-            retry_mode: RetryMode::Standard,
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            retry_mode: None,
+            max_attempts: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             operation_attempt_timeout: DEFAULT_OPERATION_ATTEMPT_TIMEOUT,
             operation_timeout: DEFAULT_OPERATION_TIMEOUT,
@@ -150,16 +150,18 @@ impl SdkAwsBuilder {
         self
     }
 
-    /// The retry strategy; [`RetryMode::Standard`] by default.
+    /// The retry strategy. It wins over `AWS_RETRY_MODE` and the profile's `retry_mode`; with
+    /// none of the three, [`RetryMode::Standard`].
     pub fn retry_mode(mut self, mode: RetryMode) -> Self {
-        self.retry_mode = mode;
+        self.retry_mode = Some(mode);
         self
     }
 
-    /// How many times a call is tried in all, the first try included
-    /// ([`DEFAULT_MAX_ATTEMPTS`] by default; 0 counts as 1).
+    /// How many times a call is tried in all, the first try included (0 counts as 1). It wins
+    /// over `AWS_MAX_ATTEMPTS` and the profile's `max_attempts`; with none of the three,
+    /// [`DEFAULT_MAX_ATTEMPTS`].
     pub fn max_attempts(mut self, max_attempts: u32) -> Self {
-        self.max_attempts = max_attempts;
+        self.max_attempts = Some(max_attempts);
         self
     }
 
@@ -189,13 +191,23 @@ impl SdkAwsBuilder {
         self
     }
 
-    /// The retry configuration these settings give.
+    /// The retry configuration these settings give, the environment and profile aside (what
+    /// [`load`](Self::load) uses when neither says anything about retries).
     pub fn retry_config(&self) -> RetryConfig {
-        let config = match self.retry_mode {
+        self.retries(&ConfiguredRetries::default()).0
+    }
+
+    /// The retry configuration: each setting from this builder, else from `configured` (the
+    /// environment, then the profile), else amikeeper's default; and the mode and attempts it
+    /// gives, for the log.
+    fn retries(&self, configured: &ConfiguredRetries) -> (RetryConfig, RetryMode, u32) {
+        let mode = self.retry_mode.or(configured.retry_mode).unwrap_or_default();
+        let attempts = self.max_attempts.or(configured.max_attempts).unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
+        let config = match mode {
             RetryMode::Standard => RetryConfig::standard(),
             RetryMode::Adaptive => RetryConfig::adaptive(),
         };
-        config.with_max_attempts(self.max_attempts.max(1))
+        (config.with_max_attempts(attempts), mode, attempts)
     }
 
     /// The timeout configuration these settings give.
@@ -212,8 +224,10 @@ impl SdkAwsBuilder {
     /// Credentials are not fetched here but on the first call, and then cached and refreshed by
     /// the SDK; so this does not fail: a missing credential shows as an error of the first call.
     pub async fn load(self) -> SdkAws {
+        let configured = ConfiguredRetries::read(self.profile.as_deref()).await;
+        let (retry_config, retry_mode, max_attempts) = self.retries(&configured);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(self.retry_config())
+            .retry_config(retry_config)
             .timeout_config(self.timeout_config());
         if let Some(profile) = &self.profile {
             loader = loader.profile_name(profile);
@@ -232,11 +246,60 @@ impl SdkAwsBuilder {
             default_region = ?config.region().map(|r| r.as_ref()),
             endpoint_url = ?config.endpoint_url(),
             profile = ?self.profile,
-            retry_mode = %self.retry_mode,
-            max_attempts = self.max_attempts.max(1),
+            %retry_mode,
+            max_attempts,
             "loaded AWS configuration"
         );
         SdkAws::from_sdk_config(config)
+    }
+}
+
+/// What the environment and the shared config file say about retries: `AWS_MAX_ATTEMPTS` and
+/// `AWS_RETRY_MODE`, else the selected profile's `max_attempts` and `retry_mode` (as the AWS
+/// CLI and every SDK read them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ConfiguredRetries {
+    max_attempts: Option<u32>,
+    retry_mode: Option<RetryMode>,
+}
+
+impl ConfiguredRetries {
+    /// Reads the process's environment and shared config files, for `profile` (else
+    /// `AWS_PROFILE`, else `default`). Files that are missing or unreadable say nothing.
+    async fn read(profile: Option<&str>) -> Self {
+        use aws_runtime::env_config::file::EnvConfigFiles;
+        use aws_types::os_shim_internal::{Env, Fs};
+        let env = Env::real();
+        let selected = profile.map(|p| std::borrow::Cow::Owned(p.to_owned()));
+        let profiles = aws_config::profile::load(&Fs::real(), &env, &EnvConfigFiles::default(), selected).await.ok();
+        let profile = profiles.as_ref().and_then(|set| set.get_profile(set.selected_profile()));
+        Self::from_settings(|env_key, profile_key| {
+            env.get(env_key).ok().or_else(|| profile.and_then(|p| p.get(profile_key)).map(str::to_owned))
+        })
+    }
+
+    /// Reads the settings through `lookup` (an environment variable's name and the profile's
+    /// key, to their value). A value that does not parse is ignored, with a warning: amikeeper's
+    /// default applies then (`aws-config` would panic).
+    fn from_settings(lookup: impl Fn(&str, &str) -> Option<String>) -> Self {
+        let read = |env_key: &str, profile_key: &str| lookup(env_key, profile_key).filter(|v| !v.trim().is_empty());
+        let max_attempts = read("AWS_MAX_ATTEMPTS", "max_attempts").and_then(|value| {
+            let parsed = value.trim().parse::<u32>().ok().filter(|n| *n > 0);
+            if parsed.is_none() {
+                tracing::warn!(%value, "AWS_MAX_ATTEMPTS (or the profile's max_attempts) is not a positive number: ignored");
+            }
+            parsed
+        });
+        let retry_mode = read("AWS_RETRY_MODE", "retry_mode").and_then(|value| match value.trim() {
+            // The AWS CLI's `legacy` mode has no counterpart in the Rust SDK; `standard` is its
+            // successor.
+            "legacy" => Some(RetryMode::Standard),
+            other => other
+                .parse()
+                .map_err(|error| tracing::warn!(%error, "AWS_RETRY_MODE (or the profile's retry_mode) is ignored"))
+                .ok(),
+        });
+        Self { max_attempts, retry_mode }
     }
 }
 
@@ -485,6 +548,34 @@ mod tests {
         let builder = SdkAws::builder().retry_mode(RetryMode::Adaptive).max_attempts(0);
         assert_eq!(builder.retry_config().mode(), aws_config::retry::RetryMode::Adaptive);
         assert_eq!(builder.retry_config().max_attempts(), 1);
+    }
+
+    #[test]
+    fn retries_come_from_the_builder_then_the_environment_then_the_profile() {
+        let settings = |pairs: &'static [(&'static str, &'static str)]| {
+            ConfiguredRetries::from_settings(move |env_key, profile_key| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == env_key)
+                    .or_else(|| pairs.iter().find(|(k, _)| *k == profile_key))
+                    .map(|(_, v)| (*v).to_owned())
+            })
+        };
+        let env = settings(&[("AWS_MAX_ATTEMPTS", "2"), ("AWS_RETRY_MODE", "adaptive"), ("max_attempts", "9")]);
+        assert_eq!(env, ConfiguredRetries { max_attempts: Some(2), retry_mode: Some(RetryMode::Adaptive) });
+        let profile = settings(&[("max_attempts", "7"), ("retry_mode", "legacy")]);
+        assert_eq!(profile, ConfiguredRetries { max_attempts: Some(7), retry_mode: Some(RetryMode::Standard) });
+        let invalid = settings(&[("AWS_MAX_ATTEMPTS", "0"), ("AWS_RETRY_MODE", "fast")]);
+        assert_eq!(invalid, ConfiguredRetries::default());
+
+        // Unset everywhere: amikeeper's defaults. The environment, when the builder says nothing.
+        let (config, mode, attempts) = SdkAws::builder().retries(&ConfiguredRetries::default());
+        assert_eq!((mode, attempts, config.max_attempts()), (RetryMode::Standard, DEFAULT_MAX_ATTEMPTS, 5));
+        let (config, mode, attempts) = SdkAws::builder().retries(&env);
+        assert_eq!((mode, attempts, config.mode()), (RetryMode::Adaptive, 2, aws_config::retry::RetryMode::Adaptive));
+        // The builder wins, setting by setting.
+        let (_, mode, attempts) = SdkAws::builder().max_attempts(1).retries(&env);
+        assert_eq!((mode, attempts), (RetryMode::Adaptive, 1));
     }
 
     #[test]

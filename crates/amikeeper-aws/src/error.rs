@@ -150,7 +150,9 @@ where
         // `SdkError` is non-exhaustive.
         _ => (AwsErrorKind::Client, "Unknown".to_owned(), context),
     };
-    AwsError::new(service, operation, kind, code, message)
+    // The SDK retried a temporary error as its retry configuration says (`SdkAwsBuilder`) before
+    // answering it: amikeeper's own retry layer does not try it again on top.
+    AwsError::new(service, operation, kind, code, message).out_of_retries()
 }
 
 /// How many characters of an unreadable error response's body a message quotes.

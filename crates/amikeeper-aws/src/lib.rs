@@ -52,17 +52,23 @@
 //!
 //! # Retries and timeouts
 //!
-//! The SDK retries throttling, 5xx, timeouts and connection failures itself:
-//! [`RetryMode::Standard`] with [`DEFAULT_MAX_ATTEMPTS`] (5) attempts, exponential back-off with
-//! jitter capped at 20 s. `standard` rather than `adaptive` because amikeeper makes a handful of
-//! calls per event, usually in a short-lived process (Lambda, a CLI run): adaptive's client-side
-//! rate limiter, once a client is throttled, slows all its later calls and lets them speed up
-//! again only over time; that pays off for a long-lived client making many calls, while a
-//! process that makes a few calls and exits gets only the slower calls. Five attempts rather than the SDK's three ride out a throttling burst
-//! from other automation in the account (an AMI event tends to come with many). The
-//! [`Keeper`](amikeeper::Keeper) retries a failed target again on top of this, for errors this
-//! crate marks retryable. [`RetryMode::Adaptive`] is there for accounts that are throttled
-//! steadily.
+//! The SDK retries throttling, 5xx, timeouts and connection failures itself, and it is the
+//! only layer that does: an error it answers is marked out of retries
+//! ([`AwsError::retries_exhausted`](amikeeper::AwsError::retries_exhausted)), so amikeeper's own
+//! retry layer ([`RetryPolicy`](amikeeper::backend::RetryPolicy)) does not try it again on top.
+//! How often a call is tried: [`max_attempts`](SdkAwsBuilder::max_attempts), else
+//! `AWS_MAX_ATTEMPTS`, else the profile's `max_attempts`, else [`DEFAULT_MAX_ATTEMPTS`] (5);
+//! the strategy: [`retry_mode`](SdkAwsBuilder::retry_mode), else `AWS_RETRY_MODE`, else the
+//! profile's `retry_mode`, else [`RetryMode::Standard`] (exponential back-off with jitter capped
+//! at 20 s; the AWS CLI's `legacy` counts as `standard`). A value that does not parse is
+//! ignored with a warning. `standard` rather than `adaptive` by default because amikeeper makes
+//! a handful of calls per event, usually in a short-lived process (Lambda, a CLI run):
+//! adaptive's client-side rate limiter, once a client is throttled, slows all its later calls
+//! and lets them speed up again only over time; that pays off for a long-lived client making
+//! many calls, while a process that makes a few calls and exits gets only the slower calls.
+//! Five attempts rather than the SDK's three ride out a throttling burst from other automation
+//! in the account (an AMI event tends to come with many). [`RetryMode::Adaptive`] is there for
+//! accounts that are throttled steadily.
 //!
 //! Every attempt AWS throttles is reported to amikeeper, also when the SDK's retry then
 //! succeeds: an interceptor on each client asks the operation's retry classifiers (the SDK's

@@ -132,6 +132,8 @@ async fn other_errors_are_mapped() {
         ("ec2", "DescribeImages", "RequestLimitExceeded", AwsErrorKind::Throttling)
     );
     assert_eq!(error.message, "Request limit exceeded.");
+    // The SDK retried it (as its retry configuration says): amikeeper's layer does not again.
+    assert!(error.retries_exhausted && !error.may_retry(), "{error:?}");
 }
 
 #[tokio::test]
