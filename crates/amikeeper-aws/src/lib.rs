@@ -113,6 +113,7 @@ mod ec2;
 pub mod error;
 mod imagebuilder;
 mod rbin;
+mod retries;
 mod ssm;
 mod sts;
 #[cfg(feature = "test-util")]

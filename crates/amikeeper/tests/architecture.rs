@@ -293,7 +293,6 @@ fn the_reference_reader_resolves_crate_super_and_use_groups() {
 }
 
 #[test]
-#[ignore = "on once the redesign's file splits (issue 17) are merged"]
 fn no_source_file_is_over_600_lines() {
     let mut long = Vec::new();
     for src in crate_sources() {
