@@ -253,31 +253,23 @@ impl From<&str> for CopyDestination {
 
 /// Conditions a rule puts on what an event is about. Unset conditions always hold.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Match {
     /// The image name starts with this (e.g. `AWSBackup_`).
-    #[serde(default)]
     pub name_prefix: Option<String>,
     /// The image description contains this (e.g. DLM's `EC2_BACKUP`, seed 002).
-    #[serde(default)]
     pub description_contains: Option<String>,
     /// The image has each of these tags, with any value.
-    #[serde(default)]
     pub has_tags: Vec<String>,
     /// The image has each of these tags with exactly this value.
-    #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// The image id is one of these (a static mapping).
-    #[serde(default)]
     pub image_ids: Vec<String>,
     /// The image was made from one of these instances.
-    #[serde(default)]
     pub instance_ids: Vec<String>,
     /// For `asg_created`: the group name starts with this.
-    #[serde(default)]
     pub asg_name_prefix: Option<String>,
     /// For `scheduled`: the EventBridge rule that fired has this name.
-    #[serde(default)]
     pub schedule_rule: Option<String>,
 }
 

@@ -265,17 +265,14 @@ pub struct ImagePolicyConfig {
 }
 
 /// `stages` of an image policy: the age, in days, from which each stage applies.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
 pub struct StagesConfig {
     /// Deprecate from this age.
-    #[serde(default)]
     pub deprecate_after_days: Option<u32>,
     /// Disable from this age.
-    #[serde(default)]
     pub disable_after_days: Option<u32>,
     /// Deregister (and delete snapshots) from this age.
-    #[serde(default)]
     pub delete_after_days: Option<u32>,
 }
 

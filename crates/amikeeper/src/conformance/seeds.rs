@@ -6,7 +6,7 @@ use super::{run, run_config, run_with, seed, statuses, Fixture, ImageSpec, DR_RE
 use crate::config::WaitConfig;
 use crate::model::{ImageId, LaunchTemplateSpec};
 use crate::publish::Status;
-use crate::report::RunStatus;
+use crate::report::{Report, RunStatus};
 use crate::samples::{configs, Origin};
 use crate::Config;
 
@@ -27,7 +27,7 @@ pub async fn seed_000_backup_to_fixed_version_parameter(f: &dyn Fixture) {
     // GetParameter (read back: no other run replaced it); then EnableImageDeregistrationProtection
     // and CreateTags (amikeeper:protected), GetParameter (the pointer still names it), and
     // DescribeImages (the AMI it left, afresh, to release its protection).
-    assert_eq!(report.aws_calls, 10, "{:?}", report.aws_calls_by_operation);
+    assert_calls(&report, 10);
     assert_eq!(report.protection, Some(format!("{new} is now protected from deregistration")));
     assert!(f.own_image_protected(MAIN_REGION, &new).await, "the published AMI is protected");
 
@@ -38,7 +38,7 @@ pub async fn seed_000_backup_to_fixed_version_parameter(f: &dyn Fixture) {
     assert_eq!(f.parameter(DR_REGION, &instance).await, Some((copy.to_string(), 1)));
     // DescribeImages, GetParameter (not there yet), PutParameter, GetParameter (read back),
     // protection (2), and GetParameter (the pointer still names it).
-    assert_eq!(report.aws_calls, 7, "{:?}", report.aws_calls_by_operation);
+    assert_calls(&report, 7);
     assert_eq!(f.parameter(MAIN_REGION, &instance).await, Some((new.to_string(), 1)), "main region untouched");
 }
 
@@ -57,10 +57,9 @@ pub async fn seed_001_parameter_from_tag(f: &dyn Fixture) {
     assert_eq!(f.parameter(MAIN_REGION, "/ami/web").await, Some((new.to_string(), 2)));
     // DescribeImages, GetParameter, DescribeImages (current), PutParameter, protection (2),
     // GetParameter (the pointer still names it), DescribeImages (the AMI it left, afresh).
-    assert_eq!(report.aws_calls, 8, "{:?}", report.aws_calls_by_operation);
+    assert_calls(&report, 8);
 
-    let report = run(f, &config, event).await;
-    assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
+    run_again_unchanged(f, &config, event).await;
     let late = Origin::new(&f.account(), MAIN_REGION, "c001-late");
     let report = run(f, &config, late.backup_job(older.as_str(), "i-0123456789abcdef0", "COMPLETED")).await;
     assert_eq!(statuses(&report), [Status::Skipped], "{report:#?}");
@@ -85,9 +84,8 @@ pub async fn seed_001_stack_from_tag(f: &dyn Fixture) {
     assert_eq!(parameters.get("InstanceType").map(String::as_str), Some("t3.small"));
     // DescribeImages, DescribeStacks, DescribeImages (current), UpdateStack, protection (2), and
     // DescribeImages (the AMI it left, afresh).
-    assert_eq!(report.aws_calls, 7, "{:?}", report.aws_calls_by_operation);
-    let report = run(f, &config, event).await;
-    assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
+    assert_calls(&report, 7);
+    run_again_unchanged(f, &config, event).await;
 }
 
 /// Seed 002 (1): `CreateAutoScalingGroup` sets the group to `$Latest`.
@@ -104,9 +102,8 @@ pub async fn seed_002_asg_created_to_latest(f: &dyn Fixture) {
     let spec = f.group_template(MAIN_REGION, "app-asg").await.expect("group has a launch template");
     assert_eq!((spec.id.as_str(), spec.version.as_str()), (template.as_str(), "$Latest"));
     // DescribeAutoScalingGroups, UpdateAutoScalingGroup.
-    assert_eq!(report.aws_calls, 2, "{:?}", report.aws_calls_by_operation);
-    let report = run(f, &config, event).await;
-    assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
+    assert_calls(&report, 2);
+    run_again_unchanged(f, &config, event).await;
 }
 
 /// Seed 002 (2): a DLM image (`EC2_BACKUP` in its description) becomes a new default version
@@ -136,9 +133,8 @@ pub async fn seed_002_dlm_to_launch_template(f: &dyn Fixture) {
     // protection (EnableImageDeregistrationProtection, CreateTags), the default read back
     // (GetParameter, DescribeLaunchTemplates, DescribeLaunchTemplateVersions), and
     // DescribeImages (the AMI it left, afresh).
-    assert_eq!(report.aws_calls, 13, "{:?}", report.aws_calls_by_operation);
-    let report = run(f, &config, event).await;
-    assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
+    assert_calls(&report, 13);
+    run_again_unchanged(f, &config, event).await;
     assert_eq!(f.template_state(MAIN_REGION, &template).await.latest_version, 2);
 
     // Three more days of DLM images: `keep_versions = 3` prunes the oldest versions.
@@ -216,4 +212,16 @@ pub async fn refusals_write_nothing(f: &dyn Fixture) {
     let foreign = Origin::new("999999999999", MAIN_REGION, "c-foreign");
     let report = run(f, &config, foreign.backup_job(hostile.as_str(), "i-0123456789abcdef0", "COMPLETED")).await;
     assert_eq!((report.status, report.aws_calls), (RunStatus::Refused, 0), "{report:#?}");
+}
+
+/// Asserts that the run made `calls` AWS calls; when it did not, says which it made.
+#[track_caller]
+fn assert_calls(report: &Report, calls: usize) {
+    assert_eq!(report.aws_calls, calls, "{:?}", report.aws_calls_by_operation);
+}
+
+/// Handles `event` again (EventBridge may deliver an event twice): nothing changes.
+async fn run_again_unchanged(f: &dyn Fixture, config: &str, event: serde_json::Value) {
+    let report = run(f, config, event).await;
+    assert_eq!(statuses(&report), [Status::Unchanged], "{report:#?}");
 }

@@ -23,6 +23,7 @@ pub mod iam;
 pub mod launch_template;
 pub mod ssm_parameter;
 pub mod stack_parameter;
+mod value_move;
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -5,9 +5,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::iam::{Job, TargetArns};
-use super::{
-    InUse, Invalid, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove, TargetTemplate,
-};
+use super::value_move::{ValueMove, WriteBack};
+use super::{InUse, Invalid, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, TargetTemplate};
 use crate::backend::Aws;
 use crate::error::{AwsError, Result};
 use crate::model::{ImageId, Parameter, PutParameter, Region};
@@ -149,7 +148,7 @@ impl PointerKind for SsmParameterTarget {
                 return Ok(Err(format!("{name} already names {to}")));
             }
             let from = current.value.clone();
-            return Ok(Ok(Box::new(FixedParameterMove { from, to: to.clone(), existing: current })));
+            return Ok(Ok(Box::new(ValueMove { from, to: to.clone(), write: RecreateAtVersionOne(current) })));
         }
         let target_image = match to {
             Some(image) => image.clone(),
@@ -173,60 +172,32 @@ impl PointerKind for SsmParameterTarget {
             overwrite: true,
             description: None,
         };
-        Ok(Ok(Box::new(ParameterMove { from: current.value, to: target_image, put })))
+        Ok(Ok(Box::new(ValueMove { from: current.value, to: target_image, write: PutBack(put) })))
     }
 }
 
 /// Put the parameter back to an earlier value.
-struct ParameterMove {
-    from: String,
-    to: ImageId,
-    put: PutParameter,
-}
+struct PutBack(PutParameter);
 
 #[async_trait]
-impl RollbackMove for ParameterMove {
-    fn image(&self) -> &ImageId {
-        &self.to
-    }
+impl WriteBack for PutBack {
+    const DOES: &'static str = "put the parameter";
 
-    fn image_before(&self) -> Option<ImageId> {
-        crate::protect::first_image_id(&self.from)
-    }
-
-    fn describe(&self) -> (String, String, String) {
-        ("put the parameter".into(), self.from.clone(), self.to.to_string())
-    }
-
-    async fn write(&self, aws: &dyn Aws, region: &Region) -> Result<Option<String>> {
-        aws.put_parameter(region, &self.put).await?;
+    async fn write_back(&self, aws: &dyn Aws, region: &Region, _to: &ImageId) -> Result<Option<String>> {
+        aws.put_parameter(region, &self.0).await?;
         Ok(None)
     }
 }
 
-/// Re-create a fixed-version parameter at version 1 with an earlier value.
-struct FixedParameterMove {
-    from: String,
-    to: ImageId,
-    existing: Parameter,
-}
+/// Re-create a fixed-version parameter (as it is now) at version 1 with an earlier value.
+struct RecreateAtVersionOne(Parameter);
 
 #[async_trait]
-impl RollbackMove for FixedParameterMove {
-    fn image(&self) -> &ImageId {
-        &self.to
-    }
+impl WriteBack for RecreateAtVersionOne {
+    const DOES: &'static str = "re-create the parameter at version 1 (fixed-version mode)";
 
-    fn image_before(&self) -> Option<ImageId> {
-        crate::protect::first_image_id(&self.from)
-    }
-
-    fn describe(&self) -> (String, String, String) {
-        ("re-create the parameter at version 1 (fixed-version mode)".into(), self.from.clone(), self.to.to_string())
-    }
-
-    async fn write(&self, aws: &dyn Aws, region: &Region) -> Result<Option<String>> {
-        let (to, existing) = (&self.to, &self.existing);
+    async fn write_back(&self, aws: &dyn Aws, region: &Region, to: &ImageId) -> Result<Option<String>> {
+        let existing = &self.0;
         let publisher = SsmParameterPublisher { name: existing.name.clone(), fixed_version: true, data_type: None };
         let described = DescribedImages::default();
         let ctx =

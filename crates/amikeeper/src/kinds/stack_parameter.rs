@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::iam::{Job, TargetArns};
+use super::value_move::{ValueMove, WriteBack};
 use super::{
-    InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove,
-    TargetTemplate,
+    InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, TargetTemplate,
 };
 use crate::backend::Aws;
 use crate::error::Result;
@@ -146,33 +146,19 @@ impl PointerKind for StackParameterTarget {
         let capabilities =
             configured.iter().find(|t| t.stack.as_str() == stack).map(|t| t.capabilities.clone()).unwrap_or_default();
         let request = stack_update_request(&found, parameter, to.as_str(), &capabilities);
-        Ok(Ok(Box::new(StackMove { request, from: current, to: to.clone() })))
+        Ok(Ok(Box::new(ValueMove { from: current, to: to.clone(), write: UpdateBack(request) })))
     }
 }
 
 /// Update the stack with its previous template and an earlier parameter value.
-struct StackMove {
-    request: UpdateStack,
-    from: String,
-    to: ImageId,
-}
+struct UpdateBack(UpdateStack);
 
 #[async_trait]
-impl RollbackMove for StackMove {
-    fn image(&self) -> &ImageId {
-        &self.to
-    }
+impl WriteBack for UpdateBack {
+    const DOES: &'static str = "update the stack with the previous template";
 
-    fn image_before(&self) -> Option<ImageId> {
-        crate::protect::first_image_id(&self.from)
-    }
-
-    fn describe(&self) -> (String, String, String) {
-        ("update the stack with the previous template".into(), self.from.clone(), self.to.to_string())
-    }
-
-    async fn write(&self, aws: &dyn Aws, region: &Region) -> Result<Option<String>> {
-        Ok(match aws.update_stack(region, &self.request).await? {
+    async fn write_back(&self, aws: &dyn Aws, region: &Region, _to: &ImageId) -> Result<Option<String>> {
+        Ok(match aws.update_stack(region, &self.0).await? {
             StackUpdate::NoChange => Some("CloudFormation: no updates are to be performed".into()),
             _ => None,
         })

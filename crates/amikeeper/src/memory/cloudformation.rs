@@ -24,6 +24,18 @@ fn validation(op: &str, kind: AwsErrorKind, message: impl Into<String>) -> AwsEr
     aws_error(op, kind, "ValidationError", message)
 }
 
+/// CloudFormation's refusal of an update that names `parameters` wrongly, when there are any:
+/// `Parameters: [A, B] <problem>`.
+fn refuse_parameters<'a>(op: &str, parameters: impl Iterator<Item = &'a str>, problem: &str) -> Result<(), AwsError> {
+    let parameters: Vec<&str> = parameters.collect();
+    match parameters.is_empty() {
+        true => Ok(()),
+        false => {
+            Err(validation(op, AwsErrorKind::Client, format!("Parameters: [{}] {problem}", parameters.join(", "))))
+        }
+    }
+}
+
 impl RegionState {
     /// The stack called or with id `name`; deleted stacks are found only by id, as in AWS.
     fn find_stack(&mut self, name: &str) -> Option<&mut StackRecord> {
@@ -116,32 +128,15 @@ impl CloudFormationApi for MemoryAws {
                     format!("Stack:{} is in {} state and can not be updated.", stack.id, stack.status),
                 ));
             }
-            let unknown: Vec<&str> = request
-                .parameters
-                .iter()
-                .map(|(key, _)| key.as_str())
-                .filter(|key| !stack.parameters.contains_key(*key))
-                .collect();
-            if !unknown.is_empty() {
-                return Err(validation(
-                    op,
-                    AwsErrorKind::Client,
-                    format!("Parameters: [{}] do not exist in the template", unknown.join(", ")),
-                ));
-            }
-            let missing: Vec<&str> = stack
+            let given = request.parameters.iter().map(|(key, _)| key.as_str());
+            let unknown = given.filter(|key| !stack.parameters.contains_key(*key));
+            refuse_parameters(op, unknown, "do not exist in the template")?;
+            let missing = stack
                 .parameters
                 .keys()
                 .map(String::as_str)
-                .filter(|key| !request.parameters.iter().any(|(given, _)| given == key))
-                .collect();
-            if !missing.is_empty() {
-                return Err(validation(
-                    op,
-                    AwsErrorKind::Client,
-                    format!("Parameters: [{}] must have values", missing.join(", ")),
-                ));
-            }
+                .filter(|key| !request.parameters.iter().any(|(given, _)| given == key));
+            refuse_parameters(op, missing, "must have values")?;
             let mut parameters = stack.parameters.clone();
             for (key, value) in &request.parameters {
                 if let StackParameterValue::Value(value) = value {

@@ -616,16 +616,8 @@ impl Ec2Api for MemoryAws {
                     format!("AMI name {} is already in use by AMI {}", request.name, taken.image.id),
                 ));
             }
-            let seed = ImageSeed {
-                id: None,
-                name: request.name.clone(),
-                description: request.description.clone(),
-                state: ImageState::Pending,
-                tags: request.tags.clone(),
-                created: None,
-                snapshots: 1,
-            };
-            Ok(world.insert_image(region, seed))
+            let seed = ImageSeed { description: request.description.clone(), ..ImageSeed::new(&request.name) };
+            Ok(world.insert_image(region, seed.tags(request.tags.clone()).pending()))
         })
     }
 
@@ -657,16 +649,9 @@ impl Ec2Api for MemoryAws {
                 }
                 None => return Err(image_not_found(op, &request.source_image_id)),
             };
-            let seed = ImageSeed {
-                id: None,
-                name: request.name.clone(),
-                description: request.description.clone(),
-                state: ImageState::Pending,
-                tags: request.tags.clone(),
-                created: None,
-                snapshots: source.snapshot_ids.len(),
-            };
-            let copy = world.insert_image(region, seed);
+            let seed = ImageSeed { description: request.description.clone(), ..ImageSeed::new(&request.name) };
+            let copy = world
+                .insert_image(region, seed.tags(request.tags.clone()).snapshots(source.snapshot_ids.len()).pending());
             world.region(region).copy_tokens.insert(request.client_token.clone(), copy.clone());
             Ok(copy)
         })

@@ -216,6 +216,11 @@ mod tests {
     use crate::memory::{ImageSeed, MemoryAws};
     use crate::model::{ImageId, ParameterType, PutParameter, Region, StackParameterValue, UpdateStack};
 
+    /// An empty account, and the region the tests use.
+    fn account() -> (MemoryAws, Region) {
+        (MemoryAws::new("111122223333"), Region::from("eu-west-1"))
+    }
+
     fn put(name: &str, value: &str) -> PutParameter {
         PutParameter {
             name: name.into(),
@@ -229,8 +234,7 @@ mod tests {
 
     #[tokio::test]
     async fn scripted_faults_are_consumed_in_order_without_effect() {
-        let aws = MemoryAws::new("111122223333");
-        let region = Region::from("eu-west-1");
+        let (aws, region) = account();
         aws.inject(Fault::on("ssm:PutParameter", FaultKind::Throttling));
         aws.inject(Fault::on("ssm:PutParameter", FaultKind::ServerError).times(2));
         aws.inject(Fault::on("ssm:PutParameter", FaultKind::Timeout));
@@ -259,8 +263,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_fault_for_any_operation_hits_the_next_call() {
-        let aws = MemoryAws::new("111122223333");
-        let region = Region::from("eu-west-1");
+        let (aws, region) = account();
         aws.inject(Fault::any(FaultKind::Throttling).times(4));
         let ec2 = aws.describe_image(&region, &ImageId::from("ami-00000000000000001")).await.unwrap_err();
         assert_eq!(ec2.code, "RequestLimitExceeded");
@@ -275,8 +278,7 @@ mod tests {
 
     #[tokio::test]
     async fn server_error_codes_follow_the_service() {
-        let aws = MemoryAws::new("111122223333");
-        let region = Region::from("eu-west-1");
+        let (aws, region) = account();
         aws.inject(Fault::any(FaultKind::ServerError).times(2));
         let ec2 = aws.describe_image(&region, &ImageId::from("ami-00000000000000001")).await.unwrap_err();
         assert_eq!((ec2.code.as_str(), ec2.kind), ("InternalError", AwsErrorKind::Server));
@@ -286,8 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_faulted_stack_update_changes_nothing() {
-        let aws = MemoryAws::new("111122223333");
-        let region = Region::from("eu-west-1");
+        let (aws, region) = account();
         aws.create_stack(&region, "web", BTreeMap::from([("AmiId".to_owned(), "ami-1".to_owned())]));
         aws.inject(Fault::on("cloudformation:UpdateStack", FaultKind::Timeout));
         let request = UpdateStack {
@@ -304,8 +305,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lost_answer_still_takes_effect() {
-        let aws = MemoryAws::new("111122223333");
-        let region = Region::from("eu-west-1");
+        let (aws, region) = account();
         aws.inject(Fault::on("ssm:PutParameter", FaultKind::TimeoutAfterEffect));
         let err = aws.put_parameter(&region, &put("/p", "1")).await.unwrap_err();
         assert_eq!(err.kind, AwsErrorKind::Timeout);
@@ -315,8 +315,7 @@ mod tests {
     #[tokio::test]
     async fn random_faults_are_reproducible_and_clearable() {
         async fn run(seed: u64) -> Vec<Option<String>> {
-            let aws = MemoryAws::new("111122223333");
-            let region = Region::from("eu-west-1");
+            let (aws, region) = account();
             aws.add_image(&region, ImageSeed::new("a"));
             aws.inject_random(seed, 0.5, &[]);
             let mut outcomes = Vec::new();
@@ -334,8 +333,7 @@ mod tests {
         let codes: std::collections::BTreeSet<_> = first.iter().flatten().cloned().collect();
         assert!(codes.len() > 1, "only {codes:?}");
 
-        let aws = MemoryAws::new("111122223333");
-        let region = Region::from("eu-west-1");
+        let (aws, region) = account();
         aws.inject_random(1, 1.0, &[FaultKind::Throttling]);
         aws.inject(Fault::on("ssm:GetParameter", FaultKind::ServerError));
         // The queued fault comes first, then the random ones.

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use time::OffsetDateTime;
 
 use super::inventory::Gathered;
-use super::usage::{image_policy, ParameterHistories};
+use super::usage::image_policy;
 use super::{snapshot_plan, Action, Decision, Inventory, Plan, RetentionPolicy, Retire};
 use crate::config::{Config, ImagePolicyConfig};
 use crate::model::ImageId;
@@ -27,19 +27,29 @@ impl ConfiguredRetention {
     pub fn new<T>(config: &Config<T>) -> Self {
         Self { policies: config.retention.as_ref().map(|r| r.images.clone()).unwrap_or_default() }
     }
+}
 
-    /// The decisions of every policy, in order, for `images` (with their usages); `histories`
-    /// for `published_to`.
-    fn decide(
+impl RetentionPolicy for ConfiguredRetention {
+    fn plan(&self, inventory: &Inventory, now: OffsetDateTime) -> Plan {
+        let decisions = self.sweep_decisions(inventory, &Gathered::default(), now, &mut Vec::new());
+        let deleted: HashSet<&ImageId> =
+            decisions.iter().filter(|d| d.action == Action::Retire(Retire::Delete)).map(|d| &d.image_id).collect();
+        let snapshots = snapshot_plan(&inventory.images, |index| deleted.contains(&inventory.images[index].id));
+        Plan { decisions, snapshots }
+    }
+
+    /// The decisions of every policy, in order; a policy sees only the images no earlier one
+    /// groups. `gathered` holds the parameter histories for `published_to`.
+    fn sweep_decisions(
         &self,
         inventory: &Inventory,
-        histories: &ParameterHistories,
+        gathered: &Gathered,
         now: OffsetDateTime,
         warnings: &mut Vec<String>,
     ) -> Vec<Decision> {
         let mut policies = Vec::new();
         for (i, config) in self.policies.iter().enumerate() {
-            match image_policy(config, histories) {
+            match image_policy(config, &gathered.parameter_histories) {
                 Ok(policy) => policies.push(policy),
                 Err(error) => warnings.push(format!("retention.images[{i}] is skipped: {error}")),
             }
@@ -59,25 +69,5 @@ impl ConfiguredRetention {
             decisions.extend(policy.decisions_among(&images, &inventory.usages, now));
         }
         decisions
-    }
-}
-
-impl RetentionPolicy for ConfiguredRetention {
-    fn plan(&self, inventory: &Inventory, now: OffsetDateTime) -> Plan {
-        let decisions = self.decide(inventory, &ParameterHistories::new(), now, &mut Vec::new());
-        let deleted: HashSet<&ImageId> =
-            decisions.iter().filter(|d| d.action == Action::Retire(Retire::Delete)).map(|d| &d.image_id).collect();
-        let snapshots = snapshot_plan(&inventory.images, |index| deleted.contains(&inventory.images[index].id));
-        Plan { decisions, snapshots }
-    }
-
-    fn sweep_decisions(
-        &self,
-        inventory: &Inventory,
-        gathered: &Gathered,
-        now: OffsetDateTime,
-        warnings: &mut Vec<String>,
-    ) -> Vec<Decision> {
-        self.decide(inventory, &gathered.parameter_histories, now, warnings)
     }
 }

@@ -103,6 +103,21 @@ fn under(name: &str, path: &str) -> bool {
     name.len() > path.len() && name.starts_with(path) && name.as_bytes()[path.len()] == b'/'
 }
 
+/// Reads each of `keys` with `read`, at most `concurrency` at a time, and puts what the reads
+/// return in one list (in no particular order); fails with the first error.
+async fn read_each<K, R, Fut>(
+    keys: impl IntoIterator<Item = K>,
+    concurrency: usize,
+    read: impl FnMut(K) -> Fut,
+) -> Result<Vec<R::Item>, AwsError>
+where
+    R: IntoIterator,
+    Fut: std::future::Future<Output = Result<R, AwsError>>,
+{
+    let lists: Vec<R> = stream::iter(keys).map(read).buffer_unordered(concurrency).try_collect().await?;
+    Ok(lists.into_iter().flatten().collect())
+}
+
 /// Reads the inventory of `region`: the listings run at once, then each launch template's
 /// versions, at most `concurrency` at a time; every call goes through the pacer and is retried
 /// on retryable errors.
@@ -159,22 +174,11 @@ pub(super) async fn gather_paced<T: Kinds>(
     let groups = async { pacer.retry(|| aws.describe_auto_scaling_groups(region)).await.0 };
     let configurations = async { pacer.retry(|| aws.describe_launch_configurations(region)).await.0 };
     let stacks = async { pacer.retry(|| aws.describe_stacks(region)).await.0 };
-    let by_path = async {
-        let lists: Vec<Vec<Parameter>> = stream::iter(&paths)
-            .map(|path| async move { pacer.retry(|| aws.get_parameters_by_path(region, path)).await.0 })
-            .buffer_unordered(concurrency)
-            .try_collect()
-            .await?;
-        Ok::<_, AwsError>(lists.into_iter().flatten().collect::<Vec<_>>())
-    };
-    let by_name = async {
-        let found: Vec<Option<Parameter>> = stream::iter(&names)
-            .map(|name| async move { pacer.retry(|| aws.get_parameter(region, name)).await.0 })
-            .buffer_unordered(concurrency)
-            .try_collect()
-            .await?;
-        Ok::<_, AwsError>(found.into_iter().flatten().collect::<Vec<_>>())
-    };
+    let by_path = read_each(&paths, concurrency, |path| async move {
+        pacer.retry(|| aws.get_parameters_by_path(region, path)).await.0
+    });
+    let by_name =
+        read_each(&names, concurrency, |name| async move { pacer.retry(|| aws.get_parameter(region, name)).await.0 });
     let histories = async {
         stream::iter(&published)
             .map(|name| async move {
@@ -185,18 +189,18 @@ pub(super) async fn gather_paced<T: Kinds>(
             .try_collect::<BTreeMap<_, _>>()
             .await
     };
-    let every_parameter = async {
-        if !scan_only {
-            return Ok(None);
-        }
-        let all = pacer.retry(|| aws.describe_parameter_names(region)).await.0?;
-        let lists: Vec<Vec<Parameter>> = stream::iter(all.chunks(PARAMETERS_PER_CALL))
-            .map(|chunk| async move { pacer.retry(|| aws.get_parameters(region, chunk)).await.0 })
-            .buffer_unordered(concurrency)
-            .try_collect()
-            .await?;
-        Ok::<_, AwsError>(Some(lists.into_iter().flatten().collect::<Vec<_>>()))
-    };
+    let every_parameter =
+        async {
+            if !scan_only {
+                return Ok(None);
+            }
+            let all = pacer.retry(|| aws.describe_parameter_names(region)).await.0?;
+            let chunks = all.chunks(PARAMETERS_PER_CALL);
+            let parameters = read_each(chunks, concurrency, |chunk| async move {
+                pacer.retry(|| aws.get_parameters(region, chunk)).await.0
+            });
+            Ok::<_, AwsError>(Some(parameters.await?))
+        };
     let recipes = async {
         match scan_only {
             true => pacer.retry(|| aws.list_recipe_images(region)).await.0.map(Some),
