@@ -14,27 +14,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/amikeeper/target}"
-export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 VENV=.venv-coldstart
 REQUIREMENTS=benches/coldstart/requirements.txt
-STAMP="$VENV/.amikeeper-requirements"
-
-step() { printf '\n==> %s\n' "$*" >&2; }
-
-python=${PYTHON:-}
-if [ -z "$python" ]; then
-    if command -v python3.11 >/dev/null 2>&1; then python=python3.11; else python=python3; fi
-fi
+# shellcheck source=scripts/bench-env.sh
+. scripts/bench-env.sh
 
 step "Build tools and moto (.venv: scripts/setup-python.sh)"
 ./scripts/setup-python.sh
 
 step "$VENV: $(grep -m1 '^boto3' "$REQUIREMENTS")"
 if [ ! -f "$STAMP" ] || ! cmp -s "$REQUIREMENTS" "$STAMP"; then
-    [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-    cp "$REQUIREMENTS" "$STAMP"
+    install_requirements
 fi
 
 step "maturin build --release --zig (into $CARGO_TARGET_DIR)"

@@ -17,20 +17,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/amikeeper/target}"
-export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-mkdir -p "$CARGO_TARGET_DIR"
-
 VENV=.venv-bench
 REQUIREMENTS=benches/compare/requirements.txt
-STAMP="$VENV/.amikeeper-requirements"
-
-step() { printf '\n==> %s\n' "$*" >&2; }
-
-python=${PYTHON:-}
-if [ -z "$python" ]; then
-    if command -v python3.11 >/dev/null 2>&1; then python=python3.11; else python=python3; fi
-fi
+# shellcheck source=scripts/bench-env.sh
+. scripts/bench-env.sh
+mkdir -p "$CARGO_TARGET_DIR"
 
 step "Python tools ($VENV: $(grep -E '^(moto|aws-amicleaner|c7n)[[=]' "$REQUIREMENTS" | tr '\n' ' '))"
 if [ -x "$VENV/bin/amicleaner" ] && [ -x "$VENV/bin/custodian" ] && [ -f "$STAMP" ] && cmp -s "$REQUIREMENTS" "$STAMP"; then
@@ -40,9 +31,7 @@ else
         echo "bench-compare: $python is $("$python" --version 2>&1); c7n needs Python 3.10.2+" >&2
         exit 2
     }
-    [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-    cp "$REQUIREMENTS" "$STAMP"
+    install_requirements
 fi
 
 # scripts/moto-server (moto plus the EC2 operations it lacks) runs on the test venv .venv.

@@ -89,23 +89,21 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 GROUPS = 10
 
-KEEP2_TOML = f"""accounts = ["{ACCOUNT}"]
+
+def retention_toml(name: str, keep_newest: int) -> str:
+    """amikeeper's configuration: image policy `name` keeps the `keep_newest` newest of each group."""
+    return f"""accounts = ["{ACCOUNT}"]
 [retention]
 concurrency = 16
 [[retention.images]]
-name = "groups"
+name = "{name}"
 group_by = {{ tag = "Group" }}
-keep_newest = 2
+keep_newest = {keep_newest}
 """
 
-UNUSED_TOML = f"""accounts = ["{ACCOUNT}"]
-[retention]
-concurrency = 16
-[[retention.images]]
-name = "unused"
-group_by = {{ tag = "Group" }}
-keep_newest = 0
-"""
+
+KEEP2_TOML = retention_toml("groups", 2)
+UNUSED_TOML = retention_toml("unused", 0)
 
 C7N_POLICY = """policies:
   - name: unused-grouped-amis

@@ -49,10 +49,10 @@ def apply() -> None:
     """Adds the four operations and wraps DescribeImages (apply after describe_images)."""
     set_methods(
         EC2Response,
-        enable_allowed_images_settings=_enable,
-        disable_allowed_images_settings=_disable,
-        replace_image_criteria_in_allowed_images_settings=_replace_criteria,
-        get_allowed_images_settings=_get,
+        _enable_allowed_images_settings,
+        _disable_allowed_images_settings,
+        _replace_image_criteria_in_allowed_images_settings,
+        _get_allowed_images_settings,
     )
     describe_all_images = EC2Response.describe_images
 
@@ -71,7 +71,7 @@ def apply() -> None:
             shown.append(ShownImage(ami, allowed))
         return ActionResult({**result.result, "Images": shown})  # type: ignore[dict-item]
 
-    set_methods(EC2Response, describe_images=describe_images)
+    set_methods(EC2Response, describe_images)
 
 
 class ShownImage:
@@ -135,7 +135,7 @@ def _set(response: EC2Response, **changes: Any) -> None:
         _settings_of(response).update(changes)
 
 
-def _enable(self: EC2Response) -> ActionResult:
+def _enable_allowed_images_settings(self: EC2Response) -> ActionResult:
     state = self._get_param("AllowedImagesSettingsState")
     self.error_on_dryrun()
     if state not in ALLOWED_IMAGES_STATES:
@@ -144,7 +144,7 @@ def _enable(self: EC2Response) -> ActionResult:
     return ActionResult({"AllowedImagesSettingsState": state})
 
 
-def _disable(self: EC2Response) -> ActionResult:
+def _disable_allowed_images_settings(self: EC2Response) -> ActionResult:
     self.error_on_dryrun()
     _set(self, State="disabled")
     return ActionResult({"AllowedImagesSettingsState": "disabled"})
@@ -169,7 +169,7 @@ def _criterion_from_request(raw: dict[str, Any]) -> dict[str, Any]:
     return criterion
 
 
-def _replace_criteria(self: EC2Response) -> ActionResult:
+def _replace_image_criteria_in_allowed_images_settings(self: EC2Response) -> ActionResult:
     raw = self._get_param("ImageCriteria", []) or []
     self.error_on_dryrun()
     if len(raw) > MAX_IMAGE_CRITERIA:
@@ -178,7 +178,7 @@ def _replace_criteria(self: EC2Response) -> ActionResult:
     return ActionResult({"ReturnValue": True})
 
 
-def _get(self: EC2Response) -> ActionResult:
+def _get_allowed_images_settings(self: EC2Response) -> ActionResult:
     self.error_on_dryrun()
     settings = _settings(self)
     result: dict[str, Any] = {"State": settings["State"], "ManagedBy": "account"}

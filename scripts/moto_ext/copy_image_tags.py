@@ -22,4 +22,4 @@ def apply() -> None:
             self.ec2_backend.create_tags([result.result["ImageId"]], tags)  # type: ignore[index]
         return result
 
-    set_methods(EC2Response, copy_image=copy_image)
+    set_methods(EC2Response, copy_image)

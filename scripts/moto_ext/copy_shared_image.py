@@ -45,7 +45,7 @@ def apply() -> None:
         self.amis[ami.id] = ami
         return ami
 
-    set_methods(AmiBackend, copy_image=copy_image)
+    set_methods(AmiBackend, copy_image)
 
 
 def shared_with(permissions: Any, account: str) -> bool:

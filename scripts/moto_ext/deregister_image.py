@@ -20,7 +20,7 @@ from .methods import set_methods
 
 def apply() -> None:
     """Replaces DeregisterImage."""
-    set_methods(EC2Response, deregister_image=_deregister_image)
+    set_methods(EC2Response, _deregister_image)
 
 
 def _deregister_image(self: EC2Response) -> ActionResult:

@@ -24,9 +24,7 @@ def apply() -> None:
     """Adds the two operations and wraps DeregisterImage (apply after deregister_image)."""
     # Read by moto's serializer for DescribeImages' DeregistrationProtection.
     Ami.deregistration_protection = None  # type: ignore[attr-defined]
-    set_methods(
-        EC2Response, enable_image_deregistration_protection=_enable, disable_image_deregistration_protection=_disable
-    )
+    set_methods(EC2Response, _enable_image_deregistration_protection, _disable_image_deregistration_protection)
     unprotected_deregister = EC2Response.deregister_image
 
     def deregister_image(self: EC2Response) -> ActionResult:
@@ -40,10 +38,10 @@ def apply() -> None:
             )
         return unprotected_deregister(self)
 
-    set_methods(EC2Response, deregister_image=deregister_image)
+    set_methods(EC2Response, deregister_image)
 
 
-def _enable(self: EC2Response) -> ActionResult:
+def _enable_image_deregistration_protection(self: EC2Response) -> ActionResult:
     image_id = self._get_param("ImageId")
     with_cooldown = self._get_bool_param("WithCooldown", False)
     self.error_on_dryrun()
@@ -53,7 +51,7 @@ def _enable(self: EC2Response) -> ActionResult:
     return ActionResult({"Return": "true"})
 
 
-def _disable(self: EC2Response) -> ActionResult:
+def _disable_image_deregistration_protection(self: EC2Response) -> ActionResult:
     image_id = self._get_param("ImageId")
     self.error_on_dryrun()
     ami = own_image(self, image_id)

@@ -17,7 +17,7 @@ from .methods import set_methods
 
 def apply() -> None:
     """Replaces DescribeImages (allowed_images wraps it)."""
-    set_methods(EC2Response, describe_images=_describe_images)
+    set_methods(EC2Response, _describe_images)
 
 
 def _describe_images(self: EC2Response) -> ActionResult:

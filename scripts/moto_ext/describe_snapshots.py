@@ -14,7 +14,7 @@ from .methods import set_methods
 
 def apply() -> None:
     """Replaces DescribeSnapshots."""
-    set_methods(EC2Response, describe_snapshots=_describe_snapshots)
+    set_methods(EC2Response, _describe_snapshots)
 
 
 def _describe_snapshots(self: EC2Response) -> ActionResult:

@@ -30,9 +30,7 @@ def apply() -> None:
     """Adds the two operations and DescribeImages' DeprecationTime."""
     # Read by moto's serializer for DescribeImages' DeprecationTime (None: not in the response).
     Ami.deprecation_time = None  # type: ignore[attr-defined]
-    set_methods(
-        EC2Response, enable_image_deprecation=_enable_image_deprecation, disable_image_deprecation=_disable_image_deprecation
-    )
+    set_methods(EC2Response, _enable_image_deprecation, _disable_image_deprecation)
 
 
 def round_to_minute(value: _dt.datetime) -> _dt.datetime:

@@ -24,7 +24,7 @@ LAUNCH_TEMPLATE_DEPTH = 10
 
 def apply() -> None:
     """Adds DescribeImageReferences."""
-    set_methods(EC2Response, describe_image_references=_describe_image_references)
+    set_methods(EC2Response, _describe_image_references)
 
 
 def _describe_image_references(self: EC2Response) -> ActionResult:

@@ -37,12 +37,7 @@ ACTIVE_REFRESH_STATES = frozenset({"Pending", "InProgress", "Cancelling", "Rollb
 
 def apply() -> None:
     """Adds the three operations."""
-    set_methods(
-        AutoScalingResponse,
-        start_instance_refresh=_start_instance_refresh,
-        describe_instance_refreshes=_describe_instance_refreshes,
-        cancel_instance_refresh=_cancel_instance_refresh,
-    )
+    set_methods(AutoScalingResponse, _start_instance_refresh, _describe_instance_refreshes, _cancel_instance_refresh)
 
 
 def _refreshed_group(self: AutoScalingResponse, name: str) -> Any:

@@ -31,13 +31,7 @@ MAX_DELETE_VERSIONS = 200
 
 def apply() -> None:
     """Looks versions up by number and adds DeleteLaunchTemplateVersions."""
-    set_methods(
-        LaunchTemplate,
-        create_version=_create_version,
-        get_version=_get_version,
-        default_version=_default_version,
-        latest_version=_latest_version,
-    )
+    set_methods(LaunchTemplate, _create_version, _get_version, _default_version, _latest_version)
     moto_describe = LaunchTemplateBackend.describe_launch_template_versions
 
     def describe_launch_template_versions(
@@ -63,8 +57,8 @@ def apply() -> None:
         ]
         return selected[:max_results]
 
-    set_methods(LaunchTemplateBackend, describe_launch_template_versions=describe_launch_template_versions)
-    set_methods(EC2Response, delete_launch_template_versions=_delete_launch_template_versions)
+    set_methods(LaunchTemplateBackend, describe_launch_template_versions)
+    set_methods(EC2Response, _delete_launch_template_versions)
 
 
 def find_version(template: LaunchTemplate, number: int) -> LaunchTemplateVersion | None:

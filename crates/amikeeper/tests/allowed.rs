@@ -56,8 +56,29 @@ async fn handle(keeper: &Keeper, image: &ImageId) -> Report {
     reports.remove(0)
 }
 
+/// A provider other than the golden AMI's: criteria naming only it do not allow the AMI.
+const OTHER_PROVIDER: &str = "999988887777";
+
 fn by_provider(account: &str) -> ImageCriterion {
     ImageCriterion { image_providers: vec![account.to_owned()], ..Default::default() }
+}
+
+/// The account's Allowed AMIs setting in `REGION`: `state`, with criteria that allow the AMIs of
+/// `providers` only.
+fn set_allowed_images(aws: &MemoryAws, state: AllowedImagesState, providers: &[&str]) {
+    aws.set_allowed_images_state(REGION, state);
+    aws.replace_image_criteria(REGION, providers.iter().map(|account| by_provider(account)).collect());
+}
+
+/// The run of a keeper whose rule publishes `image` to the parameter, on `image`'s event.
+async fn publish(aws: &Arc<MemoryAws>, image: &ImageId) -> Report {
+    handle(&keeper(aws, &[image]), image).await
+}
+
+/// The run went through and the parameter names `image`.
+fn assert_published(aws: &MemoryAws, report: &Report, image: &ImageId) {
+    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    assert_eq!(aws.parameter(REGION, PARAMETER).unwrap().value, image.as_str());
 }
 
 fn writes(aws: &MemoryAws) -> Vec<String> {
@@ -68,9 +89,8 @@ fn writes(aws: &MemoryAws) -> Vec<String> {
 #[tokio::test]
 async fn enabled_and_not_allowed_is_refused_and_nothing_is_written() {
     let (me, _provider, image) = shared_golden_ami().await;
-    me.set_allowed_images_state(REGION, AllowedImagesState::Enabled);
-    me.replace_image_criteria(REGION, vec![by_provider("999988887777")]);
-    let report = handle(&keeper(&me, &[&image]), &image).await;
+    set_allowed_images(&me, AllowedImagesState::Enabled, &[OTHER_PROVIDER]);
+    let report = publish(&me, &image).await;
     // EC2 does not show an AMI that is not allowed while the setting is enabled.
     assert_eq!(report.status, RunStatus::Refused, "{report:?}");
     let reason = report.reason.as_deref().unwrap();
@@ -85,8 +105,7 @@ async fn enabled_and_shown_but_flagged_is_refused_per_target() {
     // EC2 shows a flagged AMI while enabled only in a race with a change of the setting; the
     // targets are refused all the same. Here the describe sees audit mode, the check enabled.
     let (me, _provider, image) = shared_golden_ami().await;
-    me.set_allowed_images_state(REGION, AllowedImagesState::AuditMode);
-    me.replace_image_criteria(REGION, vec![by_provider("999988887777")]);
+    set_allowed_images(&me, AllowedImagesState::AuditMode, &[OTHER_PROVIDER]);
     let described = me.describe_image(&Region::from(REGION), &image).await.unwrap().unwrap();
     assert_eq!(described.allowed, Some(false));
     me.set_allowed_images_state(REGION, AllowedImagesState::Enabled);
@@ -97,13 +116,11 @@ async fn enabled_and_shown_but_flagged_is_refused_per_target() {
 #[tokio::test]
 async fn enabled_and_allowed_is_published() {
     let (me, _provider, image) = shared_golden_ami().await;
-    me.set_allowed_images_state(REGION, AllowedImagesState::Enabled);
-    me.replace_image_criteria(REGION, vec![by_provider("999988887777"), by_provider(PROVIDER)]);
-    let report = handle(&keeper(&me, &[&image]), &image).await;
-    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    set_allowed_images(&me, AllowedImagesState::Enabled, &[OTHER_PROVIDER, PROVIDER]);
+    let report = publish(&me, &image).await;
+    assert_published(&me, &report, &image);
     assert_eq!(report.targets[0].outcome.status, Status::Updated);
     assert!(report.warnings.is_empty());
-    assert_eq!(me.parameter(REGION, PARAMETER).unwrap().value, image.as_str());
     // EC2 said the AMI is allowed: nothing else needed asking.
     assert_eq!(me.call_count("ec2:GetAllowedImagesSettings"), 0);
 }
@@ -111,12 +128,10 @@ async fn enabled_and_allowed_is_published() {
 #[tokio::test]
 async fn audit_mode_and_not_allowed_is_published_with_a_warning() {
     let (me, _provider, image) = shared_golden_ami().await;
-    me.set_allowed_images_state(REGION, AllowedImagesState::AuditMode);
-    me.replace_image_criteria(REGION, vec![by_provider("999988887777")]);
-    let report = handle(&keeper(&me, &[&image]), &image).await;
-    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
+    set_allowed_images(&me, AllowedImagesState::AuditMode, &[OTHER_PROVIDER]);
+    let report = publish(&me, &image).await;
+    assert_published(&me, &report, &image);
     assert_eq!(report.targets[0].outcome.status, Status::Updated);
-    assert_eq!(me.parameter(REGION, PARAMETER).unwrap().value, image.as_str());
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     assert!(report.warnings[0].contains("audit mode") && report.warnings[0].contains(image.as_str()));
     let json = serde_json::to_value(&report).unwrap();
@@ -127,10 +142,9 @@ async fn audit_mode_and_not_allowed_is_published_with_a_warning() {
 async fn disabled_is_published_without_asking() {
     let (me, _provider, image) = shared_golden_ami().await;
     // Criteria that would not allow it are set, but the setting is off.
-    me.replace_image_criteria(REGION, vec![by_provider("999988887777")]);
-    let report = handle(&keeper(&me, &[&image]), &image).await;
-    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
-    assert_eq!(me.parameter(REGION, PARAMETER).unwrap().value, image.as_str());
+    me.replace_image_criteria(REGION, vec![by_provider(OTHER_PROVIDER)]);
+    let report = publish(&me, &image).await;
+    assert_published(&me, &report, &image);
     assert!(report.warnings.is_empty());
     assert!(serde_json::to_value(&report).unwrap().get("warnings").is_none());
     assert_eq!(me.call_count("ec2:GetAllowedImagesSettings"), 0);
@@ -140,14 +154,9 @@ async fn disabled_is_published_without_asking() {
 async fn the_accounts_own_amis_are_always_allowed() {
     let me = Arc::new(MemoryAws::new(ACCOUNT));
     let image = me.add_image(REGION, ImageSeed::new("own-1"));
-    me.set_allowed_images_state(REGION, AllowedImagesState::Enabled);
-    me.replace_image_criteria(
-        REGION,
-        vec![ImageCriterion { image_providers: vec!["none".into()], ..Default::default() }],
-    );
-    let report = handle(&keeper(&me, &[&image]), &image).await;
-    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
-    assert_eq!(me.parameter(REGION, PARAMETER).unwrap().value, image.as_str());
+    set_allowed_images(&me, AllowedImagesState::Enabled, &["none"]);
+    let report = publish(&me, &image).await;
+    assert_published(&me, &report, &image);
     assert_eq!(me.call_count("ec2:GetAllowedImagesSettings"), 0);
 }
 
@@ -156,8 +165,7 @@ async fn an_unreadable_setting_refuses_only_what_ec2_flags() {
     // Audit mode, and no permission to read the setting: EC2 flags the AMI, and amikeeper cannot
     // tell audit mode from enabled, so it refuses rather than guess.
     let (me, _provider, image) = shared_golden_ami().await;
-    me.set_allowed_images_state(REGION, AllowedImagesState::AuditMode);
-    me.replace_image_criteria(REGION, vec![by_provider("999988887777")]);
+    set_allowed_images(&me, AllowedImagesState::AuditMode, &[OTHER_PROVIDER]);
     me.set_allowed_images_settings_error(Some("UnauthorizedOperation"));
     let copying = keeper_with(&me, &[&image], "copy_to = [\"eu-central-1\"]");
     let report = handle(&copying, &image).await;
@@ -170,16 +178,15 @@ async fn an_unreadable_setting_refuses_only_what_ec2_flags() {
 
     // An AMI EC2 does not flag is published: a missing permission does not block every publish.
     me.set_allowed_images_state(REGION, AllowedImagesState::Disabled);
-    let report = handle(&keeper(&me, &[&image]), &image).await;
-    assert_eq!(report.status, RunStatus::Ok, "{report:?}");
-    assert_eq!(me.parameter(REGION, PARAMETER).unwrap().value, image.as_str());
+    let report = publish(&me, &image).await;
+    assert_published(&me, &report, &image);
 }
 
 #[tokio::test]
 async fn a_missing_ami_is_refused_as_the_events_fault_when_the_setting_is_off() {
     let me = Arc::new(MemoryAws::new(ACCOUNT));
     let gone = ImageId::from("ami-0000000000000dead");
-    let report = handle(&keeper(&me, &[&gone]), &gone).await;
+    let report = publish(&me, &gone).await;
     // Refused, not failed: a retry cannot make the AMI exist (the exit-code table: 2).
     assert_eq!(report.status, RunStatus::Refused, "{report:?}");
     assert!(report.reason.as_deref().unwrap().contains("InvalidAMIID.NotFound"), "{report:?}");
@@ -191,7 +198,7 @@ async fn a_throttled_settings_read_is_retried() {
     let (me, _provider, image) = shared_golden_ami().await;
     me.set_allowed_images_state(REGION, AllowedImagesState::AuditMode);
     me.inject(Fault::on("ec2:GetAllowedImagesSettings", FaultKind::Throttling));
-    let report = handle(&keeper(&me, &[&image]), &image).await;
+    let report = publish(&me, &image).await;
     assert_eq!(report.status, RunStatus::Ok, "{report:?}");
     assert_eq!(report.warnings.len(), 1);
     assert_eq!(me.call_count("ec2:GetAllowedImagesSettings"), 2);
@@ -202,8 +209,7 @@ async fn rollback_to_an_ami_that_cannot_launch_is_refused() {
     let (me, _provider, golden) = shared_golden_ami().await;
     let own = me.add_image(REGION, ImageSeed::new("own-1"));
     me.set_parameter(REGION, PARAMETER, own.as_str()).unwrap();
-    me.set_allowed_images_state(REGION, AllowedImagesState::Enabled);
-    me.replace_image_criteria(REGION, vec![by_provider("999988887777")]);
+    set_allowed_images(&me, AllowedImagesState::Enabled, &[OTHER_PROVIDER]);
     let keeper = keeper(&me, &[&golden]);
     let targets: Vec<RollbackTarget> = vec![format!("ssm_parameter:{PARAMETER}").parse().unwrap()];
     let options = RollbackOptions { to: Some(golden.clone()), dry_run: false };

@@ -54,9 +54,39 @@ fn at_night() -> BakeOptions {
     BakeOptions { now: Some(NIGHT), ..BakeOptions::default() }
 }
 
+/// Bakes `nightly-bake` in `REGION`.
+async fn bake(keeper: &Keeper, options: &BakeOptions) -> Report {
+    keeper.bake("nightly-bake", &region(), options).await.unwrap()
+}
+
 /// Each target as `(kind, name, status)`.
 fn outcomes(report: &Report) -> Vec<(&str, &str, Status)> {
     report.targets.iter().map(|t| (t.target.kind, t.target.name.as_str(), t.outcome.status)).collect()
+}
+
+/// The run ended with `status`, and its targets are `expected`, each as `(kind, name, status)`.
+#[track_caller]
+fn assert_run(report: &Report, status: RunStatus, expected: &[(&str, &str, Status)]) {
+    assert_eq!(report.status, status, "{report:#?}");
+    assert_eq!(outcomes(report), expected, "{report:#?}");
+}
+
+/// What the baked AMI moves (the rule's targets, then the group's refresh), each with `status`:
+/// in the bake's own run, or in its state-change event's when the bake deferred.
+fn moved(status: Status) -> [(&'static str, &'static str, Status); 4] {
+    [
+        ("launch_template", "web", status),
+        ("auto_scaling_group", "web-asg", status),
+        ("ssm_parameter", "/ami/web", status),
+        ("instance_refresh", "web-asg", status),
+    ]
+}
+
+/// Every target of a bake whose AMI is available at once: the `bake` entry, then what it moved.
+fn every_target(status: Status) -> Vec<(&'static str, &'static str, Status)> {
+    let mut targets = vec![("bake", BUILDER, status)];
+    targets.extend(moved(status));
+    targets
 }
 
 /// The AMI the bake made (the `bake` entry's `to`).
@@ -83,20 +113,9 @@ fn assert_policy_covers(config: &str, aws: &MemoryAws) {
 async fn an_ami_available_at_once_is_published_and_its_group_refreshed() {
     let (aws, template, base) = account();
     aws.set_pending_describes(0);
-    let report = keeper(&config(), &aws).bake("nightly-bake", &region(), &at_night()).await.unwrap();
+    let report = bake(&keeper(&config(), &aws), &at_night()).await;
 
-    assert_eq!(report.status, RunStatus::Ok, "{report:#?}");
-    assert_eq!(
-        outcomes(&report),
-        [
-            ("bake", BUILDER, Status::Updated),
-            ("launch_template", "web", Status::Updated),
-            ("auto_scaling_group", "web-asg", Status::Updated),
-            ("ssm_parameter", "/ami/web", Status::Updated),
-            ("instance_refresh", "web-asg", Status::Updated),
-        ],
-        "{report:#?}"
-    );
+    assert_run(&report, RunStatus::Ok, &every_target(Status::Updated));
     assert!(!report.dry_run);
     assert_eq!(report.event.kind, amikeeper::EventKind::Scheduled);
     assert_eq!((report.event.region.as_str(), report.event.account.as_str()), (REGION, ACCOUNT));
@@ -146,7 +165,7 @@ async fn a_pending_ami_is_waited_for_within_the_wait() {
     // The new AMI says `pending` to its first describe and the first poll, `available` after.
     aws.set_pending_describes(2);
     let started = tokio::time::Instant::now();
-    let report = keeper(&config(), &aws).bake("nightly-bake", &region(), &at_night()).await.unwrap();
+    let report = bake(&keeper(&config(), &aws), &at_night()).await;
     let waited = started.elapsed();
 
     assert_eq!(report.status, RunStatus::Ok, "{report:#?}");
@@ -167,7 +186,7 @@ async fn a_pending_ami_past_the_wait_is_deferred_and_its_state_change_finishes_t
     let keeper = keeper(&config(), &aws);
     let options = BakeOptions { wait: Some(WaitConfig { timeout_seconds: 10, poll_seconds: 5 }), ..at_night() };
     let started = tokio::time::Instant::now();
-    let report = keeper.bake("nightly-bake", &region(), &options).await.unwrap();
+    let report = bake(&keeper, &options).await;
 
     assert_eq!(report.status, RunStatus::Deferred, "{report:#?}");
     assert!(started.elapsed() >= std::time::Duration::from_secs(10), "the override's wait was used");
@@ -194,34 +213,14 @@ async fn a_pending_ami_past_the_wait_is_deferred_and_its_state_change_finishes_t
     aws.complete_pending_images();
     let origin = Origin::new(ACCOUNT, REGION, "bake-state-change");
     let finished = handle(&keeper, origin.image_state_change(image_id.as_str(), "available")).await;
-    assert_eq!(finished.status, RunStatus::Ok, "{finished:#?}");
-    assert_eq!(
-        outcomes(&finished),
-        [
-            ("launch_template", "web", Status::Updated),
-            ("auto_scaling_group", "web-asg", Status::Updated),
-            ("ssm_parameter", "/ami/web", Status::Updated),
-            ("instance_refresh", "web-asg", Status::Updated),
-        ],
-        "{finished:#?}"
-    );
+    assert_run(&finished, RunStatus::Ok, &moved(Status::Updated));
     assert_eq!(aws.parameter(REGION, "/ami/web").unwrap().value, image_id.as_str());
     assert_eq!(aws.instance_refreshes(REGION, "web-asg").len(), 1);
 
     // The same event again moves nothing, so it starts no second refresh.
     aws.finish_instance_refreshes(REGION, "web-asg");
     let again = handle(&keeper, origin.image_state_change(image_id.as_str(), "available")).await;
-    assert_eq!(again.status, RunStatus::Ok, "{again:#?}");
-    assert_eq!(
-        outcomes(&again),
-        [
-            ("launch_template", "web", Status::Unchanged),
-            ("auto_scaling_group", "web-asg", Status::Unchanged),
-            ("ssm_parameter", "/ami/web", Status::Unchanged),
-            ("instance_refresh", "web-asg", Status::Unchanged),
-        ],
-        "{again:#?}"
-    );
+    assert_run(&again, RunStatus::Ok, &moved(Status::Unchanged));
     assert!(again.targets[3].outcome.reason.contains("before this run"), "{again:#?}");
     assert_eq!(aws.instance_refreshes(REGION, "web-asg").len(), 1);
     assert_eq!(aws.call_count("autoscaling:StartInstanceRefresh"), 1);
@@ -231,14 +230,13 @@ async fn a_pending_ami_past_the_wait_is_deferred_and_its_state_change_finishes_t
 async fn a_dry_run_creates_and_writes_nothing() {
     let (aws, template, base) = account();
     let options = BakeOptions { dry_run: true, ..at_night() };
-    let report = keeper(&config(), &aws).bake("nightly-bake", &region(), &options).await.unwrap();
+    let report = bake(&keeper(&config(), &aws), &options).await;
 
     assert!(report.dry_run);
-    assert_eq!(report.status, RunStatus::Ok, "{report:#?}");
-    assert_eq!(
-        outcomes(&report),
-        [("bake", BUILDER, Status::Planned), ("instance_refresh", "web-asg", Status::Planned)],
-        "{report:#?}"
+    assert_run(
+        &report,
+        RunStatus::Ok,
+        &[("bake", BUILDER, Status::Planned), ("instance_refresh", "web-asg", Status::Planned)],
     );
     assert!(report.targets[0].outcome.reason.contains("web-2026-03-01"), "{report:#?}");
     assert_eq!(report.aws_calls, 0);
@@ -285,9 +283,7 @@ async fn unknown_rules_rules_without_bake_and_unknown_accounts_are_refused_befor
     // Naming one of them works, and `{account}` is that account.
     let named = two_accounts.replace("web-{date}", "web-{account}-{date}");
     let options = BakeOptions { account: Some("444455556666".into()), dry_run: true, ..at_night() };
-    let report =
-        Keeper::new(Config::from_toml(&named).unwrap(), aws.clone()).bake("nightly-bake", &region(), &options).await;
-    let report = report.unwrap();
+    let report = bake(&Keeper::new(Config::from_toml(&named).unwrap(), aws.clone()), &options).await;
     assert_eq!(report.event.account, "444455556666");
     assert!(report.targets[0].outcome.reason.contains("web-444455556666-2026-03-01"), "{report:#?}");
 }
@@ -320,11 +316,11 @@ async fn only_groups_the_bake_moved_are_refreshed_and_one_in_progress_is_skipped
     let config = three_groups_config();
     let keeper = keeper(&config, &aws);
 
-    let first = keeper.bake("nightly-bake", &region(), &at_night()).await.unwrap();
-    assert_eq!(first.status, RunStatus::Ok, "{first:#?}");
-    assert_eq!(
-        outcomes(&first),
-        [
+    let first = bake(&keeper, &at_night()).await;
+    assert_run(
+        &first,
+        RunStatus::Ok,
+        &[
             ("bake", BUILDER, Status::Updated),
             ("launch_template", "web", Status::Updated),
             ("auto_scaling_group", "web-asg", Status::Updated),
@@ -334,7 +330,6 @@ async fn only_groups_the_bake_moved_are_refreshed_and_one_in_progress_is_skipped
             ("instance_refresh", "web-latest", Status::Updated),
             ("instance_refresh", "web-pinned", Status::Unchanged),
         ],
-        "{first:#?}"
     );
     let pinned = &first.targets[7].outcome.reason;
     assert!(pinned.contains(&format!("web-pinned launches {base}")), "{pinned}");
@@ -346,7 +341,7 @@ async fn only_groups_the_bake_moved_are_refreshed_and_one_in_progress_is_skipped
     // The next night: web-latest's refresh has ended, web-asg's is still running.
     aws.finish_instance_refreshes(REGION, "web-latest");
     let next_night = BakeOptions { now: Some(NIGHT + Duration::days(1)), ..BakeOptions::default() };
-    let second = keeper.bake("nightly-bake", &region(), &next_night).await.unwrap();
+    let second = bake(&keeper, &next_night).await;
     assert_eq!(second.status, RunStatus::Ok, "a refresh in progress is skipped, not failed: {second:#?}");
     let refreshes: Vec<(&str, &str, Status)> =
         outcomes(&second).into_iter().filter(|(kind, _, _)| *kind == "instance_refresh").collect();
@@ -396,7 +391,7 @@ async fn a_failed_refresh_fails_the_run_and_says_why() {
         "autoscaling:StartInstanceRefresh",
         amikeeper::memory::FaultKind::ServerError,
     ));
-    let report = keeper(&config(), &aws).bake("nightly-bake", &region(), &at_night()).await.unwrap();
+    let report = bake(&keeper(&config(), &aws), &at_night()).await;
     assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
     let refresh = report.targets.last().unwrap();
     assert_eq!((refresh.target.kind, refresh.outcome.status), ("instance_refresh", Status::Failed));

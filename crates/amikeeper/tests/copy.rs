@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use amikeeper::copy::CopyStatus;
 use amikeeper::memory::ImageSeed;
-use amikeeper::model::{ImageState, COPIED_FROM_TAG};
+use amikeeper::model::{ImageId, ImageState, COPIED_FROM_TAG};
 use amikeeper::report::{Report, RunStatus};
 use amikeeper::samples::Origin;
 use amikeeper::testing::{configs, keeper, ACCOUNT};
@@ -21,18 +21,38 @@ async fn handle(keeper: &Keeper, event: serde_json::Value, dry_run: bool) -> Rep
     reports.remove(0)
 }
 
+/// A keeper for a configuration and a new AMI in `MAIN`, whose state change it handles.
+struct NewImage {
+    keeper: Keeper,
+    origin: Origin,
+    image: ImageId,
+}
+
+impl NewImage {
+    /// A keeper for `config` on `aws`, then the AMI `seed` in `MAIN`; its events say `event_id`.
+    fn new(config: &str, aws: &Arc<MemoryAws>, seed: ImageSeed, event_id: &str) -> Self {
+        let keeper = keeper(config, aws);
+        let image = aws.add_image(MAIN, seed);
+        NewImage { keeper, origin: Origin::new(ACCOUNT, MAIN, event_id), image }
+    }
+
+    /// The AMI's `EC2 AMI State Change` to available, handled (a dry run when `dry_run`).
+    async fn available(&self, dry_run: bool) -> Report {
+        handle(&self.keeper, self.origin.image_state_change(self.image.as_str(), "available"), dry_run).await
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn copy_to_copies_once_and_the_copy_finishes_the_dr_region() {
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let keeper = keeper(CONFIG, &aws);
-    let image = aws.add_image(MAIN, ImageSeed::new("web-1").tag("Role", "web"));
-    let main = Origin::new(ACCOUNT, MAIN, "copy-main");
+    let web = NewImage::new(CONFIG, &aws, ImageSeed::new("web-1").tag("Role", "web"), "copy-main");
+    let (keeper, image) = (&web.keeper, &web.image);
 
-    let planned = handle(&keeper, main.image_state_change(image.as_str(), "available"), true).await;
+    let planned = web.available(true).await;
     assert_eq!(planned.copies[0].status, CopyStatus::Planned);
     assert!(aws.images(DR).is_empty(), "a dry run copies nothing");
 
-    let report = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
+    let report = web.available(false).await;
     assert_eq!(report.status, RunStatus::Ok, "{report:#?}");
     let copy = &report.copies[0];
     assert_eq!((copy.region.as_str(), copy.status), (DR, CopyStatus::Copied));
@@ -45,7 +65,7 @@ async fn copy_to_copies_once_and_the_copy_finishes_the_dr_region() {
     assert!(!copied.tags.keys().any(|k| k == "amikeeper:protected"), "not amikeeper's bookkeeping");
 
     // The same event again (EventBridge delivers at least once): no second copy.
-    let again = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
+    let again = web.available(false).await;
     assert_eq!(
         (again.copies[0].status, again.copies[0].image_id.as_ref()),
         (CopyStatus::AlreadyCopied, Some(&copy_id))
@@ -55,10 +75,10 @@ async fn copy_to_copies_once_and_the_copy_finishes_the_dr_region() {
 
     // In the DR region, the copy's own events move its pointer; the copy is not copied back.
     let dr = Origin::new(ACCOUNT, DR, "copy-dr");
-    let pending = handle(&keeper, dr.copy_image(copy_id.as_str(), image.as_str(), MAIN, "web-1"), false).await;
+    let pending = handle(keeper, dr.copy_image(copy_id.as_str(), image.as_str(), MAIN, "web-1"), false).await;
     assert_eq!(pending.status, RunStatus::Deferred, "{pending:#?}");
     aws.complete_pending_images();
-    let done = handle(&keeper, dr.image_state_change(copy_id.as_str(), "available"), false).await;
+    let done = handle(keeper, dr.image_state_change(copy_id.as_str(), "available"), false).await;
     assert_eq!(done.status, RunStatus::Ok, "{done:#?}");
     assert!(done.copies.is_empty(), "a copy is never copied again");
     assert_eq!(aws.parameter(DR, "/ami/web").unwrap().value, copy_id.to_string());
@@ -74,14 +94,12 @@ async fn copy_to_copies_once_and_the_copy_finishes_the_dr_region() {
 async fn a_failed_copy_fails_the_run_so_the_event_is_retried() {
     use amikeeper::memory::{Fault, FaultKind};
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let keeper = keeper(CONFIG, &aws);
-    let image = aws.add_image(MAIN, ImageSeed::new("web-1"));
+    let web = NewImage::new(CONFIG, &aws, ImageSeed::new("web-1"), "copy-fail");
     aws.inject(Fault::on("ec2:CopyImage", FaultKind::ServerError));
-    let main = Origin::new(ACCOUNT, MAIN, "copy-fail");
-    let report = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
+    let report = web.available(false).await;
     assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
     assert_eq!(report.copies[0].status, CopyStatus::Failed);
-    let retried = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
+    let retried = web.available(false).await;
     assert_eq!((retried.status, retried.copies[0].status), (RunStatus::Ok, CopyStatus::Copied));
 }
 
@@ -114,18 +132,18 @@ fn cross_account_copy(report: &Report) -> &amikeeper::copy::CopyReport {
 #[tokio::test(start_paused = true)]
 async fn copy_to_another_account_shares_the_ami_and_copies_it_once() {
     let (home, dr) = two_accounts();
-    let keeper = keeper(CROSS_ACCOUNT, &home);
-    let image = home.add_image(MAIN, ImageSeed::new("web-1").tag("Role", "web").snapshots(2));
-    let snapshots = home.image(MAIN, &image).unwrap().snapshot_ids;
-    let main = Origin::new(ACCOUNT, MAIN, "cross-main");
+    let seed = ImageSeed::new("web-1").tag("Role", "web").snapshots(2);
+    let web = NewImage::new(CROSS_ACCOUNT, &home, seed, "cross-main");
+    let image = &web.image;
+    let snapshots = home.image(MAIN, image).unwrap().snapshot_ids;
 
-    let planned = handle(&keeper, main.image_state_change(image.as_str(), "available"), true).await;
+    let planned = web.available(true).await;
     assert_eq!(planned.copies.len(), 2, "{planned:#?}");
     assert!(planned.copies.iter().all(|c| c.status == CopyStatus::Planned), "{planned:#?}");
-    assert!(home.image_shared_with(MAIN, &image).is_empty(), "a dry run shares nothing");
+    assert!(home.image_shared_with(MAIN, image).is_empty(), "a dry run shares nothing");
     assert!(dr.images(DR).is_empty() && home.images(DR).is_empty(), "a dry run copies nothing");
 
-    let report = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
+    let report = web.available(false).await;
     assert_eq!(report.status, RunStatus::Ok, "{report:#?}");
     let copy = cross_account_copy(&report);
     assert_eq!(
@@ -138,7 +156,7 @@ async fn copy_to_another_account_shares_the_ami_and_copies_it_once() {
     assert_eq!(copied.owner.as_str(), DR_ACCOUNT);
     assert_eq!(copied.tags["Role"], "web", "the AMI's tags go with it");
     assert_eq!(copied.tags[COPIED_FROM_TAG], format!("{ACCOUNT}/{MAIN}/{image}"));
-    assert_eq!(home.image_shared_with(MAIN, &image), [DR_ACCOUNT.into()]);
+    assert_eq!(home.image_shared_with(MAIN, image), [DR_ACCOUNT.into()]);
     for snapshot in &snapshots {
         assert_eq!(home.snapshot_shared_with(MAIN, snapshot), [DR_ACCOUNT.into()], "{snapshot}");
     }
@@ -154,7 +172,7 @@ async fn copy_to_another_account_shares_the_ami_and_copies_it_once() {
 
     // The same event again: the copy is found in the other account; nothing is shared again.
     let shares = home.call_count("ec2:ModifyImageAttribute");
-    let again = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
+    let again = web.available(false).await;
     let copy = cross_account_copy(&again);
     assert_eq!((copy.status, copy.image_id.as_ref()), (CopyStatus::AlreadyCopied, Some(&copy_id)));
     assert_eq!(home.call_count("ec2:ModifyImageAttribute"), shares);
@@ -162,7 +180,7 @@ async fn copy_to_another_account_shares_the_ami_and_copies_it_once() {
     assert_eq!(dr.images(DR).len(), 1);
 
     // Each account's calls are within what `amikeeper iam-policy` grants there.
-    let config = keeper.config();
+    let config = web.keeper.config();
     let policy = amikeeper::iam::policy(config);
     let statements = policy["Statement"].as_array().unwrap();
     let granted: std::collections::BTreeSet<&str> =
@@ -188,16 +206,14 @@ async fn a_copy_role_that_cannot_be_assumed_fails_the_run_and_shares_nothing() {
     let home = Arc::new(MemoryAws::new(ACCOUNT));
     let dr = Arc::new(MemoryAws::new(DR_ACCOUNT));
     dr.add_sharing_account(&home);
-    let keeper = keeper(CROSS_ACCOUNT, &home);
-    let image = home.add_image(MAIN, ImageSeed::new("web-1"));
-    let main = Origin::new(ACCOUNT, MAIN, "cross-denied");
-    let report = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
+    let web = NewImage::new(CROSS_ACCOUNT, &home, ImageSeed::new("web-1"), "cross-denied");
+    let report = web.available(false).await;
     assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
     let copy = cross_account_copy(&report);
     assert_eq!(copy.status, CopyStatus::Failed);
     let error = copy.error.as_deref().unwrap();
     assert!(error.contains("could not assume") && error.contains(DR_ROLE) && error.contains("AccessDenied"), "{error}");
-    assert!(home.image_shared_with(MAIN, &image).is_empty(), "nothing is shared with an account out of reach");
+    assert!(home.image_shared_with(MAIN, &web.image).is_empty(), "nothing is shared with an account out of reach");
     assert_eq!(
         report.copies.iter().find(|c| c.account.is_none()).unwrap().status,
         CopyStatus::Copied,
@@ -206,7 +222,7 @@ async fn a_copy_role_that_cannot_be_assumed_fails_the_run_and_shares_nothing() {
 
     // Once the role's trust policy is fixed, the event's redelivery makes the copy.
     home.add_role(DR_ROLE, dr.clone());
-    let retried = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
+    let retried = web.available(false).await;
     assert_eq!(retried.status, RunStatus::Ok, "{retried:#?}");
     assert_eq!(cross_account_copy(&retried).status, CopyStatus::Copied);
     assert_eq!(dr.images(DR).len(), 1);
@@ -216,16 +232,14 @@ async fn a_copy_role_that_cannot_be_assumed_fails_the_run_and_shares_nothing() {
 async fn a_failed_share_fails_the_copy_and_the_retry_finishes_it() {
     use amikeeper::memory::{Fault, FaultKind};
     let (home, dr) = two_accounts();
-    let keeper = keeper(CROSS_ACCOUNT, &home);
-    let image = home.add_image(MAIN, ImageSeed::new("web-1"));
+    let web = NewImage::new(CROSS_ACCOUNT, &home, ImageSeed::new("web-1"), "cross-share");
     home.inject(Fault::on("ec2:ModifySnapshotAttribute", FaultKind::ServerError));
-    let main = Origin::new(ACCOUNT, MAIN, "cross-share");
-    let report = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
+    let report = web.available(false).await;
     assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
     let error = cross_account_copy(&report).error.clone().unwrap();
-    assert!(error.starts_with(&format!("could not share {image} with {DR_ACCOUNT}")), "{error}");
+    assert!(error.starts_with(&format!("could not share {} with {DR_ACCOUNT}", web.image)), "{error}");
     assert_eq!(dr.call_count("ec2:CopyImage"), 0, "no copy without the snapshots shared");
-    let retried = handle(&keeper, main.image_state_change(image.as_str(), "available"), false).await;
+    let retried = web.available(false).await;
     assert_eq!((retried.status, cross_account_copy(&retried).status), (RunStatus::Ok, CopyStatus::Copied));
 }
 

@@ -138,33 +138,46 @@ async fn the_scan_alone_finds_every_parameter_and_template_version() {
 /// listing and AWS's error; nothing is deregistered.
 #[tokio::test(start_paused = true)]
 async fn each_failed_listing_keeps_every_image() {
-    let listings = [
-        ("ec2:DescribeInstances", "", Source::Instances),
-        ("ec2:DescribeLaunchTemplates", "", Source::LaunchTemplates),
-        ("ec2:DescribeLaunchTemplateVersions", "", Source::LaunchTemplateVersions),
-        ("autoscaling:DescribeAutoScalingGroups", "", Source::AutoScalingGroups),
-        ("autoscaling:DescribeLaunchConfigurations", "", Source::LaunchConfigurations),
-        ("cloudformation:DescribeStacks", "", Source::Stacks),
-        ("ssm:GetParametersByPath", "parameter_paths = [\"/legacy/\"]", Source::ParametersByPath),
-        ("ssm:DescribeParameters", "image_references = \"scan_only\"", Source::AllParameters),
-        ("ssm:GetParameters", "image_references = \"scan_only\"", Source::AllParameters),
-        ("imagebuilder:ListImageRecipes", "image_references = \"scan_only\"", Source::ImageBuilderRecipes),
+    // Each retention setting (`extra`), with the listings the sweep reads under it.
+    let settings: [(&str, &[(&str, Source)]); 3] = [
+        (
+            "",
+            &[
+                ("ec2:DescribeInstances", Source::Instances),
+                ("ec2:DescribeLaunchTemplates", Source::LaunchTemplates),
+                ("ec2:DescribeLaunchTemplateVersions", Source::LaunchTemplateVersions),
+                ("autoscaling:DescribeAutoScalingGroups", Source::AutoScalingGroups),
+                ("autoscaling:DescribeLaunchConfigurations", Source::LaunchConfigurations),
+                ("cloudformation:DescribeStacks", Source::Stacks),
+            ],
+        ),
+        ("parameter_paths = [\"/legacy/\"]", &[("ssm:GetParametersByPath", Source::ParametersByPath)]),
+        (
+            "image_references = \"scan_only\"",
+            &[
+                ("ssm:DescribeParameters", Source::AllParameters),
+                ("ssm:GetParameters", Source::AllParameters),
+                ("imagebuilder:ListImageRecipes", Source::ImageBuilderRecipes),
+            ],
+        ),
     ];
-    for (operation, extra, source) in listings {
-        for kind in [FaultKind::AccessDenied, FaultKind::Throttling, FaultKind::ServerError] {
-            let w = world().await;
-            w.aws.inject(Fault::on(operation, kind).times(100));
-            let report = sweep(&keeper(&w.aws, extra), &w.aws, true).await;
-            let case = format!("{operation} {kind:?}");
-            assert!(retired(&report).is_empty(), "{case}: {:#?}", report.plan.images);
-            let unreadable = &report.plan.sources_unreadable;
-            assert!(unreadable.iter().any(|u| u.source == source), "{case}: {unreadable:?}");
-            let why = reason(&report, &w.images[3]);
-            assert!(why.contains(&format!("{source} could not be read")), "{case}: {why}");
-            for image in &w.images {
-                assert_eq!(w.aws.image(REGION, image).unwrap().state, ImageState::Available, "{case}");
+    for (extra, listings) in settings {
+        for &(operation, source) in listings {
+            for kind in [FaultKind::AccessDenied, FaultKind::Throttling, FaultKind::ServerError] {
+                let w = world().await;
+                w.aws.inject(Fault::on(operation, kind).times(100));
+                let report = sweep(&keeper(&w.aws, extra), &w.aws, true).await;
+                let case = format!("{operation} {kind:?}");
+                assert!(retired(&report).is_empty(), "{case}: {:#?}", report.plan.images);
+                let unreadable = &report.plan.sources_unreadable;
+                assert!(unreadable.iter().any(|u| u.source == source), "{case}: {unreadable:?}");
+                let why = reason(&report, &w.images[3]);
+                assert!(why.contains(&format!("{source} could not be read")), "{case}: {why}");
+                for image in &w.images {
+                    assert_eq!(w.aws.image(REGION, image).unwrap().state, ImageState::Available, "{case}");
+                }
+                assert!(!report.results.iter().any(|r| r.action == SweepAction::ReleaseProtection), "{case}");
             }
-            assert!(!report.results.iter().any(|r| r.action == SweepAction::ReleaseProtection), "{case}");
         }
     }
 }

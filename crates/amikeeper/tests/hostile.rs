@@ -13,7 +13,7 @@ use amikeeper::model::{ImageId, ParameterType, PutParameter, Region};
 use amikeeper::publish::Status;
 use amikeeper::samples::{sqs_batch, Origin};
 use amikeeper::testing::{configs, handle, keeper, ACCOUNT, OTHER_ACCOUNT, REGION};
-use amikeeper::{Config, HandleOptions, MemoryAws, RunStatus, SweepOptions};
+use amikeeper::{Config, HandleOptions, Keeper, MemoryAws, RunStatus, SweepOptions};
 use serde_json::{json, Value};
 
 const OTHER_REGION: &str = "us-east-1";
@@ -38,6 +38,14 @@ fn assert_no_writes(aws: &MemoryAws, what: &str) {
 
 fn origin(id: &str) -> Origin {
     Origin::new(ACCOUNT, REGION, id)
+}
+
+/// An account with the AMI `web-1` in `REGION`, and a keeper for the plain configuration.
+fn web_1() -> (Arc<MemoryAws>, ImageId, Keeper) {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let image = aws.add_image(REGION, ImageSeed::new("web-1"));
+    let keeper = keeper(PLAIN, &aws);
+    (aws, image, keeper)
 }
 
 // ------------------------------------------------------------------------------- names from tags
@@ -234,9 +242,7 @@ async fn oversized_and_deeply_nested_payloads_are_refused_before_any_call() {
 
 #[tokio::test(start_paused = true)]
 async fn batches_of_thousands_of_records_are_refused_or_handled_without_writing() {
-    let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let image = aws.add_image(REGION, ImageSeed::new("web-1"));
-    let keeper = keeper(PLAIN, &aws);
+    let (aws, image, keeper) = web_1();
 
     // 5,000 records of a valid event: far beyond EventBridge's 256 KiB, refused as a whole.
     let events: Vec<Value> = (0..5_000)
@@ -279,9 +285,7 @@ async fn batches_of_thousands_of_records_are_refused_or_handled_without_writing(
 
 #[tokio::test(start_paused = true)]
 async fn events_from_another_account_are_refused_whatever_the_body_says() {
-    let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let image = aws.add_image(REGION, ImageSeed::new("web-1"));
-    let keeper = keeper(PLAIN, &aws);
+    let (aws, image, keeper) = web_1();
     let other = Origin::new(OTHER_ACCOUNT, REGION, "e1");
     let events = vec![
         other.image_state_change(image.as_str(), "available"),
@@ -315,9 +319,7 @@ async fn events_from_another_account_are_refused_whatever_the_body_says() {
 /// destination vault is in ours.
 #[tokio::test(start_paused = true)]
 async fn a_copy_job_from_another_account_is_refused_even_into_our_vault() {
-    let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let image = aws.add_image(REGION, ImageSeed::new("web-1"));
-    let keeper = keeper(PLAIN, &aws);
+    let (aws, image, keeper) = web_1();
     let event = copy_job(OTHER_ACCOUNT, OTHER_REGION, ACCOUNT, REGION, &image);
     for report in handle(&keeper, &event).await {
         assert_eq!(report.status, RunStatus::Refused, "{report:#?}");
@@ -334,9 +336,7 @@ async fn events_whose_body_contradicts_the_envelope_are_refused() {
     let mut accepted = Vec::new();
     let ids = contradicting_events(&ImageId::from("ami-00000000000000001")).len();
     for case in 0..ids {
-        let aws = Arc::new(MemoryAws::new(ACCOUNT));
-        let image = aws.add_image(REGION, ImageSeed::new("web-1"));
-        let keeper = keeper(PLAIN, &aws);
+        let (aws, image, keeper) = web_1();
         let (what, event) = contradicting_events(&image).swap_remove(case);
         let outcome = keeper.handle_payload(event.to_string().as_bytes(), &HandleOptions::default()).await;
         let statuses: Vec<RunStatus> = outcome.iter().flatten().map(|r| r.status).collect();
@@ -393,9 +393,7 @@ fn contradicting_events(image: &ImageId) -> Vec<(&'static str, Value)> {
 /// its AMI like any other. The instance and the AMI still agree with the envelope.
 #[tokio::test(start_paused = true)]
 async fn fields_amikeeper_does_not_act_on_do_not_refuse_an_event() {
-    let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let image = aws.add_image(REGION, ImageSeed::new("web-1"));
-    let keeper = keeper(PLAIN, &aws);
+    let (aws, image, keeper) = web_1();
     let mut event = origin("e1").backup_job(image.as_str(), INSTANCE, "COMPLETED");
     let detail = &mut event["detail"];
     detail["backupVaultArn"] = json!(format!("arn:aws:backup:{OTHER_REGION}:{OTHER_ACCOUNT}:backup-vault:Default"));

@@ -31,23 +31,27 @@ fn statuses(report: &RollbackReport) -> Vec<Status> {
     report.targets.iter().map(|t| t.outcome.status).collect()
 }
 
-#[tokio::test]
-async fn every_kind_of_pointer_goes_back_to_what_it_named_before() {
-    let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let [old, new] = images(&aws, 2).try_into().unwrap();
+/// Every kind of pointer moved from `old` to `new`: `/ami/web` (version 1 names `old`, 2 `new`),
+/// template `web` (version 1 launches `old`, version 2 `new` and is the default) and group
+/// `web-asg` on the template's `group_version`. Returns the template's id.
+async fn moved(aws: &MemoryAws, old: &ImageId, new: &ImageId, group_version: &str) -> String {
+    use amikeeper::backend::Ec2Api;
     aws.set_parameter(REGION, "/ami/web", old.as_str()).unwrap();
     aws.set_parameter(REGION, "/ami/web", new.as_str()).unwrap();
     let template = aws.create_launch_template(REGION, "web", Some(old.clone()), Tags::new());
     let region = Region::from(REGION);
-    use amikeeper::backend::Ec2Api;
-    let v2 = aws.create_launch_template_version(&region, &template.id, 1, &new, "").await.unwrap();
+    let v2 = aws.create_launch_template_version(&region, &template.id, 1, new, "").await.unwrap();
     aws.set_default_launch_template_version(&region, &template.id, v2).await.unwrap();
-    aws.create_auto_scaling_group(
-        REGION,
-        "web-asg",
-        LaunchTemplateSpec { id: template.id.clone(), version: "2".into() },
-        Tags::new(),
-    );
+    let spec = LaunchTemplateSpec { id: template.id.clone(), version: group_version.into() };
+    aws.create_auto_scaling_group(REGION, "web-asg", spec, Tags::new());
+    template.id
+}
+
+#[tokio::test]
+async fn every_kind_of_pointer_goes_back_to_what_it_named_before() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let [old, new] = images(&aws, 2).try_into().unwrap();
+    let template = moved(&aws, &old, &new, "2").await;
     let keeper = keeper(&aws);
     let targets = ["ssm_parameter:/ami/web", "launch_template:web", "auto_scaling_group:web-asg"];
 
@@ -62,7 +66,7 @@ async fn every_kind_of_pointer_goes_back_to_what_it_named_before() {
     assert_eq!(statuses(&done), [Status::Updated; 3]);
     let parameter = aws.parameter(REGION, "/ami/web").unwrap();
     assert_eq!((parameter.value.as_str(), parameter.version), (old.as_str(), 3));
-    assert_eq!(aws.launch_template(REGION, &template.id).unwrap().default_version, 1);
+    assert_eq!(aws.launch_template(REGION, &template).unwrap().default_version, 1);
     assert_eq!(aws.auto_scaling_group(REGION, "web-asg").unwrap().launch_template.unwrap().version, "1");
     assert_eq!(done.targets[0].outcome.from.as_deref(), Some(new.as_str()));
     assert_eq!(done.targets[0].outcome.to.as_deref(), Some(old.as_str()));
@@ -149,17 +153,7 @@ async fn the_bad_ami_is_released_when_a_group_is_among_the_targets() {
         let aws = Arc::new(MemoryAws::new(ACCOUNT));
         let [good, bad] = images(&aws, 2).try_into().unwrap();
         let region = Region::from(REGION);
-        aws.set_parameter(REGION, "/ami/web", good.as_str()).unwrap();
-        aws.set_parameter(REGION, "/ami/web", bad.as_str()).unwrap();
-        let template = aws.create_launch_template(REGION, "web", Some(good.clone()), Tags::new());
-        let v2 = aws.create_launch_template_version(&region, &template.id, 1, &bad, "").await.unwrap();
-        aws.set_default_launch_template_version(&region, &template.id, v2).await.unwrap();
-        aws.create_auto_scaling_group(
-            REGION,
-            "web-asg",
-            LaunchTemplateSpec { id: template.id.clone(), version: "$Latest".into() },
-            Tags::new(),
-        );
+        moved(&aws, &good, &bad, "$Latest").await;
         // The bad AMI was published by amikeeper, which protected it.
         aws.set_deregistration_protection(&region, &bad, true).await.unwrap();
         let claim: Tags = [(PROTECTED_TAG.to_owned(), "true".to_owned())].into();

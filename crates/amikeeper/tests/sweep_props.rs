@@ -154,35 +154,24 @@ fn gathered(world: &World) -> Gathered {
         .into_values()
         .collect();
     Gathered {
-        instances: world
-            .instances
-            .iter()
-            .enumerate()
-            .map(|(i, image)| Instance { id: format!("i-{i}"), image_id: image_id(*image), state: "stopped".into() })
-            .collect(),
-        parameters: world
-            .parameters
-            .iter()
-            .enumerate()
-            .map(|(i, image)| Parameter {
-                name: format!("/ami/p{i}"),
-                value: image_id(*image).to_string(),
-                version: 1,
-                kind: ParameterType::String,
-                data_type: "aws:ec2:image".into(),
-            })
-            .collect(),
-        stacks: world
-            .stacks
-            .iter()
-            .enumerate()
-            .map(|(i, image)| Stack {
-                name: format!("stack-{i}"),
-                id: format!("arn:stack-{i}"),
-                status: "UPDATE_COMPLETE".into(),
-                parameters: [("ImageId".to_owned(), image_id(*image).to_string())].into(),
-            })
-            .collect(),
+        instances: pointers(&world.instances, |i, image| Instance {
+            id: format!("i-{i}"),
+            image_id: image,
+            state: "stopped".into(),
+        }),
+        parameters: pointers(&world.parameters, |i, image| Parameter {
+            name: format!("/ami/p{i}"),
+            value: image.to_string(),
+            version: 1,
+            kind: ParameterType::String,
+            data_type: "aws:ec2:image".into(),
+        }),
+        stacks: pointers(&world.stacks, |i, image| Stack {
+            name: format!("stack-{i}"),
+            id: format!("arn:stack-{i}"),
+            status: "UPDATE_COMPLETE".into(),
+            parameters: [("ImageId".to_owned(), image.to_string())].into(),
+        }),
         volumes: vec![Volume {
             id: "vol-0".into(),
             instance_ids: Vec::new(),
@@ -199,6 +188,12 @@ fn gathered(world: &World) -> Gathered {
         warnings: Vec::new(),
         ..Gathered::default()
     }
+}
+
+/// One pointer for each of `images` (indexes into the world's images): `make(i, image)` makes the
+/// `i`th, which names `image`.
+fn pointers<T>(images: &[usize], make: impl Fn(usize, ImageId) -> T) -> Vec<T> {
+    images.iter().enumerate().map(|(i, image)| make(i, image_id(*image))).collect()
 }
 
 fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Option<u32>) -> Config {
