@@ -16,6 +16,18 @@ from aws_world import World, MotoServer, moto_executable
 #: The Rust core's event fixtures: real payloads, one per supported event.
 EVENT_FIXTURES = Path(__file__).resolve().parents[2] / "crates" / "amikeeper" / "src" / "events" / "fixtures"
 
+#: The test configurations the Rust tests share (``amikeeper::testing::configs``), one TOML file each.
+TEST_CONFIGS = Path(__file__).resolve().parents[2] / "crates" / "amikeeper" / "src" / "testing" / "configs"
+
+
+def shared_config(name: str, **values: str) -> str:
+    """The test configuration ``TEST_CONFIGS/<name>.toml``, each ``{key}`` in it replaced by its
+    value in ``values`` (as ``amikeeper::testing::fill`` does)."""
+    text = (TEST_CONFIGS / f"{name}.toml").read_text()
+    for key, value in values.items():
+        text = text.replace(f"{{{key}}}", value)
+    return text
+
 
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 import amikeeper
-from aws_world import MAIN_REGION, World
-from conftest import EVENT_FIXTURES, KeeperFor
+from aws_world import ACCOUNT, MAIN_REGION, World
+from conftest import EVENT_FIXTURES, shared_config
 from local_http import proxy_to, serving
 from sample_events import Origin, sqs_batch
 
@@ -36,17 +36,13 @@ FIXTURE_KINDS = {
     "sns_record.json": "image_created",
 }
 
-PARAMETER_FROM_TAG = """
-allowed_name_prefixes = ["/ami/"]
-[[rules]]
-name = "parameter-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["ImageIdParameterName"]
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{tag:ImageIdParameterName}"
-"""
+#: The parameter an AMI's tag names, on AWS Backup jobs, in moto's account.
+PARAMETER_FROM_TAG = shared_config("cli-parameter-from-tag", account=ACCOUNT)
+
+
+def parameter_from_tag(world: World) -> amikeeper.Keeper:
+    """A keeper of ``PARAMETER_FROM_TAG`` pointed at moto."""
+    return amikeeper.Keeper.from_toml(PARAMETER_FROM_TAG, endpoint_url=world.endpoint)
 
 
 def cli() -> str:
@@ -84,12 +80,12 @@ def test_parsed_events_are_what_the_cli_prints() -> None:
         assert [list(event) for event in parsed] == [list(event) for event in printed]
 
 
-def test_reports_are_what_the_cli_prints(world: World, keeper_for: KeeperFor, tmp_path: Path) -> None:
+def test_reports_are_what_the_cli_prints(world: World, tmp_path: Path) -> None:
     world.set_parameter("/ami/web", world.image("api-cli-old"))
     image = world.image("api-cli", tags={"ImageIdParameterName": "/ami/web"})
     event = Origin(world.account, MAIN_REGION, "api-cli").backup_job(image, "i-0123456789abcdef0")
     config = tmp_path / "keeper.toml"
-    config.write_text(f'accounts = ["{world.account}"]\n{PARAMETER_FROM_TAG}')
+    config.write_text(PARAMETER_FROM_TAG)
     event_file = tmp_path / "event.json"
     event_file.write_text(json.dumps(event))
 
@@ -106,8 +102,8 @@ def test_reports_are_what_the_cli_prints(world: World, keeper_for: KeeperFor, tm
     assert list(json.loads(printed)[0]) == list(report), "the same field order"
 
 
-def test_handle_all_takes_sqs_batches_and_dry_runs_write_nothing(world: World, keeper_for: KeeperFor) -> None:
-    keeper = keeper_for(PARAMETER_FROM_TAG)
+def test_handle_all_takes_sqs_batches_and_dry_runs_write_nothing(world: World) -> None:
+    keeper = parameter_from_tag(world)
     first = world.image("api-batch-1", tags={"ImageIdParameterName": "/ami/first"})
     second = world.image("api-batch-2", tags={"ImageIdParameterName": "/ami/second"})
     origin = Origin(world.account, MAIN_REGION, "api-batch")
@@ -137,8 +133,8 @@ def test_a_keeper_from_a_dict_and_its_properties(world: World) -> None:
     assert world.parameter("/ami/web") == (image, 1), "the event's region, not the keeper's"
 
 
-def test_rollback_moves_back_refuses_unavailable_amis_and_dry_runs(world: World, keeper_for: KeeperFor) -> None:
-    keeper = keeper_for(PARAMETER_FROM_TAG)
+def test_rollback_moves_back_refuses_unavailable_amis_and_dry_runs(world: World) -> None:
+    keeper = parameter_from_tag(world)
     good = world.image("api-rollback-good")
     bad = world.image("api-rollback-bad")
     world.set_parameter("/ami/web", good)
@@ -177,7 +173,7 @@ def test_scheduled_events_in_the_lambda_handler(world: World, tmp_path: Path) ->
     schedule = Origin(world.account, MAIN_REGION, "api-schedule").scheduled("weekly-sweep")
 
     without = tmp_path / "without.toml"
-    without.write_text(f'accounts = ["{world.account}"]\n{PARAMETER_FROM_TAG}')
+    without.write_text(PARAMETER_FROM_TAG)
     ignored = amikeeper.lambda_handler(without, endpoint_url=world.endpoint)(schedule, None)
     assert isinstance(ignored, dict) and ignored["status"] == "ignored", ignored
     assert ignored["aws_calls"] == 0
@@ -207,7 +203,7 @@ def test_statuses_are_string_enums_of_the_report_strings() -> None:
 
 def test_the_lambda_handler_returns_a_list_for_a_batch(world: World, tmp_path: Path) -> None:
     config = tmp_path / "keeper.toml"
-    config.write_text(f'accounts = ["{world.account}"]\n{PARAMETER_FROM_TAG}')
+    config.write_text(PARAMETER_FROM_TAG)
     handler = amikeeper.lambda_handler(str(config), endpoint_url=world.endpoint)
     image = world.image("api-list", tags={"ImageIdParameterName": "/ami/list"})
     origin = Origin(world.account, MAIN_REGION, "api-list")
@@ -216,22 +212,22 @@ def test_the_lambda_handler_returns_a_list_for_a_batch(world: World, tmp_path: P
     assert [report["status"] for report in reports] == ["ok", "ignored"]
 
 
-def test_the_gil_is_released_while_aws_work_runs(world: World, keeper_for: KeeperFor) -> None:
+def test_the_gil_is_released_while_aws_work_runs(world: World) -> None:
     # The proxy is Python, in this process: it can only forward while the call has let go of
     # the GIL. Held, the call would wait on it until the SDK's timeouts and fail.
     requests: list[str] = []
     image = world.image("api-gil", tags={"ImageIdParameterName": "/ami/gil"})
     event = Origin(world.account, MAIN_REGION, "api-gil").backup_job(image, "i-0123456789abcdef0")
     with serving(proxy_to(world.endpoint, requests)) as proxy:
-        keeper = amikeeper.Keeper.from_toml(f'accounts = ["{world.account}"]\n{PARAMETER_FROM_TAG}', endpoint_url=proxy)
+        keeper = amikeeper.Keeper.from_toml(PARAMETER_FROM_TAG, endpoint_url=proxy)
         report = keeper.handle(event)
     assert report["targets"][0]["status"] == "updated", report
     assert len(requests) == report["aws_calls"] > 0
     assert world.parameter("/ami/gil") == (image, 1)
 
 
-def test_threads_share_the_runtime(world: World, keeper_for: KeeperFor) -> None:
-    keepers = [keeper_for(PARAMETER_FROM_TAG) for _ in range(2)]
+def test_threads_share_the_runtime(world: World) -> None:
+    keepers = [parameter_from_tag(world) for _ in range(2)]
     images = [world.image(f"api-thread-{i}", tags={"ImageIdParameterName": f"/ami/thread-{i}"}) for i in range(6)]
     origin = Origin(world.account, MAIN_REGION, "api-thread")
 
@@ -246,9 +242,9 @@ def test_threads_share_the_runtime(world: World, keeper_for: KeeperFor) -> None:
 
 
 def test_rust_logs_reach_python_logging(
-    world: World, keeper_for: KeeperFor, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    world: World, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    keeper = keeper_for(PARAMETER_FROM_TAG)
+    keeper = parameter_from_tag(world)
     image = world.image("api-log", tags={"ImageIdParameterName": "/prod/secret"})
     event = Origin(world.account, MAIN_REGION, "api-log").backup_job(image, "i-0123456789abcdef0")
     with caplog.at_level(logging.WARNING, logger="amikeeper"):
@@ -265,7 +261,7 @@ def test_rust_logs_reach_python_logging(
     assert not [r for r in caplog.records if r.name.startswith("amikeeper.")]
 
     config = tmp_path / "keeper.toml"
-    config.write_text(f'accounts = ["{world.account}"]\n{PARAMETER_FROM_TAG}')
+    config.write_text(PARAMETER_FROM_TAG)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="amikeeper.lambda"):
         amikeeper.lambda_handler(config, endpoint_url=world.endpoint)(event, None)

@@ -13,21 +13,15 @@ import pytest
 
 import amikeeper
 from aws_world import MAIN_REGION, World
-from conftest import EVENT_FIXTURES, KeeperFor
+from conftest import EVENT_FIXTURES, KeeperFor, shared_config
 from local_http import access_denied, serving
 from sample_events import Origin, sqs_batch
 
 #: Nothing listens here: a keeper pointed at it fails any AWS call it would make.
 NOWHERE = "http://127.0.0.1:9"
 
-MINIMAL = """
-accounts = ["111122223333"]
-[[rules]]
-name = "web"
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "/ami/web"
-"""
+#: One rule that publishes every AMI to ``/ami/web``, in the sample account ``111122223333``.
+MINIMAL = shared_config("any-ami-to-parameter")
 
 
 def fixture_event(name: str) -> dict[str, Any]:

@@ -17,13 +17,13 @@ use amikeeper::events::{
     SnapshotCreated,
 };
 use amikeeper::model::{AccountId, ImageId, Region};
+use amikeeper::samples::configs::in_account;
+use amikeeper::testing::{configs, ACCOUNT};
 use amikeeper::{Config, HandleOptions, Keeper, MemoryAws, RunStatus};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// The account the tests put in place of AWS Backup's placeholder.
-const OURS: &str = "111122223333";
 /// AWS Backup's placeholder account: 13 digits, so no account at all.
 const BACKUP_PLACEHOLDER: &str = "1112233445566";
 /// EC2's and EBS's placeholder time.
@@ -43,16 +43,16 @@ fn doc_value(name: &str) -> Value {
     serde_json::from_str(&doc(name)).unwrap_or_else(|e| panic!("{name} is JSON: {e}"))
 }
 
-/// The example with only its envelope `account` set to ours (what a user does first).
+/// The example with only its envelope `account` set to [`ACCOUNT`] (what a user does first).
 fn with_envelope_account(name: &str) -> String {
     let mut value = doc_value(name);
-    value["account"] = json!(OURS);
+    value["account"] = json!(ACCOUNT);
     value.to_string()
 }
 
-/// The example with every `1112233445566` (envelope and ARNs) replaced by ours.
+/// The example with every `1112233445566` (envelope and ARNs) replaced by [`ACCOUNT`].
 fn with_every_account(name: &str) -> String {
-    doc(name).replace(BACKUP_PLACEHOLDER, OURS)
+    doc(name).replace(BACKUP_PLACEHOLDER, ACCOUNT)
 }
 
 /// The example with the envelope `time` filled in.
@@ -124,18 +124,7 @@ fn placeholder_time(event: &str) -> EventError {
 /// Handles `event` with a configuration that publishes every AMI to `/ami/web` in `account`,
 /// and returns the one report's status and reason, after checking it made no AWS call.
 async fn handled(event: &str, account: &str) -> (RunStatus, String) {
-    let config = format!(
-        r#"
-        accounts = ["{account}"]
-        [[rules]]
-        name = "web"
-        [rules.match]
-        name_prefix = "web-"
-        [[rules.targets]]
-        kind = "ssm_parameter"
-        name = "/ami/web"
-        "#
-    );
+    let config = in_account(configs::WEB_PARAMETER, account);
     let aws = Arc::new(MemoryAws::new(account));
     let keeper = Keeper::new(Config::from_toml(&config).unwrap(), aws.clone());
     let mut reports = keeper.handle_payload(event.as_bytes(), &HandleOptions::default()).await.unwrap();
@@ -144,6 +133,13 @@ async fn handled(event: &str, account: &str) -> (RunStatus, String) {
     assert_eq!(report.aws_calls, 0, "{report:#?}");
     assert!(aws.calls().is_empty(), "{:?}", aws.calls());
     (report.status, report.reason.unwrap_or_default())
+}
+
+/// Handles `event` as [`handled`] does, checks that it was ignored, and returns why.
+async fn ignored(event: &str, account: &str) -> String {
+    let (status, reason) = handled(event, account).await;
+    assert_eq!(status, RunStatus::Ignored, "{reason}");
+    reason
 }
 
 // ------------------------------------------------------------------------- Backup Job State Change
@@ -174,7 +170,7 @@ fn documented_backup_jobs_as_printed_are_refused_for_their_placeholder_account()
 fn documented_backup_jobs_in_our_account_parse_whatever_their_vault_and_role_name() {
     for (name, id, time, state) in BACKUP_JOBS {
         let want =
-            event("us-west-2", OURS, time, id, BackupJob { state: state.into(), image_id: None, instance_id: None });
+            event("us-west-2", ACCOUNT, time, id, BackupJob { state: state.into(), image_id: None, instance_id: None });
         assert_eq!(outcome(name, &with_envelope_account(name)), Ok(want.clone()), "{name}: envelope only");
         assert_eq!(outcome(name, &with_every_account(name)), Ok(want), "{name}: every account");
     }
@@ -189,7 +185,7 @@ fn documented_backup_jobs_in_our_account_parse_whatever_their_vault_and_role_nam
 #[tokio::test(start_paused = true)]
 async fn documented_backup_jobs_lead_to_no_action() {
     for (name, _, _, state) in BACKUP_JOBS {
-        let (status, reason) = handled(&with_envelope_account(name), OURS).await;
+        let (status, reason) = handled(&with_envelope_account(name), ACCOUNT).await;
         assert_eq!(status, RunStatus::Ignored, "{name}");
         let want = if state == "COMPLETED" {
             "this backup_job event names no AMI (not an EC2 backup?)".to_owned()
@@ -245,9 +241,9 @@ fn documented_copy_jobs_in_our_account_parse() {
             instance_id: instance.map(str::to_owned),
             source_image_id: source.map(ImageId::new),
             source_region: Region::new("us-west-2"),
-            source_account: AccountId::new(OURS),
+            source_account: AccountId::new(ACCOUNT),
         };
-        event("us-west-2", OURS, time, id, detail)
+        event("us-west-2", ACCOUNT, time, id, detail)
     };
 
     let failed = copy(
@@ -283,7 +279,11 @@ async fn documented_copy_jobs_lead_to_no_action() {
         ("copy_job_completed.json", "this backup_copy_job event names no AMI (not an EC2 backup?)"),
         ("copy_job_created.json", "backup_copy_job in state `CREATED`; amikeeper acts when it completes"),
     ] {
-        assert_eq!(handled(&with_every_account(name), OURS).await, (RunStatus::Ignored, reason.to_owned()), "{name}");
+        assert_eq!(
+            handled(&with_every_account(name), ACCOUNT).await,
+            (RunStatus::Ignored, reason.to_owned()),
+            "{name}"
+        );
     }
 }
 
@@ -316,7 +316,7 @@ fn a_copy_job_whose_destination_point_leaves_its_vault_is_refused() {
     value["detail"]["destinationRecoveryPointArn"] = json!("arn:aws:ec2:us-west-2::image/ami-0c0ffee0123456789");
     let parsed = outcome("point in the vault's region", &value.to_string()).unwrap();
     assert_eq!(parsed.image_id(), Some(&ImageId::new("ami-0c0ffee0123456789")));
-    assert_eq!((parsed.region.as_str(), parsed.account.as_str()), ("us-west-2", OURS));
+    assert_eq!((parsed.region.as_str(), parsed.account.as_str()), ("us-west-2", ACCOUNT));
 }
 
 // ---------------------------------------------------------------------------- EC2 AMI State Change
@@ -408,28 +408,23 @@ fn documented_snapshot_events_with_a_time_parse() {
 
 #[tokio::test(start_paused = true)]
 async fn documented_snapshot_events_lead_to_no_action() {
-    assert_eq!(
-        handled(&with_time("ebs_create_snapshot.json"), "012345678901").await,
-        (RunStatus::Ignored, "snapshot events move no pointer; snapshot generations are kept by retention".to_owned())
-    );
+    let reason = ignored(&with_time("ebs_create_snapshot.json"), "012345678901").await;
+    assert_eq!(reason, "snapshot events move no pointer; snapshot generations are kept by retention");
 }
 
 // --------------------------------------------------------------------------------- Scheduled Event
 
-#[test]
-fn documented_scheduled_event_parses_as_printed() {
+/// AWS's scheduled event parses as printed, and without a rule that bakes on its schedule it
+/// leads to no action.
+#[tokio::test(start_paused = true)]
+async fn documented_scheduled_event_parses_as_printed_and_without_a_bake_rule_leads_to_no_action() {
+    let printed = doc("scheduled_event.json");
     let detail = Scheduled { rule_name: Some("my-scheduled-rule".into()) };
     let want =
         event("us-east-1", "123456789012", "2015-10-08T16:53:06Z", "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", detail);
-    assert_eq!(outcome("scheduled_event.json", &doc("scheduled_event.json")), Ok(want));
-}
-
-#[tokio::test(start_paused = true)]
-async fn documented_scheduled_event_without_a_bake_rule_leads_to_no_action() {
-    assert_eq!(
-        handled(&doc("scheduled_event.json"), "123456789012").await,
-        (RunStatus::Ignored, "no rule with `bake` takes the schedule `my-scheduled-rule`".to_owned())
-    );
+    assert_eq!(outcome("scheduled_event.json", &printed), Ok(want));
+    let reason = ignored(&printed, "123456789012").await;
+    assert_eq!(reason, "no rule with `bake` takes the schedule `my-scheduled-rule`");
 }
 
 // ----------------------------------------------------------------------------------------- batches

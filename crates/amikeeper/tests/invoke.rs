@@ -7,50 +7,25 @@ use std::sync::Arc;
 use amikeeper::backend::Aws;
 use amikeeper::config::Rule;
 use amikeeper::events::{AmiEvent, EventError};
-use amikeeper::memory::{Fault, FaultKind, ImageSeed};
+use amikeeper::memory::{Fault, FaultKind};
 use amikeeper::model::{Image, ImageId, ImageState, Region};
 use amikeeper::resolve::{Resolution, ResolvedTarget};
 use amikeeper::retain::{Action, Decision, Inventory, Plan, Reason};
 use amikeeper::samples::{sqs_batch, Origin};
+use amikeeper::testing::{self, configs, ACCOUNT, REGION};
 use amikeeper::{
     AmiResolver, Config, ConfigResolver, EventParser, InvokeOptions, Keeper, MemoryAws, RetentionPolicy, RunReport,
     RunStatus, StandardEventParser, SweepOptions, Verdict,
 };
 use time::{Duration, OffsetDateTime};
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "eu-west-1";
-
-const CONFIG: &str = r#"
-accounts = ["111122223333"]
-allowed_name_prefixes = ["/ami/"]
-[[rules]]
-name = "parameter-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["ImageIdParameterName"]
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{tag:ImageIdParameterName}"
-[retention]
-parameter_paths = ["/ami/"]
-[[retention.images]]
-group_by = { tag = "ImageIdParameterName" }
-keep_newest = 1
-"#;
-
 fn config() -> Config {
-    Config::from_toml(CONFIG).expect("valid config")
+    Config::from_toml(configs::PARAMETER_FROM_TAG_KEEP_ONE).expect("valid config")
 }
 
 /// `count` AMIs that publish to `/ami/web`, ten days apart, oldest first.
 fn web_images(aws: &MemoryAws, count: usize) -> Vec<ImageId> {
-    (0..count)
-        .map(|i| {
-            aws.advance(Duration::days(10));
-            aws.add_image(REGION, ImageSeed::new(format!("web-{i}")).tag("ImageIdParameterName", "/ami/web"))
-        })
-        .collect()
+    testing::web_images(aws, count, Duration::days(10), ("ImageIdParameterName", "/ami/web"))
 }
 
 fn backup_job(image: &ImageId, id: &str) -> serde_json::Value {

@@ -105,23 +105,8 @@ amikeeper::pointer_kinds! {
     GoldenParameter(GoldenParameter),
 }
 
-const CONFIG: &str = r#"
-    accounts = ["111122223333"]
-    [[rules]]
-    name = "golden"
-    [rules.match]
-    name_prefix = "web-"
-    [[rules.targets]]
-    kind = "golden_parameter"
-    name = "/golden/web"
-    [[rules.targets]]
-    kind = "ssm_parameter"
-    name = "/ami/web"
-    [retention]
-    [[retention.images]]
-    group_by = { name_prefix = ["web-"] }
-    keep_newest = 1
-"#;
+/// Every `web-` AMI to the toy's `/golden/web` and to the SSM parameter `/ami/web`.
+const CONFIG: &str = amikeeper::testing::configs::GOLDEN_AND_SSM_PARAMETER;
 
 fn config() -> Config<Targets> {
     Config::parse_toml(CONFIG).unwrap()

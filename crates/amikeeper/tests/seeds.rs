@@ -325,13 +325,7 @@ fn seed_003_world() -> (Arc<MemoryAws>, String) {
     let aws = Arc::new(MemoryAws::new(ACCOUNT));
     aws.add_instance(TOKYO, Some(configs::SEED_003_BUILDER), tags(&[("Name", "builder")]));
     let base = aws.add_image(TOKYO, ImageSeed::new("base"));
-    let template = aws.create_launch_template(TOKYO, "web", Some(base), Tags::new());
-    aws.create_auto_scaling_group(
-        TOKYO,
-        "web-asg",
-        LaunchTemplateSpec { id: template.id.clone(), version: "1".into() },
-        Tags::new(),
-    );
+    let template = aws.create_launch_template_and_group(TOKYO, "web", "web-asg", base);
     (aws, template.id)
 }
 

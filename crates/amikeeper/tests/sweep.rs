@@ -15,13 +15,9 @@ fn keeper(aws: &Arc<MemoryAws>, retention: &str) -> Keeper {
     testing::keeper(&format!("accounts = [\"{ACCOUNT}\"]\n{retention}"), aws)
 }
 
+/// `count` images of `Role` `web`, ten days apart, oldest first.
 fn web_images(aws: &MemoryAws, count: usize) -> Vec<ImageId> {
-    (0..count)
-        .map(|i| {
-            aws.advance(Duration::days(10));
-            aws.add_image(REGION, ImageSeed::new(format!("web-{i}")).tag("Role", "web"))
-        })
-        .collect()
+    testing::web_images(aws, count, Duration::days(10), ("Role", "web"))
 }
 
 async fn sweep(keeper: &Keeper, aws: &MemoryAws, apply: bool) -> amikeeper::SweepReport {

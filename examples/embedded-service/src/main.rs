@@ -181,35 +181,14 @@ mod tests {
     use super::*;
     use amikeeper::memory::ImageSeed;
     use amikeeper::samples::Origin;
+    use amikeeper::testing::{configs, ACCOUNT, REGION};
     use amikeeper::MemoryAws;
-
-    const ACCOUNT: &str = "111122223333";
-    const REGION: &str = "eu-west-1";
 
     /// Events from the channel are handled, the region is swept every interval, and at shutdown
     /// the events still queued are handled before `run` returns.
     #[tokio::test(start_paused = true)]
     async fn handles_events_sweeps_on_schedule_and_drains_at_shutdown() {
-        let config = Config::from_toml(&format!(
-            r#"
-accounts = ["{ACCOUNT}"]
-allowed_name_prefixes = ["/ami/"]
-[[rules]]
-name = "parameter-from-tag"
-on = ["backup_job"]
-[rules.match]
-has_tags = ["ImageIdParameterName"]
-[[rules.targets]]
-kind = "ssm_parameter"
-name = "{{tag:ImageIdParameterName}}"
-[retention]
-parameter_paths = ["/ami/"]
-[[retention.images]]
-group_by = {{ tag = "ImageIdParameterName" }}
-keep_newest = 1
-"#
-        ))
-        .unwrap();
+        let config = Config::from_toml(configs::PARAMETER_FROM_TAG_KEEP_ONE).unwrap();
         let aws = Arc::new(MemoryAws::new(ACCOUNT));
         let seed = |name: &str| ImageSeed::new(name).tag("ImageIdParameterName", "/ami/web");
         let old = aws.add_image(REGION, seed("web-1"));

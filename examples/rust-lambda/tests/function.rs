@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use amikeeper::memory::{Fault, FaultKind, ImageSeed};
+use amikeeper::memory::{Fault, FaultKind};
 use amikeeper::model::{ImageId, ImageState};
 use amikeeper::samples::{sqs_batch, Origin};
+use amikeeper::testing::{self, REGION};
 use amikeeper::{MemoryAws, SweepStatus};
 use amikeeper_lambda::{FleetReportDetail, Function, FunctionError, Input, Response, RunReport, Settings, SweepTarget};
 use serde_json::{json, Value};
@@ -13,7 +14,6 @@ use time::{Duration, OffsetDateTime};
 
 /// The account of the bundled configuration.
 const ACCOUNT: &str = "111122223333";
-const REGION: &str = "eu-west-1";
 const ROLE: &str = "arn:aws:iam::444455556666:role/amikeeper-sweeper";
 
 /// An account whose clock is a month before now, so that the sweep (which judges ages by the
@@ -31,12 +31,7 @@ fn function(aws: &Arc<MemoryAws>, settings: Settings) -> Function {
 
 /// `count` AMIs that publish to `/ami/web`, a day apart, oldest first.
 fn web_images(aws: &MemoryAws, count: usize) -> Vec<ImageId> {
-    (0..count)
-        .map(|i| {
-            aws.advance(Duration::days(1));
-            aws.add_image(REGION, ImageSeed::new(format!("web-{i}")).tag("ImageIdParameterName", "/ami/web"))
-        })
-        .collect()
+    testing::web_images(aws, count, Duration::days(1), ("ImageIdParameterName", "/ami/web"))
 }
 
 fn to_json(response: &Response) -> Value {

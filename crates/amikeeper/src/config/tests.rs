@@ -3,14 +3,14 @@
 use super::*;
 use crate::model::InstanceRefreshPreferences;
 
-const BASE: &str = r#"
-    accounts = ["111122223333"]
-    [[rules]]
-    name = "web"
-    [[rules.targets]]
-    kind = "ssm_parameter"
-    name = "/ami/web"
-"#;
+/// One rule that publishes every AMI to `/ami/web`: the file of the shared test configuration
+/// `testing::configs::ANY_AMI_TO_PARAMETER` (read directly: `config` is below `testing`'s layer).
+const BASE: &str = include_str!("../testing/configs/any-ami-to-parameter.toml");
+
+/// A configuration of one rule with one target: `rule` and `target` are their TOML lines.
+fn one_rule(rule: &str, target: &str) -> String {
+    format!("accounts = [\"111122223333\"]\n[[rules]]\n{rule}\n[[rules.targets]]\n{target}\n")
+}
 
 #[test]
 fn minimal_config_loads_with_defaults() {
@@ -45,10 +45,8 @@ fn tag_names_need_an_allow_list() {
 
 /// A configuration with one target of `kind` whose `field` is `value`.
 fn one_target(prefixes: &str, kind: &str, field: &str, value: &str) -> String {
-    format!(
-        "accounts = [\"111122223333\"]\nallowed_name_prefixes = [{prefixes}]\n[[rules]]\nname = \"web\"\n\
-         [[rules.targets]]\nkind = \"{kind}\"\n{field} = {value:?}\n"
-    )
+    let rule = one_rule("name = \"web\"", &format!("kind = \"{kind}\"\n{field} = {value:?}"));
+    format!("allowed_name_prefixes = [{prefixes}]\n{rule}")
 }
 
 fn load_error(text: &str) -> (String, String) {
@@ -97,7 +95,7 @@ fn unsafe_names_written_in_the_configuration_are_refused_when_it_loads() {
         assert_eq!(at, format!("rules[0].targets[0].{field}"), "{value}: {reason}");
         assert!(reason.contains(value) && reason.contains(kind), "{value}: {reason}");
     }
-    let safe_names = [
+    for (kind, field, value) in [
         ("ssm_parameter", "name", "/ami/web"),
         ("ssm_parameter", "name", "i-0123456789abcdef0"),
         ("ssm_parameter", "name", "/golden/web"), // written by the configuration: no allow-list
@@ -114,8 +112,7 @@ fn unsafe_names_written_in_the_configuration_are_refused_when_it_loads() {
         ("stack_parameter", "stack", "web-{tag:Stack}"),
         ("stack_parameter", "stack", "{tag:Stack}"),
         ("auto_scaling_group", "name", "web-asg"),
-    ];
-    for (kind, field, value) in safe_names {
+    ] {
         let text = one_target(prefixes, kind, field, value);
         assert!(Config::from_toml(&text).is_ok(), "{value}: {:?}", Config::from_toml(&text).err());
     }
@@ -144,32 +141,15 @@ fn image_targets_are_refused_on_events_without_an_image() {
 
 #[test]
 fn launch_template_needs_exactly_one_reference() {
-    let text = r#"
-        accounts = ["111122223333"]
-        [[rules]]
-        name = "lt"
-        [[rules.targets]]
-        kind = "launch_template"
-        id = "lt-1"
-        name = "web"
-    "#;
-    assert_eq!(invalid_at(text), "rules[0].targets[0]");
+    let text = one_rule("name = \"lt\"", "kind = \"launch_template\"\nid = \"lt-1\"\nname = \"web\"");
+    assert_eq!(invalid_at(&text), "rules[0].targets[0]");
 }
 
 #[test]
 fn bake_names_use_only_values_known_before_the_image() {
-    let text = r#"
-        accounts = ["111122223333"]
-        [[rules]]
-        name = "bake"
-        [rules.bake]
-        instance_id = "i-0123456789abcdef0"
-        name = "{tag:Role}-{date}"
-        [[rules.targets]]
-        kind = "launch_template"
-        name = "web"
-    "#;
-    assert_eq!(invalid_at(text), "rules[0].bake.name");
+    let bake = "name = \"bake\"\n[rules.bake]\ninstance_id = \"i-0123456789abcdef0\"\nname = \"{tag:Role}-{date}\"";
+    let text = one_rule(bake, "kind = \"launch_template\"\nname = \"web\"");
+    assert_eq!(invalid_at(&text), "rules[0].bake.name");
     assert!(Config::from_toml(&text.replace("{tag:Role}-{date}", "web-{date}-{rule}")).is_ok());
     let bad_instance = text.replace("{tag:Role}-{date}", "web-{date}").replace("i-0123456789abcdef0", "builder");
     assert_eq!(invalid_at(&bad_instance), "rules[0].bake.instance_id");
@@ -177,15 +157,7 @@ fn bake_names_use_only_values_known_before_the_image() {
 
 #[test]
 fn instance_refresh_is_a_switch_or_a_table() {
-    let text = r#"
-        accounts = ["111122223333"]
-        [[rules]]
-        name = "web"
-        [[rules.targets]]
-        kind = "auto_scaling_group"
-        name = "web-asg"
-        SETTING
-    "#;
+    let text = one_rule("name = \"web\"", "kind = \"auto_scaling_group\"\nname = \"web-asg\"\nSETTING");
     let refresh_of = |setting: &str| {
         let config = Config::from_toml(&text.replace("SETTING", setting)).unwrap();
         config.rules[0].targets[0].instance_refresh().copied()
@@ -222,16 +194,10 @@ fn instance_refresh_is_a_switch_or_a_table() {
 
 #[test]
 fn asg_versions_are_checked() {
-    let text = r#"
-        accounts = ["111122223333"]
-        [[rules]]
-        name = "asg"
-        on = ["asg_created"]
-        [[rules.targets]]
-        kind = "auto_scaling_group"
-        name = "{asg_name}"
-        version = "latest"
-    "#;
-    assert_eq!(invalid_at(text), "rules[0].targets[0].version");
+    let text = one_rule(
+        "name = \"asg\"\non = [\"asg_created\"]",
+        "kind = \"auto_scaling_group\"\nname = \"{asg_name}\"\nversion = \"latest\"",
+    );
+    assert_eq!(invalid_at(&text), "rules[0].targets[0].version");
     assert!(Config::from_toml(&text.replace("\"latest\"", "\"$Latest\"")).is_ok());
 }

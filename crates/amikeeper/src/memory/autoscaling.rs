@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::{aws_error, ops, IntoRegion, MemoryAws};
 use crate::backend::{AutoScalingApi, AwsResult, InstanceRefreshPreferences, INSTANCE_REFRESH_IN_PROGRESS};
 use crate::error::{AwsError, AwsErrorKind};
-use crate::model::{AutoScalingGroup, ImageId, LaunchConfiguration, LaunchTemplateSpec, Region, Tags};
+use crate::model::{AutoScalingGroup, ImageId, LaunchConfiguration, LaunchTemplate, LaunchTemplateSpec, Region, Tags};
 
 fn validation(message: impl Into<String>) -> AwsError {
     aws_error(ops::UPDATE_AUTO_SCALING_GROUP, AwsErrorKind::Client, "ValidationError", message)
@@ -60,6 +60,22 @@ impl MemoryAws {
             groups.insert(name, group.clone());
         });
         group
+    }
+
+    /// Creates a launch template whose version 1 launches `image_id`, and the group `group` that
+    /// launches from that version, neither tagged. Returns the template.
+    pub fn create_launch_template_and_group(
+        &self,
+        region: impl IntoRegion,
+        template: impl Into<String>,
+        group: impl Into<String>,
+        image_id: ImageId,
+    ) -> LaunchTemplate {
+        let region = region.into_region();
+        let template = self.create_launch_template(&region, template, Some(image_id), Tags::new());
+        let version_1 = LaunchTemplateSpec { id: template.id.clone(), version: "1".into() };
+        self.create_auto_scaling_group(region, group, version_1, Tags::new());
+        template
     }
 
     /// Gives the group a mixed-instances policy whose overrides name these launch templates.

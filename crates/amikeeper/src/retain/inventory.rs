@@ -353,29 +353,7 @@ mod tests {
 
     #[test]
     fn parameter_sources_come_from_targets_and_paths() {
-        let config = Config::from_toml(
-            r#"
-            accounts = ["111122223333"]
-            allowed_name_prefixes = ["/ami/"]
-            [[rules]]
-            name = "web"
-            [[rules.targets]]
-            kind = "ssm_parameter"
-            name = "/golden/{region}/web"
-            [[rules.targets]]
-            kind = "ssm_parameter"
-            name = "/ami/{tag:Role}/latest"
-            [[rules.targets]]
-            kind = "ssm_parameter"
-            name = "/ami/web/fixed"
-            [retention]
-            parameter_paths = ["/base/"]
-            [[retention.images]]
-            group_by = { tag = "Role" }
-            keep_newest = 2
-            "#,
-        )
-        .unwrap();
+        let config = Config::from_toml(crate::testing::configs::PARAMETER_SOURCES).unwrap();
         let (names, paths, warnings) = parameter_sources(&config, &Region::from("eu-west-1"));
         assert_eq!(names, ["/golden/eu-west-1/web"]);
         assert_eq!(paths, ["/ami/", "/base/"]);

@@ -4,7 +4,8 @@
 //! [`ACCOUNT`](super::ACCOUNT); [`in_account`](crate::samples::configs::in_account) puts
 //! another one in, [`fill`](super::fill) fills a `{placeholder}`.
 
-/// Every AMI goes to `/ami/web` (no match, no retention).
+/// Every AMI goes to `/ami/web` (no match, no retention): the configuration module's tests, the
+/// wheel's `test_errors.py`.
 pub const ANY_AMI_TO_PARAMETER: &str = include_str!("configs/any-ami-to-parameter.toml");
 
 /// Every `app-` AMI from AWS Backup goes to `/ami/app`; one kept per prefix (`tests/protection.rs`).
@@ -19,7 +20,8 @@ pub const CLI_NIGHTLY_BAKE: &str = include_str!("configs/cli-nightly-bake.toml")
 /// A parameter and a stack from tags, in `{account}` (`amikeeper-cli/tests/moto.rs`).
 pub const CLI_PARAMETER_AND_STACK_FROM_TAGS: &str = include_str!("configs/cli-parameter-and-stack-from-tags.toml");
 
-/// A parameter from the AMI's tag on AWS Backup jobs, in `{account}` (`amikeeper-cli/tests/moto.rs`).
+/// A parameter from the AMI's tag on AWS Backup jobs, in `{account}` (`amikeeper-cli/tests/moto.rs`,
+/// the wheel's `test_api.py`).
 pub const CLI_PARAMETER_FROM_TAG: &str = include_str!("configs/cli-parameter-from-tag.toml");
 
 /// Copies to the DR region, a consumer account and two fleet accounts (`tests/iam.rs`).
@@ -30,6 +32,10 @@ pub const EVERYTHING: &str = include_str!("configs/everything.toml");
 
 /// Every `app-` AMI goes to the fixed-version parameter `app-fixed`.
 pub const FIXED_VERSION_PARAMETER: &str = include_str!("configs/fixed-version-parameter.toml");
+
+/// Every `web-` AMI goes to `/golden/web`, a parameter of the toy kind `golden_parameter` that
+/// only `tests/pointer_kinds.rs` registers, and to `/ami/web`; one image kept.
+pub const GOLDEN_AND_SSM_PARAMETER: &str = include_str!("configs/golden-and-ssm-parameter.toml");
 
 /// Seed 001's configuration, plus a rule whose parameter name comes from a tag on any event (`tests/hostile.rs`).
 pub const HOSTILE_TAGGED: &str = include_str!("configs/hostile-tagged.toml");
@@ -42,6 +48,14 @@ pub const KEEP_TWO_PER_ROLE: &str = include_str!("configs/keep-two-per-role.toml
 
 /// A bake rule with a launch template, a group refreshed once moved and a parameter, plus a rule without `bake` (`tests/bake.rs`).
 pub const NIGHTLY_BAKE: &str = include_str!("configs/nightly-bake.toml");
+
+/// A parameter named by the AMI's tag on AWS Backup jobs, and one image kept per such tag
+/// (`tests/invoke.rs`, the embedded service's test).
+pub const PARAMETER_FROM_TAG_KEEP_ONE: &str = include_str!("configs/parameter-from-tag-keep-one.toml");
+
+/// Three parameters (one per region, one from a tag, one fixed) and a retention path
+/// (`retain::inventory`'s test of where parameters are read).
+pub const PARAMETER_SOURCES: &str = include_str!("configs/parameter-sources.toml");
 
 /// Body (no `accounts`) of the conformance scenario `protection_someone_else_set_is_kept`.
 pub const PROTECTED_ONE_KEPT: &str = include_str!("configs/protected-one-kept.toml");

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
+use crate::memory::ImageSeed;
 use crate::model::{AccountId, Image, ImageId, ImageState, Tags};
 use crate::report::Report;
 use crate::{Config, HandleOptions, Keeper, MemoryAws};
@@ -69,4 +70,15 @@ pub fn image(id: ImageId, name: impl Into<String>, created: OffsetDateTime) -> I
         deregistration_protection_cooldown: false,
         allowed: None,
     }
+}
+
+/// `count` images named `web-0`, `web-1`, ... in [`REGION`], each tagged `key` = `value`, oldest
+/// first: `aws`'s clock moves on by `apart` before each is added.
+pub fn web_images(aws: &MemoryAws, count: usize, apart: Duration, (key, value): (&str, &str)) -> Vec<ImageId> {
+    (0..count)
+        .map(|i| {
+            aws.advance(apart);
+            aws.add_image(REGION, ImageSeed::new(format!("web-{i}")).tag(key, value))
+        })
+        .collect()
 }
