@@ -255,7 +255,7 @@ async fn seed_003(demo: &mut Demo) -> Result<(), String> {
     let aws = demo.aws.clone();
     aws.add_instance(TOKYO, Some(BUILDER), tags(&[("Name", "builder")]));
     let base = aws.add_image(TOKYO, ImageSeed::new("web-base"));
-    let template = aws.create_launch_template_and_group(TOKYO, "web", "web-asg", base);
+    aws.create_launch_template_and_group(TOKYO, "web", "web-asg", base);
     let origin = Origin::new(ACCOUNT, TOKYO, "003-schedule");
     let report = demo.send("Scheduled Event from rule nightly-ami", origin.scheduled("nightly-ami")).await?;
     let baked = report.targets.first().and_then(|t| t.outcome.to.clone()).ok_or("no image was baked")?;
