@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use amikeeper::memory::ImageSeed;
-use amikeeper::model::{ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
+use amikeeper::model::{CreateLaunchTemplateVersion, ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
 use amikeeper::publish::Status;
 use amikeeper::rollback::RollbackStatus;
 use amikeeper::rollback::{RollbackOptions, RollbackReport, RollbackTarget};
@@ -40,7 +40,8 @@ async fn every_kind_of_pointer_goes_back_to_what_it_named_before() {
     let template = aws.create_launch_template(REGION, "web", Some(old.clone()), Tags::new());
     let region = Region::from(REGION);
     use amikeeper::backend::Ec2Api;
-    let v2 = aws.create_launch_template_version(&region, &template.id, 1, &new, "").await.unwrap();
+    let request = CreateLaunchTemplateVersion::new(&template.id, 1, &new, "");
+    let v2 = aws.create_launch_template_version(&region, &request).await.unwrap();
     aws.set_default_launch_template_version(&region, &template.id, v2).await.unwrap();
     aws.create_auto_scaling_group(
         REGION,
@@ -152,7 +153,8 @@ async fn the_bad_ami_is_released_when_a_group_is_among_the_targets() {
         aws.set_parameter(REGION, "/ami/web", good.as_str()).unwrap();
         aws.set_parameter(REGION, "/ami/web", bad.as_str()).unwrap();
         let template = aws.create_launch_template(REGION, "web", Some(good.clone()), Tags::new());
-        let v2 = aws.create_launch_template_version(&region, &template.id, 1, &bad, "").await.unwrap();
+        let request = CreateLaunchTemplateVersion::new(&template.id, 1, &bad, "");
+        let v2 = aws.create_launch_template_version(&region, &request).await.unwrap();
         aws.set_default_launch_template_version(&region, &template.id, v2).await.unwrap();
         aws.create_auto_scaling_group(
             REGION,
