@@ -11,7 +11,7 @@ use aws_sdk_autoscaling::types::{
     self as asg, LaunchTemplateSpecification, MixedInstancesPolicy, RefreshPreferences, RefreshStrategy,
 };
 
-use crate::error::from_sdk_error;
+use crate::error::{read_all, sdk_error};
 use crate::SdkAws;
 
 const SERVICE: &str = "autoscaling";
@@ -124,12 +124,8 @@ impl SdkAws {
 
     async fn describe_raw_group(&self, region: &Region, name: &str) -> AwsResult<Option<RawGroup>> {
         let client = self.autoscaling(region)?;
-        let output = client
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(name)
-            .send()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "DescribeAutoScalingGroups", error))?;
+        let call = client.describe_auto_scaling_groups().auto_scaling_group_names(name);
+        let output = call.send().await.map_err(sdk_error(SERVICE, "DescribeAutoScalingGroups"))?;
         Ok(output
             .auto_scaling_groups()
             .iter()
@@ -150,28 +146,16 @@ impl AutoScalingApi for SdkAws {
 
     async fn describe_auto_scaling_groups(&self, region: &Region) -> AwsResult<Vec<AutoScalingGroup>> {
         let client = self.autoscaling(region)?;
-        let groups = client
-            .describe_auto_scaling_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "DescribeAutoScalingGroups", error))?;
+        let listing = client.describe_auto_scaling_groups().into_paginator().items().send();
+        let groups = read_all(SERVICE, "DescribeAutoScalingGroups", listing).await?;
         let groups = groups.iter().map(raw_group).collect();
         self.resolve_groups(region, groups).await
     }
 
     async fn describe_launch_configurations(&self, region: &Region) -> AwsResult<Vec<LaunchConfiguration>> {
         let client = self.autoscaling(region)?;
-        let configurations = client
-            .describe_launch_configurations()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "DescribeLaunchConfigurations", error))?;
+        let listing = client.describe_launch_configurations().into_paginator().items().send();
+        let configurations = read_all(SERVICE, "DescribeLaunchConfigurations", listing).await?;
         let configurations: Vec<LaunchConfiguration> = configurations
             .iter()
             .filter_map(|c| {
@@ -212,7 +196,7 @@ impl AutoScalingApi for SdkAws {
         } else {
             call.launch_template(spec)
         };
-        call.send().await.map_err(|error| from_sdk_error(SERVICE, "UpdateAutoScalingGroup", error))?;
+        call.send().await.map_err(sdk_error(SERVICE, "UpdateAutoScalingGroup"))?;
         tracing::info!(
             %region, group, template = %template.id, version = %template.version,
             mixed_instances, "set the group's launch template"
@@ -230,14 +214,9 @@ impl AutoScalingApi for SdkAws {
         preferences: &InstanceRefreshPreferences,
     ) -> AwsResult<String> {
         let client = self.autoscaling(region)?;
-        let output = client
-            .start_instance_refresh()
-            .auto_scaling_group_name(group)
-            .strategy(RefreshStrategy::Rolling)
-            .preferences(refresh_preferences(preferences))
-            .send()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "StartInstanceRefresh", error))?;
+        let call = client.start_instance_refresh().auto_scaling_group_name(group).strategy(RefreshStrategy::Rolling);
+        let call = call.preferences(refresh_preferences(preferences));
+        let output = call.send().await.map_err(sdk_error(SERVICE, "StartInstanceRefresh"))?;
         let id = output.instance_refresh_id().unwrap_or_default().to_owned();
         tracing::info!(%region, group, refresh = %id, "started an instance refresh");
         Ok(id)

@@ -6,7 +6,7 @@ use amikeeper::AwsErrorKind;
 use async_trait::async_trait;
 use aws_sdk_cloudformation::types::{self as cfn, Capability};
 
-use crate::error::{from_sdk_error, invalid_response};
+use crate::error::{from_sdk_error, invalid_response, read_all};
 use crate::SdkAws;
 
 const SERVICE: &str = "cloudformation";
@@ -93,14 +93,8 @@ impl CloudFormationApi for SdkAws {
 
     async fn describe_stacks(&self, region: &Region) -> AwsResult<Vec<Stack>> {
         let client = self.cloudformation(region)?;
-        let stacks = client
-            .describe_stacks()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "DescribeStacks", error))?;
+        let stacks =
+            read_all(SERVICE, "DescribeStacks", client.describe_stacks().into_paginator().items().send()).await?;
         let stacks = stacks.iter().map(stack_from_sdk).collect::<AwsResult<Vec<_>>>()?;
         tracing::debug!(%region, stacks = stacks.len(), "described stacks");
         Ok(stacks)

@@ -24,7 +24,9 @@
 
 use std::error::Error as StdError;
 
+use amikeeper::backend::AwsResult;
 use amikeeper::{AwsError, AwsErrorKind};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -104,6 +106,31 @@ fn is_validation_not_found(service: &str, code: &str, message: &str) -> bool {
             "autoscaling" => message.contains("not found"),
             _ => false,
         }
+}
+
+/// For `map_err`: [`from_sdk_error`] for `operation` of `service`.
+pub(crate) fn sdk_error<E>(
+    service: &'static str,
+    operation: &'static str,
+) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    move |error| from_sdk_error(service, operation, error)
+}
+
+/// Every item of a paginated listing (an SDK paginator's `items().send()`, or its `send()`
+/// for whole pages), read to the end. The first error fails the listing, mapped by
+/// [`from_sdk_error`] for `operation` of `service`.
+pub(crate) async fn read_all<T, E>(
+    service: &'static str,
+    operation: &'static str,
+    listing: PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
+) -> AwsResult<Vec<T>>
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    listing.try_collect().await.map_err(sdk_error(service, operation))
 }
 
 /// Maps any SDK error of any operation to an [`AwsError`].

@@ -6,7 +6,7 @@ use amikeeper::model::{RecipeImage, Region};
 use async_trait::async_trait;
 use aws_sdk_imagebuilder::types::Ownership;
 
-use crate::error::{from_sdk_error, invalid_response};
+use crate::error::{invalid_response, read_all, sdk_error};
 use crate::SdkAws;
 
 const SERVICE: &str = "imagebuilder";
@@ -15,15 +15,8 @@ const SERVICE: &str = "imagebuilder";
 impl ImageBuilderApi for SdkAws {
     async fn list_recipe_images(&self, region: &Region) -> AwsResult<Vec<RecipeImage>> {
         let client = self.imagebuilder(region)?;
-        let image_recipes: Vec<_> = client
-            .list_image_recipes()
-            .owner(Ownership::SelfValue)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "ListImageRecipes", error))?;
+        let listing = client.list_image_recipes().owner(Ownership::SelfValue).into_paginator().items().send();
+        let image_recipes = read_all(SERVICE, "ListImageRecipes", listing).await?;
         let mut recipes = Vec::new();
         for summary in &image_recipes {
             let arn =
@@ -34,26 +27,15 @@ impl ImageBuilderApi for SdkAws {
                 image: summary.parent_image().unwrap_or_default().to_owned(),
             });
         }
-        let container_recipes: Vec<_> = client
-            .list_container_recipes()
-            .owner(Ownership::SelfValue)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "ListContainerRecipes", error))?;
+        let listing = client.list_container_recipes().owner(Ownership::SelfValue).into_paginator().items().send();
+        let container_recipes = read_all(SERVICE, "ListContainerRecipes", listing).await?;
         // The AMI a container recipe's build instances launch from is only in the recipe itself.
         for summary in &container_recipes {
             let arn = summary
                 .arn()
                 .ok_or_else(|| invalid_response(SERVICE, "ListContainerRecipes", "a recipe without arn"))?;
-            let recipe = client
-                .get_container_recipe()
-                .container_recipe_arn(arn)
-                .send()
-                .await
-                .map_err(|error| from_sdk_error(SERVICE, "GetContainerRecipe", error))?;
+            let call = client.get_container_recipe().container_recipe_arn(arn);
+            let recipe = call.send().await.map_err(sdk_error(SERVICE, "GetContainerRecipe"))?;
             let image = recipe
                 .container_recipe()
                 .and_then(|r| r.instance_configuration())

@@ -7,7 +7,7 @@ use aws_sdk_rbin::operation::get_rule::GetRuleOutput;
 use aws_sdk_rbin::types::{self as rbin, ResourceType, RetentionPeriodUnit, RuleStatus};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::error::{from_sdk_error, invalid_response};
+use crate::error::{from_sdk_error, invalid_response, read_all};
 use crate::SdkAws;
 
 const SERVICE: &str = "rbin";
@@ -74,15 +74,9 @@ impl RecycleBinApi for SdkAws {
         resource_type: RecycleBinResource,
     ) -> AwsResult<Vec<RecycleBinRule>> {
         let client = self.rbin(region)?;
-        let summaries = client
-            .list_rules()
-            .resource_type(resource_type_to_sdk(resource_type))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "ListRules", error))?;
+        let listing =
+            client.list_rules().resource_type(resource_type_to_sdk(resource_type)).into_paginator().items().send();
+        let summaries = read_all(SERVICE, "ListRules", listing).await?;
         let mut rules = Vec::new();
         for summary in &summaries {
             let id = summary

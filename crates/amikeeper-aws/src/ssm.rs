@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_ssm::types as ssm;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::error::{from_sdk_error, invalid_response};
+use crate::error::{from_sdk_error, invalid_response, read_all, sdk_error};
 use crate::SdkAws;
 
 const SERVICE: &str = "ssm";
@@ -56,17 +56,15 @@ impl SsmApi for SdkAws {
 
     async fn put_parameter(&self, region: &Region, request: &PutParameter) -> AwsResult<i64> {
         let client = self.ssm(region)?;
-        let output = client
+        let call = client
             .put_parameter()
             .name(&request.name)
             .value(&request.value)
             .r#type(parameter_type_to_sdk(request.kind))
             .set_data_type(request.data_type.clone())
             .overwrite(request.overwrite)
-            .set_description(request.description.clone())
-            .send()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "PutParameter", error))?;
+            .set_description(request.description.clone());
+        let output = call.send().await.map_err(sdk_error(SERVICE, "PutParameter"))?;
         // The value is deliberately not logged: it may be a SecureString.
         tracing::info!(%region, name = %request.name, version = output.version(), "put parameter");
         Ok(output.version())
@@ -74,12 +72,7 @@ impl SsmApi for SdkAws {
 
     async fn delete_parameter(&self, region: &Region, name: &str) -> AwsResult<()> {
         let client = self.ssm(region)?;
-        client
-            .delete_parameter()
-            .name(name)
-            .send()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "DeleteParameter", error))?;
+        client.delete_parameter().name(name).send().await.map_err(sdk_error(SERVICE, "DeleteParameter"))?;
         tracing::info!(%region, name, "deleted parameter");
         Ok(())
     }
@@ -106,16 +99,8 @@ impl SsmApi for SdkAws {
     async fn get_parameters_by_path(&self, region: &Region, path: &str) -> AwsResult<Vec<Parameter>> {
         let client = self.ssm(region)?;
         // The SDK has no item paginator for this operation: collect the pages.
-        let pages = client
-            .get_parameters_by_path()
-            .path(path)
-            .recursive(true)
-            .with_decryption(true)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "GetParametersByPath", error))?;
+        let call = client.get_parameters_by_path().path(path).recursive(true).with_decryption(true);
+        let pages = read_all(SERVICE, "GetParametersByPath", call.into_paginator().send()).await?;
         let parameters =
             pages.iter().flat_map(|page| page.parameters()).map(parameter_from_sdk).collect::<AwsResult<Vec<_>>>()?;
         tracing::debug!(%region, path, parameters = parameters.len(), "got parameters by path");
@@ -131,15 +116,8 @@ impl SsmApi for SdkAws {
             .values("StringList")
             .build()
             .map_err(|error| invalid_response(SERVICE, "DescribeParameters", error.to_string()))?;
-        let pages = client
-            .describe_parameters()
-            .parameter_filters(filter)
-            .max_results(50)
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|error| from_sdk_error(SERVICE, "DescribeParameters", error))?;
+        let listing = client.describe_parameters().parameter_filters(filter).max_results(50).into_paginator().send();
+        let pages = read_all(SERVICE, "DescribeParameters", listing).await?;
         let names: Vec<String> =
             pages.iter().flat_map(|page| page.parameters()).filter_map(|p| p.name().map(str::to_owned)).collect();
         tracing::debug!(%region, parameters = names.len(), "described parameters");
@@ -154,13 +132,8 @@ impl SsmApi for SdkAws {
         let mut parameters = Vec::with_capacity(names.len());
         // The trait asks for at most PARAMETERS_PER_CALL names; more are split, not refused.
         for batch in names.chunks(amikeeper::backend::PARAMETERS_PER_CALL) {
-            let output = client
-                .get_parameters()
-                .set_names(Some(batch.to_vec()))
-                .with_decryption(false)
-                .send()
-                .await
-                .map_err(|error| from_sdk_error(SERVICE, "GetParameters", error))?;
+            let call = client.get_parameters().set_names(Some(batch.to_vec())).with_decryption(false);
+            let output = call.send().await.map_err(sdk_error(SERVICE, "GetParameters"))?;
             for parameter in output.parameters() {
                 parameters.push(parameter_from_sdk(parameter)?);
             }

@@ -2,12 +2,14 @@
 //! `Action` (query protocols) or `X-Amz-Target` (SSM's JSON protocol). Checks what the SDK
 //! layer adds over the model conversions: not-found answers, pagination, the request sent.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use amikeeper::backend::{AutoScalingApi, CloudFormationApi, Ec2Api, SsmApi};
 use amikeeper::model::{
-    AutoScalingGroup, ImageId, ImageState, Instance, LaunchTemplateSpec, Region, Snapshot, SnapshotState,
-    StackParameterValue, StackUpdate, UpdateStack, Volume,
+    AutoScalingGroup, CreateLaunchTemplateVersion, ImageId, ImageState, Instance, LaunchTemplateSpec, Region, Snapshot,
+    SnapshotState, StackParameterValue, StackUpdate, UpdateStack, Volume,
 };
 use amikeeper::AwsErrorKind;
 use amikeeper_aws::SdkAws;
@@ -48,13 +50,7 @@ async fn stubbed(
         let (status, body) = handler(&request, index);
         http::Response::builder().status(status).body(body).unwrap()
     });
-    let aws = SdkAws::builder()
-        .region(Some("us-east-1".to_owned()))
-        .max_attempts(1)
-        .customize(move |loader| loader.empty_test_environment().test_credentials().http_client(http))
-        .load()
-        .await;
-    (aws, seen)
+    (common::sdk_aws_over(http, 1).await, seen)
 }
 
 fn ec2_error(code: &str, message: &str) -> (u16, String) {
@@ -183,10 +179,8 @@ async fn create_version_and_delete_versions() {
         other => panic!("unexpected {other}"),
     })
     .await;
-    let version = aws
-        .create_launch_template_version(&singapore(), "lt-1", 6, &ImageId::new("ami-9"), "amikeeper: ami-9")
-        .await
-        .unwrap();
+    let request = CreateLaunchTemplateVersion::new("lt-1", 6, &ImageId::new("ami-9"), "amikeeper: ami-9");
+    let version = aws.create_launch_template_version(&singapore(), &request).await.unwrap();
     assert_eq!(version, 7);
     let refused = aws.delete_launch_template_versions(&singapore(), "lt-1", &[2, 6]).await.unwrap();
     assert_eq!(refused, [(6, "launchTemplateVersionIsDefaultVersion: Cannot delete the default version.".to_owned())]);

@@ -3,6 +3,8 @@
 //! answers each request with the bytes AWS would send, so the SDK's own parsing (EC2 XML, the
 //! restJson of `rbin`), pagination and error mapping are exercised, not only the conversions.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use amikeeper::backend::{Ec2Api, RecycleBinApi};
@@ -41,13 +43,7 @@ async fn stubbed(handler: impl Fn(&Seen) -> (u16, String) + Send + Sync + 'stati
         let content_type = if body.starts_with('{') { "application/json" } else { "text/xml" };
         http::Response::builder().status(status).header("content-type", content_type).body(body).unwrap()
     });
-    let aws = SdkAws::builder()
-        .region(Some("us-east-1".to_owned()))
-        .max_attempts(3)
-        .customize(move |loader| loader.empty_test_environment().test_credentials().http_client(http))
-        .load()
-        .await;
-    (aws, seen)
+    (common::sdk_aws_over(http, 3).await, seen)
 }
 
 fn singapore() -> Region {

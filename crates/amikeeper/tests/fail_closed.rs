@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use amikeeper::backend::Ec2Api;
 use amikeeper::memory::{Fault, FaultKind, ImageSeed};
-use amikeeper::model::{ImageId, ImageState, Region};
+use amikeeper::model::{CreateLaunchTemplateVersion, ImageId, ImageState, Region};
 use amikeeper::retain::{ReferenceCheck, Source, RETIRED_SNAPSHOT_TAG};
 use amikeeper::retain::{SweepAction, SweepStatus};
 use amikeeper::{Config, Keeper, MemoryAws, SweepOptions, SweepReport};
@@ -37,8 +37,9 @@ async fn world() -> World {
     aws.set_parameter(REGION, "/legacy/app/ami", images[1].as_str()).unwrap();
     let template = aws.create_launch_template(REGION, "web", Some(images[2].clone()), Default::default());
     let region = Region::from(REGION);
+    let newer = CreateLaunchTemplateVersion::new(&template.id, 1, &images[4], "newer");
     for _ in 2..=12 {
-        let version = aws.create_launch_template_version(&region, &template.id, 1, &images[4], "newer").await.unwrap();
+        let version = aws.create_launch_template_version(&region, &newer).await.unwrap();
         aws.set_default_launch_template_version(&region, &template.id, version).await.unwrap();
     }
     World { aws, images }

@@ -19,10 +19,10 @@ use amikeeper::backend::{
 use amikeeper::conformance::{self, Fixture, ImageSpec, MemoryFixture, SweepFixture, TemplateState};
 use amikeeper::iam;
 use amikeeper::model::{
-    AccountId, AllowedImagesSettings, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference,
-    Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion,
-    Parameter, PutParameter, RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags,
-    UpdateStack, Volume,
+    AccountId, AllowedImagesSettings, AutoScalingGroup, CopyImage, CreateImage, CreateLaunchTemplateVersion, Image,
+    ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
+    LaunchTemplateVersion, Parameter, PutParameter, RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack,
+    StackUpdate, Tags, UpdateStack, Volume,
 };
 use amikeeper::samples::configs;
 use amikeeper::Config;
@@ -257,13 +257,11 @@ impl Ec2Api for Recorder {
     async fn create_launch_template_version(
         &self,
         region: &Region,
-        template_id: &str,
-        source_version: i64,
-        image_id: &ImageId,
-        description: &str,
+        request: &CreateLaunchTemplateVersion,
     ) -> AwsResult<i64> {
-        self.record("ec2:CreateLaunchTemplateVersion", region.as_str(), self.ec2(region.as_str(), template_id));
-        self.inner.create_launch_template_version(region, template_id, source_version, image_id, description).await
+        let template = self.ec2(region.as_str(), &request.template_id);
+        self.record("ec2:CreateLaunchTemplateVersion", region.as_str(), template);
+        self.inner.create_launch_template_version(region, request).await
     }
 
     async fn set_default_launch_template_version(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use amikeeper::backend::Ec2Api;
 use amikeeper::conformance::{MemoryFixture, Race};
 use amikeeper::memory::{FaultyAws, ImageSeed};
-use amikeeper::model::{Region, Tags};
+use amikeeper::model::{CreateLaunchTemplateVersion, Region, Tags};
 use amikeeper::publish::Status;
 use amikeeper::samples::Origin;
 use amikeeper::testing::{configs, keeper, ACCOUNT, REGION};
@@ -25,8 +25,10 @@ async fn an_older_ami_never_becomes_the_default_over_any_newer_pending_version()
     let ours = aws.add_image(REGION, ImageSeed::new("web-3"));
     let newest = aws.add_image(REGION, ImageSeed::new("web-4"));
     let template = aws.create_launch_template(REGION, "web", Some(first.clone()), Tags::new());
-    aws.create_launch_template_version(&region, &template.id, 1, &newest, "another run").await.unwrap();
-    aws.create_launch_template_version(&region, &template.id, 1, &older, "a third run").await.unwrap();
+    let another_run = CreateLaunchTemplateVersion::new(&template.id, 1, &newest, "another run");
+    aws.create_launch_template_version(&region, &another_run).await.unwrap();
+    let a_third_run = CreateLaunchTemplateVersion::new(&template.id, 1, &older, "a third run");
+    aws.create_launch_template_version(&region, &a_third_run).await.unwrap();
 
     let keeper = keeper(configs::WEB_TEMPLATE_UNPROTECTED, &aws);
     let event = Origin::new(ACCOUNT, REGION, "e1").image_state_change(ours.as_str(), "available");

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use amikeeper::memory::ImageSeed;
-use amikeeper::model::{ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
+use amikeeper::model::{CreateLaunchTemplateVersion, ImageId, ImageState, LaunchTemplateSpec, Region, Tags};
 use amikeeper::publish::Status;
 use amikeeper::rollback::RollbackStatus;
 use amikeeper::rollback::{RollbackOptions, RollbackReport, RollbackTarget};
@@ -40,7 +40,8 @@ async fn moved(aws: &MemoryAws, old: &ImageId, new: &ImageId, group_version: &st
     aws.set_parameter(REGION, "/ami/web", new.as_str()).unwrap();
     let template = aws.create_launch_template(REGION, "web", Some(old.clone()), Tags::new());
     let region = Region::from(REGION);
-    let v2 = aws.create_launch_template_version(&region, &template.id, 1, new, "").await.unwrap();
+    let request = CreateLaunchTemplateVersion::new(&template.id, 1, new, "");
+    let v2 = aws.create_launch_template_version(&region, &request).await.unwrap();
     aws.set_default_launch_template_version(&region, &template.id, v2).await.unwrap();
     let spec = LaunchTemplateSpec { id: template.id.clone(), version: group_version.into() };
     aws.create_auto_scaling_group(REGION, "web-asg", spec, Tags::new());

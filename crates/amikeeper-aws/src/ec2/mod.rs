@@ -2,8 +2,8 @@
 
 use amikeeper::backend::{AwsResult, Ec2Api, IMAGE_REFERENCES_PER_CALL};
 use amikeeper::model::{
-    AccountId, AllowedImagesSettings, CopyImage, CreateImage, Image, ImageId, ImageReference, Instance, LaunchTemplate,
-    LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, Tags, Volume,
+    AccountId, AllowedImagesSettings, CopyImage, CreateImage, CreateLaunchTemplateVersion, Image, ImageId,
+    ImageReference, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, Tags, Volume,
 };
 use amikeeper::{AwsError, AwsErrorKind};
 use async_trait::async_trait;
@@ -13,7 +13,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use time::OffsetDateTime;
 
-use crate::error::{from_sdk_error, invalid_response};
+use crate::error::{from_sdk_error, invalid_response, read_all, sdk_error};
 use crate::SdkAws;
 
 mod convert;
@@ -33,6 +33,16 @@ fn image_tags(tags: &Tags) -> Option<Vec<TagSpecification>> {
     (!tags.is_empty()).then(|| {
         vec![TagSpecification::builder().resource_type(ResourceType::Image).set_tags(Some(tag_list(tags))).build()]
     })
+}
+
+/// The `ImageId` of the image `operation` (`CreateImage`, `CopyImage`) answers it made.
+fn new_image_id(operation: &'static str, image_id: Option<&str>) -> AwsResult<ImageId> {
+    image_id.map(ImageId::new).ok_or_else(|| invalid_response(SERVICE, operation, "no ImageId in the response"))
+}
+
+/// The filter on `tag-key`: resources that have the tag, whatever its value.
+fn tag_key_filter(tag_key: &str) -> Filter {
+    Filter::builder().name("tag-key").values(tag_key).build()
 }
 
 /// `DeleteLaunchTemplateVersions` takes at most this many versions per call.
@@ -64,7 +74,7 @@ fn map_err<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>)
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    move |error| from_sdk_error(SERVICE, operation, error)
+    sdk_error(SERVICE, operation)
 }
 
 /// Like [`map_err`], but an image that is gone (even deregistered) is
@@ -118,16 +128,8 @@ impl Ec2Api for SdkAws {
         // The trait asks for at most IMAGE_REFERENCES_PER_CALL ids; more are split, not refused.
         for batch in image_ids.chunks(IMAGE_REFERENCES_PER_CALL) {
             let ids = batch.iter().map(|id| id.as_str().to_owned()).collect();
-            let items = client
-                .describe_image_references()
-                .set_image_ids(Some(ids))
-                .include_all_resource_types(true)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(map_err("DescribeImageReferences"))?;
+            let call = client.describe_image_references().set_image_ids(Some(ids)).include_all_resource_types(true);
+            let items = read_all(SERVICE, "DescribeImageReferences", call.into_paginator().items().send()).await?;
             for item in &items {
                 references.push(image_reference_from_sdk(item)?);
             }
@@ -146,10 +148,9 @@ impl Ec2Api for SdkAws {
             .no_reboot(request.no_reboot)
             .set_tag_specifications(image_tags(&request.tags));
         let output = call.send().await.map_err(map_err("CreateImage"))?;
-        let image_id =
-            output.image_id().ok_or_else(|| invalid_response(SERVICE, "CreateImage", "no ImageId in the response"))?;
+        let image_id = new_image_id("CreateImage", output.image_id())?;
         tracing::info!(%region, instance_id = %request.instance_id, %image_id, "created image");
-        Ok(ImageId::new(image_id))
+        Ok(image_id)
     }
 
     async fn copy_image(&self, region: &Region, request: &CopyImage) -> AwsResult<ImageId> {
@@ -163,10 +164,9 @@ impl Ec2Api for SdkAws {
             .client_token(&request.client_token)
             .set_tag_specifications(image_tags(&request.tags));
         let output = call.send().await.map_err(map_err("CopyImage"))?;
-        let image_id =
-            output.image_id().ok_or_else(|| invalid_response(SERVICE, "CopyImage", "no ImageId in the response"))?;
+        let image_id = new_image_id("CopyImage", output.image_id())?;
         tracing::info!(%region, source = %request.source_image_id, %image_id, "copied image");
-        Ok(ImageId::new(image_id))
+        Ok(image_id)
     }
 
     async fn share_image(&self, region: &Region, image_id: &ImageId, account: &AccountId) -> AwsResult<()> {
@@ -203,17 +203,8 @@ impl Ec2Api for SdkAws {
     async fn describe_images_tagged(&self, region: &Region, key: &str, value: &str) -> AwsResult<Vec<Image>> {
         let client = self.ec2(region)?;
         let filter = Filter::builder().name(format!("tag:{key}")).values(value).build();
-        let images = client
-            .describe_images()
-            .owners("self")
-            .filters(filter)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(map_err("DescribeImages"))?;
-        images.iter().map(image_from_sdk).collect()
+        let listing = client.describe_images().owners("self").filters(filter).into_paginator().items().send();
+        read_all(SERVICE, "DescribeImages", listing).await?.iter().map(image_from_sdk).collect()
     }
 
     async fn describe_launch_template(
@@ -243,16 +234,9 @@ impl Ec2Api for SdkAws {
         region: &Region,
         template_id: &str,
     ) -> AwsResult<Vec<LaunchTemplateVersion>> {
-        let client = self.ec2(region)?;
-        let versions = client
-            .describe_launch_template_versions()
-            .launch_template_id(template_id)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(map_err("DescribeLaunchTemplateVersions"))?;
+        let call = self.ec2(region)?.describe_launch_template_versions().launch_template_id(template_id);
+        let versions =
+            read_all(SERVICE, "DescribeLaunchTemplateVersions", call.into_paginator().items().send()).await?;
         let mut versions = versions.iter().map(launch_template_version_from_sdk).collect::<AwsResult<Vec<_>>>()?;
         versions.sort_by_key(|version| std::cmp::Reverse(version.number));
         Ok(versions)
@@ -261,21 +245,17 @@ impl Ec2Api for SdkAws {
     async fn create_launch_template_version(
         &self,
         region: &Region,
-        template_id: &str,
-        source_version: i64,
-        image_id: &ImageId,
-        description: &str,
+        request: &CreateLaunchTemplateVersion,
     ) -> AwsResult<i64> {
+        let CreateLaunchTemplateVersion { template_id, source_version, image_id, description } = request;
         let client = self.ec2(region)?;
-        let output = client
+        let call = client
             .create_launch_template_version()
             .launch_template_id(template_id)
             .source_version(source_version.to_string())
             .version_description(description)
-            .launch_template_data(RequestLaunchTemplateData::builder().image_id(image_id.as_str()).build())
-            .send()
-            .await
-            .map_err(map_err("CreateLaunchTemplateVersion"))?;
+            .launch_template_data(RequestLaunchTemplateData::builder().image_id(image_id.as_str()).build());
+        let output = call.send().await.map_err(map_err("CreateLaunchTemplateVersion"))?;
         if let Some(warning) = output.warning() {
             for error in warning.errors() {
                 tracing::warn!(
@@ -334,19 +314,10 @@ impl Ec2Api for SdkAws {
 
     async fn describe_own_images(&self, region: &Region) -> AwsResult<Vec<Image>> {
         let client = self.ec2(region)?;
-        let images = client
-            .describe_images()
-            .owners("self")
-            .include_deprecated(true)
-            .include_disabled(true)
-            // Without MaxResults EC2 answers with every image at once; pages keep answers small.
-            .max_results(1000)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(map_err("DescribeImages"))?;
+        let call = client.describe_images().owners("self").include_deprecated(true).include_disabled(true);
+        // Without MaxResults EC2 answers with every image at once; pages keep answers small.
+        let listing = call.max_results(1000).into_paginator().items().send();
+        let images = read_all(SERVICE, "DescribeImages", listing).await?;
         let images = images.iter().map(image_from_sdk).collect::<AwsResult<Vec<_>>>()?;
         tracing::debug!(%region, images = images.len(), "described own images");
         Ok(images)
@@ -354,16 +325,8 @@ impl Ec2Api for SdkAws {
 
     async fn describe_own_snapshots(&self, region: &Region) -> AwsResult<Vec<Snapshot>> {
         let client = self.ec2(region)?;
-        let snapshots = client
-            .describe_snapshots()
-            .owner_ids("self")
-            .max_results(1000)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(map_err("DescribeSnapshots"))?;
+        let listing = client.describe_snapshots().owner_ids("self").max_results(1000).into_paginator().items().send();
+        let snapshots = read_all(SERVICE, "DescribeSnapshots", listing).await?;
         let snapshots = snapshots.iter().map(snapshot_from_sdk).collect::<AwsResult<Vec<_>>>()?;
         tracing::debug!(%region, snapshots = snapshots.len(), "described own snapshots");
         Ok(snapshots)
@@ -371,45 +334,23 @@ impl Ec2Api for SdkAws {
 
     async fn describe_snapshots_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Snapshot>> {
         let client = self.ec2(region)?;
-        let snapshots = client
-            .describe_snapshots()
-            .owner_ids("self")
-            .filters(Filter::builder().name("tag-key").values(tag_key).build())
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(map_err("DescribeSnapshots"))?;
-        snapshots.iter().map(snapshot_from_sdk).collect()
+        let call = client.describe_snapshots().owner_ids("self").filters(tag_key_filter(tag_key));
+        let listing = call.into_paginator().items().send();
+        read_all(SERVICE, "DescribeSnapshots", listing).await?.iter().map(snapshot_from_sdk).collect()
     }
 
     async fn describe_volumes_tagged(&self, region: &Region, tag_key: &str) -> AwsResult<Vec<Volume>> {
         let client = self.ec2(region)?;
-        let volumes = client
-            .describe_volumes()
-            .filters(Filter::builder().name("tag-key").values(tag_key).build())
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(map_err("DescribeVolumes"))?;
-        volumes.iter().map(volume_from_sdk).collect()
+        let listing = client.describe_volumes().filters(tag_key_filter(tag_key)).into_paginator().items().send();
+        read_all(SERVICE, "DescribeVolumes", listing).await?.iter().map(volume_from_sdk).collect()
     }
 
     async fn describe_instances(&self, region: &Region) -> AwsResult<Vec<Instance>> {
         let client = self.ec2(region)?;
         let states = LIVE_INSTANCE_STATES.iter().map(|state| (*state).to_owned()).collect();
-        let reservations = client
-            .describe_instances()
-            .filters(Filter::builder().name("instance-state-name").set_values(Some(states)).build())
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(map_err("DescribeInstances"))?;
+        let filter = Filter::builder().name("instance-state-name").set_values(Some(states)).build();
+        let listing = client.describe_instances().filters(filter).into_paginator().items().send();
+        let reservations = read_all(SERVICE, "DescribeInstances", listing).await?;
         let mut instances = Vec::new();
         for reservation in &reservations {
             for instance in reservation.instances() {
@@ -421,15 +362,8 @@ impl Ec2Api for SdkAws {
 
     async fn describe_launch_templates(&self, region: &Region) -> AwsResult<Vec<LaunchTemplate>> {
         let client = self.ec2(region)?;
-        let templates = client
-            .describe_launch_templates()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(map_err("DescribeLaunchTemplates"))?;
-        templates.iter().map(launch_template_from_sdk).collect()
+        let listing = client.describe_launch_templates().into_paginator().items().send();
+        read_all(SERVICE, "DescribeLaunchTemplates", listing).await?.iter().map(launch_template_from_sdk).collect()
     }
 
     async fn deregister_image(

@@ -64,15 +64,16 @@ fn image_maps_every_field() {
     assert_eq!(image.deprecated_at, None);
 }
 
+/// `ami-1` with only a creation date and what `more` sets, as amikeeper reads it.
+fn minimal_image(more: impl FnOnce(ec2::builders::ImageBuilder) -> ec2::builders::ImageBuilder) -> Image {
+    image_from_sdk(&more(ec2::Image::builder().image_id("ami-1").creation_date("2024-01-02T03:04:05Z")).build())
+        .unwrap()
+}
+
 #[test]
 fn deregistration_protection_is_read_with_its_cooldown() {
     let image = |protection: &str| {
-        let sdk = ec2::Image::builder()
-            .image_id("ami-1")
-            .creation_date("2024-01-02T03:04:05Z")
-            .deregistration_protection(protection)
-            .build();
-        let image = image_from_sdk(&sdk).unwrap();
+        let image = minimal_image(|sdk| sdk.deregistration_protection(protection));
         (image.deregistration_protected, image.deregistration_protection_cooldown)
     };
     assert_eq!(image("disabled"), (false, false));
@@ -84,14 +85,7 @@ fn deregistration_protection_is_read_with_its_cooldown() {
 
 #[test]
 fn image_deprecation_time_is_read_tolerantly() {
-    let image = |deprecation: &str| {
-        let sdk = ec2::Image::builder()
-            .image_id("ami-1")
-            .creation_date("2024-01-02T03:04:05Z")
-            .deprecation_time(deprecation)
-            .build();
-        image_from_sdk(&sdk).unwrap().deprecated_at
-    };
+    let image = |deprecation: &str| minimal_image(|sdk| sdk.deprecation_time(deprecation)).deprecated_at;
     assert_eq!(image("2025-03-04T05:06:00.000Z"), Some(datetime!(2025-03-04 05:06 UTC)));
     assert_eq!(image("2025-03-04T05:06:00Z"), Some(datetime!(2025-03-04 05:06 UTC)));
     assert_eq!(image(""), None);

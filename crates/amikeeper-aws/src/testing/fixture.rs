@@ -202,22 +202,14 @@ impl MotoFixture {
 
     /// Stops an instance (moto stops it at once).
     pub async fn stop_instance(&self, region: &str, instance: &str) {
-        self.ec2(region)
-            .stop_instances()
-            .instance_ids(instance)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("StopInstances {instance} in {region}: {e:?}"));
+        let call = self.ec2(region).stop_instances().instance_ids(instance);
+        call.send().await.unwrap_or_else(|e| panic!("StopInstances {instance} in {region}: {e:?}"));
     }
 
     /// Terminates an instance (moto terminates it at once).
     pub async fn terminate_instance(&self, region: &str, instance: &str) {
-        self.ec2(region)
-            .terminate_instances()
-            .instance_ids(instance)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("TerminateInstances {instance} in {region}: {e:?}"));
+        let call = self.ec2(region).terminate_instances().instance_ids(instance);
+        call.send().await.unwrap_or_else(|e| panic!("TerminateInstances {instance} in {region}: {e:?}"));
     }
 
     /// An 8 GiB volume in the region's first zone, tagged with `tags`; its id.
@@ -232,14 +224,8 @@ impl MotoFixture {
 
     /// Attaches a volume to an instance as `device` (e.g. `/dev/sdf`).
     pub async fn attach_volume(&self, region: &str, volume: &str, instance: &str, device: &str) {
-        self.ec2(region)
-            .attach_volume()
-            .volume_id(volume)
-            .instance_id(instance)
-            .device(device)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("AttachVolume {volume} to {instance} in {region}: {e:?}"));
+        let call = self.ec2(region).attach_volume().volume_id(volume).instance_id(instance).device(device);
+        call.send().await.unwrap_or_else(|e| panic!("AttachVolume {volume} to {instance} in {region}: {e:?}"));
     }
 
     /// A snapshot of `volume` with this description and tags; its id.

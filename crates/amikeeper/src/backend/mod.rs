@@ -27,10 +27,10 @@ pub use crate::model::InstanceRefreshPreferences;
 use time::OffsetDateTime;
 
 use crate::model::{
-    AccountId, AllowedImagesSettings, AutoScalingGroup, CopyImage, CreateImage, Image, ImageId, ImageReference,
-    Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion,
-    Parameter, PutParameter, RecipeImage, RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate,
-    Tags, UpdateStack, Volume,
+    AccountId, AllowedImagesSettings, AutoScalingGroup, CopyImage, CreateImage, CreateLaunchTemplateVersion, Image,
+    ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
+    LaunchTemplateVersion, Parameter, PutParameter, RecipeImage, RecycleBinResource, RecycleBinRule, Region, Snapshot,
+    Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// A result of a backend call.
@@ -81,15 +81,12 @@ pub trait Ec2Api: Send + Sync {
         template_id: &str,
     ) -> AwsResult<Vec<LaunchTemplateVersion>>;
 
-    /// `CreateLaunchTemplateVersion` from `source_version` with a new `ImageId`; returns the
-    /// new version number.
+    /// `CreateLaunchTemplateVersion` from `request.source_version` with a new `ImageId`;
+    /// returns the new version number.
     async fn create_launch_template_version(
         &self,
         region: &Region,
-        template_id: &str,
-        source_version: i64,
-        image_id: &ImageId,
-        description: &str,
+        request: &CreateLaunchTemplateVersion,
     ) -> AwsResult<i64>;
 
     /// `ModifyLaunchTemplate`: set the default version. Returns the template's latest version

@@ -42,20 +42,11 @@ macro_rules! delegate_through_around {
             async fn create_launch_template_version(
                 &self,
                 region: &Region,
-                template_id: &str,
-                source_version: i64,
-                image_id: &ImageId,
-                description: &str,
+                request: &$crate::model::CreateLaunchTemplateVersion,
             ) -> AwsResult<i64> {
                 self.around(
                     "ec2:CreateLaunchTemplateVersion",
-                    self.inner.create_launch_template_version(
-                        region,
-                        template_id,
-                        source_version,
-                        image_id,
-                        description,
-                    ),
+                    self.inner.create_launch_template_version(region, request),
                 )
                 .await
             }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::{Fixture, ImageFacts, ImageSpec, SweepFixture, TemplateState};
 use crate::backend::{Aws, Ec2Api};
 use crate::memory::{ImageSeed, MemoryAws};
-use crate::model::{ImageId, ImageState, LaunchTemplateSpec, Region, SnapshotState, Tags};
+use crate::model::{CreateLaunchTemplateVersion, ImageId, ImageState, LaunchTemplateSpec, Region, SnapshotState, Tags};
 
 /// A [`Fixture`] over [`MemoryAws`].
 pub struct MemoryFixture {
@@ -108,7 +108,8 @@ impl SweepFixture for MemoryFixture {
     async fn template_version(&self, region: &str, template: &str, image: &ImageId, default: bool) -> i64 {
         let region = Region::from(region);
         let latest = self.aws.launch_template(&region, template).expect("template exists").latest_version;
-        let version = self.aws.create_launch_template_version(&region, template, latest, image, "").await.unwrap();
+        let request = CreateLaunchTemplateVersion::new(template, latest, image, "");
+        let version = self.aws.create_launch_template_version(&region, &request).await.unwrap();
         if default {
             self.aws.set_default_launch_template_version(&region, template, version).await.unwrap();
         }

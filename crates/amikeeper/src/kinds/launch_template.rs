@@ -11,7 +11,7 @@ use super::{
 };
 use crate::backend::Aws;
 use crate::error::Result;
-use crate::model::{ImageId, LaunchTemplateRef, LaunchTemplateVersion, Region};
+use crate::model::{CreateLaunchTemplateVersion, ImageId, LaunchTemplateRef, LaunchTemplateVersion, Region};
 use crate::publish::{LaunchTemplateLocator, LaunchTemplatePublisher, PointerNow, Publisher};
 use crate::template::{NameSet, NameTemplate};
 
@@ -284,8 +284,9 @@ impl RollbackMove for TemplateMove {
         let version = match self.to {
             Some(version) => version,
             None => {
-                let made = "amikeeper rollback";
-                aws.create_launch_template_version(region, &self.id, self.from, &self.to_image, made).await?
+                let request =
+                    CreateLaunchTemplateVersion::new(&self.id, self.from, &self.to_image, "amikeeper rollback");
+                aws.create_launch_template_version(region, &request).await?
             }
         };
         aws.set_default_launch_template_version(region, &self.id, version).await?;

@@ -230,7 +230,7 @@ impl AutoScalingApi for MemoryAws {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ImageId;
+    use crate::model::{CreateLaunchTemplateVersion, ImageId};
 
     fn region() -> Region {
         Region::from("eu-west-1")
@@ -276,9 +276,8 @@ mod tests {
         let aws = MemoryAws::new("111122223333");
         let template = aws.create_launch_template(region(), "web", None, Tags::new());
         let image = ImageId::from("ami-00000000000000001");
-        crate::backend::Ec2Api::create_launch_template_version(&aws, &region(), &template.id, 1, &image, "")
-            .await
-            .unwrap();
+        let request = CreateLaunchTemplateVersion::new(&template.id, 1, &image, "");
+        crate::backend::Ec2Api::create_launch_template_version(&aws, &region(), &request).await.unwrap();
         aws.create_auto_scaling_group(region(), "web", spec(&template.id, "1"), Tags::new());
 
         for version in ["2", "$Latest", "$Default", "1"] {

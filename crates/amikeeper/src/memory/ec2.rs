@@ -10,8 +10,9 @@ use super::{aws_error, ops, IntoRegion, MemoryAws, World};
 use crate::backend::{AwsResult, Ec2Api};
 use crate::error::{AwsError, AwsErrorKind};
 use crate::model::{
-    AccountId, AllowedImagesSettings, CopyImage, CreateImage, Image, ImageId, ImageReference, ImageState, Instance,
-    LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot, SnapshotState, Tags, Volume,
+    AccountId, AllowedImagesSettings, CopyImage, CreateImage, CreateLaunchTemplateVersion, Image, ImageId,
+    ImageReference, ImageState, Instance, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region, Snapshot,
+    SnapshotState, Tags, Volume,
 };
 
 /// An image to seed with [`MemoryAws::add_image`]; build it with [`ImageSeed::new`] and the methods.
@@ -732,18 +733,16 @@ impl Ec2Api for MemoryAws {
     async fn create_launch_template_version(
         &self,
         region: &Region,
-        template_id: &str,
-        source_version: i64,
-        image_id: &ImageId,
-        description: &str,
+        request: &CreateLaunchTemplateVersion,
     ) -> AwsResult<i64> {
         let op = ops::CREATE_LAUNCH_TEMPLATE_VERSION;
+        let CreateLaunchTemplateVersion { template_id, source_version, image_id, description } = request;
         self.call(op, |world| {
             let template = world.template_mut(op, region, template_id)?;
-            let source = template.versions.get(&source_version);
-            let mut version = source.cloned().ok_or_else(|| version_not_found(op, template_id, source_version))?;
+            let source = template.versions.get(source_version);
+            let mut version = source.cloned().ok_or_else(|| version_not_found(op, template_id, *source_version))?;
             version.image_id = Some(image_id.clone());
-            version.description = (!description.is_empty()).then(|| description.to_owned());
+            version.description = (!description.is_empty()).then(|| description.clone());
             let number = template.next_version;
             template.next_version += 1;
             template.versions.insert(number, version);
@@ -1217,8 +1216,9 @@ mod tests {
         let (r, id) = (region(), template.id.as_str());
         let first = ImageId::from("ami-00000000000000001");
         let second = ImageId::from("ami-00000000000000002");
-        assert_eq!(aws.create_launch_template_version(&r, id, 1, &first, "one").await.unwrap(), 2);
-        assert_eq!(aws.create_launch_template_version(&r, id, 2, &second, "").await.unwrap(), 3);
+        let version_of = CreateLaunchTemplateVersion::new;
+        assert_eq!(aws.create_launch_template_version(&r, &version_of(id, 1, &first, "one")).await.unwrap(), 2);
+        assert_eq!(aws.create_launch_template_version(&r, &version_of(id, 2, &second, "")).await.unwrap(), 3);
         let versions = aws.describe_launch_template_versions(&r, id).await.unwrap();
         let numbers: Vec<i64> = versions.iter().map(|version| version.number).collect();
         assert_eq!(numbers, vec![3, 2, 1]);
@@ -1229,12 +1229,12 @@ mod tests {
         assert_eq!(aws.launch_template(&r, id).unwrap().default_version, 1);
         assert_eq!(aws.launch_template_versions(&r, id), versions);
 
-        let err = aws.create_launch_template_version(&r, id, 9, &first, "x").await.unwrap_err();
+        let err = aws.create_launch_template_version(&r, &version_of(id, 9, &first, "x")).await.unwrap_err();
         assert_eq!(err.code, "InvalidLaunchTemplateId.VersionNotFound");
-        let err = aws.create_launch_template_version(&r, "lt-00000000000000099", 1, &first, "x").await;
+        let err = aws.create_launch_template_version(&r, &version_of("lt-00000000000000099", 1, &first, "x")).await;
         let err = err.unwrap_err();
         assert_eq!((err.code.as_str(), err.kind), ("InvalidLaunchTemplateId.NotFound", AwsErrorKind::NotFound));
-        let err = aws.create_launch_template_version(&r, "web", 1, &first, "x").await.unwrap_err();
+        let err = aws.create_launch_template_version(&r, &version_of("web", 1, &first, "x")).await.unwrap_err();
         assert_eq!(err.code, "InvalidLaunchTemplateId.Malformed");
     }
 
@@ -1244,8 +1244,9 @@ mod tests {
         let template = aws.create_launch_template(region(), "web", None, Tags::new());
         let (r, id) = (region(), template.id.as_str());
         let image = ImageId::from("ami-00000000000000001");
+        let from_1 = CreateLaunchTemplateVersion::new(id, 1, &image, "");
         for _ in 0..3 {
-            aws.create_launch_template_version(&r, id, 1, &image, "").await.unwrap();
+            aws.create_launch_template_version(&r, &from_1).await.unwrap();
         }
         aws.set_default_launch_template_version(&r, id, 3).await.unwrap();
         let err = aws.set_default_launch_template_version(&r, id, 7).await.unwrap_err();
@@ -1263,6 +1264,7 @@ mod tests {
         let numbers: Vec<i64> = aws.launch_template_versions(&r, id).iter().map(|v| v.number).collect();
         assert_eq!(numbers, vec![3, 2]);
         // Numbers are not reused.
-        assert_eq!(aws.create_launch_template_version(&r, id, 2, &image, "").await.unwrap(), 5);
+        let from_2 = CreateLaunchTemplateVersion::new(id, 2, &image, "");
+        assert_eq!(aws.create_launch_template_version(&r, &from_2).await.unwrap(), 5);
     }
 }

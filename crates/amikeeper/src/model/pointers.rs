@@ -54,6 +54,37 @@ pub struct LaunchTemplateVersion {
     pub is_default: bool,
 }
 
+/// A `CreateLaunchTemplateVersion` request: a new version of a template, copied from one of
+/// its versions, that launches another AMI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateLaunchTemplateVersion {
+    /// The template id.
+    pub template_id: String,
+    /// The version the new one is copied from.
+    pub source_version: i64,
+    /// The AMI the new version launches (its `ImageId`).
+    pub image_id: ImageId,
+    /// The new version's description.
+    pub description: String,
+}
+
+impl CreateLaunchTemplateVersion {
+    /// A copy of version `source_version` of `template_id` that launches `image_id`.
+    pub fn new(
+        template_id: impl Into<String>,
+        source_version: i64,
+        image_id: &ImageId,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            template_id: template_id.into(),
+            source_version,
+            image_id: image_id.clone(),
+            description: description.into(),
+        }
+    }
+}
+
 /// A launch template and version as an Auto Scaling group names them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaunchTemplateSpec {

@@ -9,7 +9,9 @@ use super::{
     TargetId, SETTLE_ROUNDS,
 };
 use crate::error::{Error, Result};
-use crate::model::{ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, ParameterType};
+use crate::model::{
+    CreateLaunchTemplateVersion, ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, ParameterType,
+};
 use crate::names::{check_name, NameKind};
 
 /// How the publisher finds its launch template.
@@ -398,10 +400,8 @@ impl LaunchTemplatePublisher {
             None => {
                 let description = format!("amikeeper: {} (event {})", image.id, ctx.event_id);
                 let source = template.latest_version;
-                let number = ctx
-                    .aws
-                    .create_launch_template_version(ctx.region, &template.id, source, &image.id, &description)
-                    .await?;
+                let request = CreateLaunchTemplateVersion::new(&template.id, source, &image.id, &description);
+                let number = ctx.aws.create_launch_template_version(ctx.region, &request).await?;
                 let reason = format!("created version {number} from version {source}");
                 if number > template.latest_version + 1 {
                     // Another run created versions between our read and our create.
