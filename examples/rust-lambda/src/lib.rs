@@ -293,7 +293,7 @@ impl Function {
     /// `[retention]`), which a retry would not help. Either way nothing was changed.
     pub async fn sweep_target(&self, target: &SweepTarget) -> Result<Response, FunctionError> {
         let region = Region::from(target.region.as_str());
-        let options = SweepOptions { apply: target.apply.unwrap_or(self.settings.apply_sweeps), now: None };
+        let options = SweepOptions::default().apply(target.apply.unwrap_or(self.settings.apply_sweeps));
         let outcome = self
             .keeper
             .sweep_account(target.role_arn.as_deref(), target.external_id.as_deref(), &region, &options)

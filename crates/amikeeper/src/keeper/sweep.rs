@@ -11,6 +11,7 @@ use crate::retain::{Progress, SweepOptions, SweepReport, SweepStatus, Sweeper};
 
 /// The sweep of one account and region of a fleet.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct FleetReport {
     /// The role assumed; `None` for the account amikeeper runs in.
     pub role_arn: Option<String>,
