@@ -276,6 +276,7 @@ impl PyKeeper {
         let invocation = block_on(py, || self.keeper.invoke(&payload, &options))?.map_err(|error| match error {
             InvokeError::Event(error) => errors::event_error(py, error),
             InvokeError::Sweep(error) => errors::from_core(py, error),
+            other => errors::amikeeper_error(py, other),
         })?;
         let failure = invocation.failure();
         let dict = InvocationDict {

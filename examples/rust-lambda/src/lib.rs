@@ -268,6 +268,7 @@ impl Function {
         let invocation = self.keeper.invoke(&bytes, &options).await.map_err(|error| match error {
             InvokeError::Event(error) => FunctionError::BadInput(error.to_string()),
             InvokeError::Sweep(error) => function_error(&error, error.to_string()),
+            other => FunctionError::Failed(other.to_string()),
         })?;
         for run in &invocation.runs {
             tracing::info!(report = %json(run), "{run}");
