@@ -309,13 +309,7 @@ impl Function {
         };
         tracing::info!(report = %json(&report), "{}: {}", describe(target), report.status);
         Ok(match self.settings.fleet_report {
-            FleetReportDetail::Full => Response::Target(FleetReport {
-                role_arn: target.role_arn.clone(),
-                region,
-                status: report.status,
-                report: Some(report),
-                error: None,
-            }),
+            FleetReportDetail::Full => Response::Target(FleetReport::new(target.role_arn.clone(), region, Ok(report))),
             FleetReportDetail::Summary => Response::TargetSummary(TargetSummary::new(target, &report)),
         })
     }

@@ -27,6 +27,17 @@ pub struct FleetReport {
     pub error: Option<String>,
 }
 
+impl FleetReport {
+    /// The report of one target: its sweep's report when the sweep ran, else why it could not.
+    pub fn new(role_arn: Option<String>, region: Region, sweep: Result<SweepReport, Error>) -> Self {
+        let (status, report, error) = match sweep {
+            Ok(report) => (report.status, Some(report), None),
+            Err(error) => (SweepStatus::Failed, None, Some(error.to_string())),
+        };
+        Self { role_arn, region, status, report, error }
+    }
+}
+
 impl Keeper {
     /// Sweeps `region` as the configuration's `[retention]` says: gathers the inventory, plans,
     /// and with `options.apply` acts on the plan. The report counts every AWS call.
@@ -63,11 +74,7 @@ impl Keeper {
                     Ok(aws) => self.sweep_on(aws.as_ref(), &region, options, &|_| {}).await,
                     Err(error) => Err(Error::Aws(error.clone())),
                 };
-                let (status, report, error) = match outcome {
-                    Ok(report) => (report.status, Some(report), None),
-                    Err(error) => (SweepStatus::Failed, None, Some(error.to_string())),
-                };
-                reports.push(FleetReport { role_arn: target.role_arn.clone(), region, status, report, error });
+                reports.push(FleetReport::new(target.role_arn.clone(), region, outcome));
             }
         }
         reports
