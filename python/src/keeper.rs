@@ -111,7 +111,7 @@ impl PyKeeper {
     /// The options of one `handle`: `wait_seconds` overrides only the configuration's timeout.
     fn handle_options(&self, dry_run: bool, wait_seconds: Option<u64>) -> HandleOptions {
         let wait = wait_seconds.map(|seconds| WaitConfig { timeout_seconds: seconds, ..self.keeper.config().wait });
-        HandleOptions { dry_run, wait }
+        HandleOptions::default().dry_run(dry_run).wait(wait)
     }
 }
 
@@ -254,7 +254,7 @@ impl PyKeeper {
             ));
         }
         let region = self.region_or_default(py, region)?;
-        let options = SweepOptions { apply, now: None };
+        let options = SweepOptions::default().apply(apply);
         let report =
             block_on(py, || self.keeper.sweep(&region, &options))?.map_err(|error| errors::from_core(py, error))?;
         to_python(py, &report)
@@ -276,6 +276,7 @@ impl PyKeeper {
         let invocation = block_on(py, || self.keeper.invoke(&payload, &options))?.map_err(|error| match error {
             InvokeError::Event(error) => errors::event_error(py, error),
             InvokeError::Sweep(error) => errors::from_core(py, error),
+            other => errors::amikeeper_error(py, other),
         })?;
         let failure = invocation.failure();
         let dict = InvocationDict {
@@ -313,11 +314,11 @@ impl PyKeeper {
             .map(|target| RollbackTarget::from_str(target))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| PyValueError::new_err(error.to_string()))?;
-        if let Some(to) = to.as_deref().filter(|to| !to.starts_with("ami-")) {
-            return Err(PyValueError::new_err(format!("to=`{to}` is not an AMI id")));
-        }
+        let to = to
+            .map(|to| to.parse::<ImageId>().map_err(|_| PyValueError::new_err(format!("to=`{to}` is not an AMI id"))))
+            .transpose()?;
         let region = self.region_or_default(py, region)?;
-        let options = RollbackOptions { to: to.map(ImageId::new), dry_run };
+        let options = RollbackOptions::default().to(to).dry_run(dry_run);
         let report = block_on(py, || self.keeper.rollback(&region, &targets, &options))?;
         to_python(py, &report)
     }
@@ -341,7 +342,7 @@ impl PyKeeper {
     ) -> PyResult<Py<PyAny>> {
         let region = self.region_or_default(py, region)?;
         let wait = wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..self.keeper.config().wait });
-        let options = BakeOptions { dry_run, wait, account, now: None };
+        let options = BakeOptions::default().dry_run(dry_run).wait(wait).account(account);
         let report = block_on(py, || self.keeper.bake(rule, &region, &options))?
             .map_err(|error| errors::from_core(py, error))?;
         to_python(py, &report)

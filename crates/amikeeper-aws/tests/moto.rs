@@ -466,7 +466,7 @@ async fn a_protection_with_a_cooldown_is_never_amikeepers() {
         fixture.account()
     );
     let keeper = Keeper::new(Config::from_toml(&config).unwrap(), fixture.aws());
-    let report = keeper.sweep(&region, &amikeeper::SweepOptions { apply: true, now: None }).await.unwrap();
+    let report = keeper.sweep(&region, &amikeeper::SweepOptions::default().apply(true)).await.unwrap();
     let reason = report.plan.images.iter().find(|d| d.image_id == image).unwrap().reason.clone();
     assert_eq!(reason, amikeeper::retain::Reason::Protected, "{:#?}", report.plan.images);
     assert_eq!(report.plan.withdraw_protection_claims, std::slice::from_ref(&image), "{:#?}", report.plan);
@@ -523,7 +523,7 @@ async fn a_consumer_account_keeps_the_ami_it_launches() {
     ))
     .unwrap();
     let keeper = Keeper::new(config, fixture.aws());
-    let report = keeper.sweep(&main_region(), &SweepOptions { apply: false, now: None }).await.unwrap();
+    let report = keeper.sweep(&main_region(), &SweepOptions::default().apply(false)).await.unwrap();
     let reason = report.plan.images.iter().find(|d| d.image_id == images[0]).unwrap().reason.to_string();
     assert_eq!(reason, format!("in use by account 444455556666: launch template {template} version 1"));
     let retired: Vec<&str> = report.plan.retirements().map(|d| d.image_id.as_str()).collect();
@@ -682,7 +682,7 @@ async fn a_fleet_sweep_reports_per_account_and_region() {
     ))
     .unwrap();
     let keeper = Keeper::new(config, fixture.aws());
-    let reports = keeper.sweep_fleet(&SweepOptions { apply: false, now: None }).await;
+    let reports = keeper.sweep_fleet(&SweepOptions::default().apply(false)).await;
     let summary: Vec<(Option<&str>, &str, SweepStatus, usize)> = reports
         .iter()
         .map(|r| {
@@ -774,7 +774,7 @@ async fn bake_publishes_and_refreshes_the_group() {
     // The next day's bake moves every pointer again; the group's refresh is still running.
     // (moto's CreationDate has one-second resolution: the next AMI must be a second newer.)
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let tomorrow = BakeOptions { now: Some(OffsetDateTime::now_utc() + time::Duration::days(1)), ..Default::default() };
+    let tomorrow = BakeOptions::default().now(OffsetDateTime::now_utc() + time::Duration::days(1));
     let second = keeper.bake("moto-bake", &main_region(), &tomorrow).await.unwrap();
     assert_eq!(second.status, amikeeper::RunStatus::Ok, "{second:#?}");
     assert_eq!(outcomes(&second), expected(Status::Skipped), "{second:#?}");
@@ -862,7 +862,7 @@ async fn the_sweep_fails_closed_on_moto() {
                  [[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 1"
             ))
             .unwrap();
-            Keeper::new(config, aws).sweep(&main_region(), &SweepOptions { apply, now: None }).await.unwrap()
+            Keeper::new(config, aws).sweep(&main_region(), &SweepOptions::default().apply(apply)).await.unwrap()
         }
     };
     let reason = |report: &SweepReport, i: usize| {
@@ -999,7 +999,7 @@ async fn allowed_amis_refuse_warn_or_publish() {
         .put_parameter(MAIN_REGION, "/ami/base", "ami-0123456789abcdef0", aws_sdk_ssm::types::ParameterType::String)
         .await;
     let targets: Vec<RollbackTarget> = vec!["ssm_parameter:/ami/base".parse().unwrap()];
-    let options = RollbackOptions { to: Some(amazon.clone()), dry_run: false };
+    let options = RollbackOptions::default().to(amazon.clone());
     let rollback = keeper.rollback(&region, &targets, &options).await;
     assert_eq!(rollback.status, RollbackStatus::Refused, "{rollback:?}");
     assert!(rollback.targets[0].outcome.reason.contains("Allowed AMIs is enabled"), "{rollback:?}");

@@ -185,7 +185,7 @@ async fn throttles_the_sdk_retried_are_counted_and_slow_the_sweep() {
     let config = Config::from_toml(&config).expect("valid configuration");
     let keeper = Keeper::new(config, Arc::new(aws));
     let report =
-        keeper.sweep(&Region::new(region), &SweepOptions { apply: true, now: None }).await.expect("the sweep runs");
+        keeper.sweep(&Region::new(region), &SweepOptions::default().apply(true)).await.expect("the sweep runs");
 
     assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);
     assert_eq!(report.summary.images_retired, images.len(), "{:#?}", report.results);

@@ -314,7 +314,7 @@ async fn retention(demo: &mut Demo) -> Result<(), String> {
         snapshots.push(aws.add_snapshot(TOKYO, &volume, started, amikeeper::model::SnapshotState::Completed));
     }
     let region = amikeeper::model::Region::from(TOKYO);
-    let options = amikeeper::SweepOptions { apply: true, now: Some(aws.now()) };
+    let options = amikeeper::SweepOptions::default().apply(true).now(aws.now());
     let report = demo.keeper.sweep(&region, &options).await.map_err(|e| e.to_string())?;
     for decision in &report.plan.images {
         let action = match decision.action {

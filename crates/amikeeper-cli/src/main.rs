@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use amikeeper::config::WaitConfig;
 use amikeeper::events::parse_payload;
-use amikeeper::model::Region;
+use amikeeper::model::{ImageId, Region};
 use amikeeper::retain::{Progress, SweepOptions};
 use amikeeper::rollback::{RollbackOptions, RollbackStatus, RollbackTarget};
 use amikeeper::{BakeOptions, Config, HandleOptions, InvokeOptions, Keeper, Verdict};
@@ -298,7 +298,7 @@ async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -
     };
     let sweeps = Arc::new(aws.for_sweeps());
     let keeper = Keeper::builder(config, Arc::new(aws)).sweep_backend(sweeps).build();
-    let options = SweepOptions { apply, now: None };
+    let options = SweepOptions::default().apply(apply);
     if fleet {
         let reports = keeper.sweep_fleet(&options).await;
         print_json(&reports)?;
@@ -339,15 +339,15 @@ async fn rollback(
     targets: &[RollbackTarget],
 ) -> Result<ExitCode, Failure> {
     let config = Config::from_file(config).map_err(bad_input)?;
-    if let Some(to) = to.as_deref().filter(|to| !to.starts_with("ami-")) {
-        return Err(bad_input(format!("--to `{to}` is not an AMI id")));
-    }
+    let to = to
+        .map(|to| to.parse::<ImageId>().map_err(|_| bad_input(format!("--to `{to}` is not an AMI id"))))
+        .transpose()?;
     let aws = load_aws(aws_args).await;
     let Some(region) = aws.default_region().map(Region::from) else {
         return Err(bad_input("no region: pass --region, or set AWS_REGION or a profile's region"));
     };
     let keeper = Keeper::new(config, Arc::new(aws));
-    let options = RollbackOptions { to: to.map(amikeeper::model::ImageId::new), dry_run };
+    let options = RollbackOptions::default().to(to).dry_run(dry_run);
     let report = keeper.rollback(&region, targets, &options).await;
     print_json(&report)?;
     Ok(exit(match report.status {
@@ -385,11 +385,12 @@ async fn handle(
     parse_payload(&payload).map_err(bad_input)?;
     let aws = load_aws(aws_args).await;
     let keeper = Keeper::new(config.clone(), Arc::new(aws));
-    let handle =
-        HandleOptions { dry_run, wait: wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..config.wait }) };
+    let handle = HandleOptions::default()
+        .dry_run(dry_run)
+        .wait(wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..config.wait }));
     // `handle` runs what the events ask for, and nothing more: a schedule no rule takes is
     // reported as ignored, not swept.
-    let options = InvokeOptions { handle, sweep_schedules: None };
+    let options = InvokeOptions::default().handle(handle);
     let invocation = keeper.invoke(&payload, &options).await.map_err(bad_input)?;
     print_json(&invocation.runs)?;
     Ok(exit(invocation.verdict()))
@@ -410,7 +411,7 @@ async fn bake(config: &PathBuf, rule: String, flags: BakeFlags, aws_args: &AwsAr
     };
     let wait = flags.wait.map(|seconds| WaitConfig { timeout_seconds: seconds, ..config.wait });
     let keeper = Keeper::new(config, Arc::new(aws));
-    let options = BakeOptions { dry_run: flags.dry_run, wait, account: flags.account, now: None };
+    let options = BakeOptions::default().dry_run(flags.dry_run).wait(wait).account(flags.account);
     // An unknown rule, a rule without `bake` or an unknown account: exit 2, no AWS call made.
     let report = keeper.bake(&rule, &region, &options).await.map_err(bad_input)?;
     print_json(&report)?;

@@ -8,6 +8,7 @@ use crate::events::EventError;
 
 /// A malformed or inconsistent configuration.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read configuration {path}: {source}")]
@@ -37,6 +38,7 @@ pub enum ConfigError {
 
 /// Everything that can go wrong in amikeeper.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The event was malformed or of a kind amikeeper does not handle.
     #[error(transparent)]
@@ -89,6 +91,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What kind of AWS failure happened; decides whether a retry may help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AwsErrorKind {
     /// The request was throttled (`Throttling`, `RequestLimitExceeded`, ...): retry later.
     Throttling,
@@ -111,6 +114,7 @@ impl AwsErrorKind {
 
 /// A failed AWS call, with the service, the operation and AWS's own error code kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[non_exhaustive]
 pub struct AwsError {
     /// The service, e.g. `ssm`.
     pub service: String,

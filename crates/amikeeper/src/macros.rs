@@ -41,3 +41,44 @@ macro_rules! named_enum {
         }
     };
 }
+
+/// Declares a public options struct: `#[non_exhaustive]`, so a new option is not a breaking
+/// change, and built from outside the crate with `Default` and one chainable setter per field,
+/// named after it (`SweepOptions::default().apply(true)`). A setter takes anything that converts
+/// into the field, so an `Option<T>` field takes a `T` or an `Option<T>`.
+///
+/// ```ignore
+/// options! {
+///     /// Options for one sweep.
+///     #[derive(Debug, Clone, Default)]
+///     pub struct SweepOptions {
+///         /// Act on the plan.
+///         pub apply: bool,
+///     }
+/// }
+/// ```
+macro_rules! options {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[non_exhaustive]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $ty,)+
+        }
+
+        impl $name {
+            $(
+                $(#[$field_meta])*
+                #[must_use]
+                pub fn $field(mut self, value: impl Into<$ty>) -> Self {
+                    self.$field = value.into();
+                    self
+                }
+            )+
+        }
+    };
+}

@@ -85,6 +85,7 @@ impl From<&Image> for ImageSummary {
 
 /// What happened to one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TargetReport {
     /// The rule the target belongs to.
     pub rule: String,
@@ -101,6 +102,7 @@ pub struct TargetReport {
 
 /// The report of one handled event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The event.
     pub event: EventSummary,

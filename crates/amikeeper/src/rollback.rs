@@ -37,13 +37,15 @@ use crate::model::{Image, ImageId, ImageState, Region};
 use crate::protect;
 use crate::publish::{Outcome, Status, TargetId};
 
-/// Options of one rollback.
-#[derive(Debug, Clone, Default)]
-pub struct RollbackOptions {
-    /// Roll every target to this AMI instead of the one it named before.
-    pub to: Option<ImageId>,
-    /// Work everything out and check it, but write nothing.
-    pub dry_run: bool,
+options! {
+    /// Options of one rollback.
+    #[derive(Debug, Clone, Default)]
+    pub struct RollbackOptions {
+        /// Roll every target to this AMI instead of the one it named before.
+        pub to: Option<ImageId>,
+        /// Work everything out and check it, but write nothing.
+        pub dry_run: bool,
+    }
 }
 
 /// What happened to one target.
@@ -72,6 +74,7 @@ named_enum! {
 
 /// The report of one rollback.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct RollbackReport {
     /// The overall result.
     pub status: RollbackStatus,

@@ -100,6 +100,7 @@ pub struct NameTemplate {
 /// Why a template could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad name template `{template}`: {reason}")]
+#[non_exhaustive]
 pub struct TemplateError {
     /// The template as written.
     pub template: String,

@@ -212,7 +212,7 @@ async fn rollback_to_an_ami_that_cannot_launch_is_refused() {
     set_allowed_images(&me, AllowedImagesState::Enabled, &[OTHER_PROVIDER]);
     let keeper = keeper(&me, &[&golden]);
     let targets: Vec<RollbackTarget> = vec![format!("ssm_parameter:{PARAMETER}").parse().unwrap()];
-    let options = RollbackOptions { to: Some(golden.clone()), dry_run: false };
+    let options = RollbackOptions::default().to(golden.clone());
     let report = keeper.rollback(&Region::from(REGION), &targets, &options).await;
     assert_eq!(report.status, RollbackStatus::Refused, "{report:?}");
     assert_eq!(report.targets[0].outcome.status, Status::Refused);

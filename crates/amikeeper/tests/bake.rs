@@ -51,7 +51,7 @@ fn region() -> Region {
 }
 
 fn at_night() -> BakeOptions {
-    BakeOptions { now: Some(NIGHT), ..BakeOptions::default() }
+    BakeOptions::default().now(NIGHT)
 }
 
 /// Bakes `nightly-bake` in `REGION`.
@@ -184,7 +184,7 @@ async fn a_pending_ami_past_the_wait_is_deferred_and_its_state_change_finishes_t
     let (aws, template, base) = account();
     aws.set_pending_describes(1_000);
     let keeper = keeper(&config(), &aws);
-    let options = BakeOptions { wait: Some(WaitConfig { timeout_seconds: 10, poll_seconds: 5 }), ..at_night() };
+    let options = at_night().wait(WaitConfig { timeout_seconds: 10, poll_seconds: 5 });
     let started = tokio::time::Instant::now();
     let report = bake(&keeper, &options).await;
 
@@ -229,7 +229,7 @@ async fn a_pending_ami_past_the_wait_is_deferred_and_its_state_change_finishes_t
 #[tokio::test(start_paused = true)]
 async fn a_dry_run_creates_and_writes_nothing() {
     let (aws, template, base) = account();
-    let options = BakeOptions { dry_run: true, ..at_night() };
+    let options = at_night().dry_run(true);
     let report = bake(&keeper(&config(), &aws), &options).await;
 
     assert!(report.dry_run);
@@ -267,7 +267,7 @@ async fn unknown_rules_rules_without_bake_and_unknown_accounts_are_refused_befor
     assert!(no_bake.contains("rules[1].bake"), "{no_bake}");
     assert!(no_bake.contains("rule `backups` has no `bake`; the rules with `bake` are: nightly-bake"), "{no_bake}");
 
-    let stranger = BakeOptions { account: Some("999999999999".into()), ..at_night() };
+    let stranger = at_night().account("999999999999".to_string());
     let foreign = message(keeper.bake("nightly-bake", &region(), &stranger).await);
     assert!(foreign.contains("999999999999 is not one of the configuration's accounts"), "{foreign}");
 
@@ -282,7 +282,7 @@ async fn unknown_rules_rules_without_bake_and_unknown_accounts_are_refused_befor
 
     // Naming one of them works, and `{account}` is that account.
     let named = two_accounts.replace("web-{date}", "web-{account}-{date}");
-    let options = BakeOptions { account: Some("444455556666".into()), dry_run: true, ..at_night() };
+    let options = at_night().account("444455556666".to_string()).dry_run(true);
     let report = bake(&Keeper::new(Config::from_toml(&named).unwrap(), aws.clone()), &options).await;
     assert_eq!(report.event.account, "444455556666");
     assert!(report.targets[0].outcome.reason.contains("web-444455556666-2026-03-01"), "{report:#?}");
@@ -340,7 +340,7 @@ async fn only_groups_the_bake_moved_are_refreshed_and_one_in_progress_is_skipped
 
     // The next night: web-latest's refresh has ended, web-asg's is still running.
     aws.finish_instance_refreshes(REGION, "web-latest");
-    let next_night = BakeOptions { now: Some(NIGHT + Duration::days(1)), ..BakeOptions::default() };
+    let next_night = BakeOptions::default().now(NIGHT + Duration::days(1));
     let second = bake(&keeper, &next_night).await;
     assert_eq!(second.status, RunStatus::Ok, "a refresh in progress is skipped, not failed: {second:#?}");
     let refreshes: Vec<(&str, &str, Status)> =

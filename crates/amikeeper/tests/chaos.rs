@@ -497,7 +497,7 @@ async fn run_schedule(schedule: &Schedule, totals: &mut Totals) -> Run {
         let faults = queue(schedule.steps.len());
         injected += faults.iter().map(|f| f.times).sum::<u32>();
         run.trace.push(format!("sweep: queued faults [{}]", show(&faults)));
-        let options = SweepOptions { apply: true, now: Some(world.aws.now() + Duration::days(30)) };
+        let options = SweepOptions::default().apply(true).now(world.aws.now() + Duration::days(30));
         let result = keeper.sweep(&Region::from(REGION), &options).await;
         match &result {
             Ok(report) => run.trace.push(format!(

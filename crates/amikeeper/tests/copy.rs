@@ -16,7 +16,7 @@ const DR: &str = "ap-northeast-3";
 const CONFIG: &str = configs::WEB_COPY_TO_DR;
 
 async fn handle(keeper: &Keeper, event: serde_json::Value, dry_run: bool) -> Report {
-    let options = HandleOptions { dry_run, wait: None };
+    let options = HandleOptions::default().dry_run(dry_run);
     let mut reports = keeper.handle_payload(event.to_string().as_bytes(), &options).await.expect("parses");
     reports.remove(0)
 }

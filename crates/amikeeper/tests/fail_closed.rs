@@ -53,7 +53,7 @@ fn keeper(aws: &Arc<MemoryAws>, extra: &str) -> Keeper {
 }
 
 async fn sweep(keeper: &Keeper, aws: &MemoryAws, apply: bool) -> SweepReport {
-    let options = SweepOptions { apply, now: Some(aws.now()) };
+    let options = SweepOptions::default().apply(apply).now(aws.now());
     keeper.sweep(&Region::from(REGION), &options).await.expect("the images are listed")
 }
 

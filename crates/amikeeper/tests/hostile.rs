@@ -509,7 +509,7 @@ fn secure_string_values_never_reach_the_logs() {
         aws.clear_faults();
         let reports = handle(&keeper, &origin("e4").image_state_change(image.as_str(), "available")).await;
         assert_eq!(reports[0].targets.len(), 1, "{:#?}", reports[0]);
-        let options = SweepOptions { apply: true, now: Some(aws.now()) };
+        let options = SweepOptions::default().apply(true).now(aws.now());
         keeper.sweep(&Region::from(REGION), &options).await.expect("sweep");
         aws.inject_random(9, 0.5, &[]);
         let _ = keeper.sweep(&Region::from(REGION), &options).await;

@@ -117,7 +117,7 @@ async fn every_account_gets_only_the_calls_its_policy_allows() {
     let event = Origin::new(HOME, REGION, "e1").image_state_change(ours[2].as_str(), "available");
     let reports = keeper.handle_payload(event.to_string().as_bytes(), &HandleOptions::default()).await.unwrap();
     assert_eq!(reports[0].copies[0].status, CopyStatus::Copied, "{:#?}", reports[0]);
-    let swept = keeper.sweep_fleet(&SweepOptions { apply: true, now: Some(home.now()) }).await;
+    let swept = keeper.sweep_fleet(&SweepOptions::default().apply(true).now(home.now())).await;
     assert!(swept.iter().all(|r| r.status == SweepStatus::Ok), "{swept:#?}");
     assert!(swept.iter().any(|r| r.report.as_ref().is_some_and(|r| r.summary.images_retired > 0)), "{swept:#?}");
 

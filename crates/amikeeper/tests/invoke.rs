@@ -89,7 +89,7 @@ async fn the_builder_defaults_to_the_configured_parts() {
     let reports = keeper.handle_payload(&bytes(&backup_job(&images[2], "default")), &Default::default()).await.unwrap();
     assert_eq!(reports[0].status, RunStatus::Ok, "{reports:#?}");
     assert_eq!(aws.parameter(REGION, "/ami/web").unwrap().value, images[2].as_str());
-    let options = SweepOptions { apply: true, now: Some(aws.now()) };
+    let options = SweepOptions::default().apply(true).now(aws.now());
     let report = keeper.sweep(&Region::from(REGION), &options).await.unwrap();
     assert_eq!(report.summary.images_retired, 2, "keep_newest = 1: {:#?}", report.plan.images);
 }
@@ -114,7 +114,7 @@ async fn a_parser_resolver_and_retention_policy_given_to_the_builder_are_the_one
     keeper.invoke(&payload, &InvokeOptions::default()).await.unwrap();
     assert_eq!(parsed.load(Ordering::SeqCst), 2, "invoke parses with it too");
 
-    let options = SweepOptions { apply: true, now: Some(aws.now()) };
+    let options = SweepOptions::default().apply(true).now(aws.now());
     let report = keeper.sweep(&Region::from(REGION), &options).await.unwrap();
     assert_eq!(report.plan.images.len(), 3, "{:#?}", report.plan.images);
     assert!(report.plan.images.iter().all(|d| d.action == Action::Keep && d.group.as_ref() == "everything"));

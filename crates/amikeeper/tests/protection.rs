@@ -50,7 +50,7 @@ impl World {
     }
 
     async fn sweep(&self, apply: bool) -> SweepReport {
-        let options = SweepOptions { apply, now: Some(self.aws.now()) };
+        let options = SweepOptions::default().apply(apply).now(self.aws.now());
         self.keeper.sweep(&self.region, &options).await.expect("sweep runs")
     }
 

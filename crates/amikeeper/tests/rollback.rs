@@ -23,7 +23,7 @@ fn images(aws: &MemoryAws, n: usize) -> Vec<ImageId> {
 
 async fn rollback(keeper: &Keeper, targets: &[&str], to: Option<&ImageId>, dry_run: bool) -> RollbackReport {
     let targets: Vec<RollbackTarget> = targets.iter().map(|t| t.parse().unwrap()).collect();
-    let options = RollbackOptions { to: to.cloned(), dry_run };
+    let options = RollbackOptions::default().to(to.cloned()).dry_run(dry_run);
     keeper.rollback(&Region::from(REGION), &targets, &options).await
 }
 

@@ -395,7 +395,7 @@ async fn a_dry_run_reads_but_writes_nothing() {
     let keeper = keeper(SEED_001, &aws);
     let payload = tokyo("d").backup_job(image.as_str(), "i-0123456789abcdef0", "COMPLETED");
     let events = parse_payload(payload.to_string().as_bytes()).unwrap();
-    let report = keeper.handle_with(&events[0], &HandleOptions { dry_run: true, wait: None }).await;
+    let report = keeper.handle_with(&events[0], &HandleOptions::default().dry_run(true)).await;
     assert_eq!(statuses(&report), [Status::Planned], "{report:#?}");
     assert!(report.dry_run);
     assert!(aws.parameter(TOKYO, "/ami/web").is_none());

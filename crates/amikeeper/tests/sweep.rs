@@ -21,7 +21,7 @@ fn web_images(aws: &MemoryAws, count: usize) -> Vec<ImageId> {
 }
 
 async fn sweep(keeper: &Keeper, aws: &MemoryAws, apply: bool) -> amikeeper::SweepReport {
-    let options = SweepOptions { apply, now: Some(aws.now()) };
+    let options = SweepOptions::default().apply(apply).now(aws.now());
     keeper.sweep(&Region::from(REGION), &options).await.expect("sweep runs")
 }
 
@@ -471,7 +471,7 @@ async fn a_fleet_sweep_reports_per_account_and_region() {
     let theirs = web_images(&other, 2);
     aws.add_role(ROLE, other.clone());
 
-    let reports = keeper(&aws, &config).sweep_fleet(&SweepOptions { apply: true, now: Some(aws.now()) }).await;
+    let reports = keeper(&aws, &config).sweep_fleet(&SweepOptions::default().apply(true).now(aws.now())).await;
     let summary: Vec<(Option<&str>, &str, SweepStatus, usize)> = reports
         .iter()
         .map(|r| {

@@ -33,7 +33,7 @@ async fn throttles_the_backend_retried_are_counted_and_slow_the_sweep() {
     aws.inject(Fault::on("ec2:DeregisterImage", FaultKind::Throttling));
 
     let keeper = Keeper::new(config, aws.clone());
-    let options = SweepOptions { apply: true, now: Some(aws.now()) };
+    let options = SweepOptions::default().apply(true).now(aws.now());
     let report = keeper.sweep(&Region::from(REGION), &options).await.expect("sweep runs");
     assert_eq!(aws.pending_faults(), 0);
     assert_eq!(report.status, SweepStatus::Ok, "{:#?}", report.results);

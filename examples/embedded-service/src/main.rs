@@ -151,7 +151,7 @@ async fn handle(keeper: &Keeper, payload: &[u8]) {
 
 /// Sweeps `region` and logs the report's summary; the next sweep retries what failed.
 async fn sweep(keeper: &Keeper, region: &Region, apply: bool) {
-    match keeper.sweep(region, &SweepOptions { apply, now: None }).await {
+    match keeper.sweep(region, &SweepOptions::default().apply(apply)).await {
         Ok(report) => tracing::info!(status = %report.status, summary = ?report.summary, "swept {region}"),
         Err(error) => tracing::warn!(%error, "sweep of {region} failed"),
     }

@@ -268,6 +268,7 @@ impl Function {
         let invocation = self.keeper.invoke(&bytes, &options).await.map_err(|error| match error {
             InvokeError::Event(error) => FunctionError::BadInput(error.to_string()),
             InvokeError::Sweep(error) => function_error(&error, error.to_string()),
+            other => FunctionError::Failed(other.to_string()),
         })?;
         for run in &invocation.runs {
             tracing::info!(report = %json(run), "{run}");
@@ -293,7 +294,7 @@ impl Function {
     /// `[retention]`), which a retry would not help. Either way nothing was changed.
     pub async fn sweep_target(&self, target: &SweepTarget) -> Result<Response, FunctionError> {
         let region = Region::from(target.region.as_str());
-        let options = SweepOptions { apply: target.apply.unwrap_or(self.settings.apply_sweeps), now: None };
+        let options = SweepOptions::default().apply(target.apply.unwrap_or(self.settings.apply_sweeps));
         let outcome = self
             .keeper
             .sweep_account(target.role_arn.as_deref(), target.external_id.as_deref(), &region, &options)
@@ -308,13 +309,7 @@ impl Function {
         };
         tracing::info!(report = %json(&report), "{}: {}", describe(target), report.status);
         Ok(match self.settings.fleet_report {
-            FleetReportDetail::Full => Response::Target(FleetReport {
-                role_arn: target.role_arn.clone(),
-                region,
-                status: report.status,
-                report: Some(report),
-                error: None,
-            }),
+            FleetReportDetail::Full => Response::Target(FleetReport::new(target.role_arn.clone(), region, Ok(report))),
             FleetReportDetail::Summary => Response::TargetSummary(TargetSummary::new(target, &report)),
         })
     }

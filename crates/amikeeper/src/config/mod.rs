@@ -15,6 +15,7 @@ pub use crate::error::ConfigError;
 use crate::events::EventKind;
 use crate::kinds::{Invalid, Target, TargetTemplate};
 pub use crate::kinds::{Kinds, TargetConfig};
+use crate::model::{AccountId, Region};
 use crate::names::check_template;
 use crate::template::{NameTemplate, Placeholder};
 
@@ -81,7 +82,7 @@ pub struct FleetTarget {
 /// The 12-digit account id in a role ARN (`arn:aws:iam::<account>:role/...`), if it is one.
 pub(crate) fn role_account(role_arn: &str) -> Option<&str> {
     let account = role_arn.strip_prefix("arn:")?.split(':').nth(3)?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+    account.parse::<AccountId>().is_ok().then_some(account)
 }
 
 pub(crate) fn yes() -> bool {
@@ -361,8 +362,8 @@ impl<T: Kinds> Config<T> {
             ));
         }
         for (i, account) in self.accounts.iter().enumerate() {
-            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid(format!("accounts[{i}]"), format!("`{account}` is not a 12-digit AWS account id")));
+            if let Err(error) = account.parse::<AccountId>() {
+                return Err(invalid(format!("accounts[{i}]"), error.to_string()));
             }
         }
         for (i, prefix) in self.allowed_name_prefixes.iter().enumerate() {
@@ -401,17 +402,8 @@ impl<T: Kinds> Config<T> {
             }
             for (c, destination) in rule.copy_to.iter().enumerate() {
                 let region = destination.region();
-                let parts: Vec<&str> = region.split('-').collect();
-                let looks_like_a_region = parts.len() >= 3
-                    && parts
-                        .iter()
-                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-                    && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
-                if !looks_like_a_region {
-                    return Err(invalid(
-                        format!("{at}.copy_to[{c}]"),
-                        format!("`{region}` is not a region such as ap-northeast-3"),
-                    ));
+                if let Err(error) = region.parse::<Region>() {
+                    return Err(invalid(format!("{at}.copy_to[{c}]"), error.to_string()));
                 }
                 if destination.role_arn().is_some() && destination.account().is_none() {
                     return Err(invalid(

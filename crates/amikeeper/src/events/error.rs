@@ -7,6 +7,7 @@ use super::SUPPORTED;
 /// Messages quote only short identifying strings from the payload (names, ids, codes), cut to
 /// 80 characters, never the payload itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EventError {
     /// The payload is empty or only whitespace.
     #[error("the event is empty: received no JSON, only whitespace or nothing")]

@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use super::ids::{is_account, is_region, IdKind};
+use super::ids::IdKind;
 use super::EventError;
 use crate::model::{AccountId, ImageId, Region};
 
@@ -129,17 +129,13 @@ impl<'e> At<'e> {
     }
 
     pub(super) fn region(&self, path: &str, value: &str) -> Result<Region, EventError> {
-        if !is_region(value) {
-            return Err(self.bad(path, format!("must be a region such as `us-east-1`, received `{}`", quote(value))));
-        }
-        Ok(Region::new(value))
+        value
+            .parse()
+            .map_err(|_| self.bad(path, format!("must be a region such as `us-east-1`, received `{}`", quote(value))))
     }
 
     pub(super) fn account(&self, path: &str, value: &str) -> Result<AccountId, EventError> {
-        if !is_account(value) {
-            return Err(self.bad(path, format!("must be a 12-digit account id, received `{}`", quote(value))));
-        }
-        Ok(AccountId::new(value))
+        value.parse().map_err(|_| self.bad(path, format!("must be a 12-digit account id, received `{}`", quote(value))))
     }
 
     pub(super) fn time(&self, path: &str, value: &str) -> Result<OffsetDateTime, EventError> {

@@ -17,15 +17,17 @@ use crate::publish::Status;
 use crate::report::{Report, RunStatus};
 use crate::retain::{ItemStatus, SweepOptions, SweepReport};
 
-/// Options for one [`Keeper::invoke`].
-#[derive(Debug, Clone, Default)]
-pub struct InvokeOptions {
-    /// How each event is handled.
-    pub handle: HandleOptions,
-    /// The sweep that a scheduled event no rule takes (no rule with `bake` matches it) runs in
-    /// the event's region, when the configuration has `[retention]`. `None`: the event is only
-    /// reported, as `ignored`.
-    pub sweep_schedules: Option<SweepOptions>,
+options! {
+    /// Options for one [`Keeper::invoke`].
+    #[derive(Debug, Clone, Default)]
+    pub struct InvokeOptions {
+        /// How each event is handled.
+        pub handle: HandleOptions,
+        /// The sweep that a scheduled event no rule takes (no rule with `bake` matches it) runs in
+        /// the event's region, when the configuration has `[retention]`. `None`: the event is only
+        /// reported, as `ignored`.
+        pub sweep_schedules: Option<SweepOptions>,
+    }
 }
 
 impl InvokeOptions {
@@ -279,6 +281,7 @@ impl Invocation {
 
 /// Why an invocation could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InvokeError {
     /// The payload is malformed or unsupported; nothing was done.
     #[error(transparent)]

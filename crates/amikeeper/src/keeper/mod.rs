@@ -43,27 +43,31 @@ pub use sweep::FleetReport;
 /// The target of the keeper's logs, whichever of its modules logs: `amikeeper::keeper`.
 const LOG: &str = "amikeeper::keeper";
 
-/// Options for one run of [`Keeper::handle_with`].
-#[derive(Debug, Clone, Default)]
-pub struct HandleOptions {
-    /// Read and decide, but write nothing; the report says what would be done.
-    pub dry_run: bool,
-    /// Override the configuration's wait for pending AMIs.
-    pub wait: Option<WaitConfig>,
+options! {
+    /// Options for one run of [`Keeper::handle_with`].
+    #[derive(Debug, Clone, Default)]
+    pub struct HandleOptions {
+        /// Read and decide, but write nothing; the report says what would be done.
+        pub dry_run: bool,
+        /// Override the configuration's wait for pending AMIs.
+        pub wait: Option<WaitConfig>,
+    }
 }
 
-/// Options for one run of [`Keeper::bake`].
-#[derive(Debug, Clone, Default)]
-pub struct BakeOptions {
-    /// Say what would be baked, but create and write nothing.
-    pub dry_run: bool,
-    /// Override the configuration's wait for the new AMI to become `available`.
-    pub wait: Option<WaitConfig>,
-    /// The account the bake runs in, for `{account}` in names and for the report. Default: the
-    /// configuration's account, when `accounts` lists only one. It must be one of `accounts`.
-    pub account: Option<String>,
-    /// The time of the bake, for `{date}` in the image name (default: now).
-    pub now: Option<OffsetDateTime>,
+options! {
+    /// Options for one run of [`Keeper::bake`].
+    #[derive(Debug, Clone, Default)]
+    pub struct BakeOptions {
+        /// Say what would be baked, but create and write nothing.
+        pub dry_run: bool,
+        /// Override the configuration's wait for the new AMI to become `available`.
+        pub wait: Option<WaitConfig>,
+        /// The account the bake runs in, for `{account}` in names and for the report. Default: the
+        /// configuration's account, when `accounts` lists only one. It must be one of `accounts`.
+        pub account: Option<String>,
+        /// The time of the bake, for `{date}` in the image name (default: now).
+        pub now: Option<OffsetDateTime>,
+    }
 }
 
 /// Keeps the pointers of one configuration right.

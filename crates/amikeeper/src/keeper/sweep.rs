@@ -11,6 +11,7 @@ use crate::retain::{Progress, SweepOptions, SweepReport, SweepStatus, Sweeper};
 
 /// The sweep of one account and region of a fleet.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct FleetReport {
     /// The role assumed; `None` for the account amikeeper runs in.
     pub role_arn: Option<String>,
@@ -24,6 +25,17 @@ pub struct FleetReport {
     /// Why it could not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl FleetReport {
+    /// The report of one target: its sweep's report when the sweep ran, else why it could not.
+    pub fn new(role_arn: Option<String>, region: Region, sweep: Result<SweepReport, Error>) -> Self {
+        let (status, report, error) = match sweep {
+            Ok(report) => (report.status, Some(report), None),
+            Err(error) => (SweepStatus::Failed, None, Some(error.to_string())),
+        };
+        Self { role_arn, region, status, report, error }
+    }
 }
 
 impl Keeper {
@@ -62,11 +74,7 @@ impl Keeper {
                     Ok(aws) => self.sweep_on(aws.as_ref(), &region, options, &|_| {}).await,
                     Err(error) => Err(Error::Aws(error.clone())),
                 };
-                let (status, report, error) = match outcome {
-                    Ok(report) => (report.status, Some(report), None),
-                    Err(error) => (SweepStatus::Failed, None, Some(error.to_string())),
-                };
-                reports.push(FleetReport { role_arn: target.role_arn.clone(), region, status, report, error });
+                reports.push(FleetReport::new(target.role_arn.clone(), region, outcome));
             }
         }
         reports

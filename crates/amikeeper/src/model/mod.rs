@@ -1,11 +1,13 @@
-//! Domain types shared by every module: images, regions, accounts, tags; the resources that
-//! point at AMIs ([`pointers`]) and the other EC2 resources amikeeper reads ([`ec2`]), both
-//! re-exported here.
+//! Domain types shared by every module: images, tags, the checked ids ([`ids`]: AMI ids,
+//! regions, accounts); the resources that point at AMIs ([`pointers`]) and the other EC2
+//! resources amikeeper reads ([`ec2`]), all re-exported here.
 
 mod ec2;
+mod ids;
 mod pointers;
 
 pub use ec2::*;
+pub use ids::*;
 pub use pointers::*;
 
 use std::collections::BTreeMap;
@@ -13,57 +15,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub String);
-
-        impl $name {
-            /// Wraps a string.
-            pub fn new(value: impl Into<String>) -> Self {
-                Self(value.into())
-            }
-            /// The string form.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(value: &str) -> Self {
-                Self(value.to_owned())
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(value: String) -> Self {
-                Self(value)
-            }
-        }
-    };
-}
-
-id_type!(
-    /// An AMI id such as `ami-0123456789abcdef0`.
-    ImageId
-);
-id_type!(
-    /// An AWS region such as `ap-northeast-1`.
-    Region
-);
-id_type!(
-    /// A 12-digit AWS account id.
-    AccountId
-);
 
 /// Tags of a resource, by key.
 pub type Tags = BTreeMap<String, String>;

@@ -10,13 +10,15 @@ use super::{Action, Decision, SnapshotDecision, Source};
 use crate::model::RecycleBinRule;
 use crate::model::{ImageId, Region};
 
-/// Options for one sweep.
-#[derive(Debug, Clone, Default)]
-pub struct SweepOptions {
-    /// Act on the plan; without it the sweep only plans.
-    pub apply: bool,
-    /// The time to plan at (default: now). Ages are measured from it.
-    pub now: Option<OffsetDateTime>,
+options! {
+    /// Options for one sweep.
+    #[derive(Debug, Clone, Default)]
+    pub struct SweepOptions {
+        /// Act on the plan; without it the sweep only plans.
+        pub apply: bool,
+        /// The time to plan at (default: now). Ages are measured from it.
+        pub now: Option<OffsetDateTime>,
+    }
 }
 
 /// A launch template version the plan deletes.
@@ -262,6 +264,7 @@ pub struct SweepSummary {
 
 /// The report of one sweep.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct SweepReport {
     /// Whether the plan was acted on.
     pub applied: bool,
