@@ -64,7 +64,8 @@ def lambda_handler(
         failure = invocation["failure"]
         if raise_on_failure and failure is not None:
             raise _failure(reports[failure["run"]], failure)
-        return reports[0] if len(reports) == 1 else reports
+        result: Result = reports[0] if len(reports) == 1 else reports
+        return result
 
     return handler
 
