@@ -43,6 +43,7 @@ pub mod config;
 #[cfg(feature = "test-util")]
 pub mod conformance;
 pub mod copy;
+pub mod deadline;
 pub mod error;
 pub mod events;
 pub mod iam;
@@ -53,6 +54,7 @@ pub mod names;
 pub mod protect;
 
 pub use config::Config;
+pub use deadline::Deadline;
 pub use error::{AwsError, AwsErrorKind, Error, Result};
 pub use events::{parse_payload, AmiEvent, EventError, EventKind, EventParser, StandardEventParser};
 pub use memory::MemoryAws;

@@ -193,7 +193,7 @@ pub(crate) async fn run_config(
     dry_run: bool,
 ) -> Report {
     let keeper = Keeper::new(config, fixture.aws());
-    let options = HandleOptions { dry_run, wait: None };
+    let options = HandleOptions::default().dry_run(dry_run);
     let mut reports = keeper.handle_payload(payload.to_string().as_bytes(), &options).await.expect("payload parses");
     assert_eq!(reports.len(), 1);
     reports.remove(0)
@@ -222,7 +222,7 @@ pub(crate) async fn sweep(f: &dyn SweepFixture, config: &Config, apply: bool) ->
 
 pub(crate) async fn sweep_on(aws: Arc<dyn Aws>, config: &Config, apply: bool) -> SweepReport {
     let keeper = Keeper::new(config.clone(), aws);
-    let options = SweepOptions { apply, now: None };
+    let options = SweepOptions::default().apply(apply);
     keeper.sweep(&Region::from(MAIN_REGION), &options).await.expect("the inventory is readable")
 }
 

@@ -63,7 +63,7 @@ impl Keeper {
         let event_id = format!("amikeeper-bake-{rule}-{}", now.unix_timestamp());
         let event =
             AmiEvent::new(region.clone(), AccountId::new(account), now, event_id, Scheduled { rule_name: None });
-        let handle = HandleOptions { dry_run: options.dry_run, wait: options.wait };
+        let handle = HandleOptions::default().dry_run(options.dry_run).wait(options.wait);
         let aws = CountingAws::new(self.aws.as_ref());
         let mut report = new_report(&event, options.dry_run);
         self.bake_rule(&aws, &event, rule, &handle, &mut report).await;

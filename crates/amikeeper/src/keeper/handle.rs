@@ -301,7 +301,11 @@ impl Keeper {
         options: &HandleOptions,
     ) -> Result<Image, Error> {
         let wait = options.wait.unwrap_or(self.config().wait);
-        let deadline = tokio::time::Instant::now() + wait.timeout();
+        let mut deadline = tokio::time::Instant::now() + wait.timeout();
+        if let Some(run_deadline) = options.deadline {
+            // Publishing after the wait needs time too; a pending AMI left is deferred.
+            deadline = deadline.min(run_deadline.less(super::WAIT_RESERVE));
+        }
         while image.state == ImageState::Pending {
             let now = tokio::time::Instant::now();
             if now >= deadline {

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::{HandleOptions, Keeper};
+use crate::deadline::Deadline;
 use crate::error::{AwsError, Error};
 use crate::events::{EventError, EventKind};
 use crate::model::Region;
@@ -27,6 +28,12 @@ options! {
         /// the event's region, when the configuration has `[retention]`. `None`: the event is only
         /// reported, as `ignored`.
         pub sweep_schedules: Option<SweepOptions>,
+        /// When the invocation must have returned: for a Lambda function, its remaining time
+        /// less what returning the report takes ([`Deadline::lambda`]). It bounds the wait for
+        /// pending AMIs (the targets are `deferred`) and schedules' sweeps (a `partial` report;
+        /// the next sweep finishes the plan), unless [`handle`](Self::handle) or
+        /// [`sweep_schedules`](Self::sweep_schedules) set their own. `None`: no limit.
+        pub deadline: Option<Deadline>,
     }
 }
 
@@ -36,7 +43,8 @@ impl InvokeOptions {
     pub fn lambda(apply_sweeps: bool) -> Self {
         Self {
             handle: HandleOptions::default(),
-            sweep_schedules: Some(SweepOptions { apply: apply_sweeps, now: None }),
+            sweep_schedules: Some(SweepOptions::default().apply(apply_sweeps)),
+            deadline: None,
         }
     }
 }
@@ -302,13 +310,18 @@ impl Keeper {
     /// cannot run; what failed in a run is in its report, and in [`Invocation::failure`].
     pub async fn invoke(&self, payload: &[u8], options: &InvokeOptions) -> Result<Invocation, InvokeError> {
         let events = self.parser.parse(payload)?;
+        let handle = options.handle.clone().deadline(options.handle.deadline.or(options.deadline));
+        let sweep = options.sweep_schedules.clone().map(|sweep| {
+            let deadline = sweep.deadline.or(options.deadline);
+            sweep.deadline(deadline)
+        });
         let mut reports = Vec::with_capacity(events.len());
         for event in &events {
-            reports.push(self.handle_with(event, &options.handle).await);
+            reports.push(self.handle_with(event, &handle).await);
         }
         let mut runs = Vec::with_capacity(reports.len());
         for report in reports {
-            runs.push(self.finish_schedule(report, options.sweep_schedules.as_ref()).await?);
+            runs.push(self.finish_schedule(report, sweep.as_ref()).await?);
         }
         let message_ids = sqs_message_ids(payload).filter(|ids| ids.len() == runs.len());
         Ok(Invocation { runs, message_ids })

@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 
 use crate::backend::{Aws, CountingAws};
 use crate::config::{Config, ConfigError, WaitConfig};
+use crate::deadline::Deadline;
 use crate::error::AwsError;
 use crate::events::{AmiEvent, EventParser, StandardEventParser};
 use crate::model::Region;
@@ -51,8 +52,16 @@ options! {
         pub dry_run: bool,
         /// Override the configuration's wait for pending AMIs.
         pub wait: Option<WaitConfig>,
+        /// When the run must have returned: the wait for a pending AMI ends [`WAIT_RESERVE`]
+        /// before it at the latest, leaving the targets `deferred` if the AMI is still pending.
+        pub deadline: Option<Deadline>,
     }
 }
+
+/// What the wait for a pending AMI leaves of the time to a run's deadline, to publish the
+/// targets, protect and copy the AMI once it is `available`: a handful of calls per target,
+/// with their retries.
+pub const WAIT_RESERVE: std::time::Duration = std::time::Duration::from_secs(10);
 
 options! {
     /// Options for one run of [`Keeper::bake`].

@@ -27,6 +27,7 @@ pub struct FaultyAws {
     inner: Arc<dyn Aws>,
     faults: Mutex<FaultPlan>,
     interleaving: Mutex<Option<Interleaving>>,
+    latency: Mutex<std::time::Duration>,
 }
 
 /// Seeded yields before each call, so that concurrent runs on one async runtime interleave
@@ -51,7 +52,18 @@ impl Interleaving {
 impl FaultyAws {
     /// Wraps `inner`, with no faults yet.
     pub fn new(inner: Arc<dyn Aws>) -> Self {
-        Self { inner, faults: Mutex::new(FaultPlan::default()), interleaving: Mutex::new(None) }
+        Self {
+            inner,
+            faults: Mutex::new(FaultPlan::default()),
+            interleaving: Mutex::new(None),
+            latency: Mutex::new(std::time::Duration::ZERO),
+        }
+    }
+
+    /// Makes every call take `latency` before it reaches the wrapped backend (a tokio sleep: on
+    /// a paused clock, tests run at once and see the time pass), as a distant or busy AWS does.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        *self.latency.lock().unwrap_or_else(|e| e.into_inner()) = latency;
     }
 
     /// Before each call, yields to the async runtime 0 to `max_yields` times, as drawn from
@@ -97,6 +109,10 @@ impl FaultyAws {
             .map_or(0, |i| i.next() % (u64::from(i.max_yields) + 1));
         for _ in 0..yields {
             tokio::task::yield_now().await;
+        }
+        let latency = *self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
         }
         let fault = self.plan().next_fault(op);
         match fault {

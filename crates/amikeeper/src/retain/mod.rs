@@ -5,9 +5,11 @@
 //! decision carries its reason. Nothing in use, excluded, too young or among the newest of its
 //! group is ever planned for retirement.
 
+mod budget;
 mod check;
 mod configured;
 mod inventory;
+mod mark;
 mod pace;
 mod plan;
 mod policy;
@@ -24,6 +26,7 @@ use serde::{Serialize, Serializer};
 use crate::model::{Image, ImageId, ImageState};
 
 pub use crate::config::Retire;
+pub use budget::MIN_MARGIN;
 pub use crate::model::KEEP_TAG;
 pub use configured::ConfiguredRetention;
 pub use inventory::{gather, parameter_sources, Gathered};

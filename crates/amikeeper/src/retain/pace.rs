@@ -117,6 +117,15 @@ impl Pacer {
         }
     }
 
+    /// How long a call started now would wait for its turn.
+    pub(crate) fn backlog(&self) -> Duration {
+        let state = self.lock();
+        match (self.interval(&state), state.next) {
+            (Some(_), Some(next)) => next.saturating_duration_since(Instant::now()),
+            _ => Duration::ZERO,
+        }
+    }
+
     /// How many times AWS throttled, the attempts the backend retried itself included.
     pub(crate) fn throttled(&self) -> u64 {
         self.lock().throttled
@@ -219,6 +228,9 @@ mod tests {
         }
         // Five calls at ten a second: the fifth starts 400 ms after the first.
         assert_eq!(start.elapsed(), Duration::from_millis(400));
+        // A sixth call would wait its turn.
+        assert_eq!(pacer.backlog(), Duration::from_millis(100));
+        assert_eq!(Pacer::new(None).backlog(), Duration::ZERO, "no limit, no wait");
     }
 
     #[tokio::test(start_paused = true)]

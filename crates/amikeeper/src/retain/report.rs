@@ -6,6 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::Sources;
+use crate::deadline::Deadline;
 use super::{Action, Decision, SnapshotDecision, Source};
 use crate::model::RecycleBinRule;
 use crate::model::{ImageId, Region};
@@ -18,6 +19,11 @@ options! {
         pub apply: bool,
         /// The time to plan at (default: now). Ages are measured from it.
         pub now: Option<OffsetDateTime>,
+        /// When the sweep must have returned: the inventory is read and the plan made in
+        /// full, then actions start only while there is time for them (see
+        /// [`MIN_MARGIN`](super::MIN_MARGIN)); the rest are `not_started` and the report is
+        /// `partial`. `None`: no limit.
+        pub deadline: Option<Deadline>,
     }
 }
 
@@ -166,6 +172,8 @@ named_enum! {
         AlreadyGone = "already_gone",
         /// Not attempted, because something it depends on failed.
         Skipped = "skipped",
+        /// Not started: the sweep's deadline came first. The next sweep does it.
+        NotStarted = "not_started",
         /// Failed; a later run tries again.
         Failed = "failed",
     }
@@ -203,6 +211,9 @@ named_enum! {
     pub enum SweepStatus {
         /// Every action was done (or there was none).
         Ok = "ok",
+        /// The deadline came before every action had started: what is left is `not_started`
+        /// in the results, and the next sweep does it. None failed.
+        Partial = "partial",
         /// An action failed (the rest were still done), or the sweep could not run.
         Failed = "failed",
     }
@@ -254,6 +265,8 @@ pub struct SweepSummary {
     pub failed: usize,
     /// Actions skipped because something they depend on failed.
     pub skipped: usize,
+    /// Actions the deadline left for the next sweep.
+    pub not_started: usize,
     /// Answers in which AWS throttled a call (`RequestLimitExceeded`, `Throttling`, ...),
     /// whoever retried it: the sweep itself, or the AWS SDK before amikeeper saw an answer.
     pub throttled: u64,
@@ -268,7 +281,8 @@ pub struct SweepSummary {
 pub struct SweepReport {
     /// Whether the plan was acted on.
     pub applied: bool,
-    /// `ok`, or `failed` when any action failed (the rest were still done).
+    /// `ok`; `partial` when the deadline left actions for the next sweep; `failed` when any
+    /// action failed (the rest were still done).
     pub status: SweepStatus,
     /// Counts.
     pub summary: SweepSummary,

@@ -13,8 +13,9 @@
 //! [`Sweeper`] acts on the plan: launch template versions first, then images (an image whose
 //! launch template version could not be deleted is skipped), then snapshots. Calls run at most
 //! `concurrency` at once, are paced (and slow down when AWS throttles), are retried on
-//! retryable errors, and one failure never stops the rest. Every item is reported. A second run
-//! converges: what is gone is not planned again, and "not found" counts as done.
+//! retryable errors, and one failure never stops the rest. With a deadline, actions start only
+//! while there is time for them ([`budget`](super::budget)). Every item is reported. A second
+//! run converges: what is gone is not planned again, and "not found" counts as done.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,14 +23,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use futures::stream::{self, StreamExt};
 use time::{Duration, OffsetDateTime};
 
+use super::budget::Budget;
 use super::check;
+use super::mark::Marks;
 use super::configured::ConfiguredRetention;
 use super::inventory::gather_paced;
 use super::pace::Pacer;
 use super::plan::plan_sweep_with;
 use super::report::{
     ItemResult, ItemStatus, OrphanSnapshot, Progress, ReferenceCheck, SnapshotGeneration, SweepAction, SweepOptions,
-    SweepPlan, SweepReport, SweepStatus, SweepSummary, RETIRED_SNAPSHOT_TAG,
+    SweepPlan, SweepReport, SweepStatus, SweepSummary,
 };
 use super::{Action, Decision, RetentionPolicy, Retire, SnapshotDecision};
 use crate::backend::Aws;
@@ -119,12 +122,14 @@ impl<'a> Sweeper<'a> {
             ..SweepSummary::default()
         };
         let mut results = Vec::new();
+        let budget = Budget::new(options.deadline, &pacer);
         if options.apply {
             let tag_key =
                 self.config.retention.as_ref().and_then(|r| r.snapshots.as_ref()).map(|s| s.tag_kept_with.clone());
             let mut run = Apply {
                 aws: self.aws,
                 pacer: &pacer,
+                budget: &budget,
                 concurrency,
                 progress: self.progress,
                 tag_key: tag_key.unwrap_or_else(|| "amikeeper:volume".to_owned()),
@@ -138,6 +143,7 @@ impl<'a> Sweeper<'a> {
             match (result.action, result.status) {
                 (_, ItemStatus::Failed) => summary.failed += 1,
                 (_, ItemStatus::Skipped) => summary.skipped += 1,
+                (_, ItemStatus::NotStarted) => summary.not_started += 1,
                 (SweepAction::DeregisterImage | SweepAction::DeprecateImage | SweepAction::DisableImage, _) if done => {
                     summary.images_retired += 1
                 }
@@ -158,7 +164,11 @@ impl<'a> Sweeper<'a> {
         summary.slowed_to_per_second = pacer.slowest_per_second();
         Ok(SweepReport {
             applied: options.apply,
-            status: if summary.failed == 0 { SweepStatus::Ok } else { SweepStatus::Failed },
+            status: match (summary.failed, summary.not_started) {
+                (0, 0) => SweepStatus::Ok,
+                (0, _) => SweepStatus::Partial,
+                _ => SweepStatus::Failed,
+            },
             summary,
             plan,
             results,
@@ -179,6 +189,7 @@ fn deprecation_time(now: OffsetDateTime) -> OffsetDateTime {
 struct Apply<'a> {
     aws: &'a dyn Aws,
     pacer: &'a Pacer,
+    budget: &'a Budget<'a>,
     concurrency: usize,
     progress: Option<&'a (dyn Fn(Progress) + Send + Sync)>,
     tag_key: String,
@@ -247,7 +258,7 @@ impl Apply<'_> {
     async fn apply(&mut self, plan: &SweepPlan, images: &[Image]) -> Vec<ItemResult> {
         let planned_at = std::time::Instant::now();
         let region = &plan.region;
-        let (aws, pacer) = (self.aws, self.pacer);
+        let (aws, pacer, budget) = (self.aws, self.pacer, self.budget);
         let retirements: Vec<&Decision> = plan.retirements().collect();
         let late_snapshots: Vec<&SnapshotDecision> = plan.image_snapshots.iter().filter(|s| s.delete).collect();
         let generation_deletes: Vec<&SnapshotGeneration> =
@@ -277,15 +288,22 @@ impl Apply<'_> {
             by_template.iter().flat_map(|(id, versions)| versions.chunks(200).map(move |chunk| (*id, chunk))).collect();
         let mut outcomes = stream::iter(chunks)
             .map(|(id, versions)| async move {
-                let (outcome, attempts) =
-                    pacer.retry(|| aws.delete_launch_template_versions(region, id, versions)).await;
-                (id, versions, outcome, attempts)
+                let outcome = budget.run(pacer.retry(|| aws.delete_launch_template_versions(region, id, versions)));
+                (id, versions, outcome.await)
             })
             .buffer_unordered(self.concurrency);
+        // Versions that failed or did not start: the images they launch stay.
         let mut failed_versions: BTreeSet<(String, i64)> = BTreeSet::new();
-        while let Some((id, versions, outcome, attempts)) = outcomes.next().await {
+        while let Some((id, versions, outcome)) = outcomes.next().await {
             for &version in versions {
-                let outcome = match &outcome {
+                let Some((outcome, attempts)) = &outcome else {
+                    let mut item = budget.not_started(id, SweepAction::DeleteLaunchTemplateVersion);
+                    item.version = Some(version);
+                    failed_versions.insert((id.to_owned(), version));
+                    results.push(item);
+                    continue;
+                };
+                let outcome = match outcome {
                     Ok(refused) => match refused.iter().find(|(v, _)| *v == version) {
                         Some((_, why)) if why.contains("does not exist") => Err(AwsError::new(
                             "ec2",
@@ -305,7 +323,7 @@ impl Apply<'_> {
                     },
                     Err(error) => Err(error.clone()),
                 };
-                let mut item = result(id, SweepAction::DeleteLaunchTemplateVersion, outcome, attempts);
+                let mut item = result(id, SweepAction::DeleteLaunchTemplateVersion, outcome, *attempts);
                 item.version = Some(version);
                 if item.status == ItemStatus::Failed {
                     failed_versions.insert((id.to_owned(), version));
@@ -323,28 +341,11 @@ impl Apply<'_> {
             })
             .collect();
 
-        // 2. Images. First their snapshots are marked, so that a sweep interrupted before it
-        //    deletes them (step 3) leaves them for the next one to find.
-        let marked: Vec<String> = late_snapshots.iter().map(|s| s.snapshot_id.clone()).collect();
-        let mark: Tags = [(RETIRED_SNAPSHOT_TAG.to_owned(), "true".to_owned())].into();
-        for chunk in marked.chunks(1000) {
-            let (outcome, attempts) = pacer.retry(|| aws.create_tags(region, chunk, &mark)).await;
-            if let Err(error) = outcome {
-                let why = format!(
-                    "could not mark {} snapshots {RETIRED_SNAPSHOT_TAG}: a sweep interrupted before it deletes \
-                     them would leave them behind ({error})",
-                    chunk.len()
-                );
-                results.push(ItemResult {
-                    resource: chunk.join(","),
-                    action: SweepAction::MarkSnapshots,
-                    version: None,
-                    status: ItemStatus::Failed,
-                    attempts,
-                    detail: Some(why),
-                });
-            }
-        }
+        // 2. Images. First their snapshots are marked (see `mark`), so that a sweep interrupted
+        //    before it deletes them (step 3) leaves them for the next one to find.
+        let marks = Marks::new(&late_snapshots, budget);
+        results.extend(marks.mark_all(aws, pacer, budget, region).await);
+        let marks = &marks;
         let protection: HashMap<&ImageId, Ownership> =
             images.iter().map(|i| (&i.id, crate::protect::ownership(i))).collect();
         let protection = &protection;
@@ -360,14 +361,24 @@ impl Apply<'_> {
                         Retire::Deprecate => SweepAction::DeprecateImage,
                         Retire::Disable => SweepAction::DisableImage,
                     };
-                    if let Some(blocker) = blocked_by {
-                        return (
-                            skipped(id.as_str(), action, format!("{blocker} still launches it: not deleted")),
-                            Vec::new(),
-                        );
+                    match blocked_by {
+                        Some(_) if budget.stopped() => return (budget.not_started(id.as_str(), action), Vec::new()),
+                        Some(blocker) => {
+                            let why = format!("{blocker} still launches it: not deleted");
+                            return (skipped(id.as_str(), action, why), Vec::new());
+                        }
+                        None => {}
                     }
+                    // Releasing its protection and deregistering it are one action: both or neither.
+                    let retire = async {
                     let (outcome, attempts, deleted) = match how {
                         Retire::Delete => {
+                            if let (Err(error), attempts) = marks.mark_image(aws, pacer, region, id).await {
+                                let mut item = result(id.as_str(), action, Err(error.clone()), attempts);
+                                item.status = ItemStatus::Failed;
+                                item.detail = Some(format!("its snapshots could not be marked, so it stays: {error}"));
+                                return (item, Vec::new());
+                            }
                             match protection.get(id) {
                                 // amikeeper protected it when it published it; nothing uses it now.
                                 Some(Ownership::Amikeepers) => {
@@ -411,6 +422,8 @@ impl Apply<'_> {
                         }
                     };
                     (result(id.as_str(), action, outcome, attempts), deleted)
+                    };
+                    budget.run(retire).await.unwrap_or_else(|| (budget.not_started(id.as_str(), action), Vec::new()))
                 }
             })
             .buffer_unordered(self.concurrency);
@@ -429,12 +442,15 @@ impl Apply<'_> {
         // 2b. amikeeper's protection on AMIs no pointer names any more.
         let mut outcomes = stream::iter(&plan.release_protection)
             .map(|id| async move {
-                match let_go(pacer, aws, region, id).await {
-                    (Ok(()), attempts) => {
+                match budget.run(let_go(pacer, aws, region, id)).await {
+                    None => budget.not_started(id.as_str(), SweepAction::ReleaseProtection),
+                    Some((Ok(()), attempts)) => {
                         let detail = "no pointer names it any more".to_owned();
                         result(id.as_str(), SweepAction::ReleaseProtection, Ok(Some(detail)), attempts)
                     }
-                    (Err(failure), attempts) => let_go_failed(id, SweepAction::ReleaseProtection, failure, attempts),
+                    Some((Err(failure), attempts)) => {
+                        let_go_failed(id, SweepAction::ReleaseProtection, failure, attempts)
+                    }
                 }
             })
             .buffer_unordered(self.concurrency);
@@ -444,7 +460,10 @@ impl Apply<'_> {
         }
         let mut outcomes = stream::iter(&plan.withdraw_protection_claims)
             .map(|id| async move {
-                let (outcome, attempts) = pacer.retry(|| Step::Disclaim.run(aws, region, id)).await;
+                let Some((outcome, attempts)) = budget.run(pacer.retry(|| Step::Disclaim.run(aws, region, id))).await
+                else {
+                    return budget.not_started(id.as_str(), SweepAction::WithdrawProtectionClaim);
+                };
                 let detail = "amikeeper does not hold the protection its tag claimed (off, or with a cooldown)";
                 result(
                     id.as_str(),
@@ -489,11 +508,12 @@ impl Apply<'_> {
                 .map(|u| u.iter().filter(|id| !retired_ok.contains(**id)).collect())
                 .unwrap_or_default();
             if let Some(image) = pending.first() {
-                results.push(skipped(
-                    snapshot.snapshot_id.as_str(),
-                    SweepAction::DeleteSnapshot,
-                    format!("image {image} was not deregistered"),
-                ));
+                let why = format!("image {image} was not deregistered");
+                let id = snapshot.snapshot_id.as_str();
+                results.push(match budget.stopped() {
+                    true => budget.not_started(id, SweepAction::DeleteSnapshot),
+                    false => skipped(id, SweepAction::DeleteSnapshot, why),
+                });
                 self.tick(1);
                 continue;
             }
@@ -510,8 +530,10 @@ impl Apply<'_> {
         }
         let mut outcomes = stream::iter(snapshot_jobs)
             .map(|(id, detail)| async move {
-                let (outcome, attempts) = pacer.retry(|| aws.delete_snapshot(region, &id)).await;
-                result(id, SweepAction::DeleteSnapshot, outcome.map(|()| detail), attempts)
+                match budget.run(pacer.retry(|| aws.delete_snapshot(region, &id))).await {
+                    Some((outcome, attempts)) => result(id, SweepAction::DeleteSnapshot, outcome.map(|()| detail), attempts),
+                    None => budget.not_started(id, SweepAction::DeleteSnapshot),
+                }
             })
             .buffer_unordered(self.concurrency);
         while let Some(item) = outcomes.next().await {
@@ -526,14 +548,19 @@ impl Apply<'_> {
                 let tag_key = tag_key.clone();
                 async move {
                     let tags: Tags = [(tag_key, volume.to_owned())].into();
-                    let mut last = (Ok(()), 0);
-                    for chunk in snapshots.chunks(1000) {
-                        last = pacer.retry(|| aws.create_tags(region, chunk, &tags)).await;
-                        if last.0.is_err() {
-                            break;
+                    let tag_all = async {
+                        let mut last = (Ok(()), 0);
+                        for chunk in snapshots.chunks(1000) {
+                            last = pacer.retry(|| aws.create_tags(region, chunk, &tags)).await;
+                            if last.0.is_err() {
+                                break;
+                            }
                         }
-                    }
-                    let (outcome, attempts) = last;
+                        last
+                    };
+                    let Some((outcome, attempts)) = budget.run(tag_all).await else {
+                        return budget.not_started(volume, SweepAction::TagSnapshots);
+                    };
                     let detail = format!("{} snapshots: {}", snapshots.len(), snapshots.join(", "));
                     result(volume, SweepAction::TagSnapshots, outcome.map(|()| Some(detail)), attempts)
                 }
