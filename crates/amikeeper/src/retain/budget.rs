@@ -122,11 +122,12 @@ mod tests {
         // 1.5 s: the margin grows to it.
         assert!(budget.run(sleep(1500)).await.is_some());
         assert_eq!(budget.margin(), Duration::from_millis(1500));
-        // 3.5 s left, then 1.5 s left: the second fits just, the third would not.
         assert!(budget.run(sleep(500)).await.is_some());
         assert!(budget.run(sleep(1500)).await.is_some());
+        // 1.5 s left: just the margin.
+        assert!(budget.run(sleep(10)).await.is_some());
         assert!(!budget.stopped());
-        assert!(budget.run(sleep(10)).await.is_none(), "1.5 s left is not more than the margin");
+        assert!(budget.run(sleep(10)).await.is_none(), "1.49 s left is less than the margin");
         assert!(budget.stopped());
         let item = budget.not_started("snap-1", SweepAction::DeleteSnapshot);
         assert_eq!(item.status, ItemStatus::NotStarted);
