@@ -10,7 +10,9 @@ use amikeeper::keeper::BatchItemFailure;
 use amikeeper::model::{ImageId, Region};
 use amikeeper::retain::SweepOptions;
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
-use amikeeper::{AwsError, BakeOptions, Config, HandleOptions, InvokeError, InvokeOptions, Keeper, Report, RunReport};
+use amikeeper::{
+    AwsError, BakeOptions, Config, Deadline, HandleOptions, InvokeError, InvokeOptions, Keeper, Report, RunReport,
+};
 use amikeeper_aws::SdkAws;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -269,10 +271,23 @@ impl PyKeeper {
     /// when AWS said why) and `batch_item_failures` (for an SQS batch, the records to deliver
     /// again, as Lambda's `batchItemFailures`; else `None`). A malformed or unsupported
     /// payload is an `EventError`; a sweep that cannot run raises as `sweep` does.
-    #[pyo3(signature = (event, *, apply_sweeps = true))]
-    fn invoke(&self, py: Python<'_>, event: &Bound<'_, PyAny>, apply_sweeps: bool) -> PyResult<Py<PyAny>> {
+    ///
+    /// `remaining_ms` is the time the Lambda invocation has left
+    /// (`context.get_remaining_time_in_millis()`): less half a second to return the report, it
+    /// bounds the wait for a pending AMI (its targets are `deferred`) and a schedule's sweep
+    /// (a `partial` report; the next sweep finishes the plan).
+    #[pyo3(signature = (event, *, apply_sweeps = true, remaining_ms = None))]
+    fn invoke(
+        &self,
+        py: Python<'_>,
+        event: &Bound<'_, PyAny>,
+        apply_sweeps: bool,
+        remaining_ms: Option<u64>,
+    ) -> PyResult<Py<PyAny>> {
+        // Counted from now, before the payload is read.
+        let deadline = remaining_ms.map(|ms| Deadline::lambda(std::time::Duration::from_millis(ms)));
         let payload = payload(py, event)?;
-        let options = InvokeOptions::lambda(apply_sweeps);
+        let options = InvokeOptions::lambda(apply_sweeps).deadline(deadline);
         let invocation = block_on(py, || self.keeper.invoke(&payload, &options))?.map_err(|error| match error {
             InvokeError::Event(error) => errors::event_error(py, error),
             InvokeError::Sweep(error) => errors::from_core(py, error),

@@ -198,7 +198,7 @@ def test_statuses_are_string_enums_of_the_report_strings() -> None:
     assert [s.value for s in amikeeper.TargetStatus] == [
         "updated", "planned", "unchanged", "skipped", "deferred", "refused", "failed"
     ]
-    assert [s.value for s in amikeeper.ItemStatus] == ["done", "already_gone", "skipped", "failed"]
+    assert [s.value for s in amikeeper.ItemStatus] == ["done", "already_gone", "skipped", "not_started", "failed"]
     assert json.dumps({"status": amikeeper.ItemStatus.ALREADY_GONE}) == '{"status": "already_gone"}'
 
 

@@ -23,7 +23,7 @@ use amikeeper::config::ConfigError;
 use amikeeper::model::Region;
 use amikeeper::retain::SweepSummary;
 use amikeeper::{
-    Config, Error, FleetReport, InvokeError, InvokeOptions, Keeper, SweepOptions, SweepReport, SweepStatus,
+    Config, Deadline, Error, FleetReport, InvokeError, InvokeOptions, Keeper, SweepOptions, SweepReport, SweepStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -252,19 +252,26 @@ impl Function {
         &self.keeper
     }
 
-    /// Answers one invocation.
+    /// Answers one invocation, without a deadline.
     pub async fn invoke(&self, input: Value) -> Result<Response, FunctionError> {
+        self.invoke_before(input, None).await
+    }
+
+    /// Answers one invocation that must have returned by `deadline` (on Lambda, the context's,
+    /// [`Deadline::lambda_at_epoch_millis`]): the wait for a pending AMI ends with its targets
+    /// `deferred`, and a sweep returns a `partial` report that the next sweep finishes.
+    pub async fn invoke_before(&self, input: Value, deadline: Option<Deadline>) -> Result<Response, FunctionError> {
         match Input::from_value(input)? {
-            Input::Sweep(target) => self.sweep_target(&target).await,
-            Input::Events(payload) => self.handle_events(&payload).await,
+            Input::Sweep(target) => self.sweep_target(&target, deadline).await,
+            Input::Events(payload) => self.handle_events(&payload, deadline).await,
         }
     }
 
     /// Handles a payload's events; a scheduled event no rule takes sweeps its region. Fails
     /// when any run failed, after logging every report.
-    pub async fn handle_events(&self, payload: &Value) -> Result<Response, FunctionError> {
+    pub async fn handle_events(&self, payload: &Value, deadline: Option<Deadline>) -> Result<Response, FunctionError> {
         let bytes = serde_json::to_vec(payload).map_err(|error| FunctionError::BadInput(error.to_string()))?;
-        let options = InvokeOptions::lambda(self.settings.apply_sweeps);
+        let options = InvokeOptions::lambda(self.settings.apply_sweeps).deadline(deadline);
         let invocation = self.keeper.invoke(&bytes, &options).await.map_err(|error| match error {
             InvokeError::Event(error) => FunctionError::BadInput(error.to_string()),
             InvokeError::Sweep(error) => function_error(&error, error.to_string()),
@@ -292,9 +299,10 @@ impl Function {
     /// error (throttling, 5xx, timeout on `AssumeRole` or the inventory, after the SDK's own
     /// retries), else [`FunctionError::Failed`] (a role that cannot be assumed, no
     /// `[retention]`), which a retry would not help. Either way nothing was changed.
-    pub async fn sweep_target(&self, target: &SweepTarget) -> Result<Response, FunctionError> {
+    pub async fn sweep_target(&self, target: &SweepTarget, deadline: Option<Deadline>) -> Result<Response, FunctionError> {
         let region = Region::from(target.region.as_str());
-        let options = SweepOptions::default().apply(target.apply.unwrap_or(self.settings.apply_sweeps));
+        let apply = target.apply.unwrap_or(self.settings.apply_sweeps);
+        let options = SweepOptions::default().apply(apply).deadline(deadline);
         let outcome = self
             .keeper
             .sweep_account(target.role_arn.as_deref(), target.external_id.as_deref(), &region, &options)

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use amikeeper::Deadline;
 use amikeeper_lambda::{Function, Settings};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -32,7 +33,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let function = function.clone();
-        async move { function.invoke(event.payload).await }
+        // The invocation's end, less what returning the report takes (`LAMBDA_REPORT_MARGIN`).
+        let deadline = Deadline::lambda_at_epoch_millis(event.context.deadline);
+        async move { function.invoke_before(event.payload, Some(deadline)).await }
     }))
     .await
 }

@@ -63,9 +63,12 @@ class Keeper:
     def sweep(self, apply: bool = False, *, region: Optional[str] = None) -> dict[str, Any]:
         """Sweeps one region as the configuration's `[retention]` says; without `apply` only plans."""
 
-    def invoke(self, event: _Event, *, apply_sweeps: bool = True) -> dict[str, Any]:
+    def invoke(
+        self, event: _Event, *, apply_sweeps: bool = True, remaining_ms: Optional[int] = None
+    ) -> dict[str, Any]:
         """Answers one Lambda-style invocation, as `lambda_handler` does: `reports`, `summaries`,
-        `failure` and `batch_item_failures` (for an SQS batch)."""
+        `failure` and `batch_item_failures` (for an SQS batch). `remaining_ms` (the Lambda
+        context's `get_remaining_time_in_millis()`) bounds waits and a schedule's sweep."""
 
     def rollback(
         self,

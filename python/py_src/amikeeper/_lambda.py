@@ -43,6 +43,12 @@ def lambda_handler(
     ``[retention]``, applying the plan unless ``apply_sweeps=False``, and the handler returns the
     sweep's report.
 
+    The handler reads the time the invocation has left from ``context``
+    (``get_remaining_time_in_millis()``), keeps half a second of it to return the report, and
+    stops early enough: the wait for a pending AMI ends with its targets ``deferred`` (the AMI's
+    ``EC2 AMI State Change`` event finishes them), and a sweep starts no action it may not
+    finish, returning a ``partial`` report whose ``not_started`` actions the next sweep does.
+
     When a run failed (a report's ``status`` is ``"failed"``) the handler raises, so that Lambda
     counts an error and retries (EventBridge, SQS), which is safe: amikeeper's writes are
     idempotent. It raises ``AwsError`` with the first AWS failure's ``service``, ``operation``
@@ -56,7 +62,9 @@ def lambda_handler(
         keeper = Keeper.from_file(config, region=region, profile=profile, endpoint_url=endpoint_url)
 
     def handler(event: Any, context: Any = None) -> Result:
-        invocation = keeper.invoke(event, apply_sweeps=apply_sweeps)
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        remaining_ms = int(remaining()) if callable(remaining) else None
+        invocation = keeper.invoke(event, apply_sweeps=apply_sweeps, remaining_ms=remaining_ms)
         reports = invocation["reports"]
         if logger.isEnabledFor(logging.INFO):
             for summary in invocation["summaries"]:

@@ -13,9 +13,10 @@ __all__ = ["ItemStatus", "RunStatus", "TargetStatus"]
 
 class RunStatus(str, enum.Enum):
     """A report's ``status``: of a handled event, a bake, a sweep or a rollback (a sweep is only
-    ``ok`` or ``failed``; a rollback ``ok``, ``refused`` or ``failed``)."""
+    ``ok``, ``partial`` or ``failed``; a rollback ``ok``, ``refused`` or ``failed``)."""
 
     OK = "ok"
+    PARTIAL = "partial"
     DEFERRED = "deferred"
     FAILED = "failed"
     IGNORED = "ignored"
@@ -40,4 +41,5 @@ class ItemStatus(str, enum.Enum):
     DONE = "done"
     ALREADY_GONE = "already_gone"
     SKIPPED = "skipped"
+    NOT_STARTED = "not_started"
     FAILED = "failed"
