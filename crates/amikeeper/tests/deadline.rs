@@ -13,7 +13,9 @@ use amikeeper::publish::Status;
 use amikeeper::retain::{ItemStatus, SweepAction, SweepReport, SweepStatus, RETIRED_SNAPSHOT_TAG};
 use amikeeper::samples::Origin;
 use amikeeper::testing::{self, configs, ACCOUNT, REGION};
-use amikeeper::{Config, Deadline, HandleOptions, InvokeOptions, Keeper, MemoryAws, RunReport, RunStatus, SweepOptions};
+use amikeeper::{
+    Config, Deadline, HandleOptions, InvokeOptions, Keeper, MemoryAws, RunReport, RunStatus, SweepOptions,
+};
 use time::Duration;
 use tokio::time::Instant;
 
@@ -103,12 +105,8 @@ async fn a_sweep_given_two_seconds_returns_in_time_and_the_next_finishes_the_pla
     let deleted_snapshots = first.summary.snapshots_deleted;
     assert_eq!(deleted_snapshots, 0, "snapshots come after every image: {:#?}", first.results);
     // An image deregistered before the deadline has its snapshots left, marked for the next.
-    let deregistered: Vec<ImageId> = aws
-        .images(REGION)
-        .into_iter()
-        .filter(|i| i.state == ImageState::Deregistered)
-        .map(|i| i.id)
-        .collect();
+    let deregistered: Vec<ImageId> =
+        aws.images(REGION).into_iter().filter(|i| i.state == ImageState::Deregistered).map(|i| i.id).collect();
     assert_eq!(deregistered.len(), first.summary.images_retired);
     // The images it did not get to keep their snapshots unmarked (a later plan may keep them).
     for image in aws.images(REGION) {
@@ -151,7 +149,9 @@ async fn a_deadline_already_past_plans_but_starts_nothing() {
     assert_eq!(report.summary.not_started, report.results.len());
     assert!(aws.images(REGION).iter().all(|i| i.state == ImageState::Available));
     // Only the inventory was read.
-    let read = |call: &String| ["Describe", "Get", "List"].iter().any(|verb| call.split(':').nth(1).unwrap().starts_with(verb));
+    let read = |call: &String| {
+        ["Describe", "Get", "List"].iter().any(|verb| call.split(':').nth(1).unwrap().starts_with(verb))
+    };
     assert!(aws.calls().iter().all(read), "{:?}", aws.calls());
 }
 

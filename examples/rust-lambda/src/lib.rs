@@ -162,7 +162,8 @@ pub struct TargetSummary {
     pub role_arn: Option<String>,
     /// The region.
     pub region: String,
-    /// `ok`, or `failed` when any action failed (the rest were still done).
+    /// `ok`; `partial` when the invocation's deadline left actions for the next sweep;
+    /// `failed` when any action failed (the rest were still done).
     pub status: SweepStatus,
     /// Whether the plan was acted on.
     pub applied: bool,
@@ -299,7 +300,11 @@ impl Function {
     /// error (throttling, 5xx, timeout on `AssumeRole` or the inventory, after the SDK's own
     /// retries), else [`FunctionError::Failed`] (a role that cannot be assumed, no
     /// `[retention]`), which a retry would not help. Either way nothing was changed.
-    pub async fn sweep_target(&self, target: &SweepTarget, deadline: Option<Deadline>) -> Result<Response, FunctionError> {
+    pub async fn sweep_target(
+        &self,
+        target: &SweepTarget,
+        deadline: Option<Deadline>,
+    ) -> Result<Response, FunctionError> {
         let region = Region::from(target.region.as_str());
         let apply = target.apply.unwrap_or(self.settings.apply_sweeps);
         let options = SweepOptions::default().apply(apply).deadline(deadline);

@@ -26,8 +26,8 @@ use serde::{Serialize, Serializer};
 use crate::model::{Image, ImageId, ImageState};
 
 pub use crate::config::Retire;
-pub use budget::MIN_MARGIN;
 pub use crate::model::KEEP_TAG;
+pub use budget::MIN_MARGIN;
 pub use configured::ConfiguredRetention;
 pub use inventory::{gather, parameter_sources, Gathered};
 pub use pace::ATTEMPTS;

@@ -6,8 +6,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::Sources;
-use crate::deadline::Deadline;
 use super::{Action, Decision, SnapshotDecision, Source};
+use crate::deadline::Deadline;
 use crate::model::RecycleBinRule;
 use crate::model::{ImageId, Region};
 

@@ -25,9 +25,9 @@ use time::{Duration, OffsetDateTime};
 
 use super::budget::Budget;
 use super::check;
-use super::mark::Marks;
 use super::configured::ConfiguredRetention;
 use super::inventory::gather_paced;
+use super::mark::Marks;
 use super::pace::Pacer;
 use super::plan::plan_sweep_with;
 use super::report::{
@@ -371,57 +371,58 @@ impl Apply<'_> {
                     }
                     // Releasing its protection and deregistering it are one action: both or neither.
                     let retire = async {
-                    let (outcome, attempts, deleted) = match how {
-                        Retire::Delete => {
-                            if let (Err(error), attempts) = marks.mark_image(aws, pacer, region, id).await {
-                                let mut item = result(id.as_str(), action, Err(error.clone()), attempts);
-                                item.status = ItemStatus::Failed;
-                                item.detail = Some(format!("its snapshots could not be marked, so it stays: {error}"));
-                                return (item, Vec::new());
-                            }
-                            match protection.get(id) {
-                                // amikeeper protected it when it published it; nothing uses it now.
-                                Some(Ownership::Amikeepers) => {
-                                    let (outcome, attempts) = let_go(pacer, aws, region, id).await;
-                                    if let Err(failure) = outcome {
-                                        return (
-                                            let_go_failed(id, SweepAction::DeregisterImage, failure, attempts),
-                                            Vec::new(),
-                                        );
+                        let (outcome, attempts, deleted) = match how {
+                            Retire::Delete => {
+                                if let (Err(error), attempts) = marks.mark_image(aws, pacer, region, id).await {
+                                    let mut item = result(id.as_str(), action, Err(error.clone()), attempts);
+                                    item.status = ItemStatus::Failed;
+                                    item.detail =
+                                        Some(format!("its snapshots could not be marked, so it stays: {error}"));
+                                    return (item, Vec::new());
+                                }
+                                match protection.get(id) {
+                                    // amikeeper protected it when it published it; nothing uses it now.
+                                    Some(Ownership::Amikeepers) => {
+                                        let (outcome, attempts) = let_go(pacer, aws, region, id).await;
+                                        if let Err(failure) = outcome {
+                                            return (
+                                                let_go_failed(id, SweepAction::DeregisterImage, failure, attempts),
+                                                Vec::new(),
+                                            );
+                                        }
                                     }
+                                    // The plan keeps these; never turn someone else's protection off.
+                                    Some(Ownership::SomeoneElses) => {
+                                        let why = super::Reason::Protected.to_string();
+                                        return (skipped(id.as_str(), SweepAction::DeregisterImage, why), Vec::new());
+                                    }
+                                    _ => {}
                                 }
-                                // The plan keeps these; never turn someone else's protection off.
-                                Some(Ownership::SomeoneElses) => {
-                                    let why = super::Reason::Protected.to_string();
-                                    return (skipped(id.as_str(), SweepAction::DeregisterImage, why), Vec::new());
+                                let (outcome, attempts) = pacer.retry(|| aws.deregister_image(region, id, true)).await;
+                                match outcome {
+                                    Ok(deleted) => {
+                                        let detail = (!deleted.is_empty())
+                                            .then(|| format!("snapshots deleted with it: {}", deleted.join(", ")));
+                                        (Ok(detail), attempts, deleted)
+                                    }
+                                    Err(error) => (Err(error), attempts, Vec::new()),
                                 }
-                                _ => {}
                             }
-                            let (outcome, attempts) = pacer.retry(|| aws.deregister_image(region, id, true)).await;
-                            match outcome {
-                                Ok(deleted) => {
-                                    let detail = (!deleted.is_empty())
-                                        .then(|| format!("snapshots deleted with it: {}", deleted.join(", ")));
-                                    (Ok(detail), attempts, deleted)
-                                }
-                                Err(error) => (Err(error), attempts, Vec::new()),
+                            Retire::Deprecate => {
+                                // EC2 refuses a time in the past: deprecate from the minute after now
+                                // (the plan's time, plus the time the sweep has taken since).
+                                let elapsed = Duration::try_from(planned_at.elapsed()).unwrap_or(Duration::ZERO);
+                                let at = deprecation_time(plan.now + elapsed);
+                                let (outcome, attempts) =
+                                    pacer.retry(|| aws.enable_image_deprecation(region, id, at)).await;
+                                (outcome.map(|()| None), attempts, Vec::new())
                             }
-                        }
-                        Retire::Deprecate => {
-                            // EC2 refuses a time in the past: deprecate from the minute after now
-                            // (the plan's time, plus the time the sweep has taken since).
-                            let elapsed = Duration::try_from(planned_at.elapsed()).unwrap_or(Duration::ZERO);
-                            let at = deprecation_time(plan.now + elapsed);
-                            let (outcome, attempts) =
-                                pacer.retry(|| aws.enable_image_deprecation(region, id, at)).await;
-                            (outcome.map(|()| None), attempts, Vec::new())
-                        }
-                        Retire::Disable => {
-                            let (outcome, attempts) = pacer.retry(|| aws.disable_image(region, id)).await;
-                            (outcome.map(|()| None), attempts, Vec::new())
-                        }
-                    };
-                    (result(id.as_str(), action, outcome, attempts), deleted)
+                            Retire::Disable => {
+                                let (outcome, attempts) = pacer.retry(|| aws.disable_image(region, id)).await;
+                                (outcome.map(|()| None), attempts, Vec::new())
+                            }
+                        };
+                        (result(id.as_str(), action, outcome, attempts), deleted)
                     };
                     budget.run(retire).await.unwrap_or_else(|| (budget.not_started(id.as_str(), action), Vec::new()))
                 }
@@ -510,9 +511,10 @@ impl Apply<'_> {
             if let Some(image) = pending.first() {
                 let why = format!("image {image} was not deregistered");
                 let id = snapshot.snapshot_id.as_str();
-                results.push(match budget.stopped() {
-                    true => budget.not_started(id, SweepAction::DeleteSnapshot),
-                    false => skipped(id, SweepAction::DeleteSnapshot, why),
+                results.push(if budget.stopped() {
+                    budget.not_started(id, SweepAction::DeleteSnapshot)
+                } else {
+                    skipped(id, SweepAction::DeleteSnapshot, why)
                 });
                 self.tick(1);
                 continue;
@@ -531,7 +533,9 @@ impl Apply<'_> {
         let mut outcomes = stream::iter(snapshot_jobs)
             .map(|(id, detail)| async move {
                 match budget.run(pacer.retry(|| aws.delete_snapshot(region, &id))).await {
-                    Some((outcome, attempts)) => result(id, SweepAction::DeleteSnapshot, outcome.map(|()| detail), attempts),
+                    Some((outcome, attempts)) => {
+                        result(id, SweepAction::DeleteSnapshot, outcome.map(|()| detail), attempts)
+                    }
                     None => budget.not_started(id, SweepAction::DeleteSnapshot),
                 }
             })
