@@ -369,7 +369,8 @@ impl Apply<'_> {
                         }
                         None => {}
                     }
-                    // Releasing its protection and deregistering it are one action: both or neither.
+                    // Marking its snapshots, releasing its protection and deregistering it are one
+                    // action: it starts whole or not at all, and is never cut off.
                     let retire = async {
                         let (outcome, attempts, deleted) = match how {
                             Retire::Delete => {
