@@ -7,10 +7,14 @@ paused clock with slow AWS calls); here the wheel passes the context's time thro
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 import amikeeper
 from aws_world import MAIN_REGION, World
-from sample_events import Origin
+from sample_events import Event, Origin
+
+#: What ``lambda_handler`` makes.
+Handler = Callable[[Any, Any], Any]
 
 RETENTION = """
 [retention]
@@ -33,13 +37,19 @@ class FakeContext:
         return self.remaining_ms
 
 
-def test_a_handler_with_little_time_left_returns_a_partial_sweep(world: World, tmp_path: Path) -> None:
-    old = world.image("deadline-1", tags={"Role": "web"})
-    new = world.image("deadline-2", tags={"Role": "web"})
+def _sweeping_handler(world: World, tmp_path: Path, name: str) -> tuple[Handler, Event, str, str]:
+    """A handler that sweeps on a schedule, its scheduled event, and an old and a new image of
+    one group: the sweep retires the old one."""
+    old = world.image(f"{name}-1", tags={"Role": "web"})
+    new = world.image(f"{name}-2", tags={"Role": "web"})
     config = tmp_path / "keeper.toml"
     config.write_text(f'accounts = ["{world.account}"]\n{RETENTION}')
     handler = amikeeper.lambda_handler(config, endpoint_url=world.endpoint)
-    schedule = Origin(world.account, MAIN_REGION, "deadline-schedule").scheduled("weekly-sweep")
+    return handler, Origin(world.account, MAIN_REGION, name).scheduled("weekly-sweep"), old, new
+
+
+def test_a_handler_with_little_time_left_returns_a_partial_sweep(world: World, tmp_path: Path) -> None:
+    handler, schedule, old, new = _sweeping_handler(world, tmp_path, "deadline")
 
     # 1.2 s left, less half a second to return: less than the second an action must have.
     context = FakeContext(1200)
@@ -63,12 +73,7 @@ def test_a_handler_with_little_time_left_returns_a_partial_sweep(world: World, t
 
 
 def test_a_context_without_the_time_left_sets_no_deadline(world: World, tmp_path: Path) -> None:
-    old = world.image("no-deadline-1", tags={"Role": "web"})
-    new = world.image("no-deadline-2", tags={"Role": "web"})
-    config = tmp_path / "keeper.toml"
-    config.write_text(f'accounts = ["{world.account}"]\n{RETENTION}')
-    handler = amikeeper.lambda_handler(config, endpoint_url=world.endpoint)
-    schedule = Origin(world.account, MAIN_REGION, "no-deadline").scheduled("weekly-sweep")
+    handler, schedule, old, new = _sweeping_handler(world, tmp_path, "no-deadline")
     swept = handler(schedule, object())
     assert isinstance(swept, dict) and swept["status"] == amikeeper.RunStatus.OK, swept
     assert world.own_image_ids() == [new] and old not in world.own_image_ids()
