@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use amikeeper::backend::Ec2Api;
-use amikeeper::memory::{FaultyAws, ImageSeed};
+use amikeeper::memory::{Fault, FaultKind, FaultyAws, ImageSeed};
 use amikeeper::model::{CreateLaunchTemplateVersion, ImageId, ImageState, Region};
 use amikeeper::publish::Status;
 use amikeeper::retain::{ItemStatus, SweepAction, SweepReport, SweepStatus, RETIRED_SNAPSHOT_TAG};
@@ -191,4 +191,25 @@ async fn the_wait_for_a_pending_ami_ends_before_the_deadline_and_defers() {
     // It waited until the reserve for publishing was all that was left, not ten minutes.
     assert_eq!(waited, StdDuration::from_secs(22) - amikeeper::keeper::WAIT_RESERVE);
     assert!(aws.parameter(REGION, "/ami/web").is_none(), "nothing published");
+}
+
+/// With a deadline, an AMI whose snapshots cannot be marked is not deregistered: a sweep
+/// stopped after it would leave snapshots no later sweep finds.
+#[tokio::test(start_paused = true)]
+async fn an_ami_whose_snapshots_cannot_be_marked_stays() {
+    let (aws, _) = world().await;
+    let slow = FaultyAws::new(aws.clone());
+    slow.inject(Fault::on("ec2:CreateTags", FaultKind::AccessDenied).times(u32::MAX));
+    let keeper = Keeper::new(config(), Arc::new(slow));
+    let deadline = Deadline::after(StdDuration::from_secs(600));
+    let options = SweepOptions::default().apply(true).now(aws.now()).deadline(deadline);
+    let report = keeper.sweep(&Region::from(REGION), &options).await.expect("sweep runs");
+    assert_eq!(report.status, SweepStatus::Failed);
+    let images = report.results.iter().filter(|r| r.action == SweepAction::DeregisterImage);
+    for item in images {
+        assert_eq!(item.status, ItemStatus::Failed, "{item:?}");
+        assert!(item.detail.as_deref().unwrap().contains("could not be marked"), "{item:?}");
+    }
+    assert!(aws.images(REGION).iter().all(|i| i.state == ImageState::Available));
+    assert_eq!(aws.snapshots(REGION).len(), 2 * IMAGES, "no snapshot deleted");
 }
