@@ -7,6 +7,7 @@ use std::sync::Arc;
 use amikeeper::config::{ConfigError, WaitConfig};
 use amikeeper::events::{self, AmiEvent};
 use amikeeper::keeper::BatchItemFailure;
+use amikeeper::metrics::{self, MetricCounts};
 use amikeeper::model::{ImageId, Region};
 use amikeeper::retain::SweepOptions;
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
@@ -15,6 +16,7 @@ use amikeeper_aws::SdkAws;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use serde::Serialize;
+use time::OffsetDateTime;
 
 use crate::convert::{json_text, to_python, NotJson};
 use crate::errors;
@@ -51,6 +53,9 @@ struct InvocationDict<'a> {
     failure: Option<FailureDict<'a>>,
     /// For an SQS batch, the records whose run failed.
     batch_item_failures: Option<Vec<BatchItemFailure>>,
+    /// The CloudWatch embedded metric format records to print, one a line (none with
+    /// `[metrics] enabled = false`).
+    metrics: Vec<String>,
 }
 
 /// [`amikeeper::keeper::InvocationFailure`] as Python sees it.
@@ -267,8 +272,11 @@ impl PyKeeper {
     /// schedule's sweep in its place), `summaries` (one line each, for the log), `failure`
     /// (`None`, or the first failed report's index as `run`, a `message`, and the AWS `error`
     /// when AWS said why) and `batch_item_failures` (for an SQS batch, the records to deliver
-    /// again, as Lambda's `batchItemFailures`; else `None`). A malformed or unsupported
-    /// payload is an `EventError`; a sweep that cannot run raises as `sweep` does.
+    /// again, as Lambda's `batchItemFailures`; else `None`; a record that is no event is a
+    /// `refused` report of its own) and `metrics` (the CloudWatch embedded metric format
+    /// records, one JSON line each, empty with `[metrics] enabled = false`). A malformed or
+    /// unsupported payload (not an SQS batch) is an `EventError`; a sweep that cannot run
+    /// raises as `sweep` does.
     #[pyo3(signature = (event, *, apply_sweeps = true))]
     fn invoke(&self, py: Python<'_>, event: &Bound<'_, PyAny>, apply_sweeps: bool) -> PyResult<Py<PyAny>> {
         let payload = payload(py, event)?;
@@ -288,6 +296,11 @@ impl PyKeeper {
                 error: failure.aws_error(),
             }),
             batch_item_failures: invocation.sqs_batch_response().map(|response| response.batch_item_failures),
+            metrics: metrics::lines(
+                &MetricCounts::of_invocation(&invocation),
+                &self.keeper.config().metrics,
+                OffsetDateTime::now_utc(),
+            ),
         };
         to_python(py, &dict)
     }

@@ -65,7 +65,7 @@ class Keeper:
 
     def invoke(self, event: _Event, *, apply_sweeps: bool = True) -> dict[str, Any]:
         """Answers one Lambda-style invocation, as `lambda_handler` does: `reports`, `summaries`,
-        `failure` and `batch_item_failures` (for an SQS batch)."""
+        `failure`, `batch_item_failures` (for an SQS batch) and `metrics` (EMF lines)."""
 
     def rollback(
         self,
