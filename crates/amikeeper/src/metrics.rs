@@ -9,7 +9,7 @@
 //! Every metric is a `Count`. An invocation prints:
 //!
 //! - one record per rule and region whose targets a run reported: the pointer metrics
-//!   ([`Metric::POINTERS`]), by `Rule` and `Region` and, summed by CloudWatch, by `Region`;
+//!   ([`Metric::Pointers`]), by `Rule` and `Region` and, summed by CloudWatch, by `Region`;
 //! - one record per region an event or sweep ran in: the runs by status, the sweep's counts
 //!   and the AWS calls, by `Region`;
 //! - for an SQS batch with records that are no event, one record without dimensions:
@@ -17,9 +17,10 @@
 //!
 //! Cardinality stays that of the configuration: rules times regions. The limits of the
 //! specification (30 dimension keys a dimension set, 100 metrics a directive) are far off:
-//! 2 and [`Metric::ALL`]'s length.
+//! 2 and 19.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -30,34 +31,76 @@ use crate::publish::Status;
 use crate::report::{Report, RunStatus};
 use crate::retain::SweepReport;
 
+/// A metric amikeeper prints, named in CloudWatch as it displays: `PointersUpdated`,
+/// `EventsFailed`, `ImagesRetired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Targets (pointers) whose publish ended with the status, under their rule:
+    /// `PointersUpdated` (moved), `PointersPlanned` (a dry run would move it),
+    /// `PointersUnchanged`, `PointersSkipped` (left alone on purpose), `PointersDeferred` (a later
+    /// event moves it), `PointersRefused` (for safety), `PointersFailed` (on AWS).
+    Pointers(Status),
+    /// Events whose run ended with the status: `EventsOk`, `EventsDeferred`, `EventsIgnored`,
+    /// `EventsRefused`, `EventsFailed`.
+    Events(RunStatus),
+    /// A count of its own.
+    Count(Counter),
+}
+
+impl Metric {
+    /// Every target status, each the suffix of one [`Metric::Pointers`].
+    pub const TARGET_STATUSES: [Status; 7] = [
+        Status::Updated,
+        Status::Planned,
+        Status::Unchanged,
+        Status::Skipped,
+        Status::Deferred,
+        Status::Refused,
+        Status::Failed,
+    ];
+
+    /// The unit CloudWatch records it in.
+    pub fn unit(self) -> Unit {
+        Unit::Count
+    }
+}
+
+/// `Pointers` or `Events` and the status capitalised (`PointersUpdated`), or the counter's name.
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (prefix, status) = match self {
+            Self::Pointers(status) => ("Pointers", status.as_str()),
+            Self::Events(status) => ("Events", status.as_str()),
+            Self::Count(counter) => return f.write_str(counter.as_str()),
+        };
+        let mut chars = status.chars();
+        let first = chars.next().map(|c| c.to_ascii_uppercase()).into_iter();
+        write!(f, "{prefix}{}", first.chain(chars).collect::<String>())
+    }
+}
+
+impl Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// By name, as the records list them.
+impl Ord for Metric {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.to_string().cmp(&other.to_string())
+    }
+}
+
+impl PartialOrd for Metric {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 named_enum! {
-    /// A metric amikeeper prints, named as in CloudWatch.
-    #[derive(PartialOrd, Ord)]
-    pub enum Metric {
-        /// Pointers moved to the event's AMI.
-        PointersUpdated = "PointersUpdated",
-        /// Pointers a dry run would have moved.
-        PointersPlanned = "PointersPlanned",
-        /// Pointers that already named the AMI.
-        PointersUnchanged = "PointersUnchanged",
-        /// Pointers left alone on purpose (they name a newer AMI, the AMI is not usable).
-        PointersSkipped = "PointersSkipped",
-        /// Pointers a later event moves (the AMI is pending, the stack busy).
-        PointersDeferred = "PointersDeferred",
-        /// Pointers refused for safety (a name outside the allow-list, a stack-managed resource).
-        PointersRefused = "PointersRefused",
-        /// Pointers whose move failed on AWS.
-        PointersFailed = "PointersFailed",
-        /// Events whose run ended `ok`.
-        EventsOk = "EventsOk",
-        /// Events whose run ended `deferred`.
-        EventsDeferred = "EventsDeferred",
-        /// Events no rule took (`ignored`).
-        EventsIgnored = "EventsIgnored",
-        /// Events refused, whole or in a target.
-        EventsRefused = "EventsRefused",
-        /// Events whose run failed.
-        EventsFailed = "EventsFailed",
+    /// A metric that is a count of its own ([`Metric::Count`]).
+    pub enum Counter {
         /// Sweeps run (a schedule's, or a fleet target's).
         Sweeps = "Sweeps",
         /// Images a sweep retired (deregistered, deprecated or disabled).
@@ -72,71 +115,6 @@ named_enum! {
         AwsCalls = "AwsCalls",
         /// Records of an SQS batch that are no event (not delivered again).
         RecordsRejected = "RecordsRejected",
-    }
-}
-
-impl Metric {
-    /// Every metric, in order.
-    pub const ALL: [Self; 19] = [
-        Self::PointersUpdated,
-        Self::PointersPlanned,
-        Self::PointersUnchanged,
-        Self::PointersSkipped,
-        Self::PointersDeferred,
-        Self::PointersRefused,
-        Self::PointersFailed,
-        Self::EventsOk,
-        Self::EventsDeferred,
-        Self::EventsIgnored,
-        Self::EventsRefused,
-        Self::EventsFailed,
-        Self::Sweeps,
-        Self::ImagesRetired,
-        Self::SnapshotsDeleted,
-        Self::LaunchTemplateVersionsDeleted,
-        Self::SweepActionsFailed,
-        Self::AwsCalls,
-        Self::RecordsRejected,
-    ];
-
-    /// The metrics of a rule's pointers, one per target status.
-    pub const POINTERS: [Self; 7] = [
-        Self::PointersUpdated,
-        Self::PointersPlanned,
-        Self::PointersUnchanged,
-        Self::PointersSkipped,
-        Self::PointersDeferred,
-        Self::PointersRefused,
-        Self::PointersFailed,
-    ];
-
-    /// The metric counting targets of `status`.
-    pub fn of_target(status: Status) -> Self {
-        match status {
-            Status::Updated => Self::PointersUpdated,
-            Status::Planned => Self::PointersPlanned,
-            Status::Unchanged => Self::PointersUnchanged,
-            Status::Skipped => Self::PointersSkipped,
-            Status::Deferred => Self::PointersDeferred,
-            Status::Refused => Self::PointersRefused,
-            Status::Failed => Self::PointersFailed,
-        }
-    }
-
-    /// The metric counting events whose run ended `status`.
-    pub fn of_run(status: RunStatus) -> Self {
-        match status {
-            RunStatus::Ok => Self::EventsOk,
-            RunStatus::Deferred => Self::EventsDeferred,
-            RunStatus::Ignored => Self::EventsIgnored,
-            RunStatus::Refused => Self::EventsRefused,
-            RunStatus::Failed => Self::EventsFailed,
-        }
-    }
-
-    /// The unit CloudWatch records it in.
-    pub fn unit(self) -> Unit {
-        Unit::Count
     }
 }
 
@@ -240,7 +218,9 @@ impl MetricCounts {
         match run {
             RunReport::Event(report) => self.add_event(report),
             RunReport::Sweep(report) => self.add_sweep(report),
-            RunReport::Rejected(_) => *self.undimensioned.entry(Metric::RecordsRejected).or_default() += 1,
+            RunReport::Rejected(_) => {
+                *self.undimensioned.entry(Metric::Count(Counter::RecordsRejected)).or_default() += 1
+            }
         }
     }
 
@@ -250,9 +230,12 @@ impl MetricCounts {
         let region = &report.event.region;
         for target in &report.targets {
             let rule = self.by_rule.entry((target.rule.clone(), region.clone())).or_insert_with(zeros_of_pointers);
-            *rule.entry(Metric::of_target(target.outcome.status)).or_default() += 1;
+            *rule.entry(Metric::Pointers(target.outcome.status)).or_default() += 1;
         }
-        self.add_to_region(region, [(Metric::of_run(report.status), 1), (Metric::AwsCalls, report.aws_calls)]);
+        self.add_to_region(
+            region,
+            [(Metric::Events(report.status), 1), (Metric::Count(Counter::AwsCalls), report.aws_calls)],
+        );
     }
 
     /// Counts one sweep, in the region it swept.
@@ -261,13 +244,14 @@ impl MetricCounts {
         self.add_to_region(
             report.plan.region.as_str(),
             [
-                (Metric::Sweeps, 1),
-                (Metric::ImagesRetired, summary.images_retired),
-                (Metric::SnapshotsDeleted, summary.snapshots_deleted),
-                (Metric::LaunchTemplateVersionsDeleted, summary.launch_template_versions_deleted),
-                (Metric::SweepActionsFailed, summary.failed),
-                (Metric::AwsCalls, report.aws_calls),
-            ],
+                (Counter::Sweeps, 1),
+                (Counter::ImagesRetired, summary.images_retired),
+                (Counter::SnapshotsDeleted, summary.snapshots_deleted),
+                (Counter::LaunchTemplateVersionsDeleted, summary.launch_template_versions_deleted),
+                (Counter::SweepActionsFailed, summary.failed),
+                (Counter::AwsCalls, report.aws_calls),
+            ]
+            .map(|(counter, value)| (Metric::Count(counter), value)),
         );
     }
 
@@ -305,8 +289,10 @@ impl MetricCounts {
         let rules = self.by_rule.iter().map(|((rule, region), values)| {
             record(BTreeMap::from([(Dimension::Rule, rule.clone()), (Dimension::Region, region.clone())]), values)
         });
-        let regions =
-            self.by_region.iter().map(|(region, values)| record(BTreeMap::from([(Dimension::Region, region.clone())]), values));
+        let regions = self
+            .by_region
+            .iter()
+            .map(|(region, values)| record(BTreeMap::from([(Dimension::Region, region.clone())]), values));
         let rest = (!self.undimensioned.is_empty()).then(|| record(BTreeMap::new(), &self.undimensioned));
         rules.chain(regions).chain(rest).collect()
     }
@@ -324,7 +310,7 @@ pub fn lines(counts: &MetricCounts, config: &MetricsConfig, at: OffsetDateTime) 
 /// Every pointer metric at 0, so that a rule's record names them all and an alarm on one
 /// sees a 0 rather than no data.
 fn zeros_of_pointers() -> BTreeMap<Metric, u64> {
-    Metric::POINTERS.iter().map(|&metric| (metric, 0)).collect()
+    Metric::TARGET_STATUSES.iter().map(|&status| (Metric::Pointers(status), 0)).collect()
 }
 
 #[cfg(test)]
@@ -332,10 +318,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_metric_is_listed_once() {
-        let names: std::collections::BTreeSet<&str> = Metric::ALL.iter().map(Metric::as_str).collect();
-        assert_eq!(names.len(), Metric::ALL.len());
-        assert!(Metric::POINTERS.iter().all(|metric| Metric::ALL.contains(metric)));
+    fn metrics_are_named_as_cloudwatch_shows_them() {
+        let names: Vec<String> = Metric::TARGET_STATUSES.iter().map(|&s| Metric::Pointers(s).to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "PointersUpdated",
+                "PointersPlanned",
+                "PointersUnchanged",
+                "PointersSkipped",
+                "PointersDeferred",
+                "PointersRefused",
+                "PointersFailed"
+            ]
+        );
+        assert_eq!(Metric::Events(RunStatus::Ok).to_string(), "EventsOk");
+        assert_eq!(serde_json::to_value(Metric::Count(Counter::AwsCalls)).unwrap(), "AwsCalls");
     }
 
     #[test]

@@ -250,20 +250,34 @@ async fn one_poison_record_and_one_failed_target_leave_the_rest_of_the_sqs_batch
     batch["Records"][2]["body"] = "{\"detail-type\": \"Backup Job State Change\", truncated".into();
     let ids: Vec<String> = (0..5).map(|i| batch["Records"][i]["messageId"].as_str().unwrap().to_owned()).collect();
 
-    let invocation = keeper.invoke(&bytes(&batch), &InvokeOptions::lambda(true)).await.expect("a batch with a poison record runs");
+    let invocation =
+        keeper.invoke(&bytes(&batch), &InvokeOptions::lambda(true)).await.expect("a batch with a poison record runs");
     let verdicts: Vec<Verdict> = invocation.runs.iter().map(RunReport::verdict).collect();
-    assert_eq!(verdicts, [Verdict::Failed, Verdict::Done, Verdict::Refused, Verdict::Done, Verdict::Done], "{invocation:#?}");
+    assert_eq!(
+        verdicts,
+        [Verdict::Failed, Verdict::Done, Verdict::Refused, Verdict::Done, Verdict::Done],
+        "{invocation:#?}"
+    );
     let response = serde_json::to_value(invocation.sqs_batch_response().unwrap()).unwrap();
-    assert_eq!(response, serde_json::json!({"batchItemFailures": [{"itemIdentifier": ids[0]}]}), "only the failed record is retried");
+    assert_eq!(
+        response,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": ids[0]}]}),
+        "only the failed record is retried"
+    );
 
     // The poison record is reported as refused, with why, and not retried.
-    let RunReport::Rejected(rejected) = &invocation.runs[2] else { panic!("record 2 rejected: {:#?}", invocation.runs[2]) };
+    let RunReport::Rejected(rejected) = &invocation.runs[2] else {
+        panic!("record 2 rejected: {:#?}", invocation.runs[2])
+    };
     assert_eq!((rejected.record, rejected.message_id.as_str()), (2, ids[2].as_str()));
     let json = serde_json::to_value(&invocation.runs[2]).unwrap();
     assert_eq!(json["status"], "refused");
     assert_eq!(json["message_id"], ids[2].as_str());
     let reason = json["reason"].as_str().unwrap();
-    assert!(reason.starts_with("record 2 of the batch: the event is not valid JSON: the SQS message body: "), "{reason}");
+    assert!(
+        reason.starts_with("record 2 of the batch: the event is not valid JSON: the SQS message body: "),
+        "{reason}"
+    );
     assert!(invocation.runs[2].to_string().contains("rejected, not retried"), "{}", invocation.runs[2]);
 
     // The other three are done, each written once; the failed one not at all.

@@ -19,10 +19,33 @@ use time::{Duration, OffsetDateTime};
 
 /// The units the specification allows (`MetricDefinition`'s `Unit`).
 const UNITS: [&str; 27] = [
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes", "Bits",
-    "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second", "Kilobytes/Second",
-    "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second",
-    "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
 ];
 
 fn keys(object: &Map<String, Value>) -> Vec<&str> {
@@ -117,13 +140,20 @@ async fn an_sqs_batch_counts_its_pointers_by_rule_and_region_and_its_rejected_re
     assert_eq!((&rule["Rule"], &rule["Region"]), (&json!("parameter-from-tag"), &json!(REGION)));
     assert_eq!(directive(rule)["Namespace"], "Platform/amikeeper");
     assert_eq!(directive(rule)["Dimensions"], json!([["Rule", "Region"], ["Region"]]));
-    let pointers: Vec<(&str, u64)> = ["PointersUpdated", "PointersUnchanged", "PointersDeferred", "PointersRefused", "PointersFailed"]
-        .into_iter()
-        .map(|name| (name, rule[name].as_u64().unwrap()))
-        .collect();
+    let pointers: Vec<(&str, u64)> =
+        ["PointersUpdated", "PointersUnchanged", "PointersDeferred", "PointersRefused", "PointersFailed"]
+            .into_iter()
+            .map(|name| (name, rule[name].as_u64().unwrap()))
+            .collect();
     assert_eq!(
         pointers,
-        [("PointersUpdated", 1), ("PointersUnchanged", 0), ("PointersDeferred", 0), ("PointersRefused", 0), ("PointersFailed", 1)]
+        [
+            ("PointersUpdated", 1),
+            ("PointersUnchanged", 0),
+            ("PointersDeferred", 0),
+            ("PointersRefused", 0),
+            ("PointersFailed", 1)
+        ]
     );
 
     let region = &records[1];

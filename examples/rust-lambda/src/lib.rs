@@ -80,7 +80,12 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { config: None, apply_sweeps: true, fleet_report: FleetReportDetail::Full, report_batch_item_failures: true }
+        Self {
+            config: None,
+            apply_sweeps: true,
+            fleet_report: FleetReportDetail::Full,
+            report_batch_item_failures: true,
+        }
     }
 }
 

@@ -314,7 +314,10 @@ mod tests {
         let Err(EventError::InRecord { index: 1, message_id: Some(id), source }) = &parsed[1].event else {
             panic!("record 1 is no event: {:?}", parsed[1].event)
         };
-        assert_eq!((id.as_str(), parsed[1].message_id.as_str()), (batch["Records"][1]["messageId"].as_str().unwrap(), id.as_str()));
+        assert_eq!(
+            (id.as_str(), parsed[1].message_id.as_str()),
+            (batch["Records"][1]["messageId"].as_str().unwrap(), id.as_str())
+        );
         assert!(matches!(**source, EventError::NotJson { .. }), "{source:?}");
         // `parse` still fails the batch whole.
         assert!(StandardEventParser::new().parse(batch.to_string().as_bytes()).is_err());
