@@ -163,6 +163,10 @@ async fn an_sqs_batch_counts_its_pointers_by_rule_and_region_and_its_rejected_re
     assert!(aws_calls(&invocation.runs) > 0);
     assert!(region.get("Sweeps").is_none(), "no sweep ran");
 
+    // The README shows this record.
+    let readme = include_str!("../../../README.md");
+    assert!(readme.lines().any(|line| line == lines[0]), "README.md shows the rule's record as printed:\n{}", lines[0]);
+
     let rejected = &records[2];
     assert_eq!(directive(rejected)["Dimensions"], json!([[]]), "no dimension: a poison record has no region");
     assert_eq!(rejected["RecordsRejected"], 1);
