@@ -7,6 +7,7 @@ use std::sync::Arc;
 use amikeeper::config::{ConfigError, WaitConfig};
 use amikeeper::events::{self, AmiEvent};
 use amikeeper::keeper::BatchItemFailure;
+use amikeeper::metrics::{self, MetricCounts};
 use amikeeper::model::{ImageId, Region};
 use amikeeper::retain::SweepOptions;
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
@@ -17,6 +18,7 @@ use amikeeper_aws::SdkAws;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use serde::Serialize;
+use time::OffsetDateTime;
 
 use crate::convert::{json_text, to_python, NotJson};
 use crate::errors;
@@ -53,6 +55,9 @@ struct InvocationDict<'a> {
     failure: Option<FailureDict<'a>>,
     /// For an SQS batch, the records whose run failed.
     batch_item_failures: Option<Vec<BatchItemFailure>>,
+    /// The CloudWatch embedded metric format records to print, one a line (none with
+    /// `[metrics] enabled = false`).
+    metrics: Vec<String>,
 }
 
 /// [`amikeeper::keeper::InvocationFailure`] as Python sees it.
@@ -269,8 +274,11 @@ impl PyKeeper {
     /// schedule's sweep in its place), `summaries` (one line each, for the log), `failure`
     /// (`None`, or the first failed report's index as `run`, a `message`, and the AWS `error`
     /// when AWS said why) and `batch_item_failures` (for an SQS batch, the records to deliver
-    /// again, as Lambda's `batchItemFailures`; else `None`). A malformed or unsupported
-    /// payload is an `EventError`; a sweep that cannot run raises as `sweep` does.
+    /// again, as Lambda's `batchItemFailures`; else `None`; a record that is no event is a
+    /// `refused` report of its own) and `metrics` (the CloudWatch embedded metric format
+    /// records, one JSON line each, empty with `[metrics] enabled = false`). A malformed or
+    /// unsupported payload (not an SQS batch) is an `EventError`; a sweep that cannot run
+    /// raises as `sweep` does.
     ///
     /// `remaining_ms` is the time the Lambda invocation has left
     /// (`context.get_remaining_time_in_millis()`): less half a second to return the report, it
@@ -303,6 +311,11 @@ impl PyKeeper {
                 error: failure.aws_error(),
             }),
             batch_item_failures: invocation.sqs_batch_response().map(|response| response.batch_item_failures),
+            metrics: metrics::lines(
+                &MetricCounts::of_invocation(&invocation),
+                &self.keeper.config().metrics,
+                OffsetDateTime::now_utc(),
+            ),
         };
         to_python(py, &dict)
     }

@@ -49,6 +49,7 @@ pub mod events;
 pub mod iam;
 pub mod kinds;
 pub mod memory;
+pub mod metrics;
 pub mod model;
 pub mod names;
 pub mod protect;

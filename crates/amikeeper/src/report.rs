@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::AwsError;
-use crate::events::{AmiEvent, EventKind};
+use crate::events::{AmiEvent, EventError, EventKind};
 use crate::model::{Image, ImageState};
 use crate::publish::{Outcome, Status, TargetId};
 
@@ -156,4 +156,34 @@ impl Report {
     pub fn failed(&self) -> bool {
         self.status == RunStatus::Failed
     }
+}
+
+/// A record of an SQS batch that is no event amikeeper handles (a poison message: not JSON, an
+/// unsupported event, a field missing). It is reported, logged and counted, and not delivered
+/// again: a retry would be rejected the same way. Serialized as
+/// `{"status": "refused", "record": 2, "message_id": "...", "reason": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RejectedRecord {
+    /// Always [`RunStatus::Refused`], so that a report's `status` reads the same for every run.
+    pub status: RunStatus,
+    /// The record's index in `Records`, from 0.
+    pub record: usize,
+    /// The record's `messageId`.
+    pub message_id: String,
+    /// Why the record is no event.
+    #[serde(rename = "reason", serialize_with = "as_text")]
+    pub error: EventError,
+}
+
+impl RejectedRecord {
+    /// The report of record `record` of an SQS batch, which `error` says is no event.
+    pub fn new(record: usize, message_id: impl Into<String>, error: EventError) -> Self {
+        Self { status: RunStatus::Refused, record, message_id: message_id.into(), error }
+    }
+}
+
+/// Serializes a value as its text.
+fn as_text<T: std::fmt::Display, S: serde::Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }

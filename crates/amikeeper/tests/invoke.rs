@@ -4,10 +4,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use amikeeper::backend::Aws;
+use amikeeper::backend::{Aws, RetryPolicy};
 use amikeeper::config::Rule;
 use amikeeper::events::{AmiEvent, EventError};
-use amikeeper::memory::{Fault, FaultKind};
+use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::{Image, ImageId, ImageState, Region};
 use amikeeper::resolve::{Resolution, ResolvedTarget};
 use amikeeper::retain::{Action, Decision, Inventory, Plan, Reason};
@@ -225,4 +225,86 @@ async fn a_bad_payload_is_an_error_and_touches_nothing() {
     let keeper = Keeper::new(config(), aws.clone());
     let error = keeper.invoke(b"[]", &InvokeOptions::lambda(true)).await.unwrap_err();
     assert!(matches!(error, amikeeper::InvokeError::Event(EventError::Unsupported { .. })), "{error:?}");
+}
+
+/// An image that publishes to the SSM parameter `parameter`.
+fn image_for(aws: &MemoryAws, name: &str, parameter: &str) -> ImageId {
+    aws.add_image(REGION, ImageSeed::new(name).tag("ImageIdParameterName", parameter))
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_poison_record_and_one_failed_target_leave_the_rest_of_the_sqs_batch_done_once() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let keeper = Keeper::new(config(), aws.clone());
+    let [failing, a, b, c] = ["/ami/failing", "/ami/a", "/ami/b", "/ami/c"]
+        .map(|parameter| (parameter, image_for(&aws, &parameter.replace("/ami/", "batch-"), parameter)));
+    // The first record's publish fails every attempt; the others' succeed.
+    aws.inject(Fault::on("ssm:PutParameter", FaultKind::ServerError).times(RetryPolicy::TARGETS.attempts()));
+    let mut batch = sqs_batch(&[
+        backup_job(&failing.1, "failing"),
+        backup_job(&a.1, "a"),
+        serde_json::json!({}),
+        backup_job(&b.1, "b"),
+        backup_job(&c.1, "c"),
+    ]);
+    batch["Records"][2]["body"] = "{\"detail-type\": \"Backup Job State Change\", truncated".into();
+    let ids: Vec<String> = (0..5).map(|i| batch["Records"][i]["messageId"].as_str().unwrap().to_owned()).collect();
+
+    let invocation =
+        keeper.invoke(&bytes(&batch), &InvokeOptions::lambda(true)).await.expect("a batch with a poison record runs");
+    let verdicts: Vec<Verdict> = invocation.runs.iter().map(RunReport::verdict).collect();
+    assert_eq!(
+        verdicts,
+        [Verdict::Failed, Verdict::Done, Verdict::Refused, Verdict::Done, Verdict::Done],
+        "{invocation:#?}"
+    );
+    let response = serde_json::to_value(invocation.sqs_batch_response().unwrap()).unwrap();
+    assert_eq!(
+        response,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": ids[0]}]}),
+        "only the failed record is retried"
+    );
+
+    // The poison record is reported as refused, with why, and not retried.
+    let RunReport::Rejected(rejected) = &invocation.runs[2] else {
+        panic!("record 2 rejected: {:#?}", invocation.runs[2])
+    };
+    assert_eq!((rejected.record, rejected.message_id.as_str()), (2, ids[2].as_str()));
+    let json = serde_json::to_value(&invocation.runs[2]).unwrap();
+    assert_eq!(json["status"], "refused");
+    assert_eq!(json["message_id"], ids[2].as_str());
+    let reason = json["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("record 2 of the batch: the event is not valid JSON: the SQS message body: "),
+        "{reason}"
+    );
+    assert!(invocation.runs[2].to_string().contains("rejected, not retried"), "{}", invocation.runs[2]);
+
+    // The other three are done, each written once; the failed one not at all.
+    for (parameter, image) in [a, b, c] {
+        let written = aws.parameter(REGION, parameter).unwrap_or_else(|| panic!("{parameter} written"));
+        assert_eq!((written.value.as_str(), written.version), (image.as_str(), 1), "{parameter}");
+    }
+    assert!(aws.parameter(REGION, failing.0).is_none());
+    let failure = invocation.failure().expect("the first record failed");
+    assert_eq!((failure.run, failure.failed_runs, failure.runs), (0, 1, 5));
+
+    // Delivered again alone, the failed record succeeds.
+    let retry = sqs_batch(&[backup_job(&failing.1, "failing")]);
+    let again = keeper.invoke(&bytes(&retry), &InvokeOptions::lambda(true)).await.unwrap();
+    assert_eq!(again.sqs_batch_response().unwrap().batch_item_failures, Vec::new());
+    assert_eq!(aws.parameter(REGION, failing.0).unwrap().version, 1);
+}
+
+#[tokio::test]
+async fn a_poison_record_fails_an_sns_batch_or_a_batch_without_message_ids_whole() {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let keeper = Keeper::new(config(), aws.clone());
+    let mut batch = sqs_batch(&[serde_json::json!({"source": "aws.s3"})]);
+    batch["Records"][0].as_object_mut().unwrap().remove("messageId");
+    let error = keeper.invoke(&bytes(&batch), &InvokeOptions::lambda(true)).await.unwrap_err();
+    assert!(matches!(error, amikeeper::InvokeError::Event(EventError::InRecord { index: 0, .. })), "{error:?}");
+    let sns = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId": "m", "Message": "{"}}]});
+    let error = keeper.invoke(&bytes(&sns), &InvokeOptions::lambda(true)).await.unwrap_err();
+    assert!(matches!(error, amikeeper::InvokeError::Event(EventError::InRecord { index: 0, .. })), "{error:?}");
 }

@@ -12,14 +12,23 @@
 //!   [`Keeper::sweep_fleet`]). This is the item of `examples/step-functions`' Distributed Map,
 //!   which fans a fleet out to one invocation per target.
 //!
-//! What fails is an error whose `errorType` ([`FunctionError::error_type`]) says whether a retry
-//! may help, so that Lambda's and Step Functions' retries can tell.
+//! An SQS batch is answered record by record with Lambda's partial batch response
+//! ([`Response::SqsBatch`]): the records whose run failed are delivered again, the others not
+//! (a record that is no event, or is refused, is reported and counted). Any other payload, or
+//! an SQS batch with [`Settings::report_batch_item_failures`] off, fails as a whole: an error
+//! whose `errorType` ([`FunctionError::error_type`]) says whether a retry may help, so that
+//! Lambda's and Step Functions' retries can tell.
+//!
+//! After each invocation the function prints CloudWatch embedded metric format records
+//! ([`amikeeper::metrics`]), one a line, to standard output, where CloudWatch Logs finds them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use amikeeper::backend::Aws;
 use amikeeper::config::ConfigError;
+use amikeeper::keeper::SqsBatchResponse;
+use amikeeper::metrics::{self, MetricCounts};
 use amikeeper::model::Region;
 use amikeeper::retain::SweepSummary;
 use amikeeper::{
@@ -27,6 +36,7 @@ use amikeeper::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use time::OffsetDateTime;
 
 /// The configuration compiled into the function: `keeper.toml` beside `Cargo.toml`.
 pub const BUNDLED_CONFIG: &str = include_str!("../keeper.toml");
@@ -36,6 +46,9 @@ pub const CONFIG_ENV: &str = "AMIKEEPER_CONFIG";
 pub const APPLY_SWEEPS_ENV: &str = "AMIKEEPER_APPLY_SWEEPS";
 /// The environment variable choosing what a fleet target returns: `full` (default) or `summary`.
 pub const FLEET_REPORT_ENV: &str = "AMIKEEPER_FLEET_REPORT";
+/// The environment variable that, `false`, makes an SQS batch fail whole as any payload does,
+/// for an event source mapping without `ReportBatchItemFailures` (default `true`).
+pub const REPORT_BATCH_ITEM_FAILURES_ENV: &str = "AMIKEEPER_REPORT_BATCH_ITEM_FAILURES";
 
 /// How much of a fleet target's sweep the function returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,11 +71,21 @@ pub struct Settings {
     pub apply_sweeps: bool,
     /// What a fleet target returns ([`FLEET_REPORT_ENV`]).
     pub fleet_report: FleetReportDetail,
+    /// Answer an SQS batch with Lambda's partial batch response
+    /// ([`REPORT_BATCH_ITEM_FAILURES_ENV`]). The event source mapping must have
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`: without it Lambda ignores the
+    /// response and deletes the whole batch, failed records too.
+    pub report_batch_item_failures: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { config: None, apply_sweeps: true, fleet_report: FleetReportDetail::Full }
+        Self {
+            config: None,
+            apply_sweeps: true,
+            fleet_report: FleetReportDetail::Full,
+            report_batch_item_failures: true,
+        }
     }
 }
 
@@ -75,17 +98,19 @@ impl Settings {
     /// The settings `var` gives (a variable's value, `None` when unset).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let set = |name: &str| var(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
-        let apply_sweeps = match set(APPLY_SWEEPS_ENV).as_deref() {
-            None | Some("true" | "1") => true,
-            Some("false" | "0") => false,
-            Some(other) => return Err(format!("{APPLY_SWEEPS_ENV}={other}: use true or false")),
+        let flag = |name: &str| match set(name).as_deref() {
+            None | Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(other) => Err(format!("{name}={other}: use true or false")),
         };
+        let apply_sweeps = flag(APPLY_SWEEPS_ENV)?;
+        let report_batch_item_failures = flag(REPORT_BATCH_ITEM_FAILURES_ENV)?;
         let fleet_report = match set(FLEET_REPORT_ENV).as_deref() {
             None | Some("full") => FleetReportDetail::Full,
             Some("summary") => FleetReportDetail::Summary,
             Some(other) => return Err(format!("{FLEET_REPORT_ENV}={other}: use full or summary")),
         };
-        Ok(Self { config: set(CONFIG_ENV).map(PathBuf::from), apply_sweeps, fleet_report })
+        Ok(Self { config: set(CONFIG_ENV).map(PathBuf::from), apply_sweeps, fleet_report, report_batch_item_failures })
     }
 
     /// The configuration: the file [`config`](Self::config) names, else the bundled one.
@@ -195,8 +220,12 @@ impl TargetSummary {
 pub enum Response {
     /// The report of a payload with one event.
     One(RunReport),
-    /// One report per event of an SQS or SNS batch.
+    /// One report per event of an SNS batch (or of an SQS batch, with
+    /// [`Settings::report_batch_item_failures`] off).
     Batch(Vec<RunReport>),
+    /// Lambda's partial batch response to an SQS batch: the records to deliver again (the
+    /// reports are in the log).
+    SqsBatch(SqsBatchResponse),
     /// A fleet target's sweep ([`FleetReportDetail::Full`]).
     Target(FleetReport),
     /// A fleet target's sweep in brief ([`FleetReportDetail::Summary`]).
@@ -236,16 +265,33 @@ impl From<FunctionError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// The function: a keeper of the account it runs in, and its settings.
+/// Where the function prints its metrics' lines.
+pub type MetricsOutput = Box<dyn Fn(&str) + Send + Sync>;
+
+/// The function: a keeper of the account it runs in, its settings, and where its metrics go.
 pub struct Function {
     keeper: Keeper,
     settings: Settings,
+    metrics_output: MetricsOutput,
 }
 
 impl Function {
-    /// A function for `config` on `aws` (the SDK backend on Lambda, `MemoryAws` in tests).
+    /// A function for `config` on `aws` (the SDK backend on Lambda, `MemoryAws` in tests),
+    /// printing its metrics to standard output.
     pub fn new(config: Config, aws: Arc<dyn Aws>, settings: Settings) -> Self {
-        Self { keeper: Keeper::new(config, aws), settings }
+        Self { keeper: Keeper::new(config, aws), settings, metrics_output: Box::new(|line| println!("{line}")) }
+    }
+
+    /// The same function, handing each metrics line to `output` instead of standard output.
+    pub fn with_metrics_output(self, output: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self { metrics_output: Box::new(output), ..self }
+    }
+
+    /// Prints the EMF records of what `counts` counted, as `[metrics]` says.
+    fn print_metrics(&self, counts: &MetricCounts) {
+        for line in metrics::lines(counts, &self.keeper.config().metrics, OffsetDateTime::now_utc()) {
+            (self.metrics_output)(&line);
+        }
     }
 
     /// The keeper of events and of the function's own account.
@@ -268,8 +314,9 @@ impl Function {
         }
     }
 
-    /// Handles a payload's events; a scheduled event no rule takes sweeps its region. Fails
-    /// when any run failed, after logging every report.
+    /// Handles a payload's events; a scheduled event no rule takes sweeps its region. An SQS
+    /// batch returns the records to deliver again ([`Response::SqsBatch`]); any other payload
+    /// fails when any run failed, after logging every report.
     pub async fn handle_events(&self, payload: &Value, deadline: Option<Deadline>) -> Result<Response, FunctionError> {
         let bytes = serde_json::to_vec(payload).map_err(|error| FunctionError::BadInput(error.to_string()))?;
         let options = InvokeOptions::lambda(self.settings.apply_sweeps).deadline(deadline);
@@ -280,6 +327,17 @@ impl Function {
         })?;
         for run in &invocation.runs {
             tracing::info!(report = %json(run), "{run}");
+        }
+        self.print_metrics(&MetricCounts::of_invocation(&invocation));
+        if let Some(response) = invocation.sqs_batch_response().filter(|_| self.settings.report_batch_item_failures) {
+            if let Some(failure) = invocation.failure() {
+                tracing::warn!(
+                    "{} of {} records failed, delivered again; {failure}",
+                    response.batch_item_failures.len(),
+                    failure.runs
+                );
+            }
+            return Ok(Response::SqsBatch(response));
         }
         if let Some(failure) = invocation.failure() {
             return Err(FunctionError::Failed(format!(
@@ -321,6 +379,9 @@ impl Function {
             }
         };
         tracing::info!(report = %json(&report), "{}: {}", describe(target), report.status);
+        let mut counts = MetricCounts::default();
+        counts.add_sweep(&report);
+        self.print_metrics(&counts);
         Ok(match self.settings.fleet_report {
             FleetReportDetail::Full => Response::Target(FleetReport::new(target.role_arn.clone(), region, Ok(report))),
             FleetReportDetail::Summary => Response::TargetSummary(TargetSummary::new(target, &report)),

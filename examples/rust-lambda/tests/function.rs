@@ -1,9 +1,10 @@
 //! The Lambda function on `MemoryAws`: events (EventBridge, SQS), a scheduled sweep, and fleet
 //! targets, with the bundled `keeper.toml`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use amikeeper::memory::{Fault, FaultKind};
+use amikeeper::backend::RetryPolicy;
+use amikeeper::memory::{Fault, FaultKind, ImageSeed};
 use amikeeper::model::{ImageId, ImageState};
 use amikeeper::samples::{sqs_batch, Origin};
 use amikeeper::testing::{self, REGION};
@@ -48,8 +49,10 @@ fn settings_come_from_the_environment() {
         ("AMIKEEPER_CONFIG", "/opt/keeper.toml"),
         ("AMIKEEPER_APPLY_SWEEPS", "false"),
         ("AMIKEEPER_FLEET_REPORT", "summary"),
+        ("AMIKEEPER_REPORT_BATCH_ITEM_FAILURES", "false"),
     ]))
     .unwrap();
+    assert!(!settings.report_batch_item_failures && Settings::default().report_batch_item_failures);
     assert_eq!(settings.config.as_deref(), Some(std::path::Path::new("/opt/keeper.toml")));
     assert!(!settings.apply_sweeps);
     assert_eq!(settings.fleet_report, FleetReportDetail::Summary);
@@ -110,12 +113,61 @@ async fn an_eventbridge_event_moves_the_parameter_its_ami_names() {
     assert_eq!(aws.parameter(REGION, "/ami/web").unwrap().value, images[1].as_str());
     assert_eq!(to_json(&response)["targets"][0]["status"], "updated");
 
-    // An SQS batch of two: a list of two reports; the same event again changes nothing.
+    // An SQS batch of two: the same event again changes nothing, and no record is delivered
+    // again (the partial batch response).
+    let version = aws.parameter(REGION, "/ami/web").unwrap().version;
     let again = origin.backup_job(images[1].as_str(), "i-0123456789abcdef0", "COMPLETED");
-    let response = function.invoke(sqs_batch(&[again.clone(), again])).await.expect("handled");
+    let response = function.invoke(sqs_batch(&[again.clone(), again.clone()])).await.expect("handled");
+    assert_eq!(to_json(&response), json!({"batchItemFailures": []}));
+    assert_eq!(aws.parameter(REGION, "/ami/web").unwrap().version, version);
+
+    // Without partial batch responses: a list of two reports.
+    let whole = Settings { report_batch_item_failures: false, ..Settings::default() };
+    let response = self::function(&aws, whole).invoke(sqs_batch(&[again.clone(), again])).await.expect("handled");
     let Response::Batch(reports) = &response else { panic!("a batch: {response:?}") };
     assert_eq!(reports.len(), 2);
     assert_eq!(to_json(&response)[1]["targets"][0]["status"], "unchanged");
+}
+
+/// An image that publishes to the SSM parameter `parameter`.
+fn image_for(aws: &MemoryAws, name: &str, parameter: &str) -> ImageId {
+    aws.advance(Duration::minutes(1));
+    aws.add_image(REGION, ImageSeed::new(name).tag("ImageIdParameterName", parameter))
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_sqs_batch_redelivers_only_its_failed_record_and_prints_metrics() {
+    let aws = account(ACCOUNT);
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let printed = lines.clone();
+    let function = function(&aws, Settings::default())
+        .with_metrics_output(move |line| printed.lock().unwrap().push(line.to_owned()));
+    let origin = Origin::new(ACCOUNT, REGION, "batch");
+    let job = |image: &ImageId| origin.backup_job(image.as_str(), "i-0123456789abcdef0", "COMPLETED");
+    let names = ["/ami/failing", "/ami/a", "/ami/b", "/ami/c"];
+    let [failing, a, b, c] = names.map(|name| image_for(&aws, &name.replace("/ami/", "batch-"), name));
+    // The first record's publish fails every attempt; the others' succeed.
+    aws.inject(Fault::on("ssm:PutParameter", FaultKind::ServerError).times(RetryPolicy::TARGETS.attempts()));
+    let mut batch = sqs_batch(&[job(&failing), job(&a), json!({}), job(&b), job(&c)]);
+    batch["Records"][2]["body"] = "{\"source\": \"aws.backup\", truncated".into();
+
+    let response = function.invoke(batch.clone()).await.expect("a partial batch response, not an error");
+    let failed_id = batch["Records"][0]["messageId"].clone();
+    assert_eq!(to_json(&response), json!({"batchItemFailures": [{"itemIdentifier": failed_id}]}));
+    for (name, image) in [("/ami/a", &a), ("/ami/b", &b), ("/ami/c", &c)] {
+        let parameter = aws.parameter(REGION, name).unwrap_or_else(|| panic!("{name} written"));
+        assert_eq!((parameter.value.as_str(), parameter.version), (image.as_str(), 1), "{name}: written once");
+    }
+    assert!(aws.parameter(REGION, "/ami/failing").is_none());
+
+    // The metrics: the rule's pointers, the region's runs, the rejected record.
+    let lines = lines.lock().unwrap().clone();
+    let records: Vec<Value> = lines.iter().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(records.len(), 3, "{lines:#?}");
+    assert_eq!((&records[0]["PointersUpdated"], &records[0]["PointersFailed"]), (&json!(3), &json!(1)));
+    assert_eq!((&records[1]["EventsOk"], &records[1]["EventsFailed"]), (&json!(3), &json!(1)));
+    assert_eq!(records[2]["RecordsRejected"], 1);
+    assert!(records.iter().all(|record| record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "amikeeper"));
 }
 
 #[tokio::test]

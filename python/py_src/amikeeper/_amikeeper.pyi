@@ -67,8 +67,9 @@ class Keeper:
         self, event: _Event, *, apply_sweeps: bool = True, remaining_ms: Optional[int] = None
     ) -> dict[str, Any]:
         """Answers one Lambda-style invocation, as `lambda_handler` does: `reports`, `summaries`,
-        `failure` and `batch_item_failures` (for an SQS batch). `remaining_ms` (the Lambda
-        context's `get_remaining_time_in_millis()`) bounds waits and a schedule's sweep."""
+        `failure`, `batch_item_failures` (for an SQS batch) and `metrics` (EMF lines).
+        `remaining_ms` (the Lambda context's `get_remaining_time_in_millis()`) bounds waits
+        and a schedule's sweep."""
 
     def rollback(
         self,

@@ -19,8 +19,10 @@ use crate::model::{AccountId, Region};
 use crate::names::check_template;
 use crate::template::{NameTemplate, Placeholder};
 
+mod metrics;
 mod retention;
 
+pub use metrics::{MetricsConfig, DEFAULT_NAMESPACE};
 pub use retention::{
     ConsumerConfig, GroupByConfig, ImagePolicyConfig, ImageReferences, LaunchTemplateRetention, RetentionConfig,
     Retire, SnapshotRetention, StagesConfig,
@@ -62,6 +64,9 @@ pub struct Config<T = TargetConfig> {
     /// region.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fleet: Vec<FleetTarget>,
+    /// `[metrics]`: the CloudWatch embedded metric format records the Lambda functions print.
+    #[serde(default, skip_serializing_if = "MetricsConfig::is_default")]
+    pub metrics: MetricsConfig,
 }
 
 /// `[[fleet]]`: an account, reached through a role (or this account without one), and its
@@ -377,6 +382,7 @@ impl<T: Kinds> Config<T> {
         if let Some(retention) = &self.retention {
             self.validate_retention(retention)?;
         }
+        self.metrics.validate()?;
         for (i, target) in self.fleet.iter().enumerate() {
             if target.regions.is_empty() {
                 return Err(invalid(format!("fleet[{i}].regions"), "list the regions to sweep there"));

@@ -40,7 +40,9 @@ pub use event::{AmiEvent, EventDetail, EventKind};
 pub use image_calls::{ImageCopied, ImageCreated, ImageRegistered};
 pub(crate) use json::quote;
 use json::At;
-pub use parser::{parse_payload, parse_value, EventParser, StandardEventParser, MAX_DEPTH, MAX_PAYLOAD_BYTES};
+pub use parser::{
+    parse_payload, parse_value, EventParser, Parsed, SqsRecord, StandardEventParser, MAX_DEPTH, MAX_PAYLOAD_BYTES,
+};
 pub use scheduled::Scheduled;
 
 /// How an [`EventSource`] recognises its events inside an EventBridge event.

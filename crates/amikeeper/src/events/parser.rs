@@ -13,6 +13,34 @@ pub trait EventParser: Send + Sync {
     /// A batch gives one event per record, in order. Anything malformed or unsupported is an
     /// [`EventError`] that says what was received and what is supported.
     fn parse(&self, payload: &[u8]) -> Result<Vec<AmiEvent>, EventError>;
+
+    /// Parses a payload record by record, so that one record that is no event (a poison
+    /// message) does not fail the others of an SQS batch: [`Parsed::SqsBatch`] for an SQS
+    /// batch, each record with its own result; [`Parsed::Events`] for anything else, parsed
+    /// as by [`parse`](Self::parse) (one bad record of an SNS batch still fails it whole).
+    ///
+    /// The default parses the whole payload with [`parse`](Self::parse).
+    fn parse_records(&self, payload: &[u8]) -> Result<Parsed, EventError> {
+        self.parse(payload).map(Parsed::Events)
+    }
+}
+
+/// A payload parsed record by record ([`EventParser::parse_records`]).
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    /// One event, or every event of a batch that is not an SQS batch, in order.
+    Events(Vec<AmiEvent>),
+    /// Each record of an SQS batch, in order.
+    SqsBatch(Vec<SqsRecord>),
+}
+
+/// One record of an SQS batch: its `messageId` and its event, or why it is none.
+#[derive(Debug, Clone)]
+pub struct SqsRecord {
+    /// The record's `messageId`, which Lambda's partial batch response names it by.
+    pub message_id: String,
+    /// The event, or why the record is none ([`EventError::InRecord`]).
+    pub event: Result<AmiEvent, EventError>,
 }
 
 /// The default payload size limit: EventBridge's maximum event size, 256 KiB.
@@ -106,17 +134,16 @@ impl StandardEventParser {
                 problem: "is empty: received a batch without records".into(),
             });
         }
-        records
-            .iter()
-            .enumerate()
-            .map(|(index, record)| {
-                self.parse_record(index, record).map_err(|source| EventError::InRecord {
-                    index,
-                    message_id: sqs::message_id(record).or_else(|| sns::message_id(record)).map(str::to_owned),
-                    source: Box::new(source),
-                })
-            })
-            .collect()
+        records.iter().enumerate().map(|(index, record)| self.parse_numbered_record(index, record)).collect()
+    }
+
+    /// One record of a batch, an error saying which record it was.
+    fn parse_numbered_record(&self, index: usize, record: &serde_json::Value) -> Result<AmiEvent, EventError> {
+        self.parse_record(index, record).map_err(|source| EventError::InRecord {
+            index,
+            message_id: sqs::message_id(record).or_else(|| sns::message_id(record)).map(str::to_owned),
+            source: Box::new(source),
+        })
     }
 
     /// One record of a batch: SQS (`eventSource` `aws:sqs`) or SNS (`EventSource` `aws:sns`).
@@ -187,6 +214,22 @@ impl EventParser for StandardEventParser {
         let value = self.decode(payload, None)?;
         self.parse_document(&value)
     }
+
+    fn parse_records(&self, payload: &[u8]) -> Result<Parsed, EventError> {
+        let value = self.decode(payload, None)?;
+        let Some(records) = sqs::batch(&value) else {
+            return self.parse_document(&value).map(Parsed::Events);
+        };
+        let records = records
+            .into_iter()
+            .enumerate()
+            .map(|(index, (message_id, record))| SqsRecord {
+                message_id: message_id.to_owned(),
+                event: self.parse_numbered_record(index, record),
+            })
+            .collect();
+        Ok(Parsed::SqsBatch(records))
+    }
 }
 
 /// Parses a payload with the [`StandardEventParser`]: one EventBridge event, or an SQS or SNS
@@ -248,5 +291,45 @@ impl Layer {
             Self::SqsBody => "in an SQS message body",
             Self::SnsMessage => "in an SNS Message",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::testing::fixture;
+
+    fn records(payload: &serde_json::Value) -> Result<Parsed, EventError> {
+        StandardEventParser::new().parse_records(payload.to_string().as_bytes())
+    }
+
+    #[test]
+    fn an_sqs_batch_is_parsed_record_by_record() {
+        let mut batch: serde_json::Value = serde_json::from_str(&fixture("sqs_batch.json")).unwrap();
+        batch["Records"][1]["body"] = "{not json".into();
+        let Ok(Parsed::SqsBatch(parsed)) = records(&batch) else { panic!("an SQS batch") };
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0].message_id, batch["Records"][0]["messageId"].as_str().unwrap());
+        assert!(parsed[0].event.is_ok(), "{:?}", parsed[0].event);
+        let Err(EventError::InRecord { index: 1, message_id: Some(id), source }) = &parsed[1].event else {
+            panic!("record 1 is no event: {:?}", parsed[1].event)
+        };
+        assert_eq!(
+            (id.as_str(), parsed[1].message_id.as_str()),
+            (batch["Records"][1]["messageId"].as_str().unwrap(), id.as_str())
+        );
+        assert!(matches!(**source, EventError::NotJson { .. }), "{source:?}");
+        // `parse` still fails the batch whole.
+        assert!(StandardEventParser::new().parse(batch.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn other_payloads_are_parsed_whole() {
+        let event: serde_json::Value = serde_json::from_str(&fixture("scheduled_event.json")).unwrap();
+        assert!(matches!(records(&event), Ok(Parsed::Events(events)) if events.len() == 1));
+        let mut sns: serde_json::Value = serde_json::from_str(&fixture("sns_record.json")).unwrap();
+        sns["Records"][0]["Sns"]["Message"] = "{not json".into();
+        assert!(matches!(records(&sns), Err(EventError::InRecord { index: 0, .. })));
+        assert!(matches!(records(&serde_json::json!([])), Err(EventError::Unsupported { .. })));
     }
 }

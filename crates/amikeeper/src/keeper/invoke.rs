@@ -12,10 +12,10 @@ use serde::Serialize;
 use super::{HandleOptions, Keeper};
 use crate::deadline::Deadline;
 use crate::error::{AwsError, Error};
-use crate::events::{EventError, EventKind};
+use crate::events::{AmiEvent, EventError, EventKind, Parsed};
 use crate::model::Region;
 use crate::publish::Status;
-use crate::report::{Report, RunStatus};
+use crate::report::{RejectedRecord, Report, RunStatus};
 use crate::retain::{ItemStatus, SweepOptions, SweepReport};
 
 options! {
@@ -55,8 +55,9 @@ impl InvokeOptions {
 pub enum Verdict {
     /// Done: ok, deferred (the AMI's `EC2 AMI State Change` event finishes the job) or ignored.
     Done,
-    /// Refused (another account, an unsafe name, an AMI EC2 does not know): nothing was
-    /// written for what was refused, and a retry would be refused again.
+    /// Refused (another account, an unsafe name, an AMI EC2 does not know, an SQS record that
+    /// is no event): nothing was written for what was refused, and a retry would be refused
+    /// again.
     Refused,
     /// AWS work failed; everything else was still done, and a retry is safe.
     Failed,
@@ -88,8 +89,8 @@ impl Verdict {
     }
 }
 
-/// The report of one event of an invocation, or of the sweep its scheduled event ran.
-/// Serialized as the report itself.
+/// The report of one event of an invocation, of the sweep its scheduled event ran, or of an
+/// SQS record that is no event. Serialized as the report itself.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 // An invocation makes a handful of these, each serialized once: no need to box the sweep.
@@ -99,6 +100,9 @@ pub enum RunReport {
     Event(Report),
     /// The sweep of a scheduled event's region.
     Sweep(SweepReport),
+    /// A record of an SQS batch that is no event (a poison message); the other records were
+    /// handled.
+    Rejected(RejectedRecord),
 }
 
 impl RunReport {
@@ -107,6 +111,7 @@ impl RunReport {
         match self {
             Self::Event(report) => Verdict::of_run(report.status),
             Self::Sweep(report) => Verdict::of_sweep(report),
+            Self::Rejected(_) => Verdict::Refused,
         }
     }
 
@@ -136,6 +141,7 @@ impl RunReport {
                     error: None,
                 })
                 .collect(),
+            Self::Rejected(_) => Vec::new(),
         }
     }
 }
@@ -170,6 +176,11 @@ impl fmt::Display for RunReport {
                     report.aws_calls
                 )
             }
+            Self::Rejected(rejected) => write!(
+                f,
+                "SQS record {} (messageId {}) rejected, not retried: {}",
+                rejected.record, rejected.message_id, rejected.error
+            ),
         }
     }
 }
@@ -261,7 +272,7 @@ impl Invocation {
         let &run = failed.first()?;
         let reason = match &self.runs[run] {
             RunReport::Event(report) => report.reason.clone(),
-            RunReport::Sweep(_) => None,
+            RunReport::Sweep(_) | RunReport::Rejected(_) => None,
         };
         Some(InvocationFailure {
             run,
@@ -272,8 +283,9 @@ impl Invocation {
         })
     }
 
-    /// For an SQS batch, the records to deliver again: those whose run failed (a refused run
-    /// would be refused again). `None` when the payload was not an SQS batch.
+    /// For an SQS batch, the records to deliver again: those whose run failed. A refused run
+    /// (a record that is no event among them) would be refused again, so it is not listed.
+    /// `None` when the payload was not an SQS batch.
     pub fn sqs_batch_response(&self) -> Option<SqsBatchResponse> {
         let ids = self.message_ids.as_ref()?;
         let batch_item_failures = self
@@ -302,28 +314,57 @@ pub enum InvokeError {
 
 impl Keeper {
     /// Answers one invocation: parses `payload` (one event, or an SQS or SNS batch) with the
-    /// keeper's parser, handles each event in order, and then, with
-    /// [`InvokeOptions::sweep_schedules`], sweeps the region of each scheduled event that no
-    /// rule took.
+    /// keeper's parser ([`EventParser::parse_records`](crate::events::EventParser::parse_records)),
+    /// handles each event in order, and then, with [`InvokeOptions::sweep_schedules`], sweeps
+    /// the region of each scheduled event that no rule took.
     ///
-    /// Fails only when the payload cannot be parsed (nothing was done), or a schedule's sweep
-    /// cannot run; what failed in a run is in its report, and in [`Invocation::failure`].
+    /// A record of an SQS batch that is no event is reported ([`RunReport::Rejected`]) and
+    /// logged, and the other records are handled. Fails only when the payload cannot be parsed
+    /// (an event, an SNS batch, a payload that is not an SQS batch: nothing was done), or a
+    /// schedule's sweep cannot run; what failed in a run is in its report, and in
+    /// [`Invocation::failure`].
     pub async fn invoke(&self, payload: &[u8], options: &InvokeOptions) -> Result<Invocation, InvokeError> {
-        let events = self.parser.parse(payload)?;
         let handle = options.handle.clone().deadline(options.handle.deadline.or(options.deadline));
         let sweep = options.sweep_schedules.clone().map(|sweep| {
             let deadline = sweep.deadline.or(options.deadline);
             sweep.deadline(deadline)
         });
-        let mut reports = Vec::with_capacity(events.len());
-        for event in &events {
-            reports.push(self.handle_with(event, &handle).await);
+        let (records, message_ids): (Vec<Result<AmiEvent, RejectedRecord>>, _) =
+            match self.parser.parse_records(payload)? {
+                Parsed::Events(events) => {
+                    let ids = sqs_message_ids(payload).filter(|ids| ids.len() == events.len());
+                    (events.into_iter().map(Ok).collect(), ids)
+                }
+                Parsed::SqsBatch(records) => {
+                    let ids = records.iter().map(|record| record.message_id.clone()).collect();
+                    let events = records
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, record)| {
+                            record.event.map_err(|error| RejectedRecord::new(index, record.message_id, error))
+                        })
+                        .collect();
+                    (events, Some(ids))
+                }
+            };
+        let mut handled = Vec::with_capacity(records.len());
+        for record in records {
+            handled.push(match record {
+                Ok(event) => Ok(self.handle_with(&event, &handle).await),
+                Err(rejected) => {
+                    tracing::warn!(target: super::LOG, record = rejected.record, message_id = %rejected.message_id,
+                        error = %rejected.error, "SQS record rejected: it is no event amikeeper handles, and is not retried");
+                    Err(rejected)
+                }
+            });
         }
-        let mut runs = Vec::with_capacity(reports.len());
-        for report in reports {
-            runs.push(self.finish_schedule(report, sweep.as_ref()).await?);
+        let mut runs = Vec::with_capacity(handled.len());
+        for run in handled {
+            runs.push(match run {
+                Ok(report) => self.finish_schedule(report, sweep.as_ref()).await?,
+                Err(rejected) => RunReport::Rejected(rejected),
+            });
         }
-        let message_ids = sqs_message_ids(payload).filter(|ids| ids.len() == runs.len());
         Ok(Invocation { runs, message_ids })
     }
 
@@ -349,7 +390,8 @@ fn json_name<T: Serialize>(value: &T) -> String {
     }
 }
 
-/// The `messageId` of each record of an SQS batch; `None` for any other payload.
+/// The `messageId` of each record of an SQS batch; `None` for any other payload. For a parser
+/// that parses an SQS batch whole ([`Parsed::Events`]).
 fn sqs_message_ids(payload: &[u8]) -> Option<Vec<String>> {
     let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
     let records = value.get("Records")?.as_array()?;
