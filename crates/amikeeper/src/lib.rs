@@ -45,6 +45,8 @@ pub mod conformance;
 pub mod copy;
 pub mod error;
 pub mod events;
+#[cfg(feature = "html")]
+pub mod html;
 pub mod iam;
 pub mod kinds;
 pub mod memory;

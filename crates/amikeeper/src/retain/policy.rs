@@ -319,6 +319,7 @@ pub(crate) fn snapshot_plan(images: &[Image], deleted: impl Fn(usize) -> bool) -
                 image_id: image.id.clone(),
                 delete: shared_with.is_none(),
                 shared_with,
+                size_gib: image.snapshot_sizes_gib.get(snapshot).copied(),
             });
         }
     }
@@ -340,6 +341,7 @@ mod tests {
             owner: AccountId::new("111122223333"),
             tags: [("Role".to_owned(), role.to_owned())].into(),
             snapshot_ids: vec![format!("snap-{id}")],
+            snapshot_sizes_gib: Default::default(),
             deprecated_at: None,
             last_launched: None,
             deregistration_protected: false,

@@ -64,6 +64,7 @@ pub fn image(id: ImageId, name: impl Into<String>, created: OffsetDateTime) -> I
         owner: AccountId::new(ACCOUNT),
         tags: Tags::new(),
         snapshot_ids: Vec::new(),
+        snapshot_sizes_gib: Default::default(),
         deprecated_at: None,
         last_launched: None,
         deregistration_protected: false,

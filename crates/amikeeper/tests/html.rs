@@ -1,0 +1,178 @@
+//! The HTML pages (`amikeeper::html`): a sweep on `MemoryAws` and a status report as JSON,
+//! rendered; what each page must hold, escaped, with nothing loaded from outside the page.
+//! (The CLI's tests/html.rs loads the pages in headless Chromium.)
+
+use std::sync::Arc;
+
+use amikeeper::html::{render_status, render_sweep, Prices, SweepPage};
+use amikeeper::memory::{ImageSeed, SNAPSHOT_GIB};
+use amikeeper::model::Region;
+use amikeeper::{MemoryAws, SweepOptions};
+use time::Duration;
+
+use amikeeper::testing::{self, ACCOUNT, REGION};
+
+/// The status report of two accounts and two regions, with a finding per pointer kind of trouble.
+const STATUS: &str = include_str!("html_status.json");
+
+/// Six `Role=web` AMIs ten days apart, the oldest named by an SSM parameter, one with a name
+/// that is markup; the sweep keeps the newest two and what is in use.
+async fn planned_sweep() -> (amikeeper::SweepReport, Vec<String>) {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let mut images = testing::web_images(&aws, 5, Duration::days(10), ("Role", "web"));
+    aws.advance(Duration::days(10));
+    images.push(aws.add_image(REGION, ImageSeed::new("web-<b>\"5\"</b>&").tag("Role", "web").snapshots(2)));
+    aws.set_parameter(REGION, "/ami/web", images[0].as_str()).unwrap();
+    let keeper = testing::keeper(
+        &format!(
+            "accounts = [\"{ACCOUNT}\"]\n[retention]\nparameter_paths = [\"/ami/\"]\n[[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 2"
+        ),
+        &aws,
+    );
+    let options = SweepOptions::default().now(aws.now());
+    let report = keeper.sweep(&Region::from(REGION), &options).await.expect("sweep runs");
+    (report, images.iter().map(|id| id.to_string()).collect())
+}
+
+/// A price table for the sample region (the shipped table knows only us-east-1).
+fn prices() -> Prices {
+    Prices::from_toml(&format!(
+        "read_on = \"2026-11-30\"\nsource = \"a test\"\n[regions.{REGION}]\nstandard = 0.05\narchive = 0.0125\n"
+    ))
+    .unwrap()
+}
+
+/// `text` as the template engine escapes it in HTML.
+fn html(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            '/' => out.push_str("&#x2f;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Every `src=` and `href=` of the page points inside it (`#...`) or nowhere.
+fn assert_self_contained(page: &str) {
+    for attribute in ["src=", "href=", "url("] {
+        for (at, _) in page.match_indices(attribute) {
+            let value = &page[at + attribute.len()..];
+            assert!(value.starts_with("\"#"), "`{attribute}` points outside the page: {}", &page[at..at + 60]);
+        }
+    }
+    assert!(!page.contains("<script"), "the page needs no script");
+    assert!(!page.contains("@import"), "the page imports no style sheet");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sweep_page_shows_every_decision_with_its_reason_and_what_the_plan_frees() {
+    let (report, images) = planned_sweep().await;
+    let retired: Vec<String> = report.plan.retirements().map(|d| d.image_id.to_string()).collect();
+    assert_eq!(retired, [images[3].clone(), images[2].clone(), images[1].clone()], "the plan: #3 to #5 go, the oldest is in use");
+    let page = render_sweep(&report, &prices()).expect("renders");
+    assert_self_contained(&page);
+
+    // One mark on the time line (with its reason as a tooltip) and one table row per image.
+    for decision in &report.plan.images {
+        let id = decision.image_id.as_str();
+        assert!(page.contains(&format!("<tr class=\"image ")), "a table");
+        let row = page.split(&format!("data-image=\"{id}\">")).nth(1).unwrap_or_else(|| panic!("no row for {id}"));
+        let row = &row[..row.find("</tr>").unwrap()];
+        let reason = html(&decision.reason.to_string());
+        assert!(row.contains(&reason), "{id}'s row lacks its reason `{reason}`: {row}");
+        let tooltip = page.split("<title>").filter(|t| t.starts_with(id)).count();
+        assert_eq!(tooltip, 1, "{id} has one mark with a tooltip");
+    }
+    let row_class = |id: &str| {
+        let before = &page[..page.find(&format!("data-image=\"{id}\"")).unwrap()];
+        before[before.rfind("<tr class=\"image ").unwrap()..].split('"').nth(1).unwrap().to_owned()
+    };
+    assert_eq!(row_class(&images[0]), "image in-use");
+    assert_eq!(row_class(&images[1]), "image retired");
+    assert_eq!(row_class(&images[5]), "image kept");
+
+    // Markup in an AMI's name is text, escaped by the template engine.
+    assert!(page.contains(&html("web-<b>\"5\"</b>&")), "escaped");
+    assert!(!page.contains("<b>\"5\""));
+
+    // Three retired AMIs of one 8 GiB snapshot each, at $0.05 (standard) and $0.0125 (archive).
+    let gib = 3 * u64::from(SNAPSHOT_GIB);
+    assert!(page.contains(&format!("<strong>{gib} GiB</strong>")), "frees {gib} GiB");
+    assert!(page.contains(&format!("up to ${:.2}/month", gib as f64 * 0.05)));
+    assert!(page.contains(&format!("${:.2}/month had they been archived", gib as f64 * 0.0125)));
+    assert!(page.contains("billed incrementally") && page.contains("VolumeSize"), "says which size it shows");
+    assert!(page.contains("read 2026-11-30"), "says when the prices were read");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_region_without_a_known_price_has_an_unknown_estimate() {
+    let (report, _) = planned_sweep().await;
+    assert_eq!(Prices::shipped().of(&report.plan.region), None, "the shipped table has no price for {REGION}");
+    let page = render_sweep(&report, &Prices::shipped()).unwrap();
+    assert!(page.contains("estimate unknown"));
+    assert!(!page.contains("/month"), "no dollar figure is guessed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fleet_page_shows_each_sweep_and_each_that_could_not_run() {
+    let (report, images) = planned_sweep().await;
+    let prices = Prices::shipped();
+    let page = SweepPage::new()
+        .sweep(Some("111122223333"), &report, &prices)
+        .failed(Some("444455556666"), "eu-west-1", "AccessDenied: not authorized to perform sts:AssumeRole")
+        .render(&prices)
+        .unwrap();
+    assert!(page.contains(&format!("<h2>{}</h2>", html(&format!("111122223333 / {REGION}")))), "titled by account and region");
+    assert!(page.contains("AccessDenied: not authorized to perform sts:AssumeRole"));
+    assert!(page.contains(&images[1]));
+}
+
+#[test]
+fn the_status_page_shows_every_pointer_by_place_with_its_findings_and_errors() {
+    let status: serde_json::Value = serde_json::from_str(STATUS).unwrap();
+    let page = render_status(&status).expect("renders");
+    assert_self_contained(&page);
+    let headings: Vec<&str> =
+        page.match_indices("<h2>").map(|(at, _)| &page[at + 4..at + page[at..].find("</h2>").unwrap()]).collect();
+    assert_eq!(
+        headings,
+        ["111122223333 / eu-west-1", "111122223333 / us-east-1", "444455556666 / us-east-1"],
+        "one section per account and region, in order"
+    );
+    for pointer in status["pointers"].as_array().unwrap() {
+        let [account, region, kind, name] = ["account", "region", "kind", "name"].map(|f| pointer[f].as_str().unwrap());
+        let key = format!("data-pointer=\"{}\"", html(&format!("{account} {region} {kind}:{name}")));
+        assert_eq!(page.matches(&key).count(), 1, "{key} is shown once");
+    }
+    // Each finding sits in its pointer's row.
+    for finding in status["findings"].as_array().unwrap() {
+        let reason = finding["reason"].as_str().unwrap();
+        let Some(pointer) = finding["pointer"].as_str() else {
+            assert!(page.contains(&html(reason)), "{reason}");
+            continue;
+        };
+        let [account, region, kind] = ["account", "region", "pointer_kind"].map(|f| finding[f].as_str().unwrap());
+        let key = format!("data-pointer=\"{}\"", html(&format!("{account} {region} {kind}:{pointer}")));
+        let row = page.split(&key).nth(1).unwrap();
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(row.contains(&html(reason)), "the finding `{reason}` is in {key}'s row");
+    }
+    for error in status["errors"].as_array().unwrap() {
+        assert!(page.contains(&html(error["error"].as_str().unwrap())));
+    }
+    assert!(page.contains("<span class=\"badge warn\">no</span>"), "an unprotected AMI stands out");
+    assert!(page.contains("names no AMI") || page.contains("the AMI was not found"));
+}
+
+#[test]
+fn a_value_that_is_not_a_status_report_is_refused() {
+    let error = render_status(&serde_json::json!({"pointers": [{"kind": 1}]})).unwrap_err();
+    assert!(error.to_string().contains("not a status report"), "{error}");
+}
