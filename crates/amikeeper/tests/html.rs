@@ -2,36 +2,14 @@
 //! rendered; what each page must hold, escaped, with nothing loaded from outside the page.
 //! (The CLI's tests/html.rs loads the pages in headless Chromium.)
 
-use std::sync::Arc;
-
 use amikeeper::html::{render_status, render_sweep, Prices, SweepPage};
-use amikeeper::memory::{ImageSeed, SNAPSHOT_GIB};
-use amikeeper::model::Region;
-use amikeeper::{MemoryAws, SweepOptions};
-use time::Duration;
+use amikeeper::memory::SNAPSHOT_GIB;
+use amikeeper::testing::{self, REGION};
 
-use amikeeper::testing::{self, ACCOUNT, REGION};
-
-/// The status report of two accounts and two regions, with a finding per pointer kind of trouble.
-const STATUS: &str = include_str!("html_status.json");
-
-/// Six `Role=web` AMIs ten days apart, the oldest named by an SSM parameter, one with a name
-/// that is markup; the sweep keeps the newest two and what is in use.
+/// The sample sweep's plan and its `web` AMIs, oldest first.
 async fn planned_sweep() -> (amikeeper::SweepReport, Vec<String>) {
-    let aws = Arc::new(MemoryAws::new(ACCOUNT));
-    let mut images = testing::web_images(&aws, 5, Duration::days(10), ("Role", "web"));
-    aws.advance(Duration::days(10));
-    images.push(aws.add_image(REGION, ImageSeed::new("web-<b>\"5\"</b>&").tag("Role", "web").snapshots(2)));
-    aws.set_parameter(REGION, "/ami/web", images[0].as_str()).unwrap();
-    let keeper = testing::keeper(
-        &format!(
-            "accounts = [\"{ACCOUNT}\"]\n[retention]\nparameter_paths = [\"/ami/\"]\n[[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 2"
-        ),
-        &aws,
-    );
-    let options = SweepOptions::default().now(aws.now());
-    let report = keeper.sweep(&Region::from(REGION), &options).await.expect("sweep runs");
-    (report, images.iter().map(|id| id.to_string()).collect())
+    let sample = testing::sample_sweep().await;
+    (sample.report, sample.web.iter().map(|id| id.to_string()).collect())
 }
 
 /// A price table for the sample region (the shipped table knows only us-east-1).
@@ -74,8 +52,13 @@ fn assert_self_contained(page: &str) {
 #[tokio::test(start_paused = true)]
 async fn the_sweep_page_shows_every_decision_with_its_reason_and_what_the_plan_frees() {
     let (report, images) = planned_sweep().await;
-    let retired: Vec<String> = report.plan.retirements().map(|d| d.image_id.to_string()).collect();
-    assert_eq!(retired, [images[3].clone(), images[2].clone(), images[1].clone()], "the plan: #3 to #5 go, the oldest is in use");
+    let retired: Vec<String> =
+        report.plan.retirements().filter(|d| &*d.group == "web").map(|d| d.image_id.to_string()).collect();
+    assert_eq!(retired, [images[3].clone(), images[2].clone(), images[1].clone()], "web: #3 to #5 go, the oldest is in use");
+    let api: Vec<String> =
+        report.plan.images.iter().filter(|d| &*d.group == "api").map(|d| d.reason.to_string()).collect();
+    assert_eq!(api.len(), 3, "three api AMIs judged: {api:?}");
+    assert!(api[2].starts_with("in use by launch template"), "the oldest api AMI is launched: {api:?}");
     let page = render_sweep(&report, &prices()).expect("renders");
     assert_self_contained(&page);
 
@@ -102,8 +85,10 @@ async fn the_sweep_page_shows_every_decision_with_its_reason_and_what_the_plan_f
     assert!(page.contains(&html("web-<b>\"5\"</b>&")), "escaped");
     assert!(!page.contains("<b>\"5\""));
 
-    // Three retired AMIs of one 8 GiB snapshot each, at $0.05 (standard) and $0.0125 (archive).
-    let gib = 3 * u64::from(SNAPSHOT_GIB);
+    // Three retired web AMIs and one api AMI of one 8 GiB snapshot each, at $0.05 (standard)
+    // and $0.0125 (archive).
+    assert_eq!(report.plan.retirements().count(), 4);
+    let gib = 4 * u64::from(SNAPSHOT_GIB);
     assert!(page.contains(&format!("<strong>{gib} GiB</strong>")), "frees {gib} GiB");
     assert!(page.contains(&format!("up to ${:.2}/month", gib as f64 * 0.05)));
     assert!(page.contains(&format!("${:.2}/month had they been archived", gib as f64 * 0.0125)));
@@ -136,7 +121,7 @@ async fn a_fleet_page_shows_each_sweep_and_each_that_could_not_run() {
 
 #[test]
 fn the_status_page_shows_every_pointer_by_place_with_its_findings_and_errors() {
-    let status: serde_json::Value = serde_json::from_str(STATUS).unwrap();
+    let status: serde_json::Value = serde_json::from_str(testing::STATUS_REPORT).unwrap();
     let page = render_status(&status).expect("renders");
     assert_self_contained(&page);
     let headings: Vec<&str> =
