@@ -54,11 +54,16 @@ async fn the_sweep_page_shows_every_decision_with_its_reason_and_what_the_plan_f
     let (report, images) = planned_sweep().await;
     let retired: Vec<String> =
         report.plan.retirements().filter(|d| &*d.group == "web").map(|d| d.image_id.to_string()).collect();
-    assert_eq!(retired, [images[3].clone(), images[2].clone(), images[1].clone()], "web: #3 to #5 go, the oldest is in use");
+    assert_eq!(
+        retired,
+        [images[3].clone(), images[2].clone(), images[1].clone()],
+        "web: #3 to #5 go, the oldest is in use"
+    );
     let api: Vec<String> =
         report.plan.images.iter().filter(|d| &*d.group == "api").map(|d| d.reason.to_string()).collect();
-    assert_eq!(api.len(), 3, "three api AMIs judged: {api:?}");
-    assert!(api[2].starts_with("in use by launch template"), "the oldest api AMI is launched: {api:?}");
+    assert_eq!(api.len(), 4, "four api AMIs judged: {api:?}");
+    assert!(api[3].starts_with("in use by launch template"), "the oldest api AMI is launched: {api:?}");
+    assert!(api[2].starts_with("#3 of its group"), "the next one goes: {api:?}");
     let page = render_sweep(&report, &prices()).expect("renders");
     assert_self_contained(&page);
 
@@ -114,7 +119,10 @@ async fn a_fleet_page_shows_each_sweep_and_each_that_could_not_run() {
         .failed(Some("444455556666"), "eu-west-1", "AccessDenied: not authorized to perform sts:AssumeRole")
         .render(&prices)
         .unwrap();
-    assert!(page.contains(&format!("<h2>{}</h2>", html(&format!("111122223333 / {REGION}")))), "titled by account and region");
+    assert!(
+        page.contains(&format!("<h2>{}</h2>", html(&format!("111122223333 / {REGION}")))),
+        "titled by account and region"
+    );
     assert!(page.contains("AccessDenied: not authorized to perform sts:AssumeRole"));
     assert!(page.contains(&images[1]));
 }
@@ -160,4 +168,18 @@ fn the_status_page_shows_every_pointer_by_place_with_its_findings_and_errors() {
 fn a_value_that_is_not_a_status_report_is_refused() {
     let error = render_status(&serde_json::json!({"pointers": [{"kind": 1}]})).unwrap_err();
     assert!(error.to_string().contains("not a status report"), "{error}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_of_one_and_a_snapshot_of_unknown_size_are_said_so() {
+    let sample = testing::sample_sweep().await;
+    let mut report = sample.report;
+    report.plan.images.retain(|d| &*d.group != "api" || d.image_id == sample.api[0]);
+    let deleted = report.plan.image_snapshots.iter_mut().find(|s| s.delete).expect("a deleted snapshot");
+    deleted.size_gib = None;
+    let page = render_sweep(&report, &prices()).unwrap();
+    assert!(page.contains("(1 image)"), "one api AMI left");
+    assert!(page.contains("and 1 snapshot of unknown size"));
+    let gib = (report.plan.image_snapshots.iter().filter(|s| s.delete).count() as u64 - 1) * u64::from(SNAPSHOT_GIB);
+    assert!(page.contains(&format!("<strong>{gib} GiB</strong>")), "the sized ones only: {gib} GiB");
 }

@@ -110,6 +110,12 @@ struct Section {
     errors: Vec<ReadError>,
 }
 
+impl Section {
+    fn new((account, region): (String, String)) -> Self {
+        Self { account, region, pointers: Vec::new(), other_findings: Vec::new(), errors: Vec::new() }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct PointerRow {
     #[serde(flatten)]
@@ -121,24 +127,19 @@ impl StatusView {
     /// Groups the report's pointers, findings and errors by account and region.
     pub(super) fn new(input: StatusInput) -> Self {
         let (pointers, findings, errors) = (input.pointers.len(), input.findings.len(), input.errors.len());
-        let mut sections: BTreeMap<(String, String), Section> = BTreeMap::new();
-        let section = |account: &Option<String>, region: &Option<String>| {
-            let key = (account.clone().unwrap_or_default(), region.clone().unwrap_or_default());
-            (key.clone(), Section {
-                account: key.0,
-                region: key.1,
-                pointers: Vec::new(),
-                other_findings: Vec::new(),
-                errors: Vec::new(),
-            })
+        let place = |account: &Option<String>, region: &Option<String>| {
+            (account.clone().unwrap_or_default(), region.clone().unwrap_or_default())
         };
+        let mut sections: BTreeMap<(String, String), Section> = BTreeMap::new();
+        fn section(sections: &mut BTreeMap<(String, String), Section>, key: (String, String)) -> &mut Section {
+            sections.entry(key.clone()).or_insert_with(|| Section::new(key))
+        }
         for pointer in input.pointers {
-            let (key, empty) = section(&Some(pointer.account.clone()), &Some(pointer.region.clone()));
-            sections.entry(key).or_insert(empty).pointers.push(PointerRow { pointer, findings: Vec::new() });
+            let key = (pointer.account.clone(), pointer.region.clone());
+            section(&mut sections, key).pointers.push(PointerRow { pointer, findings: Vec::new() });
         }
         for finding in input.findings {
-            let (key, empty) = section(&finding.account, &finding.region);
-            let entry = sections.entry(key).or_insert(empty);
+            let entry = section(&mut sections, place(&finding.account, &finding.region));
             let about = entry.pointers.iter_mut().find(|row| {
                 finding.pointer.as_deref() == Some(row.pointer.name.as_str())
                     && finding.pointer_kind.as_deref().is_none_or(|kind| kind == row.pointer.kind)
@@ -149,8 +150,7 @@ impl StatusView {
             }
         }
         for error in input.errors {
-            let (key, empty) = section(&error.account, &error.region);
-            sections.entry(key).or_insert(empty).errors.push(error);
+            section(&mut sections, place(&error.account, &error.region)).errors.push(error);
         }
         Self {
             generated_at: input.generated_at,

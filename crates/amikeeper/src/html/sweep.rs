@@ -193,10 +193,8 @@ fn retire_word(retire: crate::retain::Retire) -> &'static str {
 /// What acting on the image's retirement did, when the sweep was applied.
 fn image_result(report: &SweepReport, decision: &Decision) -> Option<String> {
     let retiring = [SweepAction::DeregisterImage, SweepAction::DeprecateImage, SweepAction::DisableImage];
-    let result = report
-        .results
-        .iter()
-        .find(|r| r.resource == decision.image_id.as_str() && retiring.contains(&r.action))?;
+    let result =
+        report.results.iter().find(|r| r.resource == decision.image_id.as_str() && retiring.contains(&r.action))?;
     Some(match (&result.status, &result.detail) {
         (ItemStatus::Done, _) | (_, None) => result.status.to_string(),
         (status, Some(detail)) => format!("{status}: {detail}"),

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use super::configured::ConfiguredRetention;
 use super::inventory::Gathered;
 use super::report::{
-    ImageDetail, LeftoverSnapshot, OrphanSnapshot, ReferenceCheck, SnapshotGeneration, SweepPlan, UndoCheck, UnreadableSource,
+    ImageDetail, LeftoverSnapshot, OrphanSnapshot, ReferenceCheck, SnapshotGeneration, SweepPlan, UndoCheck,
+    UnreadableSource,
 };
 use super::usage::usages;
 use super::{snapshot_plan, Action, Inventory, RetentionPolicy, Retire, Source, Usage};

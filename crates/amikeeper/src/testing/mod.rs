@@ -97,7 +97,7 @@ pub struct SampleSweep {
     /// Group `web`: six AMIs ten days apart; the oldest is named by the SSM parameter
     /// `/ami/web`, the newest has markup in its name.
     pub web: Vec<ImageId>,
-    /// Group `api`: three AMIs; the oldest is launched by the launch template `api`.
+    /// Group `api`: four AMIs; the oldest is launched by the launch template `api`.
     pub api: Vec<ImageId>,
 }
 
@@ -109,10 +109,11 @@ pub async fn sample_sweep() -> SampleSweep {
     aws.advance(Duration::days(10));
     web.push(aws.add_image(REGION, ImageSeed::new("web-<b>\"5\"</b>&").tag("Role", "web").snapshots(2)));
     aws.set_parameter(REGION, "/ami/web", web[0].as_str()).expect("the parameter is set");
-    let api: Vec<ImageId> = [33, 19, 4]
+    let api: Vec<ImageId> = [47, 33, 19, 4]
         .into_iter()
         .map(|days| {
-            let seed = ImageSeed::new(format!("api-{days}")).tag("Role", "api").created(aws.now() - Duration::days(days));
+            let seed =
+                ImageSeed::new(format!("api-{days}")).tag("Role", "api").created(aws.now() - Duration::days(days));
             aws.add_image(REGION, seed)
         })
         .collect();
