@@ -2,7 +2,8 @@
 //! installs): each page is written to a file and loaded from it with the network off (no network
 //! namespace when `unshare -n` works, and in any case a dead proxy and a resolver that finds
 //! nothing); Chromium takes a screenshot and dumps the DOM, which must hold every pointer and
-//! every planned deletion with its reason.
+//! every planned deletion with its reason. (`tests/moto.rs` checks `sweep --format html` on a
+//! sweep through the SDK backend.)
 //!
 //! Without Chromium the tests print `skipped: chromium not installed ...` and pass, unless
 //! `AMIKEEPER_REQUIRE_CHROMIUM=1` (as `scripts/test.sh` sets). `CHROMIUM=/path` picks the binary.
@@ -11,12 +12,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use amikeeper::conformance::{Fixture, ImageSpec, MAIN_REGION};
 use amikeeper::html::{render_status, render_sweep, Prices};
-use amikeeper::testing::{self, configs, fill};
+use amikeeper::testing;
 use amikeeper::SweepReport;
-use amikeeper_aws::testing::{MotoFixture, MotoServer};
-use common::{amikeeper_at, temp_dir};
+use common::temp_dir;
 
 mod common;
 
@@ -186,55 +185,5 @@ fn the_status_page_renders_in_chromium_with_every_pointer_and_finding() {
         assert!(loaded.dom.contains(&field(error, "error")), "{error}");
     }
     keep_screenshot(&shot, "status-page");
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// `amikeeper sweep --format html` against moto: the page of a real sweep through the SDK
-/// backend, with the sizes moto reports (moto stamps every AMI with the time it was made, so its
-/// time line is short; the in-memory sweep above shows a long one).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sweep_format_html_on_moto_renders_in_chromium() {
-    let Some(chromium) = chromium() else { return };
-    let Some(moto) = MotoServer::start() else { return };
-    let fixture = MotoFixture::new(&moto).await;
-    let mut images = Vec::new();
-    for i in 0..4 {
-        images.push(fixture.image(MAIN_REGION, ImageSpec::named(format!("html-sweep-{i}")).tag("Role", "web")).await);
-    }
-    fixture.set_parameter(MAIN_REGION, "/ami/web/pinned", images[0].as_str()).await;
-    let dir = temp_dir("html-moto");
-    let config = dir.join("sweep.toml");
-    std::fs::write(&config, fill(configs::KEEP_ONE_PER_ROLE, &[("account", &fixture.account())])).unwrap();
-    let sweep = |format: &str| {
-        let args = ["sweep".as_ref(), "--config".as_ref(), config.as_os_str(), "--format".as_ref(), format.as_ref()];
-        let out = amikeeper_at(&moto.endpoint(), &args);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let json: serde_json::Value = serde_json::from_str(&sweep("json")).unwrap();
-    let page = sweep("html");
-    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
-    let shot = screenshot(&dir, "moto-sweep");
-    let loaded = load(&chromium, &dir, "moto-sweep", &page, &shot);
-    let decisions = json["plan"]["images"].as_array().unwrap();
-    assert_eq!(decisions.len(), 4, "{json:#}");
-    for decision in decisions {
-        let row = loaded.row("data-image", decision["image_id"].as_str().unwrap());
-        let reason = decision["reason"].as_str().unwrap();
-        assert!(row.contains(reason), "the row has its reason `{reason}`: {row}");
-        if decision["action"] != "keep" {
-            assert!(row.contains("badge retired"), "{row}");
-        }
-    }
-    // moto reports each AMI's root volume size; the page adds up the deleted snapshots'.
-    let snapshot_gib: u64 = json["plan"]["image_snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["delete"] == true)
-        .map(|s| s["size_gib"].as_u64().expect("moto reports VolumeSize"))
-        .sum();
-    assert!(snapshot_gib > 0, "{json:#}");
-    assert!(loaded.dom.contains(&format!("{snapshot_gib} GiB")), "frees {snapshot_gib} GiB");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -449,16 +449,16 @@ pub struct SnapshotDecision {
     pub snapshot_id: String,
     /// The image it belongs to.
     pub image_id: ImageId,
-    /// Delete it with its image, or keep it because another image uses it too.
-    pub delete: bool,
-    /// The image that still uses it, when kept.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shared_with: Option<ImageId>,
     /// The size in GiB of its volume, as the image's block device mapping reports it
     /// (`Ebs.VolumeSize`): an upper bound of what deleting it frees, as snapshots are billed
     /// incrementally. `None` when EC2 gave no size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_gib: Option<u32>,
+    /// Delete it with its image, or keep it because another image uses it too.
+    pub delete: bool,
+    /// The image that still uses it, when kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_with: Option<ImageId>,
 }
 
 /// A retention plan: one decision per grouped image, in a stable order.
