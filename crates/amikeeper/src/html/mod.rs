@@ -8,7 +8,7 @@
 //! configuration is escaped by the template engine, never pasted into HTML.
 //!
 //! ```
-//! # use amikeeper::html::{render_status, Prices};
+//! # use amikeeper::html::render_status;
 //! let status = serde_json::json!({"generated_at": "2026-12-05T06:00:00Z", "pointers": [], "findings": [], "errors": []});
 //! let page = render_status(&status).unwrap();
 //! assert!(page.starts_with("<!DOCTYPE html>"));
