@@ -18,6 +18,10 @@ step "Python test tools (.venv: pinned moto_server, the AWS emulator the SDK bac
 export AMIKEEPER_MOTO_SERVER="$PWD/scripts/moto-server"
 export AMIKEEPER_REQUIRE_MOTO=1
 
+step "Chromium (Debian's chromium: crates/amikeeper-cli/tests/html.rs loads the HTML pages in it, headless, with the network off)"
+./scripts/setup-chromium.sh
+export AMIKEEPER_REQUIRE_CHROMIUM=1
+
 step "the emulator's patches (scripts/moto_ext/tests: each patch against botocore's model of its operations and the documented error codes, and thread safety)"
 ./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/moto_ext/tests
 

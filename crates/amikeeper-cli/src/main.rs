@@ -4,6 +4,7 @@
 //! AWS work failed, 2 refused or invalid input), the same table as in the README.
 
 mod demo;
+mod html;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -88,6 +89,8 @@ enum Command {
         /// as a JSON array) instead of one region.
         #[arg(long)]
         fleet: bool,
+        #[command(flatten)]
+        output: html::SweepOutput,
         #[command(flatten)]
         aws: AwsArgs,
     },
@@ -225,7 +228,7 @@ async fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Parse { event } => parse(&event),
         Command::Handle { config, dry_run, wait, aws, event } => handle(&config, dry_run, wait, &aws, &event).await,
-        Command::Sweep { config, apply, fleet, aws } => sweep(&config, apply, fleet, &aws).await,
+        Command::Sweep { config, apply, fleet, output, aws } => sweep(&config, apply, fleet, &output, &aws).await,
         Command::IamPolicy { config, partition } => iam_policy(&config, &partition),
         Command::Bake { config, rule, dry_run, wait, account, aws } => {
             bake(&config, rule, BakeFlags { dry_run, wait, account }, &aws).await
@@ -277,8 +280,16 @@ async fn load_aws(args: &AwsArgs) -> amikeeper_aws::SdkAws {
         .await
 }
 
-async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -> Result<ExitCode, Failure> {
+async fn sweep(
+    config: &PathBuf,
+    apply: bool,
+    fleet: bool,
+    output: &html::SweepOutput,
+    aws_args: &AwsArgs,
+) -> Result<ExitCode, Failure> {
     let config = Config::from_file(config).map_err(bad_input)?;
+    // Read the price table first: a bad one fails before any AWS call.
+    let printer = output.printer().map_err(bad_input)?;
     if config.retention.is_none() {
         return Err(bad_input("the configuration has no [retention] section: nothing to sweep"));
     }
@@ -301,7 +312,7 @@ async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -
     let options = SweepOptions::default().apply(apply);
     if fleet {
         let reports = keeper.sweep_fleet(&options).await;
-        print_json(&reports)?;
+        printer.fleet(&reports)?;
         // A target that could not be swept has no report: it failed.
         let verdicts = reports.iter().map(|r| r.report.as_ref().map_or(Verdict::Failed, Verdict::of_sweep));
         return Ok(exit(Verdict::worst(verdicts)));
@@ -318,7 +329,7 @@ async fn sweep(config: &PathBuf, apply: bool, fleet: bool, aws_args: &AwsArgs) -
         bar.finish_and_clear();
     }
     let report = report.map_err(|error| if error.is_bad_input() { bad_input(&error) } else { aws_failure(&error) })?;
-    print_json(&report)?;
+    printer.one(&report)?;
     Ok(exit(Verdict::of_sweep(&report)))
 }
 

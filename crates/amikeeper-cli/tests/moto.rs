@@ -117,6 +117,21 @@ async fn sweep_prints_the_plan_then_applies_it() {
     assert_eq!(plan["summary"]["images_planned"], 2, "{plan:#}");
     assert!(plan["results"].as_array().unwrap().is_empty());
 
+    // The same plan as one HTML page: a row per decision with its reason (the template escapes
+    // `/` as `&#x2f;`), and the GiB of the snapshots it deletes as moto reports their VolumeSize.
+    let html = ["sweep".as_ref(), "--config".as_ref(), config.as_os_str(), "--format".as_ref(), "html".as_ref()];
+    let html = amikeeper_at(&moto.endpoint(), &html);
+    assert_eq!(html.status.code(), Some(0), "{}", String::from_utf8_lossy(&html.stderr));
+    let page = String::from_utf8(html.stdout).unwrap();
+    for decision in plan["plan"]["images"].as_array().unwrap() {
+        let row = page.split(&format!("data-image=\"{}\">", decision["image_id"].as_str().unwrap())).nth(1).unwrap();
+        let reason = decision["reason"].as_str().unwrap().replace('/', "&#x2f;");
+        assert!(row[..row.find("</tr>").unwrap()].contains(&reason), "{reason}: {row}");
+    }
+    let sizes = plan["plan"]["image_snapshots"].as_array().unwrap().iter().map(|s| s["size_gib"].as_u64());
+    let gib: u64 = sizes.map(|size| size.expect("moto reports VolumeSize")).sum();
+    assert!(gib > 0 && page.contains(&format!("<strong>{gib} GiB</strong>")), "{gib} GiB: {page}");
+
     let done = json(&sweep(true), 0);
     assert_eq!(done["status"], "ok", "{done:#}");
     assert_eq!(done["summary"]["images_retired"], 2, "{done:#}");

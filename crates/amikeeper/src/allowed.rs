@@ -111,6 +111,7 @@ mod tests {
             owner: AccountId::from("444455556666"),
             tags: Tags::new(),
             snapshot_ids: Vec::new(),
+            snapshot_sizes_gib: Default::default(),
             deprecated_at: None,
             deregistration_protected: false,
             deregistration_protection_cooldown: false,

@@ -46,6 +46,8 @@ pub mod copy;
 pub mod deadline;
 pub mod error;
 pub mod events;
+#[cfg(feature = "html")]
+pub mod html;
 pub mod iam;
 pub mod kinds;
 pub mod memory;

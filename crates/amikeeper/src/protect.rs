@@ -355,6 +355,7 @@ mod tests {
             owner: crate::model::AccountId::new("111122223333"),
             tags: claim.map(|value| (PROTECTED_TAG.to_owned(), value.to_owned())).into_iter().collect(),
             snapshot_ids: Vec::new(),
+            snapshot_sizes_gib: Default::default(),
             deprecated_at: None,
             deregistration_protected: protected,
             deregistration_protection_cooldown: cooldown,

@@ -180,6 +180,19 @@ impl Input {
 /// The report of one event, or of the sweep a scheduled event started.
 pub use amikeeper::RunReport;
 
+/// The most bytes of HTML a [`TargetSummary`] carries: the page must fit, with the summary, in
+/// the 256 KiB a Step Functions state may pass on.
+pub const PAGE_BUDGET_BYTES: usize = 200 * 1024;
+
+/// The sweep's HTML page ([`amikeeper::html`]) and the S3 key `examples/step-functions` writes it to.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepPageFile {
+    /// `sweep-pages/<account or this-account>/<region>/<plan time>.html`.
+    pub key: String,
+    /// The page: one self-contained HTML file.
+    pub html: String,
+}
+
 /// A fleet target's sweep without its plan and results ([`FleetReportDetail::Summary`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetSummary {
@@ -196,11 +209,21 @@ pub struct TargetSummary {
     pub summary: SweepSummary,
     /// AWS calls the sweep made.
     pub aws_calls: usize,
+    /// The sweep's HTML page, when it fits in [`PAGE_BUDGET_BYTES`]; `examples/step-functions`
+    /// writes it to S3.
+    pub page: Option<SweepPageFile>,
+    /// Why there is no page (too large, or it could not be rendered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_omitted: Option<String>,
 }
 
 impl TargetSummary {
-    /// The summary of a target's report.
+    /// The summary of a target's report, with its HTML page when the page fits.
     pub fn new(target: &SweepTarget, report: &SweepReport) -> Self {
+        let (page, page_omitted) = match page_of(target, report) {
+            Ok(page) => (Some(page), None),
+            Err(why) => (None, Some(why)),
+        };
         Self {
             role_arn: target.role_arn.clone(),
             region: target.region.clone(),
@@ -208,8 +231,30 @@ impl TargetSummary {
             applied: report.applied,
             summary: report.summary.clone(),
             aws_calls: report.aws_calls,
+            page,
+            page_omitted,
         }
     }
+}
+
+/// The target's sweep page and its key, or why there is none.
+fn page_of(target: &SweepTarget, report: &SweepReport) -> Result<SweepPageFile, String> {
+    let prices = amikeeper::html::Prices::shipped();
+    let account = target.role_arn.as_deref().and_then(|arn| arn.split(':').nth(4)).filter(|a| !a.is_empty());
+    let html = amikeeper::html::SweepPage::new()
+        .sweep(account, report, &prices)
+        .render(&prices)
+        .map_err(|error| error.to_string())?;
+    if html.len() > PAGE_BUDGET_BYTES {
+        return Err(format!(
+            "the sweep's page is {} KiB, over the {} KiB a Step Functions state can carry with the summary; the whole report is in the log",
+            html.len() / 1024,
+            PAGE_BUDGET_BYTES / 1024
+        ));
+    }
+    let at = report.plan.now.format(&time::format_description::well_known::Rfc3339).map_err(|e| e.to_string())?;
+    let key = format!("sweep-pages/{}/{}/{at}.html", account.unwrap_or("this-account"), target.region);
+    Ok(SweepPageFile { key, html })
 }
 
 /// What an invocation returns (as JSON).

@@ -266,4 +266,10 @@ async fn a_fleet_target_can_return_a_summary_for_step_functions() {
     assert_eq!(json["applied"], true);
     assert_eq!(json["summary"]["images_retired"], 2, "{json:#}");
     assert!(json.get("plan").is_none() && json.get("report").is_none(), "{json:#}");
+    // The sweep's page, for examples/step-functions to write to S3.
+    let key = json["page"]["key"].as_str().unwrap();
+    assert!(key.starts_with(&format!("sweep-pages/this-account/{REGION}/")) && key.ends_with(".html"), "{key}");
+    let html = json["page"]["html"].as_str().unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.len() <= amikeeper_lambda::PAGE_BUDGET_BYTES);
+    assert_eq!(html.matches("<span class=\"badge retired\">").count(), 2, "the two retired AMIs are on the page");
 }

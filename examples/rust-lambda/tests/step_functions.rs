@@ -80,7 +80,35 @@ fn check_scope(scope: &Value, path: &str) -> Vec<String> {
 #[test]
 fn every_state_ends_or_goes_on_to_a_state() {
     let names = check_scope(&definition(), "");
-    assert_eq!(names, ["/SweepEachTarget", "/SweepEachTarget/SweepTarget"]);
+    assert_eq!(
+        names,
+        [
+            "/SweepEachTarget",
+            "/SweepEachTarget/HasPage",
+            "/SweepEachTarget/NoPage",
+            "/SweepEachTarget/Summary",
+            "/SweepEachTarget/SweepTarget",
+            "/SweepEachTarget/WritePage",
+        ]
+    );
+}
+
+#[test]
+fn the_sweep_page_the_function_returns_is_written_to_s3() {
+    let definition = definition();
+    let states = &definition["States"]["SweepEachTarget"]["ItemProcessor"]["States"];
+    assert_eq!(states["SweepTarget"]["Next"], "HasPage");
+    assert_eq!(states["HasPage"]["Choices"][0]["Variable"], "$.page", "TargetSummary::page");
+    let write = &states["WritePage"];
+    assert_eq!(write["Resource"], "arn:aws:states:::aws-sdk:s3:putObject");
+    assert_eq!(write["Parameters"]["Bucket"], "${ResultsBucket}");
+    assert_eq!(write["Parameters"]["Key.$"], "$.page.key", "SweepPageFile::key");
+    assert_eq!(write["Parameters"]["Body.$"], "$.page.html", "SweepPageFile::html");
+    assert_eq!(write["ResultPath"], Value::Null, "the summary goes on");
+    // What the ResultWriter keeps is the summary and the page's address, not the page.
+    let kept = states["Summary"]["Parameters"].as_object().unwrap();
+    assert!(kept.values().all(|path| !path.as_str().unwrap().contains("page.html")), "{kept:?}");
+    assert!(kept["page.$"].as_str().unwrap().contains("$.page.key"));
 }
 
 #[test]

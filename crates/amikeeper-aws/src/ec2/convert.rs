@@ -52,6 +52,14 @@ pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
             .filter_map(|mapping| mapping.ebs()?.snapshot_id())
             .map(str::to_owned)
             .collect(),
+        snapshot_sizes_gib: image
+            .block_device_mappings()
+            .iter()
+            .filter_map(|mapping| {
+                let ebs = mapping.ebs()?;
+                Some((ebs.snapshot_id()?.to_owned(), u32::try_from(ebs.volume_size()?).ok()?))
+            })
+            .collect(),
         deprecated_at: deprecation_time(id, image.deprecation_time()),
         last_launched: deprecation_time(id, image.last_launched_time()),
         deregistration_protected: image.deregistration_protection().is_some_and(|p| p.starts_with("enabled")),

@@ -15,6 +15,10 @@ use crate::model::{
     SnapshotState, Tags, Volume,
 };
 
+/// The size in GiB the in-memory account reports for every snapshot's volume (`Ebs.VolumeSize`
+/// in the image's block device mapping): 8, the root volume of many AWS-provided AMIs.
+pub const SNAPSHOT_GIB: u32 = 8;
+
 /// An image to seed with [`MemoryAws::add_image`]; build it with [`ImageSeed::new`] and the methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSeed {
@@ -232,6 +236,7 @@ impl World {
             created,
             owner: self.account.clone(),
             tags: seed.tags,
+            snapshot_sizes_gib: snapshot_ids.iter().map(|id| (id.clone(), SNAPSHOT_GIB)).collect(),
             snapshot_ids: snapshot_ids.clone(),
             deprecated_at: None,
             last_launched: None,

@@ -80,7 +80,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 pub use autoscaling::InstanceRefresh;
-pub use ec2::ImageSeed;
+pub use ec2::{ImageSeed, SNAPSHOT_GIB};
 pub use faults::{Fault, FaultKind, SplitMix64};
 pub use faulty::FaultyAws;
 

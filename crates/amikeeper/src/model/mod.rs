@@ -121,6 +121,11 @@ pub struct Image {
     pub tags: Tags,
     /// The EBS snapshots backing the image.
     pub snapshot_ids: Vec<String>,
+    /// The size in GiB of each snapshot's volume, as the block device mapping reports it
+    /// (`Ebs.VolumeSize`): the volume's size, an upper bound of the data the snapshot holds
+    /// (snapshots are stored and billed incrementally). Snapshots EC2 gave no size for are absent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub snapshot_sizes_gib: BTreeMap<String, u32>,
     /// When the image is (or was) deprecated, if a deprecation time is set.
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub deprecated_at: Option<OffsetDateTime>,

@@ -35,7 +35,7 @@ pub use plan::{plan_sweep, plan_sweep_with};
 pub(crate) use policy::snapshot_plan;
 pub use policy::{ImagePolicy, RetentionPolicy, Stages};
 pub use report::{
-    ConsumerCheck, ItemResult, ItemStatus, LeftoverSnapshot, OrphanSnapshot, Progress, ReferenceCheck,
+    ConsumerCheck, ImageDetail, ItemResult, ItemStatus, LeftoverSnapshot, OrphanSnapshot, Progress, ReferenceCheck,
     SnapshotGeneration, SweepAction, SweepOptions, SweepPlan, SweepReport, SweepStatus, SweepSummary, UndoCheck,
     UnreadableSource, VersionDeletion, RETIRED_SNAPSHOT_TAG,
 };
@@ -452,6 +452,11 @@ pub struct SnapshotDecision {
     pub snapshot_id: String,
     /// The image it belongs to.
     pub image_id: ImageId,
+    /// The size in GiB of its volume, as the image's block device mapping reports it
+    /// (`Ebs.VolumeSize`): an upper bound of what deleting it frees, as snapshots are billed
+    /// incrementally. `None` when EC2 gave no size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_gib: Option<u32>,
     /// Delete it with its image, or keep it because another image uses it too.
     pub delete: bool,
     /// The image that still uses it, when kept.

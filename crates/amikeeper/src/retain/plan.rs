@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use super::configured::ConfiguredRetention;
 use super::inventory::Gathered;
 use super::report::{
-    LeftoverSnapshot, OrphanSnapshot, ReferenceCheck, SnapshotGeneration, SweepPlan, UndoCheck, UnreadableSource,
+    ImageDetail, LeftoverSnapshot, OrphanSnapshot, ReferenceCheck, SnapshotGeneration, SweepPlan, UndoCheck,
+    UnreadableSource,
 };
 use super::usage::usages;
 use super::{snapshot_plan, Action, Inventory, RetentionPolicy, Retire, Source, Usage};
@@ -173,6 +174,12 @@ pub fn plan_sweep_with<T>(
         })
         .collect();
     leftover_snapshots.sort_by(|a, b| a.snapshot_id.cmp(&b.snapshot_id));
+    let image_details = gathered
+        .images
+        .iter()
+        .filter(|image| judged.contains_key(&image.id))
+        .map(|image| (image.id.clone(), ImageDetail::of(image)))
+        .collect();
     let sources_unreadable = gathered
         .unreadable
         .iter()
@@ -196,5 +203,6 @@ pub fn plan_sweep_with<T>(
         consumers: Vec::new(),
         recycle_bin: UndoCheck::Off,
         warnings,
+        image_details,
     }
 }

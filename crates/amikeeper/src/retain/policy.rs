@@ -317,6 +317,7 @@ pub(crate) fn snapshot_plan(images: &[Image], deleted: impl Fn(usize) -> bool) -
             out.push(SnapshotDecision {
                 snapshot_id: snapshot.clone(),
                 image_id: image.id.clone(),
+                size_gib: image.snapshot_sizes_gib.get(snapshot).copied(),
                 delete: shared_with.is_none(),
                 shared_with,
             });
@@ -340,6 +341,7 @@ mod tests {
             owner: AccountId::new("111122223333"),
             tags: [("Role".to_owned(), role.to_owned())].into(),
             snapshot_ids: vec![format!("snap-{id}")],
+            snapshot_sizes_gib: [(format!("snap-{id}"), 30)].into(),
             deprecated_at: None,
             last_launched: None,
             deregistration_protected: false,
@@ -377,6 +379,7 @@ mod tests {
         assert_eq!(plan, policy.plan(&inventory, now()), "deterministic");
         assert_eq!(plan.snapshots.len(), 1);
         assert!(plan.snapshots[0].delete);
+        assert_eq!(plan.snapshots[0].size_gib, Some(30), "the size DescribeImages reported");
     }
 
     #[test]

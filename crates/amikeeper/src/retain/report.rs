@@ -9,7 +9,7 @@ use super::Sources;
 use super::{Action, Decision, SnapshotDecision, Source};
 use crate::deadline::Deadline;
 use crate::model::RecycleBinRule;
-use crate::model::{ImageId, Region};
+use crate::model::{Image, ImageId, ImageState, Region};
 
 options! {
     /// Options for one sweep.
@@ -124,6 +124,39 @@ pub struct SweepPlan {
     pub recycle_bin: UndoCheck,
     /// What could not be checked or understood.
     pub warnings: Vec<String>,
+    /// What the sweep read of each image in [`images`](Self::images), for views of the plan
+    /// (a time line, a table, what it frees).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_details: BTreeMap<ImageId, ImageDetail>,
+}
+
+/// What a sweep read of one image it judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageDetail {
+    /// The image name.
+    pub name: String,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// Its state.
+    pub state: ImageState,
+    /// The GiB of its snapshots' volumes, added up (`Ebs.VolumeSize`, an upper bound of the data
+    /// they hold); `None` when EC2 reported no size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_gib: Option<u64>,
+}
+
+impl ImageDetail {
+    /// The detail of `image`.
+    pub fn of(image: &Image) -> Self {
+        let sizes = &image.snapshot_sizes_gib;
+        Self {
+            name: image.name.clone(),
+            created: image.created,
+            state: image.state,
+            snapshot_gib: (!sizes.is_empty()).then(|| sizes.values().map(|&gib| u64::from(gib)).sum()),
+        }
+    }
 }
 
 /// The tag a sweep puts on the snapshots it will delete (value `true`), before it deregisters

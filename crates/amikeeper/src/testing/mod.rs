@@ -64,6 +64,7 @@ pub fn image(id: ImageId, name: impl Into<String>, created: OffsetDateTime) -> I
         owner: AccountId::new(ACCOUNT),
         tags: Tags::new(),
         snapshot_ids: Vec::new(),
+        snapshot_sizes_gib: Default::default(),
         deprecated_at: None,
         last_launched: None,
         deregistration_protected: false,
@@ -81,4 +82,46 @@ pub fn web_images(aws: &MemoryAws, count: usize, apart: Duration, (key, value): 
             aws.add_image(REGION, ImageSeed::new(format!("web-{i}")).tag(key, value))
         })
         .collect()
+}
+
+/// A status report as `amikeeper status --format json` prints it: two accounts, two regions, a
+/// pointer that lost its protection, a DR pointer that lags, a dangling one, a finding about no
+/// single pointer and a listing that was denied (the HTML status page's tests).
+pub const STATUS_REPORT: &str = include_str!("status_report.json");
+
+/// The AMIs of [`sample_sweep`], oldest first, and its plan.
+#[derive(Debug)]
+pub struct SampleSweep {
+    /// The plan (not applied).
+    pub report: crate::SweepReport,
+    /// Group `web`: six AMIs ten days apart; the oldest is named by the SSM parameter
+    /// `/ami/web`, the newest has markup in its name.
+    pub web: Vec<ImageId>,
+    /// Group `api`: four AMIs; the oldest is launched by the launch template `api`.
+    pub api: Vec<ImageId>,
+}
+
+/// A sweep plan on [`MemoryAws`] worth looking at (the HTML sweep page's tests and the
+/// README's screenshot): two groups by tag `Role`, each keeping its newest 2 and what is in use.
+pub async fn sample_sweep() -> SampleSweep {
+    let aws = Arc::new(MemoryAws::new(ACCOUNT));
+    let mut web = web_images(&aws, 5, Duration::days(10), ("Role", "web"));
+    aws.advance(Duration::days(10));
+    web.push(aws.add_image(REGION, ImageSeed::new("web-<b>\"5\"</b>&").tag("Role", "web").snapshots(2)));
+    aws.set_parameter(REGION, "/ami/web", web[0].as_str()).expect("the parameter is set");
+    let api: Vec<ImageId> = [47, 33, 19, 4]
+        .into_iter()
+        .map(|days| {
+            let seed =
+                ImageSeed::new(format!("api-{days}")).tag("Role", "api").created(aws.now() - Duration::days(days));
+            aws.add_image(REGION, seed)
+        })
+        .collect();
+    aws.create_launch_template(REGION, "api", Some(api[0].clone()), Tags::new());
+    let config = format!(
+        "accounts = [\"{ACCOUNT}\"]\n[retention]\nparameter_paths = [\"/ami/\"]\n[[retention.images]]\ngroup_by = {{ tag = \"Role\" }}\nkeep_newest = 2"
+    );
+    let options = crate::SweepOptions::default().now(aws.now());
+    let report = keeper(&config, &aws).sweep(&REGION.into(), &options).await.expect("the sample sweep runs");
+    SampleSweep { report, web, api }
 }
