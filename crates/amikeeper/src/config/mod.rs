@@ -20,11 +20,13 @@ use crate::names::check_template;
 use crate::template::{NameTemplate, Placeholder};
 
 mod retention;
+mod status;
 
 pub use retention::{
     ConsumerConfig, GroupByConfig, ImagePolicyConfig, ImageReferences, LaunchTemplateRetention, RetentionConfig,
     Retire, SnapshotRetention, StagesConfig,
 };
+pub use status::StatusConfig;
 
 pub(crate) fn invalid(at: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { at: at.into(), reason: reason.into() }
@@ -62,6 +64,9 @@ pub struct Config<T = TargetConfig> {
     /// region.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fleet: Vec<FleetTarget>,
+    /// `[status]`: what `amikeeper status` reports as a finding.
+    #[serde(default)]
+    pub status: StatusConfig,
 }
 
 /// `[[fleet]]`: an account, reached through a role (or this account without one), and its
