@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::Keeper;
 use crate::backend::{Aws, CountingAws, StsApi};
+use crate::config::role_account;
 use crate::error::AwsError;
 use crate::model::Region;
 use crate::status::{findings, gather, Place, PlaceRole, StatusError, StatusReport};
@@ -135,7 +136,7 @@ impl Keeper {
             }
         }
         for target in config.fleet.iter().filter(|_| options.fleet) {
-            let account = target.role_arn.as_deref().and_then(|arn| arn.split(':').nth(4)).map(str::to_owned);
+            let account = target.role_arn.as_deref().and_then(role_account).map(str::to_owned);
             for region in &target.regions {
                 add(Planned {
                     role_arn: target.role_arn.clone(),
