@@ -92,7 +92,9 @@ pub(crate) async fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
     };
     let aws = load_aws(&aws_args).await;
     let Some(home) = aws.default_region().map(Region::from) else {
-        return Err(bad_input("no home region: pass --home-region or --region, or set AWS_REGION or a profile's region"));
+        return Err(bad_input(
+            "no home region: pass --home-region or --region, or set AWS_REGION or a profile's region",
+        ));
     };
     let keeper = Keeper::new(config, Arc::new(aws));
     let options = StatusOptions::default().fleet(args.fleet).region(only).account(args.account);
@@ -108,8 +110,19 @@ pub(crate) async fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
 fn table(report: &StatusReport) -> String {
     let mut pointers = comfy_table::Table::new();
     pointers.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header([
-        "account", "region", "rule", "kind", "pointer", "found", "ami", "ami name", "state", "age (days)",
-        "protected", "moved", "stack",
+        "account",
+        "region",
+        "rule",
+        "kind",
+        "pointer",
+        "found",
+        "ami",
+        "ami name",
+        "state",
+        "age (days)",
+        "protected",
+        "moved",
+        "stack",
     ]);
     let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".into());
     for p in &report.pointers {

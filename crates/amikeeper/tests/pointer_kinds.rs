@@ -213,7 +213,8 @@ async fn the_resolver_builds_its_publisher_and_it_publishes() {
     assert_eq!(Targets::read_pointer(&aws, &region, &pointer).await.unwrap(), PointerNow::Image(new.clone()));
     // What status finds of it.
     let ctx = FindContext { aws: &aws, region: &region, rule: "web", account: None, allowed_prefixes: &[] };
-    let golden = resolver.config().rules.iter().flat_map(|r| &r.targets).find(|t| t.target().kind() == "golden_parameter");
+    let golden =
+        resolver.config().rules.iter().flat_map(|r| &r.targets).find(|t| t.target().kind() == "golden_parameter");
     let found = golden.unwrap().target().find_pointers(&ctx).await.unwrap();
     assert_eq!((found.len(), found[0].found_by, found[0].image_id.as_ref()), (1, FoundBy::Configured, Some(&new)));
     let report = rollback(&aws, &resolver.config().clone(), &region, &[pointer], &RollbackOptions::default()).await;

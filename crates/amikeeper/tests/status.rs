@@ -98,11 +98,8 @@ async fn status(world: &World, options: StatusOptions) -> StatusReport {
 
 /// The findings as (kind, account, region, pointer), sorted.
 fn kinds(report: &StatusReport) -> Vec<(FindingKind, String, String, String)> {
-    let mut kinds: Vec<_> = report
-        .findings
-        .iter()
-        .map(|f| (f.kind, f.account.clone(), f.region.to_string(), f.pointer.clone()))
-        .collect();
+    let mut kinds: Vec<_> =
+        report.findings.iter().map(|f| (f.kind, f.account.clone(), f.region.to_string(), f.pointer.clone())).collect();
     kinds.sort_by(|a, b| (a.0.as_str(), &a.1, &a.2, &a.3).cmp(&(b.0.as_str(), &b.1, &b.2, &b.3)));
     kinds
 }
@@ -234,13 +231,30 @@ async fn a_failed_read_is_an_error_not_a_missing_pointer() {
 }
 
 #[tokio::test]
+async fn one_copy_region_asked_for_is_still_compared_with_the_home_region() {
+    let world = world();
+    move_home(&world).await;
+    let report = status(&world, StatusOptions::default().region(Region::from("eu-west-1"))).await;
+    assert!(report.pointers.iter().all(|p| p.region.as_str() == "eu-west-1"), "{:#?}", report.pointers);
+    assert_eq!(report.pointers.len(), 2);
+    let lagging: Vec<FindingKind> = report.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(lagging, [FindingKind::DrLag, FindingKind::DrLag], "{:#?}", report.findings);
+}
+
+#[tokio::test]
 async fn a_role_that_cannot_be_assumed_is_an_error() {
     let world = world();
-    let keeper = Keeper::new(Config::from_toml(&CONFIG.replace(ROLE, "arn:aws:iam::444455556666:role/gone")).unwrap(), world.home.clone());
+    let keeper = Keeper::new(
+        Config::from_toml(&CONFIG.replace(ROLE, "arn:aws:iam::444455556666:role/gone")).unwrap(),
+        world.home.clone(),
+    );
     let report = keeper.status(&us(), &StatusOptions::default().fleet(true)).await;
     assert_eq!(report.verdict(), StatusVerdict::Failed);
     assert_eq!(report.errors.len(), 1, "{:#?}", report.errors);
-    assert_eq!((report.errors[0].account.as_str(), report.errors[0].what.as_str()), (OTHER, "assuming role arn:aws:iam::444455556666:role/gone"));
+    assert_eq!(
+        (report.errors[0].account.as_str(), report.errors[0].what.as_str()),
+        (OTHER, "assuming role arn:aws:iam::444455556666:role/gone")
+    );
     assert!(report.findings.is_empty());
 }
 

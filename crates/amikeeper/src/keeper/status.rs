@@ -18,7 +18,9 @@ options! {
     pub struct StatusOptions {
         /// Also read every `[[fleet]]` account and region (each role assumed).
         pub fleet: bool,
-        /// Read only this region (of the home region, the `copy_to` regions and the fleet's).
+        /// Report only this region (of the home region, the `copy_to` regions and the fleet's).
+        /// The home region is still read when this is a `copy_to` region, to tell whether its
+        /// pointers lag; its errors are reported, its pointers not.
         pub region: Option<Region>,
         /// The time the report is made at (default: now): AMI ages, deprecation, DR lag.
         pub now: Option<OffsetDateTime>,
@@ -90,14 +92,18 @@ impl Keeper {
             pointers.extend(found);
             errors.extend(failed);
         }
-        let findings = findings(&pointers, config.status.dr_max_lag(), now);
+        let mut findings = findings(&pointers, config.status.dr_max_lag(), now);
+        if let Some(only) = &options.region {
+            pointers.retain(|pointer| &pointer.region == only);
+            findings.retain(|finding| &finding.region == only);
+        }
         let aws_calls = home_aws.log().count() + counted.values().map(|aws| aws.log().count()).sum::<usize>();
         StatusReport { generated_at: now, pointers, findings, errors, aws_calls }
     }
 
     /// The accounts and regions status reads, each once (by role and region): the home region,
     /// the `copy_to` destinations, and with `options.fleet` the fleet's; only `options.region`
-    /// when set.
+    /// when set (and the home region, when that is a `copy_to` destination).
     fn status_places(&self, home: &Region, options: &StatusOptions) -> Vec<Planned> {
         let config = self.config();
         let single = (config.accounts.len() == 1).then(|| config.accounts[0].clone());
@@ -148,7 +154,11 @@ impl Keeper {
                 });
             }
         }
-        places.retain(|place| options.region.as_ref().is_none_or(|only| &place.region == only));
+        if let Some(only) = &options.region {
+            // The home region stays when a copy_to region is asked for: its pointers tell lag.
+            let copies_read = places.iter().any(|p| &p.region == only && p.role == PlaceRole::Copy);
+            places.retain(|p| &p.region == only || (copies_read && p.role == PlaceRole::Home));
+        }
         places
     }
 }

@@ -13,8 +13,7 @@ use super::{
 use crate::backend::Aws;
 use crate::error::Result;
 use crate::model::{
-    CreateLaunchTemplateVersion, ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion,
-    Region,
+    CreateLaunchTemplateVersion, ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region,
 };
 use crate::publish::{LaunchTemplateLocator, LaunchTemplatePublisher, PointerNow, Publisher};
 use crate::template::{NameSet, NameTemplate};
@@ -207,7 +206,8 @@ impl PointerKind for LaunchTemplateTarget {
                 (None, None) => unreachable!("validated: a launch template target has one reference"),
             };
             if let Some(name) = ctx.literal(template) {
-                let reference = if by_id { LaunchTemplateRef::Id(name.clone()) } else { LaunchTemplateRef::Name(name.clone()) };
+                let reference =
+                    if by_id { LaunchTemplateRef::Id(name.clone()) } else { LaunchTemplateRef::Name(name.clone()) };
                 templates.push((aws.describe_launch_template(region, &reference).await?, FoundBy::Configured, name));
             } else {
                 let made_by = ctx.made_by(template);

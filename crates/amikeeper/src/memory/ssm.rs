@@ -275,7 +275,12 @@ fn put(
     if request.description.is_some() {
         record.description = request.description.clone();
     }
-    record.versions.push_back(ParameterVersion { version, value: request.value.clone(), labels: Vec::new(), written: now });
+    record.versions.push_back(ParameterVersion {
+        version,
+        value: request.value.clone(),
+        labels: Vec::new(),
+        written: now,
+    });
     Ok(version)
 }
 

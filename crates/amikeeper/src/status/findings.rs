@@ -73,10 +73,8 @@ fn dangling(pointer: &PointerStatus) -> Option<String> {
 /// its AMI is not the copy of the home pointer's, and the home pointer moved more than
 /// `max_lag` ago (sooner, the copy may still be on its way).
 fn lag(dr: &PointerStatus, pointers: &[PointerStatus], max_lag: Duration, now: OffsetDateTime) -> Option<String> {
-    let homes: Vec<&PointerStatus> = pointers
-        .iter()
-        .filter(|p| p.place == PlaceRole::Home && p.rule == dr.rule && p.target == dr.target)
-        .collect();
+    let homes: Vec<&PointerStatus> =
+        pointers.iter().filter(|p| p.place == PlaceRole::Home && p.rule == dr.rule && p.target == dr.target).collect();
     let home = match homes.iter().find(|p| p.name == dr.name) {
         Some(home) => *home,
         None if homes.len() == 1 => homes[0],
@@ -91,14 +89,16 @@ fn lag(dr: &PointerStatus, pointers: &[PointerStatus], max_lag: Duration, now: O
     if moved.is_some_and(|at| now - at <= max_lag) {
         return None;
     }
-    let since = moved.map_or("at a time AWS does not say".to_owned(), |at| {
-        format!("{} hours ago", (now - at).whole_hours())
-    });
+    let since =
+        moved.map_or("at a time AWS does not say".to_owned(), |at| format!("{} hours ago", (now - at).whole_hours()));
     Some(format!(
         "it names {} ({}), not the copy of {} that {} {} in {} names; that pointer moved {since}, longer than the \
          {} hours [status] dr_max_lag_hours allows",
         dr_image.id,
-        dr_image.copied_from.as_deref().map_or("not a copy amikeeper made".to_owned(), |from| format!("copied from {from}")),
+        dr_image
+            .copied_from
+            .as_deref()
+            .map_or("not a copy amikeeper made".to_owned(), |from| format!("copied from {from}")),
         home_image.id,
         home.kind,
         home.name,

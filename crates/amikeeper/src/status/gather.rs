@@ -82,7 +82,10 @@ pub async fn gather<T: Kinds>(
                             Some(status)
                         }
                         Err(e) => {
-                            errors.push(error(format!("{id}, named by {} {}", target.kind(), pointer.name), e.to_string()));
+                            errors.push(error(
+                                format!("{id}, named by {} {}", target.kind(), pointer.name),
+                                e.to_string(),
+                            ));
                             continue;
                         }
                     },
