@@ -13,6 +13,7 @@ use amikeeper::retain::SweepOptions;
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
 use amikeeper::{
     AwsError, BakeOptions, Config, Deadline, HandleOptions, InvokeError, InvokeOptions, Keeper, Report, RunReport,
+    StatusOptions,
 };
 use amikeeper_aws::SdkAws;
 use pyo3::exceptions::PyValueError;
@@ -348,6 +349,22 @@ impl PyKeeper {
         let region = self.region_or_default(py, region)?;
         let options = RollbackOptions::default().to(to).dry_run(dry_run);
         let report = block_on(py, || self.keeper.rollback(&region, &targets, &options))?;
+        to_python(py, &report)
+    }
+
+    /// Reads every pointer the configuration manages back, as `amikeeper status` does, and
+    /// returns its report: in the keeper's region (the home region), each rule's `copy_to`
+    /// regions and, with `fleet`, every `[[fleet]]` account and region; only `region` when given.
+    /// Each pointer says the AMI it names, its state and protection; `findings` what is wrong;
+    /// `errors` what could not be read (never taken for a missing pointer).
+    #[pyo3(signature = (fleet = false, region = None))]
+    fn status(&self, py: Python<'_>, fleet: bool, region: Option<String>) -> PyResult<Py<PyAny>> {
+        let home = self.region_or_default(py, None)?;
+        let only = region
+            .map(|region| region.parse::<Region>().map_err(|error| PyValueError::new_err(error.to_string())))
+            .transpose()?;
+        let options = StatusOptions::default().fleet(fleet).region(only);
+        let report = block_on(py, || self.keeper.status(&home, &options))?;
         to_python(py, &report)
     }
 

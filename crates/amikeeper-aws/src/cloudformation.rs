@@ -31,6 +31,7 @@ pub(crate) fn stack_from_sdk(stack: &cfn::Stack) -> AwsResult<Stack> {
                 ))
             })
             .collect(),
+        updated: stack.last_updated_time().or(stack.creation_time()).and_then(crate::ec2::convert::datetime_from_sdk),
     })
 }
 

@@ -37,6 +37,7 @@ pub(crate) fn parameter_from_sdk(parameter: &ssm::Parameter) -> AwsResult<Parame
         version: parameter.version(),
         kind: parameter_type_from_sdk(parameter.r#type()),
         data_type: parameter.data_type().unwrap_or("text").to_owned(),
+        last_modified: parameter.last_modified_date().and_then(crate::ec2::convert::datetime_from_sdk),
     })
 }
 
@@ -163,6 +164,7 @@ mod tests {
                 version: 7,
                 kind: ParameterType::String,
                 data_type: "aws:ec2:image".into(),
+                last_modified: None,
             }
         );
         let bare = ssm::Parameter::builder().name("/x").build();

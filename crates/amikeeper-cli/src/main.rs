@@ -1,10 +1,12 @@
 //! `amikeeper`: the command line for in-house tooling.
 //!
 //! JSON goes to stdout, progress and errors to stderr. Exit codes: [`EXIT_CODES`] (0 done, 1
-//! AWS work failed, 2 refused or invalid input), the same table as in the README.
+//! AWS work failed, 2 refused or invalid input, 3 `status` found something), the same table as
+//! in the README.
 
 mod demo;
 mod html;
+mod status;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -25,6 +27,7 @@ Exit codes (every command):
   0  Done: every run's status is ok, deferred (the AMI is still pending; its EC2 AMI State Change event finishes the job) or ignored (nothing to do); a plan, a dry run, a policy or parsed events were printed.
   1  AWS work failed: an AWS call failed in a run, a target, a copy or a sweep action, after retries (throttling, a 5xx, a timeout, access denied, a resource the configuration names that is missing), or a sweep's inventory could not be read. Everything else was still done, and running it again is safe. (demo: a check of its in-memory run failed.)
   2  Refused or invalid input, with nothing written for what was refused: a payload that is unreadable, malformed or of an unsupported kind; a bad configuration (a literal target name that is unsafe is one); bad arguments; no region; or a run whose status is refused: an event from an account not in accounts, a name from a tag outside allowed_name_prefixes or unsafe, a stack-managed resource, an event naming an AMI that EC2 does not know (InvalidAMIID.NotFound), a rollback that cannot go back.
+  3  status only: every pointer was read, and something is wrong (a finding: dangling, dr_lag, unprotected, disagree). status exits 1 when any read failed (its report is incomplete), 0 when nothing was found.
   Mixed results: the code is the highest-ranked one among the events, targets and actions, and 1 ranks above 2 above 0. One target updated and one refused exits 2; one refused and one failed exits 1 (its run again exits 2 while the refusal stands); deferred counts as done.";
 
 /// Keeps every pointer to the current AMI right.
@@ -148,6 +151,10 @@ enum Command {
         #[arg(long, default_value = "aws", value_parser = ["aws", "aws-cn", "aws-us-gov"])]
         partition: String,
     },
+    /// Read every pointer the configuration manages back (home region, copy_to regions, with
+    /// --fleet each fleet account): the AMI it names, its state and age, its protection, when it
+    /// moved, and what is wrong. Exits 0 with no finding, 3 with findings, 1 when a read failed.
+    Status(status::StatusArgs),
     /// Run every seed flow on an in-memory AWS account and show what happened (no AWS needed).
     Demo {
         /// Print each report as JSON too.
@@ -234,6 +241,7 @@ async fn run(command: Command) -> ExitCode {
             bake(&config, rule, BakeFlags { dry_run, wait, account }, &aws).await
         }
         Command::Rollback { config, to, dry_run, aws, targets } => rollback(&config, to, dry_run, &aws, &targets).await,
+        Command::Status(args) => status::status(args).await,
         Command::Demo { json } => demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(aws_failure),
     };
     match result {

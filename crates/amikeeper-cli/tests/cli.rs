@@ -167,9 +167,9 @@ fn subcommands() -> Vec<String> {
 fn every_command_s_help_shows_the_readme_s_exit_code_table() {
     let rows = readme_exit_codes();
     let codes: Vec<&str> = rows.iter().map(|(code, _)| code.as_str()).collect();
-    assert_eq!(codes, ["0", "1", "2", "mixed"]);
+    assert_eq!(codes, ["0", "1", "2", "3", "mixed"]);
     let commands = subcommands();
-    for command in ["parse", "handle", "sweep", "rollback", "bake", "iam-policy", "demo"] {
+    for command in ["parse", "handle", "sweep", "rollback", "bake", "iam-policy", "status", "demo"] {
         assert!(commands.iter().any(|c| c == command), "{command} missing from {commands:?}");
     }
     let mut helps = vec![vec!["--help".to_owned()]];
@@ -196,6 +196,9 @@ fn bad_arguments_exit_2() {
         vec!["rollback", "--config", config, "bogus:x", "--region", "eu-west-1"],
         vec!["rollback", "--config", config, "ssm_parameter:/ami/web", "--to", "web", "--region", "eu-west-1"],
         vec!["sweep", "--config", config, "--apply", "--bogus"],
+        vec!["status", "--config", config, "--region", "eu-west-1", "--format", "html"],
+        vec!["status", "--config", config, "--region", "nowhere"],
+        vec!["status", "--config", config, "--region", "eu-west-1", "--format", "xml"],
     ] {
         let out = amikeeper(&args, None);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));

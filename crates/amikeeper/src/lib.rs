@@ -68,13 +68,14 @@ pub mod resolve;
 pub mod retain;
 pub mod rollback;
 pub mod samples;
+pub mod status;
 pub mod template;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
 pub use keeper::{
     BakeOptions, FleetReport, HandleOptions, Invocation, InvokeError, InvokeOptions, Keeper, KeeperBuilder, RunReport,
-    Verdict,
+    StatusOptions, Verdict,
 };
 pub use publish::Publisher;
 pub use report::{Report, RunStatus};

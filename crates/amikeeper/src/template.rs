@@ -225,6 +225,38 @@ impl NameTemplate {
     }
 }
 
+impl NameTemplate {
+    /// What the names this template renders to look like, given what is `known` of each
+    /// placeholder: a value not known exactly is any text that is not empty (and starts as
+    /// known). For finding, among listed names, the ones a template made.
+    pub fn fit<'a>(&self, known: impl Fn(&Placeholder) -> KnownValue<'a>) -> NameFit {
+        let mut pattern = String::from("^");
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => pattern.push_str(&regex::escape(text)),
+                Part::Value(placeholder) => match known(placeholder) {
+                    KnownValue::Exactly(value) => pattern.push_str(&regex::escape(value)),
+                    KnownValue::StartsWith(start) => pattern.push_str(&format!("{}.+", regex::escape(start))),
+                    KnownValue::Unknown => pattern.push_str(".+"),
+                },
+            }
+        }
+        pattern.push('$');
+        NameFit(regex::Regex::new(&pattern).expect("escaped literals and `.+` make a valid pattern"))
+    }
+}
+
+/// The names a template can render to (see [`NameTemplate::fit`]).
+#[derive(Debug, Clone)]
+pub struct NameFit(regex::Regex);
+
+impl NameFit {
+    /// Whether the template can render to `name`.
+    pub fn fits(&self, name: &str) -> bool {
+        self.0.is_match(name)
+    }
+}
+
 impl fmt::Display for NameTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
@@ -274,6 +306,23 @@ mod tests {
     fn empty_value_counts_as_missing() {
         let t = NameTemplate::parse("x{image_name}").unwrap();
         assert!(t.render(|_| Some("")).is_err());
+    }
+
+    #[test]
+    fn fit_takes_literals_as_written_and_values_as_known() {
+        let t = NameTemplate::parse("/ami/{region}/{tag:Role}.{instance_id}").unwrap();
+        let fit = t.fit(|p| match p {
+            Placeholder::Region => KnownValue::Exactly("eu-west-1"),
+            Placeholder::InstanceId => KnownValue::StartsWith("i-"),
+            _ => KnownValue::Unknown,
+        });
+        assert!(fit.fits("/ami/eu-west-1/web.i-0abc"));
+        assert!(!fit.fits("/ami/us-east-1/web.i-0abc"), "another region");
+        assert!(!fit.fits("/ami/eu-west-1/.i-0abc"), "an empty tag value");
+        assert!(!fit.fits("/ami/eu-west-1/web.x-0abc"), "not an instance id");
+        assert!(!fit.fits("x/ami/eu-west-1/web.i-0abc"), "anchored at the start");
+        let dots = NameTemplate::parse("a.b").unwrap().fit(|_| KnownValue::Unknown);
+        assert!(!dots.fits("axb"), "literals are not patterns");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use amikeeper::backend::Aws;
 use amikeeper::config::{Config, ConfigError};
 use amikeeper::iam::{self, Job, TargetArns};
+use amikeeper::kinds::found::{find_parameters, FindContext, FoundBy, FoundPointer};
 use amikeeper::kinds::ssm_parameter::SsmParameterTarget;
 use amikeeper::kinds::{
     InUse, Invalid, Kinds, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, TargetTemplate,
@@ -89,6 +90,11 @@ impl PointerKind for GoldenParameter {
     async fn read_pointer(aws: &dyn Aws, region: &Region, name: &String) -> amikeeper::Result<PointerNow> {
         let found = aws.get_parameter(region, name).await?;
         Ok(PointerNow::from_value(found.as_ref().map(|p| p.value.as_str())))
+    }
+
+    async fn find_pointers(&self, ctx: &FindContext<'_>) -> amikeeper::Result<Vec<FoundPointer>> {
+        let found = find_parameters(ctx, &self.name).await?;
+        Ok(found.into_iter().map(|(parameter, by)| FoundPointer::parameter(parameter, by)).collect())
     }
 
     async fn plan_rollback(name: &String, _ctx: &RollbackContext<'_, Self>) -> amikeeper::Result<Planned> {
@@ -205,6 +211,12 @@ async fn the_resolver_builds_its_publisher_and_it_publishes() {
     // Where it points now, and a rollback the kind refuses: nothing is written.
     let pointer: Pointers = "golden_parameter:/golden/web".parse().unwrap();
     assert_eq!(Targets::read_pointer(&aws, &region, &pointer).await.unwrap(), PointerNow::Image(new.clone()));
+    // What status finds of it.
+    let ctx = FindContext { aws: &aws, region: &region, rule: "web", account: None, allowed_prefixes: &[] };
+    let golden =
+        resolver.config().rules.iter().flat_map(|r| &r.targets).find(|t| t.target().kind() == "golden_parameter");
+    let found = golden.unwrap().target().find_pointers(&ctx).await.unwrap();
+    assert_eq!((found.len(), found[0].found_by, found[0].image_id.as_ref()), (1, FoundBy::Configured, Some(&new)));
     let report = rollback(&aws, &resolver.config().clone(), &region, &[pointer], &RollbackOptions::default()).await;
     let report = serde_json::to_value(&report).unwrap();
     assert_eq!(report["status"], "refused", "{report:#}");

@@ -99,6 +99,7 @@ fn gathered(world: &World) -> Gathered {
                     image_id: Some(image_id(*image)),
                     description: None,
                     is_default: v as i64 + 1 == default,
+                    created: None,
                 })
                 .collect();
             let template = LaunchTemplate {
@@ -165,12 +166,14 @@ fn gathered(world: &World) -> Gathered {
             version: 1,
             kind: ParameterType::String,
             data_type: "aws:ec2:image".into(),
+            last_modified: None,
         }),
         stacks: pointers(&world.stacks, |i, image| Stack {
             name: format!("stack-{i}"),
             id: format!("arn:stack-{i}"),
             status: "UPDATE_COMPLETE".into(),
             parameters: [("ImageId".to_owned(), image.to_string())].into(),
+            updated: None,
         }),
         volumes: vec![Volume {
             id: "vol-0".into(),
@@ -232,6 +235,7 @@ fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Op
         }),
         fleet: Vec::new(),
         metrics: Default::default(),
+        status: Default::default(),
     }
 }
 

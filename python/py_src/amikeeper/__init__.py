@@ -9,6 +9,7 @@ A thin layer over amikeeper's Rust core and its AWS SDK backend: no boto3 needed
     plan = keeper.sweep()                    # the retention plan; sweep(apply=True) acts on it
     keeper.rollback(["ssm_parameter:/ami/web"])
     keeper.bake("nightly-bake")              # a rule's bake now, as its schedule would
+    keeper.status()                          # every pointer read back, and what is wrong
 
     handler = amikeeper.lambda_handler("keeper.toml")   # an AWS Lambda handler
 """
@@ -17,6 +18,7 @@ from ._amikeeper import Keeper, __version__, parse_event, parse_events
 from ._errors import AmikeeperError, AwsError, ConfigError, EventError
 from ._lambda import lambda_handler
 from ._status import ItemStatus, RunStatus, TargetStatus
+from ._status_report import StatusError, StatusFinding, StatusImage, StatusPointer, StatusReport
 
 __all__ = [
     "AmikeeperError",
@@ -26,6 +28,11 @@ __all__ = [
     "ItemStatus",
     "Keeper",
     "RunStatus",
+    "StatusError",
+    "StatusFinding",
+    "StatusImage",
+    "StatusPointer",
+    "StatusReport",
     "TargetStatus",
     "__version__",
     "lambda_handler",

@@ -7,6 +7,8 @@ import os
 from collections.abc import Sequence
 from typing import Any, Final, Optional, Union, final
 
+from ._status_report import StatusReport
+
 __all__ = ["Keeper", "parse_event", "parse_events", "__version__"]
 
 __version__: Final[str]
@@ -80,6 +82,11 @@ class Keeper:
         region: Optional[str] = None,
     ) -> dict[str, Any]:
         """Moves `targets` back to the AMI each named before, or to `to`; refusals are in the report."""
+
+    def status(self, fleet: bool = False, region: Optional[str] = None) -> StatusReport:
+        """Reads every pointer the configuration manages back, as `amikeeper status` does: the
+        keeper's region, each `copy_to` region and with `fleet` every fleet account; only `region`
+        when given. `findings` says what is wrong, `errors` what could not be read."""
 
     def bake(
         self,

@@ -11,7 +11,7 @@ use super::SERVICE;
 use crate::error::invalid_response;
 
 /// An SDK timestamp as an [`OffsetDateTime`] (`None` when out of range).
-pub(super) fn datetime_from_sdk(value: &aws_smithy_types::DateTime) -> Option<OffsetDateTime> {
+pub(crate) fn datetime_from_sdk(value: &aws_smithy_types::DateTime) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(value.as_nanos()).ok()
 }
 
@@ -233,6 +233,7 @@ pub(crate) fn launch_template_version_from_sdk(
         image_id: version.launch_template_data().and_then(|data| data.image_id()).map(ImageId::new),
         description: version.version_description().map(str::to_owned),
         is_default: version.default_version().unwrap_or(false),
+        created: version.create_time().and_then(datetime_from_sdk),
     })
 }
 

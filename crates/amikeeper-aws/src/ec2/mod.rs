@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::error::{from_sdk_error, invalid_response, read_all, sdk_error};
 use crate::SdkAws;
 
-mod convert;
+pub(crate) mod convert;
 #[cfg(test)]
 mod tests;
 

@@ -263,6 +263,7 @@ fn launch_template_and_versions() {
             image_id: Some(ImageId::new("ami-2")),
             description: Some("amikeeper: ami-2".into()),
             is_default: true,
+            created: None,
         }
     );
     let bare = ec2::LaunchTemplateVersion::builder().version_number(1).build();

@@ -21,12 +21,14 @@ use crate::template::{NameTemplate, Placeholder};
 
 mod metrics;
 mod retention;
+mod status;
 
 pub use metrics::{MetricsConfig, DEFAULT_NAMESPACE};
 pub use retention::{
     ConsumerConfig, GroupByConfig, ImagePolicyConfig, ImageReferences, LaunchTemplateRetention, RetentionConfig,
     Retire, SnapshotRetention, StagesConfig,
 };
+pub use status::StatusConfig;
 
 pub(crate) fn invalid(at: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { at: at.into(), reason: reason.into() }
@@ -67,6 +69,9 @@ pub struct Config<T = TargetConfig> {
     /// `[metrics]`: the CloudWatch embedded metric format records the Lambda functions print.
     #[serde(default, skip_serializing_if = "MetricsConfig::is_default")]
     pub metrics: MetricsConfig,
+    /// `[status]`: what `amikeeper status` reports as a finding.
+    #[serde(default)]
+    pub status: StatusConfig,
 }
 
 /// `[[fleet]]`: an account, reached through a role (or this account without one), and its

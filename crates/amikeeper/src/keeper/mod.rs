@@ -8,6 +8,7 @@
 //! - `bake`: a rule's bake ([`Keeper::bake`], and scheduled events of rules with `bake`);
 //! - `refresh`: the instance refreshes of the groups a run moved;
 //! - `sweep`: retention sweeps of a region, an account or a fleet;
+//! - `status`: every pointer read back, and what is wrong ([`Keeper::status`]);
 //! - [`invoke`]: one Lambda-style invocation ([`Keeper::invoke`]), the run-time policy every
 //!   binding and binary shares;
 //! - `retry`: how often a read or a publish is tried.
@@ -17,6 +18,7 @@ mod handle;
 pub mod invoke;
 mod refresh;
 mod retry;
+mod status;
 mod sweep;
 
 use std::sync::Arc;
@@ -39,6 +41,7 @@ pub use invoke::{
     BatchItemFailure, FailedItem, Invocation, InvocationFailure, InvokeError, InvokeOptions, RunReport,
     SqsBatchResponse, Verdict,
 };
+pub use status::StatusOptions;
 pub use sweep::FleetReport;
 
 /// The target of the keeper's logs, whichever of its modules logs: `amikeeper::keeper`.

@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::found::{FindContext, FoundBy, FoundPointer};
 use super::iam::{Job, TargetArns};
-use super::launch_template::{newest_launching, previous_version};
+use super::launch_template::{newest_launching, previous_version, version_of};
 use super::{
     InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove,
     TargetTemplate,
@@ -184,6 +185,37 @@ impl PointerKind for AutoScalingGroupTarget {
         let versions = aws.describe_launch_template_versions(region, &template.id).await?;
         let image = versions.iter().find(|v| v.number == number).and_then(|v| v.image_id.clone());
         Ok(image.map_or(PointerNow::NoImage, PointerNow::Image))
+    }
+
+    /// The version of the launch template the group launches: the AMI it names, moved when
+    /// that version was created (or when the group was pointed at it, which Auto Scaling does
+    /// not report: status says the version's time).
+    async fn find_pointers(&self, ctx: &FindContext<'_>) -> Result<Vec<FoundPointer>> {
+        let (aws, region) = (ctx.aws, ctx.region);
+        let groups = match ctx.literal(&self.name) {
+            Some(name) => match aws.describe_auto_scaling_group(region, &name).await? {
+                Some(group) => vec![(group, FoundBy::Configured)],
+                None => return Ok(vec![FoundPointer::missing(name)]),
+            },
+            None => {
+                let made_by = ctx.made_by(&self.name);
+                let groups = aws.describe_auto_scaling_groups(region).await?;
+                groups.into_iter().filter(|g| made_by(&g.name)).map(|g| (g, FoundBy::Listed)).collect()
+            }
+        };
+        let mut found = Vec::new();
+        for (group, by) in groups {
+            let (mut image, mut created) = (None, None);
+            if let Some(spec) = &group.launch_template {
+                let reference = LaunchTemplateRef::Id(spec.id.clone());
+                if let Some(template) = aws.describe_launch_template(region, &reference).await? {
+                    let number = launched_version(&spec.version, template.default_version, template.latest_version);
+                    (image, created) = version_of(aws, region, &template, number).await?;
+                }
+            }
+            found.push(FoundPointer::new(group.name.clone(), by, image).moved(created).owned_per(&group.tags));
+        }
+        Ok(found)
     }
 
     /// The newest version of the group's template below the one it launches (`$Latest` and

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::found::{find_parameters, FindContext, FoundBy, FoundPointer};
 use super::iam::{Job, TargetArns};
 use super::{
     InUse, Invalid, Listing, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, RollbackMove,
@@ -11,7 +12,9 @@ use super::{
 };
 use crate::backend::Aws;
 use crate::error::Result;
-use crate::model::{CreateLaunchTemplateVersion, ImageId, LaunchTemplateRef, LaunchTemplateVersion, Region};
+use crate::model::{
+    CreateLaunchTemplateVersion, ImageId, LaunchTemplate, LaunchTemplateRef, LaunchTemplateVersion, Region,
+};
 use crate::publish::{LaunchTemplateLocator, LaunchTemplatePublisher, PointerNow, Publisher};
 use crate::template::{NameSet, NameTemplate};
 
@@ -185,6 +188,50 @@ impl PointerKind for LaunchTemplateTarget {
         Ok(default.and_then(|v| v.image_id.clone()).map_or(PointerNow::NoImage, PointerNow::Image))
     }
 
+    /// The template's default version: the AMI it launches, moved when it was created. By id
+    /// or name from an event: every template listed whose id or name the target can make; from
+    /// a parameter: the templates the parameters found name.
+    async fn find_pointers(&self, ctx: &FindContext<'_>) -> Result<Vec<FoundPointer>> {
+        let (aws, region) = (ctx.aws, ctx.region);
+        let mut templates = Vec::new();
+        if let Some(parameter) = &self.id_from_parameter {
+            for (parameter, by) in find_parameters(ctx, parameter).await? {
+                let reference = LaunchTemplateRef::Id(parameter.value.clone());
+                templates.push((aws.describe_launch_template(region, &reference).await?, by, parameter.value));
+            }
+        } else {
+            let (template, by_id) = match (&self.id, &self.name) {
+                (Some(id), _) => (id, true),
+                (None, Some(name)) => (name, false),
+                (None, None) => unreachable!("validated: a launch template target has one reference"),
+            };
+            if let Some(name) = ctx.literal(template) {
+                let reference =
+                    if by_id { LaunchTemplateRef::Id(name.clone()) } else { LaunchTemplateRef::Name(name.clone()) };
+                templates.push((aws.describe_launch_template(region, &reference).await?, FoundBy::Configured, name));
+            } else {
+                let made_by = ctx.made_by(template);
+                for listed in aws.describe_launch_templates(region).await? {
+                    if made_by(if by_id { &listed.id } else { &listed.name }) {
+                        let name = listed.id.clone();
+                        templates.push((Some(listed), FoundBy::Listed, name));
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        for (template, by, name) in templates {
+            found.push(match template {
+                Some(template) => {
+                    let (image, created) = default_version(aws, region, &template).await?;
+                    FoundPointer::new(template.id.clone(), by, image).moved(created).owned_per(&template.tags)
+                }
+                None => FoundPointer::missing(name),
+            });
+        }
+        Ok(found)
+    }
+
     /// The newest version below the default whose AMI differs from the default's (or the
     /// newest that launches `to`) becomes the default again; no version launches `to`: a new
     /// one is made from the default.
@@ -217,6 +264,27 @@ impl PointerKind for LaunchTemplateTarget {
             Err(to_image) => Ok(Box::new(TemplateMove { id, from, from_image, to: None, to_image })),
         })
     }
+}
+
+/// The AMI `template`'s version `number` launches, and when that version was created.
+pub(crate) async fn version_of(
+    aws: &dyn Aws,
+    region: &Region,
+    template: &LaunchTemplate,
+    number: i64,
+) -> Result<(Option<ImageId>, Option<time::OffsetDateTime>)> {
+    let versions = aws.describe_launch_template_versions(region, &template.id).await?;
+    let version = versions.into_iter().find(|v| v.number == number);
+    Ok(version.map_or((None, None), |v| (v.image_id, v.created)))
+}
+
+/// The AMI `template`'s default version launches, and when that version was created.
+async fn default_version(
+    aws: &dyn Aws,
+    region: &Region,
+    template: &LaunchTemplate,
+) -> Result<(Option<ImageId>, Option<time::OffsetDateTime>)> {
+    version_of(aws, region, template, template.default_version).await
 }
 
 /// The newest version whose AMI is `image`.

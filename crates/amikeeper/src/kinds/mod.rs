@@ -19,6 +19,7 @@
 //! implements, never through a kind's variant.
 
 pub mod auto_scaling_group;
+pub mod found;
 pub mod iam;
 pub mod launch_template;
 pub mod ssm_parameter;
@@ -41,6 +42,7 @@ use crate::events::AmiEvent;
 use crate::model::{ImageId, InstanceRefreshPreferences, Region};
 use crate::publish::{PointerNow, Publisher, TargetId};
 use crate::template::NameTemplate;
+use found::{FindContext, FoundPointer};
 use iam::{Job, TargetArns};
 
 pub use crate::names::NameKind;
@@ -239,6 +241,12 @@ pub trait PointerKind: Clone + fmt::Debug + Serialize + DeserializeOwned + Send 
     /// group, the AMI the version it launches names). For rollback and status views.
     async fn read_pointer(aws: &dyn Aws, region: &Region, pointer: &Self::Pointer) -> Result<PointerNow>;
 
+    /// This target's pointers in `ctx`'s account and region, each read: the one its names make
+    /// without an event (read directly; missing when it does not exist), or, when a name comes
+    /// from an event, every pointer of the kind listed there whose name the target can make.
+    /// For `amikeeper status`.
+    async fn find_pointers(&self, ctx: &FindContext<'_>) -> Result<Vec<FoundPointer>>;
+
     /// Works out how to roll `pointer` back (to `ctx.to`, or to the AMI it named before),
     /// reading where it points now.
     async fn plan_rollback(pointer: &Self::Pointer, ctx: &RollbackContext<'_, Self>) -> Result<Planned>;
@@ -268,6 +276,8 @@ pub trait Target: fmt::Debug + Send + Sync {
     fn iam_resources(&self, job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>>;
     /// See [`PointerKind::iam_caveat`].
     fn iam_caveat(&self) -> Option<&'static str>;
+    /// See [`PointerKind::find_pointers`].
+    fn find_pointers<'a>(&'a self, ctx: &'a FindContext<'a>) -> FindFuture<'a>;
 }
 
 impl<K: PointerKind> Target for K {
@@ -304,10 +314,16 @@ impl<K: PointerKind> Target for K {
     fn iam_caveat(&self) -> Option<&'static str> {
         PointerKind::iam_caveat(self)
     }
+    fn find_pointers<'a>(&'a self, ctx: &'a FindContext<'a>) -> FindFuture<'a> {
+        PointerKind::find_pointers(self, ctx)
+    }
 }
 
 /// A future that plans one rollback.
 pub type PlanFuture<'a> = Pin<Box<dyn Future<Output = Result<Planned>> + Send + 'a>>;
+
+/// A future that finds a target's pointers.
+pub type FindFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<FoundPointer>>> + Send + 'a>>;
 
 /// A future that reads where one pointer points now.
 pub type ReadFuture<'a> = Pin<Box<dyn Future<Output = Result<PointerNow>> + Send + 'a>>;

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::found::{find_parameters, FindContext, FoundPointer};
 use super::iam::{Job, TargetArns};
 use super::value_move::{ValueMove, WriteBack};
 use super::{InUse, Invalid, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, TargetTemplate};
@@ -126,6 +127,19 @@ impl PointerKind for SsmParameterTarget {
     async fn read_pointer(aws: &dyn Aws, region: &Region, name: &String) -> Result<PointerNow> {
         let found = aws.get_parameter(region, name).await?;
         Ok(PointerNow::from_value(found.as_ref().map(|p| p.value.as_str())))
+    }
+
+    /// The parameter's current value; it moved when its current version was written. SSM
+    /// parameters carry their stack's tag only in `ListTagsForResource`, which status does not
+    /// call: `stack` stays unknown.
+    async fn find_pointers(&self, ctx: &FindContext<'_>) -> Result<Vec<FoundPointer>> {
+        let found = find_parameters(ctx, &self.name).await?;
+        if found.is_empty() {
+            if let Some(name) = ctx.literal(&self.name) {
+                return Ok(vec![FoundPointer::missing(name)]);
+            }
+        }
+        Ok(found.into_iter().map(|(parameter, by)| FoundPointer::parameter(parameter, by)).collect())
     }
 
     /// The newest version in `GetParameterHistory` whose value differs from the current one.

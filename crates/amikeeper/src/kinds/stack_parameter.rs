@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::found::{image_in, FindContext, FoundBy, FoundPointer};
 use super::iam::{Job, TargetArns};
 use super::value_move::{ValueMove, WriteBack};
 use super::{
@@ -11,7 +12,7 @@ use super::{
 };
 use crate::backend::Aws;
 use crate::error::Result;
-use crate::model::{ImageId, Region, StackUpdate, UpdateStack};
+use crate::model::{ImageId, Region, Stack, StackUpdate, UpdateStack};
 use crate::publish::{stack_update_request, PointerNow, Publisher, StackParameterPublisher};
 use crate::template::NameTemplate;
 
@@ -122,6 +123,26 @@ impl PointerKind for StackParameterTarget {
         let found = aws.describe_stack(region, &pointer.stack).await?;
         let value = found.as_ref().and_then(|stack| stack.parameters.get(&pointer.parameter));
         Ok(PointerNow::from_value(value.map(String::as_str)))
+    }
+
+    /// The stack's parameter; it moved at the stack's last update (any update: CloudFormation
+    /// keeps no history of one parameter). The stack owns it.
+    async fn find_pointers(&self, ctx: &FindContext<'_>) -> Result<Vec<FoundPointer>> {
+        let found = |stack: Stack, by: FoundBy| {
+            let name = format!("{}/{}", stack.name, self.parameter);
+            let image = image_in(stack.parameters.get(&self.parameter).map(String::as_str));
+            let pointer = FoundPointer::new(name, by, image).moved(stack.updated);
+            FoundPointer { stack: Some(stack.name), ..pointer }
+        };
+        if let Some(name) = ctx.literal(&self.stack) {
+            return Ok(vec![match ctx.aws.describe_stack(ctx.region, &name).await? {
+                Some(stack) => found(stack, FoundBy::Configured),
+                None => FoundPointer::missing(format!("{name}/{}", self.parameter)),
+            }]);
+        }
+        let made_by = ctx.made_by(&self.stack);
+        let stacks = ctx.aws.describe_stacks(ctx.region).await?;
+        Ok(stacks.into_iter().filter(|s| made_by(&s.name)).map(|s| found(s, FoundBy::Listed)).collect())
     }
 
     /// CloudFormation keeps no history of parameter values, so a stack needs `to`; the stack

@@ -64,8 +64,13 @@ impl MemoryAws {
                 world.account,
                 &serial[serial.len() - 12..]
             );
-            let stack =
-                Stack { name: name.clone(), id, status: "CREATE_COMPLETE".into(), parameters: parameters.clone() };
+            let stack = Stack {
+                name: name.clone(),
+                id,
+                status: "CREATE_COMPLETE".into(),
+                parameters: parameters.clone(),
+                updated: Some(world.now),
+            };
             let stacks = &mut world.region(&region).stacks;
             assert!(!stacks.contains_key(&name), "stack {name} already exists in {region}");
             stacks.insert(name, StackRecord { stack: stack.clone(), history: vec![parameters] });
@@ -116,6 +121,7 @@ impl CloudFormationApi for MemoryAws {
     async fn update_stack(&self, region: &Region, request: &UpdateStack) -> AwsResult<StackUpdate> {
         let op = ops::UPDATE_STACK;
         self.call(op, |world| {
+            let now = world.now;
             let name = &request.name;
             let Some(record) = world.region(region).find_stack(name) else {
                 return Err(validation(op, AwsErrorKind::NotFound, format!("Stack [{name}] does not exist")));
@@ -148,6 +154,7 @@ impl CloudFormationApi for MemoryAws {
             }
             stack.parameters = parameters.clone();
             stack.status = "UPDATE_COMPLETE".into();
+            stack.updated = Some(now);
             let stack_id = stack.id.clone();
             record.history.push(parameters);
             Ok(StackUpdate::Started { stack_id })

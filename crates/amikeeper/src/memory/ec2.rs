@@ -165,6 +165,7 @@ pub(super) struct TemplateRecord {
 struct TemplateVersionRecord {
     image_id: Option<ImageId>,
     description: Option<String>,
+    created: OffsetDateTime,
 }
 
 impl TemplateRecord {
@@ -196,6 +197,7 @@ impl TemplateRecord {
                 image_id: version.image_id.clone(),
                 description: version.description.clone(),
                 is_default: number == self.default_version,
+                created: Some(version.created),
             })
             .collect()
     }
@@ -517,6 +519,7 @@ impl MemoryAws {
         let name = name.into();
         self.with_world(|world| {
             let id = world.next_id("lt");
+            let now = world.now;
             let state = world.region(&region);
             let taken = state.templates.values().any(|template| template.name == name);
             assert!(!taken, "launch template {name} already exists in {region}");
@@ -526,7 +529,7 @@ impl MemoryAws {
                 tags,
                 default_version: 1,
                 next_version: 2,
-                versions: BTreeMap::from([(1, TemplateVersionRecord { image_id, description: None })]),
+                versions: BTreeMap::from([(1, TemplateVersionRecord { image_id, description: None, created: now })]),
             };
             let summary = record.summary();
             state.templates.insert(id, record);
@@ -743,11 +746,13 @@ impl Ec2Api for MemoryAws {
         let op = ops::CREATE_LAUNCH_TEMPLATE_VERSION;
         let CreateLaunchTemplateVersion { template_id, source_version, image_id, description } = request;
         self.call(op, |world| {
+            let now = world.now;
             let template = world.template_mut(op, region, template_id)?;
             let source = template.versions.get(source_version);
             let mut version = source.cloned().ok_or_else(|| version_not_found(op, template_id, *source_version))?;
             version.image_id = Some(image_id.clone());
             version.description = (!description.is_empty()).then(|| description.clone());
+            version.created = now;
             let number = template.next_version;
             template.next_version += 1;
             template.versions.insert(number, version);

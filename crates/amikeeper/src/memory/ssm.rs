@@ -38,6 +38,7 @@ struct ParameterVersion {
     version: i64,
     value: String,
     labels: Vec<String>,
+    written: time::OffsetDateTime,
 }
 
 impl ParameterRecord {
@@ -53,6 +54,7 @@ impl ParameterRecord {
             version: latest.version,
             kind: self.kind,
             data_type: self.data_type.clone(),
+            last_modified: Some(latest.written),
         })
     }
 }
@@ -173,7 +175,10 @@ impl MemoryAws {
             overwrite: true,
             description: None,
         };
-        self.with_world(|world| put(&mut world.region(&region).parameters, &request))
+        self.with_world(|world| {
+            let now = world.now;
+            put(&mut world.region(&region).parameters, &request, now)
+        })
     }
 
     /// `LabelParameterVersion` (not recorded nor faulted): puts `label` on one version, moving
@@ -216,7 +221,11 @@ impl MemoryAws {
 }
 
 /// `PutParameter` on the parameters of one region.
-fn put(parameters: &mut std::collections::BTreeMap<String, ParameterRecord>, request: &PutParameter) -> AwsResult<i64> {
+fn put(
+    parameters: &mut std::collections::BTreeMap<String, ParameterRecord>,
+    request: &PutParameter,
+    now: time::OffsetDateTime,
+) -> AwsResult<i64> {
     let op = ops::PUT_PARAMETER;
     check_name(op, &request.name)?;
     let data_type = check_value(op, request)?;
@@ -229,6 +238,7 @@ fn put(parameters: &mut std::collections::BTreeMap<String, ParameterRecord>, req
                 version: 1,
                 value: request.value.clone(),
                 labels: Vec::new(),
+                written: now,
             }]),
             next_version: 2,
         };
@@ -265,7 +275,12 @@ fn put(parameters: &mut std::collections::BTreeMap<String, ParameterRecord>, req
     if request.description.is_some() {
         record.description = request.description.clone();
     }
-    record.versions.push_back(ParameterVersion { version, value: request.value.clone(), labels: Vec::new() });
+    record.versions.push_back(ParameterVersion {
+        version,
+        value: request.value.clone(),
+        labels: Vec::new(),
+        written: now,
+    });
     Ok(version)
 }
 
@@ -278,7 +293,10 @@ impl SsmApi for MemoryAws {
     }
 
     async fn put_parameter(&self, region: &Region, request: &PutParameter) -> AwsResult<i64> {
-        self.call(ops::PUT_PARAMETER, |world| put(&mut world.region(region).parameters, request))
+        self.call(ops::PUT_PARAMETER, |world| {
+            let now = world.now;
+            put(&mut world.region(region).parameters, request, now)
+        })
     }
 
     async fn delete_parameter(&self, region: &Region, name: &str) -> AwsResult<()> {

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
+use time::OffsetDateTime;
+
 use super::{ImageId, Tags};
 
 /// How a reference names a launch template.
@@ -52,6 +54,9 @@ pub struct LaunchTemplateVersion {
     pub description: Option<String>,
     /// Whether this is the default version.
     pub is_default: bool,
+    /// When the version was created (`CreateTime`), when the backend reports it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created: Option<OffsetDateTime>,
 }
 
 /// A `CreateLaunchTemplateVersion` request: a new version of a template, copied from one of
@@ -136,6 +141,9 @@ pub struct Parameter {
     pub kind: ParameterType,
     /// `text` or `aws:ec2:image`.
     pub data_type: String,
+    /// When the current version was written (`LastModifiedDate`), when the backend reports it.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_modified: Option<OffsetDateTime>,
 }
 
 /// A `PutParameter` request.
@@ -166,6 +174,10 @@ pub struct Stack {
     pub status: String,
     /// Parameter values by key.
     pub parameters: BTreeMap<String, String>,
+    /// When the stack was last updated (`LastUpdatedTime`, any change, not only a parameter's),
+    /// or created (`CreationTime`) when it never was; `None` when the backend does not say.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub updated: Option<OffsetDateTime>,
 }
 
 impl Stack {

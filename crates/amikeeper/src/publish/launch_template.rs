@@ -416,6 +416,7 @@ impl LaunchTemplatePublisher {
                         image_id: Some(image.id.clone()),
                         description: Some(description),
                         is_default: false,
+                        created: None,
                     });
                     (number, reason)
                 }
@@ -458,6 +459,7 @@ impl LaunchTemplatePublisher {
                     image_id: Some(image.id.clone()),
                     description: None,
                     is_default: self.set_default,
+                    created: None,
                 });
             }
             match self.prune(ctx, template, &all, keep, default, number.max(template.latest_version)).await {
@@ -477,7 +479,13 @@ mod tests {
     fn versions(numbers: &[i64]) -> Vec<LaunchTemplateVersion> {
         numbers
             .iter()
-            .map(|&number| LaunchTemplateVersion { number, image_id: None, description: None, is_default: false })
+            .map(|&number| LaunchTemplateVersion {
+                number,
+                image_id: None,
+                description: None,
+                is_default: false,
+                created: None,
+            })
             .collect()
     }
 

@@ -207,6 +207,7 @@ pub(super) async fn ask_consumers(
         retention: None,
         fleet: Vec::new(),
         metrics: Default::default(),
+        status: Default::default(),
     };
     let mut checks = Vec::new();
     for consumer in consumers {

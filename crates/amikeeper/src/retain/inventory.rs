@@ -281,6 +281,7 @@ pub(super) async fn gather_paced<T: Kinds>(
                 version: *version,
                 kind,
                 data_type: "text".into(),
+                last_modified: None,
             };
             parameters.push(current);
         }

@@ -67,6 +67,13 @@ impl PointerKind for Forgetful {
     async fn plan_rollback(_pointer: &String, _ctx: &RollbackContext<'_, Self>) -> amikeeper::Result<Planned> {
         Ok(Err("not rolled back".into()))
     }
+
+    async fn find_pointers(
+        &self,
+        _ctx: &amikeeper::kinds::found::FindContext<'_>,
+    ) -> amikeeper::Result<Vec<amikeeper::kinds::found::FoundPointer>> {
+        Ok(Vec::new())
+    }
 }
 
 fn main() {}
