@@ -50,6 +50,7 @@ pub mod kinds;
 pub mod memory;
 pub mod model;
 pub mod names;
+pub mod notify;
 pub mod protect;
 
 pub use config::Config;

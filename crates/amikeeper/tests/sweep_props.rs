@@ -231,6 +231,7 @@ fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Op
             consumers: Vec::new(),
         }),
         fleet: Vec::new(),
+        notify: None,
     }
 }
 

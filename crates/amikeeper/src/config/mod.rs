@@ -19,8 +19,10 @@ use crate::model::{AccountId, Region};
 use crate::names::check_template;
 use crate::template::{NameTemplate, Placeholder};
 
+mod notify;
 mod retention;
 
+pub use notify::{BadEventBus, EventBus, NotifyConfig};
 pub use retention::{
     ConsumerConfig, GroupByConfig, ImagePolicyConfig, ImageReferences, LaunchTemplateRetention, RetentionConfig,
     Retire, SnapshotRetention, StagesConfig,
@@ -62,6 +64,9 @@ pub struct Config<T = TargetConfig> {
     /// region.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fleet: Vec<FleetTarget>,
+    /// `[notify]`: the EventBridge bus to put what amikeeper does on; `None`: notify nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyConfig>,
 }
 
 /// `[[fleet]]`: an account, reached through a role (or this account without one), and its

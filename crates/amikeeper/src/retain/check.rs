@@ -206,6 +206,7 @@ pub(super) async fn ask_consumers(
         protect_published: false,
         retention: None,
         fleet: Vec::new(),
+        notify: None,
     };
     let mut checks = Vec::new();
     for consumer in consumers {

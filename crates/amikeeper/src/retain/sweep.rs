@@ -164,6 +164,7 @@ impl<'a> Sweeper<'a> {
             results,
             aws_calls: 0,
             aws_calls_by_operation: BTreeMap::new(),
+            notifications: None,
         })
     }
 }
