@@ -43,7 +43,7 @@ async fn received(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
     let mut messages = Vec::new();
     for _ in 0..3 {
         let answer = sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await;
-        let batch = answer.expect("ReceiveMessage").messages.unwrap_or_default();
+        let batch = answer.expect("ReceiveMessage").messages().to_vec();
         if batch.is_empty() && !messages.is_empty() {
             break;
         }

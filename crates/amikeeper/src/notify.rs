@@ -89,34 +89,42 @@ pub struct PointerRef {
     pub arn: Option<String>,
 }
 
+/// What every detail starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DetailHeader {
+    /// [`SCHEMA_VERSION`].
+    pub version: &'static str,
+    /// The region of the pointer, or swept.
+    pub region: String,
+    /// The account of the pointer, or swept, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+impl DetailHeader {
+    fn new(region: &Region, account: Option<&str>) -> Self {
+        Self { version: SCHEMA_VERSION, region: region.to_string(), account: account.map(str::to_owned) }
+    }
+}
+
 /// The detail of `AMI Pointer Moved`, `AMI Pointer Rolled Back`, `AMI Pointer Refused` and
 /// `AMI Pointer Update Failed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PointerDetail {
-    /// [`SCHEMA_VERSION`].
-    pub version: &'static str,
+    /// The schema's version, and the pointer's region and account.
+    #[serde(flatten)]
+    pub header: DetailHeader,
     /// `handle` or `rollback`.
     pub operation: Operation,
-    /// The region of the pointer.
-    pub region: String,
-    /// The account of the pointer, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
     /// The rule whose target the pointer is (handles only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     /// The pointer.
     pub pointer: PointerRef,
-    /// `updated`, `refused` or `failed`, as in the run's report.
-    pub status: Status,
-    /// Why, in words.
-    pub reason: String,
-    /// What the pointer named before (an AMI id), when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    /// What it names now (or was to name).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
+    /// As in the run's report: `status` (`updated`, `refused` or `failed`), `reason`, and
+    /// `from`, `to` and `notes` when known.
+    #[serde(flatten)]
+    pub outcome: Outcome,
     /// The kind of the event handled (handles only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_kind: Option<EventKind>,
@@ -131,13 +139,9 @@ pub struct PointerDetail {
 /// The detail of `AMI Sweep Completed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SweepDetail {
-    /// [`SCHEMA_VERSION`].
-    pub version: &'static str,
-    /// The region swept.
-    pub region: String,
-    /// The account swept, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
+    /// The schema's version, and the region and account swept.
+    #[serde(flatten)]
+    pub header: DetailHeader,
     /// The role assumed to sweep it (a fleet's target).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
@@ -212,16 +216,11 @@ pub fn pointer_event(
     };
     let arn = run.account.and_then(|account| pointer_arn(target, run.region, account));
     let detail = PointerDetail {
-        version: SCHEMA_VERSION,
+        header: DetailHeader::new(run.region, run.account),
         operation: run.operation,
-        region: run.region.to_string(),
-        account: run.account.map(str::to_owned),
         rule: rule.map(str::to_owned),
         pointer: PointerRef { kind: target.kind, name: target.name.clone(), arn: arn.clone() },
-        status: outcome.status,
-        reason: outcome.reason.clone(),
-        from: outcome.from.clone(),
-        to: outcome.to.clone(),
+        outcome: outcome.clone(),
         event_kind: run.event_kind,
         event_id: run.event_id.map(str::to_owned),
         error: error.cloned(),
@@ -242,9 +241,7 @@ pub fn sweep_event(
     report: &SweepReport,
 ) -> Notification {
     let detail = SweepDetail {
-        version: SCHEMA_VERSION,
-        region: region.to_string(),
-        account: account.map(str::to_owned),
+        header: DetailHeader::new(region, account),
         role_arn: role_arn.map(str::to_owned),
         status: report.status,
         summary: report.summary.clone(),

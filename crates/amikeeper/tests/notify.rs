@@ -62,7 +62,7 @@ async fn a_moved_pointer_and_a_refused_one_put_the_documented_details() {
     assert_eq!(types, ["AMI Pointer Moved", "AMI Pointer Refused"]);
     let (_, moved, resources) = &put[0];
     let arn = format!("arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/ami/web");
-    assert_eq!(resources, &[arn.clone()]);
+    assert_eq!(resources, std::slice::from_ref(&arn));
     assert_eq!(
         moved,
         &json!({
