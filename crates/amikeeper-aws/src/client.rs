@@ -238,12 +238,15 @@ struct Inner {
     cloudformation: Clients<aws_sdk_cloudformation::Client>,
     rbin: Clients<aws_sdk_rbin::Client>,
     imagebuilder: Clients<aws_sdk_imagebuilder::Client>,
+    eventbridge: Clients<aws_sdk_eventbridge::Client>,
 }
 
-/// amikeeper's five backend traits ([`Ec2Api`](amikeeper::backend::Ec2Api),
+/// amikeeper's backend traits ([`Ec2Api`](amikeeper::backend::Ec2Api),
 /// [`SsmApi`](amikeeper::backend::SsmApi), [`AutoScalingApi`](amikeeper::backend::AutoScalingApi),
 /// [`CloudFormationApi`](amikeeper::backend::CloudFormationApi),
-/// [`RecycleBinApi`](amikeeper::backend::RecycleBinApi)) over the AWS SDK for Rust.
+/// [`RecycleBinApi`](amikeeper::backend::RecycleBinApi),
+/// [`ImageBuilderApi`](amikeeper::backend::ImageBuilderApi), [`StsApi`](amikeeper::backend::StsApi),
+/// [`EventsApi`](amikeeper::backend::EventsApi)) over the AWS SDK for Rust.
 ///
 /// Made by [`SdkAws::builder`] (or [`SdkAws::from_sdk_config`]). Each call goes to the region
 /// it names, through one SDK client per (service, region), made on first use and kept. Cloning
@@ -301,6 +304,7 @@ impl SdkAws {
                 cloudformation: Clients::new(),
                 rbin: Clients::new(),
                 imagebuilder: Clients::new(),
+                eventbridge: Clients::new(),
             }),
         }
     }
@@ -378,6 +382,10 @@ impl SdkAws {
     client_getter!(
         /// The EC2 Image Builder client of `region` (the default region if `region` is empty).
         imagebuilder, aws_sdk_imagebuilder, "imagebuilder"
+    );
+    client_getter!(
+        /// The EventBridge client of `region` (the default region if `region` is empty).
+        eventbridge, aws_sdk_eventbridge, "events"
     );
 }
 

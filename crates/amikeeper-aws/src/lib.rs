@@ -111,6 +111,7 @@ mod client;
 mod cloudformation;
 mod ec2;
 pub mod error;
+mod events;
 mod imagebuilder;
 mod rbin;
 mod retries;

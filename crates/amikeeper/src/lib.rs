@@ -54,6 +54,7 @@ pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod names;
+pub mod notify;
 pub mod protect;
 
 pub use config::Config;

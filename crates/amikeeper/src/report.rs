@@ -136,6 +136,10 @@ pub struct Report {
     pub aws_calls: usize,
     /// Those calls per operation, e.g. `ssm:PutParameter`.
     pub aws_calls_by_operation: BTreeMap<String, usize>,
+    /// What became of the events put on EventBridge (`[notify]`); `None` without `[notify]`
+    /// and in a dry run. A notification that failed leaves the status as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<crate::model::Notifications>,
 }
 
 impl Report {

@@ -99,6 +99,10 @@ pub struct RollbackReport {
     pub aws_calls: usize,
     /// AWS calls per operation.
     pub aws_calls_by_operation: BTreeMap<String, usize>,
+    /// What became of the events put on EventBridge (`[notify]`); `None` without `[notify]`
+    /// and in a dry run. A failed notification leaves the status as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<crate::model::Notifications>,
 }
 
 const NOTICE: &str = "rollback: the rule that a pointer never moves to an older AMI is set aside for these targets";
@@ -122,6 +126,7 @@ pub async fn rollback<T: Kinds>(
         warnings: Vec::new(),
         aws_calls: 0,
         aws_calls_by_operation: BTreeMap::new(),
+        notifications: None,
     };
     run(&counting, config, region, targets, options, &mut report).await;
     report.aws_calls = counting.log().count();

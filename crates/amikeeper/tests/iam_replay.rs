@@ -522,6 +522,24 @@ impl StsApi for Recorder {
     }
 }
 
+#[async_trait]
+impl amikeeper::backend::EventsApi for Recorder {
+    async fn put_events(
+        &self,
+        region: &Region,
+        entries: &[amikeeper::model::EventEntry],
+    ) -> AwsResult<Vec<amikeeper::model::EntryResult>> {
+        for entry in entries {
+            let arn = match entry.event_bus.starts_with("arn:") {
+                true => entry.event_bus.clone(),
+                false => format!("arn:aws:events:{region}:{}:event-bus/{}", self.account, entry.event_bus),
+            };
+            self.record("events:PutEvents", region.as_str(), arn);
+        }
+        self.inner.put_events(region, entries).await
+    }
+}
+
 // -------------------------------------------------------------------------------- the fixture
 
 /// [`MemoryFixture`] whose backend is a [`Recorder`]; it remembers the instances it made.

@@ -236,6 +236,7 @@ fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Op
         fleet: Vec::new(),
         metrics: Default::default(),
         status: Default::default(),
+        notify: None,
     }
 }
 

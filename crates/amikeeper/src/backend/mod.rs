@@ -5,7 +5,7 @@
 //! [`MemoryAws`](crate::memory::MemoryAws) (a faithful in-memory account with fault injection),
 //! [`CountingAws`] (a wrapper that counts calls) and, in the `amikeeper-aws` crate, the AWS SDK.
 //! With the `mock` feature, mockall generates `MockEc2Api`, `MockSsmApi`, `MockAutoScalingApi`,
-//! `MockCloudFormationApi`, `MockRecycleBinApi` and `MockImageBuilderApi`.
+//! `MockCloudFormationApi`, `MockRecycleBinApi`, `MockImageBuilderApi` and `MockEventsApi`.
 
 mod counting;
 mod retry;
@@ -27,10 +27,10 @@ pub use crate::model::InstanceRefreshPreferences;
 use time::OffsetDateTime;
 
 use crate::model::{
-    AccountId, AllowedImagesSettings, AutoScalingGroup, CopyImage, CreateImage, CreateLaunchTemplateVersion, Image,
-    ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate, LaunchTemplateRef, LaunchTemplateSpec,
-    LaunchTemplateVersion, Parameter, PutParameter, RecipeImage, RecycleBinResource, RecycleBinRule, Region, Snapshot,
-    Stack, StackUpdate, Tags, UpdateStack, Volume,
+    AccountId, AllowedImagesSettings, AutoScalingGroup, CopyImage, CreateImage, CreateLaunchTemplateVersion,
+    EntryResult, EventEntry, Image, ImageId, ImageReference, Instance, LaunchConfiguration, LaunchTemplate,
+    LaunchTemplateRef, LaunchTemplateSpec, LaunchTemplateVersion, Parameter, PutParameter, RecipeImage,
+    RecycleBinResource, RecycleBinRule, Region, Snapshot, Stack, StackUpdate, Tags, UpdateStack, Volume,
 };
 
 /// A result of a backend call.
@@ -272,13 +272,36 @@ pub trait StsApi: Send + Sync {
     async fn assume_role(&self, role_arn: &str, external_id: Option<&str>) -> AwsResult<Arc<dyn Aws>>;
 }
 
+/// Amazon EventBridge: the events amikeeper puts on a bus (`[notify]`).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait EventsApi: Send + Sync {
+    /// `PutEvents` of at most [`EVENTS_PER_CALL`](crate::model::EVENTS_PER_CALL) entries
+    /// adding up to at most [`MAX_PUT_EVENTS_BYTES`](crate::model::MAX_PUT_EVENTS_BYTES): one
+    /// result per entry, in order. The call succeeds when only some entries fail
+    /// (`FailedEntryCount` > 0); each says why in its result.
+    async fn put_events(&self, region: &Region, entries: &[EventEntry]) -> AwsResult<Vec<EntryResult>>;
+}
+
 /// The most image ids one `DescribeImageReferences` call takes.
 pub const IMAGE_REFERENCES_PER_CALL: usize = 10;
 
-/// Every service amikeeper uses; implemented for anything that implements the seven traits.
-pub trait Aws: Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi + RecycleBinApi + ImageBuilderApi + StsApi {}
+/// Every service amikeeper uses; implemented for anything that implements the eight traits.
+pub trait Aws:
+    Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi + RecycleBinApi + ImageBuilderApi + StsApi + EventsApi
+{
+}
 
-impl<T: Ec2Api + SsmApi + AutoScalingApi + CloudFormationApi + RecycleBinApi + ImageBuilderApi + StsApi + ?Sized> Aws
-    for T
+impl<
+        T: Ec2Api
+            + SsmApi
+            + AutoScalingApi
+            + CloudFormationApi
+            + RecycleBinApi
+            + ImageBuilderApi
+            + StsApi
+            + EventsApi
+            + ?Sized,
+    > Aws for T
 {
 }

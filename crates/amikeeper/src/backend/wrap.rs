@@ -67,6 +67,9 @@ macro_rules! delegate_through_around {
             StsApi {
                 assume_role(role_arn: &str, external_id: Option<&str>) -> Arc<dyn Aws> = "sts:AssumeRole";
             }
+            EventsApi {
+                put_events(region: &Region, entries: &[$crate::model::EventEntry]) -> Vec<$crate::model::EntryResult> = "events:PutEvents";
+            }
         }
     };
     (@table $wrapper:ty; $($trait:ident { $($method:ident($($arg:ident: $type:ty),*) -> $output:ty = $op:expr;)* })*) => {

@@ -20,10 +20,12 @@ use crate::names::check_template;
 use crate::template::{NameTemplate, Placeholder};
 
 mod metrics;
+mod notify;
 mod retention;
 mod status;
 
 pub use metrics::{MetricsConfig, DEFAULT_NAMESPACE};
+pub use notify::{BadEventBus, EventBus, NotifyConfig};
 pub use retention::{
     ConsumerConfig, GroupByConfig, ImagePolicyConfig, ImageReferences, LaunchTemplateRetention, RetentionConfig,
     Retire, SnapshotRetention, StagesConfig,
@@ -72,6 +74,9 @@ pub struct Config<T = TargetConfig> {
     /// `[status]`: what `amikeeper status` reports as a finding.
     #[serde(default)]
     pub status: StatusConfig,
+    /// `[notify]`: the EventBridge bus to put what amikeeper does on; `None`: notify nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyConfig>,
 }
 
 /// `[[fleet]]`: an account, reached through a role (or this account without one), and its

@@ -198,6 +198,12 @@ pub fn policy_in_partition<T: Kinds>(config: &Config<T>, partition: &str) -> Val
     for (sid, roles) in assumed.into_iter().filter(|(_, roles)| !roles.is_empty()) {
         statements.push(json!({ "Sid": sid, "Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": roles }));
     }
+    let buses = notify_buses(config, partition);
+    if !buses.is_empty() {
+        statements.push(
+            json!({ "Sid": "AmikeeperNotify", "Effect": "Allow", "Action": ["events:PutEvents"], "Resource": buses }),
+        );
+    }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
@@ -457,6 +463,13 @@ fn scope<T: Kinds>(config: &Config<T>, job: Job, action: &str, arns: &Arns<'_>) 
     }
 }
 
+/// The event buses `[notify]` puts on (`events:PutEvents`), every job alike: a bus named by
+/// name in every region of the configured accounts, a bus ARN as it is.
+pub fn notify_buses<T>(config: &Config<T>, partition: &str) -> BTreeSet<String> {
+    let Some(notify) = &config.notify else { return BTreeSet::new() };
+    config.accounts.iter().map(|account| notify.event_bus.arn_pattern(partition, account)).collect()
+}
+
 /// The roles a fleet sweep assumes (`[[fleet]] role_arn`), each once.
 fn fleet_roles<T>(config: &Config<T>) -> impl Iterator<Item = &str> {
     let roles: BTreeSet<&str> = config.fleet.iter().filter_map(|t| t.role_arn.as_deref()).collect();
@@ -532,6 +545,13 @@ pub fn caveats<T: Kinds>(config: &Config<T>) -> Vec<String> {
         if let Some(caveat) = target.target().iam_caveat().filter(|c| !notes.iter().any(|n| n == c)) {
             notes.push(caveat.to_owned());
         }
+    }
+    if let Some(notify) = &config.notify {
+        notes.push(format!(
+            "events:PutEvents on the [notify] bus {}: a bus of another account takes the events only if its \
+             resource policy allows this account events:PutEvents",
+            notify.event_bus
+        ));
     }
     if fleet_roles(config).next().is_some() {
         let actions: Vec<&str> = fleet_role_actions(config).into_iter().collect();

@@ -108,3 +108,28 @@ fn copies_are_limited_to_their_regions_and_rollback_to_the_pointers() {
         assert!(!rollback.contains(&absent), "{absent}: the configuration has no such pointer");
     }
 }
+
+#[test]
+fn notify_puts_events_on_the_bus_and_nothing_else() {
+    let without = group_target("");
+    assert!(!policy(&without).to_string().contains("events:PutEvents"));
+    let named = Config::from_toml(
+        "accounts = [\"111122223333\", \"444455556666\"]\n[[rules]]\nname = \"web\"\n[[rules.targets]]\n\
+         kind = \"ssm_parameter\"\nname = \"/ami/web\"\n[notify]\nevent_bus = \"default\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        resources(&policy(&named), "AmikeeperNotify"),
+        ["arn:aws:events:*:111122223333:event-bus/default", "arn:aws:events:*:444455556666:event-bus/default"]
+    );
+    let statement =
+        policy(&named)["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "AmikeeperNotify").cloned();
+    assert_eq!(statement.unwrap()["Action"], serde_json::json!(["events:PutEvents"]));
+    assert!(resources(&policy_in_partition(&named, "aws-cn"), "AmikeeperNotify")[0].starts_with("arn:aws-cn:events:"));
+    assert!(caveats(&named).iter().any(|c| c.contains("[notify] bus default")), "{:?}", caveats(&named));
+
+    let arn = "arn:aws:events:us-east-1:999988887777:event-bus/ops";
+    let mut by_arn = named.clone();
+    by_arn.notify = Some(crate::config::NotifyConfig { event_bus: arn.parse().unwrap() });
+    assert_eq!(resources(&policy(&by_arn), "AmikeeperNotify"), [arn]);
+}

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use super::refresh::refresh_target;
-use super::{entry, finish_report, new_report, BakeOptions, HandleOptions, Keeper};
+use super::{entry, new_report, BakeOptions, HandleOptions, Keeper};
 use crate::backend::{CountingAws, Ec2Api};
 use crate::config::{ConfigError, Rule};
 use crate::error::Error;
@@ -67,7 +67,7 @@ impl Keeper {
         let aws = CountingAws::new(self.aws.as_ref());
         let mut report = new_report(&event, options.dry_run);
         self.bake_rule(&aws, &event, rule, &handle, &mut report).await;
-        finish_report(&aws, &mut report);
+        self.complete_report(&aws, &event, &mut report).await;
         Ok(report)
     }
 

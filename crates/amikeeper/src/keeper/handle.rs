@@ -3,7 +3,7 @@
 
 use super::refresh::{launched_image, GroupRefresh};
 use super::retry::{publish_with_retry, with_retries};
-use super::{entry, finish_report, new_report, HandleOptions, Keeper};
+use super::{entry, new_report, HandleOptions, Keeper};
 use crate::backend::{CountingAws, Ec2Api};
 use crate::config::TargetConfig;
 use crate::copy;
@@ -50,7 +50,7 @@ impl Keeper {
             return report;
         }
         self.run(&aws, event, options, &mut report).await;
-        finish_report(&aws, &mut report);
+        self.complete_report(&aws, event, &mut report).await;
         report
     }
 

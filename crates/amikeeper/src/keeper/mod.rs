@@ -9,6 +9,7 @@
 //! - `refresh`: the instance refreshes of the groups a run moved;
 //! - `sweep`: retention sweeps of a region, an account or a fleet;
 //! - `status`: every pointer read back, and what is wrong ([`Keeper::status`]);
+//! - `notify`: what each entry point puts on EventBridge once its report is complete;
 //! - [`invoke`]: one Lambda-style invocation ([`Keeper::invoke`]), the run-time policy every
 //!   binding and binary shares;
 //! - `retry`: how often a read or a publish is tried.
@@ -16,6 +17,7 @@
 mod bake;
 mod handle;
 pub mod invoke;
+mod notify;
 mod refresh;
 mod retry;
 mod status;
@@ -214,7 +216,16 @@ impl Keeper {
         targets: &[RollbackTarget],
         options: &RollbackOptions,
     ) -> RollbackReport {
-        crate::rollback::rollback(self.aws.as_ref(), self.config(), region, targets, options).await
+        let mut report = crate::rollback::rollback(self.aws.as_ref(), self.config(), region, targets, options).await;
+        self.notify_rollback(region, &mut report).await;
+        report
+    }
+
+    /// Completes the report of a handle or a bake of `event`: notifies (through `aws`, so the
+    /// notifications are counted too), counts the calls and sets the status.
+    async fn complete_report(&self, aws: &CountingAws<'_>, event: &AmiEvent, report: &mut Report) {
+        self.notify_handle(aws, event, report).await;
+        finish_report(aws, report);
     }
 }
 
@@ -233,6 +244,7 @@ fn new_report(event: &AmiEvent, dry_run: bool) -> Report {
         warnings: Vec::new(),
         aws_calls: 0,
         aws_calls_by_operation: Default::default(),
+        notifications: None,
     }
 }
 

@@ -8,9 +8,12 @@ use crate::model::{Image, ImageId, Region};
 use crate::publish::{Outcome, Status, TargetId};
 use crate::report::{Report, TargetReport};
 
+/// The kind an instance refresh shows as in a report, beside the pointers.
+pub(super) const KIND: &str = "instance_refresh";
+
 /// How an instance refresh shows in a report: kind `instance_refresh`, named by its group.
 pub(super) fn refresh_target(group: &str) -> TargetId {
-    TargetId { kind: "instance_refresh", name: group.to_owned() }
+    TargetId { kind: KIND, name: group.to_owned() }
 }
 
 /// The AMI a group launches now: the image of the launch template version it names

@@ -56,7 +56,7 @@ impl Keeper {
         options: &SweepOptions,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<SweepReport, Error> {
-        self.sweep_on(self.sweep_aws.as_ref(), region, options, progress).await
+        self.sweep_on(self.sweep_aws.as_ref(), None, region, options, progress).await
     }
 
     /// Sweeps every account and region of the configuration's `[[fleet]]`, one after the
@@ -71,7 +71,7 @@ impl Keeper {
             for region in &target.regions {
                 let region = Region::from(region.as_str());
                 let outcome = match &account {
-                    Ok(aws) => self.sweep_on(aws.as_ref(), &region, options, &|_| {}).await,
+                    Ok(aws) => self.sweep_on(aws.as_ref(), target.role_arn.as_deref(), &region, options, &|_| {}).await,
                     Err(error) => Err(Error::Aws(error.clone())),
                 };
                 reports.push(FleetReport::new(target.role_arn.clone(), region, outcome));
@@ -91,7 +91,7 @@ impl Keeper {
         options: &SweepOptions,
     ) -> Result<SweepReport, Error> {
         let aws = self.account(role_arn, external_id).await?;
-        self.sweep_on(aws.as_ref(), region, options, &|_| {}).await
+        self.sweep_on(aws.as_ref(), role_arn, region, options, &|_| {}).await
     }
 
     /// The account reached through `role_arn` (from the sweep backend), or this one.
@@ -102,11 +102,13 @@ impl Keeper {
         }
     }
 
-    /// This keeper's sweep of `region` in the account `aws` acts in, planned with the keeper's
-    /// [`RetentionPolicy`](crate::RetentionPolicy); the report counts every AWS call.
+    /// This keeper's sweep of `region` in the account `aws` acts in (reached through
+    /// `role_arn`, if any), planned with the keeper's [`RetentionPolicy`](crate::RetentionPolicy);
+    /// the report counts every AWS call. An applied sweep notifies its summary (`[notify]`).
     async fn sweep_on(
         &self,
         aws: &dyn Aws,
+        role_arn: Option<&str>,
         region: &Region,
         options: &SweepOptions,
         progress: &(dyn Fn(Progress) + Send + Sync),
@@ -123,6 +125,7 @@ impl Keeper {
         report.aws_calls = aws.log().count();
         report.aws_calls_by_operation =
             aws.log().by_operation().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
+        self.notify_sweep(region, role_arn, &mut report).await;
         Ok(report)
     }
 }

@@ -173,7 +173,7 @@ pub(crate) fn fault_error(op: &str, kind: FaultKind) -> AwsError {
         FaultKind::Throttling | FaultKind::ThrottledThenRetried => {
             let (code, message) = match service {
                 "ec2" => ("RequestLimitExceeded", "Request limit exceeded."),
-                "ssm" => ("ThrottlingException", "Rate exceeded"),
+                "ssm" | "events" => ("ThrottlingException", "Rate exceeded"),
                 _ => ("Throttling", "Rate exceeded"),
             };
             aws_error(op, AwsErrorKind::Throttling, code, format!("{message} (injected fault)"))
@@ -192,7 +192,7 @@ pub(crate) fn fault_error(op: &str, kind: FaultKind) -> AwsError {
         FaultKind::AccessDenied => {
             let code = match service {
                 "ec2" => "UnauthorizedOperation",
-                "ssm" | "imagebuilder" => "AccessDeniedException",
+                "ssm" | "imagebuilder" | "events" => "AccessDeniedException",
                 _ => "AccessDenied",
             };
             let message = format!("You are not authorized to perform this operation ({op}; injected fault).");

@@ -42,6 +42,9 @@
 //!   for Auto Scaling and CloudFormation, ...). A faulted call has no effect, except
 //!   [`FaultKind::TimeoutAfterEffect`], which models a lost answer, and
 //!   [`FaultKind::ThrottledThenRetried`], which models a throttle the SDK retried by itself.
+//! - **EventBridge** takes at most 10 entries and 256 KB a call, and fails single entries
+//!   (a malformed detail, a bus that does not exist, [`MemoryAws::fail_event_entries`]) while
+//!   the call succeeds; the events accepted stay on the bus ([`MemoryAws::bus_events`]).
 //! - Every call is recorded ([`MemoryAws::calls`]) as `service:Operation`, with the same names
 //!   as [`CountingAws`](crate::backend::CountingAws).
 //!
@@ -66,6 +69,7 @@ mod allowed;
 mod autoscaling;
 mod cloudformation;
 mod ec2;
+mod events;
 pub(crate) mod faults;
 mod faulty;
 mod rbin;
@@ -81,6 +85,7 @@ use time::{Duration, OffsetDateTime};
 
 pub use autoscaling::InstanceRefresh;
 pub use ec2::{ImageSeed, SNAPSHOT_GIB};
+pub use events::BusEvent;
 pub use faults::{Fault, FaultKind, SplitMix64};
 pub use faulty::FaultyAws;
 
@@ -165,6 +170,8 @@ struct World {
     /// Other accounts whose images shared with this one `CopyImage` can copy
     /// ([`MemoryAws::add_sharing_account`]).
     sharing_accounts: Vec<std::sync::Weak<MemoryAws>>,
+    /// EventBridge: the buses and the events put on them.
+    buses: events::Buses,
     regions: BTreeMap<Region, RegionState>,
 }
 
@@ -242,6 +249,7 @@ impl MemoryAws {
                     allowed_images_error: None,
                     roles: BTreeMap::new(),
                     sharing_accounts: Vec::new(),
+                    buses: events::Buses::default(),
                     regions: BTreeMap::new(),
                 },
                 faults: FaultPlan::default(),
@@ -377,6 +385,7 @@ mod ops {
     pub const DESCRIBE_LAUNCH_CONFIGURATIONS: &str = "autoscaling:DescribeLaunchConfigurations";
     pub const DESCRIBE_STACKS: &str = "cloudformation:DescribeStacks";
     pub const UPDATE_STACK: &str = "cloudformation:UpdateStack";
+    pub const PUT_EVENTS: &str = "events:PutEvents";
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
 //! Domain types shared by every module: images, tags, the checked ids ([`ids`]: AMI ids,
 //! regions, accounts); the resources that point at AMIs ([`pointers`]) and the other EC2
-//! resources amikeeper reads ([`ec2`]), all re-exported here.
+//! resources amikeeper reads ([`ec2`]); what amikeeper puts on EventBridge ([`eventbridge`]), all
+//! re-exported here.
 
 mod ec2;
+mod eventbridge;
 mod ids;
 mod pointers;
 
 pub use ec2::*;
+pub use eventbridge::*;
 pub use ids::*;
 pub use pointers::*;
 

@@ -208,6 +208,7 @@ pub(super) async fn ask_consumers(
         fleet: Vec::new(),
         metrics: Default::default(),
         status: Default::default(),
+        notify: None,
     };
     let mut checks = Vec::new();
     for consumer in consumers {

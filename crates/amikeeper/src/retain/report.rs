@@ -327,6 +327,11 @@ pub struct SweepReport {
     pub aws_calls: usize,
     /// AWS calls per operation.
     pub aws_calls_by_operation: BTreeMap<String, usize>,
+    /// What became of the sweep's summary put on EventBridge (`[notify]`); `None` without
+    /// `[notify]` and when the plan was not applied. A failed notification leaves the status
+    /// as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<crate::model::Notifications>,
 }
 
 /// How far a sweep is: `done` of `total` actions.

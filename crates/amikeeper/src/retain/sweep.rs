@@ -174,6 +174,7 @@ impl<'a> Sweeper<'a> {
             results,
             aws_calls: 0,
             aws_calls_by_operation: BTreeMap::new(),
+            notifications: None,
         })
     }
 }
