@@ -11,7 +11,7 @@ use amikeeper::status::{StatusReport, StatusVerdict};
 use amikeeper::{Config, Keeper, StatusOptions};
 use clap::{Args, ValueEnum};
 
-use crate::{bad_input, load_aws, print_json, AwsArgs, Failure};
+use crate::{aws_failure, bad_input, load_aws, print_json, AwsArgs, Failure};
 
 /// `amikeeper status`'s arguments.
 #[derive(Args)]
@@ -71,10 +71,6 @@ pub(crate) async fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
         true => Format::Table,
         false => Format::Json,
     });
-    if format == Format::Html {
-        // HOOK(html): the HTML renderer of issue 18 plugs in here, rendering `StatusReport`.
-        return Err(bad_input("--format html is not built yet: use --format table or json"));
-    }
     let only = args.region.as_deref().map(str::parse::<Region>).transpose().map_err(bad_input)?;
     let config = Config::from_file(&args.config).map_err(bad_input)?;
     if args.fleet && config.fleet.is_empty() {
@@ -101,7 +97,8 @@ pub(crate) async fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
     let report = keeper.status(&home, &options).await;
     match format {
         Format::Json => print_json(&report)?,
-        _ => print!("{}", table(&report)),
+        Format::Html => println!("{}", amikeeper::html::render_status(&report).map_err(aws_failure)?),
+        Format::Table => print!("{}", table(&report)),
     }
     Ok(ExitCode::from(exit_code(report.verdict())))
 }
@@ -109,7 +106,7 @@ pub(crate) async fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
 /// The report as text: a table of the pointers, then each finding and each error.
 fn table(report: &StatusReport) -> String {
     let mut pointers = comfy_table::Table::new();
-    pointers.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY).set_header([
+    pointers.load_style(comfy_table::presets::UTF8_BORDERS_ONLY).set_header([
         "account",
         "region",
         "rule",

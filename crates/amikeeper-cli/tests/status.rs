@@ -9,7 +9,6 @@
 
 use std::path::Path;
 
-use amikeeper::backend::{Ec2Api, StsApi};
 use amikeeper::conformance::{Fixture, ImageSpec, DR_REGION, MAIN_REGION};
 use amikeeper::model::{ImageId, Region};
 use amikeeper::samples::Origin;

@@ -43,6 +43,8 @@ pub struct RuleTargets {
 }
 
 /// What an event asks for.
+// One per event, moved once: boxing the image would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Resolution {
     /// Nothing to do, and why (no rule matches, a backup job that is not complete, ...).
     Ignore {

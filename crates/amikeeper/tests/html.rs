@@ -70,7 +70,7 @@ async fn the_sweep_page_shows_every_decision_with_its_reason_and_what_the_plan_f
     // One mark on the time line (with its reason as a tooltip) and one table row per image.
     for decision in &report.plan.images {
         let id = decision.image_id.as_str();
-        assert!(page.contains(&format!("<tr class=\"image ")), "a table");
+        assert!(page.contains("<tr class=\"image "), "a table");
         let row = page.split(&format!("data-image=\"{id}\">")).nth(1).unwrap_or_else(|| panic!("no row for {id}"));
         let row = &row[..row.find("</tr>").unwrap()];
         let reason = html(&decision.reason.to_string());
