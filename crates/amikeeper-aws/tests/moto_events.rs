@@ -86,7 +86,12 @@ async fn a_moved_pointer_reaches_an_sqs_target_with_the_documented_detail() {
         (message["source"].as_str(), message["detail-type"].as_str()),
         (Some("amikeeper"), Some("AMI Pointer Moved"))
     );
-    assert_eq!((message["account"].as_str(), message["region"].as_str()), (Some(account.as_str()), Some(MAIN_REGION)));
+    // EventBridge stamps the envelope's `account` (the putting account); moto 5.2.5 leaves it
+    // out of what it delivers to SQS. amikeeper does not set it, so it is checked when present.
+    if let Some(stamped) = message["account"].as_str() {
+        assert_eq!(stamped, account.as_str());
+    }
+    assert_eq!(message["region"].as_str(), Some(MAIN_REGION));
     let arn = format!("arn:aws:ssm:{MAIN_REGION}:{account}:parameter/ami/web");
     assert_eq!(message["resources"], json!([arn]));
     let detail = &message["detail"];
