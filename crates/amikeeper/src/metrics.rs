@@ -6,7 +6,7 @@
 //! (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>):
 //! a root member `_aws` with `Timestamp` (epoch milliseconds) and one metric directive
 //! (`Namespace`, `Dimensions`, `Metrics`), and each dimension and metric a member of the root.
-//! Every metric is a `Count`. An invocation prints:
+//! Every metric is a `Count` but `GigabytesFreed` (`Gigabytes`). An invocation prints:
 //!
 //! - one record per rule and region whose targets a run reported: the pointer metrics
 //!   ([`Metric::Pointers`]), by `Rule` and `Region` and, summed by CloudWatch, by `Region`;
@@ -17,7 +17,7 @@
 //!
 //! Cardinality stays that of the configuration: rules times regions. The limits of the
 //! specification (30 dimension keys a dimension set, 100 metrics a directive) are far off:
-//! 2 and 19.
+//! 2 and 20.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -61,7 +61,10 @@ impl Metric {
 
     /// The unit CloudWatch records it in.
     pub fn unit(self) -> Unit {
-        Unit::Count
+        match self {
+            Self::Count(Counter::GigabytesFreed) => Unit::Gigabytes,
+            _ => Unit::Count,
+        }
     }
 }
 
@@ -107,6 +110,9 @@ named_enum! {
         ImagesRetired = "ImagesRetired",
         /// Snapshots a sweep deleted.
         SnapshotsDeleted = "SnapshotsDeleted",
+        /// The GiB of the volumes of the snapshots a sweep deleted, as EC2 reports their size
+        /// (`Ebs.VolumeSize`, an upper bound: snapshots are billed incrementally).
+        GigabytesFreed = "GigabytesFreed",
         /// Launch template versions a sweep deleted.
         LaunchTemplateVersionsDeleted = "LaunchTemplateVersionsDeleted",
         /// Sweep actions that failed (the next sweep tries them again).
@@ -123,6 +129,8 @@ named_enum! {
     pub enum Unit {
         /// A count.
         Count = "Count",
+        /// Gigabytes (here GiB, as EBS sizes volumes).
+        Gigabytes = "Gigabytes",
     }
 }
 
@@ -247,6 +255,7 @@ impl MetricCounts {
                 (Counter::Sweeps, 1),
                 (Counter::ImagesRetired, summary.images_retired),
                 (Counter::SnapshotsDeleted, summary.snapshots_deleted),
+                (Counter::GigabytesFreed, summary.snapshot_gib_deleted as usize),
                 (Counter::LaunchTemplateVersionsDeleted, summary.launch_template_versions_deleted),
                 (Counter::SweepActionsFailed, summary.failed),
                 (Counter::AwsCalls, report.aws_calls),

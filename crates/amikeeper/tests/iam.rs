@@ -76,7 +76,9 @@ fn a_small_configuration_gets_a_small_policy() {
             "AmikeeperHandleParameters",
             "AmikeeperRollbackAnyResource",
             "AmikeeperRollbackImages",
-            "AmikeeperRollbackParameters"
+            "AmikeeperRollbackParameters",
+            "AmikeeperStatusAnyResource",
+            "AmikeeperStatusParameters"
         ]
     );
     assert_eq!(policy["Statement"][2]["Resource"], serde_json::json!(["arn:aws:ssm:*:111122223333:parameter/ami/web"]));

@@ -25,7 +25,7 @@ use amikeeper::model::{
     StackUpdate, Tags, UpdateStack, Volume,
 };
 use amikeeper::samples::configs;
-use amikeeper::Config;
+use amikeeper::{Config, Keeper, StatusOptions};
 use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -668,6 +668,46 @@ async fn every_call_of_the_conformance_scenarios_is_allowed_by_its_configuration
     }
     assert!(problems.is_empty(), "calls the printed policy denies:\n{}", problems.join("\n"));
     assert!(named >= 30, "only {named} calls touched a named resource: the replay checks little");
+}
+
+/// `status` after each scenario, in the scenario's region: every call it makes is allowed by
+/// the policy's status statements and its role statements alone, so that a read-only role given
+/// only those can run it.
+#[tokio::test(start_paused = true)]
+async fn status_needs_only_the_status_statements() {
+    let mut problems = Vec::new();
+    let mut calls_made = 0;
+    for scenario in conformance::SCENARIOS {
+        let fixture = ReplayFixture::new();
+        (scenario.run)(&fixture).await;
+        let builder = fixture.instances.lock().unwrap().first().cloned();
+        let mut text = scenario.config.text(&fixture.account());
+        if let Some(builder) = builder {
+            text = text.replace(configs::SEED_003_BUILDER, &builder);
+        }
+        let config = Config::from_toml(&text).expect("a valid configuration");
+        let mut policy = iam::policy(&config);
+        policy["Statement"].as_array_mut().unwrap().retain(|statement| {
+            let sid = statement["Sid"].as_str().unwrap();
+            sid.starts_with("AmikeeperStatus") || statement["Action"] == serde_json::json!(["sts:AssumeRole"])
+        });
+        let before = fixture.recorder.calls().len();
+        let keeper = Keeper::new(config, fixture.recorder.clone());
+        let options = StatusOptions::default().account(Some(fixture.account()));
+        let report = keeper.status(&Region::from(conformance::MAIN_REGION), &options).await;
+        let calls = fixture.recorder.calls().split_off(before);
+        calls_made += calls.len();
+        problems.extend(
+            calls
+                .iter()
+                .filter(|call| !allows(&policy, call))
+                .map(|c| format!("{}: {} on {} (to {})", scenario.name, c.action, c.resource, c.region)),
+        );
+        problems.extend(report.errors.iter().map(|e| format!("{}: status could not read: {e:?}", scenario.name)));
+    }
+    problems.dedup();
+    assert!(problems.is_empty(), "calls of status its statements deny:\n{}", problems.join("\n"));
+    assert!(calls_made >= 2 * conformance::SCENARIOS.len(), "status read little: {calls_made} calls");
 }
 
 fn call(action: &'static str, resource: &str, region: &str) -> Call {

@@ -197,6 +197,7 @@ async fn a_scheduled_sweep_counts_what_it_retired_in_its_region() {
         ("Sweeps", 1),
         ("ImagesRetired", summary.images_retired),
         ("SnapshotsDeleted", summary.snapshots_deleted),
+        ("GigabytesFreed", summary.snapshot_gib_deleted as usize),
         ("LaunchTemplateVersionsDeleted", summary.launch_template_versions_deleted),
         ("SweepActionsFailed", summary.failed),
         ("AwsCalls", report.aws_calls),
@@ -204,4 +205,13 @@ async fn a_scheduled_sweep_counts_what_it_retired_in_its_region() {
         assert_eq!(record[name].as_u64(), Some(value as u64), "{name}: {line}");
     }
     assert!(summary.snapshots_deleted > 0, "the retired images' snapshots: {line}");
+    assert!(summary.snapshot_gib_deleted > 0, "their volumes' sizes: {line}");
+    let units: Vec<(&str, &str)> = record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["Name"].as_str().unwrap(), m["Unit"].as_str().unwrap()))
+        .collect();
+    assert!(units.contains(&("GigabytesFreed", "Gigabytes")), "{units:?}");
+    assert!(units.contains(&("SnapshotsDeleted", "Count")), "{units:?}");
 }

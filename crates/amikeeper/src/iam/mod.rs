@@ -1,7 +1,7 @@
 //! The least-privilege IAM policy for a configuration: exactly the AWS actions amikeeper can
 //! call for it, each on exactly the resources the configuration can touch, in statements per
-//! job (handling events, sweeping, rolling back), so that a team can give each job to a
-//! different role.
+//! job (handling events, sweeping, rolling back, reading the status), so that a team can give
+//! each job to a different role.
 //!
 //! The action names are the names amikeeper's reports count calls under (`ec2:DescribeImages`),
 //! which are also the IAM action names. Resources are ARN patterns in the configured
@@ -22,145 +22,9 @@ use crate::config::{Config, GroupByConfig, Rule};
 pub use crate::kinds::iam::{Arns, Job, TargetArns};
 use crate::kinds::Kinds;
 use crate::model::Region;
-use crate::retain::{parameter_sources, Retire};
+use crate::retain::parameter_sources;
 use crate::template::{KnownValue, NameSet, NameTemplate, Placeholder};
-
-/// The actions handling events needs, for the configured rules.
-pub fn handle_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
-    let mut actions = BTreeSet::new();
-    if config.rules.is_empty() {
-        return actions;
-    }
-    // GetAllowedImagesSettings: whether an AMI EC2 flags as not allowed may still be
-    // published (audit mode), or why EC2 does not show it (see `allowed`).
-    actions.extend(["ec2:DescribeImages", "ec2:GetAllowedImagesSettings"]);
-    for rule in &config.rules {
-        if rule.copy_to.iter().any(|d| d.role_arn().is_none()) {
-            // CopyImage with TagSpecifications needs CreateTags on the copy.
-            actions.extend(["ec2:CopyImage", "ec2:CreateTags"]);
-        }
-        if rule.copy_to.iter().any(|d| d.role_arn().is_some()) {
-            // Sharing the AMI and its snapshots with the destination account; the copy itself
-            // is made there, by the role (copy_role_actions), which its own statement assumes.
-            actions.extend(["ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute"]);
-        }
-        if rule.bake.is_some() {
-            // CreateImage with TagSpecifications needs CreateTags on the new image.
-            actions.extend(["ec2:CreateImage", "ec2:CreateTags"]);
-        }
-        for target in &rule.targets {
-            actions.extend(target.target().handle_actions());
-        }
-    }
-    if config.protects_any() {
-        actions.extend(PROTECTION_ACTIONS);
-    }
-    actions
-}
-
-/// Protecting the AMI a pointer moves to, and releasing amikeeper's protection on the one it left.
-const PROTECTION_ACTIONS: [&str; 3] =
-    ["ec2:EnableImageDeregistrationProtection", "ec2:DisableImageDeregistrationProtection", "ec2:CreateTags"];
-
-/// What the sweep's in-use scan reads in every account it checks: the images, and everything
-/// that launches them.
-const IN_USE_SCAN: [&str; 8] = [
-    "ec2:DescribeImages",
-    "ec2:DescribeInstances",
-    "ec2:DescribeLaunchTemplates",
-    "ec2:DescribeLaunchTemplateVersions",
-    "autoscaling:DescribeAutoScalingGroups",
-    "autoscaling:DescribeLaunchConfigurations",
-    // DescribeStacks without a stack name needs ListStacks too (its API reference).
-    "cloudformation:DescribeStacks",
-    "cloudformation:ListStacks",
-];
-
-/// The actions `sweep` needs, for the configured `[retention]`.
-pub fn sweep_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
-    let mut actions = BTreeSet::new();
-    let Some(retention) = &config.retention else { return actions };
-    actions.extend(IN_USE_SCAN);
-    actions.extend([
-        // amikeeper's protection on AMIs no pointer names any more is released: its claim
-        // (tag `amikeeper:protected`) is withdrawn first, then the protection is turned off.
-        "ec2:DisableImageDeregistrationProtection",
-        "ec2:CreateTags",
-        // Snapshots an interrupted sweep left behind (tagged amikeeper:retired).
-        "ec2:DescribeSnapshots",
-    ]);
-    // The parameters a sweep reads: the names and paths do not depend on the region.
-    let (names, paths, _) = parameter_sources(config, &Region::from("us-east-1"));
-    if !names.is_empty() {
-        actions.insert("ssm:GetParameter");
-    }
-    if !paths.is_empty() {
-        actions.insert("ssm:GetParametersByPath");
-    }
-    for policy in &retention.images {
-        if matches!(policy.group_by, GroupByConfig::PublishedTo(_)) {
-            actions.insert("ssm:GetParameterHistory");
-        }
-        let retires: Vec<Retire> = match &policy.stages {
-            Some(stages) => [
-                stages.deprecate_after_days.map(|_| Retire::Deprecate),
-                stages.disable_after_days.map(|_| Retire::Disable),
-                stages.delete_after_days.map(|_| Retire::Delete),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
-            None => vec![policy.retire],
-        };
-        for retire in retires {
-            actions.extend(match retire {
-                // The snapshots are tagged amikeeper:retired before their AMI is deregistered.
-                Retire::Delete => &["ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:CreateTags"][..],
-                Retire::Deprecate => &["ec2:EnableImageDeprecation"][..],
-                Retire::Disable => &["ec2:DisableImage"][..],
-            });
-        }
-    }
-    if retention.launch_templates.is_some() {
-        actions.insert("ec2:DeleteLaunchTemplateVersions");
-    }
-    if retention.image_references.asked() {
-        actions.insert("ec2:DescribeImageReferences");
-    } else {
-        // The scan decides alone: every parameter of the region and the Image Builder recipes.
-        actions.extend([
-            "ssm:DescribeParameters",
-            "ssm:GetParameters",
-            "imagebuilder:ListImageRecipes",
-            "imagebuilder:ListContainerRecipes",
-            "imagebuilder:GetContainerRecipe",
-        ]);
-    }
-    if retention.recycle_bin {
-        actions.extend(["rbin:ListRules", "rbin:GetRule"]);
-    }
-    if let Some(snapshots) = &retention.snapshots {
-        actions.insert("ec2:DescribeSnapshots");
-        if snapshots.generations_tag.is_some() {
-            actions.extend(["ec2:DescribeVolumes", "ec2:DeleteSnapshot", "ec2:CreateTags"]);
-        }
-        if snapshots.delete_orphans {
-            actions.insert("ec2:DeleteSnapshot");
-        }
-    }
-    actions
-}
-
-/// The actions `rollback` can need: reading each kind of pointer's history, and writing it.
-pub fn rollback_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
-    // Checking the AMI rolled back to, then what each kind of pointer needs.
-    let mut actions: BTreeSet<&'static str> = ["ec2:DescribeImages", "ec2:GetAllowedImagesSettings"].into();
-    actions.extend(T::rollback_actions());
-    if config.protects_any() {
-        actions.extend(PROTECTION_ACTIONS);
-    }
-    actions
-}
+pub use actions::{handle_actions, rollback_actions, status_actions, sweep_actions};
 
 /// The partition [`policy`] writes into its ARNs.
 pub const DEFAULT_PARTITION: &str = "aws";
@@ -171,7 +35,7 @@ pub fn policy<T: Kinds>(config: &Config<T>) -> Value {
 }
 
 /// The IAM policy document: for each job the configuration uses (handling events, sweeping,
-/// rolling back), its actions grouped by the resources they may touch, each group a statement
+/// rolling back, reading its status), its actions grouped by the resources they may touch, each group a statement
 /// (`Sid` `Amikeeper<Job><Resources>`), then `sts:AssumeRole` on the configured roles.
 /// `partition` is `aws`, `aws-cn` or `aws-us-gov`.
 pub fn policy_in_partition<T: Kinds>(config: &Config<T>, partition: &str) -> Value {
@@ -214,6 +78,7 @@ impl Job {
             Job::Handle => handle_actions(config),
             Job::Sweep => sweep_actions(config),
             Job::Rollback => rollback_actions(config),
+            Job::Status => status_actions(config),
         }
     }
 }
@@ -302,10 +167,11 @@ pub const UNSCOPED_ACTIONS: [&str; 15] = [
     "ssm:DescribeParameters",
 ];
 
-/// Why the sweep's `cloudformation:DescribeStacks` is granted on `*`.
-const LISTING_STACKS: &str = "cloudformation:DescribeStacks without a stack name (the sweep reads every stack's \
-     parameters) is authorized against *, not a stack ARN, and also needs cloudformation:ListStacks \
-     (CloudFormation's DescribeStacks reference)";
+/// Why the sweep's `cloudformation:DescribeStacks` (and status's, for a stack name made from an
+/// event) is granted on `*`.
+const LISTING_STACKS: &str = "cloudformation:DescribeStacks without a stack name (the sweep, and status for a \
+     stack name made from an event, read every stack's parameters) is authorized against *, not a stack ARN, \
+     and also needs cloudformation:ListStacks (CloudFormation's DescribeStacks reference)";
 
 /// Why an action amikeeper knows no scope for is granted on `*`.
 const NO_SCOPE_KNOWN: &str = "amikeeper knows no narrower resource for this action";
@@ -376,6 +242,11 @@ fn scope<T: Kinds>(config: &Config<T>, job: Job, action: &str, arns: &Arns<'_>) 
     }
     match (job, action) {
         (Job::Sweep, "cloudformation:DescribeStacks") => Scope::Everything(LISTING_STACKS),
+        (Job::Status, "cloudformation:DescribeStacks")
+            if status_actions(config).contains("cloudformation:ListStacks") =>
+        {
+            Scope::Everything(LISTING_STACKS)
+        }
         // `image_references = "scan_only"`: every parameter of the region, every container recipe.
         (Job::Sweep, "ssm:GetParameters") => {
             scoped("AllParameters", arns.each_account("ssm", "parameter/*").into_iter().collect())
@@ -445,7 +316,7 @@ fn scope<T: Kinds>(config: &Config<T>, job: Job, action: &str, arns: &Arns<'_>) 
                 .collect();
             Scope::Arns { label: "Copies", arns: images().into_iter().chain(snapshots()).collect(), regions }
         }
-        (Job::Handle | Job::Rollback, _) => match target_arns(config, job, action, arns) {
+        (Job::Handle | Job::Rollback | Job::Status, _) => match target_arns(config, job, action, arns) {
             Some(found) => {
                 let label = match action.split(':').next() {
                     Some("ssm") => "Parameters",
@@ -506,7 +377,7 @@ fn consumer_roles<T>(config: &Config<T>) -> impl Iterator<Item = &str> {
 /// What each consumer role needs in its own account (its policy, beside a trust policy that
 /// lets this account assume it).
 pub fn consumer_role_actions() -> BTreeSet<&'static str> {
-    IN_USE_SCAN.into()
+    actions::IN_USE_SCAN.into()
 }
 
 /// What the policy cannot say by itself, for whoever attaches it.
@@ -581,5 +452,6 @@ pub fn caveats<T: Kinds>(config: &Config<T>) -> Vec<String> {
     notes
 }
 
+mod actions;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 
 use time::OffsetDateTime;
 
-use crate::backend::Aws;
+use crate::backend::{Aws, PARAMETERS_PER_CALL};
 use crate::error::Result;
 use crate::model::{ImageId, Parameter, Region, Tags, STACK_NAME_TAG};
 use crate::publish::PointerNow;
@@ -125,6 +125,15 @@ pub fn image_in(value: Option<&str>) -> Option<ImageId> {
     }
 }
 
+/// The path under which [`find_parameters`] lists the parameters a name with placeholders
+/// makes: the literal start of the name up to its last `/`, when the name starts with `/`.
+pub fn listing_path(template: &NameTemplate) -> Option<&str> {
+    let text = template.as_str();
+    let literal = &text[..text.find('{')?];
+    let end = literal.rfind('/')?;
+    literal.starts_with('/').then(|| &literal[..=end])
+}
+
 /// The SSM parameters `template` names here: the one it makes without an event, or those
 /// listed (under the path before its first placeholder when it starts with `/`, else every
 /// parameter's name) whose name it can make.
@@ -134,14 +143,17 @@ pub async fn find_parameters(ctx: &FindContext<'_>, template: &NameTemplate) -> 
         return Ok(aws.get_parameter(region, &name).await?.map(|p| (p, FoundBy::Configured)).into_iter().collect());
     }
     let made_by = ctx.made_by(template);
-    let text = template.as_str();
-    let literal = &text[..text.find('{').unwrap_or(text.len())];
-    let listed = match literal.rfind('/') {
-        Some(end) if literal.starts_with('/') => aws.get_parameters_by_path(region, &literal[..=end]).await?,
-        _ => {
+    let listed = match listing_path(template) {
+        Some(path) => aws.get_parameters_by_path(region, path).await?,
+        None => {
             let names: Vec<String> =
                 aws.describe_parameter_names(region).await?.into_iter().filter(|n| made_by(n)).collect();
-            aws.get_parameters(region, &names).await?
+            // GetParameters takes 1 to PARAMETERS_PER_CALL names a call.
+            let mut listed = Vec::with_capacity(names.len());
+            for batch in names.chunks(PARAMETERS_PER_CALL) {
+                listed.extend(aws.get_parameters(region, batch).await?);
+            }
+            listed
         }
     };
     Ok(listed.into_iter().filter(|p| made_by(&p.name)).map(|p| (p, FoundBy::Listed)).collect())

@@ -12,11 +12,13 @@ pub enum Job {
     Sweep,
     /// Rolling back (`rollback`).
     Rollback,
+    /// Reading every pointer and the AMI it names (`status`).
+    Status,
 }
 
 impl Job {
     /// Every job, in the order the policy lists them.
-    pub const ALL: [Job; 3] = [Job::Handle, Job::Sweep, Job::Rollback];
+    pub const ALL: [Job; 4] = [Job::Handle, Job::Sweep, Job::Rollback, Job::Status];
 
     /// The job's part of a statement id.
     pub(crate) fn sid(self) -> &'static str {
@@ -24,6 +26,7 @@ impl Job {
             Job::Handle => "Handle",
             Job::Sweep => "Sweep",
             Job::Rollback => "Rollback",
+            Job::Status => "Status",
         }
     }
 }

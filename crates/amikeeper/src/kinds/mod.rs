@@ -223,6 +223,13 @@ pub trait PointerKind: Clone + fmt::Debug + Serialize + DeserializeOwned + Send 
     /// The actions rolling back a pointer of this kind can need.
     fn rollback_actions() -> &'static [&'static str];
 
+    /// The actions `amikeeper status` needs to find and read this target's pointers
+    /// ([`find_pointers`](Self::find_pointers)): by default the reads among
+    /// [`handle_actions`](Self::handle_actions) (`Describe*`, `Get*`, `List*`).
+    fn status_actions(&self) -> Vec<&'static str> {
+        self.handle_actions().into_iter().filter(|action| is_read(action)).collect()
+    }
+
     /// The resources `action` of `job` touches for this target, `None` when it touches none.
     fn iam_resources(&self, job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>>;
 
@@ -272,6 +279,8 @@ pub trait Target: fmt::Debug + Send + Sync {
     fn in_use(&self, rule: &str, region: &Region) -> Vec<InUse>;
     /// See [`PointerKind::handle_actions`].
     fn handle_actions(&self) -> Vec<&'static str>;
+    /// See [`PointerKind::status_actions`].
+    fn status_actions(&self) -> Vec<&'static str>;
     /// See [`PointerKind::iam_resources`].
     fn iam_resources(&self, job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>>;
     /// See [`PointerKind::iam_caveat`].
@@ -308,6 +317,9 @@ impl<K: PointerKind> Target for K {
     fn handle_actions(&self) -> Vec<&'static str> {
         PointerKind::handle_actions(self)
     }
+    fn status_actions(&self) -> Vec<&'static str> {
+        PointerKind::status_actions(self)
+    }
     fn iam_resources(&self, job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>> {
         PointerKind::iam_resources(self, job, action, arns)
     }
@@ -317,6 +329,12 @@ impl<K: PointerKind> Target for K {
     fn find_pointers<'a>(&'a self, ctx: &'a FindContext<'a>) -> FindFuture<'a> {
         PointerKind::find_pointers(self, ctx)
     }
+}
+
+/// Whether an IAM action only reads (`ec2:Describe*`, `ssm:Get*`, `cloudformation:List*`).
+pub fn is_read(action: &str) -> bool {
+    let verb = action.split_once(':').map_or(action, |(_, verb)| verb);
+    ["Describe", "Get", "List"].iter().any(|read| verb.starts_with(read))
 }
 
 /// A future that plans one rollback.

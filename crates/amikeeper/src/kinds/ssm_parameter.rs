@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::found::{find_parameters, FindContext, FoundPointer};
+use super::found::{find_parameters, listing_path, FindContext, FoundPointer};
 use super::iam::{Job, TargetArns};
 use super::value_move::{ValueMove, WriteBack};
 use super::{InUse, Invalid, NameFailure, NameKind, Names, Planned, PointerKind, RollbackContext, TargetTemplate};
@@ -102,11 +102,26 @@ impl PointerKind for SsmParameterTarget {
         &["ssm:GetParameter", "ssm:GetParameterHistory", "ssm:PutParameter"]
     }
 
+    /// `GetParameter` for a name known without an event; a name made from an event is found by
+    /// listing (`find_parameters`): under its path, or every parameter's name, then their values.
+    fn status_actions(&self) -> Vec<&'static str> {
+        match (self.name.as_str().contains('{'), listing_path(&self.name)) {
+            (false, _) => vec!["ssm:GetParameter"],
+            (true, Some(_)) => vec!["ssm:GetParameter", "ssm:GetParametersByPath"],
+            (true, None) => vec!["ssm:GetParameter", "ssm:DescribeParameters", "ssm:GetParameters"],
+        }
+    }
+
     fn iam_resources(&self, job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>> {
         let touched = match action {
             "ssm:GetParameter" | "ssm:PutParameter" => true,
             "ssm:DeleteParameter" => self.fixed_version,
             "ssm:GetParameterHistory" => job == Job::Rollback || !self.fixed_version,
+            // Status lists a name made from an event under its path, or by name.
+            "ssm:GetParameters" => job == Job::Status,
+            "ssm:GetParametersByPath" if job == Job::Status => {
+                return listing_path(&self.name).map(|path| arns.arns.parameter_path(path));
+            }
             _ => false,
         };
         touched.then(|| arns.parameters(&self.name))

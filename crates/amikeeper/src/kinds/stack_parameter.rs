@@ -97,6 +97,16 @@ impl PointerKind for StackParameterTarget {
         &["cloudformation:DescribeStacks", "cloudformation:UpdateStack"]
     }
 
+    /// `DescribeStacks` on the stack its name makes without an event; a name made from an event
+    /// is found by listing every stack (`DescribeStacks` without a name, which also needs
+    /// `ListStacks`).
+    fn status_actions(&self) -> Vec<&'static str> {
+        match self.stack.as_str().contains('{') {
+            false => vec!["cloudformation:DescribeStacks"],
+            true => vec!["cloudformation:DescribeStacks", "cloudformation:ListStacks"],
+        }
+    }
+
     fn iam_resources(&self, _job: Job, action: &str, arns: &TargetArns<'_>) -> Option<Vec<String>> {
         matches!(action, "cloudformation:DescribeStacks" | "cloudformation:UpdateStack")
             .then(|| arns.stacks(&self.stack))

@@ -284,6 +284,10 @@ pub struct SweepSummary {
     pub snapshots_planned: usize,
     /// Snapshots deleted or found already gone.
     pub snapshots_deleted: usize,
+    /// The GiB of the volumes of the retired images' snapshots deleted, as the images' block device
+    /// mappings report them (`Ebs.VolumeSize`; orphans and older generations carry no size):
+    /// an upper bound of the storage freed, as snapshots are billed incrementally.
+    pub snapshot_gib_deleted: u64,
     /// Launch template versions the plan deletes.
     pub launch_template_versions_planned: usize,
     /// Launch template versions deleted.

@@ -138,6 +138,8 @@ impl<'a> Sweeper<'a> {
             };
             results = run.apply(&plan, &gathered.images).await;
         }
+        let sizes: BTreeMap<&str, u32> =
+            plan.image_snapshots.iter().filter_map(|s| Some((s.snapshot_id.as_str(), s.size_gib?))).collect();
         for result in &results {
             let done = matches!(result.status, ItemStatus::Done | ItemStatus::AlreadyGone);
             match (result.action, result.status) {
@@ -147,7 +149,10 @@ impl<'a> Sweeper<'a> {
                 (SweepAction::DeregisterImage | SweepAction::DeprecateImage | SweepAction::DisableImage, _) if done => {
                     summary.images_retired += 1
                 }
-                (SweepAction::DeleteSnapshot, _) if done => summary.snapshots_deleted += 1,
+                (SweepAction::DeleteSnapshot, _) if done => {
+                    summary.snapshots_deleted += 1;
+                    summary.snapshot_gib_deleted += sizes.get(result.resource.as_str()).copied().map_or(0, u64::from);
+                }
                 (SweepAction::DeleteLaunchTemplateVersion, _) if done => summary.launch_template_versions_deleted += 1,
                 (SweepAction::ReleaseProtection, _) if done => summary.protection_released += 1,
                 _ => {}
