@@ -25,6 +25,9 @@ export AMIKEEPER_REQUIRE_CHROMIUM=1
 step "the emulator's patches (scripts/moto_ext/tests: each patch against botocore's model of its operations and the documented error codes, and thread safety)"
 ./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/moto_ext/tests
 
+step "GitHub Actions workflows (scripts/lint-workflows.sh: actionlint, with shellcheck on each run: script; shellcheck on the release scripts)"
+./scripts/lint-workflows.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -33,6 +36,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit, integration, doc tests; the CLI tests run \`amikeeper demo\`; the SDK backend against moto)"
 cargo test --workspace --locked
+
+step "publishable crates (scripts/check-crates.sh: metadata, the MSRV against every dependency, cargo package verified in publishing order, cargo publish --dry-run, nothing read from outside a package)"
+./scripts/check-crates.sh >/dev/null
 
 step "fuzzing (scripts/fuzz.sh 20: the event parser and the configuration loader, 20 s each; the first run on a machine installs cargo-fuzz and builds the targets)"
 ./scripts/fuzz.sh 20
