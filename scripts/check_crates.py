@@ -13,7 +13,8 @@ Run by scripts/check-crates.sh (which also runs the dry run); stdlib only.
 - a publishable crate lacks a description, license, repository, documentation, readme, or has
   no keyword or category, more than five of either, or a keyword crates.io refuses;
 - the workspace does not declare one MSRV (`rust-version`) inherited by every member, or a
-  dependency, any of them, in Cargo.lock declares a higher `rust-version` than that MSRV.
+  dependency, any of them, in Cargo.lock declares a higher `rust-version` than that MSRV, or a
+  README (the workspace's, each crate's) names another MSRV.
 
 `package` opens each `.crate` (a gzipped tar) and fails when a file it holds includes
 (`include_str!`, `include_bytes!`, `include!`, `#[path]`) a file the package does not hold, or
@@ -39,6 +40,11 @@ KEYWORD = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]{0,19}$")
 
 INCLUDE = re.compile(r'\b(include_str|include_bytes|include)!\s*\(\s*"([^"]+)"\s*\)')
 PATH_ATTR = re.compile(r'#\[path\s*=\s*"([^"]+)"\]')
+# The READMEs that state the MSRV ("Rust 1.94.1 or newer", "minimum supported Rust version is
+# 1.94.1"), and how they say it.
+MSRV_DOCS = ["README.md", "crates/amikeeper/README.md", "crates/amikeeper-aws/README.md", "crates/amikeeper-cli/README.md"]
+MSRV_TEXT = re.compile(r"(?:Rust|Rust version is) (\d+\.\d+(?:\.\d+)?)")
+
 # A line that builds a path from the package's directory and goes up from it.
 PARENT = re.compile(r'\.\./|"\.\."|/\.\."')
 
@@ -121,6 +127,13 @@ def check_msrv(meta: dict, workspace: list[dict], packages: dict[str, dict]) -> 
             f"the workspace's rust-version is {msrv}, but {highest[2]} needs {highest[1]}: "
             "raise rust-version in Cargo.toml (and the MSRV in README.md and CHANGELOG.md)"
         )
+    for doc in MSRV_DOCS:
+        with open(doc) as file:
+            stated = set(MSRV_TEXT.findall(file.read()))
+        if not stated:
+            errors.append(f"{doc} does not state the MSRV ({msrv})")
+        elif stated != {msrv}:
+            errors.append(f"{doc} states the MSRV as {sorted(stated)}; the workspace's rust-version is {msrv}")
     print(f"check-crates: MSRV {msrv}; the highest a dependency declares: {highest[1]} ({highest[2]})", file=sys.stderr)
     return errors
 
