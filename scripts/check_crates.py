@@ -29,6 +29,10 @@ import re
 import subprocess
 import sys
 import tarfile
+from typing import Any
+
+# A JSON object of `cargo metadata`.
+Json = dict[str, Any]
 
 # The crates crates.io gets, in the order they must be published (each after what it needs).
 PUBLISH_ORDER = ["amikeeper", "amikeeper-aws", "amikeeper-cli"]
@@ -55,14 +59,15 @@ def version_tuple(text: str) -> tuple[int, ...]:
     return tuple(parts + [0] * (3 - len(parts)))
 
 
-def metadata() -> dict:
+def metadata() -> Json:
     out = subprocess.run(
         ["cargo", "metadata", "--format-version", "1", "--locked"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    return json.loads(out)
+    result: Json = json.loads(out)
+    return result
 
 
 def check_manifest() -> list[str]:
@@ -108,13 +113,13 @@ def check_manifest() -> list[str]:
     return errors
 
 
-def check_msrv(meta: dict, workspace: list[dict], packages: dict[str, dict]) -> list[str]:
+def check_msrv(meta: Json, workspace: list[Json], packages: dict[str, Json]) -> list[str]:
     errors: list[str] = []
     declared = {p["name"]: p.get("rust_version") for p in workspace}
     msrvs = set(declared.values())
     if len(msrvs) != 1 or None in msrvs:
         return [f"every member must inherit the workspace's rust-version; they declare {declared}"]
-    (msrv,) = msrvs
+    msrv = str(next(iter(msrvs)))
     # Every package Cargo.lock resolves to, whichever member, target or feature needs it.
     needed = [
         (version_tuple(p["rust_version"]), p["rust_version"], f"{p['name']} {p['version']}")
@@ -146,7 +151,9 @@ def check_package(path: str) -> list[str]:
         for name, member in members.items():
             if not name.endswith(".rs"):
                 continue
-            text = archive.extractfile(member).read().decode("utf-8", "replace")
+            file = archive.extractfile(member)
+            assert file is not None, name
+            text = file.read().decode("utf-8", "replace")
             here = posixpath.dirname(name)
             included = [m.group(2) for m in INCLUDE.finditer(text)] + PATH_ATTR.findall(text)
             for relative in included:

@@ -25,8 +25,10 @@ export AMIKEEPER_REQUIRE_CHROMIUM=1
 step "the emulator's patches (scripts/moto_ext/tests: each patch against botocore's model of its operations and the documented error codes, and thread safety)"
 ./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/moto_ext/tests
 
-step "GitHub Actions workflows (scripts/lint-workflows.sh: actionlint, with shellcheck on each run: script; shellcheck on the release scripts)"
+step "release tooling: the GitHub Actions workflows (scripts/lint-workflows.sh: actionlint, with shellcheck on each run: script; shellcheck on the release scripts) and the release scripts' tests (scripts/tests)"
 ./scripts/lint-workflows.sh
+./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/tests
+./.venv/bin/python -m mypy --strict scripts/check_crates.py scripts/release_record.py scripts/tests
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
