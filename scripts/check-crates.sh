@@ -41,7 +41,7 @@ done < <("$python" scripts/check_crates.py order)
 # A tree with uncommitted changes is packaged as it is (CI's checkout is clean; the release
 # workflow publishes without --allow-dirty). The tests stay in the repository (each crate's
 # `include`), so cargo says, for each, that it leaves it out: those lines are dropped.
-quiet() { grep -v '^warning: ignoring \(test\|benchmark\) `' >&2 || true; }
+quiet() { grep --line-buffered -v '^warning: ignoring \(test\|benchmark\) `' >&2 || true; }
 cargo package "${crates[@]/#/--package=}" --locked --allow-dirty "${verify[@]}" 2> >(quiet)
 cargo publish --workspace --dry-run --locked --allow-dirty --no-verify 2> >(quiet)
 
