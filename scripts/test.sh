@@ -25,6 +25,11 @@ export AMIKEEPER_REQUIRE_CHROMIUM=1
 step "the emulator's patches (scripts/moto_ext/tests: each patch against botocore's model of its operations and the documented error codes, and thread safety)"
 ./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/moto_ext/tests
 
+step "release tooling: the GitHub Actions workflows (scripts/lint-workflows.sh: actionlint, with shellcheck on each run: script; shellcheck on the release scripts) and the release scripts' tests (scripts/tests)"
+./scripts/lint-workflows.sh
+./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/tests
+./.venv/bin/python -m mypy --strict scripts/check_crates.py scripts/release_record.py scripts/tests
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -33,6 +38,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit, integration, doc tests; the CLI tests run \`amikeeper demo\`; the SDK backend against moto)"
 cargo test --workspace --locked
+
+step "publishable crates (scripts/check-crates.sh: metadata, the MSRV against every dependency, cargo package verified in publishing order, cargo publish --dry-run, nothing read from outside a package)"
+./scripts/check-crates.sh >/dev/null
 
 step "fuzzing (scripts/fuzz.sh 20: the event parser and the configuration loader, 20 s each; the first run on a machine installs cargo-fuzz and builds the targets)"
 ./scripts/fuzz.sh 20

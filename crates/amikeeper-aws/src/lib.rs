@@ -105,6 +105,7 @@
 //! This crate's `tests/moto.rs` runs every conformance scenario (`amikeeper::conformance_tests!`) and the error mapping against
 //! it; `scripts/setup-python.sh` installs the pinned moto into the clone's `.venv`.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod autoscaling;
 mod client;
@@ -118,6 +119,7 @@ mod retries;
 mod ssm;
 mod sts;
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 mod throttles;
 
@@ -129,3 +131,8 @@ pub use client::{
 
 /// `aws-config`, re-exported for [`SdkAwsBuilder::customize`] and [`SdkAws::from_sdk_config`].
 pub use aws_config;
+
+/// The crate README's examples (the package's README.md, shown on crates.io), compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

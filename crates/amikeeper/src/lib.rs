@@ -33,6 +33,8 @@
 //! # });
 //! ```
 #![deny(missing_docs)]
+// docs.rs (`--cfg docsrs`, crates/amikeeper/Cargo.toml) marks each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[macro_use]
 mod macros;
@@ -41,12 +43,14 @@ pub mod allowed;
 pub mod backend;
 pub mod config;
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod conformance;
 pub mod copy;
 pub mod deadline;
 pub mod error;
 pub mod events;
 #[cfg(feature = "html")]
+#[cfg_attr(docsrs, doc(cfg(feature = "html")))]
 pub mod html;
 pub mod iam;
 pub mod kinds;
@@ -72,6 +76,7 @@ pub mod samples;
 pub mod status;
 pub mod template;
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 
 pub use keeper::{
@@ -82,3 +87,8 @@ pub use publish::Publisher;
 pub use report::{Report, RunStatus};
 pub use resolve::{AmiResolver, ConfigResolver};
 pub use retain::{ConfiguredRetention, RetentionPolicy, SweepOptions, SweepReport, SweepStatus};
+
+/// The crate README's examples (the package's README.md, shown on crates.io), run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

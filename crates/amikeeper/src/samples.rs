@@ -153,6 +153,7 @@ impl Origin {
 
 /// Wraps events in an SQS batch as Lambda receives it (feature `test-util`).
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub fn sqs_batch(events: &[Value]) -> Value {
     let records: Vec<Value> = events
         .iter()
