@@ -3,14 +3,17 @@
 # scripts/check_crates.py: amikeeper, amikeeper-aws, amikeeper-cli; the examples, the benches
 # and the wheel's crate say `publish = false`).
 #
-#   scripts/check-crates.sh [--no-verify]
+#   scripts/check-crates.sh [--verify-all | --no-verify]
 #
 # 1. scripts/check_crates.py manifest: crates.io metadata, versions on the path dependencies,
 #    the publishing order, and one MSRV (`rust-version`) no lower than any dependency declares.
 # 2. `cargo package`: packages the publishable crates into $CARGO_TARGET_DIR/package/ and builds
 #    each from its package alone, the later ones against a local registry of the earlier ones
-#    (cargo 1.90+), as crates.io would. The builds reuse $CARGO_TARGET_DIR. --no-verify packages
-#    without building.
+#    (cargo 1.90+), as crates.io would. The builds reuse $CARGO_TARGET_DIR. By default only the
+#    crates without the AWS SDK (`amikeeper`) are built from their package: packaged alone, the
+#    SDK crates resolve other features and build the SDK again (10+ minutes each on 2 cores),
+#    which `cargo publish` in the release workflow does anyway. --verify-all builds every
+#    crate from its package; --no-verify builds none.
 # 3. `cargo publish --workspace --dry-run --no-verify`: what publishing checks beyond that (the
 #    order, each version not on crates.io yet); nothing is uploaded.
 # 4. scripts/check_crates.py package: no packaged file reads a file outside its package.
@@ -21,11 +24,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/amikeeper/target}"
-verify=()
+mode=sdk-free
 case "${1:-}" in
     "") ;;
-    --no-verify) verify=(--no-verify) ;;
-    *) echo "usage: scripts/check-crates.sh [--no-verify]" >&2; exit 2 ;;
+    --verify-all) mode=all ;;
+    --no-verify) mode=none ;;
+    *) echo "usage: scripts/check-crates.sh [--verify-all | --no-verify]" >&2; exit 2 ;;
 esac
 python=python3
 [ -x .venv/bin/python ] && python=.venv/bin/python
@@ -42,7 +46,14 @@ done < <("$python" scripts/check_crates.py order)
 # workflow publishes without --allow-dirty). The tests stay in the repository (each crate's
 # `include`), so cargo says, for each, that it leaves it out: those lines are dropped.
 quiet() { grep --line-buffered -v '^warning: ignoring \(test\|benchmark\) `' >&2 || true; }
-cargo package "${crates[@]/#/--package=}" --locked --allow-dirty "${verify[@]}" 2> >(quiet)
+case "$mode" in
+    all) cargo package "${crates[@]/#/--package=}" --locked --allow-dirty 2> >(quiet) ;;
+    sdk-free)
+        cargo package --package=amikeeper --locked --allow-dirty 2> >(quiet)
+        cargo package "${crates[@]/#/--package=}" --locked --allow-dirty --no-verify 2> >(quiet)
+        ;;
+    none) cargo package "${crates[@]/#/--package=}" --locked --allow-dirty --no-verify 2> >(quiet) ;;
+esac
 cargo publish --workspace --dry-run --locked --allow-dirty --no-verify 2> >(quiet)
 
 "$python" scripts/check_crates.py package "${files[@]}"

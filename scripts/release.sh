@@ -80,7 +80,7 @@ step "crates (cargo package, verified)"
 if $dry_run; then
     mapfile -t crates < <(scripts/check-crates.sh --no-verify)
 else
-    mapfile -t crates < <(scripts/check-crates.sh)
+    mapfile -t crates < <(scripts/check-crates.sh --verify-all)
 fi
 [ ${#crates[@]} -gt 0 ] || { echo "release: scripts/check-crates.sh packaged nothing" >&2; exit 1; }
 cp -f "${crates[@]}" "$out/"

@@ -39,7 +39,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (unit, integration, doc tests; the CLI tests run \`amikeeper demo\`; the SDK backend against moto)"
 cargo test --workspace --locked
 
-step "publishable crates (scripts/check-crates.sh: metadata, the MSRV against every dependency, cargo package verified in publishing order, cargo publish --dry-run, nothing read from outside a package)"
+step "publishable crates (scripts/check-crates.sh: metadata, the MSRV against every dependency, cargo package in publishing order, the SDK-free core built from its package, cargo publish --dry-run, nothing read from outside a package)"
 ./scripts/check-crates.sh >/dev/null
 
 step "fuzzing (scripts/fuzz.sh 20: the event parser and the configuration loader, 20 s each; the first run on a machine installs cargo-fuzz and builds the targets)"
