@@ -16,9 +16,10 @@
 # handler handles an AWS Backup event against moto (scripts/artifacts/test_artifacts.py). The
 # arm64 layer holds the aarch64 wheel, which scripts/test-arm64.sh runs under emulation.
 #
-#   scripts/build-layers.sh [--release] [--out DIR]
+#   scripts/build-layers.sh [--release | --wheels DIR] [--out DIR]
 #
 # --release   release wheels (scripts/release.sh); without it the test profile, as build-wheels.sh.
+# --wheels    the wheels already built there (by build-wheels.sh) instead of building them.
 # --out       where the zips go (default: target/layers in the repository).
 #
 # Needs .venv (scripts/setup-python.sh). Prints nothing on stdout but the zips' paths.
@@ -27,10 +28,12 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 release=()
+wheels_dir=""
 out="$root/target/layers"
 while [ $# -gt 0 ]; do
     case "$1" in
         --release) release=(--release) ;;
+        --wheels) wheels_dir="${2:?--wheels needs a directory}"; shift ;;
         --out) out="${2:?--out needs a directory}"; shift ;;
         *) echo "build-layers: unknown argument $1 (see the comment at the top of $0)" >&2; exit 2 ;;
     esac
@@ -42,7 +45,15 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/amikeeper-layers.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-mapfile -t wheels < <(./scripts/build-wheels.sh "${release[@]}" --arch all --no-sdist --out "$work/wheels")
+if [ -n "$wheels_dir" ]; then
+    wheels=("$wheels_dir"/amikeeper-*-manylinux2014_x86_64.*.whl "$wheels_dir"/amikeeper-*-manylinux2014_aarch64.*.whl)
+    for wheel in "${wheels[@]}"; do
+        [ -f "$wheel" ] || { echo "build-layers: no wheel $wheel (scripts/build-wheels.sh --out $wheels_dir)" >&2; exit 1; }
+    done
+else
+    built=$(./scripts/build-wheels.sh "${release[@]}" --arch all --no-sdist --out "$work/wheels")
+    mapfile -t wheels <<< "$built"
+fi
 for wheel in "${wheels[@]}"; do
     case "$wheel" in
         *_x86_64.whl) arch=x86_64 platform=manylinux2014_x86_64 ;;
@@ -74,6 +85,9 @@ done
 echo "build-layers: the x86_64 layer, unzipped, on $("$tools/bin/python" --version): import, parse, handle against moto" >&2
 mkdir -p "$work/opt"
 "$tools/bin/python" -m zipfile -e "$out/amikeeper-python-x86_64.zip" "$work/opt"
+# The CLI that `cargo test` built: every parsed event is compared with what it prints.
+cli="${CARGO_TARGET_DIR:-$HOME/.cache/amikeeper/target}/debug/amikeeper"
+if [ -z "${AMIKEEPER_CLI:-}" ] && [ -x "$cli" ]; then export AMIKEEPER_CLI="$cli"; fi
 AMIKEEPER_MOTO_SERVER="${AMIKEEPER_MOTO_SERVER:-$root/scripts/moto-server}" \
 AMIKEEPER_ARTIFACT_PYTHON="$tools/bin/python -S" \
 AMIKEEPER_ARTIFACT_PATH="$work/opt/python" \

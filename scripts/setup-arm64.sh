@@ -11,7 +11,7 @@
 #     with `qemu -L ROOT` needs only the files (bookworm's glibc searches /lib/aarch64-linux-gnu
 #     without an ld.so.cache), so no second stage under emulation, no binfmt and no chroot.
 #
-# The root goes to ${AMIKEEPER_CACHE:-$HOME/.cache/amikeeper}/arm64-root (about 110 MB);
+# The root goes to ${AMIKEEPER_CACHE:-$HOME/.cache/amikeeper}/arm64-root (about 230 MB);
 # idempotent: when it is complete (its stamp names this script's root's packages), and qemu is
 # installed, it returns at once. Prints nothing on stdout but, last, the root's path.
 #
