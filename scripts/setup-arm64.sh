@@ -63,9 +63,9 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     echo "setup-arm64: $root is up to date ($want)" >&2
 else
     echo "setup-arm64: debootstrap --arch=arm64 --foreign $suite ($packages) into $root" >&2
-    mkdir -p "$cache"
-    rm -rf "$root" "$root.partial"
     if [ "$sudo" = missing ]; then echo "setup-arm64: debootstrap needs root (or sudo)" >&2; exit 1; fi
+    mkdir -p "$cache"
+    $sudo rm -rf "$root" "$root.partial"
     $sudo env PATH="/usr/sbin:/sbin:$PATH" debootstrap \
         --arch=arm64 --foreign --variant=minbase --include="$packages" \
         "$suite" "$root.partial" "$mirror" >&2
@@ -80,14 +80,14 @@ else
         fi
     done < "$root.partial/debootstrap/debpaths"
     $sudo rm -rf "$root.partial/var/cache/apt/archives/"*.deb
-    echo "$want" > "$root.partial/.amikeeper-root"
-    mv "$root.partial" "$root"
+    echo "$want" | $sudo tee "$root.partial/.amikeeper-root" >/dev/null
+    $sudo mv "$root.partial" "$root"
 fi
 
-machine=$(qemu-aarch64-static -L "$root" "$root/usr/bin/python3" -c 'import platform; print(platform.machine())')
-if [ "$machine" != aarch64 ]; then
-    echo "setup-arm64: the arm64 python3 says its machine is '$machine', not aarch64" >&2
+python=$(qemu-aarch64-static -L "$root" "$root/usr/bin/python3" -c 'import platform; print(platform.machine(), platform.python_version())')
+if [ "${python%% *}" != aarch64 ]; then
+    echo "setup-arm64: the arm64 python3 says its machine is '${python%% *}', not aarch64" >&2
     exit 1
 fi
-echo "setup-arm64: $root ready ($(qemu-aarch64-static -L "$root" "$root/usr/bin/python3" --version), $(qemu-aarch64-static --version | head -1))" >&2
+echo "setup-arm64: $root ready (Python ${python#* } on aarch64, $(qemu-aarch64-static --version | head -1))" >&2
 echo "$root"
