@@ -85,11 +85,4 @@ done
 echo "build-layers: the x86_64 layer, unzipped, on $("$tools/bin/python" --version): import, parse, handle against moto" >&2
 mkdir -p "$work/opt"
 "$tools/bin/python" -m zipfile -e "$out/amikeeper-python-x86_64.zip" "$work/opt"
-# The CLI that `cargo test` built: every parsed event is compared with what it prints.
-cli="${CARGO_TARGET_DIR:-$HOME/.cache/amikeeper/target}/debug/amikeeper"
-if [ -z "${AMIKEEPER_CLI:-}" ] && [ -x "$cli" ]; then export AMIKEEPER_CLI="$cli"; fi
-AMIKEEPER_MOTO_SERVER="${AMIKEEPER_MOTO_SERVER:-$root/scripts/moto-server}" \
-AMIKEEPER_ARTIFACT_PYTHON="$tools/bin/python -S" \
-AMIKEEPER_ARTIFACT_PATH="$work/opt/python" \
-AMIKEEPER_ARTIFACT_MACHINE=x86_64 \
-    "$tools/bin/python" -m pytest -p no:cacheprovider -q --rootdir scripts/artifacts scripts/artifacts >&2
+./scripts/artifacts/run.sh x86_64 "$work/opt/python" "$tools/bin/python" -S >&2

@@ -34,11 +34,4 @@ fi
 echo "test-arm64: $(basename "$wheel") on $(qemu-aarch64-static -L "$arm64_root" "$arm64_root/usr/bin/python3" --version) (arm64, qemu-user)" >&2
 "$tools/bin/python" -m zipfile -e "$wheel" "$work/site"
 
-# The CLI that `cargo test` built: every parsed event is compared with what it prints.
-cli="${CARGO_TARGET_DIR:-$HOME/.cache/amikeeper/target}/debug/amikeeper"
-if [ -z "${AMIKEEPER_CLI:-}" ] && [ -x "$cli" ]; then export AMIKEEPER_CLI="$cli"; fi
-AMIKEEPER_MOTO_SERVER="${AMIKEEPER_MOTO_SERVER:-$root/scripts/moto-server}" \
-AMIKEEPER_ARTIFACT_PYTHON="qemu-aarch64-static -L $arm64_root $arm64_root/usr/bin/python3 -S" \
-AMIKEEPER_ARTIFACT_PATH="$work/site" \
-AMIKEEPER_ARTIFACT_MACHINE=aarch64 \
-    "$tools/bin/python" -m pytest -p no:cacheprovider -q --rootdir scripts/artifacts scripts/artifacts "$@"
+./scripts/artifacts/run.sh aarch64 "$work/site" qemu-aarch64-static -L "$arm64_root" "$arm64_root/usr/bin/python3" -S -- "$@"
