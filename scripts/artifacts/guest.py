@@ -1,11 +1,15 @@
 """The side of scripts/artifacts/test_artifacts.py that runs on a built artifact's own Python: the
 arm64 CPython under qemu-user for the aarch64 wheel (scripts/test-arm64.sh), or a native one
 for the x86_64 Lambda layer (scripts/build-layers.sh), with the artifact alone on ``PYTHONPATH``.
-It imports nothing but the standard library and ``amikeeper``, and prints JSON on stdout:
+It imports nothing but the standard library and ``amikeeper``, and writes its answer as JSON
+to the file OUT (standard output carries the handler's metrics):
 
-    guest.py machine                      # {"machine": ..., "amikeeper": file of the module}
-    guest.py parse FILE...                # {FILE: parse_event's dict, or {"error": class, "message": ...}}
-    guest.py handle CONFIG EVENT ENDPOINT # the Lambda handler's answer to EVENT, pointed at ENDPOINT
+    guest.py OUT machine                      # {"machine": ..., "amikeeper": file of the module}
+    guest.py OUT parse FILE...                # {FILE: {"events": parse_events(...), "event": parse_event(...)}}
+    guest.py OUT handle CONFIG EVENT ENDPOINT # the Lambda handler's answer to EVENT, pointed at ENDPOINT
+
+A file that is refused answers ``{"error": class, "message": ...}`` instead; ``event`` is there
+only for a file that holds one event.
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ import amikeeper
 
 
 def parse(paths: list[str]) -> dict[str, Any]:
-    """``parse_event`` of each file, or the error it raised."""
+    """``parse_events`` and ``parse_event`` of each file, or the error they raised."""
     parsed: dict[str, Any] = {}
     for path in paths:
         with open(path, "rb") as file:
             text = file.read()
         try:
-            parsed[path] = amikeeper.parse_event(text)
+            events = amikeeper.parse_events(text)
+            parsed[path] = {"events": events}
+            if len(events) == 1:
+                parsed[path]["event"] = amikeeper.parse_event(text)
         except amikeeper.AmikeeperError as error:
             parsed[path] = {"error": type(error).__name__, "message": str(error)}
     return parsed
@@ -54,4 +61,6 @@ def main(command: str, *arguments: str) -> Any:
 
 
 if __name__ == "__main__":
-    json.dump(main(*sys.argv[1:]), sys.stdout)
+    answer = main(*sys.argv[2:])
+    with open(sys.argv[1], "w", encoding="utf-8") as out:
+        json.dump(answer, out)
