@@ -98,7 +98,15 @@ def check_sdist(path: Path) -> None:
     top = f"amikeeper-{match.group('version')}"
     with tarfile.open(path) as sdist:
         names = set(sdist.getnames())
-    wanted = ["pyproject.toml", "Cargo.lock", "PKG-INFO", "crates/amikeeper/Cargo.toml", "crates/amikeeper-aws/Cargo.toml"]
+    wanted = [
+        "pyproject.toml",
+        "Cargo.lock",
+        "PKG-INFO",
+        "python/Cargo.toml",
+        "py_src/amikeeper/__init__.py",
+        "crates/amikeeper/Cargo.toml",
+        "crates/amikeeper-aws/Cargo.toml",
+    ]
     missing = [w for w in wanted if f"{top}/{w}" not in names]
     if missing:
         fail(f"{path.name} lacks {missing}")
