@@ -26,6 +26,7 @@ import tarfile
 import zipfile
 from io import BytesIO
 from pathlib import Path
+from typing import NoReturn
 
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
@@ -37,7 +38,7 @@ MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64"}
 EXTENSION = "amikeeper/_amikeeper.abi3.so"
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Prints ``message`` and exits with 1."""
     print(f"check_wheel: {message}", file=sys.stderr)
     sys.exit(1)

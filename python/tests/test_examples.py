@@ -191,7 +191,7 @@ def test_the_lambda_examples_run_on_arm64_and_keep_what_fails(example: str) -> N
     events = function["Events"]
     eventbridge = {name: e["Properties"] for name, e in events.items() if e["Type"] in ("EventBridgeRule", "Schedule")}
     assert set(eventbridge) == {"BackupCompleted", "NightlySweep"}, events
-    queues = set()
+    queues: set[str] = set()
     for name, properties in eventbridge.items():
         retry = properties["RetryPolicy"]
         assert _in_range(retry["MaximumRetryAttempts"], 0, 185), (name, retry)
