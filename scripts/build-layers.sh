@@ -61,8 +61,9 @@ for wheel in "${wheels[@]}"; do
         *) echo "build-layers: $wheel is for neither architecture" >&2; exit 1 ;;
     esac
     layer="$work/$arch"
-    # --platform and --only-binary: pip installs the wheel of the other architecture too.
-    "$tools/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
+    # --platform and --only-binary: pip installs the wheel of the other architecture too;
+    # --no-compile: no .pyc of this machine's Python, which the runtime's would not use.
+    "$tools/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-deps --no-compile \
         --only-binary=:all: --platform "$platform" --target "$layer/python" "$wheel"
     zip="$out/amikeeper-python-$arch.zip"
     rm -f "$zip"
