@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The Python wheel's tests (scripts/test.sh runs this after `cargo test`):
 #
-#   1. builds the wheel of python/ with maturin and zig (`--zig`: linked against glibc 2.17, so
-#      the wheel is manylinux_2_17 / manylinux2014 x86_64, abi3 for CPython 3.9+, whatever this
-#      machine's glibc), in the profile `wheel-test` (the dev profile without debug info; see the
-#      workspace Cargo.toml) unless AMIKEEPER_WHEEL_PROFILE names another, into $CARGO_TARGET_DIR;
-#   2. checks the wheel's tags;
+#   1. builds the x86_64 wheel of python/ with scripts/build-wheels.sh (maturin and zig: linked
+#      against glibc 2.17, so the wheel is manylinux_2_17 / manylinux2014 x86_64, abi3 for
+#      CPython 3.9+, whatever this machine's glibc), in the profile `wheel-test` (the dev profile
+#      without debug info; see the workspace Cargo.toml) unless AMIKEEPER_WHEEL_PROFILE names
+#      another, into $CARGO_TARGET_DIR, or takes the one AMIKEEPER_WHEEL names;
+#   2. checks the wheel's tags and its extension module (scripts/check_wheel.py, run by
+#      build-wheels.sh);
 #   3. installs it with pip into a fresh virtualenv (nothing else goes in: pytest, boto3 and mypy
 #      come from .venv through a .pth file placed after the virtualenv's own site-packages);
 #   4. runs python/tests against moto (scripts/moto-server, started by the tests on a free port
@@ -19,7 +21,6 @@ root=$PWD
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/amikeeper/target}"
 export AMIKEEPER_MOTO_SERVER="${AMIKEEPER_MOTO_SERVER:-$root/scripts/moto-server}"
-profile="${AMIKEEPER_WHEEL_PROFILE:-wheel-test}"
 tools="$root/.venv"
 if [ ! -x "$tools/bin/maturin" ] || [ ! -x "$tools/bin/pytest" ]; then
     echo "test-python: $tools has no maturin or pytest; run scripts/setup-python.sh" >&2
@@ -29,19 +30,11 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/amikeeper-wheel.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# maturin finds zig through `python3 -m ziglang`: the .venv's python3 comes first on PATH.
-echo "test-python: maturin build --profile $profile --zig" >&2
-(cd python && PATH="$tools/bin:$PATH" maturin build --locked --profile "$profile" --zig --out "$work/dist")
-wheels=("$work"/dist/amikeeper-*.whl)
-wheel=${wheels[0]}
-echo "test-python: built $(basename "$wheel") ($(du -h "$wheel" | cut -f1))" >&2
-case "$(basename "$wheel")" in
-    amikeeper-*-cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl) ;;
-    *)
-        echo "test-python: $(basename "$wheel") is not tagged cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64" >&2
-        exit 1
-        ;;
-esac
+wheel="${AMIKEEPER_WHEEL:-}"
+if [ -z "$wheel" ]; then
+    wheel=$(./scripts/build-wheels.sh --arch x86_64 --no-sdist --out "$work/dist")
+fi
+echo "test-python: $(basename "$wheel") ($(du -h "$wheel" | cut -f1))" >&2
 
 "$tools/bin/python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index "$wheel"

@@ -45,7 +45,18 @@ step "publishable crates (scripts/check-crates.sh: metadata, the MSRV against ev
 step "fuzzing (scripts/fuzz.sh 20: the event parser and the configuration loader, 20 s each; the first run on a machine installs cargo-fuzz and builds the targets)"
 ./scripts/fuzz.sh 20
 
-step "Python wheel: maturin --zig (manylinux_2_17, abi3), pip install into a fresh virtualenv, pytest against moto, mypy --strict, stubtest"
-./scripts/test-python.sh
+step "Python wheels: x86_64 and aarch64 (maturin --zig: manylinux2014, abi3; tags, ELF machine, glibc symbols, auditwheel), and the sdist"
+wheels="$CARGO_TARGET_DIR/amikeeper-wheels"
+rm -rf "$wheels"
+./scripts/build-wheels.sh --out "$wheels" >/dev/null
+
+step "Python wheel (x86_64): pip install into a fresh virtualenv, pytest against moto, mypy --strict, stubtest"
+AMIKEEPER_WHEEL=$(echo "$wheels"/amikeeper-*_x86_64.whl) ./scripts/test-python.sh
+
+step "Python wheel (aarch64) under qemu-user on an arm64 CPython (scripts/setup-arm64.sh): every event fixture, a handle against moto"
+AMIKEEPER_ARM64_WHEEL=$(echo "$wheels"/amikeeper-*_aarch64.whl) ./scripts/test-arm64.sh
+
+step "Lambda layers (x86_64, arm64): python/ at the zip's root; the x86_64 layer imports, parses and handles against moto"
+./scripts/build-layers.sh --wheels "$wheels" >/dev/null
 
 step "all tests passed"

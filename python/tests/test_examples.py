@@ -148,12 +148,87 @@ def test_the_templates_pass_cfn_lint(tmp_path: Path) -> None:
     )
     result = cfn_lint(
         EXAMPLES / "cloudformation" / "launch-template.yaml",
+        EXAMPLES / "python-lambda" / "template.yaml",
         EXAMPLES / "rust-lambda" / "template.yaml",
         EXAMPLES / "step-functions" / "template.yaml",
         EXAMPLES / "step-functions" / "sweeper-role.yaml",
         wrapped,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _in_range(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and low <= value <= high
+
+
+def _resource_of(get_att: dict[str, Any]) -> str:
+    """The logical id ``Fn::GetAtt`` reads, in its long form (a list) or short form (``X.Arn``)."""
+    target = get_att["Fn::GetAtt"]
+    return str(target[0] if isinstance(target, list) else target.split(".")[0])
+
+
+@pytest.mark.parametrize("example", ["python-lambda", "rust-lambda"])
+def test_the_lambda_examples_run_on_arm64_and_keep_what_fails(example: str) -> None:
+    sam = template(EXAMPLES / example / "template.yaml")
+    resources = sam["Resources"]
+    function = resources["Amikeeper"]["Properties"]
+    # Graviton unless told otherwise (the Python one takes the architecture as a parameter).
+    architectures = [
+        sam["Parameters"][a["Ref"]]["Default"] if isinstance(a, dict) else a for a in function["Architectures"]
+    ]
+    assert architectures == ["arm64"], architectures
+
+    # Lambda's asynchronous invocations (EventBridge's): 0-2 retries, 60-21600 s
+    # (AWS::Lambda::EventInvokeConfig), then the failure destination, a queue of the template.
+    invoke = function["EventInvokeConfig"]
+    assert _in_range(invoke["MaximumRetryAttempts"], 0, 2) and _in_range(invoke["MaximumEventAgeInSeconds"], 60, 21600)
+    failure = invoke["DestinationConfig"]["OnFailure"]
+    assert failure["Type"] == "SQS"
+    assert resources[_resource_of(failure["Destination"])]["Type"] == "AWS::SQS::Queue"
+
+    # Every EventBridge target (the rule and the schedule): a retry policy in EventBridge's
+    # ranges (0-185 attempts, 60-86400 s) and a dead-letter queue of its own.
+    events = function["Events"]
+    eventbridge = {name: e["Properties"] for name, e in events.items() if e["Type"] in ("EventBridgeRule", "Schedule")}
+    assert set(eventbridge) == {"BackupCompleted", "NightlySweep"}, events
+    queues: set[str] = set()
+    for name, properties in eventbridge.items():
+        retry = properties["RetryPolicy"]
+        assert _in_range(retry["MaximumRetryAttempts"], 0, 185), (name, retry)
+        assert _in_range(retry["MaximumEventAgeInSeconds"], 60, 86400), (name, retry)
+        assert properties["DeadLetterConfig"]["Type"] == "SQS", name
+        queues.add(properties["DeadLetterConfig"]["QueueLogicalId"])
+    assert len(queues) == 2 and not queues & set(resources), queues  # SAM makes each queue
+    # The SQS source: a dead-letter queue after a few receives.
+    queue = resources[_resource_of(events["Queued"]["Properties"]["Queue"])]["Properties"]
+    assert resources[_resource_of(queue["RedrivePolicy"]["deadLetterTargetArn"])]["Type"] == "AWS::SQS::Queue"
+
+    # An alarm on the function's errors, which notifies a topic.
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    errors = [a for a in alarms if (a["Namespace"], a["MetricName"]) == ("AWS/Lambda", "Errors")]
+    assert len(errors) == 1, alarms
+    alarm = errors[0]
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "Amikeeper"}}], alarm
+    assert alarm["Statistic"] == "Sum" and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["Threshold"] == 1 and alarm["TreatMissingData"] == "notBreaching"
+    assert [resources[a["Ref"]]["Type"] for a in alarm["AlarmActions"]] == ["AWS::SNS::Topic"]
+
+
+def test_the_python_example_takes_amikeeper_from_the_layer_of_its_architecture() -> None:
+    sam = template(EXAMPLES / "python-lambda" / "template.yaml")
+    function = sam["Resources"]["Amikeeper"]["Properties"]
+    layers = [sam["Resources"][layer["Ref"]] for layer in function["Layers"]]
+    assert [layer["Type"] for layer in layers] == ["AWS::Serverless::LayerVersion"]
+    layer = layers[0]["Properties"]
+    # The layer's architecture is the function's, and its runtimes take the function's runtime.
+    assert layer["CompatibleArchitectures"] == function["Architectures"] == [{"Ref": "Architecture"}]
+    assert function["Runtime"] in layer["CompatibleRuntimes"]
+    assert sam["Parameters"]["Architecture"]["AllowedValues"] == ["arm64", "x86_64"]
+    # The zip the template's instructions copy from scripts/build-layers.sh's output.
+    comments = (EXAMPLES / "python-lambda" / "template.yaml").read_text()
+    assert f"amikeeper-python-arm64.zip {layer['ContentUri']}" in comments, layer["ContentUri"]
+    layer_script = (EXAMPLES.parent / "scripts" / "build-layers.sh").read_text()
+    assert 'zip="$out/amikeeper-python-$arch.zip"' in layer_script
 
 
 def test_the_state_machine_is_created_in_moto(world: World) -> None:
