@@ -40,4 +40,7 @@ step "fuzzing (scripts/fuzz.sh 20: the event parser and the configuration loader
 step "Python wheel: maturin --zig (manylinux_2_17, abi3), pip install into a fresh virtualenv, pytest against moto, mypy --strict, stubtest"
 ./scripts/test-python.sh
 
+step "CDK construct (scripts/test-cdk.sh: npm ci from cdk/package-lock.json, tsc, cdk synth of cdk/bin/app.ts offline, cfn-lint on the template, the construct's tests with the CLI's real policy)"
+./scripts/test-cdk.sh
+
 step "all tests passed"
