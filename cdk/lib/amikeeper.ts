@@ -79,8 +79,8 @@ export class AmiKeeper extends Construct {
   public readonly sweepRule?: events.Rule;
   /** The bakes' schedules, by their rule name. */
   public readonly bakeRules: Record<string, events.Rule> = {};
-  /** The function's IAM policy. */
-  public readonly policy: iam.Policy;
+  /** The function's role: AWS Lambda's basic execution role and, inline, amikeeper's policy. */
+  public readonly role: iam.Role;
   /** In alarm when an invocation failed in the last five minutes. */
   public readonly errorsAlarm: cloudwatch.Alarm;
   /** In alarm when the dead-letter queue holds a message. */
@@ -93,6 +93,16 @@ export class AmiKeeper extends Construct {
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const timeout = props.timeout ?? Duration.minutes(5);
 
+    // The policy is inline in the role, so that it is in place before the function exists and
+    // its queue's first batch arrives.
+    const policy = props.policy ?? AmiKeeperPolicy.fromCli(props.configFile);
+    this.role = new iam.Role(this, 'Role', {
+      description: 'amikeeper: what `amikeeper iam-policy` prints for its configuration',
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole')],
+      inlinePolicies: { Amikeeper: policy.document(props.omitJobs) },
+    });
+
     const bound = props.code.bind(this, props.configFile, architecture);
     this.function = new lambda.Function(this, 'Function', {
       description: 'amikeeper: keeps the pointers to the current AMI right and sweeps old AMIs',
@@ -104,13 +114,13 @@ export class AmiKeeper extends Construct {
       architecture,
       timeout,
       memorySize: props.memorySize ?? 256,
+      role: this.role,
       logGroup: new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH }),
     });
-
-    const policy = props.policy ?? AmiKeeperPolicy.fromCli(props.configFile);
-    this.policy = new iam.Policy(this, 'Policy', {
-      document: policy.document(props.omitJobs),
-      roles: [this.function.role as iam.IRole],
+    // CDK makes a function depend on its role explicitly as well as through `Role`'s `GetAtt`,
+    // which cfn-lint warns of (W3005); the dependency is harmless.
+    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata('cfn-lint', {
+      config: { ignore_checks: ['W3005'] },
     });
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
@@ -178,28 +188,34 @@ export class AmiKeeper extends Construct {
       });
     }
 
-    this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
-      alarmDescription: 'amikeeper: an invocation failed (its report is in the function log)',
-      metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: 'amikeeper: events were given up on (in the dead-letter queue)',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+    this.errorsAlarm = this.alarm(
+      'ErrorsAlarm',
+      'amikeeper: an invocation failed (its report is in the function log)',
+      this.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+    );
+    this.deadLetterAlarm = this.alarm(
+      'DeadLetterAlarm',
+      'amikeeper: events were given up on (in the dead-letter queue)',
+      this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(5),
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    );
     if (props.alarmAction !== undefined) {
       this.errorsAlarm.addAlarmAction(props.alarmAction);
       this.deadLetterAlarm.addAlarmAction(props.alarmAction);
     }
+  }
+
+  /** An alarm when `metric` is 1 or more over one period; no data is no alarm. */
+  private alarm(id: string, description: string, metric: cloudwatch.IMetric): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, id, {
+      alarmDescription: description,
+      metric,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 }

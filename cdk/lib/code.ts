@@ -3,6 +3,7 @@
  * examples/python-lambda, or the Rust function of examples/rust-lambda on `provided.al2023`.
  * Either way the configuration file is deployed beside the code, under its own name.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -43,17 +44,26 @@ export interface RustBinaryOptions {
   readonly bootstrap: string;
 }
 
-/** Copies `files` (destination name to source path) into a new directory for an asset. */
+/**
+ * A directory holding `files` (destination name to a source path, or a text), for an asset. It
+ * is named after its contents, so synthesizing again reuses it rather than leaving another
+ * behind; CDK copies it into the cloud assembly.
+ */
 function stage(files: Record<string, string | { text: string }>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amikeeper-cdk-'));
-  for (const [name, source] of Object.entries(files)) {
-    const target = path.join(dir, name);
-    if (typeof source === 'string') {
-      fs.copyFileSync(source, target);
-      fs.chmodSync(target, fs.statSync(source).mode);
-    } else {
-      fs.writeFileSync(target, source.text);
-    }
+  const contents = Object.entries(files).map(
+    ([name, source]) => [name, typeof source === 'string' ? fs.readFileSync(source) : Buffer.from(source.text)] as const,
+  );
+  const hash = crypto.createHash('sha256');
+  for (const [name, bytes] of contents) {
+    hash.update(`${name}\0${bytes.length}\0`).update(bytes);
+  }
+  const dir = path.join(os.tmpdir(), `amikeeper-cdk-${hash.digest('hex').slice(0, 20)}`);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, bytes] of contents) {
+    const source = files[name];
+    const mode = typeof source === 'string' ? fs.statSync(source).mode & 0o777 : 0o644;
+    fs.writeFileSync(path.join(dir, name), bytes, { mode });
+    fs.chmodSync(path.join(dir, name), mode);
   }
   return dir;
 }

@@ -56,13 +56,14 @@ export function functionStatements(configFile: string): string[] {
   return printed.filter((s) => !String(s.Sid).startsWith('AmikeeperRollback')).map(normalizeStatement);
 }
 
-/** The statements of the one `AWS::IAM::Policy` of `resources` that grants amikeeper's actions. */
+/** The statements of the one inline policy of `resources`' roles that grants amikeeper's actions. */
 export function deployedStatements(resources: Record<string, { Type: string; Properties?: Record<string, any> }>): string[] {
-  const policies = Object.values(resources).filter(
-    (resource) => resource.Type === 'AWS::IAM::Policy' && JSON.stringify(resource).includes('"AmikeeperHandle'),
-  );
+  const policies = Object.values(resources)
+    .filter((resource) => resource.Type === 'AWS::IAM::Role')
+    .flatMap((role) => (role.Properties?.Policies ?? []) as Array<{ PolicyDocument: { Statement: unknown[] } }>)
+    .filter((policy) => JSON.stringify(policy).includes('"AmikeeperHandle'));
   if (policies.length !== 1) {
     throw new Error(`${policies.length} policies grant amikeeper's actions, not 1`);
   }
-  return (policies[0].Properties?.PolicyDocument.Statement as unknown[]).map(normalizeStatement);
+  return policies[0].PolicyDocument.Statement.map(normalizeStatement);
 }
