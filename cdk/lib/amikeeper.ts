@@ -13,7 +13,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AmiKeeperCode } from './code';
-import { readConfig, summarize } from './config';
+import { ConfigSummary, readConfig, summarize } from './config';
 import { EventKind, eventPattern } from './events';
 import { AmiKeeperPolicy, PolicyJob } from './policy';
 
@@ -49,6 +49,17 @@ export interface AmiKeeperProps {
   readonly logRetention?: logs.RetentionDays;
   /** What the alarms do (e.g. an `SnsAction`). Default: nothing but their state. */
   readonly alarmAction?: cloudwatch.IAlarmAction;
+}
+
+/** Fails unless every bake rule has a schedule: the one its `schedule_rule` names, or any. */
+function checkBakeSchedules(config: ConfigSummary, bakeSchedules: Record<string, events.Schedule>): void {
+  const missing = config.scheduleRules.filter((name) => bakeSchedules[name] === undefined);
+  if (missing.length > 0) {
+    throw new Error(`bakeSchedules needs a schedule for each bake rule's match.schedule_rule: ${missing.join(', ')}`);
+  }
+  if (config.takesAnySchedule && !config.sweeps && Object.keys(bakeSchedules).length === 0) {
+    throw new Error('a rule takes scheduled events: give it a schedule in bakeSchedules');
+  }
 }
 
 /** The construct id of an event kind's rule: `backup_job` is `BackupJobRule`. */
@@ -89,6 +100,7 @@ export class AmiKeeper extends Construct {
   constructor(scope: Construct, id: string, props: AmiKeeperProps) {
     super(scope, id);
     const config = summarize(readConfig(props.configFile), props.configFile);
+    checkBakeSchedules(config, props.bakeSchedules ?? {});
     this.eventKinds = props.eventKinds ?? config.eventKinds;
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const timeout = props.timeout ?? Duration.minutes(5);
@@ -171,15 +183,7 @@ export class AmiKeeper extends Construct {
         );
       }
     }
-    const bakeSchedules = props.bakeSchedules ?? {};
-    const missing = config.scheduleRules.filter((name) => bakeSchedules[name] === undefined);
-    if (missing.length > 0) {
-      throw new Error(`bakeSchedules needs a schedule for each bake rule's match.schedule_rule: ${missing.join(', ')}`);
-    }
-    if (config.takesAnySchedule && !config.sweeps && Object.keys(bakeSchedules).length === 0) {
-      throw new Error('a rule takes scheduled events: give it a schedule in bakeSchedules');
-    }
-    for (const [name, schedule] of Object.entries(bakeSchedules)) {
+    for (const [name, schedule] of Object.entries(props.bakeSchedules ?? {})) {
       this.bakeRules[name] = new events.Rule(this, `BakeSchedule-${name}`, {
         ruleName: name,
         description: `amikeeper: bake (match.schedule_rule = "${name}")`,

@@ -11,7 +11,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { AmiKeeper, AmiKeeperCode, AmiKeeperPolicy, EVENT_KINDS, EventKind } from '../lib';
+import { AmiKeeper, AmiKeeperCode, AmiKeeperPolicy, EVENT_KINDS, EventKind, IMAGE_EVENT_KINDS } from '../lib';
 import { cliPolicy, matches, repo } from './support';
 
 const FIXTURES = repo('crates', 'amikeeper', 'src', 'events', 'fixtures');
@@ -47,6 +47,16 @@ function kindsMatching(event: unknown): EventKind[] {
 function fixture(...parts: string[]): unknown {
   return JSON.parse(fs.readFileSync(`${FIXTURES}/${parts.join('/')}`, 'utf8'));
 }
+
+describe('event kinds', () => {
+  it("are the core's, and a rule takes the kinds about an image by default as the core says", () => {
+    // crates/amikeeper/src/events/event.rs: `ImageCreated = "image_created", about_an_image: true;`
+    const source = fs.readFileSync(repo('crates', 'amikeeper', 'src', 'events', 'event.rs'), 'utf8');
+    const kinds = [...source.matchAll(/^\s*[A-Za-z]+ = "([a-z_]+)", about_an_image: (true|false);$/gm)];
+    assert.deepEqual(kinds.map((m) => m[1]), [...EVENT_KINDS]);
+    assert.deepEqual(kinds.filter((m) => m[2] === 'true').map((m) => m[1]), [...IMAGE_EVENT_KINDS]);
+  });
+});
 
 describe('event rules', () => {
   it('has a rule for every kind but scheduled, which a schedule makes', () => {

@@ -45,9 +45,20 @@ export function matches(pattern: unknown, event: unknown): boolean {
   throw new Error(`an event pattern's leaves are lists: ${JSON.stringify(pattern)}`);
 }
 
-/** One IAM statement as JSON, a list of one item written as the item (as IAM reads both). */
+/**
+ * One IAM statement as JSON, its keys sorted and a list of one item written as the item (IAM
+ * reads both alike, and CDK writes its statements so).
+ */
 export function normalizeStatement(statement: unknown): string {
-  return JSON.stringify(statement, (_, value: unknown) => (Array.isArray(value) && value.length === 1 ? value[0] : value));
+  return JSON.stringify(statement, (_, value: unknown) => {
+    if (Array.isArray(value)) {
+      return value.length === 1 ? value[0] : value;
+    }
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
+    }
+    return value;
+  });
 }
 
 /** The statements the function gets for `configFile`: the CLI's, but rollback's. */
