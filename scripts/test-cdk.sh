@@ -8,8 +8,9 @@
 #   3. the amikeeper CLI (AMIKEEPER_CLI, else $CARGO_TARGET_DIR/debug/amikeeper, which
 #      `cargo test --workspace` builds; built here when missing): the construct takes the policy
 #      `amikeeper iam-policy` prints, and the tests use its real output;
-#   4. the layer zip the sample app deploys: target/layers/amikeeper-python-<arch>.zip from
-#      scripts/build-layers.sh (arm64, the default; AMIKEEPER_LAYER_ZIP names another). When it is
+#   4. the layer zip the sample app deploys: target/layers/amikeeper-python-arm64.zip from
+#      scripts/build-layers.sh (AMIKEEPER_LAYER_ZIP names another, of the architecture
+#      AMIKEEPER_LAYER_ARCH, arm64 or x86_64, default arm64). When it is
 #      missing and scripts/build-layers.sh is not there, a layer of this machine's architecture is
 #      made from a wheel built with maturin (as scripts/test-python.sh builds it);
 #   5. tsc, then `cdk synth` of the sample app (cdk/bin/app.ts) offline: no AWS credentials, no
@@ -55,7 +56,7 @@ if [ -z "${AMIKEEPER_CLI:-}" ]; then
 fi
 
 # 4. The layer.
-arch=arm64
+arch="${AMIKEEPER_LAYER_ARCH:-arm64}"
 layer="${AMIKEEPER_LAYER_ZIP:-$root/target/layers/amikeeper-python-$arch.zip}"
 if [ ! -f "$layer" ] && [ -x scripts/build-layers.sh ]; then
     echo "test-cdk: scripts/build-layers.sh" >&2
