@@ -9,35 +9,31 @@
  */
 import type { EventPattern } from 'aws-cdk-lib/aws-events';
 
-/** Every event kind a configuration's `on` may name, as the core names it. */
-export const EVENT_KINDS = [
-  'image_created',
-  'image_copied',
-  'image_registered',
-  'image_state_changed',
-  'backup_job',
-  'backup_copy_job',
-  'asg_created',
-  'snapshot_created',
-  'scheduled',
-] as const;
+/** Every event kind a configuration's `on` may name, as the core names it, and whether it is about an AMI. */
+const ABOUT_AN_IMAGE = {
+  image_created: true,
+  image_copied: true,
+  image_registered: true,
+  image_state_changed: true,
+  backup_job: true,
+  backup_copy_job: true,
+  asg_created: false,
+  snapshot_created: false,
+  scheduled: false,
+} as const;
 
 /** An event kind, as a configuration's `on` names it. */
-export type EventKind = (typeof EVENT_KINDS)[number];
+export type EventKind = keyof typeof ABOUT_AN_IMAGE;
+
+/** Every event kind, in the core's order. */
+export const EVENT_KINDS: readonly EventKind[] = Object.keys(ABOUT_AN_IMAGE) as EventKind[];
 
 /** The kinds a rule takes when it says no `on` and has no `bake`: every event about an AMI. */
-export const IMAGE_EVENT_KINDS: readonly EventKind[] = [
-  'image_created',
-  'image_copied',
-  'image_registered',
-  'image_state_changed',
-  'backup_job',
-  'backup_copy_job',
-];
+export const IMAGE_EVENT_KINDS: readonly EventKind[] = EVENT_KINDS.filter((kind) => ABOUT_AN_IMAGE[kind]);
 
 /** Whether `name` is an event kind amikeeper handles. */
 export function isEventKind(name: string): name is EventKind {
-  return (EVENT_KINDS as readonly string[]).includes(name);
+  return Object.prototype.hasOwnProperty.call(ABOUT_AN_IMAGE, name);
 }
 
 const CLOUDTRAIL = 'AWS API Call via CloudTrail';
