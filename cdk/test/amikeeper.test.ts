@@ -4,7 +4,6 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { App, Duration, Stack } from 'aws-cdk-lib';
@@ -12,7 +11,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AmiKeeper, AmiKeeperCode, AmiKeeperPolicy, AmiKeeperProps } from '../lib';
-import { cli, cliPolicy, deployedStatements, functionStatements, normalizeStatement, repo } from './support';
+import { cli, cliPolicy, deployedStatements, functionStatements, normalizeStatement, repo, scratch } from './support';
 
 const PYTHON_CONFIG = repo('examples', 'python-lambda', 'keeper.toml');
 const BAKE_CONFIG = repo('crates', 'amikeeper', 'src', 'seeds', 'seed-003-nightly-bake.toml');
@@ -32,7 +31,7 @@ function synth(configFile: string, props: Partial<AmiKeeperProps> = {}): { stack
 
 /** Writes what `amikeeper iam-policy` prints for `configFile` to a file, as a user would. */
 function writePolicy(configFile: string): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'amikeeper-policy-')), 'policy.json');
+  const file = path.join(scratch(), 'policy.json');
   fs.writeFileSync(file, JSON.stringify(cliPolicy(configFile)));
   return file;
 }
@@ -122,7 +121,7 @@ describe('AmiKeeper (a bake, seed 003)', () => {
 
 describe('AmiKeeper (Rust, x86_64)', () => {
   it('deploys bootstrap on provided.al2023 with the configuration beside it', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amikeeper-bootstrap-'));
+    const dir = scratch();
     const bootstrap = path.join(dir, 'bootstrap');
     fs.writeFileSync(bootstrap, '#!/bin/sh\n', { mode: 0o755 });
     const { template } = synth(PYTHON_CONFIG, {
@@ -143,7 +142,7 @@ describe('AmiKeeper (Rust, x86_64)', () => {
 
 describe('AmiKeeperPolicy.fromCli', () => {
   it('runs the CLI, which refuses an invalid configuration', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amikeeper-config-'));
+    const dir = scratch();
     const bad = path.join(dir, 'keeper.toml');
     fs.writeFileSync(bad, 'accounts = ["111122223333"]\n[[rules]]\nname = "r"\non = ["no_such_kind"]\n');
     assert.throws(() => AmiKeeperPolicy.fromCli(bad, { command: cli() }), /iam-policy --config .* failed/);

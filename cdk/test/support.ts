@@ -1,5 +1,7 @@
 /** What the tests share: the repository's paths, the amikeeper CLI, and EventBridge's matching. */
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** The repository's root (the tests run from cdk/dist/test). */
@@ -77,4 +79,14 @@ export function deployedStatements(resources: Record<string, { Type: string; Pro
     throw new Error(`${policies.length} policies grant amikeeper's actions, not 1`);
   }
   return policies[0].PolicyDocument.Statement.map(normalizeStatement);
+}
+
+const scratchDirs: string[] = [];
+process.on('exit', () => scratchDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+/** A new directory for a test's files, removed when the tests end. */
+export function scratch(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'amikeeper-cdk-test-'));
+  scratchDirs.push(dir);
+  return dir;
 }
