@@ -25,7 +25,7 @@ export interface AmiKeeperProps {
   readonly code: AmiKeeperCode;
   /** The policy. Default: `AmiKeeperPolicy.fromCli(configFile)`, the amikeeper CLI run at synth time. */
   readonly policy?: AmiKeeperPolicy;
-  /** The jobs whose statements the function's policy leaves out. Default: rollback (the function never rolls back). */
+  /** The jobs whose statements the function's policy leaves out. Default: rollback and status (an operator's jobs). */
   readonly omitJobs?: PolicyJob[];
   /** The function's architecture. Default arm64 (Graviton). */
   readonly architecture?: lambda.Architecture;

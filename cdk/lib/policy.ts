@@ -13,9 +13,14 @@ export enum PolicyJob {
   HANDLE = 'Handle',
   /** Sweeping. */
   SWEEP = 'Sweep',
-  /** Rolling back (`amikeeper rollback`): the function never rolls back. */
+  /** Rolling back (`amikeeper rollback`): an operator's job, not the function's. */
   ROLLBACK = 'Rollback',
+  /** Reading every pointer back (`amikeeper status`): an operator's job, not the function's. */
+  STATUS = 'Status',
 }
+
+/** The jobs the function does not do: their statements are left out by default. */
+export const OPERATOR_JOBS: readonly PolicyJob[] = [PolicyJob.ROLLBACK, PolicyJob.STATUS];
 
 /** How to run the amikeeper CLI at synth time. */
 export interface CliOptions {
@@ -68,10 +73,10 @@ export class AmiKeeperPolicy {
 
   /**
    * The statements the function needs: every statement but those of the jobs left out (by
-   * default rollback, which the function never does). `sts:AssumeRole` on the configured roles
-   * and `events:PutEvents` for `[notify]` are kept.
+   * default rollback and status, which an operator does, not the function). `sts:AssumeRole`
+   * on the configured roles and `events:PutEvents` for `[notify]` are kept.
    */
-  public document(omit: readonly PolicyJob[] = [PolicyJob.ROLLBACK]): iam.PolicyDocument {
+  public document(omit: readonly PolicyJob[] = OPERATOR_JOBS): iam.PolicyDocument {
     const kept = this.statements.filter(
       (statement) => !omit.some((job) => statement.Sid?.startsWith(`Amikeeper${job}`) ?? false),
     );

@@ -63,10 +63,11 @@ export function normalizeStatement(statement: unknown): string {
   });
 }
 
-/** The statements the function gets for `configFile`: the CLI's, but rollback's. */
+/** The statements the function gets for `configFile`: the CLI's, but rollback's and status'. */
 export function functionStatements(configFile: string): string[] {
   const printed = cliPolicy(configFile).Statement;
-  return printed.filter((s) => !String(s.Sid).startsWith('AmikeeperRollback')).map(normalizeStatement);
+  const operators = (s: Record<string, unknown>) => /^Amikeeper(Rollback|Status)/.test(String(s.Sid));
+  return printed.filter((s) => !operators(s)).map(normalizeStatement);
 }
 
 /** The statements of the one inline policy of `resources`' roles that grants amikeeper's actions. */
