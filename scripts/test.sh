@@ -59,4 +59,7 @@ AMIKEEPER_ARM64_WHEEL=$(echo "$wheels"/amikeeper-*_aarch64.whl) ./scripts/test-a
 step "Lambda layers (x86_64, arm64): python/ at the zip's root; the x86_64 layer imports, parses and handles against moto"
 ./scripts/build-layers.sh --wheels "$wheels" >/dev/null
 
+step "CDK construct (scripts/test-cdk.sh: npm ci from cdk/package-lock.json, tsc, cdk synth of cdk/bin/app.ts offline, cfn-lint on the template, the construct's tests with the CLI's real policy)"
+./scripts/test-cdk.sh
+
 step "all tests passed"
