@@ -127,7 +127,8 @@ impl ImagePolicy {
             group.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
             group.dedup_by(|a, b| a.1 == b.1);
             for (position, &(_, _, index)) in group.iter().enumerate() {
-                placed[index as usize] = Placement { group: id, rank: position as u32 + 1, at: offset + position as u32 };
+                placed[index as usize] =
+                    Placement { group: id, rank: position as u32 + 1, at: offset + position as u32 };
             }
             offset += group.len() as u32;
         }
@@ -184,7 +185,14 @@ impl ImagePolicy {
     }
 
     /// The action for an image of `rank` in its group, and why.
-    fn decide(&self, usages: &Usages, image: &Image, rank: usize, floor: usize, now: OffsetDateTime) -> (Action, Reason) {
+    fn decide(
+        &self,
+        usages: &Usages,
+        image: &Image,
+        rank: usize,
+        floor: usize,
+        now: OffsetDateTime,
+    ) -> (Action, Reason) {
         let reason = self.judge(usages, image, rank, floor, now);
         match (&reason, &self.stages) {
             (Reason::BeyondNewest { .. } | Reason::TooOld { .. }, None) => (Action::Retire(self.retire), reason),
