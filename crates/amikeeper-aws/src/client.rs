@@ -178,7 +178,6 @@ impl SdkAwsBuilder {
         let configured = ConfiguredRetries::read(self.profile.as_deref()).await;
         let (retry_config, retry_mode, max_attempts) = self.retries(&configured);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(crate::http::shared_https_client())
             .retry_config(retry_config)
             .timeout_config(self.timeout_config());
         if let Some(profile) = &self.profile {

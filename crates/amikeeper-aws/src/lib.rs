@@ -84,9 +84,7 @@
 //!
 //! The shared configuration is loaded once by [`SdkAwsBuilder::load`]. One SDK client per
 //! (service, region) is made on the first call to that service in that region and reused after
-//! (clients are cheap to clone: they share connections, credentials and retry state). Every
-//! client of one `SdkAws` (and of its [`for_sweeps`](SdkAws::for_sweeps)) shares one HTTP
-//! client, so the root certificates are parsed once, not once per service and region.
+//! (clients are cheap to clone: they share connections, credentials and retry state).
 //!
 //! # Pagination and errors
 //!
@@ -114,7 +112,6 @@ mod cloudformation;
 mod ec2;
 pub mod error;
 mod events;
-mod http;
 mod imagebuilder;
 mod rbin;
 mod retries;
