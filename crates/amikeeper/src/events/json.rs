@@ -125,7 +125,7 @@ impl<'e> At<'e> {
     }
 
     pub(super) fn image_id(&self, path: &str, value: &str) -> Result<ImageId, EventError> {
-        self.id(path, value, IdKind::Image).map(ImageId)
+        self.id(path, value, IdKind::Image).map(ImageId::from)
     }
 
     pub(super) fn region(&self, path: &str, value: &str) -> Result<Region, EventError> {

@@ -1,11 +1,14 @@
 //! The ids amikeeper checks once, where they come in: AMI ids, regions and account ids.
 //!
-//! Each is a string newtype. Input (an event, the configuration, a command line) is checked by
+//! Each is a newtype of a shared string (`Arc<str>`), so that a clone (a plan's decision names
+//! its image, a million times for a million images) costs a reference count, not an
+//! allocation. Input (an event, the configuration, a command line) is checked by
 //! [`str::parse`] ([`FromStr`]), which fails with an [`IdError`]; `new` and `From` wrap a value
 //! unchecked, for what AWS itself returned (or a test wrote).
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -48,13 +51,13 @@ macro_rules! id_type {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(pub String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Wraps a string unchecked: for a value AWS itself returned. Check input with
             /// [`str::parse`] instead.
             pub fn new(value: impl Into<String>) -> Self {
-                Self(value.into())
+                Self(Arc::from(value.into()))
             }
             /// The string form.
             pub fn as_str(&self) -> &str {
@@ -84,14 +87,14 @@ macro_rules! id_type {
         /// Unchecked, like [`new`](Self::new).
         impl From<&str> for $name {
             fn from(value: &str) -> Self {
-                Self(value.to_owned())
+                Self(Arc::from(value))
             }
         }
 
         /// Unchecked, like [`new`](Self::new).
         impl From<String> for $name {
             fn from(value: String) -> Self {
-                Self(value)
+                Self(Arc::from(value))
             }
         }
     };

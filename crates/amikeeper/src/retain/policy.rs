@@ -96,12 +96,12 @@ impl ImagePolicy {
     }
 
     fn plan_with(&self, images: &[Image], usages: &Usages, now: OffsetDateTime, with_snapshots: bool) -> Plan {
-        // Planning a million images must stay well under a second, so every pass that reads
-        // the images reads them in memory order, and the sorting works on compact keys.
+        // Planning a million images must stay well under half a second, so every pass that
+        // reads the images reads them in memory order, the sorting works on compact keys, and
+        // each decision is written once, straight to its place in the plan.
         let floor = self.floor();
 
         // Pass 1, in memory order: each image's group and age key.
-        let mut group_of: Vec<u32> = vec![u32::MAX; images.len()];
         let mut group_names: Vec<&str> = Vec::new();
         let mut group_ids: FxHashMap<&str, u32> = FxHashMap::default();
         let mut members: Vec<Vec<(i128, &str, u32)>> = Vec::new();
@@ -112,49 +112,38 @@ impl ImagePolicy {
                 members.push(Vec::new());
                 (group_names.len() - 1) as u32
             });
-            group_of[index] = id;
             members[id as usize].push((image.created.unix_timestamp_nanos(), image.id.as_str(), index as u32));
         }
 
         // Rank within each group, newest first: by creation time, then id (EC2 dates have
-        // one-second resolution). A duplicate id is judged once.
-        let mut rank: Vec<u32> = vec![0; images.len()];
-        for group in &mut members {
+        // one-second resolution). A duplicate id is judged once. The plan lists the groups by
+        // name, each newest first: an image's place in it is its group's offset plus its rank.
+        let mut order: Vec<u32> = (0..group_names.len() as u32).collect();
+        order.sort_unstable_by_key(|&id| group_names[id as usize]);
+        let mut placed: Vec<Placement> = vec![Placement::UNJUDGED; images.len()];
+        let mut offset = 0u32;
+        for &id in &order {
+            let group = &mut members[id as usize];
             group.sort_unstable_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
             group.dedup_by(|a, b| a.1 == b.1);
             for (position, &(_, _, index)) in group.iter().enumerate() {
-                rank[index as usize] = position as u32 + 1;
+                placed[index as usize] =
+                    Placement { group: id, rank: position as u32 + 1, at: offset + position as u32 };
             }
+            offset += group.len() as u32;
         }
 
-        // Pass 2, in memory order: the decisions.
+        // Pass 2, in memory order: the decisions, each at its place.
         let arcs: Vec<Arc<str>> = group_names.iter().map(|name| Arc::from(*name)).collect();
-        let mut slots: Vec<Option<Decision>> = Vec::with_capacity(images.len());
-        for (index, image) in images.iter().enumerate() {
-            if rank[index] == 0 {
-                slots.push(None);
+        let mut slots: Vec<Option<Decision>> = vec![None; offset as usize];
+        for (image, place) in images.iter().zip(&placed) {
+            if place.rank == 0 {
                 continue;
             }
-            let mut reason = self.judge(usages, image, rank[index] as usize, floor, now);
-            let action = match (&reason, &self.stages) {
-                (Reason::BeyondNewest { .. } | Reason::TooOld { .. }, None) => Action::Retire(self.retire),
-                (Reason::BeyondNewest { .. } | Reason::TooOld { .. }, Some(stages)) => {
-                    match stages.stage_for(now - image.created) {
-                        Some(stage) if already_retired(image, stage, now) => {
-                            reason = Reason::AlreadyRetired(stage);
-                            Action::Keep
-                        }
-                        Some(stage) => Action::Retire(stage),
-                        None => {
-                            reason = Reason::NoStageYet;
-                            Action::Keep
-                        }
-                    }
-                }
-                _ => Action::Keep,
-            };
-            let group = arcs[group_of[index] as usize].clone();
-            slots.push(Some(Decision { image_id: image.id.clone(), group, action, reason, sources: Sources::empty() }));
+            let (action, reason) = self.decide(usages, image, place.rank as usize, floor, now);
+            let group = arcs[place.group as usize].clone();
+            slots[place.at as usize] =
+                Some(Decision { image_id: image.id.clone(), group, action, reason, sources: Sources::empty() });
         }
 
         // The cap: the oldest candidates first.
@@ -163,14 +152,16 @@ impl ImagePolicy {
                 .iter()
                 .flatten()
                 .filter(|(_, _, index)| {
-                    slots[*index as usize].as_ref().is_some_and(|d| matches!(d.action, Action::Retire(_)))
+                    slots[placed[*index as usize].at as usize]
+                        .as_ref()
+                        .is_some_and(|d| matches!(d.action, Action::Retire(_)))
                 })
                 .copied()
                 .collect();
             if candidates.len() > cap {
                 candidates.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
                 for &(_, _, index) in &candidates[cap..] {
-                    if let Some(decision) = slots[index as usize].as_mut() {
+                    if let Some(decision) = slots[placed[index as usize].at as usize].as_mut() {
                         decision.action = Action::Keep;
                         decision.reason = Reason::DeletionCapReached { cap };
                     }
@@ -180,23 +171,54 @@ impl ImagePolicy {
 
         let snapshots = if with_snapshots && self.retire == Retire::Delete {
             snapshot_plan(images, |index| {
-                slots[index].as_ref().is_some_and(|d| d.action == Action::Retire(Retire::Delete))
+                let place = placed[index];
+                place.rank != 0
+                    && slots[place.at as usize].as_ref().is_some_and(|d| d.action == Action::Retire(Retire::Delete))
             })
         } else {
             Vec::new()
         };
 
-        // The decisions in plan order: by group name, then newest first.
-        let mut order: Vec<u32> = (0..group_names.len() as u32).collect();
-        order.sort_unstable_by_key(|&id| group_names[id as usize]);
-        let mut decisions = Vec::with_capacity(images.len());
-        for id in order {
-            for &(_, _, index) in &members[id as usize] {
-                decisions.extend(slots[index as usize].take());
-            }
-        }
+        // Every place holds one decision (a duplicate id was judged once, at its first place).
+        let decisions = slots.into_iter().flatten().collect();
         Plan { decisions, snapshots }
     }
+
+    /// The action for an image of `rank` in its group, and why.
+    fn decide(
+        &self,
+        usages: &Usages,
+        image: &Image,
+        rank: usize,
+        floor: usize,
+        now: OffsetDateTime,
+    ) -> (Action, Reason) {
+        let reason = self.judge(usages, image, rank, floor, now);
+        match (&reason, &self.stages) {
+            (Reason::BeyondNewest { .. } | Reason::TooOld { .. }, None) => (Action::Retire(self.retire), reason),
+            (Reason::BeyondNewest { .. } | Reason::TooOld { .. }, Some(stages)) => {
+                match stages.stage_for(now - image.created) {
+                    Some(stage) if already_retired(image, stage, now) => (Action::Keep, Reason::AlreadyRetired(stage)),
+                    Some(stage) => (Action::Retire(stage), reason),
+                    None => (Action::Keep, Reason::NoStageYet),
+                }
+            }
+            _ => (Action::Keep, reason),
+        }
+    }
+}
+
+/// Where an image's decision goes: its group, its rank there (0: not judged) and its place in
+/// the plan.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    group: u32,
+    rank: u32,
+    at: u32,
+}
+
+impl Placement {
+    const UNJUDGED: Self = Self { group: 0, rank: 0, at: 0 };
 }
 
 impl ImagePolicy {
