@@ -53,7 +53,6 @@ def other_account_ec2(world: World) -> Any:
     )
 
 
-@pytest.mark.skip(reason="issue 18: unsettled on moto, as crates/amikeeper-cli/tests/status.rs")
 def test_status_reports_each_pointer_and_finds_what_was_planted(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     keeper = amikeeper.Keeper.from_toml(config(world.account), endpoint_url=world.endpoint)
     image = world.image("status-web-1")
@@ -109,9 +108,13 @@ def test_status_reports_each_pointer_and_finds_what_was_planted(world: World, mo
         ("dangling", OTHER, MAIN_REGION),
         ("dr_lag", world.account, DR_REGION),
         ("unprotected", world.account, MAIN_REGION),
+        # The stray AMI the DR parameter was moved to outside amikeeper was never protected.
+        ("unprotected", world.account, DR_REGION),
     ], report
-    reasons = {f["kind"]: f["reason"] for f in report["findings"]}
-    assert copy in reasons["dangling"] and stray in reasons["dr_lag"] and image in reasons["unprotected"]
+    reasons = {(f["kind"], f["region"]): f["reason"] for f in report["findings"]}
+    assert copy in reasons[("dangling", MAIN_REGION)] and stray in reasons[("dr_lag", DR_REGION)]
+    assert image in reasons[("unprotected", MAIN_REGION)] and stray in reasons[("unprotected", DR_REGION)]
 
     only_dr = keeper.status(fleet=True, region=DR_REGION)
-    assert [(f["kind"], f["region"]) for f in only_dr["findings"]] == [("dr_lag", DR_REGION)], only_dr
+    found_dr = sorted((f["kind"], f["region"]) for f in only_dr["findings"])
+    assert found_dr == [("dr_lag", DR_REGION), ("unprotected", DR_REGION)], only_dr
