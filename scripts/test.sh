@@ -25,6 +25,9 @@ export AMIKEEPER_REQUIRE_CHROMIUM=1
 step "the emulator's patches (scripts/moto_ext/tests: each patch against botocore's model of its operations and the documented error codes, and thread safety)"
 ./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/moto_ext/tests
 
+step "the benchmark's throttling proxy (benches/compare/tests: AWS's request token buckets against the documented figures, with a scripted clock; its throttled answers as botocore parses them)"
+./.venv/bin/python -m pytest -p no:cacheprovider -q benches/compare/tests
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

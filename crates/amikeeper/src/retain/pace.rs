@@ -303,4 +303,97 @@ mod tests {
         assert_eq!(pacer.throttled(), 1);
         assert_eq!(pacer.slowest_per_second(), None, "50 ms learnt, 100 ms fixed: no slower than asked");
     }
+
+    /// EC2's request token bucket for one action, on tokio's clock: `capacity` tokens at first,
+    /// `refill` more a second, one a request (the model of benches/compare/throttle.py).
+    struct SimulatedBucket {
+        capacity: f64,
+        refill: f64,
+        tokens: f64,
+        last: Instant,
+    }
+
+    impl SimulatedBucket {
+        fn new(capacity: f64, refill: f64) -> Mutex<Self> {
+            Mutex::new(Self { capacity, refill, tokens: capacity, last: Instant::now() })
+        }
+
+        fn take(&mut self) -> bool {
+            let now = Instant::now();
+            let refilled = self.tokens + now.duration_since(self.last).as_secs_f64() * self.refill;
+            self.tokens = refilled.min(self.capacity);
+            self.last = now;
+            if self.tokens >= 1.0 - 1e-9 {
+                self.tokens = (self.tokens - 1.0).max(0.0);
+                true
+            } else {
+                false
+            }
+        }
+    }
+
+    /// What a sweep of `calls` deletions through `bucket` came to, `concurrency` at a time.
+    struct Run {
+        elapsed: Duration,
+        failed: usize,
+        attempts: u64,
+    }
+
+    /// Makes `calls` calls through the pacer, `concurrency` at a time, each answered 5 ms
+    /// after it starts, throttled when `bucket` has no token.
+    async fn sweep_through(bucket: &Mutex<SimulatedBucket>, calls: usize, concurrency: usize) -> (Run, Pacer) {
+        use std::sync::atomic::AtomicUsize;
+        let pacer = Pacer::new(None);
+        let (next, failed, attempts) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicU32::new(0));
+        let start = Instant::now();
+        let worker = || async {
+            while next.fetch_add(1, Ordering::Relaxed) < calls {
+                let (result, tries) = pacer
+                    .retry(|| async {
+                        tokio::time::sleep(Duration::from_micros(2500)).await;
+                        let passed = bucket.lock().unwrap().take();
+                        tokio::time::sleep(Duration::from_micros(2500)).await;
+                        if passed {
+                            Ok(())
+                        } else {
+                            Err(throttle())
+                        }
+                    })
+                    .await;
+                attempts.fetch_add(tries, Ordering::Relaxed);
+                if result.is_err() {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        };
+        futures::future::join_all((0..concurrency).map(|_| worker())).await;
+        let run = Run {
+            elapsed: start.elapsed(),
+            failed: failed.into_inner(),
+            attempts: u64::from(attempts.into_inner()),
+        };
+        (run, pacer)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sweep_through_a_token_bucket_keeps_within_a_fifth_of_its_floor_and_fails_nothing() {
+        // EC2's DeregisterImage: 100 tokens, 5 a second; and the same scaled 4 times, as the
+        // throttled benchmark may run it. The floor is (calls - 100) / refill.
+        for (refill, calls) in [(5.0, 600), (20.0, 2000), (5.0, 2000)] {
+            let bucket = SimulatedBucket::new(100.0, refill);
+            let (run, pacer) = sweep_through(&bucket, calls, 16).await;
+            let floor = (calls as f64 - 100.0) / refill;
+            let ratio = run.elapsed.as_secs_f64() / floor;
+            eprintln!(
+                "refill {refill}/s, {calls} calls: {:.1} s, floor {floor:.1} s, {ratio:.3}x, {} throttled, {} attempts, {} failed",
+                run.elapsed.as_secs_f64(),
+                pacer.throttled(),
+                run.attempts,
+                run.failed
+            );
+            assert_eq!(run.failed, 0, "refill {refill}: no call may fail");
+            assert!(ratio <= 1.2, "refill {refill}: {ratio:.3}x the floor");
+            assert!(ratio >= 1.0, "faster than the bucket allows: the simulation is wrong");
+        }
+    }
 }
