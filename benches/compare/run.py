@@ -687,12 +687,9 @@ def table(runs: list[Run]) -> list[str]:
         "|---|---|---|---:|---:|---:|---:|---|---:|---|",
     ]
     for r in runs:
-        check = "ok" if r.expected_ok and not r.in_use_deleted and r.exit_code == 0 else "FAIL"
-        if r.note:
-            check += f" ({r.note})"
         lines.append(
             f"| {r.setting} | {r.job} | {r.tool} | {r.wall:.2f} | {r.cpu:.2f} | {'' if GNU_TIME else '<= '}{r.rss_mib:.0f} | {r.calls} |"
-            f" {top_ops(r.by_op)} | {len(r.amis_left)} / {len(r.snaps_left)} | {check} |"
+            f" {top_ops(r.by_op)} | {len(r.amis_left)} / {len(r.snaps_left)} | {throttled_bench.check_cell(r)} |"
         )
     return lines
 

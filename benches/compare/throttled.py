@@ -69,6 +69,12 @@ def failed_actions(run, want: set[str]) -> int:
     return max(left_over, reported)
 
 
+def check_cell(r) -> str:
+    """The table's `check` cell of a run: ok, or FAIL, and its note."""
+    check = "ok" if r.expected_ok and not r.in_use_deleted and r.exit_code == 0 else "FAIL"
+    return f"{check} ({r.note})" if r.note else check
+
+
 def table(runs) -> list[str]:
     lines = [
         "| job | tool | wall s | floor s | wall / floor | throttled answers | failed actions | AWS calls | AMIs / snapshots left | in use deleted | check |",
@@ -76,12 +82,9 @@ def table(runs) -> list[str]:
     ]
     for r in runs:
         ratio = f"{r.wall / r.floor:.2f}" if r.floor else "n/a"
-        check = "ok" if r.expected_ok and not r.in_use_deleted and r.exit_code == 0 else "FAIL"
-        if r.note:
-            check += f" ({r.note})"
         lines.append(
             f"| {r.job} | {r.tool} | {r.wall:.1f} | {r.floor:.1f} | {ratio} | {sum(r.throttled.values())} |"
-            f" {r.failed} | {r.calls} | {len(r.amis_left)} / {len(r.snaps_left)} | {len(r.in_use_deleted)} | {check} |"
+            f" {r.failed} | {r.calls} | {len(r.amis_left)} / {len(r.snaps_left)} | {len(r.in_use_deleted)} | {check_cell(r)} |"
         )
     return lines
 

@@ -249,6 +249,17 @@ mod tests {
     use crate::backend::report_throttled_attempt;
     use crate::error::AwsError;
 
+    /// A call AWS throttled once and the backend then retried to success by itself.
+    async fn absorbed_throttle(pacer: &Pacer) {
+        let (result, _) = pacer
+            .retry(|| async {
+                report_throttled_attempt();
+                Ok::<_, AwsError>(())
+            })
+            .await;
+        assert!(result.is_ok());
+    }
+
     fn throttle() -> AwsError {
         AwsError::new("ec2", "DeleteSnapshot", AwsErrorKind::Throttling, "RequestLimitExceeded", "slow down")
     }
@@ -366,13 +377,7 @@ mod tests {
         assert_eq!(pacer.slowest_per_second(), Some(20), "within a second of the slowdown: no further one");
         // A throttle after the calm is a new slowdown.
         tokio::time::advance(CALM).await;
-        let (result, _) = pacer
-            .retry(|| async {
-                report_throttled_attempt();
-                Ok::<_, AwsError>(())
-            })
-            .await;
-        assert!(result.is_ok());
+        absorbed_throttle(&pacer).await;
         // Two calls went through in the 1.11 s since the first slowdown: the refill rate it
         // measures is far slower than 50 ms apart, and one slowdown widens at most 4 times.
         let interval = pacer.interval(&pacer.lock()).unwrap();
@@ -384,13 +389,7 @@ mod tests {
     async fn no_slowdown_is_reported_when_throttling_stays_under_the_fixed_limit() {
         let pacer = Pacer::new(Some(10));
         assert_eq!(pacer.slowest_per_second(), None);
-        let (result, _) = pacer
-            .retry(|| async {
-                report_throttled_attempt();
-                Ok::<_, AwsError>(())
-            })
-            .await;
-        assert!(result.is_ok());
+        absorbed_throttle(&pacer).await;
         assert_eq!(pacer.throttled(), 1);
         assert_eq!(pacer.slowest_per_second(), None, "50 ms learnt, 100 ms fixed: no slower than asked");
     }
