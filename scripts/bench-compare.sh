@@ -6,6 +6,8 @@
 #                                       # 1,000 AMIs behind a proxy adding 50 ms per request
 #   scripts/bench-compare.sh --quick    # 200 plain, 100 behind +50 ms: a few minutes
 #   scripts/bench-compare.sh --amis 1000 --delay-ms 0
+#   scripts/bench-compare.sh --throttled         # 2,000 AMIs behind AWS's request throttling
+#   scripts/bench-compare.sh --throttled --long  # 10,000 AMIs
 #
 # Sets up the virtualenv .venv-bench (pinned moto, aws-amicleaner, c7n:
 # benches/compare/requirements.txt; separate from the test venv .venv), builds the release
@@ -14,6 +16,8 @@
 # a pair of tools leaves different AMIs or snapshots, or something in use was deleted.
 #
 # PYTHON picks the interpreter (default: python3.11 if present, else python3; 3.10.2 or newer).
+# AMIKEEPER_BIN, if set, is the amikeeper binary to measure (no build): e.g. a debug build, for
+# the throttled setting, whose wall time the buckets set rather than the client's CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,9 +47,13 @@ else
     moto_args=(--moto-server "$PWD/$VENV/bin/moto_server")
 fi
 
-step "cargo build --release -p amikeeper-cli (into $CARGO_TARGET_DIR)"
-cargo build --release --locked -p amikeeper-cli
-export AMIKEEPER_BIN="$CARGO_TARGET_DIR/release/amikeeper"
+if [ -n "${AMIKEEPER_BIN:-}" ]; then
+    step "amikeeper: $AMIKEEPER_BIN (AMIKEEPER_BIN; not built here)"
+else
+    step "cargo build --release -p amikeeper-cli (into $CARGO_TARGET_DIR)"
+    cargo build --release --locked -p amikeeper-cli
+    export AMIKEEPER_BIN="$CARGO_TARGET_DIR/release/amikeeper"
+fi
 
 step "benches/compare/run.py $*"
 # run.py starts moto and the proxy itself and stops them when it ends; this trap also ends them

@@ -30,6 +30,9 @@ step "release tooling: the GitHub Actions workflows (scripts/lint-workflows.sh: 
 ./.venv/bin/python -m pytest -p no:cacheprovider -q scripts/tests
 ./.venv/bin/python -m mypy --strict scripts/check_crates.py scripts/release_record.py scripts/tests
 
+step "the benchmark's throttling proxy (benches/compare/tests: AWS's request token buckets against the documented figures, with a scripted clock; its throttled answers as botocore parses them)"
+./.venv/bin/python -m pytest -p no:cacheprovider -q benches/compare/tests
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

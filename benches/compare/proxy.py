@@ -6,6 +6,13 @@ round trip to a real AWS region), and counts requests by AWS operation, so that 
 every compared tool are counted the same way, outside the tool.
 
     proxy.py --upstream-port 5000 --port 0 --delay-ms 50 --port-file /tmp/port
+    proxy.py --upstream-port 5000 --throttle --rate-scale 4
+
+With --throttle it also throttles as AWS does (throttle.py: EC2's request token bucket per API
+action, Parameter Store's throughput, one bucket for Auto Scaling, ...): a request whose bucket
+is empty is answered by the proxy itself, in its service's error format (`RequestLimitExceeded`
+for EC2, `Throttling` for the query services, `ThrottlingException` for SSM), and not forwarded.
+--rate-scale multiplies every refill rate (bursts stay), to make a long run shorter.
 
 Operation names come from the request itself: `Action=` in the form body or query string
 (query protocols: EC2, Auto Scaling, CloudFormation), else the `X-Amz-Target` header (JSON
@@ -13,8 +20,11 @@ protocols: SSM), else the `/service/S/operation/Op` path (RPC v2 CBOR). The serv
 the SigV4 credential scope of the `Authorization` header. Keys look like `ec2:DescribeImages`.
 
 Control endpoints, answered by the proxy itself and never forwarded or delayed:
-    GET  /__counts   -> {"total": N, "by_operation": {"ec2:DescribeImages": n, ...}}
-    POST /__reset    -> zero the counts
+    GET  /__counts   -> {"total": N, "by_operation": {"ec2:DescribeImages": n, ...},
+                         "throttled": {"ec2:DeregisterImage": n, ...},
+                         "passed_by_bucket": {"ec2:DeregisterImage": n, ...},
+                         "limits": {"ec2:DeregisterImage": [capacity, refill, documented], ...}}
+    POST /__reset    -> zero the counts and fill every bucket again
 
 Only loopback: it listens on 127.0.0.1 and forwards to 127.0.0.1.
 """
@@ -33,6 +43,8 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from throttle import Limit, Throttle, throttled_reply
+
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -48,24 +60,54 @@ CBOR_PATH = re.compile(r"/service/([^/]+)/operation/([^/?]+)")
 
 
 class State:
-    def __init__(self, upstream_port: int, delay: float) -> None:
+    def __init__(self, upstream_port: int, delay: float, scale: float | None = None) -> None:
         self.upstream_port = upstream_port
         self.delay = delay
+        self.scale = scale  # None: no throttling
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()
+        self.passed: Counter[str] = Counter()
+        self.limits: dict[str, Limit] = {}
+        self.throttle = Throttle(scale) if scale else None
         self.local = threading.local()
 
     def count(self, key: str) -> None:
         with self.lock:
             self.counts[key] += 1
 
+    def admit(self, key: str, params: dict[str, str]) -> bool:
+        """Whether the request `key` (`service:Action`) passes its bucket now; counts it."""
+        if self.throttle is None:
+            return True
+        service, action = key.split(":", 1)
+        with self.lock:
+            passed, bucket = self.throttle.admit(service, action, params, time.monotonic())
+            self.limits[bucket] = self.throttle.limit(service, action, params)
+            if passed:
+                self.passed[bucket] += 1
+            else:
+                self.throttled[key] += 1
+        return passed
+
     def snapshot(self) -> dict:
         with self.lock:
-            return {"total": sum(self.counts.values()), "by_operation": dict(self.counts.most_common())}
+            return {
+                "total": sum(self.counts.values()),
+                "by_operation": dict(self.counts.most_common()),
+                "throttled": dict(self.throttled.most_common()),
+                "passed_by_bucket": dict(self.passed),
+                "limits": {b: [lim.capacity, lim.refill, lim.documented] for b, lim in self.limits.items()},
+            }
 
     def reset(self) -> None:
         with self.lock:
             self.counts.clear()
+            self.throttled.clear()
+            self.passed.clear()
+            self.limits.clear()
+            if self.throttle is not None:
+                self.throttle = Throttle(self.throttle.scale)
 
     def connection(self, fresh: bool = False) -> http.client.HTTPConnection:
         conn = getattr(self.local, "conn", None)
@@ -78,6 +120,15 @@ class State:
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.local.conn = conn
         return conn
+
+
+def query_params(path: str, headers, body: bytes) -> dict[str, str]:
+    """The parameters of a query-protocol request (query string and form body), first values."""
+    params = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+    ctype = headers.get("Content-Type", "")
+    if body and ("x-www-form-urlencoded" in ctype or not ctype):
+        params.update({k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()})
+    return params
 
 
 def operation_of(path: str, headers, body: bytes) -> str:
@@ -162,9 +213,18 @@ class Handler(BaseHTTPRequestHandler):
         # moto's own control API (reset, ...) is forwarded but not counted or delayed.
         control = path.startswith("/moto-api")
         if not control:
-            state.count(operation_of(path, self.headers, body))
+            key = operation_of(path, self.headers, body)
+            state.count(key)
             if state.delay > 0:
                 time.sleep(state.delay)
+            if not state.admit(key, query_params(path, self.headers, body)):
+                status, headers, payload = throttled_reply(key.split(":", 1)[0])
+                self.send_response_only(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self._finish(payload)
+                return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Content-Length"] = str(len(body))
         for attempt in range(2):
@@ -200,8 +260,12 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--port-file", help="write the port chosen here once listening")
+    parser.add_argument("--throttle", action="store_true", help="throttle as AWS does (throttle.py)")
+    parser.add_argument("--rate-scale", type=float, default=1.0, help="multiply every refill rate (with --throttle)")
     args = parser.parse_args()
-    Handler.state = State(args.upstream_port, args.delay_ms / 1000.0)
+    if args.rate_scale <= 0:
+        parser.error("--rate-scale must be positive")
+    Handler.state = State(args.upstream_port, args.delay_ms / 1000.0, args.rate_scale if args.throttle else None)
     server = Server(("127.0.0.1", args.port), Handler)
     port = server.server_address[1]
     if args.port_file:
@@ -210,7 +274,8 @@ def main() -> int:
         import os
 
         os.replace(args.port_file + ".tmp", args.port_file)
-    print(f"proxy: 127.0.0.1:{port} -> 127.0.0.1:{args.upstream_port}, +{args.delay_ms:g} ms", file=sys.stderr)
+    throttling = f", throttled as AWS (refill x{args.rate_scale:g})" if args.throttle else ""
+    print(f"proxy: 127.0.0.1:{port} -> 127.0.0.1:{args.upstream_port}, +{args.delay_ms:g} ms{throttling}", file=sys.stderr)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -83,6 +83,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config as BotoConfig
 
+import throttled as throttled_bench
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 REGION = "us-east-1"
@@ -183,7 +185,8 @@ class Servers:
         wait_http(f"http://127.0.0.1:{self.moto_port}/moto-api/")
         log(f"moto: {' '.join(self.moto_cmd)} on 127.0.0.1:{self.moto_port}")
 
-    def start_proxy(self, delay_ms: float) -> None:
+    def start_proxy(self, delay_ms: float, rate_scale: float | None = None) -> None:
+        """Starts the proxy with `delay_ms`; throttling as AWS does if `rate_scale` is given."""
         self.stop_proxy()
         port_file = self.workdir / "proxy.port"
         if port_file.exists():
@@ -199,6 +202,7 @@ class Servers:
                 str(delay_ms),
                 "--port-file",
                 str(port_file),
+                *(["--throttle", "--rate-scale", str(rate_scale)] if rate_scale else []),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -431,6 +435,11 @@ class Run:
     expected_ok: bool = True
     note: str = ""
     self_reported: dict | None = None
+    # The throttled setting only (throttled.py).
+    throttled: dict = field(default_factory=dict)
+    floor: float = 0.0
+    floor_bucket: str = ""
+    failed: int = 0
 
 
 def tool_env(endpoint: str, workdir: Path) -> dict:
@@ -528,6 +537,7 @@ class Bench:
         self.venv_bin = Path(sys.executable).parent
         self.runs: list[Run] = []
         self.problems: list[str] = []
+        self.rate_scale: float | None = None  # the throttled setting's refill factor
 
     def command(self, tool: str, job: str, cfgdir: Path, hidden: bool = False) -> list[str]:
         if tool == "aws-amicleaner":
@@ -605,6 +615,10 @@ class Bench:
         if run.in_use_deleted:
             self.problems.append(f"{setting} {job} {tool}: deleted in-use {run.in_use_deleted[:6]}")
         run.hidden_deleted = [(x, f.hidden[x]) for x in sorted(set(f.hidden) - amis)]
+        if self.rate_scale:
+            run.throttled = counts.get("throttled", {})
+            run.floor, run.floor_bucket = throttled_bench.floor_of(counts)
+            run.failed = throttled_bench.failed_actions(run, self.expected(f, job))
         if not hidden:
             want = self.expected(f, job)
             if amis != want or snaps != want:
@@ -642,6 +656,14 @@ class Bench:
         self.pair(label, n, "keep-2", "aws-amicleaner")
         self.pair(label, n, "unused", "c7n")
 
+    def throttled(self, n: int, rate_scale: float) -> None:
+        label = f"{n} AMIs, throttled"
+        self.rate_scale = rate_scale
+        self.servers.start_proxy(0, rate_scale)
+        log(f"== {label} (refill x{rate_scale:g}; proxy 127.0.0.1:{self.servers.proxy_port})")
+        self.pair(label, n, "keep-2", "aws-amicleaner")
+        self.pair(label, n, "unused", "c7n")
+
     def hidden(self, n: int) -> None:
         label = f"hidden in-use, {n} AMIs"
         self.servers.start_proxy(0)
@@ -665,12 +687,9 @@ def table(runs: list[Run]) -> list[str]:
         "|---|---|---|---:|---:|---:|---:|---|---:|---|",
     ]
     for r in runs:
-        check = "ok" if r.expected_ok and not r.in_use_deleted and r.exit_code == 0 else "FAIL"
-        if r.note:
-            check += f" ({r.note})"
         lines.append(
             f"| {r.setting} | {r.job} | {r.tool} | {r.wall:.2f} | {r.cpu:.2f} | {'' if GNU_TIME else '<= '}{r.rss_mib:.0f} | {r.calls} |"
-            f" {top_ops(r.by_op)} | {len(r.amis_left)} / {len(r.snaps_left)} | {check} |"
+            f" {top_ops(r.by_op)} | {len(r.amis_left)} / {len(r.snaps_left)} | {throttled_bench.check_cell(r)} |"
         )
     return lines
 
@@ -750,10 +769,22 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
     parser.add_argument("--results", default=str(HERE / "results.md"))
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--throttled", action="store_true", help="behind AWS's request throttling: 2,000 AMIs (throttled.py)")
+    parser.add_argument("--long", action="store_true", help="with --throttled: 10,000 AMIs")
+    parser.add_argument("--rate-scale", default="auto", help="with --throttled: multiply every refill rate (auto: fit --floor-budget)")
+    parser.add_argument("--floor-budget", type=float, default=120.0, help="with --throttled --rate-scale auto: seconds of floor a run may take")
     args = parser.parse_args()
     args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
 
-    if args.amis:
+    throttled_n = (args.amis or (10000 if args.long else 2000)) if args.throttled else 0
+    scale_note = ""
+    if throttled_n:
+        # keep-2 keeps 2 newest and 2 in use per group; unused keeps the 2 in use: the larger floor.
+        rate_scale, scale_note = throttled_bench.choose_scale(args.rate_scale, throttled_n, 2 * GROUPS, args.floor_budget)
+        log(scale_note)
+    if args.throttled:
+        settings, args.hidden = [], 0
+    elif args.amis:
         settings = [(args.amis, args.delay_ms)]
     elif args.quick:
         settings = [(200, 0.0), (100, 50.0)]
@@ -779,6 +810,8 @@ def main() -> int:
         servers.start_moto()
         for n, delay in settings:
             bench.setting(n, delay)
+        if throttled_n:
+            bench.throttled(throttled_n, rate_scale)
         if args.hidden:
             bench.hidden(args.hidden)
     except KeyboardInterrupt:
@@ -791,6 +824,8 @@ def main() -> int:
     finally:
         servers.stop()
 
+    if throttled_n:
+        return throttled_report(args, bench, started, moto_cmd, workdir, throttled_n, scale_note)
     main_runs = [r for r in bench.runs if not r.setting.startswith("hidden")]
     hidden_runs = [r for r in bench.runs if r.setting.startswith("hidden")]
     for r in hidden_runs:
@@ -834,9 +869,13 @@ def main() -> int:
         lines.append("")
     if bench.problems:
         lines += ["Problems:", "", *[f"- {p}" for p in bench.problems], ""]
-    text = "\n".join(lines)
+    return finish(args, bench, workdir, "\n".join(lines), throttled=False)
+
+
+def finish(args, bench: Bench, workdir: Path, text: str, throttled: bool) -> int:
+    """Prints `text`, writes it into the results file (its own section), and says how it went."""
     print(text)
-    Path(args.results).write_text(text)
+    throttled_bench.write_results(Path(args.results), text, throttled)
     log(f"wrote {args.results}; logs in {workdir}")
     if not args.keep_logs and not bench.problems:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -844,6 +883,40 @@ def main() -> int:
         print("\nFAILED:\n" + "\n".join(bench.problems), file=sys.stderr)
         return 1
     return 0
+
+
+def throttled_report(args, bench: Bench, started, moto_cmd, workdir: Path, n: int, scale_note: str) -> int:
+    runs = bench.runs
+    for r in runs:
+        if r.tool == "amikeeper" and r.failed:
+            bench.problems.append(f"{r.job}: amikeeper left {r.failed} actions failed")
+    lines = [
+        throttled_bench.SECTION,
+        "",
+        f"Measured {started:%Y-%m-%d %H:%M} UTC with `scripts/bench-compare.sh {' '.join(sys.argv[1:])}`"
+        f" on {os.cpu_count()} cores (load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}).",
+        f"Moto: `{' '.join(Path(c).name for c in moto_cmd)}`. Versions: " + ", ".join(versions(args)) + ".",
+        "",
+        f"{n} AMIs in 10 groups; keep-2 and unused as above, each tool behind the throttling proxy (proxy.py --throttle:",
+        "EC2's request token bucket per API action, as documented; benches/compare/README.md, \"Throttling\"). Every run",
+        "starts with full buckets. " + scale_note,
+        "",
+        "floor = the least time the run's own answered requests need through their buckets: max over buckets of",
+        "(requests - capacity) / refill (buckets refill side by side). failed actions = AMIs or snapshots the job should have",
+        "deleted and did not (or the tool's own count of failures, if larger).",
+        "",
+        *throttled_bench.table(runs),
+        "",
+    ]
+    tlines = throttled_bench.targets(runs)
+    if tlines:
+        lines += ["Target (amikeeper):", "", *tlines, ""]
+    by_op = throttled_bench.throttled_by_operation(runs)
+    if by_op:
+        lines += ["Throttled answers by operation:", "", *by_op, ""]
+    if bench.problems:
+        lines += ["Problems:", "", *[f"- {p}" for p in bench.problems], ""]
+    return finish(args, bench, workdir, "\n".join(lines), throttled=True)
 
 
 if __name__ == "__main__":
