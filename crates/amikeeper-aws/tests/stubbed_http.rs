@@ -152,7 +152,8 @@ async fn launch_template_versions_all_pages_newest_first() {
     })
     .await;
     let versions = aws.describe_launch_template_versions(&singapore(), "lt-1").await.unwrap();
-    let numbers: Vec<_> = versions.iter().map(|v| (v.number, v.image_id.clone().map(|i| i.0), v.is_default)).collect();
+    let numbers: Vec<_> =
+        versions.iter().map(|v| (v.number, v.image_id.clone().map(|i| i.as_str().to_owned()), v.is_default)).collect();
     assert_eq!(numbers, [(3, None, false), (2, Some("ami-2".to_owned()), true), (1, Some("ami-1".to_owned()), false)]);
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
