@@ -56,6 +56,7 @@ pub mod model;
 pub mod names;
 pub mod notify;
 pub mod protect;
+pub mod reject;
 
 pub use config::Config;
 pub use deadline::Deadline;

@@ -1,0 +1,178 @@
+//! Rejection and revocation on `MemoryAws`: a rejected AMI (or a copy of one) is never
+//! published again, in every kind of pointer; `revoke` moves every pointer that names an AMI or
+//! its `copy_to` copy back to the newest earlier AMI that is not rejected, and marks them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use amikeeper::memory::ImageSeed;
+use amikeeper::model::{ImageId, LaunchTemplateSpec, Tags};
+use amikeeper::publish::{Refusal, Status};
+use amikeeper::reject::{self, Rejection, REJECTED_AT_TAG, REJECTED_TAG};
+use amikeeper::report::{Report, RunStatus};
+use amikeeper::samples::Origin;
+use amikeeper::testing::{configs, keeper, ACCOUNT};
+use amikeeper::{HandleOptions, Keeper, MemoryAws};
+use time::macros::datetime;
+use time::Duration;
+
+const MAIN: &str = "ap-northeast-1";
+const DR: &str = "ap-northeast-3";
+
+/// Rule `web` of [`configs::REVOKE`] with its four pointers in `MAIN` and in `DR`, each at
+/// `web-0` (its copy in `DR`), then moved to each newer AMI as it is handled.
+struct World {
+    aws: Arc<MemoryAws>,
+    keeper: Keeper,
+    /// The AMIs handled in `MAIN`, oldest first.
+    images: Vec<ImageId>,
+    /// Their copies in `DR`, in the same order.
+    copies: Vec<ImageId>,
+}
+
+impl World {
+    async fn new() -> Self {
+        let aws = Arc::new(MemoryAws::new(ACCOUNT));
+        let keeper = keeper(configs::REVOKE, &aws);
+        let mut world = World { aws, keeper, images: Vec::new(), copies: Vec::new() };
+        world.release().await;
+        for region in [MAIN, DR] {
+            let base = if region == MAIN { &world.images[0] } else { &world.copies[0] };
+            let template = world.aws.create_launch_template(region, "web", Some(base.clone()), Tags::new());
+            let spec = LaunchTemplateSpec { id: template.id.clone(), version: "1".into() };
+            world.aws.create_auto_scaling_group(region, "web-asg", spec, Tags::new());
+            world.aws.create_stack(region, "web", BTreeMap::from([("ImageId".to_owned(), base.to_string())]));
+            world.aws.set_parameter(region, "/ami/web", base.as_str()).unwrap();
+        }
+        world
+    }
+
+    /// A new `web-N` AMI in `MAIN`, handled there (copied to `DR`), and its copy handled in `DR`.
+    async fn release(&mut self) -> (Report, Report) {
+        self.aws.advance(Duration::days(1));
+        let name = format!("web-{}", self.images.len());
+        let image = self.aws.add_image(MAIN, ImageSeed::new(&name));
+        let main = self.available(MAIN, &image).await;
+        let copy = main.copies.first().and_then(|c| c.image_id.clone());
+        self.images.push(image);
+        let Some(copy) = copy else { return (main.clone(), main) };
+        self.aws.complete_pending_images();
+        let dr = self.available(DR, &copy).await;
+        self.copies.push(copy);
+        (main, dr)
+    }
+
+    /// `image`'s state change to available in `region`, handled.
+    async fn available(&self, region: &str, image: &ImageId) -> Report {
+        let event =
+            Origin::new(ACCOUNT, region, &format!("{region}-{image}")).image_state_change(image.as_str(), "available");
+        let options = HandleOptions::default();
+        let mut reports = self.keeper.handle_payload(event.to_string().as_bytes(), &options).await.expect("parses");
+        reports.remove(0)
+    }
+
+    /// What the four pointers of `region` name: the parameter, the template's default version,
+    /// the version the group launches, the stack parameter.
+    fn pointers(&self, region: &str) -> [String; 4] {
+        let parameter = self.aws.parameter(region, "/ami/web").unwrap().value;
+        let group = self.aws.auto_scaling_group(region, "web-asg").unwrap().launch_template.unwrap();
+        let versions = self.aws.launch_template_versions(region, &group.id);
+        let template = self.aws.launch_template(region, &group.id).unwrap();
+        let version = |number: i64| {
+            let version = versions.iter().find(|v| v.number == number).unwrap();
+            version.image_id.as_ref().map(ToString::to_string).unwrap_or_default()
+        };
+        let launched = match group.version.as_str() {
+            "$Latest" => version(template.latest_version),
+            "$Default" => version(template.default_version),
+            number => version(number.parse().unwrap()),
+        };
+        let stack = self.aws.stack(region, "web").unwrap().parameters["ImageId"].clone();
+        [parameter, version(template.default_version), launched, stack]
+    }
+}
+
+fn all(image: &ImageId) -> [String; 4] {
+    [(); 4].map(|()| image.to_string())
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_kind_of_pointer_moves_with_the_releases_in_both_regions() {
+    let mut world = World::new().await;
+    let (main, dr) = world.release().await;
+    assert_eq!((main.status, dr.status), (RunStatus::Ok, RunStatus::Ok), "{main:#?}\n{dr:#?}");
+    assert_eq!(world.pointers(MAIN), all(&world.images[1]));
+    assert_eq!(world.pointers(DR), all(&world.copies[1]));
+    let copy = world.aws.image(DR, &world.copies[1]).unwrap();
+    assert_eq!(copy.source_image_id.as_ref(), Some(&world.images[1]), "EC2 reports a copy's source");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejected_ami_is_refused_in_every_kind_of_pointer_and_nothing_moves() {
+    let world = World::new().await;
+    world.aws.advance(Duration::days(1));
+    let bad = world.aws.add_image(MAIN, ImageSeed::new("web-bad"));
+    let rejection = Rejection::new("fails its health checks", datetime!(2026-12-05 09:00 UTC));
+    reject::mark(world.aws.as_ref(), &MAIN.into(), std::slice::from_ref(&bad), &rejection).await.unwrap();
+    let tags = world.aws.image(MAIN, &bad).unwrap().tags;
+    assert_eq!(
+        (tags[REJECTED_TAG].as_str(), tags[REJECTED_AT_TAG].as_str()),
+        ("fails its health checks", "2026-12-05T09:00:00Z")
+    );
+
+    let report = world.available(MAIN, &bad).await;
+    assert_eq!(report.status, RunStatus::Refused, "{report:#?}");
+    let reason = report.reason.as_deref().unwrap();
+    assert!(
+        reason.contains(&format!("{bad} is rejected at 2026-12-05T09:00:00Z: fails its health checks")),
+        "{reason}"
+    );
+    let kinds: Vec<&str> = report.targets.iter().map(|t| t.target.kind).collect();
+    assert_eq!(kinds, ["ssm_parameter", "launch_template", "auto_scaling_group", "stack_parameter"]);
+    for target in &report.targets {
+        assert_eq!((target.outcome.status, target.outcome.refusal), (Status::Refused, Some(Refusal::Rejected)));
+        assert_eq!(target.outcome.reason, reason);
+    }
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["targets"][0]["refusal"], "rejected");
+    assert!(report.copies.is_empty(), "a rejected AMI is not copied either");
+    assert_eq!(world.pointers(MAIN), all(&world.images[0]), "nothing moved");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_copy_of_a_rejected_ami_is_refused_by_its_copied_from_tag_or_its_source() {
+    let mut world = World::new().await;
+    world.release().await;
+    // Marked after it was copied: its copy in DR does not carry the mark itself.
+    let (bad, copy) = (world.images[1].clone(), world.copies[1].clone());
+    let rejection = Rejection::new("a CVE", world.aws.now());
+    reject::mark(world.aws.as_ref(), &MAIN.into(), std::slice::from_ref(&bad), &rejection).await.unwrap();
+
+    let report = world.available(DR, &copy).await;
+    assert_eq!(report.status, RunStatus::Refused, "{report:#?}");
+    assert!(report.targets.iter().all(|t| t.outcome.refusal == Some(Refusal::Rejected)));
+    let reason = report.reason.unwrap();
+    assert!(reason.contains(&format!("{copy} is a copy of {bad} in {MAIN}")), "{reason}");
+
+    // Without the tag, EC2's SourceImageId finds the source all the same.
+    let untagged = world.aws.add_image(DR, ImageSeed::new("web-untagged"));
+    let source = world.aws.image(DR, &copy).unwrap();
+    let mut copy_image = world.aws.image(DR, &untagged).unwrap();
+    copy_image.source_image_id = source.source_image_id;
+    copy_image.source_image_region = source.source_image_region;
+    let found = reject::find(world.aws.as_ref(), &DR.into(), &copy_image).await.unwrap().expect("rejected");
+    assert_eq!((found.image_id, found.rejection), (bad, rejection));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ami_that_is_not_rejected_is_published() {
+    let mut world = World::new().await;
+    let (main, _) = world.release().await;
+    assert!(main.targets.iter().all(|t| t.outcome.refusal.is_none()), "{main:#?}");
+    assert_eq!(
+        reject::find(world.aws.as_ref(), &MAIN.into(), &world.aws.image(MAIN, &world.images[1]).unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
