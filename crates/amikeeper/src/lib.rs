@@ -68,6 +68,7 @@ pub mod publish;
 pub mod report;
 pub mod resolve;
 pub mod retain;
+pub mod revoke;
 pub mod rollback;
 pub mod samples;
 pub mod status;

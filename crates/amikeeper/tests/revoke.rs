@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use amikeeper::memory::ImageSeed;
-use amikeeper::model::{ImageId, LaunchTemplateSpec, Tags};
+use amikeeper::memory::{Fault, FaultKind, ImageSeed};
+use amikeeper::model::{ImageId, ImageState, LaunchTemplateSpec, Tags};
 use amikeeper::publish::{Refusal, Status};
 use amikeeper::reject::{self, Rejection, REJECTED_AT_TAG, REJECTED_TAG};
 use amikeeper::report::{Report, RunStatus};
+use amikeeper::revoke::{FoundBy, ImageAction, RevokeOptions, RevokeReport, RevokeStatus};
 use amikeeper::samples::Origin;
 use amikeeper::testing::{configs, keeper, ACCOUNT};
 use amikeeper::{HandleOptions, Keeper, MemoryAws};
@@ -175,4 +176,117 @@ async fn an_ami_that_is_not_rejected_is_published() {
             .unwrap(),
         None
     );
+}
+
+async fn revoke(world: &World, image: &ImageId, options: RevokeOptions) -> RevokeReport {
+    world.keeper.revoke(&MAIN.into(), image, &options.reason("boots into a kernel panic")).await
+}
+
+/// The tags, state and deprecation of an AMI, to tell whether anything was written.
+fn marks(world: &World, region: &str, image: &ImageId) -> (Option<String>, ImageState, bool) {
+    let image = world.aws.image(region, image).unwrap();
+    (image.tags.get(REJECTED_TAG).cloned(), image.state, image.deprecated_at.is_some())
+}
+
+#[tokio::test(start_paused = true)]
+async fn revoke_moves_every_pointer_in_both_regions_back_and_marks_the_ami_and_its_copy() {
+    let mut world = World::new().await;
+    world.release().await;
+    let (bad, bad_copy) = (world.images[1].clone(), world.copies[1].clone());
+
+    let planned = revoke(&world, &bad, RevokeOptions::default().dry_run(true)).await;
+    assert_eq!(planned.status, RevokeStatus::Ok, "{planned:#?}");
+    assert_eq!(planned.pointers.len(), 8, "four pointers in each region: {planned:#?}");
+    assert!(planned.pointers.iter().all(|p| p.outcome.status == Status::Planned));
+    assert_eq!(world.pointers(MAIN), all(&bad), "a dry run writes nothing");
+    assert_eq!(world.pointers(DR), all(&bad_copy));
+    assert_eq!(marks(&world, MAIN, &bad), (None, ImageState::Available, false));
+
+    let done = revoke(&world, &bad, RevokeOptions::default()).await;
+    assert_eq!(done.status, RevokeStatus::Ok, "{done:#?}");
+    assert!(done.pointers.iter().all(|p| p.outcome.status == Status::Updated), "{done:#?}");
+    assert_eq!(world.pointers(MAIN), all(&world.images[0]));
+    assert_eq!(world.pointers(DR), all(&world.copies[0]));
+    let found: Vec<(&str, &ImageId, FoundBy)> =
+        done.images.iter().map(|i| (i.region.as_str(), &i.image_id, i.found_by)).collect();
+    assert_eq!(found, [(MAIN, &bad, FoundBy::Revoked), (DR, &bad_copy, FoundBy::CopiedFromTag)]);
+    for image in &done.images {
+        let actions: Vec<(ImageAction, Status)> = image.steps.iter().map(|s| (s.action, s.status)).collect();
+        assert_eq!(actions, [(ImageAction::Reject, Status::Updated), (ImageAction::Deprecate, Status::Updated)]);
+    }
+    let reason = Some("boots into a kernel panic".to_owned());
+    assert_eq!(marks(&world, MAIN, &bad), (reason.clone(), ImageState::Available, true));
+    assert_eq!(marks(&world, DR, &bad_copy), (reason, ImageState::Available, true));
+
+    // The same events again are refused: neither the AMI nor its copy is published again.
+    for (region, image) in [(MAIN, &bad), (DR, &bad_copy)] {
+        let again = world.available(region, image).await;
+        assert_eq!(again.status, RunStatus::Refused, "{again:#?}");
+        assert!(again.targets.iter().all(|t| t.outcome.refusal == Some(Refusal::Rejected)));
+    }
+    assert_eq!(world.pointers(MAIN), all(&world.images[0]));
+    // A newer good AMI still moves them forward.
+    world.release().await;
+    assert_eq!(world.pointers(MAIN), all(&world.images[2]));
+    assert_eq!(world.pointers(DR), all(&world.copies[2]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pointer_with_no_earlier_ami_refuses_the_whole_revoke_and_nothing_is_written() {
+    let world = World::new().await;
+    let only = world.images[0].clone();
+    let report = revoke(&world, &only, RevokeOptions::default()).await;
+    assert_eq!(report.status, RevokeStatus::Refused, "{report:#?}");
+    assert!(report.reason.as_deref().unwrap().contains("nothing was written"));
+    assert_eq!(report.pointers.len(), 8);
+    assert!(report.pointers.iter().all(|p| p.outcome.status == Status::Refused));
+    assert!(report.pointers[0].outcome.reason.contains("no earlier AMI of rule web"), "{report:#?}");
+    assert_eq!(world.pointers(MAIN), all(&only));
+    assert_eq!(marks(&world, MAIN, &only), (None, ImageState::Available, false), "not even the tag");
+    assert_eq!(marks(&world, DR, &world.copies[0]), (None, ImageState::Available, false));
+    let operations = report.aws_calls_by_operation.keys();
+    assert!(operations.clone().all(|op| op.contains(":Describe") || op.contains(":Get")), "{operations:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_earlier_rejected_ami_is_passed_over_and_disable_disables() {
+    let mut world = World::new().await;
+    world.release().await;
+    world.release().await;
+    let rejection = Rejection::new("an earlier revoke", world.aws.now());
+    reject::mark(world.aws.as_ref(), &MAIN.into(), std::slice::from_ref(&world.images[1]), &rejection).await.unwrap();
+
+    let report = revoke(&world, &world.images[2].clone(), RevokeOptions::default().disable(true)).await;
+    assert_eq!(report.status, RevokeStatus::Ok, "{report:#?}");
+    assert_eq!(world.pointers(MAIN), all(&world.images[0]), "web-1 is rejected: back to web-0");
+    assert_eq!(world.pointers(DR), all(&world.copies[0]), "web-1's copy is a copy of a rejected AMI");
+    assert_eq!(marks(&world, MAIN, &world.images[2]).1, ImageState::Disabled);
+    assert_eq!(marks(&world, DR, &world.copies[2]).1, ImageState::Disabled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_that_fails_fails_the_revoke_with_nothing_written() {
+    let mut world = World::new().await;
+    world.release().await;
+    world.aws.inject(Fault::on("cloudformation:DescribeStacks", FaultKind::AccessDenied).times(100));
+    let bad = world.images[1].clone();
+    let report = revoke(&world, &bad, RevokeOptions::default()).await;
+    assert_eq!(report.status, RevokeStatus::Failed, "{report:#?}");
+    assert!(!report.errors.is_empty());
+    assert!(report.reason.as_deref().unwrap().contains("nothing was written"));
+    assert_eq!(world.pointers(MAIN)[0], bad.to_string());
+    assert_eq!(marks(&world, MAIN, &bad), (None, ImageState::Available, false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_reason_or_an_unknown_ami_is_refused() {
+    let world = World::new().await;
+    let options = RevokeOptions::default().reason("  ");
+    let report = world.keeper.revoke(&MAIN.into(), &world.images[0], &options).await;
+    assert_eq!(report.status, RevokeStatus::Refused);
+    assert_eq!(report.aws_calls, 0, "refused before any call");
+    let unknown = ImageId::new("ami-0000000000000dead");
+    let report = revoke(&world, &unknown, RevokeOptions::default()).await;
+    assert_eq!(report.status, RevokeStatus::Refused);
+    assert!(report.reason.unwrap().contains("does not exist"));
 }
