@@ -66,7 +66,7 @@ impl Rejection {
         let mut tags = Tags::new();
         tags.insert(REJECTED_TAG.to_owned(), self.reason.clone());
         if let Some(at) = self.at {
-            tags.insert(REJECTED_AT_TAG.to_owned(), crate::publish::rfc3339(at));
+            tags.insert(REJECTED_AT_TAG.to_owned(), rfc3339(at));
         }
         tags
     }
@@ -75,10 +75,14 @@ impl Rejection {
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.at {
-            Some(at) => write!(f, "rejected at {}: {}", crate::publish::rfc3339(at), self.reason),
+            Some(at) => write!(f, "rejected at {}: {}", rfc3339(at), self.reason),
             None => write!(f, "rejected: {}", self.reason),
         }
     }
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
 /// A rejected AMI found for an image: the image itself, or the AMI it was copied from.
