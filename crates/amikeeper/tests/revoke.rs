@@ -33,8 +33,13 @@ struct World {
 
 impl World {
     async fn new() -> Self {
+        Self::with(configs::REVOKE).await
+    }
+
+    /// The world with this configuration (rule `web` of [`configs::REVOKE`] and more).
+    async fn with(config: &str) -> Self {
         let aws = Arc::new(MemoryAws::new(ACCOUNT));
-        let keeper = keeper(configs::REVOKE, &aws);
+        let keeper = keeper(config, &aws);
         let mut world = World { aws, keeper, images: Vec::new(), copies: Vec::new() };
         world.release().await;
         for region in [MAIN, DR] {
@@ -289,4 +294,45 @@ async fn an_empty_reason_or_an_unknown_ami_is_refused() {
     let report = revoke(&world, &unknown, RevokeOptions::default()).await;
     assert_eq!(report.status, RevokeStatus::Refused);
     assert!(report.reason.unwrap().contains("does not exist"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_pointer_revoked_is_an_event_on_the_bus_and_a_dry_run_puts_none() {
+    let mut world = World::with(&format!("{}\n[notify]\nevent_bus = \"default\"\n", configs::REVOKE)).await;
+    world.release().await;
+    let before = world.aws.bus_events(MAIN).len();
+    let bad = world.images[1].clone();
+    let planned = revoke(&world, &bad, RevokeOptions::default().dry_run(true)).await;
+    assert!(planned.notifications.is_none() && world.aws.bus_events(MAIN).len() == before);
+
+    let done = revoke(&world, &bad, RevokeOptions::default()).await;
+    assert_eq!(done.status, RevokeStatus::Ok, "{done:#?}");
+    let events: Vec<serde_json::Value> = world.aws.bus_events(MAIN)[before..]
+        .iter()
+        .inspect(|e| assert_eq!(e.entry.detail_type, "AMI Pointer Revoked"))
+        .map(|e| serde_json::from_str(&e.entry.detail).unwrap())
+        .collect();
+    assert_eq!(events.len(), 8, "one per pointer moved, both regions");
+    let regions: std::collections::BTreeSet<&str> = events.iter().map(|d| d["region"].as_str().unwrap()).collect();
+    assert_eq!(regions, [MAIN, DR].into());
+    assert!(events.iter().all(|d| d["operation"] == "revoke" && d["rule"] == "web" && d["status"] == "updated"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_finds_a_pointer_that_names_a_rejected_ami() {
+    use amikeeper::status::FindingKind;
+    let mut world = World::new().await;
+    world.release().await;
+    let rejection = Rejection::new("found by hand", world.aws.now());
+    reject::mark(world.aws.as_ref(), &MAIN.into(), std::slice::from_ref(&world.images[1]), &rejection).await.unwrap();
+    let report = world.keeper.status(&MAIN.into(), &amikeeper::StatusOptions::default()).await;
+    let rejected: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Rejected && f.region.as_str() == MAIN)
+        .map(|f| f.pointer_kind)
+        .collect();
+    assert_eq!(rejected, ["ssm_parameter", "launch_template", "auto_scaling_group", "stack_parameter"], "{report:#?}");
+    let pointer = report.pointers.iter().find(|p| p.region.as_str() == MAIN).unwrap();
+    assert_eq!(pointer.image.as_ref().unwrap().rejected, Some(rejection));
 }

@@ -112,7 +112,7 @@ impl Keeper {
 }
 
 /// Adds the calls in `log` to a report's counts.
-fn add_calls(log: &CallLog, calls: &mut usize, by_operation: &mut BTreeMap<String, usize>) {
+pub(super) fn add_calls(log: &CallLog, calls: &mut usize, by_operation: &mut BTreeMap<String, usize>) {
     *calls += log.count();
     for (operation, n) in log.by_operation() {
         *by_operation.entry(operation.to_owned()).or_default() += n;

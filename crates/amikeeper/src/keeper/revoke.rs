@@ -47,10 +47,7 @@ impl Keeper {
         // A place that cannot be reached fails the revoke before anything is written: a copy
         // there may be named by pointers this run cannot see.
         let mut report = crate::revoke::revoke(self.config(), &places, unreachable, image_id, options).await;
-        report.aws_calls += home_aws.log().count();
-        for (operation, n) in home_aws.log().by_operation() {
-            *report.aws_calls_by_operation.entry(operation.to_owned()).or_default() += n;
-        }
+        super::notify::add_calls(home_aws.log(), &mut report.aws_calls, &mut report.aws_calls_by_operation);
         self.notify_revoke(home, &mut report).await;
         report
     }
