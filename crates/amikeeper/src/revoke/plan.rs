@@ -98,11 +98,11 @@ pub(super) async fn plan<T: Kinds>(
         }
         let place = &places[index];
         let Some(rule) = config.rules.iter().find(|r| r.name == pointer.rule) else { continue };
-        if !candidates.contains_key(&index) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = candidates.entry(index) {
             match place.aws.describe_own_images(&place.region).await {
                 Ok(mut images) => {
                     images.sort_by(|a, b| b.age_key().cmp(&a.age_key()));
-                    candidates.insert(index, images);
+                    slot.insert(images);
                 }
                 Err(error) => {
                     blocked.push((
