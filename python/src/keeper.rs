@@ -10,6 +10,7 @@ use amikeeper::keeper::BatchItemFailure;
 use amikeeper::metrics::{self, MetricCounts};
 use amikeeper::model::{ImageId, Region};
 use amikeeper::retain::SweepOptions;
+use amikeeper::revoke::RevokeOptions;
 use amikeeper::rollback::{RollbackOptions, RollbackTarget};
 use amikeeper::{
     AwsError, BakeOptions, Config, Deadline, HandleOptions, InvokeError, InvokeOptions, Keeper, Report, RunReport,
@@ -349,6 +350,32 @@ impl PyKeeper {
         let region = self.region_or_default(py, region)?;
         let options = RollbackOptions::default().to(to).dry_run(dry_run);
         let report = block_on(py, || self.keeper.rollback(&region, &targets, &options))?;
+        to_python(py, &report)
+    }
+
+    /// Revokes `image_id`, an AMI of the keeper's region (or `region`): every pointer the
+    /// configuration manages that names it, or its `copy_to` copy, moves back to the newest
+    /// earlier AMI of its rule that is not rejected; the AMI and its copies are marked rejected
+    /// and deprecated, and disabled with `disable` (default: `[revoke] disable`). When a pointer
+    /// has no earlier good AMI nothing is written and the report's `status` is `refused`.
+    #[pyo3(signature = (image_id, reason, *, dry_run = false, disable = None, region = None))]
+    fn revoke(
+        &self,
+        py: Python<'_>,
+        image_id: String,
+        reason: String,
+        dry_run: bool,
+        disable: Option<bool>,
+        region: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let image_id =
+            image_id.parse::<ImageId>().map_err(|_| PyValueError::new_err(format!("`{image_id}` is not an AMI id")))?;
+        if reason.trim().is_empty() {
+            return Err(PyValueError::new_err("reason must say why (it is the AMI's amikeeper:rejected tag)"));
+        }
+        let region = self.region_or_default(py, region)?;
+        let options = RevokeOptions::default().reason(reason).dry_run(dry_run).disable(disable);
+        let report = block_on(py, || self.keeper.revoke(&region, &image_id, &options))?;
         to_python(py, &report)
     }
 

@@ -6,6 +6,7 @@
 
 mod demo;
 mod html;
+mod revoke;
 mod status;
 
 use std::io::Read;
@@ -26,8 +27,8 @@ const EXIT_CODES: &str = "\
 Exit codes (every command):
   0  Done: every run's status is ok, deferred (the AMI is still pending; its EC2 AMI State Change event finishes the job) or ignored (nothing to do); a plan, a dry run, a policy or parsed events were printed.
   1  AWS work failed: an AWS call failed in a run, a target, a copy or a sweep action, after retries (throttling, a 5xx, a timeout, access denied, a resource the configuration names that is missing), or a sweep's inventory could not be read. Everything else was still done, and running it again is safe. (demo: a check of its in-memory run failed.)
-  2  Refused or invalid input, with nothing written for what was refused: a payload that is unreadable, malformed or of an unsupported kind; a bad configuration (a literal target name that is unsafe is one); bad arguments; no region; or a run whose status is refused: an event from an account not in accounts, a name from a tag outside allowed_name_prefixes or unsafe, a stack-managed resource, an event naming an AMI that EC2 does not know (InvalidAMIID.NotFound), a rollback that cannot go back.
-  3  status only: every pointer was read, and something is wrong (a finding: dangling, dr_lag, unprotected, disagree). status exits 1 when any read failed (its report is incomplete), 0 when nothing was found.
+  2  Refused or invalid input, with nothing written for what was refused: a payload that is unreadable, malformed or of an unsupported kind; a bad configuration (a literal target name that is unsafe is one); bad arguments; no region; or a run whose status is refused: an event from an account not in accounts, a name from a tag outside allowed_name_prefixes or unsafe, a stack-managed resource, an event naming an AMI that EC2 does not know (InvalidAMIID.NotFound), a rollback that cannot go back, a revoke refused (a pointer with no earlier good AMI, an AMI that does not exist).
+  3  status only: every pointer was read, and something is wrong (a finding: dangling, dr_lag, unprotected, disagree, rejected). status exits 1 when any read failed (its report is incomplete), 0 when nothing was found.
   Mixed results: the code is the highest-ranked one among the events, targets and actions, and 1 ranks above 2 above 0. One target updated and one refused exits 2; one refused and one failed exits 1 (its run again exits 2 while the refusal stands); deferred counts as done.";
 
 /// Keeps every pointer to the current AMI right.
@@ -117,6 +118,11 @@ enum Command {
         #[arg(required = true)]
         targets: Vec<RollbackTarget>,
     },
+    /// Revoke an AMI: every pointer the configuration manages that names it or its copy_to copy
+    /// moves back to the newest earlier AMI of its rule that is not rejected; the AMI and its
+    /// copies are marked rejected (never published again) and deprecated. Nothing is written
+    /// unless every pointer can move back; a refusal exits 2.
+    Revoke(revoke::RevokeArgs),
     /// Bake now: image a rule's builder instance, wait for the AMI (bounded), and move the
     /// rule's targets to it, as its schedule would. Prints the report as JSON.
     Bake {
@@ -241,6 +247,7 @@ async fn run(command: Command) -> ExitCode {
             bake(&config, rule, BakeFlags { dry_run, wait, account }, &aws).await
         }
         Command::Rollback { config, to, dry_run, aws, targets } => rollback(&config, to, dry_run, &aws, &targets).await,
+        Command::Revoke(args) => revoke::revoke(args).await,
         Command::Status(args) => status::status(args).await,
         Command::Demo { json } => demo::run(json).await.map(|()| ExitCode::SUCCESS).map_err(aws_failure),
     };

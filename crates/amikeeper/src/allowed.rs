@@ -117,6 +117,8 @@ mod tests {
             deregistration_protection_cooldown: false,
             last_launched: None,
             allowed,
+            source_image_id: None,
+            source_image_region: None,
         }
     }
 

@@ -60,6 +60,7 @@ pub mod model;
 pub mod names;
 pub mod notify;
 pub mod protect;
+pub mod reject;
 
 pub use config::Config;
 pub use deadline::Deadline;
@@ -71,6 +72,7 @@ pub mod publish;
 pub mod report;
 pub mod resolve;
 pub mod retain;
+pub mod revoke;
 pub mod rollback;
 pub mod samples;
 pub mod status;

@@ -43,6 +43,8 @@ named_enum! {
         PointerMoved = "AMI Pointer Moved",
         /// A rollback moved a pointer back ([`PointerDetail`], operation `rollback`).
         PointerRolledBack = "AMI Pointer Rolled Back",
+        /// A revoke moved a pointer off a revoked AMI ([`PointerDetail`], operation `revoke`).
+        PointerRevoked = "AMI Pointer Revoked",
         /// A pointer was refused for safety ([`PointerDetail`], status `refused`).
         PointerRefused = "AMI Pointer Refused",
         /// Moving a pointer failed ([`PointerDetail`], status `failed`).
@@ -59,6 +61,8 @@ named_enum! {
         Handle = "handle",
         /// Rolling pointers back.
         Rollback = "rollback",
+        /// Revoking an AMI (`amikeeper revoke`).
+        Revoke = "revoke",
     }
 }
 
@@ -107,14 +111,14 @@ impl DetailHeader {
     }
 }
 
-/// The detail of `AMI Pointer Moved`, `AMI Pointer Rolled Back`, `AMI Pointer Refused` and
-/// `AMI Pointer Update Failed`.
+/// The detail of `AMI Pointer Moved`, `AMI Pointer Rolled Back`, `AMI Pointer Revoked`,
+/// `AMI Pointer Refused` and `AMI Pointer Update Failed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PointerDetail {
     /// The schema's version, and the pointer's region and account.
     #[serde(flatten)]
     pub header: DetailHeader,
-    /// `handle` or `rollback`.
+    /// `handle`, `rollback` or `revoke`.
     pub operation: Operation,
     /// The rule whose target the pointer is (handles only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -210,6 +214,7 @@ pub fn pointer_event(
     let detail_type = match (outcome.status, run.operation) {
         (Status::Updated, Operation::Handle) => DetailType::PointerMoved,
         (Status::Updated, Operation::Rollback) => DetailType::PointerRolledBack,
+        (Status::Updated, Operation::Revoke) => DetailType::PointerRevoked,
         (Status::Refused, _) => DetailType::PointerRefused,
         (Status::Failed, _) => DetailType::PointerUpdateFailed,
         _ => return None,

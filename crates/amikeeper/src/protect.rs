@@ -361,6 +361,8 @@ mod tests {
             deregistration_protection_cooldown: cooldown,
             last_launched: None,
             allowed: None,
+            source_image_id: None,
+            source_image_region: None,
         }
     }
 

@@ -249,17 +249,31 @@ pub fn instance_id_of<'a>(event: &'a AmiEvent, image: Option<&'a Image>) -> Opti
 
 fn image_matches<T>(rule: &Rule<T>, event: &AmiEvent, image: &Image) -> bool {
     let m = &rule.matcher;
+    let description = image.description.as_deref().or(event.description());
+    takes_image_described(rule, image, description)
+        && (m.image_ids.is_empty() || m.image_ids.iter().any(|id| id == image.id.as_str()))
+        && (m.instance_ids.is_empty()
+            || instance_id_of(event, Some(image)).is_some_and(|id| m.instance_ids.iter().any(|want| want == id)))
+}
+
+/// Whether `rule` takes `image` by what the image itself says: its name, description and tags
+/// (and, for a rule with `bake`, the `amikeeper:rule` tag). The conditions only an event can
+/// answer (`image_ids`, `instance_ids`, a group or a schedule) are not asked: `revoke` uses this
+/// to find a rule's earlier AMIs, and their `copy_to` copies, which have ids of their own.
+pub fn takes_image<T>(rule: &Rule<T>, image: &Image) -> bool {
+    takes_image_described(rule, image, image.description.as_deref())
+}
+
+fn takes_image_described<T>(rule: &Rule<T>, image: &Image, description: Option<&str>) -> bool {
+    let m = &rule.matcher;
     if rule.bake.is_some() && image.tags.get(RULE_TAG) != Some(&rule.name) {
         return false;
     }
-    let description = image.description.as_deref().or(event.description()).unwrap_or("");
+    let description = description.unwrap_or("");
     m.name_prefix.as_ref().is_none_or(|p| image.name.starts_with(p.as_str()))
         && m.description_contains.as_ref().is_none_or(|d| description.contains(d.as_str()))
         && m.has_tags.iter().all(|k| image.tags.contains_key(k))
         && m.tags.iter().all(|(k, v)| image.tags.get(k) == Some(v))
-        && (m.image_ids.is_empty() || m.image_ids.iter().any(|id| id == image.id.as_str()))
-        && (m.instance_ids.is_empty()
-            || instance_id_of(event, Some(image)).is_some_and(|id| m.instance_ids.iter().any(|want| want == id)))
 }
 
 struct Values<'a, T> {

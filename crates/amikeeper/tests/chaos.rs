@@ -23,6 +23,9 @@
 //! after the sweep, that nothing a pointer, an instance or the exclusion tag keeps was deleted;
 //! and after the fault-free run, that every pointer names the newest AMI it was sent.
 //!
+//! Revocations run as schedules of their own (`revocations_never_leave_a_rejected_ami_named`):
+//! a rejected AMI is never named by a pointer after a revoke that succeeded.
+//!
 //! `AMIKEEPER_CHAOS_SCHEDULES` (default 1000) sets how many schedules run;
 //! `AMIKEEPER_CHAOS_SEED=N` replays one schedule and prints its trace;
 //! `AMIKEEPER_CHAOS_STRICT=1` fails on a fixed-version parameter left missing even when the
@@ -761,5 +764,89 @@ async fn fixed_version_parameter_is_never_left_missing() {
         parameter.is_some(),
         "the parameter is missing, and the report says only: {:?}",
         reports[0].targets.iter().map(|t| &t.outcome.reason).collect::<Vec<_>>()
+    );
+}
+
+// ------------------------------------------------------------------------------- revocations
+
+/// Revocations under the same faults: three AMIs released to every pointer, then a revoke of one
+/// of them (most often the newest, which the pointers name) with faults queued, then the same
+/// revoke again without faults, then the revoked AMI's `available` event once more. Invariants:
+/// a revoke that succeeded leaves no pointer naming the rejected AMI; one that ended with
+/// "nothing was written" left the AMI untagged and the pointers where they were; after the
+/// fault-free revoke no pointer names it, and its event is refused.
+#[tokio::test(start_paused = true)]
+async fn revocations_never_leave_a_rejected_ami_named() {
+    let schedules: u64 =
+        std::env::var("AMIKEEPER_CHAOS_SCHEDULES").ok().and_then(|n| n.parse().ok()).unwrap_or(1000) / 5;
+    let mut failures = Vec::new();
+    for seed in 0..schedules.max(1) {
+        let mut rng = schedule_rng(seed ^ 0x0BAD_A111);
+        let mut world = World::new();
+        for index in 1..=3 {
+            world.add_image(index);
+        }
+        let keeper = keeper(&config(rng.chance(0.5)), &world.aws);
+        for index in 1..=3 {
+            world.aws.set_image_state(REGION, &world.images[index], ImageState::Available);
+            let event = Event {
+                image: index,
+                kind: EventKind::Available,
+                account: ACCOUNT,
+                region: REGION,
+                id: format!("r{index}"),
+            };
+            deliver(&keeper, &world, &[event]).await;
+        }
+        let revoked = if rng.chance(0.8) { 3 } else { 1 + rng.below(2) };
+        let bad = world.images[revoked].clone();
+        let before: Vec<Option<ImageId>> = POINTERS.iter().map(|&p| world.pointer(p)).collect();
+        let faults = draw_faults(&mut rng);
+        for fault in &faults {
+            world.aws.inject(fault.clone());
+        }
+        let options = amikeeper::revoke::RevokeOptions::default().reason("chaos");
+        let region = Region::from(REGION);
+        let first = keeper.revoke(&region, &bad, &options).await;
+        let mut check = |ok: bool, what: String| {
+            if !ok {
+                failures.push(format!("seed {seed} (revoking image {revoked}, faults [{}]): {what}", show(&faults)));
+            }
+        };
+        let names_bad = |world: &World| POINTERS.iter().filter(|&&p| world.pointer(p).as_ref() == Some(&bad)).count();
+        let tagged =
+            |world: &World| world.image(&bad).is_some_and(|i| i.tags.contains_key(amikeeper::reject::REJECTED_TAG));
+        match first.status {
+            amikeeper::revoke::RevokeStatus::Ok => {
+                check(
+                    names_bad(&world) == 0,
+                    format!("a revoke that succeeded left {} pointers on it", names_bad(&world)),
+                );
+                check(tagged(&world), "a revoke that succeeded did not tag it".into());
+            }
+            _ if first.reason.as_deref().is_some_and(|r| r.contains("nothing was written")) => {
+                let after: Vec<Option<ImageId>> = POINTERS.iter().map(|&p| world.pointer(p)).collect();
+                check(
+                    after == before && !tagged(&world),
+                    format!("\"nothing was written\", but: {after:?}, {first:?}"),
+                );
+            }
+            _ => {}
+        }
+        world.aws.clear_faults();
+        let second = keeper.revoke(&region, &bad, &options).await;
+        check(second.status == amikeeper::revoke::RevokeStatus::Ok, format!("the fault-free revoke: {second:?}"));
+        check(names_bad(&world) == 0 && tagged(&world), "after the fault-free revoke it is still named".into());
+        let event =
+            Event { image: revoked, kind: EventKind::Available, account: ACCOUNT, region: REGION, id: "again".into() };
+        let again = deliver(&keeper, &world, &[event]).await;
+        check(again[0].status == RunStatus::Refused, format!("its event again: {:?}", again[0]));
+        check(names_bad(&world) == 0, "its event again moved a pointer to it".into());
+    }
+    assert!(
+        failures.is_empty(),
+        "{} revocation schedule(s) broke an invariant:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
     );
 }

@@ -237,6 +237,7 @@ fn config(keep: usize, keep_versions: Option<usize>, retire: Retire, max_age: Op
         metrics: Default::default(),
         status: Default::default(),
         notify: None,
+        revoke: None,
     }
 }
 

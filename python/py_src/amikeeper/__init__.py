@@ -10,6 +10,7 @@ A thin layer over amikeeper's Rust core and its AWS SDK backend: no boto3 needed
     keeper.rollback(["ssm_parameter:/ami/web"])
     keeper.bake("nightly-bake")              # a rule's bake now, as its schedule would
     keeper.status()                          # every pointer read back, and what is wrong
+    keeper.revoke("ami-...", reason="...")   # a bad AMI taken back everywhere, never published again
 
     handler = amikeeper.lambda_handler("keeper.toml")   # an AWS Lambda handler
 """
@@ -18,7 +19,8 @@ from ._amikeeper import Keeper, __version__, parse_event, parse_events
 from ._errors import AmikeeperError, AwsError, ConfigError, EventError
 from ._lambda import lambda_handler
 from ._status import ItemStatus, RunStatus, TargetStatus
-from ._status_report import StatusError, StatusFinding, StatusImage, StatusPointer, StatusReport
+from ._revoke_report import RevokeImage, RevokeImageStep, RevokePointer, RevokeReport
+from ._status_report import StatusError, StatusFinding, StatusImage, StatusPointer, StatusRejection, StatusReport
 
 __all__ = [
     "AmikeeperError",
@@ -27,11 +29,16 @@ __all__ = [
     "EventError",
     "ItemStatus",
     "Keeper",
+    "RevokeImage",
+    "RevokeImageStep",
+    "RevokePointer",
+    "RevokeReport",
     "RunStatus",
     "StatusError",
     "StatusFinding",
     "StatusImage",
     "StatusPointer",
+    "StatusRejection",
     "StatusReport",
     "TargetStatus",
     "__version__",

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from typing import Any, Final, Optional, Union, final
 
+from ._revoke_report import RevokeReport
 from ._status_report import StatusReport
 
 __all__ = ["Keeper", "parse_event", "parse_events", "__version__"]
@@ -82,6 +83,20 @@ class Keeper:
         region: Optional[str] = None,
     ) -> dict[str, Any]:
         """Moves `targets` back to the AMI each named before, or to `to`; refusals are in the report."""
+
+    def revoke(
+        self,
+        image_id: str,
+        reason: str,
+        *,
+        dry_run: bool = False,
+        disable: Optional[bool] = None,
+        region: Optional[str] = None,
+    ) -> RevokeReport:
+        """Revokes `image_id` (an AMI of the keeper's region): every pointer that names it or its
+        `copy_to` copy moves back to the newest earlier AMI that is not rejected; the AMI and its
+        copies are marked rejected and deprecated (and disabled with `disable`, default
+        `[revoke] disable`). Nothing is written unless every pointer can move back."""
 
     def status(self, fleet: bool = False, region: Optional[str] = None) -> StatusReport:
         """Reads every pointer the configuration manages back, as `amikeeper status` does: the

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 from typing import List, Literal, Optional, TypedDict
 
-__all__ = ["StatusError", "StatusFinding", "StatusImage", "StatusPointer", "StatusReport"]
+__all__ = ["StatusError", "StatusFinding", "StatusImage", "StatusPointer", "StatusRejection", "StatusReport"]
 
 ImageState = Literal["available", "pending", "deprecated", "disabled", "deregistered", "failed"]
-FindingKind = Literal["dangling", "dr_lag", "unprotected", "disagree"]
+FindingKind = Literal["dangling", "dr_lag", "unprotected", "disagree", "rejected"]
+
+
+class StatusRejection(TypedDict):
+    """Why and when an AMI was rejected (its ``amikeeper:rejected`` and ``-at`` tags)."""
+
+    reason: str
+    at: Optional[str]
 
 
 class StatusImage(TypedDict):
@@ -23,6 +30,7 @@ class StatusImage(TypedDict):
     state: ImageState
     protected: bool
     copied_from: Optional[str]
+    rejected: Optional[StatusRejection]
 
 
 class StatusPointer(TypedDict):

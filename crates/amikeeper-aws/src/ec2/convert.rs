@@ -65,6 +65,8 @@ pub(crate) fn image_from_sdk(image: &ec2::Image) -> AwsResult<Image> {
         deregistration_protected: image.deregistration_protection().is_some_and(|p| p.starts_with("enabled")),
         deregistration_protection_cooldown: image.deregistration_protection().is_some_and(protection_has_cooldown),
         allowed: image.image_allowed(),
+        source_image_id: image.source_image_id().map(ImageId::new),
+        source_image_region: image.source_image_region().map(Region::from),
     })
 }
 

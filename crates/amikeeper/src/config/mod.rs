@@ -22,6 +22,7 @@ use crate::template::{NameTemplate, Placeholder};
 mod metrics;
 mod notify;
 mod retention;
+mod revoke;
 mod status;
 
 pub use metrics::{MetricsConfig, DEFAULT_NAMESPACE};
@@ -30,6 +31,7 @@ pub use retention::{
     ConsumerConfig, GroupByConfig, ImagePolicyConfig, ImageReferences, LaunchTemplateRetention, RetentionConfig,
     Retire, SnapshotRetention, StagesConfig,
 };
+pub use revoke::RevokeConfig;
 pub use status::StatusConfig;
 
 pub(crate) fn invalid(at: impl Into<String>, reason: impl Into<String>) -> ConfigError {
@@ -77,6 +79,10 @@ pub struct Config<T = TargetConfig> {
     /// `[notify]`: the EventBridge bus to put what amikeeper does on; `None`: notify nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifyConfig>,
+    /// `[revoke]`: what `amikeeper revoke` does to the AMI it revokes; present (even empty),
+    /// it also puts revoke's calls in the IAM policy. `revoke` runs without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke: Option<RevokeConfig>,
 }
 
 /// `[[fleet]]`: an account, reached through a role (or this account without one), and its

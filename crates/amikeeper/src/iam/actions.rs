@@ -134,10 +134,19 @@ pub fn sweep_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
 }
 
 /// The actions `rollback` can need: reading each kind of pointer's history, and writing it.
+/// With a `[revoke]` table, also what `revoke` needs beyond that: marking the revoked AMI and
+/// its copies rejected (`ec2:CreateTags`), deprecating them, and with `disable = true`
+/// disabling them.
 pub fn rollback_actions<T: Kinds>(config: &Config<T>) -> BTreeSet<&'static str> {
     // Checking the AMI rolled back to, then what each kind of pointer needs.
     let mut actions: BTreeSet<&'static str> = ["ec2:DescribeImages", "ec2:GetAllowedImagesSettings"].into();
     actions.extend(T::rollback_actions());
+    if let Some(revoke) = &config.revoke {
+        actions.extend(["ec2:CreateTags", "ec2:EnableImageDeprecation"]);
+        if revoke.disable {
+            actions.insert("ec2:DisableImage");
+        }
+    }
     if config.protects_any() {
         actions.extend(PROTECTION_ACTIONS);
     }

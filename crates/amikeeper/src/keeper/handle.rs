@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::events::{AmiEvent, EventError};
 use crate::model::{Image, ImageState};
 use crate::protect;
-use crate::publish::{DescribedImages, Outcome, PointerNow, PublishContext, Publisher, Status};
+use crate::publish::{DescribedImages, Outcome, PointerNow, PublishContext, Publisher, Refusal, Status};
 use crate::report::{ImageSummary, Report, RunStatus};
 use crate::resolve::{Resolution, ResolvedTarget, RuleTargets};
 
@@ -135,6 +135,34 @@ impl Keeper {
                 Outcome::new(Status::Skipped, format!("{} is {}, never published", i.id, i.state))
             }
         });
+        // A rejected AMI, or a copy of one, is never published, nor copied (see `reject`).
+        let mut rejected = false;
+        let not_ready = match (not_ready, image.as_ref()) {
+            (None, Some(image)) => {
+                let find = || async { crate::reject::find(aws, &event.region, image).await.map_err(Error::from) };
+                match with_retries("whether the AMI is rejected", find).await.0 {
+                    Ok(None) => None,
+                    Ok(Some(found)) => {
+                        let reason = found.refusal_reason(&image.id);
+                        tracing::warn!(target: super::LOG, event_id = %event.event_id, %reason, "refused: rejected");
+                        rejected = true;
+                        report.status = RunStatus::Refused;
+                        report.reason = Some(reason.clone());
+                        Some(Outcome::refused(Refusal::Rejected, reason))
+                    }
+                    // Fail closed: an AMI that may be rejected is not published.
+                    Err(error) => {
+                        report.status = RunStatus::Failed;
+                        report.reason = Some(format!(
+                            "could not tell whether {} is rejected ({error}); nothing was published",
+                            image.id
+                        ));
+                        return;
+                    }
+                }
+            }
+            (not_ready, _) => not_ready,
+        };
         // The account's Allowed AMIs setting: an AMI that cannot launch is never published.
         let mut not_allowed = false;
         let not_ready = match (not_ready, image.as_ref()) {
@@ -272,7 +300,9 @@ impl Keeper {
         // future not `Send` for every lifetime (it could no longer be `tokio::spawn`ed).
         let left = if self.config().protects_any() { protect::left_behind(moves) } else { Vec::new() };
         // DR copies, once the AMI is available; a copy is never copied again.
-        let copyable = image.as_ref().filter(|i| i.state == ImageState::Available && !copy::is_copy(i) && !not_allowed);
+        let copyable = image
+            .as_ref()
+            .filter(|i| i.state == ImageState::Available && !copy::is_copy(i) && !not_allowed && !rejected);
         if let Some(image) = copyable {
             for destination in &copy_destinations {
                 report.copies.push(copy::copy_to(aws, &event.region, image, destination, options.dry_run).await);

@@ -20,6 +20,7 @@ pub mod invoke;
 mod notify;
 mod refresh;
 mod retry;
+mod revoke;
 mod status;
 mod sweep;
 

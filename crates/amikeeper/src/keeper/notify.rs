@@ -11,6 +11,7 @@ use crate::model::Region;
 use crate::notify::{self, Notification, Notifier, Operation, RunContext};
 use crate::report::Report;
 use crate::retain::SweepReport;
+use crate::revoke::RevokeReport;
 use crate::rollback::RollbackReport;
 
 impl Keeper {
@@ -60,6 +61,32 @@ impl Keeper {
         }
     }
 
+    /// After a revoke from `home`: an event for each pointer moved, refused or failed, in its
+    /// own region and account, put on the bus from `home`.
+    pub(super) async fn notify_revoke(&self, home: &Region, report: &mut RevokeReport) {
+        let Some(config) = self.config().notify.as_ref().filter(|_| !report.dry_run) else { return };
+        let events: Vec<Notification> = report
+            .pointers
+            .iter()
+            .filter_map(|item| {
+                let run = RunContext {
+                    operation: Operation::Revoke,
+                    region: &item.region,
+                    account: Some(item.account.as_str()).filter(|a| !a.is_empty()),
+                    event_kind: None,
+                    event_id: None,
+                };
+                notify::pointer_event(&run, Some(&item.rule), &item.target, &item.outcome, None)
+            })
+            .collect();
+        if !events.is_empty() {
+            let aws = CountingAws::new(self.aws.as_ref());
+            let sent = Notifier::new(&aws, config).send(home, events).await;
+            add_calls(aws.log(), &mut report.aws_calls, &mut report.aws_calls_by_operation);
+            report.notifications = Some(sent);
+        }
+    }
+
     /// After an applied sweep of `region` (in the account `role_arn` reaches, else this one):
     /// its summary, put on this account's bus.
     pub(super) async fn notify_sweep(&self, region: &Region, role_arn: Option<&str>, report: &mut SweepReport) {
@@ -85,7 +112,7 @@ impl Keeper {
 }
 
 /// Adds the calls in `log` to a report's counts.
-fn add_calls(log: &CallLog, calls: &mut usize, by_operation: &mut BTreeMap<String, usize>) {
+pub(super) fn add_calls(log: &CallLog, calls: &mut usize, by_operation: &mut BTreeMap<String, usize>) {
     *calls += log.count();
     for (operation, n) in log.by_operation() {
         *by_operation.entry(operation.to_owned()).or_default() += n;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::Keeper;
-use crate::backend::{Aws, CountingAws, StsApi};
+use crate::backend::{Aws, CountingAws};
 use crate::config::role_account;
 use crate::error::AwsError;
 use crate::model::Region;
@@ -31,13 +31,30 @@ options! {
 }
 
 /// An account and region to read, before its role is assumed.
-struct Planned {
-    role_arn: Option<String>,
-    external_id: Option<String>,
-    account: String,
-    region: Region,
-    role: PlaceRole,
-    rules: Vec<usize>,
+pub(super) struct Planned {
+    pub(super) role_arn: Option<String>,
+    pub(super) external_id: Option<String>,
+    pub(super) account: String,
+    pub(super) region: Region,
+    pub(super) role: PlaceRole,
+    pub(super) rules: Vec<usize>,
+}
+
+/// Each role of `planned` assumed once, through `aws`: the session, or why not.
+pub(super) async fn assume_roles<'p>(
+    aws: &dyn Aws,
+    planned: &'p [Planned],
+) -> BTreeMap<&'p str, Result<Arc<dyn Aws>, AwsError>> {
+    let mut sessions: BTreeMap<&str, Result<Arc<dyn Aws>, AwsError>> = BTreeMap::new();
+    for place in planned {
+        if let Some(role) = place.role_arn.as_deref() {
+            if !sessions.contains_key(role) {
+                let session = aws.assume_role(role, place.external_id.as_deref()).await;
+                sessions.insert(role, session);
+            }
+        }
+    }
+    sessions
 }
 
 impl Keeper {
@@ -51,15 +68,7 @@ impl Keeper {
         let config = self.config();
         let home_aws = CountingAws::new(self.aws.as_ref());
         let planned = self.status_places(home, options);
-        let mut sessions: BTreeMap<&str, Result<Arc<dyn Aws>, AwsError>> = BTreeMap::new();
-        for place in &planned {
-            if let Some(role) = place.role_arn.as_deref() {
-                if !sessions.contains_key(role) {
-                    let session = home_aws.assume_role(role, place.external_id.as_deref()).await;
-                    sessions.insert(role, session);
-                }
-            }
-        }
+        let sessions = assume_roles(&home_aws, &planned).await;
         let counted: BTreeMap<&str, CountingAws<'_>> = sessions
             .iter()
             .filter_map(|(role, session)| Some((*role, CountingAws::new(session.as_ref().ok()?.as_ref()))))
@@ -104,7 +113,7 @@ impl Keeper {
     /// The accounts and regions status reads, each once (by role and region): the home region,
     /// the `copy_to` destinations, and with `options.fleet` the fleet's; only `options.region`
     /// when set (and the home region, when that is a `copy_to` destination).
-    fn status_places(&self, home: &Region, options: &StatusOptions) -> Vec<Planned> {
+    pub(super) fn status_places(&self, home: &Region, options: &StatusOptions) -> Vec<Planned> {
         let config = self.config();
         let single = (config.accounts.len() == 1).then(|| config.accounts[0].clone());
         let home_account = options.account.clone().or(single).unwrap_or_default();

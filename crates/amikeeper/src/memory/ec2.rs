@@ -245,6 +245,8 @@ impl World {
             deregistration_protected: false,
             deregistration_protection_cooldown: false,
             allowed: None,
+            source_image_id: None,
+            source_image_region: None,
         };
         let state = self.region(region);
         assert!(!state.images.contains_key(&id), "image {id} already exists in {region}");
@@ -662,6 +664,11 @@ impl Ec2Api for MemoryAws {
             let copy = world
                 .insert_image(region, seed.tags(request.tags.clone()).snapshots(source.snapshot_ids.len()).pending());
             world.region(region).copy_tokens.insert(request.client_token.clone(), copy.clone());
+            // EC2 reports a copy's source (`SourceImageId`, `SourceImageRegion`).
+            if let Some(record) = world.region(region).images.get_mut(&copy) {
+                record.image.source_image_id = Some(request.source_image_id.clone());
+                record.image.source_image_region = Some(request.source_region.clone());
+            }
             Ok(copy)
         })
     }

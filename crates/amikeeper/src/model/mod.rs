@@ -151,6 +151,13 @@ pub struct Image {
     /// not say. Images of the account itself are always allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed: Option<bool>,
+    /// The AMI this one was copied from, as EC2 reports it (`SourceImageId`; a copy made by
+    /// `CopyImage`). `None` when EC2 does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_image_id: Option<ImageId>,
+    /// The region of [`source_image_id`](Self::source_image_id) (`SourceImageRegion`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_image_region: Option<Region>,
 }
 
 impl Image {

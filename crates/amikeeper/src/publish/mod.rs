@@ -48,6 +48,17 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// Why a target was refused, when the refusal is one a program acts on (the rest say why in
+    /// words only).
+    #[non_exhaustive]
+    pub enum Refusal {
+        /// The AMI is rejected (`amikeeper:rejected`), or is a copy of a rejected AMI: no rule
+        /// publishes it again (see [`reject`](crate::reject)).
+        Rejected = "rejected",
+    }
+}
+
 /// The result of one publish: a status, the reason, and the values before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outcome {
@@ -55,6 +66,9 @@ pub struct Outcome {
     pub status: Status,
     /// Why, in words.
     pub reason: String,
+    /// For a refusal a program acts on, which one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
     /// What the pointer named before (an AMI id, a version), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -74,7 +88,15 @@ pub struct Outcome {
 impl Outcome {
     /// An outcome with a status and a reason.
     pub fn new(status: Status, reason: impl Into<String>) -> Self {
-        Self { status, reason: reason.into(), from: None, to: None, notes: Vec::new(), replaced: Vec::new() }
+        Self {
+            status,
+            reason: reason.into(),
+            refusal: None,
+            from: None,
+            to: None,
+            notes: Vec::new(),
+            replaced: Vec::new(),
+        }
     }
 
     /// Sets what the pointer named before and after.
@@ -82,6 +104,11 @@ impl Outcome {
         self.from = from.map(Into::into);
         self.to = Some(to.into());
         self
+    }
+
+    /// A refusal a program acts on, with its reason.
+    pub fn refused(refusal: Refusal, reason: impl Into<String>) -> Self {
+        Self { refusal: Some(refusal), ..Self::new(Status::Refused, reason) }
     }
 
     /// Adds a note.

@@ -209,6 +209,7 @@ pub(super) async fn ask_consumers(
         metrics: Default::default(),
         status: Default::default(),
         notify: None,
+        revoke: None,
     };
     let mut checks = Vec::new();
     for consumer in consumers {

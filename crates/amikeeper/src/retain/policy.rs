@@ -369,6 +369,8 @@ mod tests {
             deregistration_protected: false,
             deregistration_protection_cooldown: false,
             allowed: None,
+            source_image_id: None,
+            source_image_region: None,
         }
     }
 

@@ -10,7 +10,8 @@ use crate::model::ImageId;
 /// What is wrong with `pointers` at `now`, a `copy_to` pointer allowed to lag its home pointer
 /// by `max_lag`: dangling pointers, `copy_to` pointers that lag, pointers whose AMI lost
 /// amikeeper's protection, and configured pointers of one rule in one account and region that
-/// name different AMIs (pointers found by listing name one AMI each, and differ by design).
+/// name different AMIs (pointers found by listing name one AMI each, and differ by design), and
+/// pointers that name a rejected AMI.
 pub fn findings(pointers: &[PointerStatus], max_lag: Duration, now: OffsetDateTime) -> Vec<Finding> {
     let mut found = Vec::new();
     for pointer in pointers {
@@ -20,6 +21,12 @@ pub fn findings(pointers: &[PointerStatus], max_lag: Duration, now: OffsetDateTi
             continue;
         }
         let image = pointer.image.as_ref().expect("not dangling: the pointer names a described AMI");
+        if let Some(rejection) = &image.rejected {
+            finding(
+                FindingKind::Rejected,
+                format!("{} is {rejection}: `amikeeper revoke {}` moves this pointer back", image.id, image.id),
+            );
+        }
         if pointer.protect && !image.protected {
             finding(
                 FindingKind::Unprotected,

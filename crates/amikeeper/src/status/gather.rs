@@ -123,6 +123,7 @@ fn image_status(id: &ImageId, image: Option<&Image>, now: OffsetDateTime) -> Ima
             state: PointerImageState::Deregistered,
             protected: false,
             copied_from: None,
+            rejected: None,
         };
     };
     let state = match image.state {
@@ -141,5 +142,6 @@ fn image_status(id: &ImageId, image: Option<&Image>, now: OffsetDateTime) -> Ima
         state,
         protected: is_amikeepers(image),
         copied_from: image.tags.get(COPIED_FROM_TAG).cloned(),
+        rejected: crate::reject::Rejection::of(image),
     }
 }

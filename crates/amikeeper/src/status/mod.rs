@@ -47,6 +47,9 @@ named_enum! {
         Unprotected = "unprotected",
         /// Pointers of one rule in one account and region name different AMIs.
         Disagree = "disagree",
+        /// The pointer names a rejected AMI (`amikeeper:rejected`): `amikeeper revoke` moves it
+        /// back.
+        Rejected = "rejected",
     }
 }
 
@@ -70,6 +73,8 @@ pub struct ImageStatus {
     pub protected: bool,
     /// Its `amikeeper:copied-from` tag: `<region>/<ami>` or `<account>/<region>/<ami>`.
     pub copied_from: Option<String>,
+    /// Its rejection (`amikeeper:rejected`), when it is rejected.
+    pub rejected: Option<crate::reject::Rejection>,
 }
 
 /// One pointer, read.

@@ -78,6 +78,10 @@ pub const RETENTION_PUBLISHED_TO: &str = include_str!("configs/retention-publish
 /// Retention body (no `accounts`): images by `Role`, the newest kept, older ones deprecated, disabled, then deleted as they age.
 pub const RETENTION_STAGES: &str = include_str!("configs/retention-stages.toml");
 
+/// Every kind of pointer of rule `web` (`web-` AMIs), copied to `ap-northeast-3`: rejection and
+/// revocation (`tests/revoke.rs`, the moto and wheel tests of `revoke`).
+pub const REVOKE: &str = include_str!("configs/revoke.toml");
+
 /// Body (no `accounts`) of the conformance scenario `rollback_with_a_group_releases_the_bad_ami`.
 pub const ROLLBACK_WITH_GROUP: &str = include_str!("configs/rollback-with-group.toml");
 

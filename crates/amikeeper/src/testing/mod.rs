@@ -70,6 +70,8 @@ pub fn image(id: ImageId, name: impl Into<String>, created: OffsetDateTime) -> I
         deregistration_protected: false,
         deregistration_protection_cooldown: false,
         allowed: None,
+        source_image_id: None,
+        source_image_region: None,
     }
 }
 
